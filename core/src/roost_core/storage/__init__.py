@@ -1,0 +1,15 @@
+"""Blob storage: where inputs, outputs, errors and raw data live, addressed by URI.
+
+:class:`Storage` routes each URI to the :class:`BlobStore` registered for its scheme (``file``, ``s3``,
+``mem``). Backends are plugins (the ``roost_blob_stores`` hook); the built-in ones are registered the same
+way.
+"""
+
+from roost_core.storage.base import (
+    BlobNotFoundError,
+    BlobStore,
+    Storage,
+    StorageError,
+)
+
+__all__ = ["BlobNotFoundError", "BlobStore", "Storage", "StorageError"]
