@@ -1,8 +1,8 @@
 """Test, lint, type-check and benchmark sessions: one session per package, each in its own virtualenv.
 
-    nox                  # every package's tests, lint and types (what CI runs)
-    nox -s core          # one package's tests; arguments after -- go to pytest
-    nox -s bench -- core # benchmarks of one package
+nox                  # every package's tests, lint and types (what CI runs)
+nox -s core          # one package's tests; arguments after -- go to pytest
+nox -s bench -- core # benchmarks of one package
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ def lint(session: nox.Session) -> None:
     """ruff: lint and formatting."""
     session.install("ruff>=0.8")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session(python=PYTHON)
@@ -49,14 +50,16 @@ def types(session: nox.Session) -> None:
     session.install("mypy>=1.13", "types-protobuf")
     for name in PACKAGES:
         _install_package(session, name)
-    for name, (folder, _) in PACKAGES.items():
+    for folder, _ in PACKAGES.values():
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Benchmarks: `nox -s bench -- core` (default: every package that has a bench/ folder)."""
-    names = session.posargs or [n for n, (folder, _) in PACKAGES.items() if (ROOT / folder / "bench").is_dir()]
+    names = session.posargs or [
+        n for n, (folder, _) in PACKAGES.items() if (ROOT / folder / "bench").is_dir()
+    ]
     for name in names:
         if name not in PACKAGES:
             session.error(f"no package {name!r}; packages: {', '.join(PACKAGES)}")

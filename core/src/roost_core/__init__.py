@@ -36,7 +36,26 @@ _EXPORTS = {
     "StorageError": "roost_core.storage",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "BlobNotFoundError",
+    "BlobStore",
+    "EnginePlugins",
+    "ErrorKind",
+    "Event",
+    "EventSink",
+    "ExecutionError",
+    "JsonLinesSink",
+    "MemorySink",
+    "RoostError",
+    "Storage",
+    "StorageError",
+    "TaskContext",
+    "TaskHandler",
+    "TaskLog",
+    "TaskPhase",
+    "Transition",
+    "hookimpl",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -102,35 +102,58 @@ class Transition:
             raise ValueError(f"a {self.phase.name} transition needs an error")
 
     @classmethod
-    def queued(cls, *, state: Mapping[str, Any] | None = None, reason: str = "",
-               version: int = 0, wake_after: float | None = None) -> Transition:
+    def queued(
+        cls,
+        *,
+        state: Mapping[str, Any] | None = None,
+        reason: str = "",
+        version: int = 0,
+        wake_after: float | None = None,
+    ) -> Transition:
         """Submitted, not started."""
         return cls(TaskPhase.QUEUED, version, state, reason, wake_after=wake_after)
 
     @classmethod
-    def running(cls, *, state: Mapping[str, Any] | None = None, reason: str = "", version: int = 0,
-                logs: tuple[TaskLog, ...] = (), wake_after: float | None = None) -> Transition:
+    def running(
+        cls,
+        *,
+        state: Mapping[str, Any] | None = None,
+        reason: str = "",
+        version: int = 0,
+        logs: tuple[TaskLog, ...] = (),
+        wake_after: float | None = None,
+    ) -> Transition:
         """Running."""
         return cls(TaskPhase.RUNNING, version, state, reason, logs, wake_after=wake_after)
 
     @classmethod
-    def success(cls, *, state: Mapping[str, Any] | None = None, logs: tuple[TaskLog, ...] = (),
-                version: int = 0) -> Transition:
+    def success(
+        cls, *, state: Mapping[str, Any] | None = None, logs: tuple[TaskLog, ...] = (), version: int = 0
+    ) -> Transition:
         """Finished; the outputs were written to ``ctx.output_prefix``."""
         return cls(TaskPhase.SUCCESS, version, state, logs=logs)
 
     @classmethod
-    def failure(cls, code: str, message: str, *, kind: ErrorKind = ErrorKind.USER,
-                retryable: bool = True, state: Mapping[str, Any] | None = None,
-                logs: tuple[TaskLog, ...] = (), error_uri: str = "") -> Transition:
+    def failure(
+        cls,
+        code: str,
+        message: str,
+        *,
+        kind: ErrorKind = ErrorKind.USER,
+        retryable: bool = True,
+        state: Mapping[str, Any] | None = None,
+        logs: tuple[TaskLog, ...] = (),
+        error_uri: str = "",
+    ) -> Transition:
         """Failed with ``message``; ``retryable`` picks between the two failure phases."""
         phase = TaskPhase.RETRYABLE_FAILURE if retryable else TaskPhase.PERMANENT_FAILURE
         error = ExecutionError(code, message, kind, error_uri)
         return cls(phase, 0, state, logs=logs, error=error)
 
     @classmethod
-    def waiting_for_resources(cls, reason: str, *, state: Mapping[str, Any] | None = None,
-                              wake_after: float | None = 1.0) -> Transition:
+    def waiting_for_resources(
+        cls, reason: str, *, state: Mapping[str, Any] | None = None, wake_after: float | None = 1.0
+    ) -> Transition:
         """Refused for now (quota, rate limit); the engine asks again."""
         return cls(TaskPhase.WAITING_FOR_RESOURCES, 0, state, reason, wake_after=wake_after)
 
@@ -171,7 +194,7 @@ class TaskContext:
     @property
     def attempt(self) -> int:
         """The retry attempt, from 0."""
-        return self.task_execution_id.retry_attempt
+        return int(self.task_execution_id.retry_attempt)
 
     @property
     def outputs_uri(self) -> str:
@@ -210,6 +233,9 @@ class TaskHandler(abc.ABC):
     """How configuration refers to this handler (``default_for_task_types``)."""
     state_version: int = 1
     """Bump it when the shape of ``Transition.state`` changes; ``ctx.state`` is empty on a mismatch."""
+    produces_futures: bool = False
+    """True if tasks run by this handler may write ``futures.pb`` (dynamic tasks): the engine then looks
+    for it after each success."""
 
     @abc.abstractmethod
     def handle(self, ctx: TaskContext) -> Transition:
@@ -220,3 +246,6 @@ class TaskHandler(abc.ABC):
 
     def finalize(self, ctx: TaskContext) -> None:  # noqa: B027 - most handlers have nothing to clean up
         """Release what the attempt held, after it ended or was aborted. Idempotent."""
+
+    def close(self) -> None:  # noqa: B027 - most handlers hold nothing between attempts
+        """Stop background threads and close connections when the engine shuts down."""

@@ -87,8 +87,9 @@ class EnginePlugins:
             for impl in self._pm.hook.roost_task_handlers.get_hookimpls():
                 plugin_name = impl.plugin_name
 
-                def register(handler: TaskHandler, *, task_types: Iterable[str],
-                             _plugin: str = plugin_name) -> None:
+                def register(
+                    handler: TaskHandler, *, task_types: Iterable[str], _plugin: str = plugin_name
+                ) -> None:
                     if not isinstance(handler, TaskHandler):
                         raise ConfigurationError(
                             f"plugin {_plugin!r} registered {handler!r}, which is not a TaskHandler"
@@ -144,8 +145,9 @@ class HandlerSelector:
     registered for the task type is used. Two candidates and no configuration is an error that names both.
     """
 
-    def __init__(self, registrations: Iterable[HandlerRegistration],
-                 default_for_task_types: Mapping[str, str]) -> None:
+    def __init__(
+        self, registrations: Iterable[HandlerRegistration], default_for_task_types: Mapping[str, str]
+    ) -> None:
         self._registrations = list(registrations)
         self._by_name = {r.handler.name: r.handler for r in self._registrations}
         self._by_type: dict[str, list[TaskHandler]] = {}

@@ -11,5 +11,18 @@ from roost_core.storage.base import (
     Storage,
     StorageError,
 )
+from roost_core.storage.file import FileStore
+from roost_core.storage.memory import MemoryStore
+from roost_core.storage.s3 import S3Store
+from roost_core.storage.setup import build_storage
 
-__all__ = ["BlobNotFoundError", "BlobStore", "Storage", "StorageError"]
+__all__ = [
+    "BlobNotFoundError",
+    "BlobStore",
+    "FileStore",
+    "MemoryStore",
+    "S3Store",
+    "Storage",
+    "StorageError",
+    "build_storage",
+]

@@ -48,8 +48,14 @@ class BlobStore(Protocol):
         """Remove the blob; removing a missing blob is not an error."""
         ...
 
-    def signed_url(self, uri: str, *, method: str = "GET", expires_in: timedelta = timedelta(hours=1),
-                   content_md5: str | None = None) -> str:
+    def signed_url(
+        self,
+        uri: str,
+        *,
+        method: str = "GET",
+        expires_in: timedelta = timedelta(hours=1),
+        content_md5: str | None = None,
+    ) -> str:
         """A URL that lets a client without credentials GET (download) or PUT (upload) the blob."""
         ...
 
@@ -96,11 +102,18 @@ class Storage:
         """Remove the blob, if present."""
         self.store_for(uri).delete(uri)
 
-    def signed_url(self, uri: str, *, method: str = "GET", expires_in: timedelta = timedelta(hours=1),
-                   content_md5: str | None = None) -> str:
+    def signed_url(
+        self,
+        uri: str,
+        *,
+        method: str = "GET",
+        expires_in: timedelta = timedelta(hours=1),
+        content_md5: str | None = None,
+    ) -> str:
         """A URL for credential-less GET or PUT of the blob."""
-        return self.store_for(uri).signed_url(uri, method=method, expires_in=expires_in,
-                                              content_md5=content_md5)
+        return self.store_for(uri).signed_url(
+            uri, method=method, expires_in=expires_in, content_md5=content_md5
+        )
 
     def read_proto(self, uri: str, message_type: type[M]) -> M:
         """Read and parse a protobuf blob; a blob that does not parse is a :class:`StorageError`."""
@@ -109,9 +122,7 @@ class Storage:
         try:
             message.ParseFromString(data)
         except DecodeError as exc:
-            raise StorageError(
-                f"{uri!r} is not a valid {message_type.DESCRIPTOR.full_name}: {exc}"
-            ) from exc
+            raise StorageError(f"{uri!r} is not a valid {message_type.DESCRIPTOR.full_name}: {exc}") from exc
         return message
 
     def write_proto(self, uri: str, message: Message) -> None:

@@ -45,8 +45,14 @@ class MemoryStore:
         with self._lock:
             self._blobs.pop(uri, None)
 
-    def signed_url(self, uri: str, *, method: str = "GET", expires_in: timedelta = timedelta(hours=1),
-                   content_md5: str | None = None) -> str:
+    def signed_url(
+        self,
+        uri: str,
+        *,
+        method: str = "GET",
+        expires_in: timedelta = timedelta(hours=1),
+        content_md5: str | None = None,
+    ) -> str:
         """In-memory blobs cannot be reached from outside the process."""
         raise StorageError(f"cannot sign {uri!r}: mem:// blobs live only inside this process")
 

@@ -1,0 +1,166 @@
+"""Turning a node's input bindings into literals: scalars, collections, maps, unions and promises.
+
+A promise names an upstream node's output, optionally with an attribute path into it (``o0.field[2]``)
+as flytekit writes for dataclass and list outputs. Failures raise :class:`BindingError` naming the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import msgpack
+from flyteidl.core import literals_pb2, types_pb2
+from google.protobuf import json_format, struct_pb2
+
+from roost_core.errors import RoostError
+
+START_NODE = "start-node"
+MSGPACK_TAG = "msgpack"
+
+OutputLookup = Callable[[str, str], literals_pb2.Literal]
+"""(node id, output name) → the literal; raises BindingError when it is not there."""
+
+
+class BindingError(RoostError):
+    """An input could not be resolved; the message names the input and the reference at fault."""
+
+
+def resolve_bindings(
+    bindings: Iterable[literals_pb2.Binding], lookup: OutputLookup
+) -> literals_pb2.LiteralMap:
+    """Resolve every binding into a LiteralMap keyed by input name."""
+    result = literals_pb2.LiteralMap()
+    for binding in bindings:
+        try:
+            result.literals[binding.var].CopyFrom(resolve(binding.binding, lookup))
+        except BindingError as exc:
+            raise BindingError(f"input {binding.var!r}: {exc}") from None
+    return result
+
+
+def resolve(data: literals_pb2.BindingData, lookup: OutputLookup) -> literals_pb2.Literal:
+    """Resolve one binding into a literal."""
+    kind = data.WhichOneof("value")
+    if kind == "scalar":
+        literal = literals_pb2.Literal(scalar=data.scalar)
+    elif kind == "promise":
+        ref = data.promise
+        literal = lookup(ref.node_id or START_NODE, ref.var)
+        if ref.attr_path:
+            literal = _follow_path(literal, list(ref.attr_path), f"{ref.node_id or START_NODE}.{ref.var}")
+    elif kind == "collection":
+        items = [resolve(item, lookup) for item in data.collection.bindings]
+        literal = literals_pb2.Literal(collection=literals_pb2.LiteralCollection(literals=items))
+    elif kind == "map":
+        entries = {key: resolve(item, lookup) for key, item in data.map.bindings.items()}
+        literal = literals_pb2.Literal(map=literals_pb2.LiteralMap(literals=entries))
+    elif kind == "offloaded_metadata":
+        literal = literals_pb2.Literal(offloaded_metadata=data.offloaded_metadata)
+    else:
+        raise BindingError("the binding is empty (no scalar, promise, collection or map)")
+    if data.HasField("union"):
+        return literals_pb2.Literal(
+            scalar=literals_pb2.Scalar(union=literals_pb2.Union(value=literal, type=data.union.targetType))
+        )
+    return literal
+
+
+def _follow_path(
+    literal: literals_pb2.Literal, path: list[types_pb2.PromiseAttribute], ref: str
+) -> literals_pb2.Literal:
+    current = literal
+    for position, attr in enumerate(path):
+        kind = current.WhichOneof("value")
+        if kind == "map":
+            key = attr.string_value
+            if key not in current.map.literals:
+                raise BindingError(f"{ref}: key {key!r} is not in the map output")
+            current = current.map.literals[key]
+        elif kind == "collection":
+            index = attr.int_value
+            items = current.collection.literals
+            if not 0 <= index < len(items):
+                raise BindingError(f"{ref}: index {index} is out of range of a list of {len(items)}")
+            current = items[index]
+        elif kind == "scalar" and current.scalar.WhichOneof("value") == "generic":
+            return _python_to_literal(
+                _walk(_struct_value(current.scalar.generic), path[position:], ref), ref, binary=False
+            )
+        elif kind == "scalar" and current.scalar.WhichOneof("value") == "binary":
+            return _follow_binary(current.scalar.binary, path[position:], ref)
+        else:
+            raise BindingError(f"{ref}: cannot take attribute {_attr_text(attr)} of a {kind} output")
+    return current
+
+
+def _attr_text(attr: types_pb2.PromiseAttribute) -> str:
+    return repr(attr.string_value) if attr.WhichOneof("value") == "string_value" else str(attr.int_value)
+
+
+def _struct_value(struct: struct_pb2.Struct) -> dict[str, Any]:
+    value: dict[str, Any] = json_format.MessageToDict(struct)
+    return value
+
+
+def _walk(value: Any, path: list[types_pb2.PromiseAttribute], ref: str) -> Any:
+    for attr in path:
+        if isinstance(value, dict):
+            key = attr.string_value
+            if key not in value:
+                raise BindingError(f"{ref}: key {key!r} does not exist")
+            value = value[key]
+        elif isinstance(value, list):
+            index = attr.int_value
+            if not 0 <= index < len(value):
+                raise BindingError(f"{ref}: index {index} is out of range of a list of {len(value)}")
+            value = value[index]
+        else:
+            raise BindingError(f"{ref}: cannot take attribute {_attr_text(attr)} of {type(value).__name__}")
+    return value
+
+
+def _follow_binary(
+    binary: literals_pb2.Binary, path: list[types_pb2.PromiseAttribute], ref: str
+) -> literals_pb2.Literal:
+    if binary.tag != MSGPACK_TAG:
+        raise BindingError(f"{ref}: cannot take attributes of a binary value in format {binary.tag!r}")
+    value = _walk(msgpack.unpackb(binary.value, raw=False, strict_map_key=False), path, ref)
+    return _python_to_literal(value, ref, binary=True)
+
+
+def _python_to_literal(value: Any, ref: str, *, binary: bool) -> literals_pb2.Literal:
+    """A value found inside a struct or msgpack blob, as the literal a task input expects."""
+    primitive: literals_pb2.Primitive | None = None
+    if isinstance(value, bool):
+        primitive = literals_pb2.Primitive(boolean=value)
+    elif isinstance(value, int):
+        primitive = literals_pb2.Primitive(integer=value)
+    elif isinstance(value, float):
+        # JSON structs carry every number as a float; whole numbers were ints in the task's code.
+        if not binary and value.is_integer():
+            primitive = literals_pb2.Primitive(integer=int(value))
+        else:
+            primitive = literals_pb2.Primitive(float_value=value)
+    elif isinstance(value, str):
+        primitive = literals_pb2.Primitive(string_value=value)
+    if primitive is not None:
+        return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=primitive))
+    if value is None:
+        return literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void()))
+    if binary:
+        if isinstance(value, list):
+            items = [_python_to_literal(v, ref, binary=True) for v in value]
+            return literals_pb2.Literal(collection=literals_pb2.LiteralCollection(literals=items))
+        packed = msgpack.packb(value, use_bin_type=True)
+        return literals_pb2.Literal(
+            scalar=literals_pb2.Scalar(binary=literals_pb2.Binary(value=packed, tag=MSGPACK_TAG))
+        )
+    if isinstance(value, dict):
+        struct = struct_pb2.Struct()
+        struct.update(value)
+        return literals_pb2.Literal(scalar=literals_pb2.Scalar(generic=struct))
+    if isinstance(value, list):
+        items = [_python_to_literal(v, ref, binary=False) for v in value]
+        return literals_pb2.Literal(collection=literals_pb2.LiteralCollection(literals=items))
+    raise BindingError(f"{ref}: cannot turn a {type(value).__name__} into a literal")

@@ -1,0 +1,86 @@
+"""Engine configuration (one per engine) and execution options (one per execution)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from roost_core.errors import ConfigurationError
+
+T = TypeVar("T")
+
+
+def _from_mapping(cls: type[T], data: Mapping[str, Any], what: str) -> T:
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigurationError(
+            f"unknown {what} option(s): {', '.join(unknown)}; known: {', '.join(sorted(names))}"
+        )
+    return cls(**data)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """How the engine runs every execution.
+
+    ``handlers`` holds one configuration section per handler name; the handler receives its section as
+    ``TaskContext.config``.
+    """
+
+    default_for_task_types: dict[str, str] = field(default_factory=dict)
+    """Task type → handler name, where the choice is not obvious (several handlers serve a type)."""
+    handlers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_system_retries: int = 3
+    """Attempts that fail with a SYSTEM error and may be retried, beyond the task's own retries."""
+    interruptible_failure_threshold: int = 1
+    """After this many system failures an interruptible task's attempts run non-interruptible."""
+    default_max_parallelism: int = 0
+    """Task attempts running at once per execution when the execution does not say; 0 = no limit."""
+    poll_interval: float = 1.0
+    """Longest wait between rounds when nothing woke the execution (seconds)."""
+    default_execution_deadline: float = 0.0
+    """Per-attempt time limit when a node sets none (seconds; 0 = none)."""
+    default_active_deadline: float = 0.0
+    """Whole-node time limit when a node sets none (seconds; 0 = none)."""
+    event_retries: int = 3
+    """Delivery tries per sink per round before the events wait for the next round."""
+    event_backoff: float = 0.05
+    """First wait between delivery tries (seconds); doubles each try."""
+    producer_id: str = "roost"
+    """Names this engine in events."""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> EngineConfig:
+        """Build from a configuration mapping; unknown keys are an error naming them."""
+        return _from_mapping(cls, data, "engine")
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionOptions:
+    """Per-execution settings, from the launch plan and the request that started it."""
+
+    max_parallelism: int | None = None
+    interruptible: bool | None = None
+    """Overrides every node's interruptible flag when set."""
+    overwrite_cache: bool = False
+    """Run cached tasks anyway and replace their cache entries."""
+    labels: dict[str, str] = field(default_factory=dict)
+    annotations: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, str] = field(default_factory=dict)
+    """Extra environment for every task process."""
+    launch_plan: dict[str, str] = field(default_factory=dict)
+    """The launch plan's identifier fields (project, domain, name, version), if launched from one."""
+    parent_execution: str = ""
+    """``project/domain/name`` of the execution that launched this one as a child."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for the execution state."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> ExecutionOptions:
+        """Build from plain data; unknown keys are an error naming them."""
+        return _from_mapping(cls, data, "execution")

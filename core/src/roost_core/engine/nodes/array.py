@@ -1,0 +1,268 @@
+"""Array nodes (map tasks): run a task once per element of the list inputs.
+
+Each index is its own task execution (cache, retries and deadlines included), kept inside the array node's
+state and reported as one task event stream whose external resources are the indices. Inputs named in
+``bound_inputs`` are passed whole to every index. In ``SINGLE_INPUT_FILE`` mode (flytekit's map tasks) every
+index's container reads the array node's full ``inputs.pb`` and finds its element through the
+``BATCH_JOB_ARRAY_INDEX_VAR_NAME`` environment variable; in ``INDIVIDUAL_INPUT_FILES`` mode each index gets its
+own ``inputs.pb``. Outputs are gathered into lists in index order; an index that failed (allowed by
+``min_successes`` / ``min_success_ratio``) contributes a None.
+"""
+
+from __future__ import annotations
+
+import math
+
+from flyteidl.core import literals_pb2, tasks_pb2, workflow_pb2
+from flyteidl.event import event_pb2
+
+from roost_core.engine.nodes import attempt, common
+from roost_core.engine.nodes.attempt import TaskSite
+from roost_core.engine.phases import NodePhase
+from roost_core.engine.reporting import TaskReport, external_resource
+from roost_core.engine.run import NodeRef, Run
+from roost_core.engine.state import NodeState
+from roost_core.errors import ErrorKind, ExecutionError
+from roost_core.handler import TaskPhase
+
+INDEX_VAR_NAME = "BATCH_JOB_ARRAY_INDEX_VAR_NAME"
+INDEX_VAR = "FLYTE_K8S_ARRAY_INDEX"
+_NONE = literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void()))
+
+
+def _task(run: Run, ref: NodeRef) -> tasks_pb2.TaskTemplate:
+    sub = ref.node.array_node.node
+    if sub.WhichOneof("target") != "task_node":
+        raise ValueError(
+            f"{ref.label}: array nodes can map only task nodes, not a {sub.WhichOneof('target')}"
+        )
+    return ref.scope.index.task(sub.task_node.reference_id)
+
+
+def _size(ref: NodeRef, inputs: literals_pb2.LiteralMap) -> int | str:
+    """The number of indices, or a message saying why the inputs do not map."""
+    bound = set(ref.node.array_node.bound_inputs)
+    sizes: dict[str, int] = {}
+    for name, literal in inputs.literals.items():
+        if name in bound:
+            continue
+        if literal.WhichOneof("value") != "collection":
+            return f"input {name!r} is not a list; map over lists, or name it in bound_inputs"
+        sizes[name] = len(literal.collection.literals)
+    if not sizes:
+        return 1
+    if len(set(sizes.values())) > 1:
+        listed = ", ".join(f"{name!r} has {size}" for name, size in sorted(sizes.items()))
+        return f"the mapped inputs have different lengths: {listed}"
+    return next(iter(sizes.values()))
+
+
+def _index_inputs(ref: NodeRef, inputs: literals_pb2.LiteralMap, index: int) -> literals_pb2.LiteralMap:
+    bound = set(ref.node.array_node.bound_inputs)
+    result = literals_pb2.LiteralMap()
+    for name, literal in inputs.literals.items():
+        value = (
+            literal
+            if name in bound or literal.WhichOneof("value") != "collection"
+            else literal.collection.literals[index]
+        )
+        result.literals[name].CopyFrom(value)
+    return result
+
+
+def _original_interface(node: workflow_pb2.Node) -> bool:
+    """Whether the sub-task declares element types; unset means list types, as flytekit registers."""
+    array = node.array_node
+    return array.HasField("is_original_sub_node_interface") and bool(
+        array.is_original_sub_node_interface.value
+    )
+
+
+def _site(
+    run: Run,
+    ref: NodeRef,
+    state: NodeState,
+    task: tasks_pb2.TaskTemplate,
+    inputs: literals_pb2.LiteralMap,
+    index: int,
+) -> TaskSite:
+    storage = run.engine.storage
+    data_dir = storage.join(run.data_dir(ref.uid), str(index))
+    index_inputs = _index_inputs(ref, inputs, index)
+    inputs_uri = state.inputs_uri
+    if ref.node.array_node.data_mode == workflow_pb2.ArrayNode.INDIVIDUAL_INPUT_FILES:
+        inputs_uri = storage.join(data_dir, "inputs.pb")
+        if not storage.exists(inputs_uri):
+            storage.write_proto(inputs_uri, index_inputs)
+    return TaskSite(
+        uid=f"{ref.uid}-{state.attempt}-n{index}",
+        node=ref.node.array_node.node,
+        task=task,
+        inputs=index_inputs,
+        inputs_uri=inputs_uri,
+        data_dir=data_dir,
+        where=f"{ref.label} index {index}",
+        extra_env={INDEX_VAR_NAME: INDEX_VAR, INDEX_VAR: str(index)},
+        element_outputs=not _original_interface(ref.node),
+    )
+
+
+def _required(ref: NodeRef, size: int) -> int:
+    array = ref.node.array_node
+    criteria = array.WhichOneof("success_criteria")
+    if criteria == "min_successes":
+        return min(int(array.min_successes), size)
+    if criteria == "min_success_ratio":
+        return min(math.ceil(float(array.min_success_ratio) * size), size)
+    return size
+
+
+def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
+    """Start the indices that may start, advance the running ones, and judge the whole."""
+    try:
+        task = _task(run, ref)
+    except (KeyError, ValueError) as exc:
+        run.fail(ref, state, ExecutionError("MalformedArrayNode", str(exc.args[0]), ErrorKind.USER))
+        return
+    if state.phase is NodePhase.NOT_YET_STARTED:
+        inputs = common.start(run, ref, state)
+        if inputs is None:
+            return
+        size = _size(ref, inputs)
+        if isinstance(size, str):
+            run.fail(ref, state, ExecutionError("InvalidArrayLength", f"{ref.label}: {size}", ErrorKind.USER))
+            return
+        state.subnodes = [NodeState() for _ in range(size)]
+        run.set_phase(ref, state, NodePhase.RUNNING, target=task.id)
+    inputs = run.literal_map(state.inputs_uri)
+    subnodes = state.subnodes or []
+    parallelism = ref.node.array_node.parallelism
+    running = sum(1 for s in subnodes if s.phase in (NodePhase.QUEUED, NodePhase.RUNNING))
+    changed: list[event_pb2.ExternalResourceInfo] = []
+    for index, sub in enumerate(subnodes):
+        if sub.phase.is_terminal:
+            continue
+        if sub.phase is NodePhase.NOT_YET_STARTED:
+            if parallelism and running >= parallelism:
+                continue
+            sub.phase = NodePhase.QUEUED
+            sub.queued_at = run.now
+            running += 1
+        site = _site(run, ref, state, task, inputs, index)
+        result = attempt.step(run, site, sub)
+        if result.outcome is attempt.Outcome.DYNAMIC:
+            sub.phase = NodePhase.FAILED
+            sub.error = ExecutionError(
+                "DynamicInMap", f"{site.label}: a mapped task cannot be dynamic", ErrorKind.USER
+            )
+        if result.reports or result.node_phases:
+            changed.append(_external(index, sub, result.reports))
+        if sub.phase.is_terminal:
+            running -= 1
+    _judge(run, ref, state, task, changed)
+
+
+def _external(index: int, sub: NodeState, reports: list[TaskReport]) -> event_pb2.ExternalResourceInfo:
+    last = reports[-1] if reports else None
+    if last is not None:
+        return external_resource(
+            index, last.attempt, last.phase, logs=last.logs, cache_status=sub.cache_status
+        )
+    phase = TaskPhase.SUCCESS if sub.phase.is_success else TaskPhase.PERMANENT_FAILURE
+    return external_resource(index, sub.attempt, int(phase), cache_status=sub.cache_status)
+
+
+def _judge(
+    run: Run,
+    ref: NodeRef,
+    state: NodeState,
+    task: tasks_pb2.TaskTemplate,
+    changed: list[event_pb2.ExternalResourceInfo],
+) -> None:
+    subnodes = state.subnodes or []
+    size = len(subnodes)
+    succeeded = sum(1 for s in subnodes if s.phase.is_success)
+    failed = sum(1 for s in subnodes if s.phase.is_terminal and not s.phase.is_success)
+    required = _required(ref, size)
+    done = succeeded + failed == size
+    if size - failed < required and not (ref.node.array_node.run_all_sub_nodes and not done):
+        stop(run, ref, state, "the array node can no longer reach its minimum successes")
+        first = next(
+            (s.error for s in subnodes if s.error is not None),
+            ExecutionError("Aborted", "aborted", ErrorKind.SYSTEM),
+        )
+        error = ExecutionError(
+            "ArrayNodeFailed",
+            f"{ref.label}: {failed} of {size} mapped task(s) failed, at most {size - required} may; "
+            f"first error: {first.message}",
+            first.kind,
+        )
+        _report(run, ref, state, task, TaskPhase.PERMANENT_FAILURE, changed, error=error)
+        run.fail(ref, state, error)
+        return
+    if done:
+        outputs = _gather(run, ref, state, task)
+        state.outputs_uri = run.engine.storage.join(run.data_dir(ref.uid), "outputs.pb")
+        run.write_literal_map(state.outputs_uri, outputs)
+        _report(run, ref, state, task, TaskPhase.SUCCESS, changed, output_uri=state.outputs_uri)
+        run.set_phase(ref, state, NodePhase.SUCCEEDED, target=task.id)
+        return
+    if changed:
+        _report(run, ref, state, task, TaskPhase.RUNNING, changed)
+
+
+def _report(
+    run: Run,
+    ref: NodeRef,
+    state: NodeState,
+    task: tasks_pb2.TaskTemplate,
+    phase: TaskPhase,
+    changed: list[event_pb2.ExternalResourceInfo],
+    *,
+    error: ExecutionError | None = None,
+    output_uri: str = "",
+) -> None:
+    state.array_version += 1
+    report = TaskReport(
+        state.attempt,
+        int(phase),
+        state.array_version,
+        run.now,
+        error=error,
+        output_uri=output_uri,
+        external=list(changed),
+    )
+    run.record_task(ref.uid, task, report, state.inputs_uri)
+
+
+def _gather(
+    run: Run, ref: NodeRef, state: NodeState, task: tasks_pb2.TaskTemplate
+) -> literals_pb2.LiteralMap:
+    outputs = literals_pb2.LiteralMap()
+    names = list(task.interface.outputs.variables)
+    for name in names:
+        outputs.literals[name].collection.SetInParent()
+    for sub in state.subnodes or []:
+        values = run.literal_map(sub.outputs_uri) if sub.phase.is_success else None
+        for name in names:
+            value = values.literals[name] if values is not None and name in values.literals else _NONE
+            outputs.literals[name].collection.literals.append(value)
+    return outputs
+
+
+def stop(run: Run, ref: NodeRef, state: NodeState, cause: str) -> None:
+    """Abort every index still in flight."""
+    if not state.subnodes:
+        return
+    task = _task(run, ref)
+    inputs = run.literal_map(state.inputs_uri)
+    changed: list[event_pb2.ExternalResourceInfo] = []
+    for index, sub in enumerate(state.subnodes):
+        if sub.phase.is_terminal or sub.phase is NodePhase.NOT_YET_STARTED:
+            continue
+        result = attempt.abort(run, _site(run, ref, state, task, inputs, index), sub, cause)
+        sub.phase = NodePhase.ABORTED
+        if result.reports:
+            changed.append(_external(index, sub, result.reports))
+    if changed:
+        _report(run, ref, state, task, TaskPhase.RUNNING, changed)

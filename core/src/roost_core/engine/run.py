@@ -1,0 +1,222 @@
+"""One execution being evaluated: its saved state plus what the engine derives from it in memory."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2, tasks_pb2, workflow_pb2
+
+from roost_core.engine.bindings import BindingError
+from roost_core.engine.config import ExecutionOptions
+from roost_core.engine.graph import START_NODE, ClosureIndex, WorkflowGraph
+from roost_core.engine.phases import NodePhase
+from roost_core.engine.reporting import EventFactory, TaskReport
+from roost_core.engine.state import ExecutionState, NodeState
+from roost_core.errors import ExecutionError
+
+if TYPE_CHECKING:
+    from roost_core.engine.engine import Engine
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A workflow being run inside an execution: the top-level one, a sub-workflow, or a dynamic one.
+
+    Node unique ids are ``prefix + node id``; nested scopes have a prefix ending in ``-<attempt>-``, which
+    keeps ids unique across parents and retries.
+    """
+
+    graph: WorkflowGraph
+    index: ClosureIndex
+    prefix: str = ""
+    parent_uid: str = ""
+    inputs_uri: str = ""
+    retry_group: str = ""
+
+    def uid(self, node_id: str) -> str:
+        """The unique id of one of this scope's nodes."""
+        return self.prefix + node_id
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRef:
+    """A node as the engine visits it: where its bindings resolve, its unique id and its parent."""
+
+    scope: Scope
+    node: workflow_pb2.Node
+    uid: str
+    parent_uid: str
+
+    @property
+    def label(self) -> str:
+        """``node 'n1'`` (with the workflow for nested scopes) for messages."""
+        return f"node {self.uid!r}"
+
+
+class Run:
+    """Everything about one execution the engine needs while evaluating it.
+
+    The saved part is :attr:`state`; the rest (indexed closures, an outputs cache, the wake-up event) is
+    rebuilt from it after a restart.
+    """
+
+    def __init__(
+        self, engine: Engine, state: ExecutionState, closure: compiler_pb2.CompiledWorkflowClosure
+    ) -> None:
+        self.engine = engine
+        self.state = state
+        self.closure = closure
+        self.index = ClosureIndex(closure)
+        self.options = ExecutionOptions.from_mapping(state.options)
+        self.events = EventFactory(state.project, state.domain, state.name, engine.config.producer_id)
+        self.execution_id = identifier_pb2.WorkflowExecutionIdentifier(
+            project=state.project, domain=state.domain, name=state.name
+        )
+        self.top = Scope(self.index.primary, self.index, inputs_uri=state.inputs_uri)
+        self._literal_maps: dict[str, literals_pb2.LiteralMap] = {}
+        self._dynamic: dict[str, ClosureIndex] = {}
+        self._woken = threading.Event()
+        self.now = 0.0
+        self.next_wake: float | None = None
+        self.active_attempts = 0
+        self.storage_errors: dict[str, int] = {}
+        limit = self.options.max_parallelism
+        self.max_parallelism = engine.config.default_max_parallelism if limit is None else limit
+
+    @property
+    def key(self) -> str:
+        """``project/domain/name``."""
+        return self.state.key
+
+    # wake-ups
+
+    def wake(self) -> None:
+        """Have the execution evaluated at once; safe from any thread."""
+        self._woken.set()
+
+    def wait(self, timeout: float) -> bool:
+        """Block until woken or ``timeout`` seconds passed; True if woken."""
+        woken = self._woken.wait(timeout)
+        self._woken.clear()
+        return woken
+
+    def wake_at(self, when: float) -> None:
+        """Ask for the next round no later than ``when`` (epoch seconds)."""
+        if self.next_wake is None or when < self.next_wake:
+            self.next_wake = when
+
+    # parallelism
+
+    def may_start_attempt(self) -> bool:
+        """Whether another task attempt may start under max parallelism (and count it if so)."""
+        if self.max_parallelism and self.active_attempts >= self.max_parallelism:
+            return False
+        self.active_attempts += 1
+        return True
+
+    def attempt_ended(self) -> None:
+        """A task attempt ended or was aborted."""
+        self.active_attempts = max(0, self.active_attempts - 1)
+
+    # data
+
+    def data_dir(self, uid: str) -> str:
+        """Where one node's inputs and attempt outputs are written."""
+        return self.engine.storage.join(self.state.data_prefix, uid)
+
+    def literal_map(self, uri: str) -> literals_pb2.LiteralMap:
+        """A LiteralMap blob, read once per run."""
+        found = self._literal_maps.get(uri)
+        if found is None:
+            found = self.engine.storage.read_proto(uri, literals_pb2.LiteralMap)
+            self._literal_maps[uri] = found
+        return found
+
+    def write_literal_map(self, uri: str, value: literals_pb2.LiteralMap) -> None:
+        """Write a LiteralMap blob and keep it for later reads."""
+        self.engine.storage.write_proto(uri, value)
+        self._literal_maps[uri] = value
+
+    def scope_inputs(self, scope: Scope) -> literals_pb2.LiteralMap:
+        """The inputs of a scope's start node."""
+        if not scope.inputs_uri:
+            return literals_pb2.LiteralMap()
+        return self.literal_map(scope.inputs_uri)
+
+    def output_of(self, scope: Scope, node_id: str, var: str) -> literals_pb2.Literal:
+        """One output of a node of ``scope`` (or one of the scope's inputs, for the start node)."""
+        if node_id == START_NODE:
+            inputs = self.scope_inputs(scope)
+            if var not in inputs.literals:
+                raise BindingError(f"workflow input {var!r} was not given")
+            return inputs.literals[var]
+        state = self.state.nodes.get(scope.uid(node_id))
+        if state is None or not state.phase.is_success:
+            phase = "not started" if state is None else state.phase.name.lower()
+            raise BindingError(f"node {node_id!r} has no outputs yet ({phase})")
+        outputs = self.literal_map(state.outputs_uri) if state.outputs_uri else literals_pb2.LiteralMap()
+        if var not in outputs.literals:
+            known = ", ".join(sorted(outputs.literals)) or "none"
+            raise BindingError(f"node {node_id!r} has no output {var!r} (outputs: {known})")
+        return outputs.literals[var]
+
+    def dynamic_index(self, uid: str, uri: str) -> ClosureIndex:
+        """The indexed closure of a dynamic node, loaded from storage after a restart."""
+        found = self._dynamic.get(uid)
+        if found is None:
+            closure = self.engine.storage.read_proto(uri, compiler_pb2.CompiledWorkflowClosure)
+            found = self._dynamic[uid] = ClosureIndex(closure, parent=self.index)
+        return found
+
+    def remember_dynamic(self, uid: str, index: ClosureIndex) -> None:
+        """Keep a dynamic node's freshly compiled closure."""
+        self._dynamic[uid] = index
+
+    # phases and events
+
+    def node_state(self, uid: str) -> NodeState:
+        """The state of node ``uid``, created on first use."""
+        found = self.state.nodes.get(uid)
+        if found is None:
+            found = self.state.nodes[uid] = NodeState()
+        return found
+
+    def set_phase(
+        self,
+        ref: NodeRef,
+        state: NodeState,
+        phase: NodePhase,
+        *,
+        target: identifier_pb2.Identifier | None = None,
+    ) -> None:
+        """Move a node to ``phase`` and record the event."""
+        state.phase = phase
+        state.updated_at = self.now
+        if phase is NodePhase.QUEUED and state.queued_at is None:
+            state.queued_at = self.now
+        event = self.events.node(
+            ref.uid,
+            ref.node,
+            state,
+            phase,
+            self.now,
+            parent_uid=ref.parent_uid,
+            retry_group=ref.scope.retry_group,
+            target=target,
+        )
+        if event is not None:
+            self.state.outbox.append(event)
+
+    def fail(self, ref: NodeRef, state: NodeState, error: ExecutionError) -> None:
+        """Fail a node: Failing, then Failed, with ``error``."""
+        state.error = error
+        self.set_phase(ref, state, NodePhase.FAILING)
+        self.set_phase(ref, state, NodePhase.FAILED)
+
+    def record_task(
+        self, uid: str, task: tasks_pb2.TaskTemplate, report: TaskReport, inputs_uri: str
+    ) -> None:
+        """Record a task attempt's event."""
+        self.state.outbox.append(self.events.task(uid, task, report, inputs_uri=inputs_uri))

@@ -1,0 +1,260 @@
+"""The whole state of an execution, as plain data: what a state store saves after every round.
+
+Everything a new engine process needs to pick an execution up is here: node phases, attempts, plugin
+state, where inputs and outputs live, and the events not yet delivered. Compiled workflows and data live
+in blob storage and are referenced by URI. ``to_dict`` gives JSON-able data; ``from_dict`` reverses it.
+Defaults are left out of the dict, so a 10k-node execution stays small.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from flyteidl.event import event_pb2
+
+from roost_core.engine.phases import NodePhase, WorkflowPhase
+from roost_core.errors import ExecutionError
+from roost_core.events.event import Event, EventMessage
+
+STATE_FORMAT = 1
+"""Bumped when the shape of the saved state changes incompatibly."""
+
+
+@dataclass(slots=True)
+class TaskAttemptState:
+    """The current attempt of a task: what the handler reported last, and its plugin state."""
+
+    phase: int = 0
+    """The last TaskPhase the handler reported; 0 until it was first called."""
+    version: int = 0
+    plugin_state: dict[str, Any] | None = None
+    plugin_state_version: int = 0
+    reason: str = ""
+    logs: list[tuple[str, str]] = field(default_factory=list)
+    wake_at: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, defaults omitted."""
+        data: dict[str, Any] = {}
+        if self.phase:
+            data["phase"] = self.phase
+        if self.version:
+            data["version"] = self.version
+        if self.plugin_state is not None:
+            data["plugin_state"] = self.plugin_state
+            data["plugin_state_version"] = self.plugin_state_version
+        if self.reason:
+            data["reason"] = self.reason
+        if self.logs:
+            data["logs"] = [list(log) for log in self.logs]
+        if self.wake_at is not None:
+            data["wake_at"] = self.wake_at
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TaskAttemptState:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            phase=data.get("phase", 0),
+            version=data.get("version", 0),
+            plugin_state=data.get("plugin_state"),
+            plugin_state_version=data.get("plugin_state_version", 0),
+            reason=data.get("reason", ""),
+            logs=[(name, uri) for name, uri in data.get("logs", [])],
+            wake_at=data.get("wake_at"),
+        )
+
+
+@dataclass(slots=True)
+class NodeState:
+    """One node execution. Array sub-nodes use the same shape, kept inside their array node."""
+
+    phase: NodePhase = NodePhase.NOT_YET_STARTED
+    attempt: int = 0
+    """The current attempt, from 0 (the ``retry_attempt`` of task events)."""
+    system_failures: int = 0
+    queued_at: float | None = None
+    attempt_started_at: float | None = None
+    updated_at: float | None = None
+    error: ExecutionError | None = None
+    message: str = ""
+    inputs_uri: str = ""
+    outputs_uri: str = ""
+    cache_status: int = 0
+    task: TaskAttemptState | None = None
+    branch_taken: str = ""
+    dynamic_closure_uri: str = ""
+    child_execution: str = ""
+    wake_at: float | None = None
+    subnodes: list[NodeState] | None = None
+    array_version: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, defaults omitted."""
+        data: dict[str, Any] = {"phase": int(self.phase)}
+        for name in ("attempt", "system_failures", "array_version", "cache_status"):
+            value = getattr(self, name)
+            if value:
+                data[name] = value
+        for name in ("queued_at", "attempt_started_at", "updated_at", "wake_at"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        for name in (
+            "message",
+            "inputs_uri",
+            "outputs_uri",
+            "branch_taken",
+            "dynamic_closure_uri",
+            "child_execution",
+        ):
+            value = getattr(self, name)
+            if value:
+                data[name] = value
+        if self.error is not None:
+            data["error"] = self.error.to_dict()
+        if self.task is not None:
+            data["task"] = self.task.to_dict()
+        if self.subnodes is not None:
+            data["subnodes"] = [sub.to_dict() for sub in self.subnodes]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NodeState:
+        """Inverse of :meth:`to_dict`."""
+        error = data.get("error")
+        task = data.get("task")
+        subnodes = data.get("subnodes")
+        return cls(
+            phase=NodePhase(data["phase"]),
+            attempt=data.get("attempt", 0),
+            system_failures=data.get("system_failures", 0),
+            queued_at=data.get("queued_at"),
+            attempt_started_at=data.get("attempt_started_at"),
+            updated_at=data.get("updated_at"),
+            error=ExecutionError.from_dict(error) if error else None,
+            message=data.get("message", ""),
+            inputs_uri=data.get("inputs_uri", ""),
+            outputs_uri=data.get("outputs_uri", ""),
+            cache_status=data.get("cache_status", 0),
+            task=TaskAttemptState.from_dict(task) if task is not None else None,
+            branch_taken=data.get("branch_taken", ""),
+            dynamic_closure_uri=data.get("dynamic_closure_uri", ""),
+            child_execution=data.get("child_execution", ""),
+            wake_at=data.get("wake_at"),
+            subnodes=[NodeState.from_dict(s) for s in subnodes] if subnodes is not None else None,
+            array_version=data.get("array_version", 0),
+        )
+
+
+_EVENT_TYPES: dict[str, type[EventMessage]] = {
+    "workflow": event_pb2.WorkflowExecutionEvent,
+    "node": event_pb2.NodeExecutionEvent,
+    "task": event_pb2.TaskExecutionEvent,
+}
+
+
+def _event_to_dict(event: Event) -> dict[str, str]:
+    data = event.message.SerializeToString(deterministic=True)
+    return {"id": event.id, "kind": event.kind, "data": base64.b64encode(data).decode("ascii")}
+
+
+def _event_from_dict(data: dict[str, str]) -> Event:
+    kind = cast("Literal['workflow', 'node', 'task']", data["kind"])
+    message = _EVENT_TYPES[kind]()
+    message.ParseFromString(base64.b64decode(data["data"]))
+    return Event(data["id"], kind, message)
+
+
+@dataclass(slots=True)
+class ExecutionState:
+    """Everything the engine knows about one execution between rounds."""
+
+    project: str
+    domain: str
+    name: str
+    closure_uri: str
+    inputs_uri: str
+    data_prefix: str
+    """Where node inputs and outputs of this execution are written."""
+    raw_output_prefix: str
+    phase: WorkflowPhase = WorkflowPhase.UNDEFINED
+    options: dict[str, Any] = field(default_factory=dict)
+    """The :class:`~roost_core.engine.config.ExecutionOptions` of the execution, as plain data."""
+    nodes: dict[str, NodeState] = field(default_factory=dict)
+    """Node executions by unique id; nested nodes carry their parents' ids in theirs."""
+    error: ExecutionError | None = None
+    outputs_uri: str = ""
+    started_at: float | None = None
+    updated_at: float | None = None
+    abort_cause: str = ""
+    rounds: int = 0
+    outbox: list[Event] = field(default_factory=list)
+    """Events recorded but not yet delivered to every sink."""
+    delivered: dict[str, int] = field(default_factory=dict)
+    """Per sink, how many of the outbox's first events it has received."""
+
+    @property
+    def key(self) -> str:
+        """``project/domain/name``: how stores and logs name this execution."""
+        return f"{self.project}/{self.domain}/{self.name}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-able data."""
+        data: dict[str, Any] = {
+            "format": STATE_FORMAT,
+            "project": self.project,
+            "domain": self.domain,
+            "name": self.name,
+            "closure_uri": self.closure_uri,
+            "inputs_uri": self.inputs_uri,
+            "data_prefix": self.data_prefix,
+            "raw_output_prefix": self.raw_output_prefix,
+            "phase": int(self.phase),
+            "options": self.options,
+            "nodes": {uid: node.to_dict() for uid, node in self.nodes.items()},
+            "rounds": self.rounds,
+        }
+        if self.error is not None:
+            data["error"] = self.error.to_dict()
+        for name in ("outputs_uri", "abort_cause"):
+            if getattr(self, name):
+                data[name] = getattr(self, name)
+        for name in ("started_at", "updated_at"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
+        if self.outbox:
+            data["outbox"] = [_event_to_dict(e) for e in self.outbox]
+            data["delivered"] = dict(self.delivered)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExecutionState:
+        """Inverse of :meth:`to_dict`; refuses states written by an incompatible version."""
+        if data.get("format") != STATE_FORMAT:
+            raise ValueError(
+                f"execution state format {data.get('format')!r} is not supported (expected {STATE_FORMAT})"
+            )
+        error = data.get("error")
+        return cls(
+            project=data["project"],
+            domain=data["domain"],
+            name=data["name"],
+            closure_uri=data["closure_uri"],
+            inputs_uri=data["inputs_uri"],
+            data_prefix=data["data_prefix"],
+            raw_output_prefix=data["raw_output_prefix"],
+            phase=WorkflowPhase(data["phase"]),
+            options=data.get("options", {}),
+            nodes={uid: NodeState.from_dict(n) for uid, n in data.get("nodes", {}).items()},
+            error=ExecutionError.from_dict(error) if error else None,
+            outputs_uri=data.get("outputs_uri", ""),
+            started_at=data.get("started_at"),
+            updated_at=data.get("updated_at"),
+            abort_cause=data.get("abort_cause", ""),
+            rounds=data.get("rounds", 0),
+            outbox=[_event_from_dict(e) for e in data.get("outbox", [])],
+            delivered=dict(data.get("delivered", {})),
+        )

@@ -1,0 +1,105 @@
+"""Runs one local task process and records how it ended. Started by the local-process handler.
+
+Usage: ``python -I _supervise.py SPEC_JSON``. It uses only the standard library, so it runs in
+isolated mode whatever the task's environment holds.
+
+The handler starts it in a new session, so it leads its own process group, with the attempt's lock
+file open. The lock stays held exactly as long as this process lives: that is how a handler (in
+this engine process or a later one) tells a live attempt from a vanished one. The supervisor
+
+1. records its pid and start time in the spec's ``process`` file;
+2. starts the task, stdout and stderr appended to the log files, unless the attempt was aborted;
+3. on SIGTERM (an abort, sent to the whole group) lets the task stop on its own, and kills the
+   group with SIGKILL once ``kill_grace_period`` seconds passed;
+4. when the task ended, writes the ``result`` file atomically (``{"returncode": N}``, negative for
+   a signal; ``{"start_error": ...}`` when the command could not start; ``{"aborted": true}``),
+   then kills whatever the task left in its group, as a container runtime does when the main
+   process exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+
+def process_start_time(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot, from ``/proc``), or None if no such process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name (field 2) is in parentheses and may hold spaces; count fields after it.
+    return int(stat.rpartition(")")[2].split()[19])
+
+
+def write_json_atomically(path: str, data: dict[str, Any]) -> None:
+    """Write ``data`` so that a reader sees the old file, no file, or the whole new one."""
+    temporary = f"{path}.{os.getpid()}.tmp"
+    with open(temporary, "w") as stream:
+        json.dump(data, stream)
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(temporary, path)
+
+
+def _kill_group() -> None:
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def main(argv: list[str]) -> int:
+    """Supervise the task described by the spec file ``argv[1]``."""
+    spec = json.loads(Path(argv[1]).read_text())
+    terminating = threading.Event()
+
+    def on_terminate(signum: int, frame: FrameType | None) -> None:
+        if not terminating.is_set():
+            terminating.set()
+            timer = threading.Timer(float(spec["kill_grace_period"]), _kill_group)
+            timer.daemon = True
+            timer.start()
+
+    signal.signal(signal.SIGTERM, on_terminate)
+    pid = os.getpid()
+    write_json_atomically(spec["process"], {"pid": pid, "start_time": process_start_time(pid)})
+    # An abort that came before the process file existed could not signal us; it left this marker.
+    if terminating.is_set() or os.path.exists(spec["abort_marker"]):
+        write_json_atomically(spec["result"], {"aborted": True})
+        return 0
+    try:
+        with open(spec["stdout"], "ab") as stdout, open(spec["stderr"], "ab") as stderr:
+            task = subprocess.Popen(
+                spec["argv"],
+                env=spec["env"],
+                cwd=spec["cwd"],
+                stdin=subprocess.DEVNULL,
+                stdout=stdout,
+                stderr=stderr,
+            )
+    except OSError as exc:
+        write_json_atomically(
+            spec["result"],
+            {
+                "start_error": exc.strerror or str(exc),
+                "errno": exc.errno or 0,
+            },
+        )
+        return 0
+    returncode = task.wait()
+    # OSError: the attempt folder was removed (finalized), so nobody will read the result.
+    with contextlib.suppress(OSError):
+        write_json_atomically(spec["result"], {"returncode": returncode})
+    _kill_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

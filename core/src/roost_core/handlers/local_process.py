@@ -1,0 +1,516 @@
+"""The ``local-process`` handler: runs a container task's command line as a process on this machine.
+
+It serves the task types ``container``, ``python-task`` and ``raw-container``. The command and
+arguments of ``TaskTemplate.container`` are rendered with Flyte's template variables
+(:func:`roost_core.container.render_task_args`); the process reads ``inputs.pb`` and writes
+``outputs.pb``, ``futures.pb`` or ``error.pb`` through blob storage itself, so the storage must be
+one a separate process can reach (``file://`` or ``s3://``, not ``mem://``).
+
+Configuration (the handler's section, ``ctx.config``):
+
+``env``
+    Extra environment variables for every task process (mapping), applied last.
+``image_environments``
+    Mapping of container image (exact string) to the folder of a Python environment (virtualenv,
+    conda). Its ``bin/`` goes first on ``PATH`` and ``VIRTUAL_ENV`` names it, so tasks built for
+    different images run with different interpreters. A task whose image is not listed runs in the
+    engine's own environment: the folder of the engine's Python goes first on ``PATH``.
+``kill_grace_period``
+    Seconds an aborted task gets between SIGTERM and SIGKILL (default 10).
+``work_dir``
+    Folder holding one sub-folder per attempt: control files, the process's working directory, and
+    the logs unless ``log_dir`` is set. Default: ``roost-local-process-<uid>`` in the system temp
+    folder. ``finalize`` removes the attempt's sub-folder.
+``log_dir``
+    Folder receiving the logs instead (one sub-folder per attempt); the handler never removes them.
+``keep_logs``
+    When true, ``finalize`` keeps the log files in the attempt's sub-folder (default false).
+
+The process environment is the engine's own environment, then the container's ``env``, then
+``ctx.environment`` (the execution's identity), then the configured ``env``.
+
+How an attempt runs: the first ``handle`` creates the attempt's folder, whose name is derived from
+the attempt's identity, takes an exclusive lock on its ``lock`` file, and starts a small supervisor
+(:mod:`roost_core.handlers._supervise`) in its own session, passing it the locked file. The
+supervisor holds that lock while it lives, starts the task, and writes ``result.json`` atomically
+when the task ended. Any later ``handle``, from this engine or from a new one after a restart, reads
+``result.json``; or finds the lock held (still running); or finds it free with no result (the
+process vanished: a retryable SYSTEM error). A start happens only while holding the lock and only if
+the folder shows no earlier start, so an attempt never gets a second process. A watcher thread wakes
+the engine (``ctx.notify``) when the process ends. Linux or another POSIX system is required
+(``flock``, process groups).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from roost_core.container import (
+    ResultKind,
+    TemplateError,
+    completion_transition,
+    read_task_result,
+    render_task_args,
+)
+from roost_core.errors import ConfigurationError, ErrorKind
+from roost_core.handler import TaskContext, TaskHandler, TaskLog, Transition
+from roost_core.handlers._supervise import process_start_time, write_json_atomically
+
+SUPERVISOR = Path(__file__).with_name("_supervise.py")
+DEFAULT_KILL_GRACE_PERIOD = 10.0
+RECHECK_AFTER = 30.0
+"""Seconds after which the engine looks again, should the watcher thread's wake-up get lost."""
+STDERR_TAIL_LINES = 20
+_STDERR_TAIL_BYTES = 16 * 1024
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+# Errors that no retry can fix: the command is missing or cannot be executed.
+_PERMANENT_START_ERRORS = {errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.EISDIR}
+
+
+@dataclass(frozen=True, slots=True)
+class LocalProcessSettings:
+    """The handler's configuration, checked (see the module docstring for each option)."""
+
+    env: Mapping[str, str]
+    image_environments: Mapping[str, str]
+    kill_grace_period: float
+    work_dir: Path
+    log_dir: Path | None
+    keep_logs: bool
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> LocalProcessSettings:
+        """Check ``config``; an unknown option or a wrong type is a ConfigurationError naming it."""
+        unknown = set(config) - {
+            "env",
+            "image_environments",
+            "kill_grace_period",
+            "work_dir",
+            "log_dir",
+            "keep_logs",
+        }
+        if unknown:
+            raise ConfigurationError(
+                f"local-process: unknown option(s) {', '.join(sorted(unknown))}; known: env, "
+                "image_environments, kill_grace_period, work_dir, log_dir, keep_logs"
+            )
+        grace = config.get("kill_grace_period", DEFAULT_KILL_GRACE_PERIOD)
+        if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
+            raise ConfigurationError(
+                f"local-process: kill_grace_period must be a number of seconds >= 0, got {grace!r}"
+            )
+        keep_logs = config.get("keep_logs", False)
+        if not isinstance(keep_logs, bool):
+            raise ConfigurationError(f"local-process: keep_logs must be true or false, got {keep_logs!r}")
+        default_work_dir = Path(tempfile.gettempdir()) / f"roost-local-process-{os.getuid()}"
+        work_dir = config.get("work_dir") or default_work_dir
+        log_dir = config.get("log_dir")
+        return cls(
+            env=_string_mapping(config, "env"),
+            image_environments=_string_mapping(config, "image_environments"),
+            kill_grace_period=float(grace),
+            work_dir=Path(work_dir),
+            log_dir=Path(log_dir) if log_dir else None,
+            keep_logs=keep_logs,
+        )
+
+
+def _string_mapping(config: Mapping[str, Any], option: str) -> dict[str, str]:
+    value = config.get(option, {})
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise ConfigurationError(f"local-process: {option} must map strings to strings, got {value!r}")
+    return dict(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _AttemptFiles:
+    """Where one attempt's control files and logs live."""
+
+    folder: Path
+    stdout: Path
+    stderr: Path
+
+    @classmethod
+    def for_attempt(cls, ctx: TaskContext, settings: LocalProcessSettings) -> _AttemptFiles:
+        execution = ctx.task_execution_id.node_execution_id.execution_id
+        identity = "\0".join(
+            [execution.project, execution.domain, execution.name, ctx.node_id, str(ctx.attempt)]
+        )
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        readable = _UNSAFE_NAME.sub("_", f"{execution.name}-{ctx.node_id}-{ctx.attempt}")[:80]
+        key = f"{readable}-{digest}"
+        folder = settings.work_dir / key
+        logs = settings.log_dir / key if settings.log_dir else folder
+        return cls(folder, logs / "stdout.log", logs / "stderr.log")
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any]) -> _AttemptFiles:
+        return cls(Path(state["folder"]), Path(state["stdout"]), Path(state["stderr"]))
+
+    def state(self, pid: int | None, start_time: int | None) -> dict[str, Any]:
+        return {
+            "folder": str(self.folder),
+            "stdout": str(self.stdout),
+            "stderr": str(self.stderr),
+            "pid": pid,
+            "start_time": start_time,
+        }
+
+    @property
+    def lock(self) -> Path:
+        return self.folder / "lock"
+
+    @property
+    def spec(self) -> Path:
+        return self.folder / "spec.json"
+
+    @property
+    def process(self) -> Path:
+        return self.folder / "process.json"
+
+    @property
+    def result(self) -> Path:
+        return self.folder / "result.json"
+
+    @property
+    def abort_marker(self) -> Path:
+        return self.folder / "aborted"
+
+    @property
+    def cwd(self) -> Path:
+        return self.folder / "work"
+
+    def logs(self) -> tuple[TaskLog, ...]:
+        return (TaskLog("stdout", self.stdout.as_uri()), TaskLog("stderr", self.stderr.as_uri()))
+
+    def read_json(self, path: Path) -> dict[str, Any] | None:
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError:
+            return None
+        return data
+
+
+class LocalProcessHandler(TaskHandler):
+    """Runs container tasks as supervised local processes; see the module docstring."""
+
+    name = "local-process"
+    produces_futures = True  # flytekit dynamic tasks are python-task processes writing futures.pb
+
+    def __init__(self) -> None:
+        self._watched: set[Path] = set()
+        self._watched_lock = threading.Lock()
+
+    def handle(self, ctx: TaskContext) -> Transition:
+        """Start the attempt's process (first round) or report on it."""
+        try:
+            settings = LocalProcessSettings.from_config(ctx.config)
+        except ConfigurationError as exc:
+            return Transition.failure("BadConfiguration", str(exc), kind=ErrorKind.SYSTEM, retryable=False)
+        files = _AttemptFiles.from_state(ctx.state) if ctx.state else _AttemptFiles.for_attempt(ctx, settings)
+        if not ctx.state:
+            refusal = _storage_refusal(ctx)
+            if refusal is not None:
+                return refusal
+        result = files.read_json(files.result)
+        if result is not None:
+            return self._outcome(ctx, files, result)
+        if not files.folder.exists():
+            if ctx.state:
+                return self._lost(ctx, files)
+            files.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock_fd = os.open(files.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                # A live supervisor holds the lock (or another thread is starting it).
+                self._watch_lock(files, ctx.notify)
+                return self._running(ctx, files)
+            result = files.read_json(files.result)
+            if result is not None:
+                return self._outcome(ctx, files, result)
+            if ctx.state or files.spec.exists():
+                return self._lost(ctx, files)
+            return self._start(ctx, settings, files, lock_fd)
+        finally:
+            os.close(lock_fd)
+
+    def abort(self, ctx: TaskContext) -> None:
+        """SIGTERM the attempt's process group; its supervisor SIGKILLs it after the grace time."""
+        files = self._files(ctx)
+        if not files.folder.exists() or files.result.exists():
+            return
+        # A supervisor not yet in process.json checks this marker before it starts the task.
+        files.abort_marker.touch()
+        pid, start_time = _recorded_process(ctx, files)
+        if pid is None:
+            return
+        current = process_start_time(pid)
+        if current is not None and start_time is not None and current != start_time:
+            return  # the pid now belongs to another process: ours, and its group, are gone
+        # With the supervisor gone nobody escalates, so what is left of its group dies at once.
+        _signal_group(pid, signal.SIGTERM if current is not None else signal.SIGKILL)
+
+    def finalize(self, ctx: TaskContext) -> None:
+        """Remove the attempt's folder (keeping its log files when ``keep_logs`` is set)."""
+        files = self._files(ctx)
+        settings = LocalProcessSettings.from_config(ctx.config)
+        if not files.folder.exists():
+            return
+        if settings.keep_logs and files.stdout.parent == files.folder:
+            for entry in files.folder.iterdir():
+                if entry not in (files.stdout, files.stderr):
+                    _remove(entry)
+        else:
+            _remove(files.folder)
+
+    def _files(self, ctx: TaskContext) -> _AttemptFiles:
+        if ctx.state:
+            return _AttemptFiles.from_state(ctx.state)
+        return _AttemptFiles.for_attempt(ctx, LocalProcessSettings.from_config(ctx.config))
+
+    def _start(
+        self, ctx: TaskContext, settings: LocalProcessSettings, files: _AttemptFiles, lock_fd: int
+    ) -> Transition:
+        task = ctx.task.id.name
+        container = ctx.task.container
+        if not ctx.task.HasField("container") or not (container.command or container.args):
+            return Transition.failure(
+                "BadTaskSpecification",
+                f"task {task!r} of type {ctx.task.type!r} has no container command to run",
+                retryable=False,
+            )
+        try:
+            argv = render_task_args(ctx, [*container.command, *container.args])
+        except TemplateError as exc:
+            return Transition.failure("BadTaskSpecification", str(exc), retryable=False)
+        files.cwd.mkdir(exist_ok=True)
+        for log in (files.stdout, files.stderr):
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.touch()
+        write_json_atomically(
+            str(files.spec),
+            {
+                "argv": argv,
+                "env": _process_environment(ctx, settings),
+                "cwd": str(files.cwd),
+                "stdout": str(files.stdout),
+                "stderr": str(files.stderr),
+                "process": str(files.process),
+                "result": str(files.result),
+                "abort_marker": str(files.abort_marker),
+                "kill_grace_period": settings.kill_grace_period,
+            },
+        )
+        with open(files.folder / "supervisor.log", "ab") as supervisor_log:
+            supervisor = subprocess.Popen(
+                [sys.executable, "-I", str(SUPERVISOR), str(files.spec)],
+                stdin=subprocess.DEVNULL,
+                stdout=supervisor_log,
+                stderr=supervisor_log,
+                cwd=files.folder,
+                start_new_session=True,
+                pass_fds=(lock_fd,),
+            )
+        # Always waited for here, even if another thread already watches the lock: wait() reaps it.
+        self._watch(files, supervisor.wait, ctx.notify, always=True)
+        state = files.state(supervisor.pid, process_start_time(supervisor.pid))
+        return Transition.running(state=state, logs=files.logs(), wake_after=RECHECK_AFTER)
+
+    def _running(self, ctx: TaskContext, files: _AttemptFiles) -> Transition:
+        pid, start_time = _recorded_process(ctx, files)
+        return Transition.running(
+            state=files.state(pid, start_time), logs=files.logs(), wake_after=RECHECK_AFTER
+        )
+
+    def _outcome(self, ctx: TaskContext, files: _AttemptFiles, result: Mapping[str, Any]) -> Transition:
+        task = ctx.task.id.name
+        logs = files.logs()
+        pid, start_time = _recorded_process(ctx, files)
+        state = files.state(pid, start_time)
+        if result.get("aborted"):
+            return Transition.failure(
+                "Aborted",
+                f"task {task!r} was aborted before its process started",
+                kind=ErrorKind.SYSTEM,
+                retryable=False,
+                logs=logs,
+                state=state,
+            )
+        if "start_error" in result:
+            spec = files.read_json(files.spec) or {}
+            command = (spec.get("argv") or ["?"])[0]
+            permanent = result.get("errno") in _PERMANENT_START_ERRORS
+            return Transition.failure(
+                "CommandNotStarted",
+                f"task {task!r}: could not start command {command!r}: {result['start_error']}",
+                kind=ErrorKind.USER if permanent else ErrorKind.SYSTEM,
+                retryable=not permanent,
+                logs=logs,
+                state=state,
+            )
+        task_result = read_task_result(ctx.storage, ctx.output_prefix)
+        returncode = int(result["returncode"])
+        if task_result.kind is not ResultKind.ERROR and returncode != 0:
+            return Transition.failure(
+                "KilledBySignal" if returncode < 0 else "NonZeroExit",
+                f"task {task!r} {_describe_exit(returncode)}; {_stderr_tail(files.stderr)}",
+                logs=logs,
+                state=state,
+            )
+        return completion_transition(task_result, ctx.task, logs=logs, state=state)
+
+    def _lost(self, ctx: TaskContext, files: _AttemptFiles) -> Transition:
+        pid, start_time = _recorded_process(ctx, files)
+        if pid is not None and process_start_time(pid) in (None, start_time):
+            _signal_group(pid, signal.SIGKILL)  # whatever the task left behind
+        return Transition.failure(
+            "ProcessLost",
+            f"task {ctx.task.id.name!r}: its local process (pid {pid}) ended without recording "
+            f"an exit status (killed from outside, or its folder {str(files.folder)!r} was "
+            "removed)",
+            kind=ErrorKind.SYSTEM,
+            retryable=True,
+            logs=files.logs(),
+            state=files.state(pid, start_time),
+        )
+
+    def _watch_lock(self, files: _AttemptFiles, notify: Callable[[], None]) -> None:
+        """Watch a process this handler instance did not start: wait for its lock to be released."""
+
+        def wait_for_lock() -> None:
+            try:
+                lock_fd = os.open(files.lock, os.O_RDWR)
+            except OSError:
+                return
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX)
+            finally:
+                os.close(lock_fd)
+
+        self._watch(files, wait_for_lock, notify)
+
+    def _watch(
+        self,
+        files: _AttemptFiles,
+        wait: Callable[[], object],
+        notify: Callable[[], None],
+        *,
+        always: bool = False,
+    ) -> None:
+        """Run ``wait`` in a thread, then wake the engine; once per attempt unless ``always``."""
+        with self._watched_lock:
+            if files.folder in self._watched and not always:
+                return
+            self._watched.add(files.folder)
+
+        def watch() -> None:
+            try:
+                wait()
+            finally:
+                with self._watched_lock:
+                    self._watched.discard(files.folder)
+                notify()
+
+        name = f"local-process {files.folder.name}"
+        threading.Thread(target=watch, name=name, daemon=True).start()
+
+
+def _process_environment(ctx: TaskContext, settings: LocalProcessSettings) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({pair.key: pair.value for pair in ctx.task.container.env})
+    env.update(ctx.environment)
+    env.update(settings.env)
+    image_environment = settings.image_environments.get(ctx.task.container.image)
+    if image_environment is not None:
+        first_on_path = str(Path(image_environment) / "bin")
+        env["VIRTUAL_ENV"] = image_environment
+    else:
+        first_on_path = str(Path(sys.executable).parent)
+    env["PATH"] = first_on_path + os.pathsep + env.get("PATH", os.defpath)
+    return env
+
+
+def _storage_refusal(ctx: TaskContext) -> Transition | None:
+    uris = (
+        ctx.inputs_uri,
+        ctx.output_prefix,
+        ctx.raw_output_prefix,
+        ctx.checkpoint_prefix,
+        ctx.prev_checkpoint_prefix,
+    )
+    for uri in uris:
+        if uri.startswith("mem://"):
+            return Transition.failure(
+                "UnsupportedStorage",
+                f"task {ctx.task.id.name!r}: local-process runs the task in a separate process, "
+                f"which cannot reach {uri!r}; local-process needs file:// or s3:// storage",
+                kind=ErrorKind.SYSTEM,
+                retryable=False,
+            )
+    return None
+
+
+def _recorded_process(ctx: TaskContext, files: _AttemptFiles) -> tuple[int | None, int | None]:
+    """The supervisor's pid and start time, from the plugin state or else from its process file."""
+    if ctx.state.get("pid") is not None:
+        return ctx.state["pid"], ctx.state.get("start_time")
+    recorded = files.read_json(files.process) if files.folder.exists() else None
+    if recorded is None:
+        return None, None
+    return recorded["pid"], recorded.get("start_time")
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
+        os.killpg(pgid, sig)
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = "an unknown signal"
+    return f"was killed by signal {name} ({-returncode})"
+
+
+def _stderr_tail(path: Path) -> str:
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(0, os.SEEK_END)
+            stream.seek(max(0, stream.tell() - _STDERR_TAIL_BYTES))
+            data = stream.read()
+    except OSError:
+        return "its stderr log is gone"
+    lines = data.decode("utf-8", errors="replace").splitlines()[-STDERR_TAIL_LINES:]
+    if not any(line.strip() for line in lines):
+        return "stderr was empty"
+    return "last lines of stderr:\n" + "\n".join(lines)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)

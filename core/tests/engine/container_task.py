@@ -1,0 +1,90 @@
+"""A task program for the local-process handler in engine tests, speaking the container contract.
+
+    python container_task.py MODE {{.input}} {{.outputPrefix}}
+
+MODE ``double`` writes x * 2; ``sleep`` sleeps until killed; ``dynamic`` writes a futures.pb that runs
+the ``echo`` task ``x`` times in a chain.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from flyteidl.core import (
+    dynamic_job_pb2,
+    identifier_pb2,
+    interface_pb2,
+    literals_pb2,
+    tasks_pb2,
+    types_pb2,
+    workflow_pb2,
+)
+
+
+def path(uri: str) -> Path:
+    return Path(uri.removeprefix("file://"))
+
+
+def main() -> None:
+    mode, inputs_uri, prefix = sys.argv[1:4]
+    inputs = literals_pb2.LiteralMap()
+    inputs.ParseFromString(path(inputs_uri).read_bytes())
+    x = inputs.literals["x"].scalar.primitive.integer
+    out = path(prefix)
+    out.mkdir(parents=True, exist_ok=True)
+    if mode == "sleep":
+        time.sleep(3600)
+    elif mode == "double":
+        result = literals_pb2.LiteralMap()
+        result.literals["x"].scalar.primitive.integer = 2 * x
+        (out / "outputs.pb").write_bytes(result.SerializeToString())
+    elif mode == "dynamic":
+        integer = types_pb2.LiteralType(simple=types_pb2.INTEGER)
+        variables = interface_pb2.VariableMap(variables={"x": interface_pb2.Variable(type=integer)})
+        echo = tasks_pb2.TaskTemplate(
+            id=identifier_pb2.Identifier(
+                resource_type=identifier_pb2.TASK,
+                project="p",
+                domain="d",
+                name="echo_in_dynamic",
+                version="v1",
+            ),
+            type="echo",
+            interface=interface_pb2.TypedInterface(inputs=variables, outputs=variables),
+        )
+        nodes = []
+        for i in range(x):
+            source = (
+                literals_pb2.BindingData(scalar=inputs.literals["x"].scalar)
+                if i == 0
+                else literals_pb2.BindingData(
+                    promise=types_pb2.OutputReference(node_id=f"dn{i - 1}", var="x")
+                )
+            )
+            nodes.append(
+                workflow_pb2.Node(
+                    id=f"dn{i}",
+                    inputs=[literals_pb2.Binding(var="x", binding=source)],
+                    task_node=workflow_pb2.TaskNode(reference_id=echo.id),
+                )
+            )
+        spec = dynamic_job_pb2.DynamicJobSpec(
+            nodes=nodes,
+            min_successes=x,
+            tasks=[echo],
+            outputs=[
+                literals_pb2.Binding(
+                    var="x",
+                    binding=literals_pb2.BindingData(
+                        promise=types_pb2.OutputReference(node_id=f"dn{x - 1}", var="x")
+                    ),
+                )
+            ],
+        )
+        (out / "futures.pb").write_bytes(spec.SerializeToString())
+
+
+if __name__ == "__main__":
+    main()

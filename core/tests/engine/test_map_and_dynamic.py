@@ -1,0 +1,150 @@
+"""Array nodes (map tasks) and dynamic nodes."""
+
+from __future__ import annotations
+
+from flyte import (
+    INT,
+    compile_,
+    integer,
+    ints,
+    list_of,
+    literal_map,
+    ref,
+    task,
+    task_node,
+    value,
+    wf_input,
+    workflow,
+)
+from flyteidl.core import execution_pb2, literals_pb2, workflow_pb2
+from google.protobuf import wrappers_pb2
+
+from roost_core.engine import NodePhase, WorkflowPhase
+
+ECHO = task("echo_t", "echo", {"x": INT})
+
+
+def map_node(node_id, t, inputs, **array):
+    """An array node over ``t``; a task with element types needs ``is_original_sub_node_interface``."""
+    array.setdefault("is_original_sub_node_interface", wrappers_pb2.BoolValue(value=True))
+    sub = task_node(node_id, t)
+    return workflow_pb2.Node(
+        id=node_id,
+        inputs=[literals_pb2.Binding(var=k, binding=v) for k, v in inputs.items()],
+        array_node=workflow_pb2.ArrayNode(node=sub, **array),
+    )
+
+
+def map_workflow(t, **array):
+    return compile_(
+        workflow(
+            "mapper",
+            [map_node("m", t, {"x": wf_input("xs")}, **array)],
+            {"xs": list_of(INT)},
+            {"ys": list_of(INT)},
+            {"ys": ref("m", "x")},
+        ),
+        [t],
+    )
+
+
+def test_a_map_over_a_thousand_items_gathers_outputs_in_order(kit):
+    run = kit.run(map_workflow(ECHO), literal_map(xs=ints(range(1000))))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    assert value(kit.engine.outputs(run).literals["ys"]) == list(range(1000))
+    task_events = [e for e in kit.events("task") if e.parent_node_execution_id.node_id == "m"]
+    assert task_events[-1].phase == execution_pb2.TaskExecution.SUCCEEDED
+    indices = {r.index for e in task_events for r in e.metadata.external_resources}
+    assert indices == set(range(1000))
+    assert [e.is_array for e in kit.events("node") if e.id.node_id == "m"] == [True, True, True]
+
+
+def test_parallelism_bounds_the_indices_running_at_once(kit):
+    gated = task("g", "gate", {"x": INT})
+    run = kit.start(map_workflow(gated, parallelism=3), literal_map(xs=ints(range(10))))
+    for _ in range(4):
+        kit.engine.evaluate(run)
+    assert kit.handlers.gate.most_at_once == 3
+    kit.handlers.gate.open.set()
+    kit.engine.run(run, timeout=10)
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    assert kit.handlers.gate.most_at_once == 3
+
+
+def test_min_success_ratio_lets_some_indices_fail_and_fills_in_none(kit):
+    flaky = task("flaky_t", "flaky", {"x": INT}, custom={"user": 1})
+    closure = compile_(
+        workflow(
+            "mapper",
+            [map_node("m", flaky, {"x": wf_input("xs")}, min_success_ratio=0.5)],
+            {"xs": list_of(INT)},
+            {"ys": list_of(INT)},
+            {"ys": ref("m", "x")},
+        ),
+        [flaky],
+    )
+    run = kit.run(closure, literal_map(xs=ints([1, 2])))
+    assert run.state.phase is WorkflowPhase.FAILED
+    assert run.state.error.message == (
+        "node 'm': 2 of 2 mapped task(s) failed, at most 1 may; first error: node 'm' index 0: user failure 0"
+    )
+
+
+def test_indices_retry_on_their_own(kit):
+    flaky = task("flaky_t", "flaky", {"x": INT}, custom={"user": 1}, retries=1)
+    run = kit.run(map_workflow(flaky), literal_map(xs=ints([5, 6, 7])))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    assert [s.attempt for s in run.state.nodes["m"].subnodes] == [1, 1, 1]
+    assert value(kit.engine.outputs(run).literals["ys"]) == [5, 6, 7]
+
+
+def test_mapped_inputs_of_different_lengths_are_refused(kit):
+    pair = task("pair", "echo", {"x": INT, "y": INT})
+    closure = compile_(
+        workflow(
+            "mapper",
+            [map_node("m", pair, {"x": wf_input("xs"), "y": wf_input("ys")})],
+            {"xs": list_of(INT), "ys": list_of(INT)},
+        ),
+        [pair],
+    )
+    run = kit.run(closure, literal_map(xs=ints([1, 2]), ys=ints([1, 2, 3])))
+    assert run.state.error.message == (
+        "node 'm': the mapped inputs have different lengths: 'x' has 2, 'y' has 3"
+    )
+
+
+def test_flytekit_map_tasks_declare_list_types_and_output_one_element_per_index(kit):
+    listed = task("listed", "echo", {"x": list_of(INT)})
+    for flag in (wrappers_pb2.BoolValue(value=False), None):
+        run = kit.run(map_workflow(listed, is_original_sub_node_interface=flag), literal_map(xs=ints([3, 4])))
+        assert run.state.phase is WorkflowPhase.SUCCEEDED
+        assert value(kit.engine.outputs(run).literals["ys"]) == [3, 4]
+
+
+def test_a_dynamic_node_runs_the_workflow_its_task_generated(kit):
+    maker = task("maker", "make-dynamic", {"x": INT}, custom={"length": 3})
+    closure = compile_(
+        workflow(
+            "dyn",
+            [task_node("n0", maker, {"x": wf_input("x")}), task_node("n1", ECHO, {"x": ref("n0", "x")})],
+            {"x": INT},
+            {"y": INT},
+            {"y": ref("n1", "x")},
+        ),
+        [maker, ECHO],
+    )
+    run = kit.run(closure, literal_map(x=integer(11)))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    assert value(kit.engine.outputs(run).literals["y"]) == 11
+    assert [uid for uid in run.state.nodes if uid.startswith("n0-")] == ["n0-0-dn0", "n0-0-dn1", "n0-0-dn2"]
+    phases = [e.phase for e in kit.events("node") if e.id.node_id == "n0"]
+    assert phases == [
+        execution_pb2.NodeExecution.QUEUED,
+        execution_pb2.NodeExecution.RUNNING,
+        execution_pb2.NodeExecution.DYNAMIC_RUNNING,
+        execution_pb2.NodeExecution.SUCCEEDED,
+    ]
+    assert run.state.nodes["n0"].phase is NodePhase.SUCCEEDED
+    child = next(e for e in kit.events("node") if e.id.node_id == "n0-0-dn1")
+    assert child.parent_node_metadata.node_id == "n0"

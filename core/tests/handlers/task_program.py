@@ -1,0 +1,112 @@
+"""A stand-in for a task's container program, run by the local-process handler tests.
+
+    python task_program.py MODE INPUTS_URI OUTPUT_PREFIX [ARG ...]
+
+It speaks the container contract with flyteidl directly: reads ``inputs.pb``, writes ``outputs.pb``,
+``error.pb`` or ``futures.pb`` under the output prefix (``file://`` URIs only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from flyteidl.core import dynamic_job_pb2, errors_pb2, execution_pb2, literals_pb2
+
+
+def path_of(uri: str) -> Path:
+    assert uri.startswith("file://"), uri
+    return Path(uri[len("file://") :])
+
+
+def string(value: str) -> literals_pb2.Literal:
+    return literals_pb2.Literal(
+        scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(string_value=value))
+    )
+
+
+def write(prefix: str, name: str, message: object) -> None:
+    path = path_of(prefix) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(message.SerializeToString())  # type: ignore[attr-defined]
+
+
+def write_outputs(prefix: str, literals: dict[str, literals_pb2.Literal]) -> None:
+    write(prefix, "outputs.pb", literals_pb2.LiteralMap(literals=literals))
+
+
+def main() -> int:
+    mode, inputs_uri, output_prefix, *rest = sys.argv[1:]
+    if mode == "add":
+        inputs = literals_pb2.LiteralMap()
+        inputs.ParseFromString(path_of(inputs_uri).read_bytes())
+        total = sum(inputs.literals[name].scalar.primitive.integer for name in ("a", "b"))
+        print(f"adding up to {total}")
+        write_outputs(
+            output_prefix,
+            {
+                "sum": literals_pb2.Literal(
+                    scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=total))
+                )
+            },
+        )
+    elif mode == "env":
+        seen = {name: string(os.environ.get(name, "<unset>")) for name in rest}
+        write_outputs(output_prefix, seen)
+    elif mode == "args":
+        items = [string(arg) for arg in sys.argv]
+        collection = literals_pb2.Literal(collection=literals_pb2.LiteralCollection(literals=items))
+        write_outputs(output_prefix, {"argv": collection, "cwd": string(os.getcwd())})
+    elif mode == "error":
+        origin, kind, exit_code = rest
+        document = errors_pb2.ErrorDocument(
+            error=errors_pb2.ContainerError(
+                code="USER:RuntimeError",
+                message="the user code failed",
+                kind=errors_pb2.ContainerError.Kind.Value(kind),
+                origin=execution_pb2.ExecutionError.ErrorKind.Value(origin),
+            )
+        )
+        write(output_prefix, "error.pb", document)
+        return int(exit_code)
+    elif mode == "fail":
+        for number in range(30):
+            print(f"noise line {number}", file=sys.stderr)
+        print("ValueError: the last words", file=sys.stderr)
+        return 3
+    elif mode == "signal":
+        os.kill(os.getpid(), signal.SIGKILL)
+    elif mode == "futures":
+        write(output_prefix, "futures.pb", dynamic_job_pb2.DynamicJobSpec(min_successes=1))
+    elif mode == "tree":
+        pids_file, behaviour = rest
+        if behaviour == "stubborn":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        grandchild = subprocess.Popen([sys.executable, __file__, "sleeper", "-", "-", behaviour])
+        Path(pids_file + ".tmp").write_text(json.dumps([os.getpid(), grandchild.pid]))
+        os.replace(pids_file + ".tmp", pids_file)
+        time.sleep(3600)
+    elif mode == "sleeper":
+        if rest[0] == "stubborn":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        time.sleep(3600)
+    elif mode == "wait":
+        starts_file, go_file = rest
+        with open(starts_file, "a") as starts:
+            starts.write(f"{os.getpid()}\n")
+        while not os.path.exists(go_file):
+            time.sleep(0.01)
+        write_outputs(output_prefix, {})
+    elif mode != "nothing":
+        print(f"unknown mode {mode}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

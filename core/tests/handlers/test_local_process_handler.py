@@ -1,0 +1,499 @@
+"""The local-process handler, driven round by round against real child processes."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flyteidl.core import literals_pb2, tasks_pb2
+from task_contexts import (
+    PROGRAM,
+    Driver,
+    integer,
+    make_context,
+    process_gone,
+    program_task,
+    task_execution_id,
+    task_template,
+    wait_until,
+)
+
+from roost_core.container import task_environment
+from roost_core.errors import ErrorKind, ExecutionError
+from roost_core.handler import TaskContext, TaskPhase
+from roost_core.handlers._supervise import process_start_time
+from roost_core.handlers.local_process import (
+    LocalProcessHandler,
+    LocalProcessSettings,
+    _AttemptFiles,
+)
+
+
+@pytest.fixture
+def handler(tmp_path: Path) -> Iterator[LocalProcessHandler]:
+    """A handler; whatever its attempts left running is killed after the test."""
+    yield LocalProcessHandler()
+    for process_file in (tmp_path / "work").glob("*/process.json"):
+        recorded = json.loads(process_file.read_text())
+        if process_start_time(recorded["pid"]) in (None, recorded["start_time"]):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(recorded["pid"], signal.SIGKILL)
+
+
+def outputs_of(ctx: TaskContext) -> literals_pb2.LiteralMap:
+    return ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)
+
+
+def strings(outputs: literals_pb2.LiteralMap) -> dict[str, str]:
+    return {name: lit.scalar.primitive.string_value for name, lit in outputs.literals.items()}
+
+
+def test_success_with_outputs_and_logs(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    task = program_task("add", inputs=["a", "b"], outputs=["sum"])
+    ctx = make_context(
+        tmp_path, task, inputs=literals_pb2.LiteralMap(literals={"a": integer(2), "b": integer(40)})
+    )
+    driver = Driver(handler, ctx)
+    first = driver.round()
+    assert first.phase is TaskPhase.RUNNING
+    assert [log.name for log in first.logs] == ["stdout", "stderr"]
+    assert all(log.uri.startswith("file:///") for log in first.logs)
+
+    done = driver.until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    assert outputs_of(ctx) == literals_pb2.LiteralMap(literals={"sum": integer(42)})
+    stdout = Path(done.logs[0].uri[len("file://") :])
+    assert stdout.read_text() == "adding up to 42\n"
+
+
+def test_notify_is_called_when_the_process_exits(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    driver = Driver(handler, make_context(tmp_path, program_task("nothing")))
+    assert driver.round().phase is TaskPhase.RUNNING
+    assert driver.woken.wait(60), "the handler never called ctx.notify"
+    assert driver.round().phase is TaskPhase.SUCCESS
+
+
+def test_every_template_variable_reaches_the_process(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    container = tasks_pb2.Container(
+        image="tests/image:1",
+        command=[sys.executable, str(PROGRAM)],
+        args=[
+            "args",
+            "{{ .Input }}",
+            "{{.outputPrefix}}",
+            "{{.inputPrefix}}",
+            "{{.rawOutputDataPrefix}}",
+            "{{.checkpointOutputPrefix}}",
+            "{{.prevCheckpointPrefix}}",
+            "{{.perRetryUniqueKey}}",
+            "--n={{.Inputs.n}}",
+            "{{.taskTemplatePath}}",
+            "{{ .unknown }}",
+        ],
+    )
+    task = task_template("raw-container", container=container)
+    ctx = make_context(tmp_path, task, attempt=1, inputs=literals_pb2.LiteralMap(literals={"n": integer(9)}))
+    done = Driver(handler, ctx).until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    outputs = outputs_of(ctx)
+    items = outputs.literals["argv"].collection.literals
+    argv = [lit.scalar.primitive.string_value for lit in items]
+    node_dir = f"file://{tmp_path}/data/exec1/n0"
+    assert argv[1:] == [
+        "args",
+        f"{node_dir}/inputs.pb",
+        f"{node_dir}/1",
+        node_dir,
+        f"file://{tmp_path}/data/raw/exec1-n0-1",
+        f"file://{tmp_path}/data/raw/exec1-n0-1/_flytecheckpoints",
+        f"file://{tmp_path}/data/raw/exec1-n0-0/_flytecheckpoints",
+        "exec1_n0_1",
+        "--n=9",
+        f"{node_dir}/task.pb",
+        "{{ .unknown }}",
+    ]
+    assert ctx.storage.read_proto(f"{node_dir}/task.pb", tasks_pb2.TaskTemplate) == task
+    # The process runs in a working folder of its own, inside the attempt's folder.
+    cwd = outputs.literals["cwd"].scalar.primitive.string_value
+    assert Path(cwd).parent.parent == tmp_path / "work"
+
+
+def test_an_unknown_input_variable_fails_permanently(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    task = program_task("nothing", "{{.Inputs.missing}}")
+    transition = handler.handle(make_context(tmp_path, task))
+    assert transition.phase is TaskPhase.PERMANENT_FAILURE
+    assert transition.error == ExecutionError(
+        "BadTaskSpecification",
+        "task 'tests.my_task': argument '{{.Inputs.missing}}' uses {{.Inputs.missing}}, but the "
+        "task has no input 'missing' (inputs: none)",
+        ErrorKind.USER,
+    )
+
+
+def test_environment_layers(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    names = [
+        "FLYTE_INTERNAL_EXECUTION_ID",
+        "_F_NM",
+        "FLYTE_INTERNAL_TASK_VERSION",
+        "_F_TK_V",
+        "FLYTE_ATTEMPT_NUMBER",
+        "A",
+        "B",
+        "C",
+        "HOME",
+    ]
+    task = program_task("env", *names, env={"A": "container", "B": "container"})
+    environment = task_environment(task_execution_id(), container_env=task.container.env)
+    environment |= {"B": "engine", "C": "engine"}
+    ctx = make_context(
+        tmp_path,
+        task,
+        environment=environment,
+        config={"work_dir": str(tmp_path / "work"), "env": {"C": "config"}},
+    )
+    done = Driver(handler, ctx).until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    assert strings(outputs_of(ctx)) == {
+        "FLYTE_INTERNAL_EXECUTION_ID": "exec1",
+        "_F_NM": "exec1",
+        "FLYTE_INTERNAL_TASK_VERSION": "v7",
+        "_F_TK_V": "v7",
+        "FLYTE_ATTEMPT_NUMBER": "0",
+        "A": "container",
+        "B": "engine",
+        "C": "config",
+        "HOME": os.environ.get("HOME", "<unset>"),
+    }
+
+
+def test_image_environments_pick_the_interpreter(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    environment = tmp_path / "envs" / "image-a"
+    (environment / "bin").mkdir(parents=True)
+    tool = environment / "bin" / "roost-test-tool"
+    tool.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{PROGRAM}" "$@"\n')
+    tool.chmod(0o755)
+    config = {
+        "work_dir": str(tmp_path / "work"),
+        "image_environments": {"registry.example/image:a": str(environment)},
+    }
+    task = program_task(
+        "env", "PATH", "VIRTUAL_ENV", image="registry.example/image:a", command=["roost-test-tool"]
+    )
+    ctx = make_context(tmp_path, task, config=config)
+    done = Driver(handler, ctx).until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    seen = strings(outputs_of(ctx))
+    assert seen["PATH"].split(os.pathsep)[0] == str(environment / "bin")
+    assert seen["VIRTUAL_ENV"] == str(environment)
+
+    other = program_task("env", "PATH", image="registry.example/image:b")
+    ctx = make_context(tmp_path, other, config=config, execution="exec2")
+    done = Driver(handler, ctx).until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    assert strings(outputs_of(ctx))["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
+
+
+@pytest.mark.parametrize(
+    ("origin", "kind", "phase", "error_kind"),
+    [
+        ("USER", "RECOVERABLE", TaskPhase.RETRYABLE_FAILURE, ErrorKind.USER),
+        ("USER", "NON_RECOVERABLE", TaskPhase.PERMANENT_FAILURE, ErrorKind.USER),
+        ("SYSTEM", "RECOVERABLE", TaskPhase.RETRYABLE_FAILURE, ErrorKind.SYSTEM),
+        ("SYSTEM", "NON_RECOVERABLE", TaskPhase.PERMANENT_FAILURE, ErrorKind.SYSTEM),
+    ],
+)
+@pytest.mark.parametrize("exit_code", ["0", "1"])
+def test_error_document_wins_over_the_exit_code(
+    tmp_path: Path,
+    handler: LocalProcessHandler,
+    *,
+    origin: str,
+    kind: str,
+    phase: TaskPhase,
+    error_kind: ErrorKind,
+    exit_code: str,
+) -> None:
+    ctx = make_context(tmp_path, program_task("error", origin, kind, exit_code, outputs=["o0"]))
+    done = Driver(handler, ctx).until_done()
+    assert done.phase is phase
+    assert done.error == ExecutionError(
+        "USER:RuntimeError", "the user code failed", error_kind, f"{ctx.output_prefix}/error.pb"
+    )
+
+
+def test_non_zero_exit_names_task_code_and_stderr_tail(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    done = Driver(handler, make_context(tmp_path, program_task("fail"))).until_done()
+    assert done.phase is TaskPhase.RETRYABLE_FAILURE
+    assert done.error is not None
+    assert done.error.kind is ErrorKind.USER
+    assert done.error.code == "NonZeroExit"
+    tail = "\n".join(f"noise line {n}" for n in range(11, 30))
+    assert done.error.message == (
+        f"task 'tests.my_task' exited with code 3; last lines of stderr:\n{tail}\nValueError: the last words"
+    )
+
+
+def test_death_by_signal(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    done = Driver(handler, make_context(tmp_path, program_task("signal"))).until_done()
+    assert done.phase is TaskPhase.RETRYABLE_FAILURE
+    assert done.error is not None
+    assert done.error.code == "KilledBySignal"
+    assert done.error.message == ("task 'tests.my_task' was killed by signal SIGKILL (9); stderr was empty")
+
+
+def test_missing_outputs(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    done = Driver(handler, make_context(tmp_path, program_task("nothing", outputs=["sum"]))).until_done()
+    assert done.phase is TaskPhase.RETRYABLE_FAILURE
+    assert done.error == ExecutionError(
+        "OutputsNotFound",
+        "task 'tests.my_task' finished without writing outputs.pb; its interface declares the outputs sum",
+        ErrorKind.USER,
+    )
+
+
+def test_no_outputs_needed(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    done = Driver(handler, make_context(tmp_path, program_task("nothing"))).until_done()
+    assert done.phase is TaskPhase.SUCCESS
+
+
+def test_dynamic_futures(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    ctx = make_context(tmp_path, program_task("futures", outputs=["o0"]))
+    done = Driver(handler, ctx).until_done()
+    assert done.phase is TaskPhase.SUCCESS
+    assert ctx.storage.exists(ctx.futures_uri)
+    assert handler.produces_futures  # so the engine looks for futures.pb after success
+
+
+def test_a_missing_command_fails_permanently(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    task = program_task("nothing", command=["/nonexistent/roost-tool"])
+    done = Driver(handler, make_context(tmp_path, task)).until_done()
+    assert done.phase is TaskPhase.PERMANENT_FAILURE
+    assert done.error == ExecutionError(
+        "CommandNotStarted",
+        "task 'tests.my_task': could not start command '/nonexistent/roost-tool': No such file or directory",
+        ErrorKind.USER,
+    )
+
+
+def test_a_task_without_container_fails_permanently(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    transition = handler.handle(make_context(tmp_path, task_template("python-task")))
+    assert transition.phase is TaskPhase.PERMANENT_FAILURE
+    assert transition.error == ExecutionError(
+        "BadTaskSpecification",
+        "task 'tests.my_task' of type 'python-task' has no container command to run",
+        ErrorKind.USER,
+    )
+
+
+def test_mem_storage_is_refused(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    ctx = make_context(tmp_path, program_task("nothing"), scheme="mem")
+    transition = handler.handle(ctx)
+    assert transition.phase is TaskPhase.PERMANENT_FAILURE
+    assert transition.error == ExecutionError(
+        "UnsupportedStorage",
+        "task 'tests.my_task': local-process runs the task in a separate process, which cannot "
+        "reach 'mem://tests/data/exec1/n0/inputs.pb'; local-process needs file:// or s3:// "
+        "storage",
+        ErrorKind.SYSTEM,
+    )
+    assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            {"colour": "blue"},
+            "local-process: unknown option(s) colour; known: env, image_environments, "
+            "kill_grace_period, work_dir, log_dir, keep_logs",
+        ),
+        (
+            {"kill_grace_period": -1},
+            "local-process: kill_grace_period must be a number of seconds >= 0, got -1",
+        ),
+        ({"keep_logs": "yes"}, "local-process: keep_logs must be true or false, got 'yes'"),
+        (
+            {"image_environments": ["a"]},
+            "local-process: image_environments must map strings to strings, got ['a']",
+        ),
+        ({"env": {"A": 1}}, "local-process: env must map strings to strings, got {'A': 1}"),
+    ],
+)
+def test_bad_configuration_fails_permanently(
+    tmp_path: Path, handler: LocalProcessHandler, config: dict[str, Any], message: str
+) -> None:
+    transition = handler.handle(make_context(tmp_path, program_task("nothing"), config=config))
+    assert transition.phase is TaskPhase.PERMANENT_FAILURE
+    assert transition.error == ExecutionError("BadConfiguration", message, ErrorKind.SYSTEM)
+
+
+def test_restart_adopts_the_running_process_and_never_starts_another(
+    tmp_path: Path,
+    handler: LocalProcessHandler,
+) -> None:
+    starts, go = tmp_path / "starts.txt", tmp_path / "go"
+    ctx = make_context(tmp_path, program_task("wait", str(starts), str(go)))
+    first = Driver(handler, ctx).round()
+    assert first.phase is TaskPhase.RUNNING
+    assert first.state is not None
+    wait_until(starts.exists, "the task process to start")
+
+    # A new engine process: a new handler instance, given the saved state...
+    restarted = Driver(LocalProcessHandler(), dataclasses.replace(ctx, state=first.state))
+    again = restarted.round()
+    assert again.phase is TaskPhase.RUNNING
+    assert again.state == first.state
+    # ...or no state at all, when the engine died between starting the process and saving.
+    lost_state = Driver(LocalProcessHandler(), ctx).round()
+    assert lost_state.phase is TaskPhase.RUNNING
+    assert lost_state.state == first.state
+
+    go.touch()
+    done = restarted.until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    assert len(starts.read_text().splitlines()) == 1
+
+
+def test_handling_a_finished_attempt_again_does_not_restart_it(
+    tmp_path: Path,
+    handler: LocalProcessHandler,
+) -> None:
+    starts, go = tmp_path / "starts.txt", tmp_path / "go"
+    go.touch()
+    ctx = make_context(tmp_path, program_task("wait", str(starts), str(go)))
+    assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+    assert LocalProcessHandler().handle(ctx).phase is TaskPhase.SUCCESS
+    assert len(starts.read_text().splitlines()) == 1
+
+
+def test_a_vanished_process_is_a_retryable_system_error(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    starts, go = tmp_path / "starts.txt", tmp_path / "go"
+    driver = Driver(handler, make_context(tmp_path, program_task("wait", str(starts), str(go))))
+    first = driver.round()
+    assert first.state is not None
+    wait_until(starts.exists, "the task process to start")
+    os.killpg(first.state["pid"], signal.SIGKILL)  # the supervisor and the task, without a trace
+    done = driver.until_done()
+    assert done.phase is TaskPhase.RETRYABLE_FAILURE
+    assert done.error == ExecutionError(
+        "ProcessLost",
+        f"task 'tests.my_task': its local process (pid {first.state['pid']}) ended without "
+        f"recording an exit status (killed from outside, or its folder "
+        f"{first.state['folder']!r} was removed)",
+        ErrorKind.SYSTEM,
+    )
+
+
+def _tree(
+    tmp_path: Path, handler: LocalProcessHandler, behaviour: str, grace: float
+) -> tuple[Driver, list[int]]:
+    pids_file = tmp_path / "pids.json"
+    config = {"work_dir": str(tmp_path / "work"), "kill_grace_period": grace}
+    ctx = make_context(tmp_path, program_task("tree", str(pids_file), behaviour), config=config)
+    driver = Driver(handler, ctx)
+    assert driver.round().phase is TaskPhase.RUNNING
+    wait_until(pids_file.exists, "the task to start its child")
+    pids: list[int] = json.loads(pids_file.read_text())
+    assert not any(process_gone(pid) for pid in pids)
+    return driver, pids
+
+
+def test_abort_kills_the_process_tree(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    driver, pids = _tree(tmp_path, handler, "polite", grace=30)
+    handler.abort(driver.ctx)
+    wait_until(lambda: all(process_gone(pid) for pid in pids), "the task and its child to die")
+    handler.abort(driver.ctx)  # idempotent
+
+
+def test_abort_escalates_to_sigkill_after_the_grace_period(
+    tmp_path: Path,
+    handler: LocalProcessHandler,
+) -> None:
+    driver, pids = _tree(tmp_path, handler, "stubborn", grace=0.2)
+    handler.abort(driver.ctx)
+    wait_until(lambda: all(process_gone(pid) for pid in pids), "SIGKILL after the grace period")
+
+
+def test_abort_before_the_process_started(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    ctx = make_context(tmp_path, program_task("nothing"))
+    files = _AttemptFiles.for_attempt(ctx, LocalProcessSettings.from_config(ctx.config))
+    files.folder.mkdir(parents=True)
+    handler.abort(ctx)  # no process recorded yet: the supervisor finds the marker
+    done = Driver(handler, ctx).until_done()
+    assert done.phase is TaskPhase.PERMANENT_FAILURE
+    assert done.error is not None
+    assert done.error.message == "task 'tests.my_task' was aborted before its process started"
+
+
+def test_abort_leaves_a_reused_pid_alone(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    stranger = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(3600)"], start_new_session=True
+    )
+    try:
+        ctx = make_context(tmp_path, program_task("nothing"))
+        files = _AttemptFiles.for_attempt(ctx, LocalProcessSettings.from_config(ctx.config))
+        files.folder.mkdir(parents=True)
+        start_time = process_start_time(stranger.pid)
+        assert start_time is not None
+        state = files.state(stranger.pid, start_time - 1)  # recorded for an earlier process
+        handler.abort(dataclasses.replace(ctx, state=state))
+        assert stranger.poll() is None
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_finalize_removes_the_attempt_folder(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    driver = Driver(handler, make_context(tmp_path, program_task("nothing")))
+    driver.until_done()
+    folder = Path(driver.ctx.state["folder"])
+    assert folder.is_dir()
+    handler.finalize(driver.ctx)
+    assert not folder.exists()
+    handler.finalize(driver.ctx)  # idempotent
+
+
+def test_keep_logs(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    config = {"work_dir": str(tmp_path / "work"), "keep_logs": True}
+    driver = Driver(handler, make_context(tmp_path, program_task("fail"), config=config))
+    driver.until_done()
+    folder = Path(driver.ctx.state["folder"])
+    handler.finalize(driver.ctx)
+    assert sorted(p.name for p in folder.iterdir()) == ["stderr.log", "stdout.log"]
+    assert "the last words" in (folder / "stderr.log").read_text()
+
+
+def test_log_dir(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    config = {"work_dir": str(tmp_path / "work"), "log_dir": str(tmp_path / "logs")}
+    driver = Driver(handler, make_context(tmp_path, program_task("fail"), config=config))
+    done = driver.until_done()
+    stderr = Path(done.logs[1].uri[len("file://") :])
+    assert stderr.parent.parent == tmp_path / "logs"
+    handler.finalize(driver.ctx)
+    assert not Path(driver.ctx.state["folder"]).exists()
+    assert "the last words" in stderr.read_text()
+
+
+def test_retry_attempts_get_their_own_process(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    first = Driver(handler, make_context(tmp_path, program_task("env", "FLYTE_ATTEMPT_NUMBER")))
+    first.until_done()
+    environment = {"FLYTE_ATTEMPT_NUMBER": "1"}
+    second = Driver(
+        handler,
+        make_context(
+            tmp_path, program_task("env", "FLYTE_ATTEMPT_NUMBER"), attempt=1, environment=environment
+        ),
+    )
+    done = second.until_done()
+    assert done.phase is TaskPhase.SUCCESS
+    assert first.ctx.state["folder"] != second.ctx.state["folder"]
+    assert strings(outputs_of(second.ctx)) == {"FLYTE_ATTEMPT_NUMBER": "1"}
