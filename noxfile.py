@@ -1,6 +1,6 @@
 """Test, lint, type-check and benchmark sessions: one session per package, each in its own virtualenv.
 
-nox                  # every package's tests, lint and types (what CI runs)
+nox                  # every package's tests, the examples, lint and types (what CI runs)
 nox -s core          # one package's tests; arguments after -- go to pytest
 nox -s bench -- core # benchmarks of one package
 """
@@ -14,26 +14,46 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "lint", "types"]
+nox.options.sessions = ["core", "sdk", "examples", "lint", "types"]
 
 PYTHON = "3.11"
-# Each package: the folder and the extras its tests need. Only that package and what it declares get
-# installed, so a missing dependency shows up here and not on a user's machine.
-PACKAGES: dict[str, tuple[str, str]] = {
-    "core": ("core", "test"),
+# Each package: its folder and the local packages it depends on. A session installs only those and the
+# package's own declared dependencies, so a missing dependency shows up here and not on a user's machine.
+PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "core": ("core", ()),
+    "sdk": ("sdk", ("core",)),
 }
 
 
-def _install_package(session: nox.Session, name: str) -> None:
-    folder, extras = PACKAGES[name]
-    session.install("-e", f"./{folder}[{extras}]")
+def _install(session: nox.Session, name: str, extras: str = "test") -> None:
+    folder, requires = PACKAGES[name]
+    local = [arg for dep in requires for arg in ("-e", f"./{PACKAGES[dep][0]}")]
+    session.install(*local, "-e", f"./{folder}[{extras}]" if extras else f"./{folder}")
+
+
+def _tests(session: nox.Session, name: str) -> None:
+    _install(session, name)
+    session.run("pytest", f"{PACKAGES[name][0]}/tests", *session.posargs)
 
 
 @nox.session(python=PYTHON)
 def core(session: nox.Session) -> None:
     """roost-core's tests."""
-    _install_package(session, "core")
-    session.run("pytest", "core/tests", *session.posargs)
+    _tests(session, "core")
+
+
+@nox.session(python=PYTHON)
+def sdk(session: nox.Session) -> None:
+    """The roost SDK's tests (the flytekit interop tests make flytekit's own virtualenv on first run)."""
+    _tests(session, "sdk")
+
+
+@nox.session(python=PYTHON)
+def examples(session: nox.Session) -> None:
+    """Every example under examples/ run with `roost run`, as a user would."""
+    _install(session, "sdk", extras="dataframes")
+    session.install("pytest>=8", "pytest-timeout>=2.3")
+    session.run("pytest", "tests/examples", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -46,10 +66,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
-    """mypy, strict, over every package's sources and tests."""
+    """mypy, strict, over every package's sources."""
     session.install("mypy>=1.13", "types-protobuf")
-    for name in PACKAGES:
-        _install_package(session, name)
+    session.install(*[arg for folder, _ in PACKAGES.values() for arg in ("-e", f"./{folder}")])
     for folder, _ in PACKAGES.values():
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})
 
@@ -63,7 +82,6 @@ def bench(session: nox.Session) -> None:
     for name in names:
         if name not in PACKAGES:
             session.error(f"no package {name!r}; packages: {', '.join(PACKAGES)}")
-        _install_package(session, name)
-        folder = PACKAGES[name][0]
-        for script in sorted((ROOT / folder / "bench").glob("bench_*.py")):
+        _install(session, name, extras="test")
+        for script in sorted((ROOT / PACKAGES[name][0] / "bench").glob("bench_*.py")):
             session.run("python", str(script))

@@ -73,8 +73,8 @@ def test_a_branch_without_a_match_fails_with_the_users_message(kit):
 def test_fail_immediately_aborts_the_running_and_skips_the_rest(kit):
     gated = task("g", "gate", {"x": INT})
     nodes = [
-        task_node("bad", FLAKY, {"x": wf_input("x")}),
         task_node("slow", gated, {"x": wf_input("x")}),
+        task_node("bad", FLAKY, {"x": wf_input("x")}),
         task_node("later", ECHO, {"x": ref("slow", "x")}),
     ]
     run = kit.run(

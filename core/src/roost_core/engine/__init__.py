@@ -11,9 +11,15 @@ from roost_core.engine.launcher import (
 )
 from roost_core.engine.phases import NodePhase, WorkflowPhase
 from roost_core.engine.run import Run
-from roost_core.engine.signals import MemorySignals, SignalSource
+from roost_core.engine.signals import MemorySignals, SignalSource, SignalUnavailableError
 from roost_core.engine.state import ExecutionState, NodeState, TaskAttemptState
-from roost_core.engine.store import FileStateStore, MemoryStateStore, StateStore, StateStoreError
+from roost_core.engine.store import (
+    FileStateStore,
+    MemoryStateStore,
+    ObjectStateStore,
+    StateStore,
+    StateStoreError,
+)
 
 __all__ = [
     "ChildLauncher",
@@ -31,9 +37,11 @@ __all__ = [
     "MemoryStateStore",
     "NodePhase",
     "NodeState",
+    "ObjectStateStore",
     "RoundResult",
     "Run",
     "SignalSource",
+    "SignalUnavailableError",
     "StateStore",
     "StateStoreError",
     "TaskAttemptState",

@@ -166,7 +166,8 @@ class Engine:
         run.next_wake = None
         if not state.phase.is_terminal:
             state.rounds += 1
-            run.active_attempts = _attempts_in_flight(state)
+            # Only a parallelism limit needs the count, and counting visits every node.
+            run.active_attempts = _attempts_in_flight(state) if run.max_parallelism else 0
             self._advance(run)
             state.updated_at = now
         self.state_store.save(state)

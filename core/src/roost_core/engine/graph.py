@@ -5,6 +5,7 @@ Built once per compiled closure (and per dynamic closure) and kept in memory, ne
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,7 +37,11 @@ class WorkflowGraph:
     order: tuple[str, ...]
     """Executable node ids (start and end nodes left out), upstream before downstream."""
     upstream: dict[str, tuple[str, ...]]
-    """Executable upstream node ids of each node; the end node's entry lists the workflow's leaves."""
+    """Executable upstream node ids of each node (each once); the end node's entry lists the leaves."""
+    downstream: dict[str, tuple[str, ...]]
+    """Executable downstream node ids of each node."""
+    position: dict[str, int]
+    """Each node's index in ``order``."""
 
     @property
     def name(self) -> str:
@@ -55,27 +60,39 @@ class WorkflowGraph:
                 ids = compiled.connections.upstream[node_id].ids
             elif node_id in nodes:
                 ids = nodes[node_id].upstream_node_ids
-            upstream[node_id] = tuple(i for i in ids if i in nodes)
-        return cls(template, nodes, _topological(nodes, upstream), upstream)
+            upstream[node_id] = tuple(dict.fromkeys(i for i in ids if i in nodes))
+        downstream: dict[str, list[str]] = {node_id: [] for node_id in nodes}
+        for node_id in nodes:
+            for up in upstream[node_id]:
+                downstream[up].append(node_id)
+        order = _topological(nodes, upstream, downstream)
+        return cls(
+            template,
+            nodes,
+            order,
+            upstream,
+            {node_id: tuple(ids) for node_id, ids in downstream.items()},
+            {node_id: index for index, node_id in enumerate(order)},
+        )
 
 
 def _topological(
-    nodes: dict[str, workflow_pb2.Node], upstream: dict[str, tuple[str, ...]]
+    nodes: dict[str, workflow_pb2.Node],
+    upstream: dict[str, tuple[str, ...]],
+    downstream: dict[str, list[str]],
 ) -> tuple[str, ...]:
-    remaining = {node_id: len(set(upstream[node_id])) for node_id in nodes}
-    downstream: dict[str, list[str]] = {node_id: [] for node_id in nodes}
-    for node_id in nodes:
-        for up in set(upstream[node_id]):
-            downstream[up].append(node_id)
-    ready = [node_id for node_id in nodes if remaining[node_id] == 0]
+    remaining = {node_id: len(upstream[node_id]) for node_id in nodes}
+    index = {node_id: i for i, node_id in enumerate(nodes)}
+    ready = [(index[node_id], node_id) for node_id in nodes if remaining[node_id] == 0]
+    heapq.heapify(ready)
     order: list[str] = []
     while ready:
-        node_id = ready.pop()
+        _, node_id = heapq.heappop(ready)
         order.append(node_id)
         for down in downstream[node_id]:
             remaining[down] -= 1
             if remaining[down] == 0:
-                ready.append(down)
+                heapq.heappush(ready, (index[down], down))
     if len(order) != len(nodes):
         stuck = sorted(set(nodes) - set(order))
         raise ValueError(f"workflow has a cycle through {', '.join(stuck)}")

@@ -13,7 +13,7 @@ from google.protobuf import struct_pb2, timestamp_pb2
 from roost_core.engine.phases import NodePhase, WorkflowPhase
 from roost_core.engine.state import NodeState
 from roost_core.errors import ErrorKind, ExecutionError
-from roost_core.events.event import Event
+from roost_core.events.event import Event, EventSummary
 from roost_core.handler import TaskPhase
 
 _TASK_EVENT_PHASE = {
@@ -112,39 +112,60 @@ class EventFactory:
         event_phase = phase.event_phase
         if event_phase is None:
             return None
-        kind = node.WhichOneof("target")
-        message = event_pb2.NodeExecutionEvent(
-            id=identifier_pb2.NodeExecutionIdentifier(node_id=uid, execution_id=self.execution_id),
-            producer_id=self.producer_id,
-            phase=event_phase,
-            occurred_at=timestamp(occurred_at),
-            input_uri=state.inputs_uri,
-            spec_node_id=node.id,
-            node_name=node.metadata.name or node.id,
-            retry_group=retry_group,
-            event_version=1,
-            is_parent=kind in ("branch_node",)
-            or (kind == "workflow_node" and node.workflow_node.HasField("sub_workflow_ref"))
-            or bool(state.dynamic_closure_uri),
-            is_dynamic=bool(state.dynamic_closure_uri),
-            is_array=kind == "array_node",
-        )
-        if parent_uid:
-            message.parent_node_metadata.node_id = parent_uid
-        if target is not None:
-            message.target_entity.CopyFrom(target)
-        if kind == "task_node" and state.cache_status:
-            message.task_node_metadata.cache_status = state.cache_status
-        if state.child_execution:
-            project, domain, name = state.child_execution.split("/", 2)
-            message.workflow_node_metadata.execution_id.CopyFrom(
-                identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
+        name = node.metadata.name or node.id
+        # The state keeps changing after this call: capture what the event says now.
+        inputs_uri = state.inputs_uri
+        dynamic = bool(state.dynamic_closure_uri)
+        cache_status = state.cache_status
+        child = state.child_execution
+        failed = phase in (NodePhase.FAILED, NodePhase.FAILING, NodePhase.TIMED_OUT)
+        error = state.error if failed else None
+        output_uri = state.outputs_uri if phase is NodePhase.SUCCEEDED else ""
+
+        def build() -> event_pb2.NodeExecutionEvent:
+            kind = node.WhichOneof("target")
+            message = event_pb2.NodeExecutionEvent(
+                id=identifier_pb2.NodeExecutionIdentifier(node_id=uid, execution_id=self.execution_id),
+                producer_id=self.producer_id,
+                phase=event_phase,
+                occurred_at=timestamp(occurred_at),
+                input_uri=inputs_uri,
+                spec_node_id=node.id,
+                node_name=name,
+                retry_group=retry_group,
+                event_version=1,
+                is_parent=kind == "branch_node"
+                or (kind == "workflow_node" and node.workflow_node.HasField("sub_workflow_ref"))
+                or dynamic,
+                is_dynamic=dynamic,
+                is_array=kind == "array_node",
             )
-        if phase in (NodePhase.FAILED, NodePhase.FAILING, NodePhase.TIMED_OUT) and state.error:
-            message.error.CopyFrom(error_proto(state.error))
-        elif phase is NodePhase.SUCCEEDED and state.outputs_uri:
-            message.output_uri = state.outputs_uri
-        return Event(f"{self._key}/{uid}/{phase.name}", "node", message)
+            if parent_uid:
+                message.parent_node_metadata.node_id = parent_uid
+            if target is not None:
+                message.target_entity.CopyFrom(target)
+            if kind == "task_node" and cache_status:
+                message.task_node_metadata.cache_status = cache_status
+            if child:
+                project, domain, child_name = child.split("/", 2)
+                message.workflow_node_metadata.execution_id.CopyFrom(
+                    identifier_pb2.WorkflowExecutionIdentifier(
+                        project=project, domain=domain, name=child_name
+                    )
+                )
+            if error is not None:
+                message.error.CopyFrom(error_proto(error))
+            elif output_uri:
+                message.output_uri = output_uri
+            return message
+
+        summary = EventSummary(
+            uid,
+            phase.name if phase is not NodePhase.DYNAMIC_RUNNING else "DYNAMIC_RUNNING",
+            occurred_at,
+            name,
+        )
+        return Event(f"{self._key}/{uid}/{phase.name}", "node", build=build, summary=summary)
 
     def task(
         self, uid: str, task: tasks_pb2.TaskTemplate, report: TaskReport, *, inputs_uri: str = ""
@@ -156,34 +177,44 @@ class EventFactory:
         else:
             event_phase = _TASK_EVENT_PHASE[TaskPhase(report.phase)]
             phase_name = TaskPhase(report.phase).name
-        message = event_pb2.TaskExecutionEvent(
-            task_id=task.id,
-            parent_node_execution_id=identifier_pb2.NodeExecutionIdentifier(
-                node_id=uid, execution_id=self.execution_id
-            ),
-            retry_attempt=report.attempt,
-            phase=event_phase,
-            producer_id=self.producer_id,
-            occurred_at=timestamp(report.occurred_at),
-            input_uri=inputs_uri,
-            phase_version=report.version,
-            reason=report.reason,
-            task_type=task.type,
-            event_version=1,
-            logs=[execution_pb2.TaskLog(name=name, uri=uri) for name, uri in report.logs],
-        )
-        if report.error is not None:
-            message.error.CopyFrom(error_proto(report.error))
-        elif report.output_uri:
-            message.output_uri = report.output_uri
-        if report.custom_info:
-            struct = struct_pb2.Struct()
-            struct.update(dict(report.custom_info))
-            message.custom_info.CopyFrom(struct)
-        if report.external:
-            message.metadata.external_resources.extend(report.external)
+
+        def build() -> event_pb2.TaskExecutionEvent:
+            message = event_pb2.TaskExecutionEvent(
+                task_id=task.id,
+                parent_node_execution_id=identifier_pb2.NodeExecutionIdentifier(
+                    node_id=uid, execution_id=self.execution_id
+                ),
+                retry_attempt=report.attempt,
+                phase=event_phase,
+                producer_id=self.producer_id,
+                occurred_at=timestamp(report.occurred_at),
+                input_uri=inputs_uri,
+                phase_version=report.version,
+                reason=report.reason,
+                task_type=task.type,
+                event_version=1,
+                logs=[execution_pb2.TaskLog(name=name, uri=uri) for name, uri in report.logs],
+            )
+            if report.error is not None:
+                message.error.CopyFrom(error_proto(report.error))
+            elif report.output_uri:
+                message.output_uri = report.output_uri
+            if report.custom_info:
+                struct = struct_pb2.Struct()
+                struct.update(dict(report.custom_info))
+                message.custom_info.CopyFrom(struct)
+            if report.external:
+                message.metadata.external_resources.extend(report.external)
+            return message
+
         event_id = f"{self._key}/{uid}/{report.attempt}/{phase_name}/{report.version}"
-        return Event(event_id, "task", message)
+        summary = EventSummary(
+            uid,
+            execution_pb2.TaskExecution.Phase.Name(event_phase),
+            report.occurred_at,
+            attempt=report.attempt,
+        )
+        return Event(event_id, "task", build=build, summary=summary)
 
 
 def external_resource(

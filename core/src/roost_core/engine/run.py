@@ -40,6 +40,18 @@ class Scope:
         return self.prefix + node_id
 
 
+@dataclass(slots=True)
+class ScopeProgress:
+    """What the engine remembers about a scope between rounds (rebuilt from the state after a restart)."""
+
+    active: list[str]
+    """Unfinished nodes whose upstream nodes have all ended (running, or ready to start), in dependency order."""
+    blocked: dict[str, int]
+    """For each other unfinished node, how many of its upstream nodes have not ended yet."""
+    error: ExecutionError | None = None
+    """The error of the first node that failed."""
+
+
 @dataclass(frozen=True, slots=True)
 class NodeRef:
     """A node as the engine visits it: where its bindings resolve, its unique id and its parent."""
@@ -77,6 +89,7 @@ class Run:
         self.top = Scope(self.index.primary, self.index, inputs_uri=state.inputs_uri)
         self._literal_maps: dict[str, literals_pb2.LiteralMap] = {}
         self._dynamic: dict[str, ClosureIndex] = {}
+        self._progress: dict[str, ScopeProgress] = {}
         self._woken = threading.Event()
         self.now = 0.0
         self.next_wake: float | None = None
@@ -173,6 +186,36 @@ class Run:
     def remember_dynamic(self, uid: str, index: ClosureIndex) -> None:
         """Keep a dynamic node's freshly compiled closure."""
         self._dynamic[uid] = index
+
+    def scope_progress(self, scope: Scope) -> ScopeProgress:
+        """The scope's progress, derived from the state on first use."""
+        found = self._progress.get(scope.prefix)
+        if found is None:
+            states = self.state.nodes
+            graph = scope.graph
+
+            def ended(node_id: str) -> bool:
+                state = states.get(scope.prefix + node_id)
+                return state is not None and state.phase.is_terminal
+
+            active: list[str] = []
+            blocked: dict[str, int] = {}
+            error: ExecutionError | None = None
+            for node_id in graph.order:
+                if ended(node_id):
+                    state = states[scope.prefix + node_id]
+                    if error is None and state.phase in (NodePhase.FAILED, NodePhase.TIMED_OUT):
+                        error = state.error or ExecutionError(
+                            "NodeFailed", f"node {scope.prefix + node_id!r} failed"
+                        )
+                    continue
+                waiting = sum(1 for up in graph.upstream[node_id] if not ended(up))
+                if waiting:
+                    blocked[node_id] = waiting
+                else:
+                    active.append(node_id)
+            found = self._progress[scope.prefix] = ScopeProgress(active, blocked, error)
+        return found
 
     # phases and events
 

@@ -7,6 +7,7 @@ in that round too: a chain of quick tasks finishes in one round instead of one r
 from __future__ import annotations
 
 import enum
+import heapq
 from dataclasses import dataclass
 
 from flyteidl.core import literals_pb2, workflow_pb2
@@ -37,69 +38,82 @@ class ScopeResult:
 
 
 class _Ready(enum.Enum):
-    WAIT = 0
     READY = 1
     SKIP = 2
 
 
 def evaluate(run: Run, scope: Scope) -> ScopeResult:
-    """Advance every node of ``scope`` that can move, in dependency order."""
+    """Advance every node of ``scope`` that can move, in dependency order.
+
+    Only nodes whose upstream nodes have ended are visited; a node that ends releases its downstream nodes
+    into the same round. So a round costs what can move, not the size of the workflow.
+    """
     graph = scope.graph
     states = run.state.nodes
+    progress = run.scope_progress(scope)
     fail_fast = graph.template.metadata.on_failure != _FAIL_LATE
-    error: ExecutionError | None = None
-    pending = 0
-    for node_id in graph.order:
+    position = graph.position
+    work = [(position[node_id], node_id) for node_id in progress.active]
+    heapq.heapify(work)
+    still_active: list[str] = []
+    while work:
+        _, node_id = heapq.heappop(work)
         uid = scope.prefix + node_id
         state = states.get(uid)
         if state is None or state.phase is NodePhase.NOT_YET_STARTED:
-            if error is not None and fail_fast:
-                pending += 1
+            if progress.error is not None and fail_fast:
+                still_active.append(node_id)
                 continue
             ready, reason = _readiness(run, scope, node_id)
-            if ready is _Ready.WAIT:
-                pending += 1
-                continue
             state = run.node_state(uid)
             ref = NodeRef(scope, graph.nodes[node_id], uid, scope.parent_uid)
             if ready is _Ready.SKIP:
                 state.message = reason
                 run.set_phase(ref, state, NodePhase.SKIPPED)
-                continue
-            dispatch.advance(run, ref, state)
+            else:
+                dispatch.advance(run, ref, state)
         elif not state.phase.is_terminal:
             dispatch.advance(run, NodeRef(scope, graph.nodes[node_id], uid, scope.parent_uid), state)
         phase = state.phase
-        if phase is NodePhase.FAILED or phase is NodePhase.TIMED_OUT:
-            if error is None:
-                error = state.error or ExecutionError("NodeFailed", f"node {uid!r} failed")
-        elif not phase.is_terminal:
-            pending += 1
+        if not phase.is_terminal:
+            still_active.append(node_id)
+            continue
+        if progress.error is None and (phase is NodePhase.FAILED or phase is NodePhase.TIMED_OUT):
+            progress.error = state.error or ExecutionError("NodeFailed", f"node {uid!r} failed")
+        for down in graph.downstream[node_id]:
+            left = progress.blocked[down] - 1
+            if left:
+                progress.blocked[down] = left
+            else:
+                del progress.blocked[down]
+                heapq.heappush(work, (position[down], down))
+    still_active.sort(key=position.__getitem__)
+    progress.active = still_active
+    done = not still_active and not progress.blocked
+    error = progress.error
     if error is not None:
         if fail_fast:
             abort(run, scope, f"another node failed: {error.message}")
             return ScopeResult(ScopeStatus.FAILED, error)
-        return ScopeResult(ScopeStatus.FAILED if pending == 0 else ScopeStatus.RUNNING, error)
-    return ScopeResult(ScopeStatus.SUCCEEDED if pending == 0 else ScopeStatus.RUNNING)
+        return ScopeResult(ScopeStatus.FAILED if done else ScopeStatus.RUNNING, error)
+    return ScopeResult(ScopeStatus.SUCCEEDED if done else ScopeStatus.RUNNING)
 
 
 def _readiness(run: Run, scope: Scope, node_id: str) -> tuple[_Ready, str]:
+    """Whether a node whose upstream nodes all ended may run, or is skipped because one did not succeed."""
     states = run.state.nodes
     for upstream in scope.graph.upstream[node_id]:
-        state = states.get(scope.prefix + upstream)
-        if state is None:
-            return _Ready.WAIT, ""
-        phase = state.phase
-        if phase.is_success:
-            continue
-        if phase.is_terminal:
+        phase = states[scope.prefix + upstream].phase
+        if not phase.is_success:
             return _Ready.SKIP, f"upstream node {upstream!r} {phase.name.lower().replace('_', ' ')}"
-        return _Ready.WAIT, ""
     return _Ready.READY, ""
 
 
 def abort(run: Run, scope: Scope, cause: str) -> None:
     """End every unfinished node of ``scope``: abort those that started, skip the others."""
+    progress = run.scope_progress(scope)
+    progress.active = []
+    progress.blocked = {}
     states = run.state.nodes
     for node_id in scope.graph.order:
         uid = scope.prefix + node_id

@@ -11,6 +11,12 @@ from typing import Protocol
 
 from flyteidl.core import literals_pb2, types_pb2
 
+from roost_core.errors import RoostError
+
+
+class SignalUnavailableError(RoostError):
+    """Raised by :meth:`SignalSource.ensure` when the signal can never arrive; fails the gate with the message."""
+
 
 class SignalSource(Protocol):
     """Where gate nodes look for their signal's value."""
@@ -21,6 +27,7 @@ class SignalSource(Protocol):
         """Declare that ``execution`` (``project/domain/name``) waits for ``signal_id``.
 
         Idempotent. ``on_set`` is called (from any thread) when a value arrives, to wake the execution.
+        Raises :class:`SignalUnavailableError` when no value can ever arrive.
         """
         ...
 

@@ -65,6 +65,22 @@ class MemoryStateStore:
         return None if data is None else _decode(key, data)
 
 
+class ObjectStateStore:
+    """Keeps the state objects themselves, unserialized: for runs inside one process that never resume in
+    another (local SDK runs), where encoding the state every round would be wasted work."""
+
+    def __init__(self) -> None:
+        self._states: dict[str, ExecutionState] = {}
+
+    def save(self, state: ExecutionState) -> None:
+        """Remember the state object."""
+        self._states[state.key] = state
+
+    def load(self, key: str) -> ExecutionState | None:
+        """The state object last saved under ``key``."""
+        return self._states.get(key)
+
+
 class FileStateStore:
     """One JSON file per execution under a folder, replaced atomically on every save."""
 

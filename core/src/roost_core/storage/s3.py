@@ -75,9 +75,9 @@ class S3Store:
     def _make_client(self) -> Any:
         try:
             # Imported here, not at module level: roost_core must import without the s3 extra.
-            import boto3.session  # noqa: PLC0415
-            from botocore.config import Config  # noqa: PLC0415
-            from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415
+            import boto3.session
+            from botocore.config import Config
+            from botocore.exceptions import BotoCoreError, ClientError
         except ImportError:
             raise StorageError("s3:// storage needs boto3: pip install 'roost-core[s3]'") from None
         self._boto_errors = (ClientError, BotoCoreError)

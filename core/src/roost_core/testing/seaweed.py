@@ -135,8 +135,8 @@ class SeaweedS3:
         """A boto3 S3 client for this server (for set-up beyond the blob store's operations)."""
         if self._client is None:
             # boto3 is a test dependency: importing this module must not need it.
-            import boto3.session  # noqa: PLC0415
-            from botocore.config import Config  # noqa: PLC0415
+            import boto3.session
+            from botocore.config import Config
 
             self._client = boto3.session.Session().client(
                 "s3",

@@ -11,6 +11,7 @@ from roost_core import literal_types
 from roost_core.engine.nodes import common
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.run import NodeRef, Run
+from roost_core.engine.signals import SignalUnavailableError
 from roost_core.engine.state import NodeState
 from roost_core.errors import ErrorKind, ExecutionError
 
@@ -38,7 +39,13 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
                 )
                 return
             signal_id, literal_type = _signal(ref)
-            signals.ensure(run.key, signal_id, literal_type, run.wake)
+            try:
+                signals.ensure(run.key, signal_id, literal_type, run.wake)
+            except SignalUnavailableError as exc:
+                run.fail(
+                    ref, state, ExecutionError("SignalUnavailable", f"{ref.label}: {exc}", ErrorKind.USER)
+                )
+                return
         else:
             run.fail(
                 ref,

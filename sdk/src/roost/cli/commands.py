@@ -1,0 +1,199 @@
+"""The bodies of ``roost compile``, ``roost package``, ``roost plugins`` and ``roost build``."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import hashlib
+import io
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from roost.errors import WorkflowDefinitionError
+from roost.launch_plan import LaunchPlan
+from roost.loader import entities_in, load_file, module_name_for_file
+from roost.serialize import SerializationSettings, Serializer
+from roost.tasks import Task
+from roost.workflows import Workflow
+
+PACKAGE_DISTRIBUTION = "{{ .remote_package_path }}"
+"""What pyflyte package writes where the code archive's URI goes; registration fills it in."""
+
+
+def python_files(path: str) -> list[Path]:
+    """The Python files at ``path`` (a file, or a folder searched recursively)."""
+    root = Path(path)
+    if root.is_file():
+        return [root]
+    return sorted(
+        p for p in root.rglob("*.py") if "__pycache__" not in p.parts and not p.name.startswith(".")
+    )
+
+
+def load_modules(path: str) -> Iterator[ModuleType]:
+    """Import every Python file under ``path``."""
+    for file in python_files(path):
+        yield load_file(file)
+
+
+def compile_path(path: str) -> int:
+    """Compile every workflow found; print each one's result; 1 if any failed."""
+    failures = 0
+    seen = 0
+    for module in load_modules(path):
+        for name, wf in entities_in(module, (Workflow,)).items():
+            if wf.fn.__module__ != module.__name__:
+                continue
+            seen += 1
+            try:
+                Serializer(SerializationSettings()).closure(wf)
+            except WorkflowDefinitionError as exc:
+                failures += 1
+                click.echo(f"✗ {module.__name__}.{name}\n{_indent(str(exc))}", err=True)
+            else:
+                click.echo(f"✓ {module.__name__}.{name}")
+    click.echo(f"{seen - failures} of {seen} workflow(s) compiled", err=failures > 0)
+    return 1 if failures else 0
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"    {line}" for line in text.splitlines())
+
+
+def package_path(path: str, output: str, image: str | None) -> None:
+    """Serialize everything under ``path`` into a tgz laid out as ``pyflyte package`` lays it out."""
+    from flyteidl.admin import task_pb2, workflow_pb2
+
+    settings = SerializationSettings(
+        project="", domain="", version="", fast_distribution=PACKAGE_DISTRIBUTION
+    )
+    if image:
+        settings = dataclasses.replace(settings, image=image)
+    serializer = Serializer(settings)
+    files = python_files(path)
+    for module in load_modules(path):
+        for entity in entities_in(module, (Task, Workflow, LaunchPlan)).values():
+            if isinstance(entity, Task):
+                serializer.task(entity)
+            elif isinstance(entity, Workflow):
+                serializer.workflow(entity)
+                serializer.launch_plan(LaunchPlan.get_or_create(entity))
+            else:
+                serializer.launch_plan(entity)
+    members: list[tuple[str, bytes]] = []
+    for template in serializer.tasks.values():
+        members.append((f"{template.id.name}_1.pb", task_pb2.TaskSpec(template=template).SerializeToString()))
+    for name, template in serializer.workflows.items():
+        subs = [t for n, t in serializer.workflows.items() if n != name]
+        spec = workflow_pb2.WorkflowSpec(template=template, sub_workflows=subs)
+        members.append((f"{name}_2.pb", spec.SerializeToString()))
+    for lp in serializer.launch_plans.values():
+        members.append((f"{lp.id.name}_3.pb", lp.SerializeToString()))
+    numbered = [(f"{i:02d}_{name}", data) for i, (name, data) in enumerate(members)]
+    source_root = module_name_for_file(files[0])[1] if files else Path(path)
+    archive_name, archive = code_archive(source_root)
+    numbered.append((archive_name, archive))
+    Path(output).write_bytes(_tgz(numbered))
+    click.echo(
+        f"wrote {output}: {len(serializer.tasks)} task(s), {len(serializer.workflows)} workflow(s), "
+        f"{len(serializer.launch_plans)} launch plan(s)"
+    )
+
+
+def code_archive(source_root: Path) -> tuple[str, bytes]:
+    """A deterministic ``fast<md5>.tar.gz`` of the Python sources under ``source_root``."""
+    entries = [
+        (p.relative_to(source_root).as_posix(), p.read_bytes())
+        for p in sorted(source_root.rglob("*"))
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and not any(part.startswith(".") for part in p.relative_to(source_root).parts)
+    ]
+    digest = hashlib.md5(usedforsecurity=False)
+    for name, data in entries:
+        digest.update(name.encode())
+        digest.update(data)
+    return f"fast{digest.hexdigest()}.tar.gz", _tgz(entries, mtime=315532800)
+
+
+def _tgz(entries: list[tuple[str, bytes]], *, mtime: int = 0) -> bytes:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in entries:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mtime = mtime
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    compressed = io.BytesIO()
+    with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0) as gz:
+        gz.write(raw.getvalue())
+    return compressed.getvalue()
+
+
+def list_plugins() -> None:
+    """Print both sides of every plugin."""
+    from roost.plugins.manager import sdk_plugins
+    from roost_core.plugins import EnginePlugins
+
+    table = Table(title="installed plugins", title_justify="left")
+    for column in ("side", "plugin", "provides"):
+        table.add_column(column)
+    sdk = sdk_plugins()
+    configs: dict[str, list[str]] = {}
+    for plugin, (config, task_class) in sdk.collect("roost_task_types"):
+        configs.setdefault(plugin, []).append(f"task_config {config.__name__} → {task_class.task_type}")
+    for plugin, (transformer,) in sdk.collect("roost_type_transformers"):
+        configs.setdefault(plugin, []).append(f"type {transformer.name}")
+    for plugin, (name, _) in sdk.collect("roost_image_builders"):
+        configs.setdefault(plugin, []).append(f"image builder {name}")
+    for plugin in sdk.plugin_names():
+        table.add_row("sdk", plugin, _join(configs.get(plugin, [])))
+    engine = EnginePlugins()
+    provides: dict[str, list[str]] = {}
+    for registration in engine.handler_registrations():
+        provides.setdefault(registration.plugin, []).append(
+            f"handler {registration.handler.name} ({', '.join(registration.task_types)})"
+        )
+    for plugin in engine.plugin_names():
+        table.add_row("engine", plugin, _join(provides.get(plugin, [])))
+    Console().print(table)
+
+
+def _join(items: list[str]) -> str:
+    if len(items) > 6:
+        return "\n".join([*items[:6], f"... and {len(items) - 6} more"])
+    return "\n".join(items) or "-"
+
+
+def build_images(file: str, *, print_only: bool, builder: str | None) -> None:
+    """Build (or print the Dockerfile of) every ImageSpec the tasks in ``file`` use."""
+    from roost.image import ImageSpec
+    from roost.plugins.manager import sdk_plugins
+
+    module = load_file(file)
+    specs: dict[str, ImageSpec] = {}
+    for task in entities_in(module, (Task,)).values():
+        image: Any = task.options.container_image
+        if isinstance(image, ImageSpec):
+            specs[image.image_name()] = image
+    if not specs:
+        raise click.ClickException(f"no task in {file} uses an ImageSpec")
+    builders = sdk_plugins().image_builders()
+    for name, spec in specs.items():
+        if print_only:
+            click.echo(f"# {name}\n{spec.dockerfile()}")
+            continue
+        chosen = builder or spec.builder
+        if chosen not in builders:
+            raise click.ClickException(
+                f"no image builder {chosen!r}; installed: {', '.join(sorted(builders)) or 'none'}"
+            )
+        click.echo(f"{name}: {builders[chosen].build(spec)}")

@@ -1,0 +1,22 @@
+"""The errors the SDK raises on purpose; each message names the workflow, task, node or input at fault."""
+
+from __future__ import annotations
+
+from roost_core.errors import RoostError
+
+
+class WorkflowDefinitionError(RoostError):
+    """A workflow, task or launch plan is defined wrongly (found while it is being defined or compiled)."""
+
+
+class TaskExecutionError(RoostError):
+    """A task's code failed, or returned something its interface does not allow, while it ran."""
+
+
+class ExecutionFailedError(RoostError):
+    """A local execution ended without success; ``error`` is the engine's error for it."""
+
+    def __init__(self, message: str, *, phase: str, error: object = None) -> None:
+        super().__init__(message)
+        self.phase = phase
+        self.error = error

@@ -1,0 +1,148 @@
+"""``roost-execute``: the container side of the container contract, for Roost tasks.
+
+    roost-execute --inputs {{.input}} --output-prefix {{.outputPrefix}} \\
+        --raw-output-data-prefix {{.rawOutputDataPrefix}} --checkpoint-path {{.checkpointOutputPrefix}} \\
+        --prev-checkpoint {{.prevCheckpointPrefix}} --task-module MODULE --task-name NAME
+
+It imports the task, reads ``inputs.pb``, runs it, and writes ``outputs.pb`` (``futures.pb`` for a dynamic
+task). A failure is written as ``error.pb`` (an ErrorDocument with the USER or SYSTEM kind and the
+traceback) and, like flytekit, the exit code stays 0 unless ``ROOST_FAIL_ON_ERROR=true`` (or
+``FLYTE_FAIL_ON_ERROR``). Works with ``file://`` and ``s3://`` prefixes (S3 settings from
+``ROOST_S3_ENDPOINT`` and the usual AWS variables).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from flyteidl.core import errors_pb2, execution_pb2
+
+if TYPE_CHECKING:
+    from roost_core.storage import Storage
+
+FAIL_ON_ERROR = ("ROOST_FAIL_ON_ERROR", "FLYTE_FAIL_ON_ERROR")
+
+
+def _env(*names: str) -> str:
+    for name in names:
+        if os.environ.get(name):
+            return os.environ[name]
+    return ""
+
+
+def _storage() -> Storage:
+    from roost_core.plugins import EnginePlugins
+    from roost_core.storage import build_storage
+
+    endpoint = _env("ROOST_S3_ENDPOINT", "FLYTE_AWS_ENDPOINT")
+    config = {"s3": {"endpoint_url": endpoint, "addressing_style": "path"}} if endpoint else {}
+    return build_storage(EnginePlugins(entry_points=False), config)
+
+
+def _write_error(
+    storage: Storage,
+    output_prefix: str,
+    code: str,
+    message: str,
+    *,
+    user: bool,
+    recoverable: bool,
+) -> None:
+    document = errors_pb2.ErrorDocument(
+        error=errors_pb2.ContainerError(
+            code=code,
+            message=message,
+            kind=errors_pb2.ContainerError.RECOVERABLE
+            if recoverable
+            else errors_pb2.ContainerError.NON_RECOVERABLE,
+            origin=execution_pb2.ExecutionError.USER if user else execution_pb2.ExecutionError.SYSTEM,
+        )
+    )
+    storage.write_proto(storage.join(output_prefix, "error.pb"), document)
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.option("--inputs", required=True, help="URI of inputs.pb.")
+@click.option("--output-prefix", required=True, help="Where outputs.pb, futures.pb or error.pb go.")
+@click.option("--raw-output-data-prefix", default="", help="Where files and data frames are uploaded.")
+@click.option("--checkpoint-path", default="", help="Where this attempt saves checkpoints.")
+@click.option("--prev-checkpoint", default="", help="The previous attempt's checkpoints.")
+@click.option("--task-module", required=True, help="The module that defines the task.")
+@click.option("--task-name", required=True, help="The task's name in that module.")
+def main(
+    inputs: str,
+    output_prefix: str,
+    raw_output_data_prefix: str,
+    checkpoint_path: str,
+    prev_checkpoint: str,
+    task_module: str,
+    task_name: str,
+) -> None:
+    """Run one Roost task attempt, following Flyte's container contract."""
+    from roost.local.taskrun import TaskRun, run_task
+    from roost.serialize import SerializationSettings
+    from roost.tasks import SERIALIZATION_ENV, Task
+
+    storage = _storage()
+    failed = False
+    try:
+        try:
+            module = importlib.import_module(task_module)
+            task = getattr(module, task_name)
+        except Exception as exc:  # the user's module failed to import: report it as their error
+            message = (
+                f"cannot load task {task_module}.{task_name}: {type(exc).__name__}: {exc}\n"
+                f"{traceback.format_exc()}"
+            )
+            _write_error(
+                storage, output_prefix, f"USER:{type(exc).__name__}", message, user=True, recoverable=False
+            )
+            failed = True
+            return
+        if not isinstance(task, Task):
+            _write_error(
+                storage,
+                output_prefix,
+                "USER:NotATask",
+                f"{task_module}.{task_name} is not a Roost task",
+                user=True,
+                recoverable=False,
+            )
+            failed = True
+            return
+        run = TaskRun(
+            inputs_uri=inputs,
+            output_prefix=output_prefix,
+            raw_output_prefix=raw_output_data_prefix or storage.join(output_prefix, "raw"),
+            checkpoint_prefix=checkpoint_path,
+            prev_checkpoint_prefix=prev_checkpoint,
+            project=_env("FLYTE_INTERNAL_EXECUTION_PROJECT", "_F_PRJ"),
+            domain=_env("FLYTE_INTERNAL_EXECUTION_DOMAIN", "_F_DM"),
+            execution_name=_env("FLYTE_INTERNAL_EXECUTION_ID", "_F_NM"),
+            task_version=_env("FLYTE_INTERNAL_TASK_VERSION", "_F_TK_V"),
+            attempt=int(_env("FLYTE_ATTEMPT_NUMBER") or 0),
+        )
+        settings_json = os.environ.get(SERIALIZATION_ENV)
+        settings = SerializationSettings.from_json(settings_json) if settings_json else None
+        with tempfile.TemporaryDirectory(prefix="roost-execute-") as work:
+            outcome = run_task(task, run, storage, Path(work), settings)
+        if not outcome.ok:
+            _write_error(
+                storage,
+                output_prefix,
+                outcome.code,
+                outcome.message,
+                user=outcome.user_error,
+                recoverable=outcome.retryable,
+            )
+            failed = True
+    finally:
+        if failed and _env(*FAIL_ON_ERROR).lower() == "true":
+            sys.exit(1)

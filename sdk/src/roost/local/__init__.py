@@ -1,0 +1,1 @@
+"""Local execution: the same compiler and engine as the server, with tasks run in this process."""

@@ -1,0 +1,184 @@
+"""The engine handler that runs SDK tasks inside this process: in threads, or in forked worker processes.
+
+It is what makes ``roost run`` and calling a workflow run tasks in parallel on the same engine the server
+uses. Each attempt runs in the pool; the handler reports RUNNING until the attempt is done (its completion
+wakes the execution at once) and then success or failure.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import importlib
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from roost.local.taskrun import TaskOutcome, TaskRun, run_task
+from roost_core.errors import ErrorKind
+from roost_core.handler import TaskContext, TaskHandler, Transition
+
+if TYPE_CHECKING:
+    from roost.serialize import SerializationSettings
+    from roost.tasks import Task
+
+HANDLER_NAME = "roost-local"
+INLINE_GRACE = 0.002
+"""How long ``handle`` waits for an attempt it just started before reporting it running (seconds)."""
+
+# Tasks of the run, for forked worker processes: set before the pool forks, inherited by the workers.
+_FORKED_TASKS: dict[str, Task] = {}
+
+
+class InProcessHandler(TaskHandler):
+    """Runs the SDK tasks of one local run; ``processes=True`` runs them in forked workers (CPU-bound code)."""
+
+    name = HANDLER_NAME
+    produces_futures = True
+
+    def __init__(
+        self,
+        tasks: Mapping[str, Task],
+        work_dir: Path,
+        *,
+        processes: bool = False,
+        max_workers: int | None = None,
+        serialization: SerializationSettings | None = None,
+    ) -> None:
+        self._tasks = dict(tasks)
+        self._work_dir = work_dir
+        self._processes = processes
+        self._serialization = serialization
+        self._grace = INLINE_GRACE
+        workers = max_workers or min(32, (os.cpu_count() or 1) * (1 if processes else 8))
+        if processes:
+            _FORKED_TASKS.clear()
+            _FORKED_TASKS.update(self._tasks)
+            self._pool: concurrent.futures.Executor = concurrent.futures.ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("fork")
+            )
+        else:
+            self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="roost-task")
+        self._futures: dict[str, concurrent.futures.Future[TaskOutcome]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _key(ctx: TaskContext) -> str:
+        node = ctx.task_execution_id.node_execution_id
+        return f"{node.execution_id.name}/{node.node_id}/{ctx.attempt}"
+
+    def handle(self, ctx: TaskContext) -> Transition:
+        """Start the attempt in the pool, or report on it."""
+        key = self._key(ctx)
+        with self._lock:
+            future = self._futures.get(key)
+            if future is None:
+                task = self._tasks.get(ctx.task.id.name) or find_task(ctx.task.id.name)
+                if task is None:
+                    return Transition.failure(
+                        "TaskNotFound",
+                        f"task {ctx.task.id.name!r} is not defined in this process",
+                        kind=ErrorKind.SYSTEM,
+                        retryable=False,
+                    )
+                self._tasks[task.name] = task
+                future = self._submit(task, ctx)
+                self._futures[key] = future
+                future.add_done_callback(_notifier(ctx.notify))
+                started = True
+            else:
+                started = False
+        if started and self._grace:
+            # Most tasks of a local run take less than a millisecond: a short wait lets one finish in the
+            # round that started it, instead of costing a round trip through the engine's wake-up.
+            with contextlib.suppress(concurrent.futures.TimeoutError):
+                future.exception(timeout=self._grace)
+        if not future.done():
+            return Transition.running()
+        with self._lock:
+            self._futures.pop(key, None)
+        outcome = future.result()
+        if outcome.ok:
+            return Transition.success()
+        return Transition.failure(
+            outcome.code,
+            outcome.message,
+            kind=ErrorKind.USER if outcome.user_error else ErrorKind.SYSTEM,
+            retryable=outcome.retryable,
+        )
+
+    def _submit(self, task: Task, ctx: TaskContext) -> concurrent.futures.Future[TaskOutcome]:
+        execution = ctx.task_execution_id.node_execution_id.execution_id
+        run = TaskRun(
+            inputs_uri=ctx.inputs_uri,
+            output_prefix=ctx.output_prefix,
+            raw_output_prefix=ctx.raw_output_prefix,
+            checkpoint_prefix=ctx.checkpoint_prefix,
+            prev_checkpoint_prefix=ctx.prev_checkpoint_prefix,
+            project=execution.project,
+            domain=execution.domain,
+            execution_name=execution.name,
+            task_version=ctx.task.id.version,
+            node_id=ctx.node_id,
+            attempt=ctx.attempt,
+            inputs=ctx.read_inputs().SerializeToString(deterministic=True),
+        )
+        work_dir = self._work_dir
+        if self._processes:
+            return self._pool.submit(_run_forked, task.name, run, work_dir, self._serialization)
+        return self._pool.submit(run_task, task, run, ctx.storage, work_dir, self._serialization)
+
+    def abort(self, ctx: TaskContext) -> None:
+        """Cancel the attempt if it has not started; a running thread finishes but its result is dropped."""
+        with self._lock:
+            future = self._futures.pop(self._key(ctx), None)
+        if future is not None:
+            future.cancel()
+
+    def close(self) -> None:
+        """Stop the pool (waiting for running attempts)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def find_task(name: str) -> Task | None:
+    """The task called ``name`` (``module.function``), from its module: how tasks that a dynamic task
+    generated are found, as ``roost-execute`` finds every task."""
+    from roost.tasks import Task
+
+    module_name, _, attribute = name.rpartition(".")
+    module = sys.modules.get(module_name)
+    if module is None:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return None
+    found = getattr(module, attribute, None)
+    return found if isinstance(found, Task) else None
+
+
+def _notifier(notify: Callable[[], None]) -> Callable[[Any], None]:
+    return lambda _future: notify()
+
+
+def _run_forked(
+    task_name: str, run: TaskRun, work_dir: Path, serialization: SerializationSettings | None
+) -> TaskOutcome:
+    """The worker-process side: find the task the parent had, and run it with this process's storage."""
+    from roost_core.plugins import EnginePlugins
+    from roost_core.storage import build_storage
+
+    storage = build_storage(EnginePlugins(entry_points=False))
+    task = _FORKED_TASKS.get(task_name) or find_task(task_name)
+    if task is None:
+        return TaskOutcome(
+            False,
+            "TaskNotFound",
+            f"task {task_name!r} is not defined in the worker process",
+            user_error=False,
+            retryable=False,
+        )
+    return run_task(task, run, storage, work_dir, serialization)

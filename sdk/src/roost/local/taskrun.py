@@ -1,0 +1,107 @@
+"""Running one task attempt on literals, the same way in a local thread, a local process or a container.
+
+:func:`run_task` reads the inputs, runs the task, and writes ``outputs.pb`` (or ``futures.pb`` for a
+dynamic task, and ``deck.html`` when the task keeps a report), returning what happened as plain data that
+crosses process boundaries.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flyteidl.core import dynamic_job_pb2, literals_pb2
+
+from roost.context import TaskRunContext
+from roost.errors import TaskExecutionError
+
+if TYPE_CHECKING:
+    from roost.serialize import SerializationSettings
+    from roost.tasks import Task
+    from roost_core.storage import Storage
+
+
+@dataclass(frozen=True)
+class TaskRun:
+    """Where one attempt's data is, and who it is (all plain data: it is sent to worker processes)."""
+
+    inputs_uri: str
+    output_prefix: str
+    raw_output_prefix: str
+    checkpoint_prefix: str = ""
+    prev_checkpoint_prefix: str = ""
+    project: str = ""
+    domain: str = ""
+    execution_name: str = ""
+    task_version: str = ""
+    node_id: str = ""
+    attempt: int = 0
+    inputs: bytes | None = None
+    """The inputs as serialized LiteralMap bytes, when they are not (only) at ``inputs_uri``."""
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """How an attempt ended: success, or a failure with its code, message, kind and retryability."""
+
+    ok: bool
+    code: str = ""
+    message: str = ""
+    user_error: bool = True
+    retryable: bool = True
+
+
+def run_task(
+    task: Task,
+    run: TaskRun,
+    storage: Storage,
+    work_dir: Path,
+    serialization: SerializationSettings | None = None,
+) -> TaskOutcome:
+    """Run ``task`` for one attempt; never raises for failures of the task's own code."""
+    from roost.types import TypeContext
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    with TypeContext(storage=storage, raw_output_prefix=run.raw_output_prefix, work_dir=work_dir) as types:
+        ctx = TaskRunContext(
+            types,
+            project=run.project,
+            domain=run.domain,
+            execution_name=run.execution_name,
+            task_name=task.name,
+            task_version=run.task_version,
+            node_id=run.node_id,
+            attempt=run.attempt,
+            output_prefix=run.output_prefix,
+            checkpoint_prefix=run.checkpoint_prefix,
+            prev_checkpoint_prefix=run.prev_checkpoint_prefix,
+            serialization=serialization,
+        )
+        inputs = literals_pb2.LiteralMap()
+        try:
+            if run.inputs is not None:
+                inputs.ParseFromString(run.inputs)
+            else:
+                inputs = storage.read_proto(run.inputs_uri, literals_pb2.LiteralMap)
+            result = task.dispatch(ctx, inputs)
+        except TaskExecutionError as exc:
+            return TaskOutcome(False, "TaskOutputsInvalid", str(exc), retryable=False)
+        except Exception as exc:  # the task's own code failed: that is the outcome, not a crash
+            return TaskOutcome(False, f"USER:{type(exc).__name__}", _user_error(task, exc))
+        if isinstance(result, dynamic_job_pb2.DynamicJobSpec):
+            storage.write_proto(storage.join(run.output_prefix, "futures.pb"), result)
+        else:
+            storage.write_proto(storage.join(run.output_prefix, "outputs.pb"), result)
+        if task.options.deck and ctx.decks:
+            storage.write(storage.join(run.output_prefix, "deck.html"), ctx.deck_html().encode())
+        return TaskOutcome(True)
+
+
+def _user_error(task: Task, exc: BaseException) -> str:
+    """``task 'x' raised ValueError: ...`` followed by the traceback of the task's code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    user_frames = [f for f in frames if "/roost/" not in f.filename.replace("\\", "/")] or frames
+    trace = "".join(traceback.format_list(user_frames))
+    return f"{task.label} raised {type(exc).__name__}: {exc}\n{trace}".rstrip()

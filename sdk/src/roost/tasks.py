@@ -1,0 +1,366 @@
+"""Tasks: ``@task`` turns a typed Python function into a unit of work the engine can run anywhere."""
+
+from __future__ import annotations
+
+import datetime
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+
+from flyteidl.core import identifier_pb2, literals_pb2, tasks_pb2, workflow_pb2
+from google.protobuf import struct_pb2
+
+from roost import _typing
+from roost.context import TaskRunContext, running_task
+from roost.entity import Entity
+from roost.errors import TaskExecutionError, WorkflowDefinitionError
+from roost.interface import Interface
+from roost.options import Cache, Resources, Secret, as_cache, as_timeout, resources_proto, secret_list
+
+if TYPE_CHECKING:
+    from roost.image import ImageSpec
+    from roost.nodes import Node
+    from roost.serialize import SerializationSettings, Serializer
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ROOST_VERSION = "0.1.0"
+SERIALIZATION_ENV = "ROOST_SERIALIZATION"
+"""The environment variable that hands a dynamic task its serialization settings."""
+
+
+@dataclass(frozen=True)
+class TaskOptions:
+    """Everything ``@task`` accepts besides the function and its ``task_config``."""
+
+    cache: Cache | None = None
+    retries: int = 0
+    timeout: datetime.timedelta | None = None
+    interruptible: bool | None = None
+    requests: Resources | None = None
+    limits: Resources | None = None
+    secrets: tuple[Secret, ...] = ()
+    container_image: str | ImageSpec | None = None
+    environment: Mapping[str, str] = field(default_factory=dict)
+    deck: bool = False
+    docs: str = ""
+
+
+class Task(Entity):
+    """A task: Python code (or a plugin's engine) that turns inputs into outputs.
+
+    Plugins subclass it: they set ``task_type``, override :meth:`custom` (the ``TaskTemplate.custom`` their
+    engine handler reads) and, if the task runs locally in a special way, :meth:`execute`.
+    """
+
+    kind = "task"
+    task_type = "python-task"
+    task_type_version = 0
+
+    def __init__(
+        self, name: str, interface: Interface, options: TaskOptions | None = None, task_config: Any = None
+    ) -> None:
+        super().__init__(name, interface)
+        self.options = options or TaskOptions()
+        self.task_config = task_config
+
+    # what a plugin customizes
+
+    def execute(self, **inputs: Any) -> Any:
+        """Run the task on Python values and return its Python result."""
+        raise NotImplementedError(f"{self.label} cannot run in this process")
+
+    def custom(self, settings: SerializationSettings) -> dict[str, Any] | None:
+        """The plugin configuration stored in ``TaskTemplate.custom``; None for plain Python tasks."""
+        return None
+
+    # running with literals (locally, in the engine's in-process handler, and in roost-execute)
+
+    def dispatch(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
+        """Run on a LiteralMap and return the outputs as a LiteralMap, converting both ways."""
+        values = self.inputs_from_literals(ctx, inputs)
+        with running_task(ctx):
+            result = self.execute(**values)
+        return self.outputs_to_literals(ctx, result)
+
+    def inputs_from_literals(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> dict[str, Any]:
+        """The Python values of the inputs; defaults fill inputs the map leaves out."""
+        values: dict[str, Any] = {}
+        for name, python_type in self.interface.inputs.items():
+            if name in inputs.literals:
+                values[name] = _typing.to_python(
+                    ctx.types, inputs.literals[name], python_type, where=f"{self.label} input {name!r}"
+                )
+            elif name in self.interface.defaults:
+                values[name] = self.interface.defaults[name]
+            elif _typing.is_optional(python_type):
+                values[name] = None
+            else:
+                raise TaskExecutionError(f"{self.label} input {name!r} was not given")
+        return values
+
+    def outputs_to_literals(self, ctx: TaskRunContext, result: Any) -> literals_pb2.LiteralMap:
+        """The task's Python result as a LiteralMap, each output checked against its declared type."""
+        try:
+            values = self.interface.unpack_outputs(result, what=self.label)
+        except TypeError as exc:
+            raise TaskExecutionError(str(exc)) from None
+        outputs = literals_pb2.LiteralMap()
+        for name, python_type in self.interface.outputs.items():
+            outputs.literals[name].CopyFrom(
+                _typing.to_literal(
+                    values[name],
+                    python_type,
+                    where=f"{self.label} output {name!r}",
+                    ctx=ctx.types,
+                    error=TaskExecutionError,
+                )
+            )
+        return outputs
+
+    def local_call(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task here and now, converting inputs and outputs through literals as a real run would."""
+        from roost.local.direct import call_task
+
+        return call_task(self, self.bind_arguments(args, kwargs))
+
+    # serialization
+
+    def serialize_target(self, serializer: Serializer, node: Node, proto: workflow_pb2.Node) -> None:
+        """A task node."""
+        proto.task_node.CopyFrom(serializer.task_node(self, node.overrides))
+
+    def identifier(self, settings: SerializationSettings) -> identifier_pb2.Identifier:
+        """The task's identifier under ``settings``."""
+        return identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK,
+            project=settings.project,
+            domain=settings.domain,
+            name=self.name,
+            version=settings.version,
+        )
+
+    def image(self, settings: SerializationSettings) -> str:
+        """The container image: the task's own (a string or an ImageSpec's name), else the default."""
+        image = self.options.container_image
+        if image is None:
+            return settings.image
+        return image if isinstance(image, str) else image.image_name()
+
+    def container_args(self, settings: SerializationSettings) -> list[str]:
+        """The container command line, following the container contract."""
+        return settings.entrypoint(
+            [
+                "roost-execute",
+                "--inputs",
+                "{{.input}}",
+                "--output-prefix",
+                "{{.outputPrefix}}",
+                "--raw-output-data-prefix",
+                "{{.rawOutputDataPrefix}}",
+                "--checkpoint-path",
+                "{{.checkpointOutputPrefix}}",
+                "--prev-checkpoint",
+                "{{.prevCheckpointPrefix}}",
+                *self.resolver_args(),
+            ]
+        )
+
+    def resolver_args(self) -> list[str]:
+        """How ``roost-execute`` finds this task again: ``--task-module M --task-name N``."""
+        module, _, name = self.name.rpartition(".")
+        return ["--task-module", module, "--task-name", name]
+
+    def template(self, settings: SerializationSettings) -> tasks_pb2.TaskTemplate:
+        """The flyteidl TaskTemplate."""
+        options = self.options
+        metadata = tasks_pb2.TaskMetadata(
+            runtime=tasks_pb2.RuntimeMetadata(
+                type=tasks_pb2.RuntimeMetadata.OTHER, version=ROOST_VERSION, flavor="roost"
+            ),
+            retries=literals_pb2.RetryStrategy(retries=options.retries),
+            discoverable=options.cache is not None,
+            discovery_version=options.cache.version if options.cache else "",
+            cache_serializable=bool(options.cache and options.cache.serialize),
+            cache_ignore_input_vars=list(options.cache.ignored_inputs) if options.cache else [],
+        )
+        if options.deck:
+            metadata.generates_deck.value = True
+        if options.interruptible is not None:
+            metadata.interruptible = options.interruptible
+        if options.timeout is not None:
+            metadata.timeout.FromTimedelta(options.timeout)
+        template = tasks_pb2.TaskTemplate(
+            id=self.identifier(settings),
+            type=self.task_type,
+            metadata=metadata,
+            interface=self.interface.typed(),
+            task_type_version=self.task_type_version,
+        )
+        custom = self.custom(settings)
+        if custom is not None:
+            struct = struct_pb2.Struct()
+            struct.update(custom)
+            template.custom.CopyFrom(struct)
+        container = tasks_pb2.Container(
+            image=self.image(settings),
+            args=self.container_args(settings),
+            env=[
+                literals_pb2.KeyValuePair(key=k, value=v)
+                for k, v in {**settings.environment, **options.environment}.items()
+            ],
+        )
+        resources = resources_proto(options.requests, options.limits)
+        if resources is not None:
+            container.resources.CopyFrom(resources)
+        template.container.CopyFrom(container)
+        if options.secrets:
+            template.security_context.secrets.extend(s.to_proto() for s in options.secrets)
+        return template
+
+
+class FunctionTask(Task):
+    """A task that runs a Python function."""
+
+    def __init__(
+        self, fn: Callable[..., Any], options: TaskOptions | None = None, task_config: Any = None
+    ) -> None:
+        name = f"{_module_of(fn)}.{fn.__name__}"
+        super().__init__(name, Interface.of(fn, what=f"task {fn.__name__!r}"), options, task_config)
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.__wrapped__ = fn
+
+    def execute(self, **inputs: Any) -> Any:
+        """Call the function."""
+        return self.fn(**inputs)
+
+
+class DynamicTask(FunctionTask):
+    """A task whose function builds a workflow at run time (``@dynamic``), from its actual inputs.
+
+    When it runs, the function is called like a workflow function (task calls add nodes), but its inputs
+    are real values; the nodes become ``futures.pb`` and the engine runs them as the node's children.
+    """
+
+    def dispatch(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> Any:
+        """Compile the function on the inputs into a DynamicJobSpec."""
+        from roost.dynamic_job import compile_dynamic
+
+        return compile_dynamic(self, ctx, self.inputs_from_literals(ctx, inputs))
+
+    def template(self, settings: SerializationSettings) -> tasks_pb2.TaskTemplate:
+        """As a function task, plus the settings the tasks it generates are serialized with."""
+        template = super().template(settings)
+        template.container.env.append(
+            literals_pb2.KeyValuePair(key=SERIALIZATION_ENV, value=settings.to_json())
+        )
+        return template
+
+
+def _module_of(fn: Callable[..., Any]) -> str:
+    """The importable module of ``fn``: for code run as a script, the module its file would be."""
+    module = fn.__module__
+    if module != "__main__":
+        return module
+    from roost.loader import module_name_for_file
+
+    file = inspect.getsourcefile(fn)
+    return module_name_for_file(file)[0] if file else module
+
+
+@overload
+def task(fn: F) -> F: ...
+
+
+@overload
+def task(
+    fn: None = None,
+    *,
+    task_config: Any = None,
+    cache: bool | Cache = False,
+    cache_version: str | None = None,
+    cache_serialize: bool = False,
+    cache_ignored_inputs: tuple[str, ...] = (),
+    retries: int = 0,
+    timeout: datetime.timedelta | int | float | None = None,
+    interruptible: bool | None = None,
+    requests: Resources | None = None,
+    limits: Resources | None = None,
+    resources: Resources | None = None,
+    secret_requests: list[Secret] | None = None,
+    container_image: str | ImageSpec | None = None,
+    environment: Mapping[str, str] | None = None,
+    deck: bool = False,
+) -> Callable[[F], F]: ...
+
+
+def task(
+    fn: Callable[..., Any] | None = None,
+    *,
+    task_config: Any = None,
+    cache: bool | Cache = False,
+    cache_version: str | None = None,
+    cache_serialize: bool = False,
+    cache_ignored_inputs: tuple[str, ...] = (),
+    retries: int = 0,
+    timeout: datetime.timedelta | int | float | None = None,
+    interruptible: bool | None = None,
+    requests: Resources | None = None,
+    limits: Resources | None = None,
+    resources: Resources | None = None,
+    secret_requests: list[Secret] | None = None,
+    container_image: str | ImageSpec | None = None,
+    environment: Mapping[str, str] | None = None,
+    deck: bool = False,
+) -> Any:
+    """Make a task of a typed function: ``@task`` or ``@task(retries=2, cache=Cache(version="1"))``.
+
+    ``resources`` sets requests and limits at once; ``task_config`` selects a plugin task type (e.g.
+    ``Spark(...)``); ``deck=True`` keeps the HTML the task adds with ``current_context().deck``.
+    """
+
+    def decorate(function: Callable[..., Any]) -> Any:
+        label = function.__name__
+        if cache_serialize or cache_ignored_inputs:
+            cache_option: Any = (
+                Cache(cache_version or "", cache_serialize, cache_ignored_inputs)
+                if cache in (True, False)
+                else cache
+            )
+        else:
+            cache_option = cache
+        if retries < 0:
+            raise WorkflowDefinitionError(f"task {label!r}: retries must be 0 or more, not {retries}")
+        options = TaskOptions(
+            cache=as_cache(cache_option, cache_version, task=label),
+            retries=retries,
+            timeout=as_timeout(timeout, task=label),
+            interruptible=interruptible,
+            requests=requests or resources,
+            limits=limits or resources,
+            secrets=secret_list(secret_requests, task=label),
+            container_image=container_image,
+            environment=dict(environment or {}),
+            deck=deck,
+            docs=function.__doc__ or "",
+        )
+        if task_config is None:
+            return FunctionTask(function, options)
+        from roost.plugins import task_class_for
+
+        return task_class_for(task_config, task=label)(function, options, task_config)
+
+    return decorate if fn is None else decorate(fn)
+
+
+def dynamic(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """Make a dynamic task: its function runs at run time and builds the workflow that follows from its
+    inputs (loops, data-dependent fan-out). Takes the options of ``@task``."""
+
+    def decorate(function: Callable[..., Any]) -> Any:
+        made = cast("Task", task(function, **options))
+        return DynamicTask(function, made.options, made.task_config)
+
+    return decorate if fn is None else decorate(fn)

@@ -1,0 +1,57 @@
+"""Roost's own transformers, registered through the ``roost_type_transformers`` hook like any plugin's.
+
+Registration order matters only for :meth:`~roost.types.engine.TypeEngine.guess_python_type`, which asks
+transformers in order: ``Literal[...]`` before the plain scalar types, numpy arrays before files.
+"""
+
+from __future__ import annotations
+
+from roost.plugins.hookspecs import RegisterTransformer, hookimpl
+from roost.types.containers import DictTransformer, ListTransformer, TupleTransformer
+from roost.types.enums import EnumTransformer, LiteralValuesTransformer
+from roost.types.files import DirectoryTransformer, FileTransformer
+from roost.types.numpy_arrays import NumpyArrayTransformer
+from roost.types.pickled import PickleTransformer
+from roost.types.pydantic_models import PydanticTransformer
+from roost.types.simple import (
+    BoolTransformer,
+    DatetimeTransformer,
+    DateTransformer,
+    FloatTransformer,
+    IntTransformer,
+    NoneTransformer,
+    StrTransformer,
+    TimedeltaTransformer,
+)
+from roost.types.structs import DataclassTransformer
+from roost.types.structured import StructuredDatasetTransformer
+from roost.types.unions import UnionTransformer
+
+
+@hookimpl
+def roost_type_transformers(register: RegisterTransformer) -> None:
+    """Register the built-in transformers (fresh instances for each engine)."""
+    for transformer in (
+        LiteralValuesTransformer(),
+        NoneTransformer(),
+        IntTransformer(),
+        FloatTransformer(),
+        StrTransformer(),
+        BoolTransformer(),
+        DatetimeTransformer(),
+        DateTransformer(),
+        TimedeltaTransformer(),
+        EnumTransformer(),
+        ListTransformer(),
+        DictTransformer(),
+        TupleTransformer(),
+        UnionTransformer(),
+        DataclassTransformer(),
+        PydanticTransformer(),
+        NumpyArrayTransformer(),
+        PickleTransformer(),
+        FileTransformer(),
+        DirectoryTransformer(),
+        StructuredDatasetTransformer(),
+    ):
+        register(transformer)

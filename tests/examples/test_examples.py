@@ -1,0 +1,70 @@
+"""Every example under examples/ runs with `roost run`, as a user would run it, and gives the right answer."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+EXPECTED = {
+    "basics.py": ["wf", "--x", "3"],
+    "map.py": ["wf"],
+    "conditional.py": ["wf", "--seed", "5"],
+    "dynamic.py": ["wf", "--n", "10"],
+    "caching.py": ["wf"],
+    "dataframes.py": ["wf", "--rows", "10"],
+    "files.py": ["wf", "--count", "5"],
+}
+ANSWERS = {
+    "basics.py": {"o0": 25, "o1": 17.0, "o2": "hello, roost"},
+    "map.py": {"o0": 30},
+    "conditional.py": {"o0": "tails (0.595)"},
+    "dynamic.py": {"o0": 89},
+    "caching.py": {"o0": 49},
+    "dataframes.py": {"o0": 120},
+}
+
+
+def roost_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ROOST_CACHE_DIR": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "data")}
+    roost = Path(sys.executable).with_name("roost")
+    return subprocess.run(
+        [str(roost), "run", "--no-progress", "-o", "json", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        cwd=EXAMPLES,
+        check=False,
+    )
+
+
+def test_every_example_is_covered():
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+
+
+@pytest.mark.parametrize("example", sorted(EXPECTED))
+def test_example_runs(example, tmp_path):
+    result = roost_run(tmp_path, example, *EXPECTED[example])
+    assert result.returncode == 0, result.stderr
+    outputs = json.loads(result.stdout)
+    if example in ANSWERS:
+        assert outputs == ANSWERS[example]
+    else:
+        count, kept = outputs["o0"], Path(outputs["o1"])
+        assert count == 5
+        assert kept.read_text().count("\n") == 5
+        assert str(kept).startswith(str(tmp_path / "data"))
+
+
+def test_the_cache_example_hits_the_cache_on_a_second_run(tmp_path):
+    roost_run(tmp_path, "caching.py", "wf", "--note", "first")
+    again = roost_run(tmp_path, "caching.py", "wf", "--note", "second")
+    assert json.loads(again.stdout) == {"o0": 49}
+    assert (tmp_path / "cache" / "catalog").exists()
