@@ -180,6 +180,9 @@ class TaskContext:
     """The plugin state the handler returned last time; empty on the first call of an attempt."""
     interruptible: bool = False
     """True when the attempt may run on preemptible capacity."""
+    exclusive: bool = False
+    """True when nothing else of the execution runs or waits to be visited, and the attempt has no time
+    limit: a handler running work in its own process may then finish it inside ``handle``."""
     overrides: workflow_pb2.TaskNodeOverrides | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     """Execution identity for the task's process (``FLYTE_INTERNAL_*`` variables)."""

@@ -54,6 +54,7 @@ def test_every_node_ends_no_phase_goes_back_and_events_are_unique(tmp_path: path
     assert run.state.phase.is_terminal
     assert set(run.state.nodes) == {n.id for n in nodes}
     assert all(node.phase.is_terminal for node in run.state.nodes.values())
+    assert run.active_attempts == 0, "the in-flight count drifted"
     failed = any(node.phase.name == "FAILED" for node in run.state.nodes.values())
     assert (run.state.phase is WorkflowPhase.FAILED) == failed
 

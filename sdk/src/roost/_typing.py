@@ -14,6 +14,7 @@ from roost.errors import TaskExecutionError, WorkflowDefinitionError
 if TYPE_CHECKING:
     from roost.entity import Entity
     from roost.types import TypeContext
+    from roost.types.memo import FrameMemo
     from roost_core.storage import Storage
 
 _definition_context: TypeContext | None = None
@@ -93,7 +94,13 @@ def guess_python_type(literal: types_pb2.LiteralType) -> Any:
 
 
 def literal_map(
-    entity: Entity, values: dict[str, Any], *, storage: Storage, raw_prefix: str, work_dir: Path
+    entity: Entity,
+    values: dict[str, Any],
+    *,
+    storage: Storage,
+    raw_prefix: str,
+    work_dir: Path,
+    frames: FrameMemo | None = None,
 ) -> literals_pb2.LiteralMap:
     """An entity's inputs as a LiteralMap: defaults filled in, every value checked, errors naming the input."""
     from roost.types import TypeContext
@@ -102,7 +109,7 @@ def literal_map(
     unknown = sorted(set(values) - set(entity.interface.inputs))
     if unknown:
         raise WorkflowDefinitionError(f"{entity.label} has no input(s) {', '.join(unknown)}")
-    with TypeContext(storage, raw_prefix, work_dir=_mkdir(work_dir)) as ctx:
+    with TypeContext(storage, raw_prefix, work_dir=_mkdir(work_dir), frames=frames) as ctx:
         for name, python_type in entity.interface.inputs.items():
             if name in values:
                 value = values[name]
@@ -119,12 +126,17 @@ def literal_map(
 
 
 def python_values(
-    entity: Entity, outputs: literals_pb2.LiteralMap, *, storage: Storage, work_dir: Path
+    entity: Entity,
+    outputs: literals_pb2.LiteralMap,
+    *,
+    storage: Storage,
+    work_dir: Path,
+    frames: FrameMemo | None = None,
 ) -> dict[str, Any]:
     """An entity's outputs as Python values, read with a context rooted in ``work_dir`` (which is kept)."""
     from roost.types import TypeContext
 
-    ctx = TypeContext(storage, work_dir.as_uri(), work_dir=_mkdir(work_dir))
+    ctx = TypeContext(storage, work_dir.as_uri(), work_dir=_mkdir(work_dir), frames=frames)
     return {
         name: to_python(ctx, outputs.literals[name], t, where=f"{entity.label} output {name!r}")
         for name, t in entity.interface.outputs.items()

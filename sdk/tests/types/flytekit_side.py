@@ -64,8 +64,25 @@ def main(work_dir: str, raw_output_prefix: str, names: list[str]) -> None:
                 result["read"] = interop_cases.canonical(read)
             except Exception:
                 result["read_error"] = traceback.format_exc()
+        results["file_uri_probe"] = _probe_file_uri(ctx, work_dir)
     with open(os.path.join(work_dir, "flytekit-results.json"), "w") as file:
         json.dump(results, file, indent=1, sort_keys=True)
+
+
+def _probe_file_uri(ctx: Any, work_dir: str) -> dict[str, Any]:
+    """Whether flytekit opens a FlyteFile whose blob URI is ``file://`` (why Roost records plain paths)."""
+    path = os.path.join(work_dir, "probe.txt")
+    with open(path, "w") as file:
+        file.write("probe")
+    blob = literals_pb2.Blob(
+        uri=f"file://{path}", metadata=literals_pb2.BlobMetadata(type={"dimensionality": 0})
+    )
+    literal = Literal.from_flyte_idl(literals_pb2.Literal(scalar=literals_pb2.Scalar(blob=blob)))
+    try:
+        with open(TypeEngine.to_python_value(ctx, literal, FlyteFile)) as file:
+            return {"read": file.read()}
+    except Exception as exc:
+        return {"read_error": str(exc)}
 
 
 def _write(folder: str, name: str, data: bytes) -> None:

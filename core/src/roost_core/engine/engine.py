@@ -21,8 +21,7 @@ from roost_core.engine.bindings import BindingError
 from roost_core.engine.config import EngineConfig, ExecutionOptions
 from roost_core.engine.launcher import ChildLauncher, ChildStatus
 from roost_core.engine.nodes import dispatch
-from roost_core.engine.nodes.attempt import attempt_in_flight
-from roost_core.engine.phases import NodePhase, WorkflowPhase
+from roost_core.engine.phases import WorkflowPhase
 from roost_core.engine.run import NodeRef, Run
 from roost_core.engine.signals import SignalSource
 from roost_core.engine.state import ExecutionState
@@ -164,10 +163,9 @@ class Engine:
         state = run.state
         run.now = now = self.clock()
         run.next_wake = None
+        run.pending_visits = 0
         if not state.phase.is_terminal:
             state.rounds += 1
-            # Only a parallelism limit needs the count, and counting visits every node.
-            run.active_attempts = _attempts_in_flight(state) if run.max_parallelism else 0
             self._advance(run)
             state.updated_at = now
         self.state_store.save(state)
@@ -315,16 +313,6 @@ class Engine:
                 ),
             )
         return ChildStatus(phase, error=run.state.error)
-
-
-def _attempts_in_flight(state: ExecutionState) -> int:
-    count = 0
-    for node in state.nodes.values():
-        if node.subnodes:
-            count += sum(1 for sub in node.subnodes if attempt_in_flight(sub))
-        elif attempt_in_flight(node) and node.phase in (NodePhase.QUEUED, NodePhase.RUNNING):
-            count += 1
-    return count
 
 
 def _check_inputs(closure: compiler_pb2.CompiledWorkflowClosure, inputs: literals_pb2.LiteralMap) -> None:

@@ -93,7 +93,10 @@ class Run:
         self._woken = threading.Event()
         self.now = 0.0
         self.next_wake: float | None = None
-        self.active_attempts = 0
+        self.active_attempts = _attempts_in_flight(state)
+        """Task attempts of this execution a handler holds now; counted once, then kept up to date."""
+        self.pending_visits = 0
+        """Nodes (and map indices) still to be visited in the current round, after the one being visited."""
         self.storage_errors: dict[str, int] = {}
         limit = self.options.max_parallelism
         self.max_parallelism = engine.config.default_max_parallelism if limit is None else limit
@@ -263,3 +266,13 @@ class Run:
     ) -> None:
         """Record a task attempt's event."""
         self.state.outbox.append(self.events.task(uid, task, report, inputs_uri=inputs_uri))
+
+
+def _attempts_in_flight(state: ExecutionState) -> int:
+    count = 0
+    for node in state.nodes.values():
+        if node.subnodes:
+            count += sum(1 for sub in node.subnodes if sub.attempt_in_flight)
+        elif node.attempt_in_flight and not node.phase.is_terminal:
+            count += 1
+    return count

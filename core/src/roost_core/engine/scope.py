@@ -55,9 +55,11 @@ def evaluate(run: Run, scope: Scope) -> ScopeResult:
     position = graph.position
     work = [(position[node_id], node_id) for node_id in progress.active]
     heapq.heapify(work)
+    run.pending_visits += len(work)
     still_active: list[str] = []
     while work:
         _, node_id = heapq.heappop(work)
+        run.pending_visits -= 1
         uid = scope.prefix + node_id
         state = states.get(uid)
         if state is None or state.phase is NodePhase.NOT_YET_STARTED:
@@ -87,6 +89,7 @@ def evaluate(run: Run, scope: Scope) -> ScopeResult:
             else:
                 del progress.blocked[down]
                 heapq.heappush(work, (position[down], down))
+                run.pending_visits += 1
     still_active.sort(key=position.__getitem__)
     progress.active = still_active
     done = not still_active and not progress.blocked

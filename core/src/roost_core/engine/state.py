@@ -17,6 +17,7 @@ from flyteidl.event import event_pb2
 from roost_core.engine.phases import NodePhase, WorkflowPhase
 from roost_core.errors import ExecutionError
 from roost_core.events.event import Event, EventMessage
+from roost_core.handler import TaskPhase
 
 STATE_FORMAT = 1
 """Bumped when the shape of the saved state changes incompatibly."""
@@ -90,6 +91,12 @@ class NodeState:
     wake_at: float | None = None
     subnodes: list[NodeState] | None = None
     array_version: int = 0
+
+    @property
+    def attempt_in_flight(self) -> bool:
+        """Whether a handler holds a started, unfinished attempt of this node (or map index)."""
+        task = self.task
+        return task is not None and 0 <= task.phase < TaskPhase.SUCCESS
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, defaults omitted."""

@@ -15,6 +15,7 @@ from pathlib import Path
 from flyteidl.core import identifier_pb2, literals_pb2
 
 from roost.local.relocate import relocate_literals
+from roost.types.memo import FrameMemo
 from roost_core.catalog import CachedOutputs, CacheKey, MemoryCatalog, Reservation
 
 
@@ -30,9 +31,10 @@ def cache_folder() -> Path:
 class LocalCatalog:
     """A catalog on disk; reservations are kept in memory (one local run at a time shares them)."""
 
-    def __init__(self, folder: Path, temporary_prefix: str) -> None:
+    def __init__(self, folder: Path, temporary_prefix: str, *, frames: FrameMemo | None = None) -> None:
         self.folder = folder / "catalog"
         self._temporary_prefix = temporary_prefix
+        self._frames = frames
         self._reservations = MemoryCatalog()
         self._lock = threading.Lock()
 
@@ -65,6 +67,8 @@ class LocalCatalog:
             if path.exists() and not overwrite:
                 return
             blobs = path.parent / f"{path.stem}.data"
+            if self._frames is not None:
+                self._frames.flush()
             kept = relocate_literals(outputs, self._temporary_prefix, blobs)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")

@@ -25,6 +25,7 @@ from roost_core.handler import TaskContext, TaskHandler, Transition
 if TYPE_CHECKING:
     from roost.serialize import SerializationSettings
     from roost.tasks import Task
+    from roost.types.memo import FrameMemo
 
 HANDLER_NAME = "roost-local"
 INLINE_GRACE = 0.002
@@ -48,11 +49,13 @@ class InProcessHandler(TaskHandler):
         processes: bool = False,
         max_workers: int | None = None,
         serialization: SerializationSettings | None = None,
+        frames: FrameMemo | None = None,
     ) -> None:
         self._tasks = dict(tasks)
         self._work_dir = work_dir
         self._processes = processes
         self._serialization = serialization
+        self._frames = None if processes else frames
         self._grace = INLINE_GRACE
         workers = max_workers or min(32, (os.cpu_count() or 1) * (1 if processes else 8))
         if processes:
@@ -86,6 +89,9 @@ class InProcessHandler(TaskHandler):
                         retryable=False,
                     )
                 self._tasks[task.name] = task
+                if ctx.exclusive and not self._processes:
+                    # Nothing else could run meanwhile: skip the hand-off to a worker thread.
+                    return _transition(run_task(*self._arguments(task, ctx)))
                 future = self._submit(task, ctx)
                 self._futures[key] = future
                 future.add_done_callback(_notifier(ctx.notify))
@@ -101,19 +107,12 @@ class InProcessHandler(TaskHandler):
             return Transition.running()
         with self._lock:
             self._futures.pop(key, None)
-        outcome = future.result()
-        if outcome.ok:
-            return Transition.success()
-        return Transition.failure(
-            outcome.code,
-            outcome.message,
-            kind=ErrorKind.USER if outcome.user_error else ErrorKind.SYSTEM,
-            retryable=outcome.retryable,
-        )
+        return _transition(future.result())
 
-    def _submit(self, task: Task, ctx: TaskContext) -> concurrent.futures.Future[TaskOutcome]:
+    @staticmethod
+    def _task_run(ctx: TaskContext, *, with_inputs: bool) -> TaskRun:
         execution = ctx.task_execution_id.node_execution_id.execution_id
-        run = TaskRun(
+        return TaskRun(
             inputs_uri=ctx.inputs_uri,
             output_prefix=ctx.output_prefix,
             raw_output_prefix=ctx.raw_output_prefix,
@@ -125,12 +124,19 @@ class InProcessHandler(TaskHandler):
             task_version=ctx.task.id.version,
             node_id=ctx.node_id,
             attempt=ctx.attempt,
-            inputs=ctx.read_inputs().SerializeToString(deterministic=True),
+            inputs=ctx.read_inputs().SerializeToString(deterministic=True) if with_inputs else None,
         )
-        work_dir = self._work_dir
+
+    def _arguments(self, task: Task, ctx: TaskContext) -> tuple[Any, ...]:
+        """``run_task``'s arguments for this process (the inputs go as the message, not as bytes)."""
+        run = self._task_run(ctx, with_inputs=False)
+        return (task, run, ctx.storage, self._work_dir, self._serialization, self._frames, ctx.read_inputs())
+
+    def _submit(self, task: Task, ctx: TaskContext) -> concurrent.futures.Future[TaskOutcome]:
         if self._processes:
-            return self._pool.submit(_run_forked, task.name, run, work_dir, self._serialization)
-        return self._pool.submit(run_task, task, run, ctx.storage, work_dir, self._serialization)
+            run = self._task_run(ctx, with_inputs=True)
+            return self._pool.submit(_run_forked, task.name, run, self._work_dir, self._serialization)
+        return self._pool.submit(run_task, *self._arguments(task, ctx))
 
     def abort(self, ctx: TaskContext) -> None:
         """Cancel the attempt if it has not started; a running thread finishes but its result is dropped."""
@@ -158,6 +164,17 @@ def find_task(name: str) -> Task | None:
             return None
     found = getattr(module, attribute, None)
     return found if isinstance(found, Task) else None
+
+
+def _transition(outcome: TaskOutcome) -> Transition:
+    if outcome.ok:
+        return Transition.success()
+    return Transition.failure(
+        outcome.code,
+        outcome.message,
+        kind=ErrorKind.USER if outcome.user_error else ErrorKind.SYSTEM,
+        retryable=outcome.retryable,
+    )
 
 
 def _notifier(notify: Callable[[], None]) -> Callable[[Any], None]:

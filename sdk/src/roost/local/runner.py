@@ -27,6 +27,7 @@ from roost.local.relocate import data_folder, relocate_literals
 from roost.local.signals import LocalSignals
 from roost.serialize import SerializationSettings, Serializer
 from roost.tasks import Task
+from roost.types.memo import FrameMemo
 from roost.workflows import Workflow
 from roost_core import hookimpl
 from roost_core.engine import (
@@ -165,12 +166,14 @@ class _LocalRun:
             _skip_sleeps(closure)
         storage = build_storage(EnginePlugins(entry_points=False))
         tasks = self.serializer.task_entities
+        frames = None if self._needs_files(tasks) else FrameMemo()
         handler = InProcessHandler(
             tasks,
             self.folder / "work",
             processes=self.options.processes,
             max_workers=self.options.max_workers,
             serialization=self.settings,
+            frames=frames,
         )
         python_types = {t.task_type for t in tasks.values() if _runs_in_process(t)}
         live = self.options.progress if self.options.progress is not None else sys.stderr.isatty()
@@ -182,7 +185,7 @@ class _LocalRun:
                 default_for_task_types=dict.fromkeys(python_types, HANDLER_NAME), poll_interval=0.5
             ),
             plugins=EnginePlugins([_LocalHandlers(handler, python_types)], entry_points=False),
-            catalog=self._catalog(),
+            catalog=self._catalog(frames),
             state_store=ObjectStateStore(),
             sinks={"progress": progress},
             signals=LocalSignals(set(self.options.approvals), self.options.signals),
@@ -191,7 +194,12 @@ class _LocalRun:
         data_prefix = (self.folder / "data").as_uri() if self._needs_files(tasks) else f"mem://{self.name}"
         try:
             inputs = _typing.literal_map(
-                self.wf, values, storage=storage, raw_prefix=self.raw_prefix, work_dir=self.folder / "inputs"
+                self.wf,
+                values,
+                storage=storage,
+                raw_prefix=self.raw_prefix,
+                work_dir=self.folder / "inputs",
+                frames=frames,
             )
             run = engine.start(
                 identifier_pb2.WorkflowExecutionIdentifier(
@@ -211,9 +219,9 @@ class _LocalRun:
         finally:
             engine.close()
             progress.close()
-        return self._result(engine, run, storage)
+        return self._result(engine, run, storage, frames)
 
-    def _result(self, engine: Engine, run: Run, storage: Any) -> LocalResult:
+    def _result(self, engine: Engine, run: Run, storage: Any, frames: FrameMemo | None) -> LocalResult:
         state = run.state
         if state.phase is not WorkflowPhase.SUCCEEDED:
             message = state.error.message if state.error else state.phase.name.lower()
@@ -225,16 +233,18 @@ class _LocalRun:
         outputs = engine.outputs(run)
         kept_folder = self.options.outputs_folder or data_folder() / "outputs" / self.name
         kept = relocate_literals(outputs, self.raw_prefix, kept_folder)
-        values = _typing.python_values(self.wf, kept, storage=storage, work_dir=kept_folder)
+        values = _typing.python_values(self.wf, kept, storage=storage, work_dir=kept_folder, frames=frames)
         return LocalResult(
             self.name, self.wf.interface.pack_outputs(values), kept_folder if kept_folder.exists() else None
         )
 
-    def _catalog(self) -> Any:
+    def _catalog(self, frames: FrameMemo | None) -> Any:
         from roost.local.cache import LocalCatalog, cache_folder
         from roost_core.catalog import MemoryCatalog
 
-        return LocalCatalog(cache_folder(), self.raw_prefix) if self.options.cache else MemoryCatalog()
+        if not self.options.cache:
+            return MemoryCatalog()
+        return LocalCatalog(cache_folder(), self.raw_prefix, frames=frames)
 
     def _max_parallelism(self) -> int | None:
         if self.options.max_parallelism is not None:

@@ -20,6 +20,7 @@ from roost.errors import TaskExecutionError
 if TYPE_CHECKING:
     from roost.serialize import SerializationSettings
     from roost.tasks import Task
+    from roost.types.memo import FrameMemo
     from roost_core.storage import Storage
 
 
@@ -59,12 +60,18 @@ def run_task(
     storage: Storage,
     work_dir: Path,
     serialization: SerializationSettings | None = None,
+    frames: FrameMemo | None = None,
+    inputs: literals_pb2.LiteralMap | None = None,
 ) -> TaskOutcome:
-    """Run ``task`` for one attempt; never raises for failures of the task's own code."""
+    """Run ``task`` for one attempt; never raises for failures of the task's own code.
+
+    ``frames`` lets dataframes pass in memory between tasks of a run in this process; ``inputs``, when
+    given, are used instead of reading them.
+    """
     from roost.types import TypeContext
 
     work_dir.mkdir(parents=True, exist_ok=True)
-    with TypeContext(storage=storage, raw_output_prefix=run.raw_output_prefix, work_dir=work_dir) as types:
+    with TypeContext(storage, run.raw_output_prefix, work_dir=work_dir, frames=frames) as types:
         ctx = TaskRunContext(
             types,
             project=run.project,
@@ -79,12 +86,13 @@ def run_task(
             prev_checkpoint_prefix=run.prev_checkpoint_prefix,
             serialization=serialization,
         )
-        inputs = literals_pb2.LiteralMap()
         try:
-            if run.inputs is not None:
-                inputs.ParseFromString(run.inputs)
-            else:
-                inputs = storage.read_proto(run.inputs_uri, literals_pb2.LiteralMap)
+            if inputs is None:
+                inputs = literals_pb2.LiteralMap()
+                if run.inputs is not None:
+                    inputs.ParseFromString(run.inputs)
+                else:
+                    inputs = storage.read_proto(run.inputs_uri, literals_pb2.LiteralMap)
             result = task.dispatch(ctx, inputs)
         except TaskExecutionError as exc:
             return TaskOutcome(False, "TaskOutputsInvalid", str(exc), retryable=False)

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
+from roost.types.memo import FrameMemo
 from roost_core.storage import Storage, StorageError
 
 _FILE_SCHEME = "file://"
@@ -38,7 +39,12 @@ class TypeContext:
     """
 
     def __init__(
-        self, storage: Storage, raw_output_prefix: str, *, work_dir: str | os.PathLike[str] | None = None
+        self,
+        storage: Storage,
+        raw_output_prefix: str,
+        *,
+        work_dir: str | os.PathLike[str] | None = None,
+        frames: FrameMemo | None = None,
     ) -> None:
         scheme, sep, rest = raw_output_prefix.partition("://")
         if not sep or not rest.strip("/"):
@@ -52,6 +58,8 @@ class TypeContext:
             )
         self.storage = storage
         self.raw_output_prefix = raw_output_prefix.rstrip("/")
+        self.frames = frames
+        """Where a local run keeps dataframes in memory instead of writing them at once (None: write)."""
         self._work_dir = os.fspath(work_dir) if work_dir is not None else None
         self._local_dir: str | None = None
         self._closed = False

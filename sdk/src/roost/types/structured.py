@@ -357,11 +357,19 @@ class StructuredDatasetTransformer(TypeTransformer[Any]):
             file_format,
             lambda detail: InvalidValueError(detail, python_type=StructuredDataset, value=frame),
         )
-        data = kind.write(frame, file_format)
         folder = _storage_uri(dataset.uri) if dataset.uri else ctx.new_remote_path()
-        ctx.write(f"{folder.rstrip('/')}/{_CSV_FILE if file_format == CSV else _PARQUET_FILE}", data)
+        target = f"{folder.rstrip('/')}/{_CSV_FILE if file_format == CSV else _PARQUET_FILE}"
         dataset_type.format = file_format
         stored = _dataset_literal(ctx.literal_uri(folder), dataset_type)
+        storage = ctx.storage
+
+        def write() -> None:
+            storage.write(target, kind.write(frame, file_format))
+
+        if ctx.frames is not None and not dataset.uri:
+            ctx.frames.keep(stored.uri, frame, write)
+        else:
+            write()
         dataset._literal = stored
         return stored
 
@@ -476,4 +484,9 @@ def _read_frame(
     kind = _kind_of(
         frame_type, file_format, lambda detail: InvalidLiteralError(detail, python_type=frame_type)
     )
+    if ctx.frames is not None:
+        kept = ctx.frames.get(stored.uri, frame_type)
+        if kept is not None and (not columns or list(getattr(kept, "column_names", kept.columns)) == columns):
+            return kept
+        ctx.frames.flush([stored.uri])
     return kind.read(_local_copy(ctx, stored.uri), columns, file_format)

@@ -139,9 +139,14 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
     parallelism = ref.node.array_node.parallelism
     running = sum(1 for s in subnodes if s.phase in (NodePhase.QUEUED, NodePhase.RUNNING))
     changed: list[event_pb2.ExternalResourceInfo] = []
+    # Indices still to visit count as pending, so no index is taken for the only work there is.
+    visits = sum(1 for sub in subnodes if not sub.phase.is_terminal)
+    run.pending_visits += visits
     for index, sub in enumerate(subnodes):
         if sub.phase.is_terminal:
             continue
+        visits -= 1
+        run.pending_visits -= 1
         if sub.phase is NodePhase.NOT_YET_STARTED:
             if parallelism and running >= parallelism:
                 continue
@@ -159,6 +164,7 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
             changed.append(_external(index, sub, result.reports))
         if sub.phase.is_terminal:
             running -= 1
+    run.pending_visits -= visits
     _judge(run, ref, state, task, changed)
 
 

@@ -147,6 +147,7 @@ def context(run: Run, site: TaskSite, state: NodeState, handler: TaskHandler) ->
         prev_checkpoint_prefix=prev_checkpoint,
         state=plugin_state,
         interruptible=_interruptible(run, site, state),
+        exclusive=run.active_attempts == 1 and run.pending_visits == 0 and not _deadlines(run, site)[0],
         overrides=overrides,
         environment=environment,
         config=run.engine.config.handlers.get(handler.name, {}),
@@ -305,7 +306,8 @@ def _apply(
         _after_success(run, site, state, handler, ctx, transition, result)
         return
     if changed:
-        task_state.phase = int(transition.phase)
+        if not transition.phase.is_failure:
+            task_state.phase = int(transition.phase)  # a failure's phase is set when the attempt ends
         task_state.version = transition.version
         task_state.reason = transition.reason
         if logs:
@@ -478,15 +480,9 @@ def _may_retry(run: Run, site: TaskSite, state: NodeState, error: ExecutionError
     return user_attempts <= retries
 
 
-def attempt_in_flight(state: NodeState) -> bool:
-    """Whether a handler holds a started, unfinished attempt of this execution."""
-    task_state = state.task
-    return task_state is not None and 0 <= task_state.phase < TaskPhase.SUCCESS
-
-
 def _end_attempt(run: Run, state: NodeState, phase: int) -> None:
     """Record the attempt's last phase and free its parallelism slot (once)."""
-    if attempt_in_flight(state):
+    if state.attempt_in_flight:
         run.attempt_ended()
     if state.task is not None:
         state.task.phase = phase
@@ -502,7 +498,7 @@ def _finalize(handler: TaskHandler, ctx: TaskContext) -> None:
 def _abort_attempt(
     run: Run, site: TaskSite, state: NodeState, handler: TaskHandler, result: StepResult, reason: str
 ) -> None:
-    if not attempt_in_flight(state):
+    if not state.attempt_in_flight:
         return
     assert state.task is not None
     ctx = context(run, site, state, handler)
