@@ -14,7 +14,7 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "sdk", "examples", "lint", "types"]
+nox.options.sessions = ["core", "sdk", "k8s_pod", "examples", "lint", "types"]
 
 PYTHON = "3.11"
 # Each package: its folder and the local packages it depends on. A session installs only those and the
@@ -22,6 +22,7 @@ PYTHON = "3.11"
 PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "core": ("core", ()),
     "sdk": ("sdk", ("core",)),
+    "k8s_pod": ("plugins/k8s_pod", ("core",)),
 }
 
 
@@ -46,6 +47,12 @@ def core(session: nox.Session) -> None:
 def sdk(session: nox.Session) -> None:
     """The roost SDK's tests (the flytekit interop tests make flytekit's own virtualenv on first run)."""
     _tests(session, "sdk")
+
+
+@nox.session(python=PYTHON)
+def k8s_pod(session: nox.Session) -> None:
+    """roost-k8s-pod's tests, against its Kubernetes API test server (kubectl comes with the test extra)."""
+    _tests(session, "k8s_pod")
 
 
 @nox.session(python=PYTHON)

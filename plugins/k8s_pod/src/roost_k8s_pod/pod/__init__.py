@@ -1,0 +1,7 @@
+"""The Pod task handler: tasks run as Kubernetes Pods."""
+
+from __future__ import annotations
+
+from roost_k8s_pod.pod.handler import TASK_TYPES, PodHandler
+
+__all__ = ["TASK_TYPES", "PodHandler"]

@@ -1,0 +1,58 @@
+"""Fixtures: the Kubernetes API test server with its kubelet, a kubeconfig for it, and a Pod handler."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from helpers import NAMESPACE
+
+from roost_k8s_pod import PodHandler
+from roost_k8s_pod.testing import KubeletOptions, KubeTestServer, SchemasNotFoundError
+from roost_k8s_pod.testing.store import ResourceType
+
+
+@pytest.fixture
+def k8s_server(tmp_path: Path) -> Iterator[KubeTestServer]:
+    """A running test server whose kubelet runs pods as local processes."""
+    with KubeTestServer(
+        kubelet=KubeletOptions(work_dir=tmp_path / "kubelet"), bookmark_interval=0.5
+    ) as server:
+        yield server
+
+
+@pytest.fixture
+def kubeconfig(k8s_server: KubeTestServer, tmp_path: Path) -> Path:
+    """A kubeconfig for ``k8s_server``."""
+    return k8s_server.write_kubeconfig(tmp_path / "kubeconfig")
+
+
+@pytest.fixture
+def require_crd(k8s_server: KubeTestServer) -> Callable[[str], ResourceType]:
+    """Register a CRD from the schema folder, or skip the test (saying the CRD checks are skipped) without it."""
+
+    def register(relative: str) -> ResourceType:
+        try:
+            return k8s_server.register_crd_file(relative)
+        except SchemasNotFoundError as exc:
+            pytest.skip(str(exc))
+
+    return register
+
+
+@pytest.fixture
+def server(k8s_server: KubeTestServer) -> KubeTestServer:
+    """The test server with the namespace the handler uses for project proj, domain dev."""
+    k8s_server.create_namespace(NAMESPACE)
+    return k8s_server
+
+
+@pytest.fixture
+def handler() -> Iterator[PodHandler]:
+    """A Pod handler, closed after the test."""
+    pod_handler = PodHandler()
+    try:
+        yield pod_handler
+    finally:
+        pod_handler.close()
