@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2, tasks_pb2, workflow_pb2
 
@@ -18,6 +19,8 @@ from roost_core.errors import ExecutionError
 
 if TYPE_CHECKING:
     from roost_core.engine.engine import Engine
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +93,7 @@ class Run:
         self._literal_maps: dict[str, literals_pb2.LiteralMap] = {}
         self._dynamic: dict[str, ClosureIndex] = {}
         self._progress: dict[str, ScopeProgress] = {}
+        self._derived: dict[Hashable, Any] = {}
         self._woken = threading.Event()
         self.now = 0.0
         self.next_wake: float | None = None
@@ -189,6 +193,13 @@ class Run:
     def remember_dynamic(self, uid: str, index: ClosureIndex) -> None:
         """Keep a dynamic node's freshly compiled closure."""
         self._dynamic[uid] = index
+
+    def derived(self, key: Hashable, build: Callable[[], T]) -> T:
+        """A value derived from the state or the data, built once per run (rebuilt after a restart)."""
+        if key not in self._derived:
+            self._derived[key] = build()
+        value: T = self._derived[key]
+        return value
 
     def scope_progress(self, scope: Scope) -> ScopeProgress:
         """The scope's progress, derived from the state on first use."""

@@ -132,7 +132,4 @@ class Storage:
     @staticmethod
     def join(prefix: str, *parts: str) -> str:
         """Join path parts onto a URI prefix with single slashes."""
-        uri = prefix.rstrip("/")
-        for part in parts:
-            uri = f"{uri}/{part.strip('/')}"
-        return uri
+        return "/".join([prefix.rstrip("/"), *[part.strip("/") for part in parts]])

@@ -8,7 +8,6 @@ wakes the execution at once) and then success or failure.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import importlib
 import multiprocessing
 import os
@@ -28,8 +27,6 @@ if TYPE_CHECKING:
     from roost.types.memo import FrameMemo
 
 HANDLER_NAME = "roost-local"
-INLINE_GRACE = 0.002
-"""How long ``handle`` waits for an attempt it just started before reporting it running (seconds)."""
 
 # Tasks of the run, for forked worker processes: set before the pool forks, inherited by the workers.
 _FORKED_TASKS: dict[str, Task] = {}
@@ -56,7 +53,6 @@ class InProcessHandler(TaskHandler):
         self._processes = processes
         self._serialization = serialization
         self._frames = None if processes else frames
-        self._grace = INLINE_GRACE
         workers = max_workers or min(32, (os.cpu_count() or 1) * (1 if processes else 8))
         if processes:
             _FORKED_TASKS.clear()
@@ -95,14 +91,6 @@ class InProcessHandler(TaskHandler):
                 future = self._submit(task, ctx)
                 self._futures[key] = future
                 future.add_done_callback(_notifier(ctx.notify))
-                started = True
-            else:
-                started = False
-        if started and self._grace:
-            # Most tasks of a local run take less than a millisecond: a short wait lets one finish in the
-            # round that started it, instead of costing a round trip through the engine's wake-up.
-            with contextlib.suppress(concurrent.futures.TimeoutError):
-                future.exception(timeout=self._grace)
         if not future.done():
             return Transition.running()
         with self._lock:

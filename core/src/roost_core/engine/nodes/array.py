@@ -57,17 +57,20 @@ def _size(ref: NodeRef, inputs: literals_pb2.LiteralMap) -> int | str:
     return next(iter(sizes.values()))
 
 
-def _index_inputs(ref: NodeRef, inputs: literals_pb2.LiteralMap, index: int) -> literals_pb2.LiteralMap:
-    bound = set(ref.node.array_node.bound_inputs)
-    result = literals_pb2.LiteralMap()
-    for name, literal in inputs.literals.items():
-        value = (
-            literal
-            if name in bound or literal.WhichOneof("value") != "collection"
-            else literal.collection.literals[index]
-        )
-        result.literals[name].CopyFrom(value)
-    return result
+def _index_inputs(run: Run, ref: NodeRef, state: NodeState, index: int) -> literals_pb2.LiteralMap:
+    """The inputs of one index: its element of each mapped list, and the bound inputs whole."""
+
+    def build() -> list[literals_pb2.LiteralMap]:
+        inputs = run.literal_map(state.inputs_uri)
+        bound = set(ref.node.array_node.bound_inputs)
+        maps = [literals_pb2.LiteralMap() for _ in state.subnodes or []]
+        for name, literal in inputs.literals.items():
+            mapped = name not in bound and literal.WhichOneof("value") == "collection"
+            for i, target in enumerate(maps):
+                target.literals[name].CopyFrom(literal.collection.literals[i] if mapped else literal)
+        return maps
+
+    return run.derived(("array-inputs", ref.uid, state.attempt), build)[index]
 
 
 def _original_interface(node: workflow_pb2.Node) -> bool:
@@ -83,12 +86,11 @@ def _site(
     ref: NodeRef,
     state: NodeState,
     task: tasks_pb2.TaskTemplate,
-    inputs: literals_pb2.LiteralMap,
     index: int,
 ) -> TaskSite:
     storage = run.engine.storage
     data_dir = storage.join(run.data_dir(ref.uid), str(index))
-    index_inputs = _index_inputs(ref, inputs, index)
+    index_inputs = _index_inputs(run, ref, state, index)
     inputs_uri = state.inputs_uri
     if ref.node.array_node.data_mode == workflow_pb2.ArrayNode.INDIVIDUAL_INPUT_FILES:
         inputs_uri = storage.join(data_dir, "inputs.pb")
@@ -134,7 +136,6 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
             return
         state.subnodes = [NodeState() for _ in range(size)]
         run.set_phase(ref, state, NodePhase.RUNNING, target=task.id)
-    inputs = run.literal_map(state.inputs_uri)
     subnodes = state.subnodes or []
     parallelism = ref.node.array_node.parallelism
     running = sum(1 for s in subnodes if s.phase in (NodePhase.QUEUED, NodePhase.RUNNING))
@@ -153,7 +154,7 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
             sub.phase = NodePhase.QUEUED
             sub.queued_at = run.now
             running += 1
-        site = _site(run, ref, state, task, inputs, index)
+        site = _site(run, ref, state, task, index)
         result = attempt.step(run, site, sub)
         if result.outcome is attempt.Outcome.DYNAMIC:
             sub.phase = NodePhase.FAILED
@@ -261,12 +262,11 @@ def stop(run: Run, ref: NodeRef, state: NodeState, cause: str) -> None:
     if not state.subnodes:
         return
     task = _task(run, ref)
-    inputs = run.literal_map(state.inputs_uri)
     changed: list[event_pb2.ExternalResourceInfo] = []
     for index, sub in enumerate(state.subnodes):
         if sub.phase.is_terminal or sub.phase is NodePhase.NOT_YET_STARTED:
             continue
-        result = attempt.abort(run, _site(run, ref, state, task, inputs, index), sub, cause)
+        result = attempt.abort(run, _site(run, ref, state, task, index), sub, cause)
         sub.phase = NodePhase.ABORTED
         if result.reports:
             changed.append(_external(index, sub, result.reports))

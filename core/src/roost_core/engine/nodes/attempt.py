@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from flyteidl.core import catalog_pb2, identifier_pb2, literals_pb2, tasks_pb2, workflow_pb2
@@ -126,12 +127,14 @@ def context(run: Run, site: TaskSite, state: NodeState, handler: TaskHandler) ->
         ),
         retry_attempt=attempt,
     )
-    environment = task_environment(
-        task_execution_id,
-        workflow=run.index.primary.template.id.name,
-        launch_plan=run.options.launch_plan.get("name", ""),
-        container_env=site.task.container.env,
-        execution_env={**run.options.environment, **site.extra_env},
+    environment = _LazyEnvironment(
+        lambda: task_environment(
+            task_execution_id,
+            workflow=run.index.primary.template.id.name,
+            launch_plan=run.options.launch_plan.get("name", ""),
+            container_env=site.task.container.env,
+            execution_env={**run.options.environment, **site.extra_env},
+        )
     )
     overrides = site.node.task_node.overrides if site.node.task_node.HasField("overrides") else None
     prev_checkpoint = storage.join(attempt_dir(run, site, attempt - 1), "_checkpoints") if attempt else ""
@@ -156,6 +159,29 @@ def context(run: Run, site: TaskSite, state: NodeState, handler: TaskHandler) ->
         notify=run.wake,
         _inputs=site.inputs,
     )
+
+
+class _LazyEnvironment(Mapping[str, str]):
+    """A task's environment, built the first time a handler reads it (in-process handlers never do)."""
+
+    def __init__(self, build: Callable[[], dict[str, str]]) -> None:
+        self._build: Callable[[], dict[str, str]] | None = build
+        self._values: dict[str, str] = {}
+
+    def _loaded(self) -> dict[str, str]:
+        if self._build is not None:
+            self._values = self._build()
+            self._build = None
+        return self._values
+
+    def __getitem__(self, key: str) -> str:
+        return self._loaded()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._loaded())
+
+    def __len__(self) -> int:
+        return len(self._loaded())
 
 
 def _interruptible(run: Run, site: TaskSite, state: NodeState) -> bool:
