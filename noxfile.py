@@ -22,7 +22,7 @@ PYTHON = "3.11"
 PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "core": ("core", ()),
     "sdk": ("sdk", ("core",)),
-    "k8s_pod": ("plugins/k8s_pod", ("core",)),
+    "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
 }
 
 

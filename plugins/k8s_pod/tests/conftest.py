@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -56,3 +60,31 @@ def handler() -> Iterator[PodHandler]:
         yield pod_handler
     finally:
         pod_handler.close()
+
+
+FLYTEKIT_REQUIREMENTS = ("flytekit==1.16.31", "flytekitplugins-pod==1.16.31")
+
+
+@pytest.fixture(scope="session")
+def flytekit_python(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The python of a virtualenv with flytekit 1.16.31, its Pod plugin and this kubernetes client, kept in
+    pytest's cache folder between runs (built in a temporary folder when the cache is disabled)."""
+    import uv
+
+    requirements = [*FLYTEKIT_REQUIREMENTS, f"kubernetes=={importlib.metadata.version('kubernetes')}"]
+    key = hashlib.sha256(" ".join(requirements).encode()).hexdigest()[:12]
+    cache = getattr(pytestconfig, "cache", None)
+    folder = cache.mkdir(f"flytekit-venv-{key}") if cache else tmp_path_factory.mktemp("flytekit-venv")
+    python = folder / "venv" / "bin" / "python"
+    done = folder / "installed"
+    if not done.exists():
+        uv_bin = uv.find_uv_bin()
+        subprocess.run(
+            [uv_bin, "venv", "--quiet", "--clear", "--python", sys.executable, str(folder / "venv")],
+            check=True,
+        )
+        subprocess.run(
+            [uv_bin, "pip", "install", "--quiet", "--python", str(python), *requirements], check=True
+        )
+        done.write_text("\n".join(requirements))
+    return str(python)

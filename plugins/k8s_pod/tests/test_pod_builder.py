@@ -376,8 +376,16 @@ def test_tasks_that_cannot_become_pods(tmp_path, validator, handler):
     raw = program_task("nothing", task_type="raw-container")
     raw.container.data_config.enabled = True
     error = refusal(raw)
-    assert error.code == "UnsupportedTaskType"
-    assert "copilot data loading" in error.message
+    assert (error.code, error.kind) == ("BadConfiguration", ErrorKind.SYSTEM)
+    assert error.message.endswith(
+        "the task moves its data with the copilot (data_config: a raw container reading its inputs from files "
+        "and writing its outputs as files), and the Pod handler's copilot_image option is not set; set it to an "
+        "image with roost-k8s-pod installed"
+    )
+    raw.container.data_config.input_path = raw.container.data_config.output_path = "/data"
+    assert refusal(raw, {"copilot_image": "roost:1"}).message.endswith(
+        "the task's data_config uses '/data' for both inputs and outputs"
+    )
     bad = program_task("nothing", resources=tasks_pb2.Resources(requests=entries(cpu="lots")))
     assert "resource requests.cpu: quantities must match the regular expression" in refusal(bad).message
     memory = refusal(program_task("nothing"), scheme="mem")

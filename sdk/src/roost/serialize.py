@@ -124,15 +124,25 @@ class Serializer:
         return proto
 
     def task_node(self, task: Task, overrides: Overrides) -> workflow_pb2.TaskNode:
-        """A TaskNode referring to ``task``, with the node's resource and image overrides."""
+        """A TaskNode referring to ``task``, with the node's resource, image and pod template overrides."""
         from roost.options import resources_proto
 
-        target = workflow_pb2.TaskNode(reference_id=self.task(task).id)
+        template = self.task(task)
+        target = workflow_pb2.TaskNode(reference_id=template.id)
         resources = resources_proto(overrides.requests, overrides.limits)
         if resources is not None:
             target.overrides.resources.CopyFrom(resources)
         if overrides.container_image:
             target.overrides.container_image = overrides.container_image
+        if overrides.pod_template is not None:
+            # A plugin's PodTemplate (roost-k8s-pod) merges the task's container into its primary container.
+            override = getattr(overrides.pod_template, "task_node_override", None)
+            if override is None:
+                raise WorkflowDefinitionError(
+                    f"{task.label}: with_overrides(pod_template=...) takes a PodTemplate (from roost_k8s_pod), "
+                    f"not {type(overrides.pod_template).__name__}"
+                )
+            target.overrides.pod_template.CopyFrom(override(template))
         return target
 
     # results

@@ -4,7 +4,16 @@ It serves the task types ``container``, ``python-task`` and ``raw-container``. T
 arguments of ``TaskTemplate.container`` are rendered with Flyte's template variables
 (:func:`roost_core.container.render_task_args`); the process reads ``inputs.pb`` and writes
 ``outputs.pb``, ``futures.pb`` or ``error.pb`` through blob storage itself, so the storage must be
-one a separate process can reach (``file://`` or ``s3://``, not ``mem://``).
+one a separate process can reach (``file://`` or ``s3://``, not ``mem://``). A task without a
+``container`` whose target is ``k8s_pod`` (a pod template) runs its primary container's command,
+with the plain ``value`` variables of its environment.
+
+Raw containers with an enabled ``data_config`` (flytekit's and Roost's ``ContainerTask``) get Flyte's
+copilot data loading around the process (:mod:`roost_core.copilot`): before it starts, the inputs are
+written as files into the attempt's ``inputs`` folder; the container's input and output paths in the
+command line are replaced by the attempt's ``inputs`` and ``outputs`` folders; after it exited, the
+``outputs`` folder is read back into ``outputs.pb`` (or ``error.pb`` saying what was missing). The
+container's image is not used: the command runs on this machine (see ``image_environments``).
 
 Configuration (the handler's section, ``ctx.config``):
 
@@ -61,6 +70,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flyteidl.core import tasks_pb2
+from google.protobuf.json_format import MessageToDict
+
 from roost_core.container import (
     ResultKind,
     TemplateError,
@@ -68,9 +80,20 @@ from roost_core.container import (
     read_task_result,
     render_task_args,
 )
+from roost_core.copilot import (
+    ERROR_FILE,
+    DataLoadingError,
+    data_loading_config,
+    data_paths,
+    download_inputs,
+    substitute_paths,
+    upload_outputs,
+    write_error_document,
+)
 from roost_core.errors import ConfigurationError, ErrorKind
 from roost_core.handler import TaskContext, TaskHandler, TaskLog, Transition
 from roost_core.handlers._supervise import process_start_time, write_json_atomically
+from roost_core.storage import StorageError
 
 SUPERVISOR = Path(__file__).with_name("_supervise.py")
 DEFAULT_KILL_GRACE_PERIOD = 10.0
@@ -198,6 +221,14 @@ class _AttemptFiles:
     def cwd(self) -> Path:
         return self.folder / "work"
 
+    @property
+    def input_dir(self) -> Path:
+        return self.folder / "inputs"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.folder / "outputs"
+
     def logs(self) -> tuple[TaskLog, ...]:
         return (TaskLog("stdout", self.stdout.as_uri()), TaskLog("stderr", self.stderr.as_uri()))
 
@@ -292,17 +323,31 @@ class LocalProcessHandler(TaskHandler):
         self, ctx: TaskContext, settings: LocalProcessSettings, files: _AttemptFiles, lock_fd: int
     ) -> Transition:
         task = ctx.task.id.name
-        container = ctx.task.container
-        if not ctx.task.HasField("container") or not (container.command or container.args):
+        try:
+            source = _command_source(ctx.task)
+        except ValueError as exc:
+            return Transition.failure("BadTaskSpecification", f"task {task!r}: {exc}", retryable=False)
+        if not (source.command or source.args):
             return Transition.failure(
                 "BadTaskSpecification",
                 f"task {task!r} of type {ctx.task.type!r} has no container command to run",
                 retryable=False,
             )
         try:
-            argv = render_task_args(ctx, [*container.command, *container.args])
+            argv = render_task_args(ctx, [*source.command, *source.args])
         except TemplateError as exc:
             return Transition.failure("BadTaskSpecification", str(exc), retryable=False)
+        loading = data_loading_config(ctx.task)
+        if loading is not None:
+            try:
+                argv = _prepare_data(ctx, files, loading, argv)
+            except DataLoadingError as exc:
+                return Transition.failure(
+                    exc.code,
+                    f"task {task!r}: {exc}",
+                    kind=exc.kind,
+                    retryable=exc.kind is ErrorKind.SYSTEM,
+                )
         files.cwd.mkdir(exist_ok=True)
         for log in (files.stdout, files.stderr):
             log.parent.mkdir(parents=True, exist_ok=True)
@@ -311,7 +356,7 @@ class LocalProcessHandler(TaskHandler):
             str(files.spec),
             {
                 "argv": argv,
-                "env": _process_environment(ctx, settings),
+                "env": _process_environment(ctx, settings, source),
                 "cwd": str(files.cwd),
                 "stdout": str(files.stdout),
                 "stderr": str(files.stderr),
@@ -370,6 +415,10 @@ class LocalProcessHandler(TaskHandler):
             )
         task_result = read_task_result(ctx.storage, ctx.output_prefix)
         returncode = int(result["returncode"])
+        loading = data_loading_config(ctx.task)
+        if loading is not None and task_result.kind is ResultKind.NOTHING:
+            _collect_outputs(ctx, files, exited_ok=returncode == 0)
+            task_result = read_task_result(ctx.storage, ctx.output_prefix)
         if task_result.kind is not ResultKind.ERROR and returncode != 0:
             return Transition.failure(
                 "KilledBySignal" if returncode < 0 else "NonZeroExit",
@@ -435,12 +484,97 @@ class LocalProcessHandler(TaskHandler):
         threading.Thread(target=watch, name=name, daemon=True).start()
 
 
-def _process_environment(ctx: TaskContext, settings: LocalProcessSettings) -> dict[str, str]:
+@dataclass(frozen=True, slots=True)
+class _CommandSource:
+    """What the process runs: the task's container, or the primary container of its pod spec."""
+
+    image: str
+    command: tuple[str, ...]
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+
+
+def _command_source(task: tasks_pb2.TaskTemplate) -> _CommandSource:
+    """The container to run; a ``k8s_pod`` task runs its primary container (plain env values only)."""
+    if task.HasField("container") or not task.HasField("k8s_pod"):
+        container = task.container
+        return _CommandSource(
+            container.image,
+            tuple(container.command),
+            tuple(container.args),
+            tuple((pair.key, pair.value) for pair in container.env),
+        )
+    primary = task.config.get("primary_container_name") or task.k8s_pod.primary_container_name
+    spec = MessageToDict(task.k8s_pod.pod_spec)
+    containers = [c for c in spec.get("containers") or () if isinstance(c, dict)]
+    found = next((c for c in containers if c.get("name") == primary), None)
+    if found is None:
+        names = ", ".join(repr(c.get("name")) for c in containers) or "none"
+        raise ValueError(f"its pod spec has no primary container {primary!r} (containers: {names})")
+    env = tuple(
+        (str(e["name"]), str(e.get("value", "")))
+        for e in found.get("env") or ()
+        if isinstance(e, dict) and "name" in e and "valueFrom" not in e
+    )
+    return _CommandSource(
+        str(found.get("image", "")),
+        tuple(str(a) for a in found.get("command") or ()),
+        tuple(str(a) for a in found.get("args") or ()),
+        env,
+    )
+
+
+def _prepare_data(
+    ctx: TaskContext, files: _AttemptFiles, loading: tasks_pb2.DataLoadingConfig, argv: list[str]
+) -> list[str]:
+    """Copilot's download step: the inputs as files; the command line pointed at the local folders."""
+    input_path, output_path = data_paths(loading)
+    if input_path == output_path:
+        raise DataLoadingError(
+            "BadTaskSpecification",
+            f"its data_config uses {input_path!r} for both inputs and outputs",
+            ErrorKind.USER,
+        )
+    files.output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        inputs = ctx.read_inputs()
+    except StorageError as exc:
+        raise DataLoadingError(
+            "InputDownloadFailed", f"cannot read its inputs: {exc}", ErrorKind.SYSTEM
+        ) from None
+    download_inputs(ctx.storage, inputs, files.input_dir, format=loading.format)
+    return substitute_paths(argv, {input_path: str(files.input_dir), output_path: str(files.output_dir)})
+
+
+def _collect_outputs(ctx: TaskContext, files: _AttemptFiles, *, exited_ok: bool) -> None:
+    """Copilot's upload step: outputs.pb from the output folder, or error.pb saying why not.
+
+    As in Flyte, a task without outputs has nothing read back; a process that failed has only its
+    ``_ERROR`` file read.
+    """
+    if not ctx.task.interface.outputs.variables:
+        return
+    try:
+        if exited_ok or (files.output_dir / ERROR_FILE).is_file():
+            upload_outputs(
+                ctx.storage,
+                ctx.task.interface.outputs,
+                files.output_dir,
+                output_prefix=ctx.output_prefix,
+                raw_output_prefix=ctx.raw_output_prefix,
+            )
+    except DataLoadingError as exc:
+        write_error_document(ctx.storage, ctx.output_prefix, exc)
+
+
+def _process_environment(
+    ctx: TaskContext, settings: LocalProcessSettings, source: _CommandSource
+) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({pair.key: pair.value for pair in ctx.task.container.env})
+    env.update(source.env)
     env.update(ctx.environment)
     env.update(settings.env)
-    image_environment = settings.image_environments.get(ctx.task.container.image)
+    image_environment = settings.image_environments.get(source.image)
     if image_environment is not None:
         first_on_path = str(Path(image_environment) / "bin")
         env["VIRTUAL_ENV"] = image_environment

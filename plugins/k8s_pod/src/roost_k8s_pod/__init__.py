@@ -6,7 +6,9 @@ Public names (imported on first use, so ``import roost_k8s_pod`` loads nothing h
 * :class:`K8sResourceHandler`, :class:`ResourceContext`, :class:`ResourceKind`, :class:`AbortBehavior`,
   :class:`BuildError`, :data:`POD`: the machinery for plugins that run a Kubernetes object;
 * :class:`K8sSettings`, :class:`PodSettings`, :class:`ClusterSettings`, :class:`LogLink`: settings;
-* :class:`KubeClient`, :class:`KubeApiError`, :class:`KubeUnavailableError`: the REST calls.
+* :class:`KubeClient`, :class:`KubeApiError`, :class:`KubeUnavailableError`: the REST calls;
+* :class:`Pod`, :class:`PodTemplate`, :class:`ContainerTask`: the SDK side (task configs and tasks),
+  which needs the ``roost`` SDK.
 
 The Kubernetes API test server is :mod:`roost_k8s_pod.testing`.
 """
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
         ResourceContext,
         sanitize_label_value,
     )
+    from roost_k8s_pod.sdk import ContainerTask, Pod, PodTemplate
     from roost_k8s_pod.settings import ClusterSettings, K8sSettings, LogLink, PodSettings
 
 __all__ = [
@@ -36,14 +39,17 @@ __all__ = [
     "AbortBehavior",
     "BuildError",
     "ClusterSettings",
+    "ContainerTask",
     "K8sResourceHandler",
     "K8sSettings",
     "KubeApiError",
     "KubeClient",
     "KubeUnavailableError",
     "LogLink",
+    "Pod",
     "PodHandler",
     "PodSettings",
+    "PodTemplate",
     "ResourceContext",
     "ResourceKind",
     "sanitize_label_value",
@@ -67,6 +73,9 @@ _HOMES = {
     "K8sSettings": "settings",
     "LogLink": "settings",
     "PodSettings": "settings",
+    "ContainerTask": "sdk",
+    "Pod": "sdk",
+    "PodTemplate": "sdk",
 }
 
 

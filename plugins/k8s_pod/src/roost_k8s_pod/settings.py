@@ -75,6 +75,17 @@ def _positive_seconds(option: str, value: Any) -> float:
     return seconds
 
 
+def _strings(option: str, value: Any) -> tuple[str, ...]:
+    if (
+        isinstance(value, str)
+        or not isinstance(value, Sequence)
+        or not value
+        or not all(isinstance(v, str) for v in value)
+    ):
+        raise _fail(option, "a non-empty list of strings", value)
+    return tuple(value)
+
+
 def _string_map(option: str, value: Any) -> dict[str, str]:
     if not isinstance(value, Mapping) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
@@ -326,6 +337,17 @@ class PodSettings(K8sSettings):
     """Longest time a pod may stay Pending (0: no limit)."""
     log_tail_lines: int = _option(20, _whole)
     """Lines of a failed container's log put into the error when it wrote no ``error.pb``."""
+    copilot_image: str = _option("", _string)
+    """The image of the copilot containers that move the data of raw containers with a ``data_config``
+    (``ContainerTask``): one with roost-k8s-pod installed. Such tasks fail until it is set."""
+    copilot_command: tuple[str, ...] = _option(("roost-copilot",), _strings)
+    """The copilot's command in that image."""
+    copilot_cpu: str = _option("500m", lambda o, v: _quantities(o, {"cpu": v})["cpu"])
+    """CPU request and limit of each copilot container."""
+    copilot_memory: str = _option("128Mi", lambda o, v: _quantities(o, {"memory": v})["memory"])
+    """Memory request and limit of each copilot container."""
+    copilot_timeout: float = _option(3600.0, _positive_seconds)
+    """Longest upload of a raw container's outputs; also the pod's termination grace period."""
 
     def check(self) -> None:
         """Also: templates are mappings with a spec."""

@@ -30,16 +30,24 @@ from flyteidl.core import security_pb2, tasks_pb2
 from google.protobuf.json_format import MessageToDict
 
 from roost_core.container import TemplateError, render_task_args
+from roost_core.copilot import data_loading_config, data_paths, encode_interface
+from roost_core.errors import ErrorKind
 from roost_k8s_pod._quantity import QuantityError, parse_quantity
 from roost_k8s_pod.resource import BuildError, ResourceContext
 from roost_k8s_pod.settings import PodSettings
 
-__all__ = ["PRIMARY_CONTAINER_KEY", "SECRETS_DIR", "build_pod"]
+__all__ = ["COPILOT_DOWNLOADER", "COPILOT_UPLOADER", "PRIMARY_CONTAINER_KEY", "SECRETS_DIR", "build_pod"]
 
 PRIMARY_CONTAINER_KEY = "primary_container_name"
 """The annotation (and task config key) naming the container whose exit decides the task."""
 SECRETS_DIR = "/etc/flyte/secrets"
 SECRET_ENV_PREFIX = "_FSEC_"
+COPILOT_DOWNLOADER = "roost-copilot-downloader"
+"""The init container that writes a raw container's inputs into its input volume."""
+COPILOT_UPLOADER = "roost-copilot-uploader"
+"""The sidecar that reads a raw container's output volume into ``outputs.pb`` once it exited."""
+INPUT_VOLUME = "roost-inputs"
+OUTPUT_VOLUME = "roost-outputs"
 _DEFAULT_TEMPLATE_CONTAINER = "default"
 _PRIMARY_TEMPLATE_CONTAINER = "primary"
 _RESOURCE_NAMES = {
@@ -60,7 +68,7 @@ def build_pod(ctx: ResourceContext) -> dict[str, Any]:
     if not any(c.get("name") == primary for c in containers):
         names = ", ".join(repr(c.get("name")) for c in containers) or "none"
         raise BuildError(f"the pod spec has no primary container {primary!r} (containers: {names})")
-    _check_data_loading(ctx.task)
+    _add_copilot(ctx, settings, spec, primary)
     for group in ("initContainers", "containers"):
         for container in spec.get(group) or ():
             is_primary = group == "containers" and container.get("name") == primary
@@ -171,14 +179,81 @@ def _task_resources(resources: tasks_pb2.Resources) -> dict[str, dict[str, str]]
     return result
 
 
-def _check_data_loading(task: tasks_pb2.TaskTemplate) -> None:
-    config = task.container.data_config if task.HasField("container") else task.k8s_pod.data_config
-    if config.enabled:
+def _add_copilot(ctx: ResourceContext, settings: PodSettings, spec: dict[str, Any], primary: str) -> None:
+    """Flyte's copilot for a raw container with a ``data_config``, with ``roost-copilot``: an emptyDir
+    volume per direction mounted at the task's input and output paths, an init container that writes the
+    inputs there, and a native sidecar (an init container with ``restartPolicy: Always``) that reads the
+    outputs back once Kubernetes stops it after the primary container exited."""
+    config = data_loading_config(ctx.task)
+    if config is None:
+        return
+    if not settings.copilot_image:
         raise BuildError(
-            "the task asks for Flyte's copilot data loading (data_config: raw containers with inputs and outputs "
-            "as files), which roost-k8s-pod does not provide",
-            code="UnsupportedTaskType",
+            "the task moves its data with the copilot (data_config: a raw container reading its inputs from "
+            "files and writing its outputs as files), and the Pod handler's copilot_image option is not set; "
+            "set it to an image with roost-k8s-pod installed",
+            code="BadConfiguration",
+            kind=ErrorKind.SYSTEM,
         )
+    input_path, output_path = data_paths(config)
+    if input_path == output_path:
+        raise BuildError(f"the task's data_config uses {input_path!r} for both inputs and outputs")
+    container = next(c for c in spec["containers"] if c.get("name") == primary)
+    interface = ctx.task.interface
+    init_containers = spec.get("initContainers") or []
+    volumes = spec.setdefault("volumes", [])
+    if interface.inputs.variables:
+        mount = {"name": INPUT_VOLUME, "mountPath": input_path}
+        volumes.append({"name": INPUT_VOLUME, "emptyDir": {}})
+        container.setdefault("volumeMounts", []).append(dict(mount))
+        args = ["download", "--inputs", "{{.input}}", "--output-prefix", "{{.outputPrefix}}"]
+        args += [
+            "--to-local-dir",
+            input_path,
+            "--format",
+            tasks_pb2.DataLoadingConfig.LiteralMapFormat.Name(config.format),
+        ]
+        init_containers.append(_copilot_container(settings, COPILOT_DOWNLOADER, args, mount))
+    if interface.outputs.variables:
+        mount = {"name": OUTPUT_VOLUME, "mountPath": output_path}
+        volumes.append({"name": OUTPUT_VOLUME, "emptyDir": {}})
+        container.setdefault("volumeMounts", []).append(dict(mount))
+        timeout = max(1, round(settings.copilot_timeout))
+        args = [
+            "upload",
+            "--output-prefix",
+            "{{.outputPrefix}}",
+            "--raw-output-prefix",
+            "{{.rawOutputDataPrefix}}",
+        ]
+        args += ["--from-local-dir", output_path, "--interface", encode_interface(interface)]
+        args += ["--wait-for-sigterm", "--timeout", str(timeout)]
+        uploader = _copilot_container(settings, COPILOT_UPLOADER, args, mount)
+        uploader["restartPolicy"] = "Always"
+        # First, as in Flyte: a sidecar started before the others is up before the primary container exits.
+        init_containers.insert(0, uploader)
+        spec["terminationGracePeriodSeconds"] = timeout
+    if init_containers:
+        spec["initContainers"] = init_containers
+    if not volumes:
+        del spec["volumes"]
+
+
+def _copilot_container(
+    settings: PodSettings, name: str, args: list[str], mount: dict[str, str]
+) -> dict[str, Any]:
+    quantities = {"cpu": settings.copilot_cpu, "memory": settings.copilot_memory}
+    return {
+        "name": name,
+        "image": settings.copilot_image,
+        "command": list(settings.copilot_command),
+        "args": args,
+        "workingDir": "/",
+        "resources": {"requests": dict(quantities), "limits": dict(quantities)},
+        "volumeMounts": [dict(mount)],
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "imagePullPolicy": "IfNotPresent",
+    }
 
 
 # containers

@@ -13,6 +13,8 @@ Pending longer than ``pod_pending_timeout``    a retryable USER failure
 Running (primary container running)           RUNNING
 primary container exited 0 / pod Succeeded    the container contract's outcome: ``error.pb`` wins,
                                                else outputs (SUCCESS)
+primary container of a raw container exited,   RUNNING until its ``roost-copilot-uploader`` sidecar
+copilot uploader still running                 has read the outputs back
 ``OOMKilled``                                   a retryable USER failure that says so
 evicted, preempted, node shutdown, SIGKILL     a retryable SYSTEM failure (counts towards the
                                                interruptible failure threshold)
@@ -30,10 +32,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from roost_core.container import ResultKind, completion_transition, read_task_result
+from roost_core.copilot import data_loading_config
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskPhase, Transition
 from roost_k8s_pod.kube import KubeApiError, KubeClient, KubeUnavailableError
-from roost_k8s_pod.pod.builder import PRIMARY_CONTAINER_KEY
+from roost_k8s_pod.pod.builder import COPILOT_UPLOADER, PRIMARY_CONTAINER_KEY
 from roost_k8s_pod.resource import ResourceContext
 from roost_k8s_pod.settings import PodSettings
 
@@ -137,6 +140,10 @@ def _running(ctx: ResourceContext, pod: Mapping[str, Any], primary: str, client:
         return Transition.running()
     if "OOMKilled" in str(terminated.get("reason", "")):
         return _oom(ctx, pod, primary)
+    if _uploading(ctx, status):
+        return Transition.running(
+            reason=f"container {primary!r} exited; waiting for {COPILOT_UPLOADER} to read its outputs"
+        )
     if int(terminated.get("exitCode", 0)) == 0:
         return _outcome(ctx)
     written = _error_document(ctx)
@@ -145,6 +152,16 @@ def _running(ctx: ResourceContext, pod: Mapping[str, Any], primary: str, client:
     if int(terminated.get("exitCode", 0)) in SIGKILL_CODES:
         return _interrupted(ctx, f"container {primary!r} was killed (exit code {terminated.get('exitCode')})")
     return _exit_failure(ctx, pod, primary, terminated, client)
+
+
+def _uploading(ctx: ResourceContext, status: Mapping[str, Any]) -> bool:
+    """True while the copilot sidecar of a raw container has not finished reading its outputs."""
+    if data_loading_config(ctx.task) is None or not ctx.task.interface.outputs.variables:
+        return False
+    for entry in status.get("initContainerStatuses") or ():
+        if entry.get("name") == COPILOT_UPLOADER:
+            return "terminated" not in (entry.get("state") or {})
+    return True
 
 
 def _pending(ctx: ResourceContext, settings: PodSettings, pod: Mapping[str, Any]) -> Transition:
