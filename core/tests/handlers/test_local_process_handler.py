@@ -203,6 +203,35 @@ def test_image_environments_pick_the_interpreter(tmp_path: Path, handler: LocalP
 
 
 @pytest.mark.parametrize(
+    ("dest_dir", "expected"), [("/root", "<work>"), ("relative/code", "relative/code"), (".", ".")]
+)
+def test_fast_execute_unpacks_into_the_attempt_folder(
+    tmp_path: Path, handler: LocalProcessHandler, dest_dir: str, expected: str
+) -> None:
+    environment = tmp_path / "envs" / "fast"
+    (environment / "bin").mkdir(parents=True)
+    recorded = tmp_path / "fast-args.txt"
+    tool = environment / "bin" / "pyflyte-fast-execute"
+    tool.write_text(f'#!/bin/sh\necho "$@" > "{recorded}"\nshift 5\nexec "$@"\n')
+    tool.chmod(0o755)
+    config = {"work_dir": str(tmp_path / "work"), "image_environments": {"fast:1": str(environment)}}
+    command = [
+        "pyflyte-fast-execute",
+        "--additional-distribution",
+        "file:///code.tgz",
+        "--dest-dir",
+        dest_dir,
+    ]
+    task = program_task("nothing", image="fast:1", command=[*command, "--", sys.executable, str(PROGRAM)])
+    ctx = make_context(tmp_path, task, config=config)
+    done = Driver(handler, ctx).until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    work = _AttemptFiles.for_attempt(ctx, LocalProcessSettings.from_config(config)).cwd
+    args = recorded.read_text().split()
+    assert args[3] == expected.replace("<work>", str(work))
+
+
+@pytest.mark.parametrize(
     ("origin", "kind", "phase", "error_kind"),
     [
         ("USER", "RECOVERABLE", TaskPhase.RETRYABLE_FAILURE, ErrorKind.USER),

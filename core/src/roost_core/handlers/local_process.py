@@ -15,6 +15,11 @@ command line are replaced by the attempt's ``inputs`` and ``outputs`` folders; a
 ``outputs`` folder is read back into ``outputs.pb`` (or ``error.pb`` saying what was missing). The
 container's image is not used: the command runs on this machine (see ``image_environments``).
 
+Fast-registered tasks (``pyflyte-fast-execute`` and ``roost-fast-execute``) unpack their code into the
+``--dest-dir`` they are given, a folder of the image (flytekit registers with ``/root``). On this machine
+that folder is not the task's own, so an absolute ``--dest-dir`` is replaced by the attempt's working
+directory, which plays the part of the container's file system.
+
 Configuration (the handler's section, ``ctx.config``):
 
 ``env``
@@ -348,6 +353,7 @@ class LocalProcessHandler(TaskHandler):
                     kind=exc.kind,
                     retryable=exc.kind is ErrorKind.SYSTEM,
                 )
+        argv = _local_code_folder(argv, files.cwd)
         files.cwd.mkdir(exist_ok=True)
         for log in (files.stdout, files.stderr):
             log.parent.mkdir(parents=True, exist_ok=True)
@@ -492,6 +498,22 @@ class _CommandSource:
     command: tuple[str, ...]
     args: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
+
+
+_FAST_EXECUTE_COMMANDS = frozenset({"pyflyte-fast-execute", "roost-fast-execute"})
+
+
+def _local_code_folder(argv: list[str], cwd: Path) -> list[str]:
+    """``argv`` with a fast-execute command's absolute ``--dest-dir`` pointed at the attempt's folder."""
+    if not argv or Path(argv[0]).name not in _FAST_EXECUTE_COMMANDS:
+        return argv
+    result = list(argv)
+    for index, arg in enumerate(result[:-1]):
+        if arg == "--":
+            break
+        if arg == "--dest-dir" and Path(result[index + 1]).is_absolute():
+            result[index + 1] = str(cwd)
+    return result
 
 
 def _command_source(task: tasks_pb2.TaskTemplate) -> _CommandSource:
