@@ -14,7 +14,7 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "sdk", "k8s_pod", "examples", "lint", "types"]
+nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "examples", "lint", "types"]
 
 PYTHON = "3.11"
 # Each package: its folder and the local packages it depends on. A session installs only those and the
@@ -22,6 +22,7 @@ PYTHON = "3.11"
 PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "core": ("core", ()),
     "sdk": ("sdk", ("core",)),
+    "admin": ("admin", ("core", "sdk")),
     "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
 }
 
@@ -56,6 +57,12 @@ def k8s_pod(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def admin(session: nox.Session) -> None:
+    """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432."""
+    _tests(session, "admin")
+
+
+@nox.session(python=PYTHON)
 def examples(session: nox.Session) -> None:
     """Every example under examples/ run with `roost run`, as a user would."""
     _install(session, "sdk", extras="dataframes")
@@ -74,7 +81,7 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy, strict, over every package's sources."""
-    session.install("mypy>=1.13", "types-protobuf")
+    session.install("mypy>=1.13", "types-protobuf", "types-grpcio", "types-PyYAML")
     session.install(*[arg for folder, _ in PACKAGES.values() for arg in ("-e", f"./{folder}")])
     for folder, _ in PACKAGES.values():
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})

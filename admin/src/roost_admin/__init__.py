@@ -1,0 +1,30 @@
+"""roost-admin: Flyte's control plane API over gRPC, SQL storage, engine workers, and ``roost start``.
+
+Names are imported on first use, so adding the admin's commands to ``roost`` costs nothing until they run.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from roost_admin.app import AdminApp
+    from roost_admin.config import Settings, load_settings
+
+_EXPORTS = {
+    "AdminApp": "roost_admin.app",
+    "Settings": "roost_admin.config",
+    "load_settings": "roost_admin.config",
+}
+
+__all__ = ["AdminApp", "Settings", "load_settings"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'roost_admin' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

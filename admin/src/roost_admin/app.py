@@ -1,0 +1,170 @@
+"""The admin as one object: database, blob storage, the gRPC and HTTP servers, and engine workers.
+
+``roost start`` runs all of it in one process; ``roost engine`` runs only workers against the same database
+and storage.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import socket
+import threading
+from concurrent import futures
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from roost_admin.config import Settings
+from roost_admin.db.base import Database
+from roost_core.plugins import EnginePlugins
+from roost_core.storage import Storage, build_storage
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from roost_admin.workers import WorkerPool
+
+log = logging.getLogger(__name__)
+
+
+def grpc_options(settings: Settings) -> list[tuple[str, Any]]:
+    """Channel options: message limits, and keepalive pings accepted as flytekit sends them (every 30 s, even
+    idle), so the server never answers with GOAWAY too_many_pings."""
+    return [
+        ("grpc.max_receive_message_length", settings.max_message_bytes),
+        ("grpc.max_send_message_length", settings.max_message_bytes),
+        ("grpc.keepalive_permit_without_calls", 1),
+        ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+        ("grpc.http2.max_ping_strikes", 0),
+    ]
+
+
+def signing_key(data_dir: Path) -> bytes:
+    """The key signing upload and download URLs of the local store, kept in the data folder so URLs stay
+    valid across restarts."""
+    path = data_dir / "signing.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip().encode()
+
+
+class AdminApp:
+    """Everything the admin runs, built from settings; :meth:`start` and :meth:`stop` bring it up and down."""
+
+    def __init__(self, settings: Settings, *, plugins: EnginePlugins | None = None) -> None:
+        self.settings = settings
+        self.db = Database(settings.database_url)
+        self.plugins = plugins or EnginePlugins()
+        self.grpc_server: grpc.Server | None = None
+        self.grpc_port = settings.grpc_port
+        self.http_port = settings.http_port
+        self.storage: Storage = build_storage(self.plugins, self._storage_config())
+        self.workers: WorkerPool | None = None
+        self._http: uvicorn.Server | None = None
+        self._http_thread: threading.Thread | None = None
+
+    def _storage_config(self) -> dict[str, dict[str, Any]]:
+        settings = self.settings
+        config: dict[str, dict[str, Any]] = {
+            "file": {"url_base": f"{self.http_url}/data", "signing_key": signing_key(settings.data_dir)}
+        }
+        for scheme, options in settings.storage_options.items():
+            config[scheme] = {**config.get(scheme, {}), **options}
+        return config
+
+    def start(self, *, serve: bool = True, workers: int | None = None) -> None:
+        """Migrate the database, then start the servers (unless ``serve`` is False) and ``workers`` workers."""
+        from roost_admin.db.migrate import upgrade
+        from roost_admin.registry import ensure_default_projects
+
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(self.db)
+        ensure_default_projects(self.db, self.settings)
+        if serve:
+            http_socket = self._bind_http()
+            # Signed URLs name the HTTP port, known only now when the settings ask for any free port (0).
+            self.storage = build_storage(self.plugins, self._storage_config())
+            self._start_grpc()
+            self._start_http(http_socket)
+        count = self.settings.workers if workers is None else workers
+        if count:
+            from roost_admin.workers import WorkerPool
+
+            self.workers = WorkerPool(self, count)
+            self.workers.start()
+
+    def _start_grpc(self) -> None:
+        from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
+
+        from roost_admin.server.admin import AdminService
+        from roost_admin.server.dataproxy import DataProxyService
+        from roost_admin.server.decoding import MalformedRequestInterceptor
+        from roost_admin.server.signals import SignalService
+
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="roost-grpc"),
+            options=grpc_options(self.settings),
+            interceptors=[MalformedRequestInterceptor()],
+        )
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(self), server)
+        dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyService(self), server)
+        signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalService(self), server)
+        self.grpc_port = server.add_insecure_port(f"{self.settings.grpc_host}:{self.settings.grpc_port}")
+        if not self.grpc_port:
+            raise OSError(f"cannot listen for gRPC on {self.settings.grpc_endpoint}")
+        server.start()
+        self.grpc_server = server
+        log.info("gRPC listening on %s:%d", self.settings.grpc_host, self.grpc_port)
+
+    def _bind_http(self) -> socket.socket:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.settings.http_host, self.settings.http_port))
+        except OSError as exc:
+            sock.close()
+            raise OSError(
+                f"cannot listen for HTTP on {self.settings.http_host}:{self.settings.http_port}: "
+                f"{exc.strerror}"
+            ) from None
+        self.http_port = sock.getsockname()[1]
+        return sock
+
+    def _start_http(self, sock: socket.socket) -> None:
+        import uvicorn
+
+        from roost_admin.http import build_http_app
+
+        config = uvicorn.Config(build_http_app(self), log_level="warning", lifespan="off")
+        self._http = uvicorn.Server(config)
+        self._http_thread = threading.Thread(
+            target=self._http.run, kwargs={"sockets": [sock]}, name="roost-http", daemon=True
+        )
+        self._http_thread.start()
+        log.info("HTTP listening on %s:%d", self.settings.http_host, self.http_port)
+
+    @property
+    def http_url(self) -> str:
+        """The HTTP endpoint as clients reach it (with the port actually bound)."""
+        if self.settings.public_http_url:
+            return self.settings.public_http_url.rstrip("/")
+        return f"http://{self.settings.http_host}:{self.http_port}"
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop workers (releasing their claims), then the servers; safe to call twice."""
+        if self.workers is not None:
+            self.workers.stop(grace)
+            self.workers = None
+        if self.grpc_server is not None:
+            self.grpc_server.stop(grace).wait()
+            self.grpc_server = None
+        if self._http is not None:
+            self._http.should_exit = True
+            if self._http_thread is not None:
+                self._http_thread.join(grace)
+            self._http = None
+        self.db.dispose()

@@ -1,0 +1,57 @@
+"""Where the admin keeps things in the blob store, under the configured storage prefix.
+
+- registered entities: ``{prefix}/registry/{project}/{domain}/{tasks|workflows|launch_plans}/{name}/{version}.pb``
+- execution data (the engine's data prefix: inputs.pb, closure.pb, node data below it):
+  ``{prefix}/executions/{project}/{domain}/{name}``
+- raw outputs of an execution: ``{prefix}/raw/{project}/{domain}/{name}``
+- DataProxy uploads: ``{prefix}/uploads/{project}/{domain}/{md5 hex or filename_root}/{filename}``
+
+Every function takes parts the admin has already validated (identifiers, file names); none of them reads or
+writes anything.
+"""
+
+from __future__ import annotations
+
+from flyteidl.core import identifier_pb2
+
+from roost_core.storage import Storage
+
+ENTITY_FOLDERS = {
+    identifier_pb2.TASK: "tasks",
+    identifier_pb2.WORKFLOW: "workflows",
+    identifier_pb2.LAUNCH_PLAN: "launch_plans",
+}
+"""The registry folder of each registrable resource type."""
+
+
+def entity_closure_uri(prefix: str, identifier: identifier_pb2.Identifier) -> str:
+    """The blob holding a registered task, workflow or launch plan version (its admin message)."""
+    folder = ENTITY_FOLDERS.get(identifier.resource_type)
+    if folder is None:
+        raise ValueError(
+            f"resource type {identifier_pb2.ResourceType.Name(identifier.resource_type)} is not registrable"
+        )
+    return Storage.join(
+        prefix,
+        "registry",
+        identifier.project,
+        identifier.domain,
+        folder,
+        identifier.name,
+        f"{identifier.version}.pb",
+    )
+
+
+def execution_data_prefix(prefix: str, project: str, domain: str, name: str) -> str:
+    """The data prefix of an execution: inputs, the compiled closure and node data live below it."""
+    return Storage.join(prefix, "executions", project, domain, name)
+
+
+def raw_output_prefix(prefix: str, project: str, domain: str, name: str) -> str:
+    """Where an execution's tasks write raw (offloaded) data, unless its spec names another place."""
+    return Storage.join(prefix, "raw", project, domain, name)
+
+
+def upload_uri(prefix: str, project: str, domain: str, root: str, filename: str) -> str:
+    """Where a DataProxy upload goes; ``root`` is the content's md5 (hex) or the caller's filename_root."""
+    return Storage.join(prefix, "uploads", project, domain, root, filename)

@@ -1,0 +1,120 @@
+"""Admin settings: defaults for a laptop, overridden by a YAML file and ``ROOST_*`` environment variables.
+
+Precedence, lowest first: the defaults below, the config file (``--config`` or ``$ROOST_CONFIG``), environment
+variables (``ROOST_DB_URL``, ``ROOST_GRPC_PORT``, nested keys with ``__``: ``ROOST_ENGINE__POLL_INTERVAL``),
+then command-line options. Unknown keys are an error naming them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_DOMAINS = ("development", "staging", "production")
+
+
+def default_data_dir() -> Path:
+    """``$ROOST_HOME``, else ``~/.roost``."""
+    return Path(os.environ.get("ROOST_HOME") or Path.home() / ".roost")
+
+
+class Settings(BaseSettings):
+    """Everything ``roost start`` and ``roost engine`` can be told."""
+
+    model_config = SettingsConfigDict(env_prefix="ROOST_", env_nested_delimiter="__", extra="forbid")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Where the SQLite database, the local blob store and the URL signing key live."""
+    db_url: str = ""
+    """SQLAlchemy URL; empty means ``sqlite:///<data_dir>/roost.db``. PostgreSQL: ``postgresql+psycopg://...``."""
+    storage: str = ""
+    """Where execution data goes: ``file:///path`` or ``s3://bucket/prefix``; empty means ``<data_dir>/data``."""
+    storage_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Per-scheme blob store settings, e.g. ``{"s3": {"endpoint_url": ..., "access_key_id": ...}}``."""
+    grpc_host: str = "127.0.0.1"
+    grpc_port: int = 8089
+    http_host: str = "127.0.0.1"
+    http_port: int = 8088
+    public_http_url: str = ""
+    """How clients reach the HTTP endpoint (signed upload and download URLs); empty means http://host:port."""
+    domains: list[str] = Field(default_factory=lambda: list(DEFAULT_DOMAINS))
+    default_projects: list[str] = Field(default_factory=lambda: ["flytesnacks"])
+    """Projects created at start if missing (flytekit's default project is flytesnacks)."""
+    max_message_bytes: int = 20 * 1024 * 1024
+    """Largest gRPC request or response; larger ones get RESOURCE_EXHAUSTED."""
+    workers: int = 2
+    """Engine workers running inside ``roost start`` (0: leave executions to ``roost engine`` processes)."""
+    lease_seconds: float = 30.0
+    """How long a worker's claim on an execution lasts without a heartbeat before another may take it."""
+    worker_poll_interval: float = 0.5
+    """How often an idle engine worker looks in the database for executions that became due elsewhere (created
+    or woken by another process); wake-ups within one process are immediate."""
+    executions_per_worker: int = 100
+    """How many running executions one engine worker holds at most (it evaluates them in turn)."""
+    engine: dict[str, Any] = Field(default_factory=dict)
+    """The core engine's configuration (``roost_core.engine.EngineConfig`` keys: handlers, ...)."""
+
+    @field_validator("domains")
+    @classmethod
+    def _some_domains(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one domain is needed")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Options given in code win over the environment, which wins over the file."""
+        return (init_settings, env_settings, _YamlFile(settings_cls))
+
+    @property
+    def database_url(self) -> str:
+        """The database URL, defaulted into the data folder."""
+        return self.db_url or f"sqlite:///{self.data_dir / 'roost.db'}"
+
+    @property
+    def storage_prefix(self) -> str:
+        """The blob store prefix, defaulted into the data folder."""
+        return (self.storage or (self.data_dir / "data").as_uri()).rstrip("/")
+
+    @property
+    def grpc_endpoint(self) -> str:
+        """``host:port`` of the gRPC endpoint."""
+        return f"{self.grpc_host}:{self.grpc_port}"
+
+
+class _YamlFile(PydanticBaseSettingsSource):
+    """Settings from the YAML file named by ``$ROOST_CONFIG`` (``Settings.load`` sets it from ``--config``)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("ROOST_CONFIG")
+        if not path:
+            return {}
+        try:
+            data = yaml.safe_load(Path(path).read_text()) or {}
+        except OSError as exc:
+            raise ValueError(f"cannot read the config file {path}: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"the config file {path} must hold a mapping of settings")
+        return data
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Settings from defaults, a config file, the environment and ``overrides`` (None values are ignored)."""
+    if config_file is not None:
+        os.environ["ROOST_CONFIG"] = str(config_file)
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,1 @@
+"""The gRPC services: flyteidl's AdminService, DataProxyService and SignalService."""

@@ -1,0 +1,397 @@
+"""Recording workflow, node and task events: flyteadmin's rules, and how each event changes the rows.
+
+The event RPCs (CreateWorkflowEvent, CreateNodeEvent, CreateTaskEvent) and the engine workers' event sink
+record events through :class:`EventLedger`, so the rules exist once:
+
+- workflow events: a phase recorded again is ALREADY_EXISTS (QUEUED excepted: it may repeat); any event
+  after a terminal phase is FAILED_PRECONDITION carrying ``EventFailureReason.already_in_terminal_state``;
+  RUNNING → QUEUED and ABORTING → anything but a terminal phase are FAILED_PRECONDITION;
+- node events: the first event of a node creates its row (its parent node must exist); the same phase again
+  is ALREADY_EXISTS; anything after a terminal phase is FAILED_PRECONDITION (already in terminal state); a
+  launch-plan node's child execution must exist;
+- task events: the first event of an attempt creates its row (its node must exist); the same phase with the
+  same or a lower phase version is ALREADY_EXISTS; anything after a terminal phase is FAILED_PRECONDITION
+  (already in terminal state).
+
+Every check happens before anything is changed, so a refused event leaves the rows as they were.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+import grpc
+from flyteidl.admin import event_pb2 as admin_event_pb2
+from flyteidl.core import execution_pb2
+from flyteidl.event import event_pb2
+from google.protobuf import any_pb2, json_format
+from google.rpc import status_pb2  # type: ignore[import-untyped]
+from sqlalchemy.orm import Session
+
+from roost_admin import blobs
+from roost_admin.db import models
+from roost_admin.server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from roost_admin.server.execution_rows import (
+    TERMINAL_NODE,
+    TERMINAL_TASK,
+    TERMINAL_WORKFLOW,
+    find_execution,
+    find_node,
+    find_task,
+    key_text,
+    node_phase_name,
+    seconds_between,
+    task_phase_name,
+    task_text,
+    to_datetime,
+    wake,
+    workflow_phase_name,
+)
+from roost_core.storage import Storage
+
+_WF = execution_pb2.WorkflowExecution
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+"""The trailing metadata key of gRPC's rich status (a serialized ``google.rpc.Status``)."""
+
+
+def already_in_terminal_state(message: str, current_phase: str) -> FailedPrecondition:
+    """FAILED_PRECONDITION with flyteadmin's status details: ``EventFailureReason.already_in_terminal_state``,
+    which tells an event producer to stop sending events for the entity."""
+    reason = admin_event_pb2.EventFailureReason(
+        already_in_terminal_state=admin_event_pb2.EventErrorAlreadyInTerminalState(
+            current_phase=current_phase
+        )
+    )
+    detail = any_pb2.Any()
+    detail.Pack(reason)
+    status = status_pb2.Status(
+        code=grpc.StatusCode.FAILED_PRECONDITION.value[0], message=message, details=[detail]
+    )
+    return FailedPrecondition(message, details={STATUS_DETAILS_KEY: status.SerializeToString()})
+
+
+def _error_columns(row: Any, error: execution_pb2.ExecutionError) -> None:
+    row.error_code = error.code
+    row.error_kind = int(error.kind)
+    row.error_message = error.message
+
+
+class EventLedger:
+    """Records events into one session (the caller's transaction).
+
+    ``woke`` turns True when an event woke another execution (a child ended and its parent should look at
+    it); the caller then pokes the engine workers after committing.
+    """
+
+    def __init__(self, session: Session, storage: Storage, storage_prefix: str) -> None:
+        self.session = session
+        self.storage = storage
+        self.storage_prefix = storage_prefix
+        self.woke = False
+
+    # workflow events
+
+    def workflow(self, event: event_pb2.WorkflowExecutionEvent) -> models.Execution:
+        """Record a workflow execution event."""
+        if not event.HasField("execution_id"):
+            raise InvalidArgument("event.execution_id is required")
+        ident = event.execution_id
+        key = key_text(ident.project, ident.domain, ident.name)
+        row = find_execution(self.session, ident.project, ident.domain, ident.name)
+        if row is None:
+            raise NotFound(f"execution {key} does not exist")
+        phase, current = int(event.phase), row.phase
+        new_name, current_name = workflow_phase_name(phase), workflow_phase_name(current)
+        if phase != _WF.QUEUED and phase == current:
+            raise AlreadyExists(f"phase {new_name} was already recorded for workflow execution {key}")
+        if current in TERMINAL_WORKFLOW:
+            raise already_in_terminal_state(
+                f"invalid phase change from {current_name} to {new_name} for workflow execution {key}: "
+                "it already ended",
+                current_name,
+            )
+        if current == _WF.RUNNING and phase == _WF.QUEUED:
+            raise FailedPrecondition(f"cannot go from RUNNING to QUEUED for workflow execution {key}")
+        if current == _WF.ABORTING and phase not in TERMINAL_WORKFLOW:
+            raise FailedPrecondition(
+                f"invalid phase change from ABORTING to {new_name} for workflow execution {key}: "
+                "it is being aborted"
+            )
+        occurred = to_datetime(event.occurred_at)
+        row.phase = phase
+        row.updated_at = occurred
+        if phase == _WF.RUNNING:
+            row.started_at = occurred
+        elif phase in TERMINAL_WORKFLOW and row.started_at is not None:
+            row.duration = seconds_between(row.started_at, occurred)
+        result = event.WhichOneof("output_result")
+        if result == "output_uri":
+            row.outputs_uri = event.output_uri
+        elif result == "output_data":
+            row.outputs_uri = self._offload(event.output_data, row, "event_outputs.pb")
+        elif result == "error":
+            _error_columns(row, event.error)
+        if phase in TERMINAL_WORKFLOW and row.parent_node_execution_id is not None:
+            parent = self.session.get(models.NodeExecution, row.parent_node_execution_id)
+            if parent is not None and wake(self.session, parent.execution_id):
+                self.woke = True
+        return row
+
+    # node events
+
+    def node(
+        self, event: event_pb2.NodeExecutionEvent, *, dynamic_workflow_uri: str = ""
+    ) -> models.NodeExecution:
+        """Record a node execution event; ``dynamic_workflow_uri`` is the compiled workflow a dynamic node
+        generated, when the caller already stored it (the engine does)."""
+        if not event.HasField("id") or not event.id.node_id:
+            raise InvalidArgument("event.id.node_id is required")
+        ident = event.id.execution_id
+        key = key_text(ident.project, ident.domain, ident.name)
+        execution = find_execution(self.session, ident.project, ident.domain, ident.name)
+        if execution is None:
+            raise NotFound(f"execution {key} does not exist")
+        node_id = event.id.node_id
+        phase = int(event.phase)
+        row = find_node(self.session, execution.id, node_id)
+        parent_id: int | None = None
+        if row is None:
+            parent_node = event.parent_node_metadata.node_id if event.HasField("parent_node_metadata") else ""
+            if parent_node:
+                parent = find_node(self.session, execution.id, parent_node)
+                if parent is None:
+                    raise NotFound(
+                        f"parent node execution '{parent_node}' of node '{node_id}' of execution {key} "
+                        "does not exist"
+                    )
+                parent_id = parent.id
+        else:
+            if row.phase == phase:
+                raise AlreadyExists(
+                    f"phase {node_phase_name(phase)} was already recorded for node execution '{node_id}' of "
+                    f"execution {key}"
+                )
+            if row.phase in TERMINAL_NODE:
+                current = node_phase_name(row.phase)
+                raise already_in_terminal_state(
+                    f"invalid phase change from {current} to {node_phase_name(phase)} for node execution "
+                    f"'{node_id}' of execution {key}: it already ended",
+                    current,
+                )
+        child: models.Execution | None = None
+        if event.workflow_node_metadata.HasField("execution_id"):
+            child_id = event.workflow_node_metadata.execution_id
+            child = find_execution(self.session, child_id.project, child_id.domain, child_id.name)
+            if child is None:
+                raise NotFound(
+                    f"child execution {key_text(child_id.project, child_id.domain, child_id.name)} of node "
+                    f"'{node_id}' of execution {key} does not exist"
+                )
+        occurred = to_datetime(event.occurred_at)
+        if row is None:
+            row = models.NodeExecution(
+                execution_id=execution.id,
+                node_id=node_id,
+                parent_id=parent_id,
+                created_at=occurred,
+                is_parent=False,
+                is_dynamic=False,
+                is_array=False,
+                target={},
+            )
+            self.session.add(row)
+        self._apply_node(event, execution, row, phase, occurred, dynamic_workflow_uri)
+        if child is not None:
+            self._link_child(execution, row, child)
+        return row
+
+    def _apply_node(
+        self,
+        event: event_pb2.NodeExecutionEvent,
+        execution: models.Execution,
+        row: models.NodeExecution,
+        phase: int,
+        occurred: datetime.datetime,
+        dynamic_workflow_uri: str,
+    ) -> None:
+        row.phase = phase
+        row.updated_at = to_datetime(event.reported_at) if event.HasField("reported_at") else occurred
+        row.spec_node_id = event.spec_node_id or row.spec_node_id
+        row.node_name = event.node_name or row.node_name
+        row.retry_group = event.retry_group or row.retry_group
+        row.event_version = event.event_version
+        row.is_parent = bool(row.is_parent or event.is_parent)
+        row.is_dynamic = bool(row.is_dynamic or event.is_dynamic)
+        row.is_array = bool(row.is_array or event.is_array)
+        if event.HasField("target_entity"):
+            row.target = json_format.MessageToDict(event.target_entity, preserving_proto_field_name=True)
+        if not row.input_uri:
+            if event.input_uri:
+                row.input_uri = event.input_uri
+            elif event.HasField("input_data"):
+                row.input_uri = self._offload(event.input_data, execution, row.node_id, "event_inputs.pb")
+        if phase == execution_pb2.NodeExecution.RUNNING:
+            row.started_at = occurred
+        if phase in TERMINAL_NODE:
+            if row.started_at is not None:
+                row.duration = seconds_between(row.started_at, occurred)
+            result = event.WhichOneof("output_result")
+            if result == "output_uri":
+                row.output_uri = event.output_uri
+            elif result == "output_data":
+                row.output_uri = self._offload(event.output_data, execution, row.node_id, "event_outputs.pb")
+            elif result == "error":
+                _error_columns(row, event.error)
+        if event.HasField("task_node_metadata"):
+            metadata = event.task_node_metadata
+            row.cache_status = int(metadata.cache_status)
+            if not dynamic_workflow_uri and metadata.dynamic_workflow.HasField("compiled_workflow"):
+                dynamic_workflow_uri = self._offload(
+                    metadata.dynamic_workflow.compiled_workflow, execution, row.node_id, "dynamic_workflow.pb"
+                )
+        if dynamic_workflow_uri:
+            row.dynamic_workflow_uri = dynamic_workflow_uri
+        if event.workflow_node_metadata.HasField("execution_id"):
+            child_id = event.workflow_node_metadata.execution_id
+            row.child_execution = key_text(child_id.project, child_id.domain, child_id.name)
+
+    def _link_child(
+        self, execution: models.Execution, row: models.NodeExecution, child: models.Execution
+    ) -> None:
+        """Point the child execution at the node that launched it. A child that already ended before its
+        parent heard of it wakes the parent, which would otherwise wait for its next poll."""
+        if child.parent_node_execution_id is not None:
+            return
+        self.session.flush()
+        child.parent_node_execution_id = row.id
+        if child.phase in TERMINAL_WORKFLOW and wake(self.session, execution.id):
+            self.woke = True
+
+    # task events
+
+    def task(self, event: event_pb2.TaskExecutionEvent) -> models.TaskExecution:
+        """Record a task execution event."""
+        if not event.HasField("task_id") or not event.task_id.name:
+            raise InvalidArgument("event.task_id is required")
+        if not event.HasField("parent_node_execution_id") or not event.parent_node_execution_id.node_id:
+            raise InvalidArgument("event.parent_node_execution_id is required")
+        node_ident = event.parent_node_execution_id
+        ident = node_ident.execution_id
+        key = key_text(ident.project, ident.domain, ident.name)
+        execution = find_execution(self.session, ident.project, ident.domain, ident.name)
+        if execution is None:
+            raise NotFound(f"execution {key} does not exist")
+        node = find_node(self.session, execution.id, node_ident.node_id)
+        if node is None:
+            raise NotFound(f"node execution '{node_ident.node_id}' of execution {key} does not exist")
+        attempt = int(event.retry_attempt)
+        phase, version = int(event.phase), int(event.phase_version)
+        text = task_text(event.task_id, attempt, node.node_id, key)
+        row = find_task(self.session, node.id, event.task_id, attempt)
+        occurred = to_datetime(event.occurred_at)
+        if row is None:
+            task_id = event.task_id
+            row = models.TaskExecution(
+                node_execution_id=node.id,
+                task_project=task_id.project,
+                task_domain=task_id.domain,
+                task_name=task_id.name,
+                task_version=task_id.version,
+                retry_attempt=attempt,
+                created_at=occurred,
+                logs=[],
+                custom_info={},
+                metadata_json={},
+            )
+            self.session.add(row)
+        else:
+            if row.phase == phase and row.phase_version >= version:
+                raise AlreadyExists(
+                    f"phase {task_phase_name(phase)} (version {version}) was already recorded for {text}"
+                )
+            if row.phase in TERMINAL_TASK:
+                current = task_phase_name(row.phase)
+                raise already_in_terminal_state(
+                    f"invalid phase change from {current} to {task_phase_name(phase)} for {text}: "
+                    "it already ended",
+                    current,
+                )
+        self._apply_task(event, execution, node, row, phase, version, occurred)
+        return row
+
+    def _apply_task(
+        self,
+        event: event_pb2.TaskExecutionEvent,
+        execution: models.Execution,
+        node: models.NodeExecution,
+        row: models.TaskExecution,
+        phase: int,
+        version: int,
+        occurred: datetime.datetime,
+    ) -> None:
+        row.phase = phase
+        row.phase_version = version
+        row.updated_at = to_datetime(event.reported_at) if event.HasField("reported_at") else occurred
+        row.event_version = event.event_version
+        row.task_type = event.task_type or row.task_type
+        if event.reasons:
+            row.reason = event.reasons[-1].reason
+        elif event.reason:
+            row.reason = event.reason
+        if event.logs:
+            logs = list(row.logs)
+            for log in event.logs:
+                entry = json_format.MessageToDict(log, preserving_proto_field_name=True)
+                if entry not in logs:
+                    logs.append(entry)
+            row.logs = logs
+        if event.HasField("custom_info"):
+            row.custom_info = {**row.custom_info, **json_format.MessageToDict(event.custom_info)}
+        if event.HasField("metadata"):
+            row.metadata_json = _merge_metadata(row.metadata_json, event.metadata)
+        if not row.input_uri:
+            if event.input_uri:
+                row.input_uri = event.input_uri
+            elif event.HasField("input_data"):
+                row.input_uri = self._offload(
+                    event.input_data, execution, node.node_id, str(row.retry_attempt), "event_inputs.pb"
+                )
+        if phase == execution_pb2.TaskExecution.RUNNING and row.started_at is None:
+            row.started_at = occurred
+        if phase in TERMINAL_TASK:
+            if row.started_at is not None:
+                row.duration = seconds_between(row.started_at, occurred)
+            result = event.WhichOneof("output_result")
+            if result == "output_uri":
+                row.output_uri = event.output_uri
+            elif result == "output_data":
+                row.output_uri = self._offload(
+                    event.output_data, execution, node.node_id, str(row.retry_attempt), "event_outputs.pb"
+                )
+            elif result == "error":
+                _error_columns(row, event.error)
+
+    # data sent inline
+
+    def _offload(self, message: Any, execution: models.Execution, *parts: str) -> str:
+        """Write data an event carried inline next to the execution's data; returns its URI."""
+        prefix = blobs.execution_data_prefix(
+            self.storage_prefix, execution.project, execution.domain, execution.name
+        )
+        uri = self.storage.join(prefix, *parts)
+        self.storage.write_proto(uri, message)
+        return uri
+
+
+def _merge_metadata(stored: dict[str, Any], metadata: event_pb2.TaskExecutionMetadata) -> dict[str, Any]:
+    """Task execution metadata: new fields replace old ones; external resources (the indices of a map task)
+    are merged by (index, retry attempt) and kept in that order, as flyteadmin keeps them."""
+    incoming = json_format.MessageToDict(metadata, preserving_proto_field_name=True)
+    resources: dict[tuple[int, int], dict[str, Any]] = {}
+    for entry in [*stored.get("external_resources", []), *incoming.get("external_resources", [])]:
+        resources[(int(entry.get("index", 0)), int(entry.get("retry_attempt", 0)))] = entry
+    merged = {**stored, **incoming}
+    if resources:
+        merged["external_resources"] = [resources[k] for k in sorted(resources)]
+    return merged

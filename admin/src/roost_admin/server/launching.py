@@ -1,0 +1,356 @@
+"""Creating and terminating executions: what CreateExecution, RelaunchExecution, TerminateExecution and the
+engine workers' child launcher share.
+
+Creating an execution resolves what it runs (a launch plan and its workflow, or a single task wrapped in a
+one-node workflow, as flyteadmin does), merges the launch plan's default and fixed inputs into the caller's,
+checks them against the expected inputs, settles labels, annotations, raw output prefix, max parallelism and
+the other per-execution options (the request's values win over the launch plan's), inserts the row, writes
+the spec and inputs to the blob store and starts the engine's execution (closure, inputs and first state),
+all in the caller's transaction. The row is flushed before any blob is written, so a second execution of the
+same name fails on the unique constraint before it could overwrite the first one's blobs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flyteidl.admin import execution_pb2, launch_plan_pb2
+from flyteidl.core import (
+    compiler_pb2,
+    identifier_pb2,
+    interface_pb2,
+    literals_pb2,
+    tasks_pb2,
+    types_pb2,
+    workflow_pb2,
+)
+from flyteidl.core import execution_pb2 as core_execution_pb2
+from sqlalchemy.orm import Session
+
+from roost_admin import blobs, registry
+from roost_admin.db import models
+from roost_admin.db.base import utcnow
+from roost_admin.server import validation
+from roost_admin.server.errors import AlreadyExists, InvalidArgument, RpcError, Unavailable
+from roost_admin.server.events import already_in_terminal_state
+from roost_admin.server.execution_rows import (
+    TERMINAL_WORKFLOW,
+    execution_key,
+    find_execution,
+    key_text,
+    workflow_phase_name,
+)
+from roost_admin.workers.store import SessionStateStore
+from roost_core import literal_types
+from roost_core.compiler import CompileError, compile_workflow
+from roost_core.engine import Engine, ExecutionOptions, InvalidInputsError
+from roost_core.storage import StorageError
+
+if TYPE_CHECKING:
+    from roost_admin.app import AdminApp
+
+_NAME_FIRST = string.ascii_lowercase
+_NAME_REST = string.ascii_lowercase + string.digits
+_NAME_LENGTH = 20
+SINGLE_TASK_PREFIX = ".flytegen."
+"""flyteadmin's name prefix for the workflow wrapping a single-task execution."""
+_NODE_ID_LENGTH = 63
+
+
+def generate_name() -> str:
+    """An execution name as flyteadmin makes them: a letter, then 19 lowercase letters or digits."""
+    return secrets.choice(_NAME_FIRST) + "".join(secrets.choice(_NAME_REST) for _ in range(_NAME_LENGTH - 1))
+
+
+@dataclass(frozen=True)
+class _Target:
+    """What an execution runs: its compiled workflow, the inputs it expects, and where both came from."""
+
+    what: str
+    """``launch plan 'p/d/lp@v'`` or ``task 'p/d/t@v'``, for messages."""
+    closure: compiler_pb2.CompiledWorkflowClosure
+    expected: interface_pb2.ParameterMap
+    fixed: literals_pb2.LiteralMap
+    launch_plan: launch_plan_pb2.LaunchPlan | None
+    launch_plan_row: models.LaunchPlan | None
+    workflow_row: models.Workflow | None
+    task_row: models.Task | None
+
+
+def _resolve_target(app: AdminApp, session: Session, reference: identifier_pb2.Identifier) -> _Target:
+    """The launch plan or task ``spec.launch_plan`` names; NOT_FOUND or INVALID_ARGUMENT naming it."""
+    settings = app.settings
+    if reference.resource_type == identifier_pb2.TASK:
+        ident = registry.entity_id(reference, registry.TASK, settings, "spec.launch_plan")
+        task_row = registry.get_row(session, registry.TASK, ident)
+        template = registry.task_message(app.storage, task_row).closure.compiled_task.template
+        expected = interface_pb2.ParameterMap()
+        for name, variable in template.interface.inputs.variables.items():
+            expected.parameters[name].CopyFrom(interface_pb2.Parameter(var=variable, required=True))
+        return _Target(
+            what=f"task '{registry.entity_text(ident)}'",
+            closure=_single_task_closure(template),
+            expected=expected,
+            fixed=literals_pb2.LiteralMap(),
+            launch_plan=None,
+            launch_plan_row=None,
+            workflow_row=None,
+            task_row=task_row,
+        )
+    if reference.resource_type != identifier_pb2.LAUNCH_PLAN:
+        kind = identifier_pb2.ResourceType.Name(reference.resource_type)
+        raise InvalidArgument(f"spec.launch_plan must name a LAUNCH_PLAN or a TASK, not {kind}")
+    ident = registry.entity_id(reference, registry.LAUNCH_PLAN, settings, "spec.launch_plan")
+    row = registry.get_row(session, registry.LAUNCH_PLAN, ident)
+    plan = registry.launch_plan_message(app.storage, row)
+    workflow_row = session.get(models.Workflow, row.workflow_id)
+    if workflow_row is None:
+        raise RpcError(f"launch plan '{registry.entity_text(ident)}' points to a workflow row that is gone")
+    workflow = registry.workflow_message(app.storage, workflow_row)
+    return _Target(
+        what=f"launch plan '{registry.entity_text(ident)}'",
+        closure=workflow.closure.compiled_workflow,
+        expected=plan.closure.expected_inputs,
+        fixed=plan.spec.fixed_inputs,
+        launch_plan=plan,
+        launch_plan_row=row,
+        workflow_row=workflow_row,
+        task_row=None,
+    )
+
+
+def single_task_node_id(task_name: str) -> str:
+    """The id of the one node of a single-task execution (flyteadmin's: the name's letters, digits and '-')."""
+    tail = task_name[-_NODE_ID_LENGTH:]
+    return "".join(c for c in tail if c == "-" or c.isalnum()) or "task"
+
+
+def _single_task_closure(task: tasks_pb2.TaskTemplate) -> compiler_pb2.CompiledWorkflowClosure:
+    """A one-node workflow running ``task`` on the workflow's inputs, as flyteadmin makes for single-task
+    executions (named ``.flytegen.<task>``)."""
+    node_id = single_task_node_id(task.id.name)
+    variables = task.interface
+    template = workflow_pb2.WorkflowTemplate(
+        id=identifier_pb2.Identifier(
+            resource_type=identifier_pb2.WORKFLOW,
+            project=task.id.project,
+            domain=task.id.domain,
+            name=SINGLE_TASK_PREFIX + task.id.name,
+            version=task.id.version,
+        ),
+        interface=variables,
+        nodes=[
+            workflow_pb2.Node(
+                id=node_id,
+                metadata=workflow_pb2.NodeMetadata(name=node_id),
+                inputs=[_promise(name, "", name) for name in sorted(variables.inputs.variables)],
+                task_node=workflow_pb2.TaskNode(reference_id=task.id),
+            )
+        ],
+        outputs=[_promise(name, node_id, name) for name in sorted(variables.outputs.variables)],
+    )
+    try:
+        return compile_workflow(template, [task], [], [])
+    except CompileError as exc:
+        raise InvalidArgument(
+            f"task '{registry.entity_text(task.id)}' cannot run on its own:\n{exc}"
+        ) from None
+
+
+def _promise(var: str, node_id: str, output: str) -> literals_pb2.Binding:
+    """``var`` bound to ``output`` of ``node_id`` (node id "" is the workflow's inputs)."""
+    return literals_pb2.Binding(
+        var=var,
+        binding=literals_pb2.BindingData(promise=types_pb2.OutputReference(node_id=node_id, var=output)),
+    )
+
+
+def _merge_inputs(target: _Target, given: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
+    """The caller's inputs with the defaults and fixed inputs merged in, checked against the expected inputs
+    (flyteadmin's rules); every problem is named in one INVALID_ARGUMENT."""
+    expected = target.expected.parameters
+    fixed = target.fixed.literals
+    known = ", ".join(sorted(expected)) or "none"
+    problems: list[str] = []
+    merged = literals_pb2.LiteralMap()
+    for name in sorted(given.literals):
+        literal = given.literals[name]
+        parameter = expected.get(name)
+        if name in fixed:
+            problems.append(f"input '{name}' is fixed by the launch plan and cannot be overridden")
+        elif parameter is None:
+            problems.append(f"'{name}' is not an input (inputs: {known})")
+        elif not literal_types.literal_matches(literal, parameter.var.type):
+            got = literal_types.describe(literal_types.literal_type_of(literal))
+            problems.append(
+                f"input '{name}' expects {literal_types.describe(parameter.var.type)} but got {got}"
+            )
+        else:
+            merged.literals[name].CopyFrom(literal)
+    for name in sorted(expected):
+        if name in given.literals:
+            continue
+        parameter = expected[name]
+        if parameter.WhichOneof("behavior") == "default":
+            merged.literals[name].CopyFrom(parameter.default)
+        else:
+            problems.append(f"input '{name}' ({literal_types.describe(parameter.var.type)}) is required")
+    for name, literal in fixed.items():
+        merged.literals[name].CopyFrom(literal)
+    if problems:
+        raise InvalidArgument(f"{target.what}: " + "; ".join(problems))
+    return merged
+
+
+def _settle_spec(target: _Target, request_spec: execution_pb2.ExecutionSpec) -> execution_pb2.ExecutionSpec:
+    """The spec to store: the request's, with the launch plan's settings filled in where it has none."""
+    spec = execution_pb2.ExecutionSpec()
+    spec.CopyFrom(request_spec)
+    plan = target.launch_plan.spec if target.launch_plan is not None else launch_plan_pb2.LaunchPlanSpec()
+    if not spec.labels.values and plan.labels.values:
+        spec.labels.CopyFrom(plan.labels)
+    if not spec.annotations.values and plan.annotations.values:
+        spec.annotations.CopyFrom(plan.annotations)
+    if (
+        not spec.raw_output_data_config.output_location_prefix
+        and plan.raw_output_data_config.output_location_prefix
+    ):
+        spec.raw_output_data_config.CopyFrom(plan.raw_output_data_config)
+    if not spec.max_parallelism and plan.max_parallelism:
+        spec.max_parallelism = plan.max_parallelism
+    if not spec.HasField("interruptible") and plan.HasField("interruptible"):
+        spec.interruptible.CopyFrom(plan.interruptible)
+    if not spec.overwrite_cache and plan.overwrite_cache:
+        spec.overwrite_cache = True
+    if not spec.envs.values and plan.envs.values:
+        spec.envs.CopyFrom(plan.envs)
+    return spec
+
+
+def _options(target: _Target, spec: execution_pb2.ExecutionSpec, parent_execution: str) -> ExecutionOptions:
+    launch_plan: dict[str, str] = {}
+    if target.launch_plan is not None:
+        lp = target.launch_plan.id
+        launch_plan = {"project": lp.project, "domain": lp.domain, "name": lp.name, "version": lp.version}
+    return ExecutionOptions(
+        max_parallelism=spec.max_parallelism or None,
+        interruptible=spec.interruptible.value if spec.HasField("interruptible") else None,
+        overwrite_cache=spec.overwrite_cache,
+        labels=dict(spec.labels.values),
+        annotations=dict(spec.annotations.values),
+        environment={pair.key: pair.value for pair in spec.envs.values},
+        launch_plan=launch_plan,
+        parent_execution=parent_execution,
+    )
+
+
+def create_execution(
+    app: AdminApp,
+    session: Session,
+    *,
+    project: str,
+    domain: str,
+    name: str,
+    spec: execution_pb2.ExecutionSpec,
+    inputs: literals_pb2.LiteralMap,
+    parent_execution: str = "",
+) -> models.Execution:
+    """Create and queue an execution in the caller's transaction (see the module docstring); ``name`` empty
+    means a generated one. The caller commits, then pokes the engine workers."""
+    settings = app.settings
+    registry.check_project_domain(session, settings, project, domain, "execution")
+    if name:
+        validation.execution_name(name)
+    else:
+        name = generate_name()
+    if not spec.HasField("launch_plan"):
+        raise InvalidArgument("spec.launch_plan is required (the launch plan or task to execute)")
+    key = key_text(project, domain, name)
+    if find_execution(session, project, domain, name) is not None:
+        raise AlreadyExists(f"execution {key} already exists")
+    target = _resolve_target(app, session, spec.launch_plan)
+    merged = _merge_inputs(target, inputs)
+    stored_spec = _settle_spec(target, spec)
+    now = utcnow()
+    data_prefix = blobs.execution_data_prefix(settings.storage_prefix, project, domain, name)
+    storage = app.storage
+    row = models.Execution(
+        project=project,
+        domain=domain,
+        name=name,
+        launch_plan_id=target.launch_plan_row.id if target.launch_plan_row is not None else None,
+        workflow_id=target.workflow_row.id if target.workflow_row is not None else None,
+        task_id=target.task_row.id if target.task_row is not None else None,
+        phase=core_execution_pb2.WorkflowExecution.QUEUED,
+        state=execution_pb2.EXECUTION_ACTIVE,
+        mode=int(stored_spec.metadata.mode),
+        principal=stored_spec.metadata.principal,
+        spec_uri=storage.join(data_prefix, "spec.pb"),
+        inputs_uri=storage.join(data_prefix, "inputs.pb"),
+        user_inputs_uri=storage.join(data_prefix, "user_inputs.pb"),
+        created_at=now,
+        updated_at=now,
+        wake_at=now,
+    )
+    session.add(row)
+    session.flush()
+    raw_prefix = stored_spec.raw_output_data_config.output_location_prefix
+    raw = (
+        storage.join(raw_prefix, name)
+        if raw_prefix
+        else blobs.raw_output_prefix(settings.storage_prefix, project, domain, name)
+    )
+    engine = Engine(storage, plugins=app.plugins, state_store=SessionStateStore(session, row))
+    try:
+        storage.write_proto(row.spec_uri, stored_spec)
+        storage.write_proto(row.user_inputs_uri, inputs)
+        engine.start(
+            identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name),
+            target.closure,
+            merged,
+            data_prefix=data_prefix,
+            raw_output_prefix=raw,
+            options=_options(target, stored_spec, parent_execution),
+        )
+    except InvalidInputsError as exc:
+        raise InvalidArgument(f"{target.what}: {exc}") from None
+    except StorageError as exc:
+        raise Unavailable(f"cannot store execution {key}: {exc}") from exc
+    return row
+
+
+def relaunch_spec(
+    spec: execution_pb2.ExecutionSpec, original: models.Execution, overwrite_cache: bool
+) -> execution_pb2.ExecutionSpec:
+    """The spec of a relaunch: the original's, marked RELAUNCH of the original."""
+    relaunched = execution_pb2.ExecutionSpec()
+    relaunched.CopyFrom(spec)
+    relaunched.metadata.mode = execution_pb2.ExecutionMetadata.RELAUNCH
+    relaunched.metadata.reference_execution.CopyFrom(
+        identifier_pb2.WorkflowExecutionIdentifier(
+            project=original.project, domain=original.domain, name=original.name
+        )
+    )
+    relaunched.metadata.ClearField("parent_node_execution")
+    if overwrite_cache:
+        relaunched.overwrite_cache = True
+    return relaunched
+
+
+def terminate(row: models.Execution, cause: str, principal: str) -> None:
+    """Ask for an unfinished execution to be aborted: its row turns ABORTING and whoever holds it (or claims
+    it next) aborts its running nodes. A finished one is FAILED_PRECONDITION (already in terminal state)."""
+    if row.phase in TERMINAL_WORKFLOW:
+        phase = workflow_phase_name(row.phase)
+        raise already_in_terminal_state(
+            f"execution {execution_key(row)} already ended ({phase}); only running executions can be "
+            "terminated",
+            phase,
+        )
+    row.abort_cause = cause or "terminated"
+    row.abort_principal = principal
+    row.phase = core_execution_pb2.WorkflowExecution.ABORTING
+    row.wake_at = utcnow()

@@ -1,0 +1,153 @@
+"""List requests as flyteadmin reads them: filters, sort keys and token pagination.
+
+Filters are flyteadmin's expressions joined by ``+``: ``eq(name,train)+gte(created_at,2026-01-01T00:00:00Z)``,
+with ``eq ne gt gte lt lte contains value_in value_not_in`` (the last two take ``;``-separated values). Fields
+may carry an entity prefix (``execution.phase``). A token is the offset of the next page; the next token is
+empty when there is no next page.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flyteidl.admin import common_pb2
+from sqlalchemy import Select, and_, not_
+from sqlalchemy.sql.elements import ColumnElement
+
+from roost_admin.server.errors import InvalidArgument
+
+MAX_LIMIT = 10_000
+_FILTER = re.compile(r"^(?P<function>[a-z_]+)\((?P<field>[^,]+),\s?(?P<value>.*)\)$")
+_FUNCTIONS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "value_in", "value_not_in")
+
+
+def parse_time(text: str) -> datetime.datetime:
+    """An RFC 3339 timestamp, as filters on ``created_at`` and friends carry."""
+    try:
+        value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidArgument(f"timestamp {text!r} must be RFC 3339 (2026-01-31T12:00:00Z)") from None
+    return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+
+
+@dataclass(frozen=True)
+class Field:
+    """A filterable or sortable field: its column, and how a filter's text becomes a column value."""
+
+    column: Any
+    parse: Callable[[str], Any] = str
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One parsed filter expression."""
+
+    function: str
+    field: str
+    values: tuple[str, ...]
+
+
+def parse_filters(text: str) -> list[Filter]:
+    """Split and check a filter string; errors name the expression at fault."""
+    filters: list[Filter] = []
+    for expression in (e.strip() for e in text.split("+") if e.strip()):
+        match = _FILTER.match(expression)
+        if match is None:
+            raise InvalidArgument(f"filter {expression!r} is not of the form function(field,value)")
+        function = match["function"]
+        if function not in _FUNCTIONS:
+            raise InvalidArgument(
+                f"filter {expression!r}: unknown function {function!r}; known: {', '.join(_FUNCTIONS)}"
+            )
+        values = (
+            tuple(match["value"].split(";"))
+            if function in ("value_in", "value_not_in")
+            else (match["value"],)
+        )
+        filters.append(Filter(function, match["field"].strip(), values))
+    return filters
+
+
+class Listing:
+    """How one kind of entity is listed: its fields, and its default order."""
+
+    def __init__(self, what: str, fields: Mapping[str, Field], default_sort: Sequence[Any]) -> None:
+        self.what = what
+        self.fields = dict(fields)
+        self.default_sort = list(default_sort)
+
+    def _field(self, name: str, purpose: str) -> Field:
+        found = self.fields.get(name)
+        if found is None:
+            known = ", ".join(sorted(self.fields))
+            raise InvalidArgument(f"{self.what} cannot be {purpose} by {name!r}; fields: {known}")
+        return found
+
+    def where(self, filters: str) -> list[ColumnElement[bool]]:
+        """The SQL conditions of a filter string."""
+        conditions: list[ColumnElement[bool]] = []
+        for item in parse_filters(filters):
+            field = self._field(item.field, "filtered")
+            try:
+                values = [field.parse(v) for v in item.values]
+            except (ValueError, KeyError) as exc:
+                raise InvalidArgument(f"filter {item.function}({item.field},...): bad value: {exc}") from None
+            column, value = field.column, values[0]
+            condition: ColumnElement[bool]
+            if item.function == "eq":
+                condition = column == value
+            elif item.function == "ne":
+                condition = column != value
+            elif item.function == "gt":
+                condition = column > value
+            elif item.function == "gte":
+                condition = column >= value
+            elif item.function == "lt":
+                condition = column < value
+            elif item.function == "lte":
+                condition = column <= value
+            elif item.function == "contains":
+                condition = column.contains(value, autoescape=True)
+            elif item.function == "value_in":
+                condition = column.in_(values)
+            else:
+                condition = not_(column.in_(values))
+            conditions.append(condition)
+        return conditions
+
+    def order(self, sort: common_pb2.Sort | None) -> list[Any]:
+        """The ORDER BY of a sort key (ties broken by the default order, so pages are stable)."""
+        if sort is None or not sort.key:
+            return self.default_sort
+        column = self._field(sort.key, "sorted").column
+        first = column.asc() if sort.direction == common_pb2.Sort.ASCENDING else column.desc()
+        return [first, *self.default_sort]
+
+    def page(
+        self, query: Select[Any], *, filters: str, sort: common_pb2.Sort | None, limit: int, token: str
+    ) -> tuple[Select[Any], int, int]:
+        """``query`` filtered, ordered and cut to one page (one row more than ``limit``, to see if there is a
+        next page); also returns the offset and the limit."""
+        if limit <= 0 or limit > MAX_LIMIT:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        try:
+            offset = int(token) if token else 0
+        except ValueError:
+            raise InvalidArgument(f"token {token!r} is not one this server gave out") from None
+        if offset < 0:
+            raise InvalidArgument(f"token {token!r} is not one this server gave out")
+        conditions = self.where(filters)
+        if conditions:
+            query = query.where(and_(*conditions))
+        return query.order_by(*self.order(sort)).offset(offset).limit(limit + 1), offset, limit
+
+
+def next_token(rows: Sequence[Any], offset: int, limit: int) -> tuple[list[Any], str]:
+    """The page's rows and the token of the next page ("" when this is the last)."""
+    if len(rows) > limit:
+        return list(rows[:limit]), str(offset + limit)
+    return list(rows), ""

@@ -1,0 +1,417 @@
+"""Engine workers: threads that claim executions from the database and evaluate them with the core engine.
+
+Claims. An execution row is claimable when nobody holds it and it is due (``claimed_by = ''`` and ``wake_at``
+has passed), or when its holder's lease has expired (``lease_until`` passed: the holder died or hangs). A
+worker claims with one UPDATE that sets ``claimed_by`` to its identity and ``lease_until`` to now plus
+``lease_seconds``; on PostgreSQL the candidates are picked ``FOR UPDATE SKIP LOCKED``, so workers in any
+number of processes never claim the same row and never wait on each other; on SQLite the single UPDATE is
+atomic (SQLite has one writer at a time), which makes several threads safe, but several processes on one
+SQLite file are not supported.
+
+Holding. A worker keeps the executions it claimed (up to ``executions_per_worker``) in memory with their
+engine :class:`~roost_core.engine.Run` and evaluates each when it is due: when a handler or the engine woke it
+(``ctx.notify()`` wakes the owning worker at once), when the time it asked for came, or after the engine's
+``poll_interval``. A pool-wide heartbeat renews the leases of everything held every third of the lease. Every
+save of the state is fenced: it succeeds only while the saving worker still holds the claim
+(:class:`~roost_admin.workers.store.ClaimedStateStore`), so a worker that lost its claim drops the execution
+instead of overwriting its successor's state.
+
+Wake-ups from outside. A change made elsewhere (TerminateExecution, SetSignal, a child execution ending, a new
+execution) sets the row's ``wake_at`` to now. A holder picks up its rows' wake-ups (and abort requests) at its
+next database poll, every ``worker_poll_interval``; ``WorkerPool.poke()`` makes the workers of this process
+poll at once, so changes made through this process's RPCs take effect immediately.
+
+Letting go. An execution that ended, with all its events recorded, is released with ``wake_at`` cleared. On
+``stop`` the workers finish their current round and release what they hold with ``wake_at`` now, so another
+worker picks it up at once; a worker that dies keeps its claims until their leases expire, then another worker
+takes them over and resumes from the saved state (finished nodes are not run again; running tasks are picked up
+through their persisted handler state).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flyteidl.core import compiler_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from roost_admin.db import models
+from roost_admin.db.base import utcnow
+from roost_admin.server.execution_rows import key_text
+from roost_admin.workers.config import engine_config
+from roost_admin.workers.launcher import AdminChildLauncher
+from roost_admin.workers.signals import AdminSignals
+from roost_admin.workers.sink import AdminEventSink
+from roost_admin.workers.store import Claim, ClaimedStateStore, load_state
+from roost_core.engine import Engine, ExecutionState, Run, StateStoreError
+from roost_core.errors import RoostError
+from roost_core.storage import StorageError
+
+if TYPE_CHECKING:
+    from roost_admin.app import AdminApp
+
+log = logging.getLogger(__name__)
+
+CLAIM_BATCH = 4
+"""Executions a worker claims per poll at most, so that several workers share a burst of new executions."""
+ERROR_BACKOFF = 5.0
+"""Seconds before an execution whose round raised unexpectedly is evaluated again."""
+_E = models.Execution
+
+
+class _WorkerRun(Run):
+    """A Run whose wake-ups also wake the worker holding it (``ctx.notify()`` from a handler thread)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        state: ExecutionState,
+        closure: compiler_pb2.CompiledWorkflowClosure,
+        on_wake: Callable[[], None],
+    ) -> None:
+        super().__init__(engine, state, closure)
+        self._on_wake = on_wake
+
+    def wake(self) -> None:
+        """Have the execution evaluated at once."""
+        super().wake()
+        self._on_wake()
+
+
+@dataclass
+class _Held:
+    """An execution a worker holds."""
+
+    execution_id: int
+    run: _WorkerRun
+    due: float
+    """When its next round is due (epoch seconds)."""
+
+
+class _Worker:
+    """One worker thread and the executions it holds."""
+
+    def __init__(self, pool: WorkerPool, index: int) -> None:
+        self.pool = pool
+        self.identity = f"{pool.identity}/{index}"
+        self._held: dict[int, _Held] = {}
+        self._woken: set[int] = set()
+        self._sync_now = True
+        self._stopping = False
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._main, name=f"roost-worker-{index}", daemon=True)
+
+    # control, from other threads
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def request_stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def poke(self) -> None:
+        """Poll the database now (claims, wake-ups)."""
+        with self._cond:
+            self._sync_now = True
+            self._cond.notify()
+
+    def woken(self, execution_id: int) -> None:
+        """A held execution asked for a round."""
+        with self._cond:
+            self._woken.add(execution_id)
+            self._cond.notify()
+
+    def held_ids(self) -> list[int]:
+        with self._cond:
+            return list(self._held)
+
+    # the thread
+
+    def _main(self) -> None:
+        next_sync = 0.0
+        try:
+            while True:
+                with self._cond:
+                    if self._stopping:
+                        break
+                    sync = self._sync_now or time.time() >= next_sync
+                    self._sync_now = False
+                try:
+                    if sync:
+                        self._sync()
+                        next_sync = time.time() + self.pool.poll_interval
+                    self._evaluate_due()
+                except Exception:  # a bug must not end the thread: its executions would wait for its lease
+                    log.exception("worker %s failed; going on", self.identity)
+                    time.sleep(1.0)
+                with self._cond:
+                    if self._stopping or self._sync_now or self._woken:
+                        continue
+                    now = time.time()
+                    wait = next_sync - now
+                    if self._held:
+                        wait = min(wait, min(h.due for h in self._held.values()) - now)
+                    if wait > 0:
+                        self._cond.wait(wait)
+        finally:
+            self._release_all()
+
+    def _evaluate_due(self) -> None:
+        now = time.time()
+        with self._cond:
+            woken, self._woken = self._woken, set()
+            due = sorted(
+                (h for h in self._held.values() if h.execution_id in woken or h.due <= now),
+                key=lambda h: h.due,
+            )
+        for held in due:
+            with self._cond:
+                if self._stopping:
+                    return
+            self._round(held)
+
+    def _round(self, held: _Held) -> None:
+        pool = self.pool
+        run = held.run
+        try:
+            with pool.sink.evaluating(run):
+                result = pool.engine.evaluate(run)
+        except StateStoreError as exc:
+            log.warning("dropping execution %s: %s", run.key, exc)
+            self._drop(held, release=True)
+            return
+        except Exception:  # a bug below the engine's own guards: keep the execution, try again later
+            log.exception("a round of execution %s failed", run.key)
+            held.due = time.time() + ERROR_BACKOFF
+            return
+        now = time.time()
+        if result.phase.is_terminal:
+            if not run.state.outbox:
+                self._release(held, finished=True)
+                return
+            held.due = now + max(pool.engine.config.event_backoff, 1.0)
+            return
+        due = now + pool.engine.config.poll_interval
+        if result.next_wake is not None:
+            due = min(due, result.next_wake)
+        held.due = due
+
+    # the database
+
+    def _sync(self) -> None:
+        """Pick up wake-ups and abort requests of held executions, then claim more if there is room."""
+        try:
+            self._pick_up_wakeups()
+            room = self.pool.executions_per_worker - len(self._held)
+            if room > 0:
+                self._claim(min(room, CLAIM_BATCH))
+        except SQLAlchemyError:
+            log.warning("worker %s cannot reach the database; retrying", self.identity, exc_info=True)
+
+    def _pick_up_wakeups(self) -> None:
+        if not self._held:
+            return
+        with self.pool.app.db.begin() as session:
+            rows = session.execute(
+                update(_E)
+                .where(_E.claimed_by == self.identity, _E.wake_at.is_not(None))
+                .values(wake_at=None)
+                .returning(_E.id, _E.abort_cause)
+                .execution_options(synchronize_session=False)
+            ).all()
+        for execution_id, abort_cause in rows:
+            held = self._held.get(execution_id)
+            if held is None:
+                continue
+            if abort_cause and not held.run.state.abort_cause:
+                self.pool.engine.abort(held.run, abort_cause)
+            self.woken(execution_id)
+
+    def _claim(self, count: int) -> None:
+        pool = self.pool
+        now = utcnow()
+        claimable = or_(
+            and_(_E.claimed_by == "", _E.wake_at <= now),
+            and_(_E.claimed_by != "", _E.lease_until < now),
+        )
+        candidates = select(_E.id).where(claimable).order_by(_E.id).limit(count)
+        if not pool.app.db.is_sqlite:
+            candidates = candidates.with_for_update(skip_locked=True)
+        with pool.app.db.begin() as session:
+            claimed = session.execute(
+                update(_E)
+                .where(_E.id.in_(candidates.scalar_subquery()), claimable)
+                .values(claimed_by=self.identity, lease_until=now + pool.lease, wake_at=None)
+                .returning(_E.id, _E.project, _E.domain, _E.name, _E.abort_cause)
+                .execution_options(synchronize_session=False)
+            ).all()
+        for execution_id, project, domain, name, abort_cause in claimed:
+            self._take(execution_id, key_text(project, domain, name), abort_cause)
+
+    def _take(self, execution_id: int, key: str, abort_cause: str) -> None:
+        """Load a claimed execution into memory; an execution whose state cannot be read fails."""
+        pool = self.pool
+        try:
+            with pool.app.db.session() as session:
+                state = load_state(session, execution_id, key)
+            if state is None:
+                raise StateStoreError(f"execution {key} has no saved state")
+            closure = pool.app.storage.read_proto(state.closure_uri, compiler_pb2.CompiledWorkflowClosure)
+        except (StateStoreError, StorageError) as exc:
+            log.error("execution %s cannot be resumed: %s", key, exc)
+            self._fail(execution_id, key, str(exc))
+            return
+        run = _WorkerRun(pool.engine, state, closure, lambda: self.woken(execution_id))
+        held = _Held(execution_id, run, time.time())
+        pool.store.hold(key, Claim(execution_id, self.identity))
+        with self._cond:
+            self._held[execution_id] = held
+        if abort_cause and not state.abort_cause:
+            pool.engine.abort(run, abort_cause)
+
+    def _fail(self, execution_id: int, key: str, message: str) -> None:
+        """End an execution that cannot be resumed, so no worker claims it again and again."""
+        now = utcnow()
+        with self.pool.app.db.begin() as session:
+            session.execute(
+                update(_E)
+                .where(_E.id == execution_id, _E.claimed_by == self.identity)
+                .values(
+                    phase=core_execution_pb2.WorkflowExecution.FAILED,
+                    error_code="StateUnreadable",
+                    error_kind=core_execution_pb2.ExecutionError.SYSTEM,
+                    error_message=f"execution {key} cannot be resumed: {message}",
+                    updated_at=now,
+                    claimed_by="",
+                    lease_until=None,
+                    wake_at=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+
+    def _release(self, held: _Held, *, finished: bool) -> None:
+        try:
+            with self.pool.app.db.begin() as session:
+                session.execute(
+                    update(_E)
+                    .where(_E.id == held.execution_id, _E.claimed_by == self.identity)
+                    .values(claimed_by="", lease_until=None, wake_at=None if finished else utcnow())
+                    .execution_options(synchronize_session=False)
+                )
+        except SQLAlchemyError:
+            log.warning("releasing execution %s failed; its lease will expire", held.run.key, exc_info=True)
+        self._drop(held, release=False)
+
+    def _drop(self, held: _Held, *, release: bool) -> None:
+        if release:
+            self._release(held, finished=False)
+            return
+        self.pool.store.forget(held.run.key)
+        with self._cond:
+            self._held.pop(held.execution_id, None)
+            self._woken.discard(held.execution_id)
+
+    def _release_all(self) -> None:
+        for held in list(self._held.values()):
+            self._release(held, finished=False)
+
+
+class WorkerPool:
+    """``count`` engine worker threads sharing one engine (see the module docstring for how they share work
+    with each other and with workers in other processes)."""
+
+    def __init__(self, app: AdminApp, count: int) -> None:
+        settings = app.settings
+        if count < 1:
+            raise RoostError(f"a worker pool needs at least one worker, not {count}")
+        self.app = app
+        self.identity = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self.lease = datetime.timedelta(seconds=settings.lease_seconds)
+        self.poll_interval = settings.worker_poll_interval
+        self.executions_per_worker = settings.executions_per_worker
+        self.store = ClaimedStateStore(app.db, self.lease)
+        self.sink = AdminEventSink(app, self.poke)
+        self.engine = Engine(
+            app.storage,
+            config=engine_config(settings.engine),
+            plugins=app.plugins,
+            state_store=self.store,
+            sinks={"admin": self.sink},
+            signals=AdminSignals(app),
+            launcher=AdminChildLauncher(app, self.poke),
+        )
+        self._workers = [_Worker(self, i) for i in range(count)]
+        self._stop = threading.Event()
+        self._heartbeat = threading.Thread(target=self._beat, name="roost-worker-heartbeat", daemon=True)
+        self._started = False
+
+    def start(self) -> None:
+        """Start the workers and the heartbeat; handler selection is checked first, so a misconfigured task
+        type fails here, not at the first task."""
+        self.engine.handlers.describe()
+        for task_type in self.engine.config.default_for_task_types:
+            self.engine.handlers.for_task_type(task_type)
+        for worker in self._workers:
+            worker.start()
+        self._heartbeat.start()
+        self._started = True
+        log.info("%d engine worker(s) started as %s", len(self._workers), self.identity)
+
+    def poke(self) -> None:
+        """Something changed in the database (a new execution, a wake-up): have every worker look now."""
+        for worker in self._workers:
+            worker.poke()
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Stop the workers after their current round; they release what they hold so others take over."""
+        if not self._started:
+            self.engine.close()
+            return
+        self._started = False
+        for worker in self._workers:
+            worker.request_stop()
+        deadline = time.time() + grace
+        for worker in self._workers:
+            if not worker.join(max(0.0, deadline - time.time())):
+                log.warning(
+                    "worker %s did not stop within %.1fs; its claims expire with its lease",
+                    worker.identity,
+                    grace,
+                )
+        self._stop.set()
+        self._heartbeat.join(grace)
+        self.engine.close()
+
+    def _beat(self) -> None:
+        interval = max(0.05, self.lease.total_seconds() / 3)
+        while not self._stop.wait(interval):
+            try:
+                with self.app.db.begin() as session:
+                    for worker in self._workers:
+                        held = worker.held_ids()
+                        if held:
+                            session.execute(
+                                update(_E)
+                                .where(_E.claimed_by == worker.identity, _E.id.in_(held))
+                                .values(lease_until=utcnow() + self.lease)
+                                .execution_options(synchronize_session=False)
+                            )
+            except SQLAlchemyError:
+                log.warning("heartbeat failed; leases renew at the next one", exc_info=True)

@@ -1,0 +1,110 @@
+"""Workflows the execution and worker tests run. Their tasks run as local processes (``roost-execute``), which
+import this module: the tests put this folder on the task processes' PYTHONPATH."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from roost import LaunchPlan, approve, dynamic, task, workflow
+
+
+@task
+def add_one(x: int) -> int:
+    """x + 1."""
+    return x + 1
+
+
+@task
+def double(x: int) -> int:
+    """2x."""
+    return 2 * x
+
+
+@task
+def explode(x: int) -> int:
+    """Always fails, naming x."""
+    raise ValueError(f"cannot take {x}")
+
+
+@task
+def note(path: str, x: int) -> int:
+    """Append a line to ``path`` (so a test can count how often the task ran), then return x."""
+    with open(path, "a") as out:
+        out.write(f"ran {x}\n")
+    return x
+
+
+@task
+def linger(path: str, seconds: float, x: int) -> int:
+    """Write this process's pid to ``path``, sleep, return x."""
+    Path(path).write_text(str(os.getpid()))
+    time.sleep(seconds)
+    return x
+
+
+@workflow
+def one(x: int) -> int:
+    """One task."""
+    return add_one(x=x)
+
+
+@workflow
+def pair(x: int, y: int = 2) -> tuple[int, int]:
+    """x + 1 and 2y."""
+    return add_one(x=x), double(x=y)
+
+
+pair_fixed = LaunchPlan.get_or_create(
+    pair, "execution_flows.pair_fixed", fixed_inputs={"y": 10}, labels={"team": "ml"}
+)
+
+
+@workflow
+def failing(x: int) -> int:
+    """A task that fails."""
+    return explode(x=x)
+
+
+@workflow
+def slow(path: str, seconds: float, x: int) -> int:
+    """One long task (for terminating and restarting)."""
+    return linger(path=path, seconds=seconds, x=x)
+
+
+@workflow
+def noted(log: str, path: str, seconds: float, x: int) -> int:
+    """A quick task that notes it ran, then a long one, then a quick one."""
+    first = note(path=log, x=x)
+    return add_one(x=linger(path=path, seconds=seconds, x=first))
+
+
+one_lp = LaunchPlan.get_or_create(one, "execution_flows.one_lp", default_inputs={"x": 5})
+
+
+@workflow
+def parent(x: int) -> int:
+    """Launches one_lp as a child execution, then doubles its result."""
+    return double(x=one_lp(x=x))
+
+
+@workflow
+def gated(x: int) -> int:
+    """add_one, wait for approval, double."""
+    return double(x=approve(add_one(x=x), "ok"))
+
+
+@dynamic
+def fan(n: int) -> int:
+    """add_one n times, decided at run time."""
+    value = 0
+    for _ in range(n):
+        value = add_one(x=value)
+    return value
+
+
+@workflow
+def dyn(n: int = 2) -> int:
+    """A dynamic task."""
+    return fan(n=n)

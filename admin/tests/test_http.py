@@ -1,0 +1,168 @@
+"""The admin's HTTP endpoint: health, and the signed upload and download URLs of the local store."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+import httpx
+
+BODY = b"0123456789" * 100
+MD5 = base64.b64encode(hashlib.md5(BODY).digest()).decode()
+
+
+def blob(app, name: str) -> str:
+    return f"{app.settings.storage_prefix}/uploads/flytesnacks/development/test/{name}"
+
+
+def signed(app, uri: str, method: str = "PUT", md5: str | None = MD5, seconds: float = 600) -> str:
+    return app.storage.signed_url(
+        uri, method=method, expires_in=datetime.timedelta(seconds=seconds), content_md5=md5
+    )
+
+
+def with_query(url: str, **changes: str) -> str:
+    parts = urlsplit(url)
+    query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+    query.update(changes)
+    query = {k: v for k, v in query.items() if v}
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def path_of(uri: str) -> Path:
+    return Path(uri[len("file://") :])
+
+
+def leftovers(app) -> list[str]:
+    root = path_of(app.settings.storage_prefix)
+    return [name for _, _, files in os.walk(root) for name in files if name.startswith(".roost-tmp-")]
+
+
+def test_healthz(app):
+    response = httpx.get(f"{app.http_url}/healthz")
+    assert (response.status_code, response.json()) == (200, {"status": "ok"})
+
+
+def test_a_signed_put_stores_the_body_and_a_signed_get_returns_it(app):
+    uri = blob(app, "a/b.bin")
+    response = httpx.put(signed(app, uri), content=BODY, headers={"Content-MD5": MD5})
+    assert response.status_code == 200
+    assert path_of(uri).read_bytes() == BODY
+    fetched = httpx.get(signed(app, uri, "GET", md5=None))
+    assert (fetched.status_code, fetched.content) == (200, BODY)
+
+
+def test_a_tampered_signature_is_forbidden(app):
+    uri = blob(app, "x.bin")
+    url = with_query(signed(app, uri), signature="0" * 64)
+    response = httpx.put(url, content=BODY, headers={"Content-MD5": MD5})
+    assert response.status_code == 403
+    assert response.text == f"signed URL for {uri!r} has a wrong signature (for PUT)"
+    assert not path_of(uri).exists()
+
+
+def test_a_url_for_one_path_does_not_open_another(app):
+    url = signed(app, blob(app, "x.bin"))
+    other = url.replace("x.bin", "y.bin")
+    response = httpx.put(other, content=BODY, headers={"Content-MD5": MD5})
+    assert response.status_code == 403
+    assert "has a wrong signature (for PUT)" in response.text
+
+
+def test_an_expired_url_is_forbidden_and_says_so(app):
+    uri = blob(app, "late.bin")
+    response = httpx.put(signed(app, uri, seconds=-60), content=BODY, headers={"Content-MD5": MD5})
+    assert response.status_code == 403
+    assert response.text.startswith(f"signed URL for {uri!r} expired at ")
+
+
+def test_a_get_url_does_not_allow_a_put(app):
+    uri = blob(app, "read-only.bin")
+    response = httpx.put(signed(app, uri, "GET", md5=None), content=BODY)
+    assert response.status_code == 403
+    assert response.text == (
+        f"signed URL for {uri!r} has a wrong signature (for PUT) "
+        "(a URL made for an upload with content_md5 also needs the Content-MD5 header)"
+    )
+
+
+def test_a_body_that_does_not_match_its_md5_is_refused_and_not_stored(app):
+    uri = blob(app, "bad.bin")
+    response = httpx.put(signed(app, uri), content=b"tampered", headers={"Content-MD5": MD5})
+    assert response.status_code == 400
+    actual = base64.b64encode(hashlib.md5(b"tampered").digest()).decode()
+    assert response.text == (
+        f"the body's MD5 is {actual}, not the {MD5} its Content-MD5 header says; nothing was stored"
+    )
+    assert not path_of(uri).exists()
+    assert leftovers(app) == []
+
+
+def test_a_url_signed_for_an_md5_needs_the_header(app):
+    uri = blob(app, "needs-md5.bin")
+    response = httpx.put(signed(app, uri), content=BODY)
+    assert response.status_code == 403
+    assert response.text == (
+        f"signed URL for {uri!r} has a wrong signature (for PUT) "
+        "(a URL made for an upload with content_md5 also needs the Content-MD5 header)"
+    )
+
+
+def test_a_malformed_md5_header_is_a_bad_request(app):
+    uri = blob(app, "garbled.bin")
+    response = httpx.put(signed(app, uri, md5=None), content=BODY, headers={"Content-MD5": "not base64!"})
+    assert response.status_code == 400
+    assert response.text == "Content-MD5 'not base64!' is not the base64 of a 16-byte MD5 digest"
+
+
+def test_unsigned_requests_and_missing_blobs(app):
+    response = httpx.get(f"{app.http_url}/data/etc/passwd")
+    assert response.status_code == 403
+    assert response.text == "not a signed URL: the expires and signature parameters are required"
+    uri = blob(app, "never-written.bin")
+    response = httpx.get(signed(app, uri, "GET", md5=None))
+    assert (response.status_code, response.text) == (404, f"no blob at {uri}")
+
+
+def test_signed_urls_outside_the_storage_are_not_served(app, tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("private")
+    uri = outside.as_uri()
+    response = httpx.get(signed(app, uri, "GET", md5=None))
+    assert response.status_code == 403
+    assert response.text == f"{uri} is not under this admin's storage ({app.settings.storage_prefix})"
+
+
+def test_a_write_that_fails_is_a_server_error_and_stores_nothing(app):
+    uri = blob(app, "blocked/file.bin")
+    folder = path_of(uri).parent
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("a file where the folder should be")
+    response = httpx.put(signed(app, uri), content=BODY, headers={"Content-MD5": MD5})
+    assert (response.status_code, response.text) == (500, f"cannot write {uri}: File exists")
+    assert leftovers(app) == []
+
+
+def test_healthz_reports_an_unreachable_database(tmp_path):
+    from conftest import make_settings
+
+    from roost_admin.app import AdminApp
+
+    database = tmp_path / "health.db"
+    app = AdminApp(make_settings(tmp_path, f"sqlite:///{database}"))
+    app.start()
+    try:
+        app.db.dispose()
+        database.rename(tmp_path / "moved.db")
+        database.mkdir()  # a folder where the database file was: opening it fails
+        response = httpx.get(f"{app.http_url}/healthz")
+        assert response.status_code == 503
+        body = response.json()
+        assert body["status"] == "unavailable"
+        assert "unable to open database file" in body["database"]
+    finally:
+        app.stop()

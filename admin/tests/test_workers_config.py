@@ -1,0 +1,91 @@
+"""The engine configuration of the workers: defaults, the settings' engine section, and mistakes reported when
+the admin starts."""
+
+from __future__ import annotations
+
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_settings
+from execution_support import engine_section, launch, outputs, running_admin, wait
+from flyteidl.core import execution_pb2 as core_execution_pb2
+
+from roost_admin.app import AdminApp
+from roost_admin.workers.config import DEFAULT_POLL_INTERVAL, engine_config
+from roost_core.errors import ConfigurationError
+
+
+def test_python_and_container_tasks_run_as_local_processes_unless_configured():
+    config = engine_config({})
+    assert config.default_for_task_types == {
+        "python-task": "local-process",
+        "container": "local-process",
+        "raw-container": "local-process",
+    }
+    assert config.poll_interval == DEFAULT_POLL_INTERVAL
+    chosen = engine_config({"default_for_task_types": {"container": "echo"}, "poll_interval": 0.5})
+    assert chosen.default_for_task_types["container"] == "echo"
+    assert chosen.default_for_task_types["python-task"] == "local-process"
+    assert chosen.poll_interval == 0.5
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"polling": 1}, "unknown engine option(s): polling; known: default_active_deadline,"),
+        (
+            {"handlers": {"local-process": {"envv": {}}}},
+            "local-process: unknown option(s) envv; known: env, image_environments, kill_grace_period,",
+        ),
+        (
+            {"default_for_task_types": ["python-task"]},
+            "engine.default_for_task_types must map task types to handlers",
+        ),
+    ],
+)
+def test_configuration_mistakes_are_named(section, message):
+    with pytest.raises(ConfigurationError) as caught:
+        engine_config(section)
+    assert str(caught.value).startswith(message)
+
+
+def test_a_task_type_mapped_to_a_missing_handler_fails_the_start(tmp_path, database_url):
+    settings = make_settings(
+        tmp_path, database_url, workers=1, engine={"default_for_task_types": {"python-task": "nope"}}
+    )
+    app = AdminApp(settings)
+    try:
+        with pytest.raises(ConfigurationError) as caught:
+            app.start(serve=False)
+        assert str(caught.value).startswith(
+            "default_for_task_types maps 'python-task' to handler 'nope', which is not installed; installed handlers:"
+        )
+    finally:
+        app.stop()
+
+
+def test_an_image_mapped_to_an_environment_runs_with_that_environments_interpreter(tmp_path, database_url):
+    """The flows' image is mapped to a folder whose bin/roost-execute notes the environment it ran in."""
+    environment = tmp_path / "image-env"
+    (environment / "bin").mkdir(parents=True)
+    marker = tmp_path / "marker"
+    script = environment / "bin" / "roost-execute"
+    real = Path(sys.executable).parent / "roost-execute"
+    script.write_text(f'#!/bin/sh\necho "$VIRTUAL_ENV" > {marker}\nexec {real} "$@"\n')
+    script.chmod(script.stat().st_mode | stat.S_IXUSR)
+    section = engine_section()
+    section["handlers"]["local-process"]["image_environments"] = {
+        "ghcr.io/roost/roost:latest": str(environment)
+    }
+    with running_admin(tmp_path, database_url, workers=1, engine=section) as (app, admin, _signals):
+        assert app.workers is not None
+        assert app.workers.engine.handlers.for_task_type("python-task").name == "local-process"
+        ident = launch(admin, "one", x=1)
+        execution = wait(admin, ident)
+        assert execution.closure.phase == core_execution_pb2.WorkflowExecution.SUCCEEDED, (
+            execution.closure.error
+        )
+        assert outputs(admin, ident) == {"o0": 2}
+    assert marker.read_text().strip() == str(environment)
