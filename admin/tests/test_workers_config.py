@@ -31,6 +31,27 @@ def test_python_and_container_tasks_run_as_local_processes_unless_configured():
     assert chosen.poll_interval == 0.5
 
 
+def test_task_processes_reach_the_admins_s3_store():
+    s3 = {
+        "endpoint_url": "http://127.0.0.1:9000",
+        "access_key_id": "AK",
+        "secret_access_key": "SK",
+        "region": "r",
+    }
+    config = engine_config(
+        {"handlers": {"local-process": {"env": {"AWS_DEFAULT_REGION": "mine"}}}}, {"s3": s3}
+    )
+    assert config.handlers["local-process"]["env"] == {
+        "FLYTE_AWS_ENDPOINT": "http://127.0.0.1:9000",
+        "FLYTE_AWS_ACCESS_KEY_ID": "AK",
+        "AWS_ACCESS_KEY_ID": "AK",
+        "FLYTE_AWS_SECRET_ACCESS_KEY": "SK",
+        "AWS_SECRET_ACCESS_KEY": "SK",
+        "AWS_DEFAULT_REGION": "mine",
+    }
+    assert engine_config({}, {"file": {"url_base": "http://x"}}).handlers == {}
+
+
 @pytest.mark.parametrize(
     ("section", "message"),
     [

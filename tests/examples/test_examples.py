@@ -9,26 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-
-EXPECTED = {
-    "basics.py": ["wf", "--x", "3"],
-    "map.py": ["wf"],
-    "conditional.py": ["wf", "--seed", "5"],
-    "dynamic.py": ["wf", "--n", "10"],
-    "caching.py": ["wf"],
-    "dataframes.py": ["wf", "--rows", "10"],
-    "files.py": ["wf", "--count", "5"],
-}
-ANSWERS = {
-    "basics.py": {"o0": 25, "o1": 17.0, "o2": "hello, roost"},
-    "map.py": {"o0": 30},
-    "conditional.py": {"o0": "tails (0.595)"},
-    "dynamic.py": {"o0": 89},
-    "caching.py": {"o0": 49},
-    "dataframes.py": {"o0": 120},
-}
+from example_cases import ANSWERS, ARGUMENTS, EXAMPLES, FILE_LINES
 
 
 def roost_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -46,20 +27,20 @@ def roost_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_example_is_covered():
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(EXPECTED)
+    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted(ARGUMENTS)
 
 
-@pytest.mark.parametrize("example", sorted(EXPECTED))
+@pytest.mark.parametrize("example", sorted(ARGUMENTS))
 def test_example_runs(example, tmp_path):
-    result = roost_run(tmp_path, example, *EXPECTED[example])
+    result = roost_run(tmp_path, example, *ARGUMENTS[example])
     assert result.returncode == 0, result.stderr
     outputs = json.loads(result.stdout)
     if example in ANSWERS:
         assert outputs == ANSWERS[example]
     else:
         count, kept = outputs["o0"], Path(outputs["o1"])
-        assert count == 5
-        assert kept.read_text().count("\n") == 5
+        assert count == FILE_LINES
+        assert kept.read_text().count("\n") == FILE_LINES
         assert str(kept).startswith(str(tmp_path / "data"))
 
 

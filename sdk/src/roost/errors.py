@@ -20,3 +20,7 @@ class ExecutionFailedError(RoostError):
         super().__init__(message)
         self.phase = phase
         self.error = error
+
+
+class RemoteError(RoostError):
+    """A call to the admin failed; the message says which call and what the admin answered."""

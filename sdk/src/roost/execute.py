@@ -37,7 +37,8 @@ def _env(*names: str) -> str:
     return ""
 
 
-def _storage() -> Storage:
+def storage_from_environment() -> Storage:
+    """Storage for file:// and s3:// (S3 settings from ``ROOST_S3_ENDPOINT`` and the AWS variables)."""
     from roost_core.plugins import EnginePlugins
     from roost_core.storage import build_storage
 
@@ -90,7 +91,7 @@ def main(
     from roost.serialize import SerializationSettings
     from roost.tasks import SERIALIZATION_ENV, Task
 
-    storage = _storage()
+    storage = storage_from_environment()
     failed = False
     try:
         try:

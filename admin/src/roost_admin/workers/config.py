@@ -44,13 +44,42 @@ DEFAULT_POLL_INTERVAL = 5.0
 executions when something changes, so the poll is only a safety net, and each round writes the state."""
 
 
-def engine_config(section: Mapping[str, Any]) -> EngineConfig:
+_S3_VARIABLES = {
+    "endpoint_url": ("FLYTE_AWS_ENDPOINT",),
+    "access_key_id": ("FLYTE_AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID"),
+    "secret_access_key": ("FLYTE_AWS_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY"),
+    "region": ("AWS_DEFAULT_REGION",),
+}
+"""The admin's S3 options, and the variables flytekit's and Roost's task entrypoints read them from."""
+
+
+def storage_environment(storage_options: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
+    """Environment variables that let a task process reach the blob store the admin uses (its S3 endpoint
+    and credentials), the way Flyte's sandbox hands them to every pod."""
+    s3 = storage_options.get("s3") or {}
+    return {
+        name: str(s3[option]) for option, names in _S3_VARIABLES.items() if s3.get(option) for name in names
+    }
+
+
+def engine_config(
+    section: Mapping[str, Any], storage_options: Mapping[str, Mapping[str, Any]] | None = None
+) -> EngineConfig:
     """The engine configuration for the settings' ``engine`` section, with the admin's defaults filled in.
 
-    An unknown key or a malformed ``local-process`` section raises ConfigurationError naming it. (A task type
-    mapped to a handler that is not installed is reported when the workers start.)
+    Local task processes get :func:`storage_environment` of ``storage_options`` under the ``env`` the section
+    configures for ``local-process`` (configured values win). An unknown key or a malformed ``local-process``
+    section raises ConfigurationError naming it. (A task type mapped to a handler that is not installed is
+    reported when the workers start.)
     """
     data = dict(section)
+    reach = storage_environment(storage_options or {})
+    if reach:
+        handlers = dict(data.get("handlers") or {})
+        process = dict(handlers.get("local-process") or {})
+        process["env"] = {**reach, **(process.get("env") or {})}
+        handlers["local-process"] = process
+        data["handlers"] = handlers
     chosen = data.get("default_for_task_types") or {}
     if not isinstance(chosen, Mapping):
         raise ConfigurationError(

@@ -350,7 +350,7 @@ class WorkerPool:
         self.sink = AdminEventSink(app, self.poke)
         self.engine = Engine(
             app.storage,
-            config=engine_config(settings.engine),
+            config=engine_config(settings.engine, settings.storage_options),
             plugins=app.plugins,
             state_store=self.store,
             sinks={"admin": self.sink},

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from roost.cli.remote import COMMANDS as REMOTE_COMMANDS
 from roost.cli.run import RunGroup
 
 
@@ -33,6 +34,8 @@ def main() -> None:
 
 
 main.add_command(RunGroup(name="run", help=RunGroup.__doc__))
+for _command in REMOTE_COMMANDS:
+    main.add_command(_command)
 
 
 @main.command()

@@ -3,13 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-import gzip
-import hashlib
-import io
-import tarfile
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import click
@@ -19,28 +13,13 @@ from rich.table import Table
 from roost.errors import WorkflowDefinitionError
 from roost.launch_plan import LaunchPlan
 from roost.loader import entities_in, load_file, module_name_for_file
+from roost.packaging import code_archive, load_modules, python_files, tgz
 from roost.serialize import SerializationSettings, Serializer
 from roost.tasks import Task
 from roost.workflows import Workflow
 
 PACKAGE_DISTRIBUTION = "{{ .remote_package_path }}"
 """What pyflyte package writes where the code archive's URI goes; registration fills it in."""
-
-
-def python_files(path: str) -> list[Path]:
-    """The Python files at ``path`` (a file, or a folder searched recursively)."""
-    root = Path(path)
-    if root.is_file():
-        return [root]
-    return sorted(
-        p for p in root.rglob("*.py") if "__pycache__" not in p.parts and not p.name.startswith(".")
-    )
-
-
-def load_modules(path: str) -> Iterator[ModuleType]:
-    """Import every Python file under ``path``."""
-    for file in python_files(path):
-        yield load_file(file)
 
 
 def compile_path(path: str) -> int:
@@ -100,42 +79,11 @@ def package_path(path: str, output: str, image: str | None) -> None:
     source_root = module_name_for_file(files[0])[1] if files else Path(path)
     archive_name, archive = code_archive(source_root)
     numbered.append((archive_name, archive))
-    Path(output).write_bytes(_tgz(numbered))
+    Path(output).write_bytes(tgz(numbered))
     click.echo(
         f"wrote {output}: {len(serializer.tasks)} task(s), {len(serializer.workflows)} workflow(s), "
         f"{len(serializer.launch_plans)} launch plan(s)"
     )
-
-
-def code_archive(source_root: Path) -> tuple[str, bytes]:
-    """A deterministic ``fast<md5>.tar.gz`` of the Python sources under ``source_root``."""
-    entries = [
-        (p.relative_to(source_root).as_posix(), p.read_bytes())
-        for p in sorted(source_root.rglob("*"))
-        if p.is_file()
-        and "__pycache__" not in p.parts
-        and not any(part.startswith(".") for part in p.relative_to(source_root).parts)
-    ]
-    digest = hashlib.md5(usedforsecurity=False)
-    for name, data in entries:
-        digest.update(name.encode())
-        digest.update(data)
-    return f"fast{digest.hexdigest()}.tar.gz", _tgz(entries, mtime=315532800)
-
-
-def _tgz(entries: list[tuple[str, bytes]], *, mtime: int = 0) -> bytes:
-    raw = io.BytesIO()
-    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name, data in entries:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mtime = mtime
-            info.mode = 0o644
-            tar.addfile(info, io.BytesIO(data))
-    compressed = io.BytesIO()
-    with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0) as gz:
-        gz.write(raw.getvalue())
-    return compressed.getvalue()
 
 
 def list_plugins() -> None:

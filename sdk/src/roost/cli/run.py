@@ -62,6 +62,11 @@ _RUN_OPTIONS = [
         ["--signal"], multiple=True, metavar="NAME=VALUE", help="Answer the signal NAME (repeatable)."
     ),
     click.Option(["--no-progress"], is_flag=True, help="Plain log lines instead of a live table."),
+    click.Option(["--remote"], is_flag=True, help="Register and run on the admin of the client config."),
+    click.Option(["--wait"], is_flag=True, help="With --remote: wait for the end and print the outputs."),
+    click.Option(["--name"], default="", help="With --remote: the execution's name [default: generated]."),
+    click.Option(["-p", "--project"], default=None, help="With --remote: the project [default: config]."),
+    click.Option(["-d", "--domain"], default=None, help="With --remote: the domain [default: config]."),
 ]
 
 
@@ -137,6 +142,23 @@ def _run(entity: Any, inputs: dict[str, Any]) -> None:
         "progress": False if options["no_progress"] else None,
     }
     values = {k: v for k, v in inputs.items() if v is not None or k not in entity.interface.defaults}
+    if options["remote"]:
+        from roost.cli.remote import run_remote
+
+        file = next(
+            c.command.name for c in _contexts(click.get_current_context()) if isinstance(c.command, FileGroup)
+        )
+        run_remote(
+            entity,
+            values,
+            file=str(file),
+            project=options["project"],
+            domain=options["domain"],
+            wait=options["wait"],
+            output=options["output"],
+            name=options["name"],
+        )
+        return
     with local_options(**settings):
         try:
             if isinstance(entity, Task) or not hasattr(entity, "workflow"):
@@ -147,19 +169,22 @@ def _run(entity: Any, inputs: dict[str, Any]) -> None:
         except ExecutionFailedError as exc:
             raise click.ClickException(str(exc)) from None
     del root
-    named = _named_outputs(entity, result.outputs)
-    if options["output"] == "json":
+    show_outputs(result.name, _named_outputs(entity, result.outputs), options["output"])
+    if result.outputs_folder is not None and options["output"] != "json":
+        Console().print(f"files kept in {result.outputs_folder}")
+
+
+def show_outputs(execution: str, named: dict[str, Any], output: str) -> None:
+    """Print an execution's outputs: a table of their reprs, or one JSON object (local and remote alike)."""
+    if output == "json":
         click.echo(json.dumps(to_json(named), indent=2))
         return
-    console = Console()
-    table = Table(title=f"outputs of {result.name}", title_justify="left")
+    table = Table(title=f"outputs of {execution}", title_justify="left", min_width=len(execution) + 12)
     table.add_column("output")
     table.add_column("value")
     for key, value in named.items():
         table.add_row(key, repr(value))
-    console.print(table)
-    if result.outputs_folder is not None:
-        console.print(f"files kept in {result.outputs_folder}")
+    Console().print(table)
 
 
 def _contexts(ctx: click.Context | None) -> Any:

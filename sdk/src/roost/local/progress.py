@@ -57,14 +57,19 @@ class ProgressSink:
 
     def send(self, events: Sequence[Event]) -> None:
         """Record node and task changes, then redraw or log."""
+        self.record([(event.kind, event.summary) for event in events])
+
+    def record(self, changes: Sequence[tuple[str, EventSummary]]) -> None:
+        """Show (kind, summary) changes: what ``send`` does with events, for callers that have no events
+        (following a remote execution)."""
         with self._lock:
-            for event in events:
-                if event.kind == "node":
-                    self._node(event.summary)
-                elif event.kind == "task":
-                    row = self._rows.get(event.summary.subject)
+            for kind, summary in changes:
+                if kind == "node":
+                    self._node(summary)
+                elif kind == "task":
+                    row = self._rows.get(summary.subject)
                     if row is not None:
-                        row.attempt = event.summary.attempt
+                        row.attempt = summary.attempt
             if self._live is not None:
                 self._live.update(self._render())
 

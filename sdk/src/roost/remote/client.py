@@ -1,0 +1,316 @@
+"""A client of a Roost (or Flyte) admin over flyteidl's gRPC services.
+
+Failed calls raise :class:`~roost.errors.RemoteError` naming the call and carrying the admin's status and
+message. Calls that flytekit retries (UNAVAILABLE) are retried here too, a few times with backoff.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from flyteidl.admin import (
+    common_pb2,
+    execution_pb2,
+    launch_plan_pb2,
+    node_execution_pb2,
+    project_pb2,
+    task_execution_pb2,
+    task_pb2,
+    workflow_pb2,
+)
+from flyteidl.core import identifier_pb2
+from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc
+
+from roost.errors import RemoteError
+from roost.remote.config import ClientConfig
+
+T = TypeVar("T")
+_RETRIED = (grpc.StatusCode.UNAVAILABLE,)
+_TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
+_PAGE = 100
+
+
+class RemoteClient:
+    """Stubs of the admin's services, with the calls the CLI makes."""
+
+    def __init__(self, config: ClientConfig | None = None) -> None:
+        self.config = config or ClientConfig.load()
+        options = [("grpc.max_receive_message_length", 20 * 1024 * 1024), ("grpc.keepalive_time_ms", 30_000)]
+        if self.config.insecure:
+            self.channel = grpc.insecure_channel(self.config.target, options=options)
+        else:
+            self.channel = grpc.secure_channel(
+                self.config.target, grpc.ssl_channel_credentials(), options=options
+            )
+        self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
+        self.dataproxy = dataproxy_pb2_grpc.DataProxyServiceStub(self.channel)
+
+    def close(self) -> None:
+        """Close the channel."""
+        self.channel.close()
+
+    def __enter__(self) -> RemoteClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def call(self, name: str, method: Callable[..., T], request: Any, *, retries: int = 3) -> T:
+        """Call ``method`` with ``request``; errors name the call and carry the admin's message."""
+        wait = 0.2
+        for attempt in range(retries + 1):
+            try:
+                return method(request, timeout=60)
+            except grpc.RpcError as exc:
+                code = exc.code()
+                if code in _RETRIED and attempt < retries:
+                    time.sleep(wait)
+                    wait *= 2
+                    continue
+                error = RemoteError(f"{name} failed at {self.config.endpoint}: {code.name}: {exc.details()}")
+                error.code = code  # type: ignore[attr-defined]
+                raise error from None
+        raise AssertionError("unreachable")
+
+    # uploads
+
+    def upload(self, project: str, domain: str, path: Path) -> str:
+        """Upload a file through the DataProxy (signed PUT with Content-MD5); returns its native URL."""
+        data = path.read_bytes()
+        md5 = hashlib.md5(data, usedforsecurity=False).digest()
+        location = self.call(
+            "CreateUploadLocation",
+            self.dataproxy.CreateUploadLocation,
+            dataproxy_pb2.CreateUploadLocationRequest(
+                project=project,
+                domain=domain,
+                filename=path.name,
+                content_md5=md5,
+                add_content_md5_metadata=True,
+            ),
+        )
+        headers = {
+            "Content-Length": str(len(data)),
+            "Content-MD5": base64.b64encode(md5).decode(),
+            **dict(location.headers),
+        }
+        request = urllib.request.Request(location.signed_url, data=data, method="PUT", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=300) as response:
+                status = response.status
+        except OSError as exc:
+            raise RemoteError(f"uploading {path.name} to {location.signed_url} failed: {exc}") from None
+        if status not in (200, 201):
+            raise RemoteError(f"uploading {path.name} failed with HTTP {status}")
+        return str(location.native_url)
+
+    # registration
+
+    def create(self, kind: str, message: Any) -> None:
+        """Register a task, workflow or launch plan (registering the same content again is fine)."""
+        method = {
+            "task": self.admin.CreateTask,
+            "workflow": self.admin.CreateWorkflow,
+            "launch plan": self.admin.CreateLaunchPlan,
+        }[kind]
+        self.call(f"Create {kind} {message.id.name}@{message.id.version}", method, message, retries=1)
+
+    def set_launch_plan_state(self, lp_id: identifier_pb2.Identifier, active: bool) -> None:
+        """Activate or deactivate a launch plan version."""
+        state = launch_plan_pb2.ACTIVE if active else launch_plan_pb2.INACTIVE
+        self.call(
+            "UpdateLaunchPlan",
+            self.admin.UpdateLaunchPlan,
+            launch_plan_pb2.LaunchPlanUpdateRequest(id=lp_id, state=state),
+        )
+
+    # executions
+
+    def launch(
+        self,
+        lp_id: identifier_pb2.Identifier,
+        inputs: Any,
+        *,
+        name: str = "",
+        project: str = "",
+        domain: str = "",
+    ) -> identifier_pb2.WorkflowExecutionIdentifier:
+        """Start an execution of a launch plan."""
+        spec = execution_pb2.ExecutionSpec(
+            launch_plan=lp_id, metadata=execution_pb2.ExecutionMetadata(principal="roost")
+        )
+        response = self.call(
+            "CreateExecution",
+            self.admin.CreateExecution,
+            execution_pb2.ExecutionCreateRequest(
+                project=project or lp_id.project,
+                domain=domain or lp_id.domain,
+                name=name,
+                spec=spec,
+                inputs=inputs,
+            ),
+        )
+        return response.id
+
+    def execution(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> execution_pb2.Execution:
+        """The execution as the admin sees it now."""
+        return self.call(
+            "GetExecution",
+            self.admin.GetExecution,
+            execution_pb2.WorkflowExecutionGetRequest(id=execution_id),
+        )
+
+    def execution_data(
+        self, execution_id: identifier_pb2.WorkflowExecutionIdentifier
+    ) -> execution_pb2.WorkflowExecutionGetDataResponse:
+        """The execution's inputs and outputs."""
+        return self.call(
+            "GetExecutionData",
+            self.admin.GetExecutionData,
+            execution_pb2.WorkflowExecutionGetDataRequest(id=execution_id),
+        )
+
+    def node_executions(
+        self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, *, parent: str = ""
+    ) -> list[node_execution_pb2.NodeExecution]:
+        """Every node execution (of the top level, or under ``parent``), in creation order."""
+        request = node_execution_pb2.NodeExecutionListRequest(
+            workflow_execution_id=execution_id,
+            limit=_PAGE,
+            unique_parent_id=parent,
+            sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.ASCENDING),
+        )
+        return list(
+            self._pages("ListNodeExecutions", self.admin.ListNodeExecutions, request, "node_executions")
+        )
+
+    def task_executions(self, node_execution_id: Any) -> list[task_execution_pb2.TaskExecution]:
+        """The attempts of one node."""
+        request = task_execution_pb2.TaskExecutionListRequest(
+            node_execution_id=node_execution_id,
+            limit=_PAGE,
+            sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.ASCENDING),
+        )
+        return list(
+            self._pages("ListTaskExecutions", self.admin.ListTaskExecutions, request, "task_executions")
+        )
+
+    def wait(
+        self,
+        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
+        *,
+        poll: float = 0.5,
+        on_poll: Callable[[execution_pb2.Execution], None] | None = None,
+        timeout: float | None = None,
+    ) -> execution_pb2.Execution:
+        """Poll until the execution ends; ``on_poll`` sees every state."""
+        from flyteidl.core import execution_pb2 as core_execution
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            found = self.execution(execution_id)
+            if on_poll is not None:
+                on_poll(found)
+            if core_execution.WorkflowExecution.Phase.Name(found.closure.phase) in _TERMINAL:
+                return found
+            if deadline is not None and time.monotonic() > deadline:
+                raise RemoteError(f"execution {execution_id.name} did not end within {timeout}s")
+            time.sleep(poll)
+
+    def terminate(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, cause: str) -> None:
+        """Abort an execution."""
+        self.call(
+            "TerminateExecution",
+            self.admin.TerminateExecution,
+            execution_pb2.ExecutionTerminateRequest(id=execution_id, cause=cause),
+        )
+
+    def relaunch(
+        self, execution_id: identifier_pb2.WorkflowExecutionIdentifier, name: str = ""
+    ) -> identifier_pb2.WorkflowExecutionIdentifier:
+        """Start the execution again with the same inputs."""
+        response = self.call(
+            "RelaunchExecution",
+            self.admin.RelaunchExecution,
+            execution_pb2.ExecutionRelaunchRequest(id=execution_id, name=name),
+        )
+        return response.id
+
+    # listings
+
+    def list(self, kind: str, project: str, domain: str, name: str = "", *, limit: int = 100) -> list[Any]:
+        """Projects, tasks, workflows, launch plans or executions, newest first."""
+        newest = common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING)
+        if kind == "projects":
+            request = project_pb2.ProjectListRequest(limit=limit)
+            return list(self._pages("ListProjects", self.admin.ListProjects, request, "projects", cap=limit))
+        if kind == "executions":
+            filters = f"eq(launch_plan.name,{name})" if name else ""
+            request = common_pb2.ResourceListRequest(
+                id=common_pb2.NamedEntityIdentifier(project=project, domain=domain),
+                limit=limit,
+                sort_by=newest,
+                filters=filters,
+            )
+            return list(
+                self._pages("ListExecutions", self.admin.ListExecutions, request, "executions", cap=limit)
+            )
+        method, field = {
+            "tasks": (self.admin.ListTasks, "tasks"),
+            "workflows": (self.admin.ListWorkflows, "workflows"),
+            "launchplans": (self.admin.ListLaunchPlans, "launch_plans"),
+        }[kind]
+        if name:
+            request = common_pb2.ResourceListRequest(
+                id=common_pb2.NamedEntityIdentifier(project=project, domain=domain, name=name),
+                limit=limit,
+                sort_by=newest,
+            )
+            return list(self._pages(f"List{field}", method, request, field, cap=limit))
+        ids_method = {
+            "tasks": self.admin.ListTaskIds,
+            "workflows": self.admin.ListWorkflowIds,
+            "launchplans": self.admin.ListLaunchPlanIds,
+        }[kind]
+        request = common_pb2.NamedEntityIdentifierListRequest(project=project, domain=domain, limit=limit)
+        return list(self._pages(f"List{field}Ids", ids_method, request, "entities", cap=limit))
+
+    def _pages(
+        self, name: str, method: Callable[[Any], Any], request: Any, field: str, cap: int | None = None
+    ) -> Iterator[Any]:
+        count = 0
+        while True:
+            response = self.call(name, method, request)
+            for item in getattr(response, field):
+                yield item
+                count += 1
+                if cap is not None and count >= cap:
+                    return
+            if not response.token:
+                return
+            request.token = response.token
+
+    def register_project(self, project_id: str, name: str = "", description: str = "") -> None:
+        """Create a project."""
+        self.call(
+            "RegisterProject",
+            self.admin.RegisterProject,
+            project_pb2.ProjectRegisterRequest(
+                project=project_pb2.Project(id=project_id, name=name or project_id, description=description)
+            ),
+        )
+
+    def get_task(self, task_id: identifier_pb2.Identifier) -> task_pb2.Task:
+        """A registered task."""
+        return self.call("GetTask", self.admin.GetTask, common_pb2.ObjectGetRequest(id=task_id))
+
+    def get_workflow(self, workflow_id: identifier_pb2.Identifier) -> workflow_pb2.Workflow:
+        """A registered workflow."""
+        return self.call("GetWorkflow", self.admin.GetWorkflow, common_pb2.ObjectGetRequest(id=workflow_id))

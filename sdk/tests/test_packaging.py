@@ -1,0 +1,104 @@
+"""Fast registration's code archive, and `roost-fast-execute`, which unpacks it before a task runs."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from roost.packaging import code_archive, python_files, tgz
+
+
+def make_project(root: Path) -> None:
+    for name, text in {
+        "pkg/__init__.py": "",
+        "pkg/flows.py": "X = 1\n",
+        "script.py": "import pkg\n",
+        "notes.txt": "not code",
+        ".hidden/secret.py": "",
+        "pkg/__pycache__/flows.cpython-311.py": "",
+        "node_modules/tool.py": "",
+        "venv/pyvenv.cfg": "",
+        "venv/lib/thing.py": "",
+        "pkg/flows.pyc": "",
+    }.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def members(archive: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        return {m.name: tar.extractfile(m).read() for m in tar.getmembers()}  # type: ignore[union-attr]
+
+
+def test_the_archive_holds_sources_and_data_files_and_is_byte_identical_for_the_same_code(
+    tmp_path: Path,
+) -> None:
+    make_project(tmp_path)
+    name, archive = code_archive(tmp_path)
+    assert members(archive) == {
+        "notes.txt": b"not code",
+        "pkg/__init__.py": b"",
+        "pkg/flows.py": b"X = 1\n",
+        "script.py": b"import pkg\n",
+    }
+    assert name.startswith("fast") and name.endswith(".tar.gz")
+    assert code_archive(tmp_path) == (name, archive)
+    (tmp_path / "pkg" / "flows.py").write_text("X = 2\n")
+    changed_name, changed = code_archive(tmp_path)
+    assert changed_name != name and changed != archive
+
+
+def test_python_files_of_a_folder_or_a_file(tmp_path: Path) -> None:
+    make_project(tmp_path)
+    found = [p.relative_to(tmp_path).as_posix() for p in python_files(str(tmp_path))]
+    assert "pkg/flows.py" in found and "script.py" in found
+    assert not [p for p in found if "__pycache__" in p]
+    assert python_files(str(tmp_path / "script.py")) == [tmp_path / "script.py"]
+
+
+def fast_execute(*args: str) -> subprocess.CompletedProcess[str]:
+    command = [str(Path(sys.executable).with_name("roost-fast-execute")), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_fast_execute_unpacks_the_code_and_runs_the_command_with_it_importable(tmp_path: Path) -> None:
+    make_project(tmp_path / "src")
+    archive = tmp_path / "code.tar.gz"
+    archive.write_bytes(code_archive(tmp_path / "src")[1])
+    dest = tmp_path / "dest"
+    probe = "import pkg.flows, os; print(pkg.flows.X, os.getcwd() != '')"
+    result = fast_execute(
+        "--additional-distribution",
+        archive.as_uri(),
+        "--dest-dir",
+        str(dest),
+        "--",
+        sys.executable,
+        "-c",
+        probe,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "1 True\n"
+    assert (dest / "pkg" / "flows.py").read_text() == "X = 1\n"
+
+
+def test_fast_execute_names_code_it_cannot_fetch(tmp_path: Path) -> None:
+    missing = (tmp_path / "gone.tar.gz").as_uri()
+    result = fast_execute("--additional-distribution", missing, "--dest-dir", str(tmp_path), "--", "true")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"roost-fast-execute: cannot fetch the code from {missing}: ")
+
+
+def test_fast_execute_refuses_an_archive_reaching_outside_its_folder(tmp_path: Path) -> None:
+    archive = tmp_path / "evil.tar.gz"
+    archive.write_bytes(tgz([("../escaped.py", b"")]))
+    result = fast_execute(
+        "--additional-distribution", str(archive), "--dest-dir", str(tmp_path / "d"), "--", "true"
+    )
+    assert result.returncode == 2
+    assert "cannot fetch the code from" in result.stderr and "outside" in result.stderr
+    assert not (tmp_path / "escaped.py").exists()

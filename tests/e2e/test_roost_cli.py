@@ -1,0 +1,215 @@
+"""`roost start` in a subprocess, driven by the `roost` CLI as a user would: register the examples, run them
+remotely and check their outputs (embedded defaults, S3 on SeaweedFS, PostgreSQL), and every client command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from conftest import EXAMPLES, RoostServer, Starter, tool
+from example_cases import ANSWERS, ARGUMENTS, FILE_LINES
+
+TIMEOUT = 240
+
+
+def roost(env: dict[str, str], *args: str, cwd: Path = EXAMPLES) -> subprocess.CompletedProcess[str]:
+    """Run a `roost` command and return what it printed."""
+    return subprocess.run(
+        [tool("roost"), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=TIMEOUT, check=False
+    )
+
+
+def succeeded(result: subprocess.CompletedProcess[str], server: RoostServer) -> str:
+    """The command's stdout, after checking that it succeeded (with everything needed to see why not)."""
+    assert result.returncode == 0, (
+        f"{result.args} exited {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}\n"
+        f"server:\n{server.log()[-6000:]}"
+    )
+    return result.stdout
+
+
+def failed(result: subprocess.CompletedProcess[str]) -> str:
+    """The command's error output, after checking that it failed."""
+    assert result.returncode != 0, f"{result.args} should have failed:\n{result.stdout}"
+    return result.stderr
+
+
+def read_blob(uri: str, backend: dict[str, Any], seaweed: Any) -> str:
+    """The text of a file output, wherever the backend keeps it."""
+    if uri.startswith("s3://"):
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        body = seaweed.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+        return str(body.decode())
+    return Path(uri.removeprefix("file://")).read_text()
+
+
+def test_examples_run_remotely(
+    backend: dict[str, Any], roost_server: Starter, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    server = roost_server(**backend)
+    env = server.client_env(tmp_path)
+    registered = succeeded(roost(env, "register", "."), server)
+    assert registered.startswith("registered in flytesnacks/development as version ")
+    assert "17 task(s), 8 workflow(s), 8 launch plan(s)" in registered
+
+    # Launched all at once: the workers run them side by side.
+    runs = {
+        example: subprocess.Popen(
+            [tool("roost"), "run", "--remote", "--wait", "--no-progress", "-o", "json", example, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=EXAMPLES,
+        )
+        for example, args in ARGUMENTS.items()
+    }
+    outputs = {}
+    for example, process in runs.items():
+        stdout, stderr = process.communicate(timeout=TIMEOUT)
+        result = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        outputs[example] = json.loads(succeeded(result, server))
+        assert "execution flytesnacks/development/" in stderr
+    for example, answer in ANSWERS.items():
+        assert outputs[example] == answer, example
+    lines = outputs["files.py"]
+    assert lines["o0"] == FILE_LINES
+    seaweed = request.getfixturevalue("seaweed") if "storage" in backend else None
+    prefix = backend.get("storage") or (server.data_dir / "data").as_uri()
+    assert lines["o1"].removeprefix("file://").startswith(prefix.removeprefix("file://"))
+    assert read_blob(lines["o1"], backend, seaweed).count("\n") == FILE_LINES
+
+    listed = json.loads(succeeded(roost(env, "get", "executions", "-o", "json"), server))
+    assert sorted(row["phase"] for row in listed) == ["SUCCEEDED"] * len(ARGUMENTS)
+
+
+SLOW_AND_FAILING = """
+    import time
+
+    from roost import task, workflow
+
+
+    @task
+    def nap(seconds: float) -> float:
+        time.sleep(seconds)
+        return seconds
+
+
+    @task
+    def explode(x: int) -> int:
+        raise ValueError(f"cannot handle {x}")
+
+
+    @workflow
+    def slow(seconds: float = 120.0) -> float:
+        return nap(seconds=seconds)
+
+
+    @workflow
+    def broken(x: int = 3) -> int:
+        return explode(x=x)
+"""
+
+
+def test_every_client_command(roost_server: Starter, tmp_path: Path) -> None:
+    server = roost_server()
+    env = server.client_env(tmp_path)
+    del env["ROOST_ENDPOINT"]
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "jobs.py").write_text(textwrap.dedent(SLOW_AND_FAILING))
+
+    wrote = succeeded(roost(env, "config", "init", "--endpoint", server.grpc_endpoint, "-p", "demo"), server)
+    assert wrote.startswith(f"wrote {tmp_path / 'client.yaml'}: endpoint {server.grpc_endpoint} (insecure)")
+
+    # The project the config names does not exist yet.
+    missing = failed(roost(env, "register", str(EXAMPLES / "basics.py"), "--version", "v1"))
+    assert "CreateUploadLocation failed at" in missing
+    assert "NOT_FOUND" in missing and "demo" in missing
+
+    assert succeeded(roost(env, "create", "project", "demo", "--description", "e2e"), server) == (
+        "created project demo\n"
+    )
+    projects = json.loads(succeeded(roost(env, "get", "projects", "-o", "json"), server))
+    assert {"id": "demo", "name": "demo", "description": "e2e"} in projects
+    assert "ALREADY_EXISTS" in failed(roost(env, "create", "project", "demo"))
+
+    succeeded(roost(env, "register", str(EXAMPLES / "basics.py"), "--version", "v1"), server)
+    workflows = json.loads(succeeded(roost(env, "get", "workflows", "-o", "json"), server))
+    assert {"name": "basics.wf"} in workflows
+    versions = yaml.safe_load(succeeded(roost(env, "get", "launchplans", "basics.wf", "-o", "yaml"), server))
+    assert [(row["name"], row["version"]) for row in versions] == [("basics.wf", "v1")]
+    table = succeeded(roost(env, "get", "launchplans", "basics.wf"), server)
+    assert "basics.wf" in table and "v1" in table
+    activated = succeeded(
+        roost(env, "update", "launchplan", "basics.wf", "--version", "v1", "--activate"), server
+    )
+    assert activated == "launch plan basics.wf@v1 is now active\n"
+    unknown = failed(roost(env, "update", "launchplan", "basics.wf", "--version", "v9", "--deactivate"))
+    assert "UpdateLaunchPlan failed at" in unknown and "NOT_FOUND" in unknown and "v9" in unknown
+
+    # Without --wait and without a terminal, `run --remote` starts the execution and returns.
+    started = roost(env, "run", "--remote", "--name", "first", str(EXAMPLES / "basics.py"), "wf", "--x", "2")
+    succeeded(started, server)
+    assert "execution demo/development/first started" in started.stderr
+    execution = wait_for(env, server, "first")
+    assert execution["closure"]["phase"] == "SUCCEEDED"
+    nodes = json.loads(succeeded(roost(env, "get", "execution", "first", "--nodes", "-o", "json"), server))
+    assert {node["phase"] for node in nodes} == {"SUCCEEDED"}
+    assert len(nodes) >= 3
+    nodes_table = succeeded(roost(env, "get", "execution", "first", "--nodes"), server)
+    assert "nodes of first" in nodes_table and "SUCCEEDED" in nodes_table
+
+    relaunched = succeeded(roost(env, "relaunch", "first"), server)
+    assert relaunched.startswith("relaunched first as demo/development/")
+    again = relaunched.strip().rpartition("/")[2]
+    assert wait_for(env, server, again)["closure"]["phase"] == "SUCCEEDED"
+
+    # A task that raises: the execution fails and the CLI says why.
+    broken = failed(roost(env, "run", "--remote", "--wait", "--no-progress", str(code / "jobs.py"), "broken"))
+    assert "failed" in broken and "cannot handle 3" in broken
+
+    # A long task, terminated; terminating it again is refused.
+    succeeded(roost(env, "run", "--remote", "--name", "sleepy", str(code / "jobs.py"), "slow"), server)
+    assert succeeded(roost(env, "terminate", "sleepy", "--cause", "enough"), server) == (
+        "terminating demo/development/sleepy\n"
+    )
+    assert wait_for(env, server, "sleepy")["closure"]["phase"] == "ABORTED"
+    refused = failed(roost(env, "terminate", "sleepy"))
+    assert "TerminateExecution failed at" in refused and "FAILED_PRECONDITION" in refused
+
+    executions = json.loads(succeeded(roost(env, "get", "executions", "-o", "json"), server))
+    assert {row["name"]: row["phase"] for row in executions}["sleepy"] == "ABORTED"
+    assert "NOT_FOUND" in failed(roost(env, "get", "execution", "nope"))
+
+
+def wait_for(env: dict[str, str], server: RoostServer, name: str, timeout: float = 120.0) -> dict[str, Any]:
+    """`roost get execution NAME -o json`, polled until the execution ends."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = json.loads(succeeded(roost(env, "get", "execution", name, "-o", "json"), server))[0]
+        if shown["closure"]["phase"] in ("SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"):
+            return dict(shown)
+        assert time.monotonic() < deadline, f"{name} did not end in {timeout}s:\n{server.log()[-4000:]}"
+        time.sleep(0.3)
+
+
+def test_an_unreachable_admin_is_named(tmp_path: Path) -> None:
+    env = {"ROOST_ENDPOINT": "127.0.0.1:9", "ROOST_CLIENT_CONFIG": str(tmp_path / "none.yaml"), "PATH": ""}
+    result = subprocess.run(
+        [tool("roost"), "get", "projects"], capture_output=True, text=True, env=env, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert "ListProjects failed at 127.0.0.1:9: UNAVAILABLE" in result.stderr
+
+
+def test_ctrl_c_stops_the_server_cleanly(roost_server: Starter) -> None:
+    server = roost_server()
+    assert server.stop() == 0
+    assert "stopping..." in server.log()
