@@ -14,7 +14,7 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "examples", "lint", "types"]
+nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "examples", "e2e", "lint", "types"]
 
 PYTHON = "3.11"
 # Each package: its folder and the local packages it depends on. A session installs only those and the
@@ -68,6 +68,15 @@ def examples(session: nox.Session) -> None:
     _install(session, "sdk", extras="dataframes")
     session.install("pytest>=8", "pytest-timeout>=2.3")
     session.run("pytest", "tests/examples", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def e2e(session: nox.Session) -> None:
+    """End-to-end tests: `roost start` in a subprocess, driven by the `roost` CLI and by a real flytekit (whose
+    own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3."""
+    session.install("-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]")
+    session.install("pytest>=8", "pytest-timeout>=2.3", "pyyaml", "uv")
+    session.run("pytest", "tests/e2e", *session.posargs)
 
 
 @nox.session(python=PYTHON)

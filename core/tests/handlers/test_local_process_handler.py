@@ -75,6 +75,32 @@ def test_success_with_outputs_and_logs(tmp_path: Path, handler: LocalProcessHand
     assert stdout.read_text() == "adding up to 42\n"
 
 
+def test_engines_sharing_the_work_dir_keep_same_named_attempts_apart(
+    tmp_path: Path, handler: LocalProcessHandler
+) -> None:
+    # Two servers on one machine: each has its own blob store, both use the default work_dir, and both
+    # run an execution called exec1.
+    config = {"work_dir": str(tmp_path / "work")}
+    task = program_task("add", inputs=["a", "b"], outputs=["sum"])
+    drivers = [
+        Driver(
+            handler,
+            make_context(
+                tmp_path / store,
+                task,
+                inputs=literals_pb2.LiteralMap(literals={"a": integer(a), "b": integer(40)}),
+                config=config,
+            ),
+        )
+        for store, a in (("one", 1), ("two", 2))
+    ]
+    assert [driver.round().phase for driver in drivers] == [TaskPhase.RUNNING, TaskPhase.RUNNING]
+    for driver, total in zip(drivers, (41, 42), strict=True):
+        done = driver.until_done()
+        assert done.phase is TaskPhase.SUCCESS, done.error
+        assert outputs_of(driver.ctx) == literals_pb2.LiteralMap(literals={"sum": integer(total)})
+
+
 def test_notify_is_called_when_the_process_exits(tmp_path: Path, handler: LocalProcessHandler) -> None:
     driver = Driver(handler, make_context(tmp_path, program_task("nothing")))
     assert driver.round().phase is TaskPhase.RUNNING

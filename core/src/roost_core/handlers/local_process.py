@@ -44,15 +44,16 @@ The process environment is the engine's own environment, then the container's ``
 ``ctx.environment`` (the execution's identity), then the configured ``env``.
 
 How an attempt runs: the first ``handle`` creates the attempt's folder, whose name is derived from
-the attempt's identity, takes an exclusive lock on its ``lock`` file, and starts a small supervisor
-(:mod:`roost_core.handlers._supervise`) in its own session, passing it the locked file. The
-supervisor holds that lock while it lives, starts the task, and writes ``result.json`` atomically
-when the task ended. Any later ``handle``, from this engine or from a new one after a restart, reads
-``result.json``; or finds the lock held (still running); or finds it free with no result (the
-process vanished: a retryable SYSTEM error). A start happens only while holding the lock and only if
-the folder shows no earlier start, so an attempt never gets a second process. A watcher thread wakes
-the engine (``ctx.notify``) when the process ends. Linux or another POSIX system is required
-(``flock``, process groups).
+the attempt's identity and output prefix, takes an exclusive lock on its ``lock`` file, and starts a
+small supervisor (:mod:`roost_core.handlers._supervise`) in its own session, passing it the locked
+file. The supervisor holds that lock while it lives, starts the task, and writes ``result.json``
+atomically when the task ended. Any later ``handle``, from this engine or from a new one after a
+restart, reads ``result.json``; or finds the lock held (still running); or finds it free with no
+result (the process vanished: a retryable SYSTEM error). A start happens only while holding the lock
+and only if the folder shows no earlier start, so an attempt never gets a second process. A watcher
+thread wakes the engine (``ctx.notify``) when the process ends. Engines that share the ``work_dir``
+but not the blob store (two servers on one machine) never share an attempt's folder, even for
+executions of the same name. Linux or another POSIX system is required (``flock``, process groups).
 """
 
 from __future__ import annotations
@@ -179,8 +180,17 @@ class _AttemptFiles:
     @classmethod
     def for_attempt(cls, ctx: TaskContext, settings: LocalProcessSettings) -> _AttemptFiles:
         execution = ctx.task_execution_id.node_execution_id.execution_id
+        # The output prefix tells apart engines that share the work_dir but not the blob store (two
+        # servers on one machine), whose executions may have the same names.
         identity = "\0".join(
-            [execution.project, execution.domain, execution.name, ctx.node_id, str(ctx.attempt)]
+            [
+                execution.project,
+                execution.domain,
+                execution.name,
+                ctx.node_id,
+                str(ctx.attempt),
+                ctx.output_prefix,
+            ]
         )
         digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
         readable = _UNSAFE_NAME.sub("_", f"{execution.name}-{ctx.node_id}-{ctx.attempt}")[:80]

@@ -1,0 +1,108 @@
+"""FlyteRemote on the client side of the flytekit end-to-end test (run with flytekit's virtualenv's python).
+
+    python driver.py CONFIG PLAN
+
+``PLAN`` is a JSON file::
+
+    {"version": "v1",            # version of the registered entities that "launch" entries execute
+     "timeout": 150,             # seconds FlyteRemote.wait waits for each execution
+     "launch": [{"key": "k", "kind": "workflow" | "launch_plan" | "task", "name": "...", "inputs": {...}}],
+     "attach": [{"key": "k", "execution": "<name of an execution started elsewhere>"}]}
+
+Every ``launch`` entry is fetched and started with ``FlyteRemote.execute``; then every execution (launched or
+attached) is waited for with ``FlyteRemote.wait`` (syncing its nodes). The last line printed is a JSON object
+mapping each key to ``{"execution", "phase", "outputs", "error", "nodes"}``, or to ``{"exception"}`` when the
+client raised; ``nodes`` maps node ids to ``{"phase", "outputs", "children", "task_executions"}``. Project
+``flytesnacks``, domain ``development``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from flytekit.configuration import Config
+from flytekit.core.type_engine import LiteralsResolver
+from flytekit.models.core.execution import NodeExecutionPhase, WorkflowExecutionPhase
+from flytekit.remote import FlyteRemote
+from flytekit.remote.executions import FlyteNodeExecution, FlyteWorkflowExecution
+
+PROJECT = "flytesnacks"
+DOMAIN = "development"
+
+
+def launch(remote: FlyteRemote, entry: dict[str, Any], version: str) -> FlyteWorkflowExecution:
+    """Fetch the registered entity ``entry`` names and start it with the inputs it gives."""
+    fetch = {
+        "workflow": remote.fetch_workflow,
+        "launch_plan": remote.fetch_launch_plan,
+        "task": remote.fetch_task,
+    }[entry["kind"]]
+    entity = fetch(name=entry["name"], version=version)
+    return remote.execute(entity, inputs=entry["inputs"])
+
+
+def values(outputs: LiteralsResolver | None) -> dict[str, Any] | None:
+    """Outputs as Python values; None where flytekit knows no interface to read them with (branch nodes)."""
+    if outputs is None or outputs.variable_map is None:
+        return None
+    return {name: outputs.get(name) for name in outputs.literals}
+
+
+def describe_nodes(nodes: dict[str, FlyteNodeExecution]) -> dict[str, Any]:
+    """Phase, outputs and child nodes of every node execution FlyteRemote synced."""
+    return {
+        node_id: {
+            "phase": NodeExecutionPhase.enum_to_string(node.closure.phase),
+            "outputs": values(node.outputs) if node.closure.phase == NodeExecutionPhase.SUCCEEDED else None,
+            "children": describe_nodes(node.subworkflow_node_executions),
+            "task_executions": len(node.task_executions),
+        }
+        for node_id, node in sorted(nodes.items())
+    }
+
+
+def describe(execution: FlyteWorkflowExecution) -> dict[str, Any]:
+    """What the test checks of a finished execution."""
+    return {
+        "execution": execution.id.name,
+        "phase": WorkflowExecutionPhase.enum_to_string(execution.closure.phase),
+        "outputs": values(execution.outputs) if execution.is_successful else None,
+        "error": execution.error.message if execution.error is not None else None,
+        "nodes": describe_nodes(execution.node_executions),
+    }
+
+
+def main(config: str, plan_path: str) -> None:
+    """Launch, wait, print the results."""
+    plan = json.loads(Path(plan_path).read_text())
+    remote = FlyteRemote(Config.auto(config_file=config), default_project=PROJECT, default_domain=DOMAIN)
+    results: dict[str, Any] = {}
+    started: dict[str, FlyteWorkflowExecution] = {}
+    for entry in plan.get("launch", []):
+        try:
+            started[entry["key"]] = launch(remote, entry, plan["version"])
+        except Exception:
+            results[entry["key"]] = {"exception": traceback.format_exc()}
+    for entry in plan.get("attach", []):
+        try:
+            started[entry["key"]] = remote.fetch_execution(name=entry["execution"])
+        except Exception:
+            results[entry["key"]] = {"exception": traceback.format_exc()}
+    for key, execution in started.items():
+        try:
+            done = remote.wait(
+                execution, timeout=timedelta(seconds=plan["timeout"]), poll_interval=timedelta(seconds=1)
+            )
+            results[key] = describe(done)
+        except Exception:
+            results[key] = {"exception": traceback.format_exc()}
+    print(json.dumps(results, default=repr))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])

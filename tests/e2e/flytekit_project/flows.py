@@ -1,0 +1,100 @@
+"""Typical flytekit workflows, registered with `pyflyte register` and run on Roost by ``test_flytekit.py``.
+
+This module is flytekit user code: it runs in flytekit's own virtualenv (on the client and in the task
+processes), never in the test environment.
+"""
+
+from __future__ import annotations
+
+from flytekit import LaunchPlan, conditional, dynamic, map_task, task, workflow
+
+
+@task
+def square(x: int) -> int:
+    """x squared."""
+    return x * x
+
+
+@task
+def add(a: int, b: int) -> int:
+    """The sum of two numbers."""
+    return a + b
+
+
+@task
+def total(xs: list[int]) -> int:
+    """The sum of a list."""
+    return sum(xs)
+
+
+@task
+def describe(x: int, sign: str) -> str:
+    """A sentence about x."""
+    return f"{x} is {sign}"
+
+
+@task
+def reject(x: int) -> int:
+    """Fails for every x but 0, with a message the test looks for."""
+    if x != 0:
+        raise ValueError(f"the input {x} is not allowed")
+    return x
+
+
+@workflow
+def square_plus(x: int, y: int = 2) -> int:
+    """x² + y: two tasks, and an input with a default."""
+    return add(a=square(x=x), b=y)
+
+
+@workflow
+def sum_of_squares(xs: list[int]) -> int:
+    """A map task over a list, then a reduction."""
+    return total(xs=map_task(square)(x=xs))
+
+
+@workflow
+def classify(x: int) -> str:
+    """A conditional with three branches."""
+    return (
+        conditional("sign")
+        .if_(x > 0)
+        .then(describe(x=x, sign="positive"))
+        .elif_(x < 0)
+        .then(describe(x=x, sign="negative"))
+        .else_()
+        .then(describe(x=x, sign="zero"))
+    )
+
+
+@dynamic
+def squares(n: int) -> list[int]:
+    """A dynamic workflow: one task per number below n, decided at run time."""
+    return [square(x=i) for i in range(n)]
+
+
+@workflow
+def dynamic_sum(n: int) -> int:
+    """The sum of the squares below n, through a dynamic workflow."""
+    return total(xs=squares(n=n))
+
+
+@workflow
+def nested(x: int) -> int:
+    """A sub-workflow (square_plus with y=1) and a task after it: x² + 1 + x."""
+    return add(a=square_plus(x=x, y=1), b=x)
+
+
+@workflow
+def failing(x: int) -> int:
+    """A workflow whose task raises."""
+    return reject(x=x)
+
+
+square_plus_defaults = LaunchPlan.get_or_create(
+    square_plus, name="square_plus_defaults", default_inputs={"x": 4, "y": 10}
+)
+"""A launch plan whose defaults override the workflow's."""
+
+square_plus_fixed = LaunchPlan.get_or_create(square_plus, name="square_plus_fixed", fixed_inputs={"y": 100})
+"""A launch plan that fixes y."""

@@ -1,0 +1,296 @@
+"""A real flytekit (1.16.31, in its own virtualenv) drives `roost start` as it would drive Flyte: `pyflyte
+register` of a module of typical workflows, `pyflyte run --remote`, and `FlyteRemote.execute` / `wait`.
+
+The tasks run on Roost's engine as local processes in flytekit's virtualenv, which the settings map to
+flytekit's default image. Everything flytekit does happens in subprocesses with that virtualenv's python;
+the FlyteRemote side is ``flytekit_project/driver.py``, which prints its results as JSON. One server serves
+the whole module: register, then the `pyflyte run --remote` runs (in parallel), then one driver process that
+starts the FlyteRemote executions and waits for all of them; the tests check the results.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import yaml
+from conftest import RoostServer, Starter
+
+if TYPE_CHECKING:
+    from flytekit_env import FlytekitEnv
+
+pytest_plugins = ["flytekit_env"]
+
+PROJECT_SOURCE = Path(__file__).parent / "flytekit_project"
+PROJECT = "flytesnacks"
+DOMAIN = "development"
+VERSION = "e2e-v1"
+COMMAND_TIMEOUT = 180
+"""Seconds a pyflyte command may take (a flytekit process alone takes a few seconds to start)."""
+WAIT_TIMEOUT = 150
+"""Seconds FlyteRemote.wait waits for each execution (they run at the same time, so the first wait is the
+longest)."""
+DRIVER_TIMEOUT = 300
+"""Seconds the driver may take to start its executions and wait for all of them."""
+
+PYFLYTE_RUNS: dict[str, list[str]] = {
+    "square-plus": ["square_plus", "--x", "3"],
+    "sum-of-squares": ["sum_of_squares", "--xs", "[1, 2, 3]"],
+    "classify": ["classify", "--x", "-3"],
+    "dynamic-sum": ["dynamic_sum", "--n", "3"],
+}
+"""Executions started with `pyflyte run --remote --name <key> flows.py <workflow> <inputs>`."""
+
+REMOTE_LAUNCHES: list[dict[str, Any]] = [
+    {"key": "nested", "kind": "workflow", "name": "flows.nested", "inputs": {"x": 3}},
+    {"key": "defaults", "kind": "launch_plan", "name": "square_plus_defaults", "inputs": {"x": 3}},
+    {"key": "fixed", "kind": "launch_plan", "name": "square_plus_fixed", "inputs": {"x": 5}},
+    {"key": "task", "kind": "task", "name": "flows.add", "inputs": {"a": 2, "b": 40}},
+    {"key": "failing", "kind": "workflow", "name": "flows.failing", "inputs": {"x": 7}},
+]
+"""Registered entities the driver starts with FlyteRemote.execute (see driver.py)."""
+
+
+@dataclass
+class Flytekit:
+    """A Roost server, and a flytekit client configured for it."""
+
+    server: RoostServer
+    env: FlytekitEnv
+    project: Path
+    """A copy of flytekit_project (the source root flytekit packages)."""
+    config: Path
+    task_logs: Path
+    runs: list[subprocess.CompletedProcess[str]] = field(default_factory=list, repr=False)
+
+    def command(self, *args: str) -> list[str]:
+        """A pyflyte command line with the client configuration."""
+        return [self.env.tool("pyflyte"), "--config", str(self.config), *args]
+
+    def run(self, command: list[str], timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
+        """Run a command in the project folder."""
+        return self.run_all({"": command}, timeout)[""]
+
+    def run_all(
+        self, commands: dict[str, list[str]], timeout: float = COMMAND_TIMEOUT
+    ) -> dict[str, subprocess.CompletedProcess[str]]:
+        """Run commands in parallel in the project folder; one that outlives ``timeout`` is killed."""
+        processes = {
+            key: subprocess.Popen(
+                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.project
+            )
+            for key, command in commands.items()
+        }
+        results = {}
+        for key, process in processes.items():
+            try:
+                stdout, stderr = process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                stdout, stderr = process.communicate()
+                stderr += f"\n(killed after {timeout} s)"
+            results[key] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+            self.runs.append(results[key])
+        return results
+
+    def explain(self, result: subprocess.CompletedProcess[str] | None = None) -> str:
+        """What a failure message needs: the command's output (or every command's), the tasks' error logs and
+        the server's log."""
+        shown = [result] if result is not None else self.runs
+        commands = "\n".join(
+            f"$ {' '.join(map(str, run.args))}\nexit {run.returncode}\nstdout:\n{run.stdout[-4000:]}\n"
+            f"stderr:\n{run.stderr[-4000:]}"
+            for run in shown
+        )
+        logs = "\n".join(
+            f"--- {log.parent.name}\n{log.read_text(errors='replace')[-2000:]}"
+            for log in sorted(self.task_logs.glob("*/stderr.log"))
+            if log.stat().st_size
+        )
+        return f"{commands}\ntask stderr logs:\n{logs}\nserver:\n{self.server.log()[-6000:]}"
+
+
+@pytest.fixture(scope="module")
+def flytekit(
+    module_roost_server: Starter, flytekit_env: FlytekitEnv, tmp_path_factory: pytest.TempPathFactory
+) -> Flytekit:
+    """`roost start` with flytekit's image mapped to its virtualenv, and a pyflyte config file for it."""
+    folder = tmp_path_factory.mktemp("flytekit")
+    local_process = {
+        "image_environments": {flytekit_env.default_image: str(flytekit_env.folder)},
+        "work_dir": str(folder / "attempts"),
+        "log_dir": str(folder / "task-logs"),
+    }
+    server = module_roost_server(settings={"engine": {"handlers": {"local-process": local_process}}})
+    config = folder / "pyflyte.yaml"
+    config.write_text(
+        yaml.safe_dump({"admin": {"endpoint": f"dns:///{server.grpc_endpoint}", "insecure": True}})
+    )
+    project = shutil.copytree(
+        PROJECT_SOURCE, folder / "project", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return Flytekit(server, flytekit_env, project, config, folder / "task-logs")
+
+
+@pytest.fixture(scope="module")
+def registered(flytekit: Flytekit) -> subprocess.CompletedProcess[str]:
+    """`pyflyte register` of flows.py (fast registration: the code goes up through the DataProxy)."""
+    return flytekit.run(
+        flytekit.command(
+            "register", "--project", PROJECT, "--domain", DOMAIN, "--version", VERSION, "flows.py"
+        )
+    )
+
+
+@pytest.fixture(scope="module")
+def pyflyte_runs(
+    flytekit: Flytekit, registered: subprocess.CompletedProcess[str]
+) -> dict[str, subprocess.CompletedProcess[str]]:
+    """The `pyflyte run --remote` commands, run in parallel; each starts one execution named by its key."""
+    return flytekit.run_all(
+        {
+            name: flytekit.command(
+                "run", "--remote", "--project", PROJECT, "--domain", DOMAIN, "--name", name, "flows.py", *args
+            )
+            for name, args in PYFLYTE_RUNS.items()
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def executions(
+    flytekit: Flytekit,
+    registered: subprocess.CompletedProcess[str],
+    pyflyte_runs: dict[str, subprocess.CompletedProcess[str]],
+) -> dict[str, dict[str, Any]]:
+    """The driver's results: what FlyteRemote.wait returned for every execution (see driver.py)."""
+    plan = {
+        "version": VERSION,
+        "timeout": WAIT_TIMEOUT,
+        "launch": REMOTE_LAUNCHES,
+        "attach": [
+            {"key": name, "execution": name} for name, run in pyflyte_runs.items() if run.returncode == 0
+        ],
+    }
+    plan_file = flytekit.project.parent / "plan.json"
+    plan_file.write_text(json.dumps(plan))
+    driver = [flytekit.env.python, "driver.py", str(flytekit.config), str(plan_file)]
+    result = flytekit.run(driver, timeout=DRIVER_TIMEOUT)
+    try:
+        results: dict[str, dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        pytest.fail(f"the FlyteRemote driver printed no results:\n{flytekit.explain(result)}", pytrace=False)
+    assert result.returncode == 0, flytekit.explain(result)
+    return results
+
+
+def execution(flytekit: Flytekit, executions: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
+    """One execution's result, after checking that the driver could wait for it."""
+    result = executions[key]
+    assert "exception" not in result, (
+        f"FlyteRemote failed on {key}:\n{result['exception']}\n{flytekit.explain()}"
+    )
+    return result
+
+
+def succeeded(flytekit: Flytekit, executions: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
+    """One execution's result, after checking that it and every node in it succeeded (or was a skipped
+    branch)."""
+    result = execution(flytekit, executions, key)
+    assert result["phase"] == "SUCCEEDED", f"{key}: {result}\n{flytekit.explain()}"
+
+    def check(nodes: dict[str, Any]) -> None:
+        for node_id, node in nodes.items():
+            assert node["phase"] in {"SUCCEEDED", "SKIPPED"}, f"{key}: node {node_id}: {node}"
+            check(node["children"])
+
+    check(result["nodes"])
+    return result
+
+
+def test_pyflyte_register(flytekit: Flytekit, registered: subprocess.CompletedProcess[str]) -> None:
+    assert registered.returncode == 0, flytekit.explain(registered)
+    # 7 tasks (the map task's included), 6 workflows with their default launch plans, and 2 launch plans.
+    assert "Successfully registered 21 entities" in registered.stdout, flytekit.explain(registered)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("square-plus", 11), ("sum-of-squares", 14), ("classify", "-3 is negative"), ("dynamic-sum", 5)],
+)
+def test_pyflyte_run_remote(
+    flytekit: Flytekit,
+    pyflyte_runs: dict[str, subprocess.CompletedProcess[str]],
+    executions: dict[str, dict[str, Any]],
+    name: str,
+    expected: Any,
+) -> None:
+    run = pyflyte_runs[name]
+    assert run.returncode == 0, flytekit.explain(run)
+    assert f"executions/{name}" in run.stdout, flytekit.explain(run)
+    result = succeeded(flytekit, executions, name)
+    assert result["outputs"] == {"o0": expected}
+
+
+def test_map_task_runs_every_item(flytekit: Flytekit, executions: dict[str, dict[str, Any]]) -> None:
+    nodes = succeeded(flytekit, executions, "sum-of-squares")["nodes"]
+    assert nodes["n0"]["outputs"] == {"o0": [1, 4, 9]}, nodes  # the array node
+    assert nodes["n1"]["outputs"] == {"o0": 14}, nodes
+
+
+def test_conditional_takes_one_branch(flytekit: Flytekit, executions: dict[str, dict[str, Any]]) -> None:
+    branch = succeeded(flytekit, executions, "classify")["nodes"]["n0"]["children"]
+    taken = {node["phase"]: node for node in branch.values()}
+    assert sorted(node["phase"] for node in branch.values()) == ["SKIPPED", "SKIPPED", "SUCCEEDED"], branch
+    assert taken["SUCCEEDED"]["outputs"] == {"o0": "-3 is negative"}, branch
+
+
+def test_dynamic_workflow_runs_the_nodes_it_generates(
+    flytekit: Flytekit, executions: dict[str, dict[str, Any]]
+) -> None:
+    dynamic = succeeded(flytekit, executions, "dynamic-sum")["nodes"]["n0"]
+    assert dynamic["outputs"] == {"o0": [0, 1, 4]}, dynamic
+    generated = sorted(node["outputs"]["o0"] for node in dynamic["children"].values())
+    assert generated == [0, 1, 4], dynamic  # square(0), square(1), square(2)
+
+
+def test_remote_execute_workflow_with_subworkflow(
+    flytekit: Flytekit, executions: dict[str, dict[str, Any]]
+) -> None:
+    result = succeeded(flytekit, executions, "nested")
+    assert result["outputs"] == {"o0": 3 * 3 + 1 + 3}
+    subworkflow = result["nodes"]["n0"]
+    assert subworkflow["outputs"] == {"o0": 3 * 3 + 1}, subworkflow
+    inner = sorted(node["outputs"]["o0"] for node in subworkflow["children"].values())
+    assert inner == [9, 10], subworkflow  # square, then add
+
+
+def test_remote_execute_launch_plan_fills_in_its_defaults(
+    flytekit: Flytekit, executions: dict[str, dict[str, Any]]
+) -> None:
+    # Only x is given: y comes from the launch plan's default (10), not the workflow's (2).
+    assert succeeded(flytekit, executions, "defaults")["outputs"] == {"o0": 3 * 3 + 10}
+
+
+def test_remote_execute_launch_plan_with_fixed_inputs(
+    flytekit: Flytekit, executions: dict[str, dict[str, Any]]
+) -> None:
+    assert succeeded(flytekit, executions, "fixed")["outputs"] == {"o0": 5 * 5 + 100}
+
+
+def test_remote_execute_task(flytekit: Flytekit, executions: dict[str, dict[str, Any]]) -> None:
+    assert succeeded(flytekit, executions, "task")["outputs"] == {"o0": 42}
+
+
+def test_failing_task_fails_the_execution_with_the_users_message(
+    flytekit: Flytekit, executions: dict[str, dict[str, Any]]
+) -> None:
+    result = execution(flytekit, executions, "failing")
+    assert result["phase"] == "FAILED", result
+    assert result["outputs"] is None
+    assert "ValueError: the input 7 is not allowed" in result["error"], result["error"]
