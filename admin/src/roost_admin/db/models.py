@@ -143,6 +143,9 @@ class Execution(Base):
     __table_args__ = (
         UniqueConstraint("project", "domain", "name"),
         Index(None, "project", "domain", "created_at"),
+        # Lists filtered by phase (what is queued or running now): without it, a rare phase makes the newest-first
+        # scan above read every execution of the project and domain before it fills a page.
+        Index(None, "project", "domain", "phase", "created_at"),
         Index(None, "parent_node_execution_id"),
         # The engine workers' claim queries: due executions, expired leases, and a worker's own claims.
         Index(None, "wake_at"),

@@ -190,6 +190,11 @@ def upgrade() -> None:
             ["project", "domain", "created_at"],
             unique=False,
         )
+        batch_op.create_index(
+            batch_op.f("ix_executions_project_domain_phase_created_at"),
+            ["project", "domain", "phase", "created_at"],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_executions_wake_at"), ["wake_at"], unique=False)
 
     op.create_table(
@@ -341,6 +346,7 @@ def downgrade() -> None:
     op.drop_table("execution_states")
     with op.batch_alter_table("executions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_executions_wake_at"))
+        batch_op.drop_index(batch_op.f("ix_executions_project_domain_phase_created_at"))
         batch_op.drop_index(batch_op.f("ix_executions_project_domain_created_at"))
         batch_op.drop_index(batch_op.f("ix_executions_parent_node_execution_id"))
         batch_op.drop_index(batch_op.f("ix_executions_lease_until"))
