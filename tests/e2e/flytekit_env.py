@@ -6,17 +6,21 @@ Python version, so later runs reuse it (with the cache disabled it is built in a
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from roost_core.testing.virtualenv import (
+    VirtualenvBuildError,
+    cached_virtualenv,
+    kept_folder,
+    requirements_key,
+)
+
 FLYTEKIT = "flytekit==1.16.31"
 REQUIREMENTS = (FLYTEKIT,)
-BUILD_TIMEOUT = 900
 DEFAULT_IMAGE = "from flytekit.configuration import DefaultImages; print(DefaultImages.default_image())"
 
 
@@ -42,28 +46,16 @@ class FlytekitEnv:
 @pytest.fixture(scope="session")
 def flytekit_env(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> FlytekitEnv:
     """The flytekit virtualenv, built with uv on first use."""
-    import uv
-
-    key_text = " ".join([*REQUIREMENTS, f"python{sys.version_info.major}.{sys.version_info.minor}"])
-    key = hashlib.sha256(key_text.encode()).hexdigest()[:12]
-    cache = getattr(pytestconfig, "cache", None)
-    folder = cache.mkdir(f"e2e-flytekit-venv-{key}") if cache else tmp_path_factory.mktemp("flytekit-venv")
-    venv = folder / "venv"
-    done = folder / "default-image"
-    if not done.exists():
-        uv_bin = uv.find_uv_bin()
-        commands = [
-            [uv_bin, "venv", "--quiet", "--clear", "--python", sys.executable, str(venv)],
-            [uv_bin, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), *REQUIREMENTS],
-            [str(venv / "bin" / "python"), "-c", DEFAULT_IMAGE],
-        ]
-        for command in commands:
-            run = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
-            if run.returncode != 0:
-                pytest.fail(
-                    f"building flytekit's virtualenv failed: {' '.join(command)}\n{run.stdout}\n{run.stderr}",
-                    pytrace=False,
-                )
-        # Written last: its presence says the virtualenv is complete.
-        done.write_text(run.stdout.strip())
-    return FlytekitEnv(venv, done.read_text())
+    name = f"e2e-flytekit-venv-{requirements_key(REQUIREMENTS)}"
+    folder = kept_folder(pytestconfig, tmp_path_factory.mktemp, name)
+    try:
+        venv = cached_virtualenv(folder, REQUIREMENTS)
+    except VirtualenvBuildError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    image = folder / "default-image"
+    if not image.exists():
+        asked = [str(venv / "bin" / "python"), "-c", DEFAULT_IMAGE]
+        image.write_text(
+            subprocess.run(asked, capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+        )
+    return FlytekitEnv(venv, image.read_text())

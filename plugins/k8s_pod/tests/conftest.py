@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from helpers import NAMESPACE
 
+from roost_core.testing.virtualenv import cached_virtualenv, kept_folder, requirements_key
 from roost_k8s_pod import PodHandler
 from roost_k8s_pod.testing import KubeletOptions, KubeTestServer, SchemasNotFoundError
 from roost_k8s_pod.testing.store import ResourceType
@@ -68,23 +66,8 @@ FLYTEKIT_REQUIREMENTS = ("flytekit==1.16.31", "flytekitplugins-pod==1.16.31")
 @pytest.fixture(scope="session")
 def flytekit_python(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The python of a virtualenv with flytekit 1.16.31, its Pod plugin and this kubernetes client, kept in
-    pytest's cache folder between runs (built in a temporary folder when the cache is disabled)."""
-    import uv
-
+    pytest's cache folder between runs."""
     requirements = [*FLYTEKIT_REQUIREMENTS, f"kubernetes=={importlib.metadata.version('kubernetes')}"]
-    key = hashlib.sha256(" ".join(requirements).encode()).hexdigest()[:12]
-    cache = getattr(pytestconfig, "cache", None)
-    folder = cache.mkdir(f"flytekit-venv-{key}") if cache else tmp_path_factory.mktemp("flytekit-venv")
-    python = folder / "venv" / "bin" / "python"
-    done = folder / "installed"
-    if not done.exists():
-        uv_bin = uv.find_uv_bin()
-        subprocess.run(
-            [uv_bin, "venv", "--quiet", "--clear", "--python", sys.executable, str(folder / "venv")],
-            check=True,
-        )
-        subprocess.run(
-            [uv_bin, "pip", "install", "--quiet", "--python", str(python), *requirements], check=True
-        )
-        done.write_text("\n".join(requirements))
-    return str(python)
+    name = f"flytekit-venv-{requirements_key(requirements)}"
+    folder = kept_folder(pytestconfig, tmp_path_factory.mktemp, name)
+    return str(cached_virtualenv(folder, requirements) / "bin" / "python")

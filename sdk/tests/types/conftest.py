@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import importlib.metadata
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from flyteidl.core import literals_pb2, types_pb2
 
 from roost.types import Directory, File, StructuredDataset, TypeContext, TypeEngine
 from roost_core.storage import FileStore, MemoryStore, Storage
+from roost_core.testing.virtualenv import cached_virtualenv, kept_folder, requirements_key
 
 FLYTEKIT = "flytekit==1.16.31"
 # The libraries whose output both sides must agree on run at the versions the tests run with.
@@ -69,28 +68,11 @@ def _requirements() -> list[str]:
 
 @pytest.fixture(scope="session")
 def flytekit_python(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The python of a virtualenv with flytekit, kept in pytest's cache folder between runs (or built in a
-    temporary folder when the cache is disabled)."""
-    import uv
-
+    """The python of a virtualenv with flytekit, kept in pytest's cache folder between runs."""
     requirements = _requirements()
-    key = hashlib.sha256(" ".join(requirements).encode()).hexdigest()[:12]
-    cache = getattr(pytestconfig, "cache", None)
-    folder = cache.mkdir(f"flytekit-venv-{key}") if cache else tmp_path_factory.mktemp("flytekit-venv")
-    python = folder / "venv" / "bin" / "python"
-    done = folder / "installed"
-    if not done.exists():
-        uv_bin = uv.find_uv_bin()
-        subprocess.run(
-            [uv_bin, "venv", "--quiet", "--clear", "--python", sys.executable, str(folder / "venv")],
-            check=True,
-        )
-        subprocess.run(
-            [uv_bin, "pip", "install", "--quiet", "--python", str(python), *requirements],
-            check=True,
-        )
-        done.write_text("\n".join(requirements))
-    return str(python)
+    name = f"flytekit-venv-{requirements_key(requirements)}"
+    folder = kept_folder(pytestconfig, tmp_path_factory.mktemp, name)
+    return str(cached_virtualenv(folder, requirements) / "bin" / "python")
 
 
 @dataclasses.dataclass
