@@ -151,7 +151,6 @@ def run_remote(
     with _client() as client:
         try:
             result = register(client, file, project=project, domain=domain, entities=[entity])
-            assert result.serializer is not None
             lp_name = entity.name if isinstance(entity, LaunchPlan) else workflow.name
             lp_id = result.serializer.launch_plans[lp_name].id
             literal_inputs = _inputs(entity, inputs)

@@ -29,10 +29,11 @@ class Registration:
 
     version: str
     distribution: str
+    serializer: Serializer
+    """What was serialized: the registered messages by name."""
     tasks: list[str] = field(default_factory=list)
     workflows: list[str] = field(default_factory=list)
     launch_plans: list[str] = field(default_factory=list)
-    serializer: Serializer | None = None
 
 
 def content_version(archive: bytes, image: str) -> str:
@@ -90,7 +91,7 @@ def register(
             serializer.launch_plan(LaunchPlan.get_or_create(entity))
         elif isinstance(entity, LaunchPlan):
             serializer.launch_plan(entity)
-    result = Registration(version, distribution, serializer=serializer)
+    result = Registration(version, distribution, serializer)
     from flyteidl.admin import task_pb2, workflow_pb2
 
     for template in serializer.tasks.values():
