@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from rich.console import Console
 from rich.table import Table
 
-from roost.errors import RemoteError
+from roost.errors import RemoteError, WorkflowDefinitionError
 
 OUTPUT = click.option(
     "-o",
@@ -59,9 +59,10 @@ def _emit(rows: Sequence[dict[str, Any]], output: str, columns: Sequence[str], t
 
 
 def _guarded(action: Callable[[], None]) -> None:
+    """Run ``action``; an admin's refusal or a definition error is one ``Error:`` message, not a traceback."""
     try:
         action()
-    except RemoteError as exc:
+    except (RemoteError, WorkflowDefinitionError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -94,6 +95,11 @@ def config_init(endpoint: str, insecure: bool, project: str | None, domain: str 
 @click.option("--version", default=None, help="The version [default: derived from the code].")
 @click.option("--image", default=None, help="The default container image of the tasks.")
 @click.option("--activate-launchplans", is_flag=True, help="Activate every launch plan registered.")
+@click.option(
+    "--skip-errors",
+    is_flag=True,
+    help="Register what loads and compiles, and list what does not (default: register nothing then).",
+)
 def register_command(
     path: str,
     project: str | None,
@@ -101,8 +107,13 @@ def register_command(
     version: str | None,
     image: str | None,
     activate_launchplans: bool,
+    skip_errors: bool,
 ) -> None:
-    """Upload the code under PATH and register its tasks, workflows and launch plans (fast registration)."""
+    """Upload the code under PATH and register its tasks, workflows and launch plans (fast registration).
+
+    A file that fails to import, or a workflow that does not compile, stops the registration before anything
+    is registered, unless --skip-errors.
+    """
     from roost.remote.register import register
 
     project, domain = _scope(project, domain)
@@ -117,11 +128,15 @@ def register_command(
                 version=version,
                 image=image,
                 activate=activate_launchplans,
+                skip_errors=skip_errors,
             )
         click.echo(
             f"registered in {project}/{domain} as version {result.version}: {len(result.tasks)} task(s), "
             f"{len(result.workflows)} workflow(s), {len(result.launch_plans)} launch plan(s)"
         )
+        if result.skipped:
+            lines = "\n".join(f"  {reason}" for reason in result.skipped)
+            click.echo(f"skipped {len(result.skipped)}:\n{lines}", err=True)
 
     _guarded(act)
 
