@@ -89,7 +89,9 @@ def test_hasattr_on_a_promise_is_false_for_what_it_lacks():
         seen["number.anything"] = hasattr(number, "anything")
         seen["point.x"] = hasattr(point, "x")
         seen["point.z"] = hasattr(point, "z")
-        with pytest.raises(WorkflowDefinitionError, match=r"'origin.o0' of type Point has no attribute .*'z'"):
+        with pytest.raises(
+            WorkflowDefinitionError, match=r"'origin.o0' of type Point has no attribute .*'z'"
+        ):
             _ = point.z
         return number
 

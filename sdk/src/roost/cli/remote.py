@@ -153,10 +153,14 @@ def run_remote(
     name: str = "",
 ) -> None:
     """`roost run --remote`: register what the entity needs, launch it, and follow it."""
+    import tempfile
+    from pathlib import Path
+
     from flyteidl.core import execution_pb2 as core_execution
 
     from roost.launch_plan import LaunchPlan
     from roost.remote.register import register
+    from roost.remote.uploads import remote_inputs
     from roost.workflows import Workflow
 
     project, domain = _scope(project, domain)
@@ -168,7 +172,10 @@ def run_remote(
             result = register(client, file, project=project, domain=domain, entities=[entity])
             lp_name = entity.name if isinstance(entity, LaunchPlan) else workflow.name
             lp_id = result.serializer.launch_plans[lp_name].id
-            literal_inputs = _inputs(entity, inputs)
+            with tempfile.TemporaryDirectory(prefix="roost-inputs-") as folder:
+                literal_inputs = remote_inputs(
+                    client, entity, inputs, project=project, domain=domain, work_dir=Path(folder)
+                )
             execution_id = client.launch(lp_id, literal_inputs, name=name, project=project, domain=domain)
             click.echo(
                 f"execution {project}/{domain}/{execution_id.name} started (version {result.version})",
@@ -177,7 +184,7 @@ def run_remote(
             if not wait and not sys.stderr.isatty():
                 return
             final = _follow(client, execution_id)
-        except RemoteError as exc:
+        except (RemoteError, WorkflowDefinitionError) as exc:
             raise click.ClickException(str(exc)) from None
         phase = core_execution.WorkflowExecution.Phase.Name(final.closure.phase)
         if phase != "SUCCEEDED":
@@ -187,24 +194,6 @@ def run_remote(
             )
         if wait:
             _print_outputs(client, execution_id, workflow, output)
-
-
-def _inputs(entity: Any, values: dict[str, Any]) -> Any:
-    import tempfile
-    from pathlib import Path
-
-    from roost import _typing
-    from roost_core.plugins import EnginePlugins
-    from roost_core.storage import build_storage
-
-    with tempfile.TemporaryDirectory(prefix="roost-inputs-") as folder:
-        return _typing.literal_map(
-            entity,
-            values,
-            storage=build_storage(EnginePlugins(entry_points=False)),
-            raw_prefix=Path(folder).as_uri(),
-            work_dir=Path(folder),
-        )
 
 
 def _follow(client: Any, execution_id: Any) -> Any:
@@ -242,18 +231,18 @@ def _print_outputs(client: Any, execution_id: Any, workflow: Any, output: str) -
 
     from roost import _typing
     from roost.cli.run import show_outputs
+    from roost.types import TypeContext
     from roost_core.plugins import EnginePlugins
     from roost_core.storage import build_storage
 
     data = client.execution_data(execution_id)
-    with tempfile.TemporaryDirectory(prefix="roost-outputs-") as folder:
-        values = _typing.python_values(
-            workflow,
-            data.full_outputs,
-            storage=build_storage(EnginePlugins(entry_points=False)),
-            work_dir=Path(folder),
-        )
-        show_outputs(execution_id.name, values, output)
+    storage = build_storage(EnginePlugins(entry_points=False))
+    with (
+        tempfile.TemporaryDirectory(prefix="roost-outputs-") as folder,
+        TypeContext(storage, Path(folder).as_uri(), work_dir=folder) as ctx,
+    ):
+        values = _typing.python_values(workflow, data.full_outputs, ctx)
+        show_outputs(execution_id.name, values, output, data.full_outputs)
 
 
 @click.command("get")
