@@ -216,3 +216,33 @@ def test_a_bad_inputs_file_is_one_error_naming_the_input(flow, tmp_path):
     assert error_lines(output) == [
         f"Error: --inputs-file {not_a_map} must map input names to values, not hold a list"
     ]
+
+
+def test_a_structured_dataset_input_takes_a_local_parquet_or_csv_file(tmp_path):
+    import pandas as pd
+
+    flow = tmp_path / f"datasets_{uuid.uuid4().hex[:8]}.py"
+    flow.write_text(
+        textwrap.dedent(
+            """
+            import pandas as pd
+
+            from roost import StructuredDataset, task, workflow
+
+            @task
+            def total(data: StructuredDataset) -> int:
+                return int(data.open(pd.DataFrame).all()["n"].sum())
+
+            @workflow
+            def wf(data: StructuredDataset) -> int:
+                return total(data=data)
+            """
+        )
+    )
+    pd.DataFrame({"n": [1, 2, 3]}).to_parquet(tmp_path / "numbers.parquet")
+    (tmp_path / "numbers.csv").write_text("n\n4\n5\n")
+    code, output = run("-o", "json", flow, "wf", "--data", tmp_path / "numbers.parquet")
+    assert code == 0, output
+    assert json.loads(output) == {"o0": 6}
+    code, output = run("-o", "json", flow, "wf", "--data", tmp_path / "numbers.csv")
+    assert json.loads(output) == {"o0": 9}

@@ -251,18 +251,21 @@ CALLS_LAUNCH_PLANS = """
 READS_FILES = """
     from pathlib import Path
 
-    from roost import Directory, File, task, workflow
+    import pandas as pd
+
+    from roost import Directory, File, StructuredDataset, task, workflow
 
 
     @task
-    def describe(doc: File, folder: Directory) -> str:
+    def describe(doc: File, folder: Directory, table: StructuredDataset) -> str:
         names = sorted(p.relative_to(folder.download()).as_posix() for p in Path(folder).rglob("*") if p.is_file())
-        return f"{Path(doc).read_text()} | {', '.join(names)} | {doc.path} | {folder.path}"
+        rows = len(table.open(pd.DataFrame).all())
+        return f"{Path(doc).read_text()} | {', '.join(names)} | {rows} | {doc.path} | {folder.path}"
 
 
     @workflow
-    def wf(doc: File, folder: Directory) -> str:
-        return describe(doc=doc, folder=folder)
+    def wf(doc: File, folder: Directory, table: StructuredDataset) -> str:
+        return describe(doc=doc, folder=folder, table=table)
 """
 
 
@@ -357,6 +360,7 @@ def test_local_files_and_folders_are_uploaded_for_a_remote_run(
     (pages / "part").mkdir(parents=True)
     (pages / "a.txt").write_text("a")
     (pages / "part" / "b.txt").write_text("b")
+    (tmp_path / "table.csv").write_text("n\n1\n2\n3\n")
     ran = roost(
         env,
         "run",
@@ -371,10 +375,12 @@ def test_local_files_and_folders_are_uploaded_for_a_remote_run(
         "../notes.txt",
         "--folder",
         "../pages",
+        "--table",
+        "../table.csv",
         cwd=code,
     )
-    text, names, doc_uri, folder_uri = json.loads(succeeded(ran, server))["o0"].split(" | ")
-    assert (text, names) == ("hello from the client", "a.txt, part/b.txt")
+    text, names, rows, doc_uri, folder_uri = json.loads(succeeded(ran, server))["o0"].split(" | ")
+    assert (text, names, rows) == ("hello from the client", "a.txt, part/b.txt", "3")
     # The literals hold the admin's own URIs of the uploads, not paths on the client.
     assert doc_uri.startswith(prefix) and doc_uri.endswith("/notes.txt"), doc_uri
     assert folder_uri.startswith(prefix) and str(tmp_path) not in folder_uri, folder_uri

@@ -89,9 +89,16 @@ def _parse(text: str, python_type: Any) -> Any:
                 return member
         raise ValueError(f"not one of {', '.join(str(m.value) for m in python_type)}")
     if isinstance(python_type, type) and python_type.__name__ in ("File", "Directory"):
-        return python_type(str(Path(text).resolve()) if "://" not in text else text)
+        return python_type(_path_or_uri(text))
+    if isinstance(python_type, type) and python_type.__name__ == "StructuredDataset":
+        return python_type(uri=_path_or_uri(text), file_format="csv" if text.endswith(".csv") else "parquet")
     data = json.loads(text)
     return _from_json(data, python_type)
+
+
+def _path_or_uri(text: str) -> str:
+    """A URI as it is; a local path made absolute (data named on the command line)."""
+    return text if "://" in text else str(Path(text).resolve())
 
 
 def _duration(text: str) -> datetime.timedelta:
