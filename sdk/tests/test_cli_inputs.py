@@ -194,28 +194,30 @@ def test_inputs_come_from_a_yaml_or_json_file_and_options_win(flow, tmp_path):
     assert json.loads(output) == {"o0": "9 [1, 2] False from json"}
 
 
-def test_a_bad_inputs_file_is_one_error_naming_the_input(flow, tmp_path):
-    unknown = tmp_path / "unknown.yaml"
-    unknown.write_text("x: 1\ncolour: red\n")
-    code, output = run(flow, "rest_style", "--inputs-file", unknown)
+@pytest.mark.parametrize(
+    ("name", "content", "error"),
+    [
+        (
+            "unknown.yaml",
+            "x: 1\ncolour: red\n",
+            "--inputs-file {path}: workflow 'rest_style' has no input(s) 'colour' (its inputs: x, xs, flag, label)",
+        ),
+        (
+            "fractional.yaml",
+            "x: 1\nxs: [1.5]\n",
+            "workflow 'rest_style' input 'xs' in {path} expects list[int], got [1.5]: 1.5 is not a whole number",
+        ),
+        ("list.json", "[1, 2]", "--inputs-file {path} must map input names to values, not hold a list"),
+        ("broken.json", "{", "--inputs-file {path} is not valid JSON: Expecting property name"),
+    ],
+)
+def test_a_bad_inputs_file_is_one_error_naming_the_input(flow, tmp_path, name, content, error):
+    path = tmp_path / name
+    path.write_text(content)
+    code, output = run(flow, "rest_style", "--inputs-file", path)
     assert code == 1
-    assert error_lines(output) == [
-        f"Error: --inputs-file {unknown}: workflow 'rest_style' has no input(s) 'colour' "
-        "(its inputs: x, xs, flag, label)"
-    ]
-    fractional = tmp_path / "fractional.yaml"
-    fractional.write_text("x: 1\nxs: [1.5]\n")
-    code, output = run(flow, "rest_style", "--inputs-file", fractional)
-    assert error_lines(output) == [
-        f"Error: workflow 'rest_style' input 'xs' in {fractional} expects list[int], got [1.5]: "
-        "1.5 is not a whole number"
-    ]
-    not_a_map = tmp_path / "list.json"
-    not_a_map.write_text("[1, 2]")
-    code, output = run(flow, "rest_style", "--inputs-file", not_a_map)
-    assert error_lines(output) == [
-        f"Error: --inputs-file {not_a_map} must map input names to values, not hold a list"
-    ]
+    (line,) = error_lines(output)
+    assert line.startswith("Error: " + error.format(path=path))
 
 
 def test_a_structured_dataset_input_takes_a_local_parquet_or_csv_file(tmp_path):

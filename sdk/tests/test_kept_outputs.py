@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -56,6 +55,16 @@ def frames_wf(n: int = 3) -> pd.DataFrame:
 
 
 @task
+def frame_list(n: int) -> list[StructuredDataset]:
+    return [StructuredDataset(dataframe=pd.DataFrame({"a": [n]}))]
+
+
+@workflow
+def frame_list_wf(n: int = 3) -> tuple[pd.DataFrame, list[StructuredDataset], int]:
+    return frame(n=n), frame_list(n=n), n
+
+
+@task
 def count(n: int) -> int:
     return n
 
@@ -93,29 +102,7 @@ def test_data_frames_are_kept_and_printed_as_their_uri(tmp_path):
     assert kept_under(uri, result.outputs_folder)
     assert pd.read_parquet(uri.removeprefix("file://"))["page"].tolist() == [0, 1, 2]
 
-    flow = tmp_path / "frames_flow.py"
-    flow.write_text(
-        textwrap.dedent(
-            """
-            import pandas as pd
-
-            from roost import StructuredDataset, task, workflow
-
-            @task
-            def frame(n: int) -> pd.DataFrame:
-                return pd.DataFrame({"page": list(range(n))})
-
-            @task
-            def frames(n: int) -> list[StructuredDataset]:
-                return [StructuredDataset(dataframe=pd.DataFrame({"a": [n]}))]
-
-            @workflow
-            def wf(n: int = 3) -> tuple[pd.DataFrame, list[StructuredDataset], int]:
-                return frame(n=n), frames(n=n), n
-            """
-        )
-    )
-    shown = CliRunner().invoke(main, ["run", "--no-progress", "-o", "json", str(flow), "wf"])
+    shown = CliRunner().invoke(main, ["run", "--no-progress", "-o", "json", __file__, "frame_list_wf"])
     assert shown.exit_code == 0, shown.output
     outputs = json.loads(shown.output)
     kept = tmp_path / "data" / "roost" / "outputs"
@@ -130,13 +117,7 @@ def test_nothing_to_keep_makes_no_folder(tmp_path):
     assert result.outputs_folder is None
     assert not (tmp_path / "data" / "roost" / "outputs").exists()
 
-    flow = tmp_path / "plain_flow.py"
-    flow.write_text(
-        "from roost import task, workflow\n\n"
-        "@task\ndef count(n: int) -> int:\n    return n\n\n"
-        "@workflow\ndef wf(n: int = 3) -> int:\n    return count(n=n)\n"
-    )
-    shown = CliRunner().invoke(main, ["run", "--no-progress", str(flow), "wf"])
+    shown = CliRunner().invoke(main, ["run", "--no-progress", __file__, "plain_wf"])
     assert shown.exit_code == 0, shown.output
     assert "files kept" not in shown.output
     assert not (tmp_path / "data" / "roost" / "outputs").exists()

@@ -21,32 +21,27 @@ from roost import LaunchPlan, task, workflow
 
 
 @task
-def double(x: int) -> int:
-    return 2 * x
-
-
-@task
-def add(a: int, b: int) -> int:
-    return a + b
+def label(text: str, n: int = 0, suffix: str = "") -> str:
+    return f"{text} {n}{suffix}"
 
 
 @workflow
-def child(x: int = 1) -> int:
-    return double(x=x)
+def child(n: int = 1) -> str:
+    return label(text="child", n=n)
 
 
 @workflow
-def other_child(x: int = 1) -> int:
-    return add(a=x, b=x)
+def other_child(n: int = 1) -> str:
+    return label(text="other", n=n)
 
 
-module_level = LaunchPlan.get_or_create(child, f"{__name__}.module_level", default_inputs={"x": 3})
+module_level = LaunchPlan.get_or_create(child, f"{__name__}.module_level", default_inputs={"n": 3})
 
 
 @workflow
-def parent(x: int = 2) -> int:
+def parent(n: int = 2) -> str:
     inside = LaunchPlan.get_or_create(other_child, f"{__name__}.inside_body")
-    return add(a=module_level(x=x), b=inside(x=x))
+    return label(text=module_level(n=n), suffix=inside(n=n))
 """
 
 
@@ -77,6 +72,7 @@ def test_every_message_comes_after_what_it_refers_to(tmp_path):
     serializer = _serialized([module.parent], SerializationSettings())
     seen: set[tuple[str, str]] = set()
     order = []
+    assert module.parent(n=2) == "child 2 0other 2"
     for kind, message in serializer.in_order():
         name = message.template.id.name if hasattr(message, "template") else message.id.name
         assert references(kind, message) <= seen, f"{kind} {name} comes before what it refers to"

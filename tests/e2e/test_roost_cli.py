@@ -220,32 +220,22 @@ CALLS_LAUNCH_PLANS = """
 
 
     @task
-    def double(x: int) -> int:
-        return 2 * x
-
-
-    @task
-    def add(a: int, b: int) -> int:
-        return a + b
+    def scaled(value: float, by: float) -> float:
+        return value * by
 
 
     @workflow
-    def child(x: int = 1) -> int:
-        return double(x=x)
+    def scale(value: float, by: float = 2.0) -> float:
+        return scaled(value=value, by=by)
+
+
+    tripled = LaunchPlan.get_or_create(scale, "calls.tripled", fixed_inputs={"by": 3.0})
 
 
     @workflow
-    def other_child(x: int = 1) -> int:
-        return add(a=x, b=1)
-
-
-    module_level = LaunchPlan.get_or_create(child, "calls.module_level")
-
-
-    @workflow
-    def parent(x: int = 2) -> int:
-        inside = LaunchPlan.get_or_create(other_child, "calls.inside_body")
-        return add(a=module_level(x=x), b=inside(x=x))
+    def chain(value: float = 1.0) -> float:
+        halved = LaunchPlan.get_or_create(scale, "calls.halved", fixed_inputs={"by": 0.5})
+        return halved(value=tripled(value=value))
 """
 
 READS_FILES = """
@@ -282,31 +272,23 @@ def shared_server(module_roost_server: Starter) -> RoostServer:
     return module_roost_server()
 
 
+def run_remote_json(env: dict[str, str], server: RoostServer, *args: str, cwd: Path) -> Any:
+    """`roost run --remote --wait -o json ARGS`: the outputs, after checking that it succeeded."""
+    ran = roost(env, "run", "--remote", "--wait", "--no-progress", "-o", "json", *args, cwd=cwd)
+    return json.loads(succeeded(ran, server))
+
+
 def test_a_workflow_calling_launch_plans_registers_and_runs_remotely(
     shared_server: RoostServer, tmp_path: Path
 ) -> None:
     env = shared_server.client_env(tmp_path)
     code = write_code(tmp_path / "code", {"calls.py": CALLS_LAUNCH_PLANS})
-    # `run --remote` registers just what the workflow needs, in order, before it launches.
-    ran = roost(
-        env,
-        "run",
-        "--remote",
-        "--wait",
-        "--no-progress",
-        "-o",
-        "json",
-        "calls.py",
-        "parent",
-        "--x",
-        "3",
-        cwd=code,
-    )
-    assert json.loads(succeeded(ran, shared_server)) == {"o0": 10}  # 2*3 + (3+1)
+    # `run --remote` registers what the workflow needs, in order, before it launches.
+    assert run_remote_json(env, shared_server, "calls.py", "chain", "--value", "4", cwd=code) == {"o0": 6.0}
     registered = succeeded(roost(env, "register", ".", "--version", "calls-v1", cwd=code), shared_server)
-    assert "2 task(s), 3 workflow(s), 5 launch plan(s)" in registered
+    assert "1 task(s), 2 workflow(s), 4 launch plan(s)" in registered
     plans = json.loads(succeeded(roost(env, "get", "launchplans", "-o", "json"), shared_server))
-    assert {"name": "calls.inside_body"} in plans and {"name": "calls.module_level"} in plans
+    assert {"name": "calls.tripled"} in plans and {"name": "calls.halved"} in plans
 
 
 def test_register_stops_at_a_file_that_does_not_load_unless_told_to_skip_it(
@@ -361,15 +343,10 @@ def test_local_files_and_folders_are_uploaded_for_a_remote_run(
     (pages / "a.txt").write_text("a")
     (pages / "part" / "b.txt").write_text("b")
     (tmp_path / "table.csv").write_text("n\n1\n2\n3\n")
-    ran = roost(
+    outputs = run_remote_json(
         env,
-        "run",
-        "--remote",
-        "--wait",
-        "--no-progress",
-        "-o",
-        "json",
-        str(code / "reads_files.py"),
+        server,
+        "reads_files.py",
         "wf",
         "--doc",
         "../notes.txt",
@@ -379,7 +356,7 @@ def test_local_files_and_folders_are_uploaded_for_a_remote_run(
         "../table.csv",
         cwd=code,
     )
-    text, names, rows, doc_uri, folder_uri = json.loads(succeeded(ran, server))["o0"].split(" | ")
+    text, names, rows, doc_uri, folder_uri = outputs["o0"].split(" | ")
     assert (text, names, rows) == ("hello from the client", "a.txt, part/b.txt", "3")
     # The literals hold the admin's own URIs of the uploads, not paths on the client.
     assert doc_uri.startswith(prefix) and doc_uri.endswith("/notes.txt"), doc_uri

@@ -9,6 +9,7 @@ import json
 import re
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,18 +57,7 @@ def _parse(text: str, python_type: Any) -> Any:
     if typing.get_origin(python_type) is typing.Annotated:
         return _parse(text, typing.get_args(python_type)[0])
     if _is_union(python_type):
-        variants = typing.get_args(python_type)
-        if text.lower() in ("none", "null") and type(None) in variants:
-            return None
-        errors = []
-        for variant in variants:
-            if variant is type(None):
-                continue
-            try:
-                return _parse(text, variant)
-            except (ValueError, TypeError, json.JSONDecodeError) as exc:
-                errors.append(str(exc))
-        raise ValueError("; ".join(errors))
+        return _first_variant(text, python_type, _parse, is_none=text.lower() in ("none", "null"))
     if python_type is bool:
         lowered = text.strip().lower()
         if lowered in ("true", "yes", "1", "y"):
@@ -136,7 +126,7 @@ def _from_json(data: Any, python_type: Any) -> Any:
     if typing.get_origin(python_type) is typing.Annotated:
         return _from_json(data, typing.get_args(python_type)[0])
     if _is_union(python_type):
-        return _from_union(data, python_type)
+        return _first_variant(data, python_type, _from_json, is_none=data is None)
     if python_type is int and isinstance(data, float) and not data.is_integer():
         raise TypeError(f"{data!r} is not a whole number")
     if python_type in (int, float) and isinstance(data, (int, float)) and not isinstance(data, bool):
@@ -146,19 +136,21 @@ def _from_json(data: Any, python_type: Any) -> Any:
     raise TypeError(f"expected {type_label(python_type)}")
 
 
-def _from_union(data: Any, python_type: Any) -> Any:
+def _first_variant(value: Any, python_type: Any, convert: Callable[[Any, Any], Any], *, is_none: bool) -> Any:
+    """``value`` converted to the first variant of a union that takes it (None when ``is_none`` and the
+    union allows None); the errors of every variant otherwise."""
     variants = typing.get_args(python_type)
-    if data is None and type(None) in variants:
+    if is_none and type(None) in variants:
         return None
     errors = []
     for variant in variants:
         if variant is type(None):
             continue
         try:
-            return _from_json(data, variant)
+            return convert(value, variant)
         except (ValueError, TypeError) as exc:
             errors.append(str(exc))
-    raise TypeError("; ".join(errors))
+    raise ValueError("; ".join(errors))
 
 
 def to_json(value: Any, literal: literals_pb2.Literal | None = None) -> Any:
