@@ -154,7 +154,8 @@ def _parsed(text: str) -> ast.expr | None:
 def _resolve(annotations: dict[str, Any], fn: Callable[..., Any], what: str) -> dict[str, Any]:
     holder = types.SimpleNamespace(__annotations__=annotations)
     try:
-        return typing.get_type_hints(holder, globalns=getattr(fn, "__globals__", None), include_extras=True)
+        globalns = getattr(inspect.unwrap(fn), "__globals__", None)
+        return typing.get_type_hints(holder, globalns=globalns, include_extras=True)
     except (NameError, TypeError, SyntaxError) as exc:
         raise WorkflowDefinitionError(f"{what}: cannot resolve a type annotation: {exc}") from None
 
