@@ -27,8 +27,8 @@ def test_run_parses_inputs_from_the_interface_and_prints_json():
 def test_run_help_lists_inputs_with_types_and_defaults():
     result = invoke("run", SIMPLE, "wf", "--help")
     assert result.exit_code == 0
-    assert "--x" in result.output and "int (required)" in result.output
-    assert "list[int]" in result.output and "[default: [1, 2]]" in result.output
+    assert "--x" in result.output and "[int; required]" in result.output
+    assert "[list[int]; default: [1, 2]]" in result.output
     assert "timedelta" in result.output
 
 

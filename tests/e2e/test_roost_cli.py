@@ -213,3 +213,151 @@ def test_ctrl_c_stops_the_server_cleanly(roost_server: Starter) -> None:
     server = roost_server()
     assert server.stop() == 0
     assert "stopping..." in server.log()
+
+
+CALLS_LAUNCH_PLANS = """
+    from roost import LaunchPlan, task, workflow
+
+
+    @task
+    def scaled(value: float, by: float) -> float:
+        return value * by
+
+
+    @workflow
+    def scale(value: float, by: float = 2.0) -> float:
+        return scaled(value=value, by=by)
+
+
+    tripled = LaunchPlan.get_or_create(scale, "calls.tripled", fixed_inputs={"by": 3.0})
+
+
+    @workflow
+    def chain(value: float = 1.0) -> float:
+        halved = LaunchPlan.get_or_create(scale, "calls.halved", fixed_inputs={"by": 0.5})
+        return halved(value=tripled(value=value))
+"""
+
+READS_FILES = """
+    from pathlib import Path
+
+    import pandas as pd
+
+    from roost import Directory, File, StructuredDataset, task, workflow
+
+
+    @task
+    def describe(doc: File, folder: Directory, table: StructuredDataset) -> str:
+        names = sorted(p.relative_to(folder.download()).as_posix() for p in Path(folder).rglob("*") if p.is_file())
+        rows = len(table.open(pd.DataFrame).all())
+        return f"{Path(doc).read_text()} | {', '.join(names)} | {rows} | {doc.path} | {folder.path}"
+
+
+    @workflow
+    def wf(doc: File, folder: Directory, table: StructuredDataset) -> str:
+        return describe(doc=doc, folder=folder, table=table)
+"""
+
+
+def write_code(folder: Path, files: dict[str, str]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in files.items():
+        (folder / name).write_text(textwrap.dedent(text))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def shared_server(module_roost_server: Starter) -> RoostServer:
+    """One `roost start` on the embedded defaults for the client tests that do not need their own."""
+    return module_roost_server()
+
+
+def run_remote_json(env: dict[str, str], server: RoostServer, *args: str, cwd: Path) -> Any:
+    """`roost run --remote --wait -o json ARGS`: the outputs, after checking that it succeeded."""
+    ran = roost(env, "run", "--remote", "--wait", "--no-progress", "-o", "json", *args, cwd=cwd)
+    return json.loads(succeeded(ran, server))
+
+
+def test_a_workflow_calling_launch_plans_registers_and_runs_remotely(
+    shared_server: RoostServer, tmp_path: Path
+) -> None:
+    env = shared_server.client_env(tmp_path)
+    code = write_code(tmp_path / "code", {"calls.py": CALLS_LAUNCH_PLANS})
+    # `run --remote` registers what the workflow needs, in order, before it launches.
+    assert run_remote_json(env, shared_server, "calls.py", "chain", "--value", "4", cwd=code) == {"o0": 6.0}
+    registered = succeeded(roost(env, "register", ".", "--version", "calls-v1", cwd=code), shared_server)
+    assert "1 task(s), 2 workflow(s), 4 launch plan(s)" in registered
+    plans = json.loads(succeeded(roost(env, "get", "launchplans", "-o", "json"), shared_server))
+    assert {"name": "calls.tripled"} in plans and {"name": "calls.halved"} in plans
+
+
+def test_register_stops_at_a_file_that_does_not_load_unless_told_to_skip_it(
+    shared_server: RoostServer, tmp_path: Path
+) -> None:
+    env = {**shared_server.client_env(tmp_path), "ROOST_PROJECT": "skips"}
+    succeeded(roost(env, "create", "project", "skips"), shared_server)
+    code = write_code(
+        tmp_path / "code",
+        {
+            "good_jobs.py": SLOW_AND_FAILING,
+            "needs_missing.py": "import not_installed_anywhere\n",
+        },
+    )
+    refused = failed(roost(env, "register", ".", cwd=code))
+    assert refused.splitlines() == [
+        "Error: 1 of 2 file(s) under . failed to load, so nothing was registered:",
+        "  needs_missing.py: ModuleNotFoundError: No module named 'not_installed_anywhere' (needs_missing.py, line 1)",
+        "Fix them, or pass --skip-errors to go on without them.",
+    ]
+    assert json.loads(succeeded(roost(env, "get", "workflows", "-o", "json"), shared_server)) == []
+
+    skipped = roost(env, "register", ".", "--skip-errors", cwd=code)
+    assert "2 task(s), 2 workflow(s), 2 launch plan(s)" in succeeded(skipped, shared_server)
+    assert skipped.stderr.splitlines() == [
+        "skipped 1:",
+        "  needs_missing.py: ModuleNotFoundError: No module named 'not_installed_anywhere' (needs_missing.py, line 1)",
+    ]
+    workflows = json.loads(succeeded(roost(env, "get", "workflows", "-o", "json"), shared_server))
+    assert sorted(row["name"] for row in workflows) == ["good_jobs.broken", "good_jobs.slow"]
+
+
+@pytest.mark.parametrize("storage", ["embedded", "s3"])
+def test_local_files_and_folders_are_uploaded_for_a_remote_run(
+    storage: str, roost_server: Starter, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if storage == "s3":
+        seaweed = request.getfixturevalue("seaweed")
+        server = roost_server(
+            storage=f"s3://roost/{tmp_path.name}",
+            settings={"storage_options": {"s3": seaweed.store_config()}},
+        )
+        prefix = f"s3://roost/{tmp_path.name}/uploads/flytesnacks/development/"
+    else:
+        server = request.getfixturevalue("shared_server")
+        prefix = (server.data_dir / "data" / "uploads" / "flytesnacks" / "development").as_uri() + "/"
+    env = server.client_env(tmp_path)
+    code = write_code(tmp_path / "code", {"reads_files.py": READS_FILES})
+    (tmp_path / "notes.txt").write_text("hello from the client")
+    pages = tmp_path / "pages"
+    (pages / "part").mkdir(parents=True)
+    (pages / "a.txt").write_text("a")
+    (pages / "part" / "b.txt").write_text("b")
+    (tmp_path / "table.csv").write_text("n\n1\n2\n3\n")
+    outputs = run_remote_json(
+        env,
+        server,
+        "reads_files.py",
+        "wf",
+        "--doc",
+        "../notes.txt",
+        "--folder",
+        "../pages",
+        "--table",
+        "../table.csv",
+        cwd=code,
+    )
+    text, names, rows, doc_uri, folder_uri = outputs["o0"].split(" | ")
+    assert (text, names, rows) == ("hello from the client", "a.txt, part/b.txt", "3")
+    # The literals hold the admin's own URIs of the uploads, not paths on the client.
+    assert doc_uri.startswith(prefix) and doc_uri.endswith("/notes.txt"), doc_uri
+    assert folder_uri.startswith(prefix) and str(tmp_path) not in folder_uri, folder_uri

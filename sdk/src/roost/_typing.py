@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import types
 import typing
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flyteidl.core import literals_pb2, types_pb2
@@ -14,8 +13,6 @@ from roost.errors import TaskExecutionError, WorkflowDefinitionError
 if TYPE_CHECKING:
     from roost.entity import Entity
     from roost.types import TypeContext
-    from roost.types.memo import FrameMemo
-    from roost_core.storage import Storage
 
 _definition_context: TypeContext | None = None
 
@@ -93,23 +90,16 @@ def guess_python_type(literal: types_pb2.LiteralType) -> Any:
     return engine.guess_python_type(literal)
 
 
-def literal_map(
-    entity: Entity,
-    values: dict[str, Any],
-    *,
-    storage: Storage,
-    raw_prefix: str,
-    work_dir: Path,
-    frames: FrameMemo | None = None,
-) -> literals_pb2.LiteralMap:
-    """An entity's inputs as a LiteralMap: defaults filled in, every value checked, errors naming the input."""
-    from roost.types import TypeContext
+def literal_map(entity: Entity, values: dict[str, Any], ctx: TypeContext) -> literals_pb2.LiteralMap:
+    """An entity's inputs as a LiteralMap: defaults filled in, every value checked, errors naming the input.
 
+    Local data the values name (files, folders, data frames) is uploaded through ``ctx``.
+    """
     result = literals_pb2.LiteralMap()
     unknown = sorted(set(values) - set(entity.interface.inputs))
     if unknown:
         raise WorkflowDefinitionError(f"{entity.label} has no input(s) {', '.join(unknown)}")
-    with TypeContext(storage, raw_prefix, work_dir=_mkdir(work_dir), frames=frames) as ctx:
+    with ctx:
         for name, python_type in entity.interface.inputs.items():
             if name in values:
                 value = values[name]
@@ -125,24 +115,10 @@ def literal_map(
     return result
 
 
-def python_values(
-    entity: Entity,
-    outputs: literals_pb2.LiteralMap,
-    *,
-    storage: Storage,
-    work_dir: Path,
-    frames: FrameMemo | None = None,
-) -> dict[str, Any]:
-    """An entity's outputs as Python values, read with a context rooted in ``work_dir`` (which is kept)."""
-    from roost.types import TypeContext
-
-    ctx = TypeContext(storage, work_dir.as_uri(), work_dir=_mkdir(work_dir), frames=frames)
+def python_values(entity: Entity, outputs: literals_pb2.LiteralMap, ctx: TypeContext) -> dict[str, Any]:
+    """An entity's outputs as Python values, read through ``ctx`` (left open: files read later download
+    through it)."""
     return {
         name: to_python(ctx, outputs.literals[name], t, where=f"{entity.label} output {name!r}")
         for name, t in entity.interface.outputs.items()
     }
-
-
-def _mkdir(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import collections
 import inspect
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from flyteidl.core import interface_pb2
 
 from roost import _typing
 from roost.errors import WorkflowDefinitionError
+from roost.nodes import Node
 
 _EMPTY = inspect.Parameter.empty
 
@@ -41,12 +44,9 @@ class Interface:
         """The interface declared by a function's signature and annotations.
 
         Every parameter needs a type annotation; the return annotation gives the outputs (a NamedTuple names
-        them, a tuple makes ``o0, o1, ...``, ``None`` means no outputs).
+        them, ``tuple[A, B]`` and ``(A, B)`` make ``o0, o1, ...``, ``None`` means no outputs).
         """
-        try:
-            hints = typing.get_type_hints(fn, include_extras=True)
-        except NameError as exc:
-            raise WorkflowDefinitionError(f"{what}: cannot resolve a type annotation: {exc}") from None
+        hints = _type_hints(fn, what)
         signature = inspect.signature(fn)
         inputs: dict[str, Any] = {}
         defaults: dict[str, Any] = {}
@@ -61,7 +61,7 @@ class Interface:
         returns = hints.get("return", None)
         if "return" not in hints and signature.return_annotation is _EMPTY:
             returns = None
-        outputs, tuple_type = _outputs_of(returns)
+        outputs, tuple_type = _outputs_of(returns, what)
         return cls(inputs, defaults, outputs, tuple_type)
 
     @property
@@ -94,24 +94,83 @@ class Interface:
         return tuple(ordered)
 
     def unpack_outputs(self, result: Any, *, what: str) -> dict[str, Any]:
-        """What a function returned → outputs by name; raises naming the mismatch."""
+        """What a function returned → outputs by name; raises naming the mismatch.
+
+        With no outputs, returning a call to an entity without outputs is the same as returning None; a
+        one-field NamedTuple accepts the bare value as well as the tuple.
+        """
         names = list(self.outputs)
         if not names:
-            if result is not None:
+            if result is not None and not isinstance(result, Node):
                 raise TypeError(
                     f"{what} returned {result!r} but declares no outputs (annotate its return type)"
                 )
             return {}
-        if len(names) == 1 and self.output_tuple is None:
-            return {names[0]: result}
+        if len(names) == 1:
+            return {names[0]: self._single_output(result)}
         if not isinstance(result, tuple) or len(result) != len(names):
             raise TypeError(f"{what} must return {len(names)} values ({', '.join(names)}), got {result!r}")
         return dict(zip(names, result, strict=True))
 
+    def _single_output(self, result: Any) -> Any:
+        if self.output_tuple is None:
+            return result
+        if isinstance(result, self.output_tuple):
+            return result[0]
+        (declared,) = self.outputs.values()
+        declares_tuple = typing.get_origin(declared) is tuple or _is_named_tuple(declared)
+        if isinstance(result, tuple) and len(result) == 1 and not declares_tuple:
+            return result[0]
+        return result
 
-def _outputs_of(returns: Any) -> tuple[dict[str, Any], type[tuple[Any, ...]] | None]:
+
+def _type_hints(fn: Callable[..., Any], what: str) -> dict[str, Any]:
+    """The resolved annotations of ``fn``; a return annotation written as a tuple, ``-> (A, B)``, stays a tuple
+    of resolved types (``typing.get_type_hints`` refuses it when annotations are strings)."""
+    annotations = dict(getattr(fn, "__annotations__", {}))
+    returns = annotations.pop("return", inspect.Parameter.empty)
+    hints = _resolve(annotations, fn, what)
+    if returns is inspect.Parameter.empty:
+        return hints
+    if isinstance(returns, str) and isinstance(_parsed(returns), ast.Tuple):
+        node = _parsed(returns)
+        assert isinstance(node, ast.Tuple)
+        returns = tuple(ast.unparse(element) for element in node.elts)
+    if isinstance(returns, tuple):
+        parts = _resolve({f"{i}": part for i, part in enumerate(returns)}, fn, what)
+        hints["return"] = tuple(parts.values())
+    else:
+        hints["return"] = _resolve({"return": returns}, fn, what)["return"]
+    return hints
+
+
+def _parsed(text: str) -> ast.expr | None:
+    try:
+        return ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+
+
+def _resolve(annotations: dict[str, Any], fn: Callable[..., Any], what: str) -> dict[str, Any]:
+    holder = types.SimpleNamespace(__annotations__=annotations)
+    try:
+        globalns = getattr(inspect.unwrap(fn), "__globals__", None)
+        return typing.get_type_hints(holder, globalns=globalns, include_extras=True)
+    except (NameError, TypeError, SyntaxError) as exc:
+        raise WorkflowDefinitionError(f"{what}: cannot resolve a type annotation: {exc}") from None
+
+
+def _outputs_of(returns: Any, what: str) -> tuple[dict[str, Any], type[tuple[Any, ...]] | None]:
     if returns is None or returns is type(None):
         return {}, None
+    if isinstance(returns, tuple):
+        # flytekit's `-> (A, B)`: one output per element, as for tuple[A, B].
+        if len(returns) < 2:
+            raise WorkflowDefinitionError(
+                f"{what}: the return annotation {returns!r} is a tuple of {len(returns)} type(s); "
+                "a tuple annotation declares several outputs (for one output, annotate its type alone)"
+            )
+        return dict(zip(output_names(len(returns)), returns, strict=True)), None
     if _is_named_tuple(returns):
         hints = typing.get_type_hints(returns, include_extras=True)
         return collections.OrderedDict((name, hints[name]) for name in returns._fields), returns

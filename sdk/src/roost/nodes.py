@@ -276,9 +276,14 @@ def _element_type(python_type: Any, key: str | int, label: str) -> Any:
         hints = typing.get_type_hints(python_type, include_extras=True)
         if key in hints:
             return hints[key]
-    raise WorkflowDefinitionError(
+    raise PromiseAttributeError(
         f"{label!r} of type {_type_name(python_type)} has no attribute or item {key!r}"
     )
+
+
+class PromiseAttributeError(WorkflowDefinitionError, AttributeError):
+    """A promise has no such attribute or item; an ``AttributeError`` too, so ``hasattr(promise, name)`` is
+    False as for any Python object."""
 
 
 def _type_name(python_type: Any) -> str:

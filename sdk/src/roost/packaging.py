@@ -8,10 +8,12 @@ import hashlib
 import io
 import tarfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
-from roost.loader import load_file
+from roost.errors import WorkflowDefinitionError
+from roost.loader import ModuleLoadError, load_file
 
 _SKIPPED_FOLDERS = {"__pycache__", "site-packages", "node_modules"}
 _SKIPPED_SUFFIXES = {".pyc", ".pyo"}
@@ -30,10 +32,35 @@ def python_files(path: str) -> list[Path]:
     )
 
 
-def load_modules(path: str) -> Iterator[ModuleType]:
-    """Import every Python file under ``path``."""
+@dataclass
+class LoadedCode:
+    """The modules of the files under a path that imported, and why each of the others did not."""
+
+    modules: list[ModuleType] = field(default_factory=list)
+    failures: list[ModuleLoadError] = field(default_factory=list)
+
+    def check(self, path: str, action: str, *, skip_errors: bool = False) -> None:
+        """Raise one error listing every file that failed (``action`` says what was not done), unless
+        ``skip_errors``."""
+        if not self.failures or skip_errors:
+            return
+        total = len(self.modules) + len(self.failures)
+        lines = "\n".join(f"  {failure.file}: {failure.reason}" for failure in self.failures)
+        raise WorkflowDefinitionError(
+            f"{len(self.failures)} of {total} file(s) under {path} failed to load, so {action}:\n{lines}\n"
+            "Fix them, or pass --skip-errors to go on without them."
+        )
+
+
+def load_modules(path: str) -> LoadedCode:
+    """Import every Python file under ``path``, collecting the failures (each names its file)."""
+    code = LoadedCode()
     for file in python_files(path):
-        yield load_file(file)
+        try:
+            code.modules.append(load_file(file))
+        except ModuleLoadError as exc:
+            code.failures.append(exc)
+    return code
 
 
 def code_archive(source_root: Path) -> tuple[str, bytes]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,10 @@ class Serializer:
         self.workflows: dict[str, workflow_pb2.WorkflowTemplate] = {}
         self.launch_plans: dict[str, launch_plan_pb2.LaunchPlan] = {}
         self.launch_plan_entities: dict[str, LaunchPlan] = {}
+        self.order: list[tuple[str, str]] = []
+        """``(kind, name)`` of every message, each after the ones it refers to: the order to register them in
+        (tasks before the workflows that run them, a launch plan's workflow before the launch plan, a launch
+        plan before the workflows that call it)."""
 
     # entities
 
@@ -79,6 +83,7 @@ class Serializer:
         if found is None:
             found = self.tasks[task.name] = task.template(self.settings)
             self.task_entities[task.name] = task
+            self.order.append(("task", task.name))
         elif self.task_entities[task.name] is not task:
             raise WorkflowDefinitionError(f"two different tasks are named {task.name!r}")
         return found
@@ -99,6 +104,7 @@ class Serializer:
         if failure is not None:
             template.failure_node.CopyFrom(self.node(failure))
         self.workflows[wf.name] = template
+        self.order.append(("workflow", wf.name))
         return template
 
     def launch_plan(self, lp: LaunchPlan) -> launch_plan_pb2.LaunchPlan:
@@ -108,6 +114,7 @@ class Serializer:
             self.workflow(lp.workflow)
             found = self.launch_plans[lp.name] = lp.to_proto(self.settings)
             self.launch_plan_entities[lp.name] = lp
+            self.order.append(("launch plan", lp.name))
         return found
 
     # nodes
@@ -158,11 +165,21 @@ class Serializer:
         except CompileError as exc:
             raise WorkflowDefinitionError(f"{wf.label} does not compile:\n{exc}") from None
 
-    def all_entities(self) -> Iterable[Any]:
-        """Every serialized message: tasks, workflows, launch plans."""
-        yield from self.tasks.values()
-        yield from self.workflows.values()
-        yield from self.launch_plans.values()
+    def in_order(self) -> Iterator[tuple[str, Any]]:
+        """Every message as it is registered, in :attr:`order`: ``("task", TaskSpec)``, ``("workflow",
+        WorkflowSpec)`` (with the other workflows as sub-workflows, as pyflyte sends them) and
+        ``("launch plan", LaunchPlan)``."""
+        from flyteidl.admin import task_pb2
+        from flyteidl.admin import workflow_pb2 as admin_workflow_pb2
+
+        for kind, name in self.order:
+            if kind == "task":
+                yield kind, task_pb2.TaskSpec(template=self.tasks[name])
+            elif kind == "workflow":
+                subs = [t for n, t in self.workflows.items() if n != name]
+                yield kind, admin_workflow_pb2.WorkflowSpec(template=self.workflows[name], sub_workflows=subs)
+            else:
+                yield kind, self.launch_plans[name]
 
 
 def _metadata(metadata: workflow_pb2.NodeMetadata, overrides: Overrides, entity: Entity) -> None:

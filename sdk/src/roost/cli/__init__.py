@@ -53,11 +53,16 @@ def compile(path: str) -> None:
     "-o", "--output", "output", default="roost-package.tgz", show_default=True, help="The archive to write."
 )
 @click.option("--image", default=None, help="The default container image of the tasks.")
-def package(path: str, output: str, image: str | None) -> None:
+@click.option("--skip-errors", is_flag=True, help="Leave out the files that fail to load (listing them).")
+def package(path: str, output: str, image: str | None, skip_errors: bool) -> None:
     """Write every task, workflow and launch plan under PATH as flyteidl .pb files in a tgz."""
     from roost.cli.commands import package_path
+    from roost.errors import WorkflowDefinitionError
 
-    package_path(path, output, image)
+    try:
+        package_path(path, output, image, skip_errors=skip_errors)
+    except WorkflowDefinitionError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.group()

@@ -24,9 +24,12 @@ PACKAGE_DISTRIBUTION = "{{ .remote_package_path }}"
 
 def compile_path(path: str) -> int:
     """Compile every workflow found; print each one's result; 1 if any failed."""
+    code = load_modules(path)
+    for failure in code.failures:
+        click.echo(f"✗ {failure.file}\n{_indent(failure.reason)}", err=True)
     failures = 0
     seen = 0
-    for module in load_modules(path):
+    for module in code.modules:
         for name, wf in entities_in(module, (Workflow,)).items():
             if wf.fn.__module__ != module.__name__:
                 continue
@@ -38,18 +41,19 @@ def compile_path(path: str) -> int:
                 click.echo(f"✗ {module.__name__}.{name}\n{_indent(str(exc))}", err=True)
             else:
                 click.echo(f"✓ {module.__name__}.{name}")
-    click.echo(f"{seen - failures} of {seen} workflow(s) compiled", err=failures > 0)
-    return 1 if failures else 0
+    unloaded = f"; {len(code.failures)} file(s) did not load" if code.failures else ""
+    failed = failures > 0 or bool(code.failures)
+    click.echo(f"{seen - failures} of {seen} workflow(s) compiled{unloaded}", err=failed)
+    return 1 if failed else 0
 
 
 def _indent(text: str) -> str:
     return "\n".join(f"    {line}" for line in text.splitlines())
 
 
-def package_path(path: str, output: str, image: str | None) -> None:
-    """Serialize everything under ``path`` into a tgz laid out as ``pyflyte package`` lays it out."""
-    from flyteidl.admin import task_pb2, workflow_pb2
-
+def package_path(path: str, output: str, image: str | None, *, skip_errors: bool = False) -> None:
+    """Serialize everything under ``path`` into a tgz laid out as ``pyflyte package`` lays it out; a file
+    that does not load stops it (or, with ``skip_errors``, is left out and named)."""
     settings = SerializationSettings(
         project="", domain="", version="", fast_distribution=PACKAGE_DISTRIBUTION
     )
@@ -57,7 +61,11 @@ def package_path(path: str, output: str, image: str | None) -> None:
         settings = dataclasses.replace(settings, image=image)
     serializer = Serializer(settings)
     files = python_files(path)
-    for module in load_modules(path):
+    code = load_modules(path)
+    code.check(path, "nothing was packaged", skip_errors=skip_errors)
+    for failure in code.failures:
+        click.echo(f"skipped {failure.file}: {failure.reason}", err=True)
+    for module in code.modules:
         for entity in entities_in(module, (Task, Workflow, LaunchPlan)).values():
             if isinstance(entity, Task):
                 serializer.task(entity)
@@ -66,15 +74,12 @@ def package_path(path: str, output: str, image: str | None) -> None:
                 serializer.launch_plan(LaunchPlan.get_or_create(entity))
             else:
                 serializer.launch_plan(entity)
-    members: list[tuple[str, bytes]] = []
-    for template in serializer.tasks.values():
-        members.append((f"{template.id.name}_1.pb", task_pb2.TaskSpec(template=template).SerializeToString()))
-    for name, template in serializer.workflows.items():
-        subs = [t for n, t in serializer.workflows.items() if n != name]
-        spec = workflow_pb2.WorkflowSpec(template=template, sub_workflows=subs)
-        members.append((f"{name}_2.pb", spec.SerializeToString()))
-    for lp in serializer.launch_plans.values():
-        members.append((f"{lp.id.name}_3.pb", lp.SerializeToString()))
+    # Numbered in dependency order, as pyflyte numbers them: registering the files in order always works.
+    suffixes = {"task": 1, "workflow": 2, "launch plan": 3}
+    members = [
+        (f"{_message_name(message)}_{suffixes[kind]}.pb", message.SerializeToString())
+        for kind, message in serializer.in_order()
+    ]
     numbered = [(f"{i:02d}_{name}", data) for i, (name, data) in enumerate(members)]
     source_root = module_name_for_file(files[0])[1] if files else Path(path)
     archive_name, archive = code_archive(source_root)
@@ -84,6 +89,12 @@ def package_path(path: str, output: str, image: str | None) -> None:
         f"wrote {output}: {len(serializer.tasks)} task(s), {len(serializer.workflows)} workflow(s), "
         f"{len(serializer.launch_plans)} launch plan(s)"
     )
+
+
+def _message_name(message: Any) -> str:
+    """The entity name of a TaskSpec, WorkflowSpec or LaunchPlan."""
+    holder = message.template if hasattr(message, "template") else message
+    return str(holder.id.name)
 
 
 def list_plugins() -> None:

@@ -9,10 +9,14 @@ import json
 import re
 import types
 import typing
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from flyteidl.core import literals_pb2
 
 _DURATION = re.compile(r"^(?:(?P<h>\d+(?:\.\d+)?)h)?(?:(?P<m>\d+(?:\.\d+)?)m)?(?:(?P<s>\d+(?:\.\d+)?)s)?$")
 
@@ -40,22 +44,20 @@ def parse_value(text: str, python_type: Any, *, what: str) -> Any:
         raise InputParseError(f"{what} expects {type_label(python_type)}, got {text!r}: {exc}") from None
 
 
+def value_from_data(data: Any, python_type: Any, *, what: str) -> Any:
+    """A value read from a JSON or YAML document (``--inputs-file``) as a value of ``python_type``; strings
+    are parsed as on the command line."""
+    try:
+        return _from_json(data, python_type)
+    except (ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise InputParseError(f"{what} expects {type_label(python_type)}, got {data!r}: {exc}") from None
+
+
 def _parse(text: str, python_type: Any) -> Any:
     if typing.get_origin(python_type) is typing.Annotated:
         return _parse(text, typing.get_args(python_type)[0])
     if _is_union(python_type):
-        variants = typing.get_args(python_type)
-        if text.lower() in ("none", "null") and type(None) in variants:
-            return None
-        errors = []
-        for variant in variants:
-            if variant is type(None):
-                continue
-            try:
-                return _parse(text, variant)
-            except (ValueError, TypeError, json.JSONDecodeError) as exc:
-                errors.append(str(exc))
-        raise ValueError("; ".join(errors))
+        return _first_variant(text, python_type, _parse, is_none=text.lower() in ("none", "null"))
     if python_type is bool:
         lowered = text.strip().lower()
         if lowered in ("true", "yes", "1", "y"):
@@ -77,9 +79,16 @@ def _parse(text: str, python_type: Any) -> Any:
                 return member
         raise ValueError(f"not one of {', '.join(str(m.value) for m in python_type)}")
     if isinstance(python_type, type) and python_type.__name__ in ("File", "Directory"):
-        return python_type(str(Path(text).resolve()) if "://" not in text else text)
+        return python_type(_path_or_uri(text))
+    if isinstance(python_type, type) and python_type.__name__ == "StructuredDataset":
+        return python_type(uri=_path_or_uri(text), file_format="csv" if text.endswith(".csv") else "parquet")
     data = json.loads(text)
     return _from_json(data, python_type)
+
+
+def _path_or_uri(text: str) -> str:
+    """A URI as it is; a local path made absolute (data named on the command line)."""
+    return text if "://" in text else str(Path(text).resolve())
 
 
 def _duration(text: str) -> datetime.timedelta:
@@ -114,6 +123,12 @@ def _from_json(data: Any, python_type: Any) -> Any:
         return python_type.model_validate(data)
     if isinstance(data, str) and python_type is not str:
         return _parse(data, python_type)
+    if typing.get_origin(python_type) is typing.Annotated:
+        return _from_json(data, typing.get_args(python_type)[0])
+    if _is_union(python_type):
+        return _first_variant(data, python_type, _from_json, is_none=data is None)
+    if python_type is int and isinstance(data, float) and not data.is_integer():
+        raise TypeError(f"{data!r} is not a whole number")
     if python_type in (int, float) and isinstance(data, (int, float)) and not isinstance(data, bool):
         return python_type(data)
     if python_type is typing.Any or (isinstance(python_type, type) and isinstance(data, python_type)):
@@ -121,8 +136,92 @@ def _from_json(data: Any, python_type: Any) -> Any:
     raise TypeError(f"expected {type_label(python_type)}")
 
 
-def to_json(value: Any) -> Any:
-    """A JSON-able form of an output value (files as paths, data frames as records, dataclasses as objects)."""
+def _first_variant(value: Any, python_type: Any, convert: Callable[[Any, Any], Any], *, is_none: bool) -> Any:
+    """``value`` converted to the first variant of a union that takes it (None when ``is_none`` and the
+    union allows None); the errors of every variant otherwise."""
+    variants = typing.get_args(python_type)
+    if is_none and type(None) in variants:
+        return None
+    errors = []
+    for variant in variants:
+        if variant is type(None):
+            continue
+        try:
+            return convert(value, variant)
+        except (ValueError, TypeError) as exc:
+            errors.append(str(exc))
+    raise ValueError("; ".join(errors))
+
+
+def to_json(value: Any, literal: literals_pb2.Literal | None = None) -> Any:
+    """A JSON-able form of an output value: files as paths, structured datasets (data frames) as the URI of
+    their data, dataclasses as objects. ``literal``, the value's literal, is where data frames find their URI.
+    """
+    if literal is not None:
+        found = _json_from_literal(value, literal)
+        if found is not _NOT_FOUND:
+            return found
+    return _json_of_value(value)
+
+
+_NOT_FOUND = object()
+
+
+def _json_from_literal(value: Any, literal: literals_pb2.Literal) -> Any:
+    """The JSON form of a value whose literal says more than the value (data frames): else ``_NOT_FOUND``."""
+    kind = literal.WhichOneof("value")
+    if kind == "collection" and isinstance(value, (list, tuple)):
+        items = literal.collection.literals
+        if len(items) == len(value):
+            return [to_json(v, item) for v, item in zip(value, items, strict=True)]
+    elif kind == "map" and isinstance(value, dict):
+        entries = literal.map.literals
+        return {str(k): to_json(v, entries.get(str(k))) for k, v in value.items()}
+    elif kind == "scalar":
+        scalar = literal.scalar
+        which = scalar.WhichOneof("value")
+        if which == "structured_dataset":
+            return scalar.structured_dataset.uri
+        if which == "union":
+            return to_json(value, scalar.union.value)
+        if which == "binary" and scalar.binary.tag == "msgpack":
+            import msgpack
+
+            return _json_with_data(value, msgpack.unpackb(scalar.binary.value, strict_map_key=False))
+    return _NOT_FOUND
+
+
+def _json_with_data(value: Any, data: Any) -> Any:
+    """The JSON form of a dataclass or model output, with the URIs of its data frames from its msgpack form."""
+    if isinstance(data, dict) and isinstance(data.get("uri"), str) and _is_frame(value):
+        return data["uri"]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and isinstance(data, dict):
+        return {
+            f.name: _json_with_data(getattr(value, f.name), data.get(f.name))
+            for f in dataclasses.fields(value)
+        }
+    if hasattr(value, "model_dump") and isinstance(data, dict):
+        return {
+            name: _json_with_data(getattr(value, name), data.get(name)) for name in type(value).model_fields
+        }
+    if isinstance(value, (list, tuple)) and isinstance(data, list) and len(value) == len(data):
+        return [_json_with_data(v, d) for v, d in zip(value, data, strict=True)]
+    if isinstance(value, dict) and isinstance(data, dict):
+        return {str(k): _json_with_data(v, data.get(k)) for k, v in value.items()}
+    return _json_of_value(value)
+
+
+def _is_frame(value: Any) -> bool:
+    from roost.types.structured import StructuredDataset
+
+    return isinstance(value, StructuredDataset) or type(value).__module__.partition(".")[0] in (
+        "pandas",
+        "pyarrow",
+        "polars",
+    )
+
+
+def _json_of_value(value: Any) -> Any:
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
     if isinstance(value, (datetime.datetime, datetime.date)):
@@ -132,15 +231,19 @@ def to_json(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
+        return [_json_of_value(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
+        return {str(k): _json_of_value(v) for k, v in value.items()}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_json(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: _json_of_value(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if hasattr(value, "model_dump"):
-        return to_json(value.model_dump())
+        return _json_of_value(value.model_dump())
+    from roost.types.structured import StructuredDataset
+
+    if isinstance(value, StructuredDataset) and value.uri:
+        return value.uri
     if hasattr(value, "to_dict") and type(value).__module__.startswith("pandas"):
-        return to_json(value.to_dict(orient="records"))
+        return _json_of_value(value.to_dict(orient="records"))
     if hasattr(value, "tolist"):
         return value.tolist()
     path = getattr(value, "path", None)

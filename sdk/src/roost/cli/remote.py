@@ -14,7 +14,7 @@ from google.protobuf import json_format
 from rich.console import Console
 from rich.table import Table
 
-from roost.errors import RemoteError
+from roost.errors import RemoteError, WorkflowDefinitionError
 
 OUTPUT = click.option(
     "-o",
@@ -59,9 +59,10 @@ def _emit(rows: Sequence[dict[str, Any]], output: str, columns: Sequence[str], t
 
 
 def _guarded(action: Callable[[], None]) -> None:
+    """Run ``action``; an admin's refusal or a definition error is one ``Error:`` message, not a traceback."""
     try:
         action()
-    except RemoteError as exc:
+    except (RemoteError, WorkflowDefinitionError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -94,6 +95,11 @@ def config_init(endpoint: str, insecure: bool, project: str | None, domain: str 
 @click.option("--version", default=None, help="The version [default: derived from the code].")
 @click.option("--image", default=None, help="The default container image of the tasks.")
 @click.option("--activate-launchplans", is_flag=True, help="Activate every launch plan registered.")
+@click.option(
+    "--skip-errors",
+    is_flag=True,
+    help="Register what loads and compiles, and list what does not (default: register nothing then).",
+)
 def register_command(
     path: str,
     project: str | None,
@@ -101,8 +107,13 @@ def register_command(
     version: str | None,
     image: str | None,
     activate_launchplans: bool,
+    skip_errors: bool,
 ) -> None:
-    """Upload the code under PATH and register its tasks, workflows and launch plans (fast registration)."""
+    """Upload the code under PATH and register its tasks, workflows and launch plans (fast registration).
+
+    A file that fails to import, or a workflow that does not compile, stops the registration before anything
+    is registered, unless --skip-errors.
+    """
     from roost.remote.register import register
 
     project, domain = _scope(project, domain)
@@ -117,11 +128,15 @@ def register_command(
                 version=version,
                 image=image,
                 activate=activate_launchplans,
+                skip_errors=skip_errors,
             )
         click.echo(
             f"registered in {project}/{domain} as version {result.version}: {len(result.tasks)} task(s), "
             f"{len(result.workflows)} workflow(s), {len(result.launch_plans)} launch plan(s)"
         )
+        if result.skipped:
+            lines = "\n".join(f"  {reason}" for reason in result.skipped)
+            click.echo(f"skipped {len(result.skipped)}:\n{lines}", err=True)
 
     _guarded(act)
 
@@ -138,10 +153,14 @@ def run_remote(
     name: str = "",
 ) -> None:
     """`roost run --remote`: register what the entity needs, launch it, and follow it."""
+    import tempfile
+    from pathlib import Path
+
     from flyteidl.core import execution_pb2 as core_execution
 
     from roost.launch_plan import LaunchPlan
     from roost.remote.register import register
+    from roost.remote.uploads import remote_inputs
     from roost.workflows import Workflow
 
     project, domain = _scope(project, domain)
@@ -153,7 +172,10 @@ def run_remote(
             result = register(client, file, project=project, domain=domain, entities=[entity])
             lp_name = entity.name if isinstance(entity, LaunchPlan) else workflow.name
             lp_id = result.serializer.launch_plans[lp_name].id
-            literal_inputs = _inputs(entity, inputs)
+            with tempfile.TemporaryDirectory(prefix="roost-inputs-") as folder:
+                literal_inputs = remote_inputs(
+                    client, entity, inputs, project=project, domain=domain, work_dir=Path(folder)
+                )
             execution_id = client.launch(lp_id, literal_inputs, name=name, project=project, domain=domain)
             click.echo(
                 f"execution {project}/{domain}/{execution_id.name} started (version {result.version})",
@@ -162,7 +184,7 @@ def run_remote(
             if not wait and not sys.stderr.isatty():
                 return
             final = _follow(client, execution_id)
-        except RemoteError as exc:
+        except (RemoteError, WorkflowDefinitionError) as exc:
             raise click.ClickException(str(exc)) from None
         phase = core_execution.WorkflowExecution.Phase.Name(final.closure.phase)
         if phase != "SUCCEEDED":
@@ -172,24 +194,6 @@ def run_remote(
             )
         if wait:
             _print_outputs(client, execution_id, workflow, output)
-
-
-def _inputs(entity: Any, values: dict[str, Any]) -> Any:
-    import tempfile
-    from pathlib import Path
-
-    from roost import _typing
-    from roost_core.plugins import EnginePlugins
-    from roost_core.storage import build_storage
-
-    with tempfile.TemporaryDirectory(prefix="roost-inputs-") as folder:
-        return _typing.literal_map(
-            entity,
-            values,
-            storage=build_storage(EnginePlugins(entry_points=False)),
-            raw_prefix=Path(folder).as_uri(),
-            work_dir=Path(folder),
-        )
 
 
 def _follow(client: Any, execution_id: Any) -> Any:
@@ -227,18 +231,18 @@ def _print_outputs(client: Any, execution_id: Any, workflow: Any, output: str) -
 
     from roost import _typing
     from roost.cli.run import show_outputs
+    from roost.types import TypeContext
     from roost_core.plugins import EnginePlugins
     from roost_core.storage import build_storage
 
     data = client.execution_data(execution_id)
-    with tempfile.TemporaryDirectory(prefix="roost-outputs-") as folder:
-        values = _typing.python_values(
-            workflow,
-            data.full_outputs,
-            storage=build_storage(EnginePlugins(entry_points=False)),
-            work_dir=Path(folder),
-        )
-        show_outputs(execution_id.name, values, output)
+    storage = build_storage(EnginePlugins(entry_points=False))
+    with (
+        tempfile.TemporaryDirectory(prefix="roost-outputs-") as folder,
+        TypeContext(storage, Path(folder).as_uri(), work_dir=folder) as ctx,
+    ):
+        values = _typing.python_values(workflow, data.full_outputs, ctx)
+        show_outputs(execution_id.name, values, output, data.full_outputs)
 
 
 @click.command("get")

@@ -1,19 +1,26 @@
 """``roost run [OPTIONS] FILE WORKFLOW [--input value ...]``: run a workflow, task or launch plan locally.
 
 The inputs become options typed from the entity's interface (``roost run flows.py wf --help`` lists them
-with their types and defaults); outputs are printed, or as one JSON object with ``-o json``.
+with their docstring text, types and defaults; bools are ``--flag/--no-flag``), or come from
+``--inputs-file`` (YAML or JSON); outputs are printed, or as one JSON object with ``-o json`` (accepted before
+the file, after it, or among the inputs).
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
 from rich.table import Table
 
+from roost import _typing
 from roost.cli.params import TypedParam, default_text, to_json, type_label
+
+if TYPE_CHECKING:
+    from flyteidl.core import literals_pb2
 
 
 class RunGroup(click.Group):
@@ -28,26 +35,35 @@ class RunGroup(click.Group):
         return []
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
-        from roost.loader import load_file
+        from roost.loader import ModuleLoadError, load_file
 
         try:
             module = load_file(name)
-        except Exception as exc:
-            raise click.ClickException(f"cannot load {name}: {exc}") from None
+        except ModuleLoadError as exc:
+            raise click.ClickException(str(exc)) from None
         return FileGroup(name, module)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage(ctx.command_path, "[OPTIONS] FILE NAME [--INPUT VALUE ...]")
 
 
-_RUN_OPTIONS = [
-    click.Option(
-        ["-o", "--output"],
+_OUTPUT_DEST = "_roost_output"
+_INPUTS_FILE_DEST = "_roost_inputs_file"
+
+
+def _output_option(decls: list[str], *, default: str | None) -> click.Option:
+    """``-o/--output``, which the run group, the file and the entity all accept: the last one given wins."""
+    return click.Option(
+        [*decls, _OUTPUT_DEST],
         type=click.Choice(["table", "json"]),
-        default="table",
-        show_default=True,
+        default=default,
+        show_default=default is not None,
         help="How to print the outputs.",
-    ),
+    )
+
+
+_RUN_OPTIONS = [
+    _output_option(["-o", "--output"], default="table"),
     click.Option(["--processes"], is_flag=True, help="Run tasks in worker processes (CPU-bound code)."),
     click.Option(
         ["--max-parallelism"], type=int, default=None, help="Tasks running at once (default: no limit)."
@@ -74,7 +90,11 @@ class FileGroup(click.Group):
     """The runnable entities of one file."""
 
     def __init__(self, file: str, module: Any) -> None:
-        super().__init__(name=file, help=f"Run a workflow, task or launch plan of {file}.")
+        super().__init__(
+            name=file,
+            help=f"Run a workflow, task or launch plan of {file}.",
+            params=[_output_option(["-o", "--output"], default=None)],
+        )
         self.module = module
 
     def _entities(self) -> dict[str, Any]:
@@ -89,47 +109,157 @@ class FileGroup(click.Group):
         return sorted(self._entities())
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        from roost_core.errors import RoostError
+
         entity = self._entities().get(name)
         if entity is None:
             available = ", ".join(sorted(self._entities())) or "none"
             raise click.UsageError(
                 f"{self.name} has no workflow, task or launch plan {name!r}; it has: {available}"
             )
-        return _entity_command(name, entity)
+        try:
+            return _entity_command(name, entity)
+        except RoostError as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def _entity_command(name: str, entity: Any) -> click.Command:
-    params: list[click.Parameter] = []
-    interface = entity.interface
-    for input_name, python_type in interface.inputs.items():
-        has_default = input_name in interface.defaults
-        default = interface.defaults.get(input_name)
-        flags = [f"--{input_name}"] + ([f"--{input_name.replace('_', '-')}"] if "_" in input_name else [])
+    from roost.docstring import parse_docstring
+
+    docs = parse_docstring(_docstring_of(entity))
+    params: list[click.Parameter] = [
+        _input_option(input_name, python_type, entity, docs.parameters.get(input_name, ""))
+        for input_name, python_type in entity.interface.inputs.items()
+    ]
+    taken = {decl for param in params for decl in (*param.opts, *param.secondary_opts)}
+    params.append(_output_option([d for d in ("-o", "--output") if d not in taken], default=None))
+    if "--inputs-file" not in taken:
         params.append(
             click.Option(
-                [*flags, input_name],
-                type=TypedParam(python_type, input_name),
-                required=not has_default,
-                default=default if has_default else None,
-                help=type_label(python_type)
-                + (f"  [default: {default_text(default)}]" if has_default else " (required)"),
+                ["--inputs-file", _INPUTS_FILE_DEST],
+                type=click.Path(exists=True, dir_okay=False),
+                help="A YAML or JSON file mapping input names to values (options given here win).",
             )
         )
 
-    def run(**inputs: Any) -> None:
-        _run(entity, inputs)
+    def run(**given: Any) -> None:
+        output = given.pop(_OUTPUT_DEST)
+        inputs_file = given.pop(_INPUTS_FILE_DEST, None)
+        _run(entity, _inputs(entity, given, inputs_file), output)
 
-    return click.Command(name, params=params, callback=run, help=(entity.__doc__ or "").strip() or None)
+    return click.Command(name, params=params, callback=run, help=docs.description or None)
 
 
-def _run(entity: Any, inputs: dict[str, Any]) -> None:
-    from roost.errors import ExecutionFailedError
+def _docstring_of(entity: Any) -> str | None:
+    """The docstring of the function behind an entity (a launch plan's workflow's)."""
+    target = getattr(entity, "workflow", entity)
+    fn = getattr(target, "fn", None)
+    doc = fn.__doc__ if fn is not None else vars(target).get("__doc__")
+    return doc if isinstance(doc, str) else None
+
+
+def _input_option(input_name: str, python_type: Any, entity: Any, description: str) -> click.Option:
+    """The option of one input: ``--name VALUE`` typed from its annotation (``--name/--no-name`` for a bool),
+    its docstring text, and its default. Never required here: a missing input is reported by :func:`_inputs`,
+    which also reads ``--inputs-file``."""
+    interface = entity.interface
+    has_default = input_name in interface.defaults
+    default = interface.defaults.get(input_name)
+    names = [input_name] + ([input_name.replace("_", "-")] if "_" in input_name else [])
+    state = f"default: {default_text(default)}" if has_default else "required"
+    if not has_default and _typing.is_optional(python_type):
+        state = "default: None"
+    help_text = f"{description}  [{type_label(python_type)}; {state}]".strip()
+    if python_type is bool:
+        return click.Option([*(f"--{n}/--no-{n}" for n in names), input_name], default=None, help=help_text)
+    return click.Option(
+        [*(f"--{n}" for n in names), input_name],
+        type=TypedParam(python_type, input_name),
+        default=None,
+        help=help_text,
+    )
+
+
+class MissingInputsError(click.ClickException):
+    """A required input was given neither as an option nor in ``--inputs-file`` (a usage error: exit 2)."""
+
+    exit_code = 2
+
+
+def _inputs(entity: Any, given: dict[str, Any], inputs_file: str | None) -> dict[str, Any]:
+    """The inputs to run with: the file's, then the options given; every required input must be there."""
+    values = _read_inputs_file(entity, inputs_file) if inputs_file else {}
+    ctx = click.get_current_context()
+    values.update(
+        {
+            name: value
+            for name, value in given.items()
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        }
+    )
+    interface = entity.interface
+    missing = [
+        name
+        for name, python_type in interface.inputs.items()
+        if name not in values and name not in interface.defaults and not _typing.is_optional(python_type)
+    ]
+    if missing:
+        described = " and ".join(f"{n!r} ({type_label(interface.inputs[n])})" for n in missing)
+        how = " ".join(f"--{n} VALUE" for n in missing)
+        raise MissingInputsError(
+            f"{entity.label} needs input{'s' if len(missing) > 1 else ''} {described}: "
+            f"pass {how}, or give {'them' if len(missing) > 1 else 'it'} in --inputs-file"
+        )
+    return values
+
+
+def _read_inputs_file(entity: Any, path: str) -> dict[str, Any]:
+    """The inputs in a YAML or JSON file (a mapping of input names to values), converted to their types."""
+    import yaml
+
+    from roost.cli.params import InputParseError, value_from_data
+
+    text = Path(path).read_text()
+    try:
+        data = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise click.ClickException(f"--inputs-file {path} is not valid {_format(path)}: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise click.ClickException(
+            f"--inputs-file {path} must map input names to values, not hold a {type(data).__name__}"
+        )
+    inputs = entity.interface.inputs
+    unknown = sorted(str(k) for k in data if k not in inputs)
+    if unknown:
+        raise click.ClickException(
+            f"--inputs-file {path}: {entity.label} has no input(s) {', '.join(map(repr, unknown))} "
+            f"(its inputs: {', '.join(inputs) or 'none'})"
+        )
+    try:
+        return {
+            name: value_from_data(value, inputs[name], what=f"{entity.label} input {name!r} in {path}")
+            for name, value in data.items()
+        }
+    except InputParseError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _format(path: str) -> str:
+    return "JSON" if path.endswith(".json") else "YAML"
+
+
+def _run(entity: Any, values: dict[str, Any], entity_output: str | None) -> None:
     from roost.local.runner import local_options, run_local
     from roost.tasks import Task
+    from roost_core.errors import RoostError
 
-    root = click.get_current_context().find_root()
-    run_ctx = next(c for c in _contexts(click.get_current_context()) if isinstance(c.command, RunGroup))
+    contexts = list(_contexts(click.get_current_context()))
+    run_ctx = next(c for c in contexts if isinstance(c.command, RunGroup))
+    file_ctx = next(c for c in contexts if isinstance(c.command, FileGroup))
     options = run_ctx.params
+    output = entity_output or file_ctx.params[_OUTPUT_DEST] or options[_OUTPUT_DEST]
     signals = dict(_split(s) for s in options["signal"])
     settings = {
         "processes": options["processes"],
@@ -141,21 +271,17 @@ def _run(entity: Any, inputs: dict[str, Any]) -> None:
         "signals": signals,
         "progress": False if options["no_progress"] else None,
     }
-    values = {k: v for k, v in inputs.items() if v is not None or k not in entity.interface.defaults}
     if options["remote"]:
         from roost.cli.remote import run_remote
 
-        file = next(
-            c.command.name for c in _contexts(click.get_current_context()) if isinstance(c.command, FileGroup)
-        )
         run_remote(
             entity,
             values,
-            file=str(file),
+            file=str(file_ctx.command.name),
             project=options["project"],
             domain=options["domain"],
             wait=options["wait"],
-            output=options["output"],
+            output=output,
             name=options["name"],
         )
         return
@@ -166,18 +292,22 @@ def _run(entity: Any, inputs: dict[str, Any]) -> None:
             else:
                 merged = {**entity.interface.defaults, **values, **entity.fixed_inputs}
                 result = run_local(entity.workflow, merged, launch_plan=entity)
-        except ExecutionFailedError as exc:
+        except RoostError as exc:
             raise click.ClickException(str(exc)) from None
-    del root
-    show_outputs(result.name, _named_outputs(entity, result.outputs), options["output"])
-    if result.outputs_folder is not None and options["output"] != "json":
+    show_outputs(result.name, _named_outputs(entity, result.outputs), output, result.literals)
+    if result.outputs_folder is not None and output != "json":
         Console().print(f"files kept in {result.outputs_folder}")
 
 
-def show_outputs(execution: str, named: dict[str, Any], output: str) -> None:
-    """Print an execution's outputs: a table of their reprs, or one JSON object (local and remote alike)."""
+def show_outputs(
+    execution: str, named: dict[str, Any], output: str, literals: literals_pb2.LiteralMap | None = None
+) -> None:
+    """Print an execution's outputs: a table of their reprs, or one JSON object (local and remote alike);
+    ``literals`` (the outputs as literals) give data frames their URIs in JSON."""
     if output == "json":
-        click.echo(json.dumps(to_json(named), indent=2))
+        found = literals.literals if literals is not None else {}
+        shown = {name: to_json(value, found.get(name)) for name, value in named.items()}
+        click.echo(json.dumps(shown, indent=2))
         return
     table = Table(title=f"outputs of {execution}", title_justify="left", min_width=len(execution) + 12)
     table.add_column("output")

@@ -67,9 +67,7 @@ class LocalCatalog:
             if path.exists() and not overwrite:
                 return
             blobs = path.parent / f"{path.stem}.data"
-            if self._frames is not None:
-                self._frames.flush()
-            kept = relocate_literals(outputs, self._temporary_prefix, blobs)
+            kept, _ = relocate_literals(outputs, self._temporary_prefix, blobs, frames=self._frames)
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(kept.SerializeToString(deterministic=True))

@@ -12,6 +12,7 @@ from roost import _typing
 from roost.errors import TaskExecutionError
 from roost.local.relocate import data_folder, relocate_literals
 from roost.local.taskrun import TaskRun, run_task
+from roost.types import TypeContext
 from roost_core.plugins import EnginePlugins
 from roost_core.storage import build_storage
 
@@ -27,7 +28,7 @@ def call_task(task: Task, values: dict[str, Any]) -> Any:
     with tempfile.TemporaryDirectory(prefix="roost-call-") as tmp:
         folder = Path(tmp)
         inputs = _typing.literal_map(
-            task, values, storage=storage, raw_prefix=(folder / "raw").as_uri(), work_dir=folder / "inputs"
+            task, values, TypeContext(storage, (folder / "raw").as_uri(), work_dir=folder / "inputs")
         )
         run = TaskRun(
             inputs_uri="",
@@ -46,7 +47,6 @@ def call_task(task: Task, values: dict[str, Any]) -> Any:
             )
         outputs = storage.read_proto(outputs_uri, literals_pb2.LiteralMap)
         kept_folder = data_folder() / "outputs" / f"call-{uuid.uuid4().hex[:12]}"
-        kept = relocate_literals(outputs, run.raw_output_prefix, kept_folder)
-        return task.interface.pack_outputs(
-            _typing.python_values(task, kept, storage=storage, work_dir=kept_folder)
-        )
+        kept, _ = relocate_literals(outputs, run.raw_output_prefix, kept_folder, values_too=False)
+        ctx = TypeContext(storage, kept_folder.as_uri(), work_dir=kept_folder)
+        return task.interface.pack_outputs(_typing.python_values(task, kept, ctx))

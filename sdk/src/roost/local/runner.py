@@ -27,6 +27,7 @@ from roost.local.relocate import data_folder, relocate_literals
 from roost.local.signals import LocalSignals
 from roost.serialize import SerializationSettings, Serializer
 from roost.tasks import Task
+from roost.types import TypeContext
 from roost.types.memo import FrameMemo
 from roost.workflows import Workflow
 from roost_core import hookimpl
@@ -94,6 +95,9 @@ class LocalResult:
     name: str
     outputs: Any
     outputs_folder: Path | None
+    """Where the files, folders and data frames the outputs refer to were kept (None: there were none)."""
+    literals: literals_pb2.LiteralMap = field(default_factory=literals_pb2.LiteralMap)
+    """The outputs as literals, pointing at the kept data."""
 
 
 class _Single(Workflow):
@@ -196,10 +200,7 @@ class _LocalRun:
             inputs = _typing.literal_map(
                 self.wf,
                 values,
-                storage=storage,
-                raw_prefix=self.raw_prefix,
-                work_dir=self.folder / "inputs",
-                frames=frames,
+                TypeContext(storage, self.raw_prefix, work_dir=self.folder / "inputs", frames=frames),
             )
             run = engine.start(
                 identifier_pb2.WorkflowExecutionIdentifier(
@@ -230,12 +231,14 @@ class _LocalRun:
                 phase=state.phase.name,
                 error=state.error,
             )
-        outputs = engine.outputs(run)
         kept_folder = self.options.outputs_folder or data_folder() / "outputs" / self.name
-        kept = relocate_literals(outputs, self.raw_prefix, kept_folder)
-        values = _typing.python_values(self.wf, kept, storage=storage, work_dir=kept_folder, frames=frames)
+        outputs, kept_any = relocate_literals(
+            engine.outputs(run), self.raw_prefix, kept_folder, frames=frames, values_too=False
+        )
+        ctx = TypeContext(storage, kept_folder.as_uri(), work_dir=kept_folder, frames=frames)
+        values = _typing.python_values(self.wf, outputs, ctx)
         return LocalResult(
-            self.name, self.wf.interface.pack_outputs(values), kept_folder if kept_folder.exists() else None
+            self.name, self.wf.interface.pack_outputs(values), kept_folder if kept_any else None, outputs
         )
 
     def _catalog(self, frames: FrameMemo | None) -> Any:

@@ -83,7 +83,14 @@ class RemoteClient:
 
     def upload(self, project: str, domain: str, path: Path) -> str:
         """Upload a file through the DataProxy (signed PUT with Content-MD5); returns its native URL."""
-        data = path.read_bytes()
+        return self.upload_bytes(project, domain, path.read_bytes(), filename=path.name)
+
+    def upload_bytes(
+        self, project: str, domain: str, data: bytes, *, filename: str, filename_root: str = ""
+    ) -> str:
+        """Upload ``data`` as ``filename`` through the DataProxy; returns its native URL. The admin files it
+        under the content's MD5, or under ``filename_root`` when given (how the files of one folder share a
+        folder: ``filename`` may then hold ``/``)."""
         md5 = hashlib.md5(data, usedforsecurity=False).digest()
         location = self.call(
             "CreateUploadLocation",
@@ -91,7 +98,8 @@ class RemoteClient:
             dataproxy_pb2.CreateUploadLocationRequest(
                 project=project,
                 domain=domain,
-                filename=path.name,
+                filename=filename,
+                filename_root=filename_root,
                 content_md5=md5,
                 add_content_md5_metadata=True,
             ),
@@ -106,9 +114,9 @@ class RemoteClient:
             with urllib.request.urlopen(request, timeout=300) as response:
                 status = response.status
         except OSError as exc:
-            raise RemoteError(f"uploading {path.name} to {location.signed_url} failed: {exc}") from None
+            raise RemoteError(f"uploading {filename} to {location.signed_url} failed: {exc}") from None
         if status not in (200, 201):
-            raise RemoteError(f"uploading {path.name} failed with HTTP {status}")
+            raise RemoteError(f"uploading {filename} failed with HTTP {status}")
         return str(location.native_url)
 
     # registration

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from roost.entity import Entity
+from roost.errors import WorkflowDefinitionError
 from roost.launch_plan import LaunchPlan
 from roost.loader import entities_in, module_name_for_file
 from roost.packaging import code_archive, load_modules, python_files
@@ -34,6 +35,8 @@ class Registration:
     tasks: list[str] = field(default_factory=list)
     workflows: list[str] = field(default_factory=list)
     launch_plans: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    """With ``skip_errors``: each file or entity left out, and why."""
 
 
 def content_version(archive: bytes, image: str) -> str:
@@ -52,15 +55,33 @@ def register(
     image: str | None = None,
     entities: Iterable[Entity] | None = None,
     activate: bool = False,
+    skip_errors: bool = False,
 ) -> Registration:
     """Upload the sources of ``path`` and register its entities (or just ``entities`` and what they use).
 
     Every workflow also gets its default launch plan (same name and version), as ``pyflyte register`` does.
+    Messages go to the admin in dependency order (tasks, then each launch plan's workflow, the launch plan,
+    then the workflows that call it). Nothing is registered when a file does not load or a workflow does
+    not compile, unless ``skip_errors``: then the rest is registered and :attr:`Registration.skipped` says
+    what was left out.
     """
     files = python_files(path)
     if not files:
         raise FileNotFoundError(f"no Python files at {path}")
-    modules = list(load_modules(path))
+    code = load_modules(path)
+    code.check(path, "nothing was registered", skip_errors=skip_errors)
+    skipped = [f"{failure.file}: {failure.reason}" for failure in code.failures]
+    chosen: list[Any] = (
+        list(entities)
+        if entities is not None
+        else [
+            entity
+            for module in code.modules
+            for entity in entities_in(module, (Task, Workflow, LaunchPlan)).values()
+            if _defined_in(entity, module)
+        ]
+    )
+    chosen = _compiling(chosen, skipped, skip_errors=skip_errors)
     source_root = module_name_for_file(files[0])[1]
     archive_name, archive = code_archive(source_root)
     image = image or DEFAULT_IMAGE
@@ -72,18 +93,29 @@ def register(
     settings = SerializationSettings(
         project=project, domain=domain, version=version, image=image, fast_distribution=distribution
     )
+    serializer = _serialized(chosen, settings)
+    result = Registration(version, distribution, serializer, skipped=skipped)
+    from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
+
+    for kind, message in serializer.in_order():
+        if kind == "task":
+            client.create(kind, task_pb2.TaskCreateRequest(id=message.template.id, spec=message))
+            result.tasks.append(message.template.id.name)
+        elif kind == "workflow":
+            client.create(kind, workflow_pb2.WorkflowCreateRequest(id=message.template.id, spec=message))
+            result.workflows.append(message.template.id.name)
+        else:
+            client.create(kind, launch_plan_pb2.LaunchPlanCreateRequest(id=message.id, spec=message.spec))
+            result.launch_plans.append(message.id.name)
+            if activate:
+                client.set_launch_plan_state(message.id, active=True)
+    return result
+
+
+def _serialized(entities: Iterable[Any], settings: SerializationSettings) -> Serializer:
+    """Every entity (and what it uses) serialized; each workflow with its default launch plan."""
     serializer = Serializer(settings)
-    chosen: list[Any] = (
-        list(entities)
-        if entities is not None
-        else [
-            entity
-            for module in modules
-            for entity in entities_in(module, (Task, Workflow, LaunchPlan)).values()
-            if _defined_in(entity, module)
-        ]
-    )
-    for entity in chosen:
+    for entity in entities:
         if isinstance(entity, Task):
             serializer.task(entity)
         elif isinstance(entity, Workflow):
@@ -91,31 +123,25 @@ def register(
             serializer.launch_plan(LaunchPlan.get_or_create(entity))
         elif isinstance(entity, LaunchPlan):
             serializer.launch_plan(entity)
-    result = Registration(version, distribution, serializer)
-    from flyteidl.admin import task_pb2, workflow_pb2
+    return serializer
 
-    for template in serializer.tasks.values():
-        client.create(
-            "task", task_pb2.TaskCreateRequest(id=template.id, spec=task_pb2.TaskSpec(template=template))
-        )
-        result.tasks.append(template.id.name)
-    for name, template in serializer.workflows.items():
-        subs = [t for n, t in serializer.workflows.items() if n != name]
-        client.create(
-            "workflow",
-            workflow_pb2.WorkflowCreateRequest(
-                id=template.id, spec=workflow_pb2.WorkflowSpec(template=template, sub_workflows=subs)
-            ),
-        )
-        result.workflows.append(name)
-    from flyteidl.admin import launch_plan_pb2
 
-    for lp in serializer.launch_plans.values():
-        client.create("launch plan", launch_plan_pb2.LaunchPlanCreateRequest(id=lp.id, spec=lp.spec))
-        result.launch_plans.append(lp.id.name)
-        if activate:
-            client.set_launch_plan_state(lp.id, active=True)
-    return result
+def _compiling(entities: list[Any], skipped: list[str], *, skip_errors: bool) -> list[Any]:
+    """The entities whose workflows compile (checked here, before anything is uploaded or registered); the
+    first that does not raises, unless ``skip_errors``: then it is left out and named in ``skipped``."""
+    kept = []
+    for entity in entities:
+        try:
+            serializer = _serialized([entity], SerializationSettings())
+            if isinstance(entity, (Workflow, LaunchPlan)):
+                serializer.closure(entity if isinstance(entity, Workflow) else entity.workflow)
+        except WorkflowDefinitionError as exc:
+            if not skip_errors:
+                raise
+            skipped.append(f"{entity.label}: {exc}")
+            continue
+        kept.append(entity)
+    return kept
 
 
 def _defined_in(entity: Any, module: Any) -> bool:

@@ -34,8 +34,8 @@ _current: contextvars.ContextVar[TypeContext | None] = contextvars.ContextVar(
 class TypeContext:
     """Storage, an upload prefix and a lazily created local folder, shared by the transformers of one run.
 
-    ``work_dir`` is where the private download folder is created (the system temp folder by default);
-    :meth:`close` deletes that folder and everything in it.
+    ``work_dir`` is where the private download folder is created (the system temp folder by default; made
+    on first use); :meth:`close` deletes that folder and everything in it.
     """
 
     def __init__(
@@ -81,6 +81,8 @@ class TypeContext:
         if self._closed:
             raise RuntimeError("this TypeContext is closed; its local files are gone")
         if self._local_dir is None:
+            if self._work_dir is not None:
+                os.makedirs(self._work_dir, exist_ok=True)
             self._local_dir = tempfile.mkdtemp(prefix="roost-types-", dir=self._work_dir)
         return self._local_dir
 
