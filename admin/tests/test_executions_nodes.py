@@ -49,8 +49,21 @@ def test_nodes_and_task_attempts_of_a_workflow(tmp_path, database_url):
     with running_admin(tmp_path, database_url) as (_, admin, _signals):
         ident = launch(admin, "pair", x=3, y=4)
         assert wait(admin, ident).closure.phase == Phase.SUCCEEDED
-        listed = nodes(admin, ident)
-        assert [n.id.node_id for n in listed] == ["n0", "n1"]
+        everything = nodes(admin, ident)
+        assert [n.id.node_id for n in everything] == ["start-node", "n0", "n1", "end-node"]
+        start, listed, end = everything[0], everything[1:3], everything[3]
+        # As flyteadmin records them from propeller's events: the start node's outputs are the workflow's
+        # inputs, the end node's inputs its outputs; both succeeded, neither ran a task.
+        for bookend in (start, end):
+            assert bookend.closure.phase == NodePhase.SUCCEEDED
+            assert bookend.metadata.spec_node_id == bookend.id.node_id
+            assert not tasks(admin, bookend.id)
+        start_data = admin.GetNodeExecutionData(node_execution_pb2.NodeExecutionGetDataRequest(id=start.id))
+        assert not start_data.full_inputs.literals
+        assert start_data.full_outputs.literals == {"x": literal(3), "y": literal(4)}
+        end_data = admin.GetNodeExecutionData(node_execution_pb2.NodeExecutionGetDataRequest(id=end.id))
+        assert end_data.full_inputs.literals == {"o0": literal(4), "o1": literal(8)}
+        assert not end_data.full_outputs.literals
         for node in listed:
             assert node.closure.phase == NodePhase.SUCCEEDED
             assert node.metadata.spec_node_id == node.id.node_id
@@ -92,11 +105,17 @@ def test_a_dynamic_node_lists_its_generated_nodes_and_workflow(tmp_path, databas
         ident = launch(admin, "dyn", n=3)
         assert wait(admin, ident).closure.phase == Phase.SUCCEEDED
         assert outputs(admin, ident) == {"o0": 3}
-        (fan,) = nodes(admin, ident)
+        _start, fan, _end = nodes(admin, ident)
         assert fan.metadata.is_parent_node and fan.metadata.is_dynamic
         children = nodes(admin, ident, parent=fan.id.node_id)
-        assert [c.id.node_id for c in children] == ["n0-0-dn0", "n0-0-dn1", "n0-0-dn2"]
-        assert [c.metadata.spec_node_id for c in children] == ["dn0", "dn1", "dn2"]
+        assert [c.id.node_id for c in children] == [
+            "n0-0-start-node",
+            "n0-0-dn0",
+            "n0-0-dn1",
+            "n0-0-dn2",
+            "n0-0-end-node",
+        ]
+        assert [c.metadata.spec_node_id for c in children] == ["start-node", "dn0", "dn1", "dn2", "end-node"]
         assert all(c.metadata.retry_group == "0" for c in children)
         fan_data = admin.GetNodeExecutionData(node_execution_pb2.NodeExecutionGetDataRequest(id=fan.id))
         generated = fan_data.dynamic_workflow.compiled_workflow
@@ -115,7 +134,7 @@ def test_a_dynamic_node_lists_its_generated_nodes_and_workflow(tmp_path, databas
         spawned = admin.ListNodeExecutionsForTask(
             node_execution_pb2.NodeExecutionForTaskListRequest(task_execution_id=attempt.id, limit=100)
         ).node_executions
-        assert [n.id.node_id for n in spawned] == ["n0-0-dn0", "n0-0-dn1", "n0-0-dn2"]
+        assert [n.id.node_id for n in spawned] == [c.id.node_id for c in children]
 
 
 def test_a_launch_plan_node_runs_a_child_execution(tmp_path, database_url):
@@ -123,7 +142,7 @@ def test_a_launch_plan_node_runs_a_child_execution(tmp_path, database_url):
         ident = launch(admin, "parent", x=4)
         assert wait(admin, ident).closure.phase == Phase.SUCCEEDED
         assert outputs(admin, ident) == {"o0": 10}
-        launched, doubled = nodes(admin, ident)
+        _start, launched, doubled, _end = nodes(admin, ident)
         child_id = launched.closure.workflow_node_metadata.executionId
         assert child_id.project == PROJECT and child_id.domain == DOMAIN and child_id.name
         child = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=child_id))
