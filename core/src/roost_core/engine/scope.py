@@ -149,8 +149,11 @@ def abort(run: Run, scope: Scope, cause: str) -> None:
 def finish(run: Run, scope: Scope, outputs_uri: str) -> literals_pb2.LiteralMap:
     """Resolve the succeeded scope's workflow outputs, write them to ``outputs_uri`` and report the end node
     (whose inputs they are); raises BindingError naming the output."""
+    template = scope.graph.template
     outputs = resolve_bindings(
-        scope.graph.template.outputs, lambda node_id, var: run.output_of(scope, node_id, var)
+        template.outputs,
+        lambda node_id, var: run.output_of(scope, node_id, var),
+        template.interface.outputs.variables,
     )
     run.write_literal_map(outputs_uri, outputs)
     uid = scope.uid(END_NODE)
