@@ -44,6 +44,30 @@ def linger(path: str, seconds: float, x: int) -> int:
     return x
 
 
+@task
+def own_phase(x: int) -> str:
+    """Asks the admin, with Roost's remote client, for the phase of the execution this task runs in: the
+    client finds the admin from what the admin tells its task processes."""
+    from flyteidl.core import execution_pb2, identifier_pb2
+
+    from roost.remote import RemoteClient
+
+    ident = identifier_pb2.WorkflowExecutionIdentifier(
+        project=os.environ["FLYTE_INTERNAL_EXECUTION_PROJECT"],
+        domain=os.environ["FLYTE_INTERNAL_EXECUTION_DOMAIN"],
+        name=os.environ["FLYTE_INTERNAL_EXECUTION_ID"],
+    )
+    with RemoteClient() as client:
+        phase = client.execution(ident).closure.phase
+    return f"{os.environ['FLYTE_PLATFORM_URL']} {execution_pb2.WorkflowExecution.Phase.Name(phase)} {x}"
+
+
+@workflow
+def introspect(x: int) -> str:
+    """A task that calls back into the admin."""
+    return own_phase(x=x)
+
+
 @workflow
 def one(x: int) -> int:
     """One task."""

@@ -40,6 +40,7 @@ FLOWS = (
     flows.parent,
     flows.gated,
     flows.dyn,
+    flows.introspect,
 )
 
 
