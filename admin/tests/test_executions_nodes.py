@@ -4,7 +4,17 @@ nodes, task attempts with their data, dynamic workflows, and child executions of
 from __future__ import annotations
 
 import grpc
-from execution_support import DOMAIN, PROJECT, fails, launch, literal, outputs, running_admin, wait
+from execution_support import (
+    DOMAIN,
+    PROJECT,
+    create_request,
+    fails,
+    launch,
+    literal,
+    outputs,
+    running_admin,
+    wait,
+)
 from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2
@@ -188,3 +198,39 @@ def test_node_and_task_lookups_name_what_is_missing(tmp_path, database_url):
             ),
         )
         assert (error.code(), error.details()) == (grpc.StatusCode.INVALID_ARGUMENT, "id.task_id is required")
+
+
+def test_a_child_execution_inherits_what_propeller_passes_on(tmp_path, database_url):
+    with running_admin(tmp_path, database_url) as (app, admin, _signals):
+        request = create_request(lp="parent", x=4)
+        spec = request.spec
+        spec.labels.values["team"] = "ml"
+        spec.annotations.values["owner"] = "ana"
+        spec.raw_output_data_config.output_location_prefix = (tmp_path / "raw").as_uri()
+        spec.max_parallelism = 3
+        spec.interruptible.value = True
+        spec.overwrite_cache = True
+        spec.envs.values.add(key="STAGE", value="test")
+        ident = admin.CreateExecution(request).id
+        assert wait(admin, ident).closure.phase == Phase.SUCCEEDED
+        launched = next(n for n in nodes(admin, ident) if n.metadata.spec_node_id == "n0")
+        child_id = launched.closure.workflow_node_metadata.executionId
+        child = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=child_id)).spec
+        assert dict(child.labels.values) == {"team": "ml"}
+        assert dict(child.annotations.values) == {"owner": "ana"}
+        assert child.raw_output_data_config == spec.raw_output_data_config
+        assert child.max_parallelism == 3
+        assert child.interruptible.value is True
+        assert child.overwrite_cache is True
+        assert [(p.key, p.value) for p in child.envs.values] == [("STAGE", "test")]
+        # ... and the child's engine runs with them.
+        assert app.workers is not None
+        state = app.workers.engine.state_store.load(f"{PROJECT}/{DOMAIN}/{child_id.name}")
+        assert state is not None
+        assert state.raw_output_prefix.startswith((tmp_path / "raw").as_uri())
+        assert {k: state.options[k] for k in ("max_parallelism", "interruptible", "overwrite_cache")} == {
+            "max_parallelism": 3,
+            "interruptible": True,
+            "overwrite_cache": True,
+        }
+        assert (state.options["environment"], state.options["labels"]) == ({"STAGE": "test"}, {"team": "ml"})

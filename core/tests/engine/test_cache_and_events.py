@@ -22,6 +22,7 @@ from flyteidl.core import catalog_pb2, execution_pb2, identifier_pb2, literals_p
 from roost_core.catalog import CacheKey, MemoryCatalog
 from roost_core.engine import (
     EngineConfig,
+    ExecutionOptions,
     InProcessLauncher,
     LaunchPlanEntry,
     NodePhase,
@@ -188,7 +189,10 @@ def test_a_launch_plan_node_runs_a_child_execution(kit):
         {"y": INT},
         {"y": ref("n0", "y")},
     )
-    run = kit.run(compile_(parent, [echo], launch_plans=[lp]), literal_map(x=integer(6)))
+    options = ExecutionOptions(
+        max_parallelism=2, interruptible=True, overwrite_cache=True, labels={"a": "b"}, environment={"E": "1"}
+    )
+    run = kit.run(compile_(parent, [echo], launch_plans=[lp]), literal_map(x=integer(6)), options=options)
     assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
     assert value(kit.engine.outputs(run).literals["y"]) == 6
     node = run.state.nodes["n0"]
@@ -198,6 +202,14 @@ def test_a_launch_plan_node_runs_a_child_execution(kit):
         e for e in kit.events("node") if e.id.node_id == "n0" and e.workflow_node_metadata.execution_id.name
     )
     assert f"p/d/{running.workflow_node_metadata.execution_id.name}" == node.child_execution
+    # The child runs with the parent's settings, as flytepropeller's launch-plan executor passes them on.
+    child = kit.engine.state_store.load(node.child_execution)
+    assert child is not None
+    assert child.options == {
+        **options.to_dict(),
+        "launch_plan": {"project": "p", "domain": "d", "name": "child_lp", "version": "v1"},
+        "parent_execution": run.key,
+    }
 
 
 def test_every_workflow_scope_reports_its_start_and_end_nodes(kit):

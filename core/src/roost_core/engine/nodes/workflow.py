@@ -105,6 +105,7 @@ def _advance_launch_plan(run: Run, ref: NodeRef, state: NodeState) -> None:
             launch_plan=ref.node.workflow_node.launchplan_ref,
             inputs=run.literal_map(state.inputs_uri),
             notify=run.wake,
+            inherited=run.options,
         )
         try:
             state.child_execution = launcher.launch(request)
