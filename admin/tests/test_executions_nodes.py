@@ -3,6 +3,8 @@ nodes, task attempts with their data, dynamic workflows, and child executions of
 
 from __future__ import annotations
 
+import json
+
 import grpc
 from execution_support import (
     DOMAIN,
@@ -234,3 +236,26 @@ def test_a_child_execution_inherits_what_propeller_passes_on(tmp_path, database_
             "overwrite_cache": True,
         }
         assert (state.options["environment"], state.options["labels"]) == ({"STAGE": "test"}, {"team": "ml"})
+
+
+def test_the_cli_names_nodes_by_what_they_run(tmp_path, database_url):
+    from click.testing import CliRunner
+
+    from roost.cli import main
+
+    with running_admin(tmp_path, database_url) as (app, admin, _signals):
+        ident = launch(admin, "pair", x=3, y=4)
+        assert wait(admin, ident).closure.phase == Phase.SUCCEEDED
+        env = {
+            "ROOST_ENDPOINT": f"127.0.0.1:{app.grpc_port}",
+            "ROOST_CLIENT_CONFIG": str(tmp_path / "client.yaml"),
+            "ROOST_PROJECT": PROJECT,
+            "ROOST_DOMAIN": DOMAIN,
+        }
+        result = CliRunner().invoke(main, ["get", "execution", ident.name, "--nodes", "-o", "json"], env=env)
+        assert result.exit_code == 0, result.output
+        rows = json.loads(result.output)
+        assert [(row["node"], row["name"], row["phase"]) for row in rows] == [
+            ("n0", "add_one", "SUCCEEDED"),
+            ("n1", "double", "SUCCEEDED"),
+        ]
