@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from roost import LaunchPlan, approve, dynamic, task, workflow
+from roost import LaunchPlan, approve, current_context, dynamic, task, workflow
 
 
 @task
@@ -66,6 +66,25 @@ def own_phase(x: int) -> str:
 def introspect(x: int) -> str:
     """A task that calls back into the admin."""
     return own_phase(x=x)
+
+
+@task(retries=2)
+def resumes(x: int) -> str:
+    """Fails twice, checkpointing how far it got; the third attempt returns what it found."""
+    checkpoint = current_context().checkpoint
+    previous = checkpoint.read()
+    seen = previous.decode() if previous else ""
+    attempts = seen.count("|")
+    if attempts < 2:
+        checkpoint.write(f"{seen}{attempts}|".encode())
+        raise RuntimeError(f"attempt {attempts} stops on purpose")
+    return f"{seen} {x}"
+
+
+@workflow
+def checkpointed(x: int) -> str:
+    """A task resuming from its checkpoint on every retry."""
+    return resumes(x=x)
 
 
 @workflow

@@ -41,6 +41,7 @@ FLOWS = (
     flows.gated,
     flows.dyn,
     flows.introspect,
+    flows.checkpointed,
 )
 
 
