@@ -65,11 +65,17 @@ def resolve(
             if expected is not None:
                 literal = _fit(literal, expected, text)
     elif kind == "collection":
-        element = expected.collection_type if _kind(expected) == "collection_type" else None
+        element = (
+            expected.collection_type
+            if expected is not None and _kind(expected) == "collection_type"
+            else None
+        )
         items = [resolve(item, lookup, element) for item in data.collection.bindings]
         literal = literals_pb2.Literal(collection=literals_pb2.LiteralCollection(literals=items))
     elif kind == "map":
-        value = expected.map_value_type if _kind(expected) == "map_value_type" else None
+        value = (
+            expected.map_value_type if expected is not None and _kind(expected) == "map_value_type" else None
+        )
         entries = {key: resolve(item, lookup, value) for key, item in data.map.bindings.items()}
         literal = literals_pb2.Literal(map=literals_pb2.LiteralMap(literals=entries))
     elif kind == "offloaded_metadata":
@@ -83,8 +89,9 @@ def resolve(
     return literal
 
 
-def _kind(literal_type: types_pb2.LiteralType | None) -> str | None:
-    return literal_type.WhichOneof("type") if literal_type is not None else None
+def _kind(literal_type: types_pb2.LiteralType) -> str | None:
+    kind: str | None = literal_type.WhichOneof("type")
+    return kind
 
 
 _DATA_KINDS = ("blob", "structured_dataset_type")

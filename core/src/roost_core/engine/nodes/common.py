@@ -31,18 +31,24 @@ def _input_variables(
     ref: NodeRef, expects: tasks_pb2.TaskTemplate | None
 ) -> Mapping[str, interface_pb2.Variable] | None:
     """The inputs the node feeds: its task's, its sub-workflow's or its launch plan's, where known."""
-    if expects is not None:
-        return expects.interface.inputs.variables
-    if ref.node.WhichOneof("target") != "workflow_node":
-        return None
+    typed: interface_pb2.TypedInterface | None = None
     target = ref.node.workflow_node
-    if target.HasField("sub_workflow_ref"):
+    if expects is not None:
+        typed = expects.interface
+    elif ref.node.WhichOneof("target") != "workflow_node":
+        return None
+    elif target.HasField("sub_workflow_ref"):
         try:
-            return ref.scope.index.workflow(target.sub_workflow_ref).template.interface.inputs.variables
+            typed = ref.scope.index.workflow(target.sub_workflow_ref).template.interface
         except KeyError:
             return None
-    launch_plan = ref.scope.index.launch_plan(target.launchplan_ref)
-    return launch_plan.interface.inputs.variables if launch_plan is not None else None
+    else:
+        launch_plan = ref.scope.index.launch_plan(target.launchplan_ref)
+        typed = launch_plan.interface if launch_plan is not None else None
+    if typed is None:
+        return None
+    variables: Mapping[str, interface_pb2.Variable] = typed.inputs.variables
+    return variables
 
 
 def start(
