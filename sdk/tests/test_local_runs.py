@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import functools
+import logging
 import os
 import subprocess
 import sys
@@ -57,6 +58,13 @@ def diamond(x: int = 3) -> int:
 def test_calling_a_workflow_runs_it():
     assert diamond(x=5) == 20
     assert diamond() == 12
+
+
+def test_progress_shows_the_workflows_nodes_but_not_its_start_and_end_nodes(caplog):
+    with caplog.at_level(logging.INFO, logger="roost.run"):
+        assert diamond(x=1) == 4
+    assert "n2 succeeded (add)" in caplog.text
+    assert "start-node" not in caplog.text and "end-node" not in caplog.text
 
 
 def test_calling_a_task_runs_it_through_literals():
