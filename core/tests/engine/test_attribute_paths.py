@@ -101,11 +101,20 @@ def test_datasets_files_and_folders_reached_by_attribute_become_their_literals(k
     assert value(got["n"]) == 3
 
 
-def test_a_dataset_without_a_uri_fails_the_node_naming_the_input(kit):
-    broken = {**RECORD_VALUE, "sd": {"file_format": "parquet"}}
-    run = kit.run(picking_workflow(), literal_map(dc=msgpack_literal(broken)))
+@pytest.mark.parametrize(
+    ("field", "broken", "message"),
+    [
+        (
+            "sd",
+            {"file_format": "parquet"},
+            "input 'sd': start-node.dc.sd is not a structured dataset: it has no 'uri' (keys: file_format)",
+        ),
+        ("d", {"uri": "s3://x"}, "input 'd': start-node.dc.d is not a folder: it has no 'path' (keys: uri)"),
+        ("f", {}, "input 'f': start-node.dc.f is not a file: it has no 'path' (keys: none)"),
+    ],
+)
+def test_a_value_lacking_its_location_fails_the_node_naming_the_input(kit, field, broken, message):
+    run = kit.run(picking_workflow(), literal_map(dc=msgpack_literal({**RECORD_VALUE, field: broken})))
     assert run.state.phase is WorkflowPhase.FAILED
     assert run.state.error is not None
-    assert run.state.error.message == (
-        "node 'n0': input 'sd': start-node.dc: the structured dataset it reaches has no 'uri' (keys: file_format)"
-    )
+    assert run.state.error.message == f"node 'n0': {message}"

@@ -63,7 +63,7 @@ def resolve(
             text = f"{ref.node_id or START_NODE}.{ref.var}"
             literal = _follow_path(literal, list(ref.attr_path), text)
             if expected is not None:
-                literal = _fit(literal, expected, text)
+                literal = _fit(literal, expected, text + "".join(map(_attr_suffix, ref.attr_path)))
     elif kind == "collection":
         element = (
             expected.collection_type
@@ -135,7 +135,7 @@ def _blob_literal(value: dict[Any, Any], blob_type: types_pb2.BlobType, ref: str
     noun = "folder" if blob_type.dimensionality == types_pb2.BlobType.MULTIPART else "file"
     path = value.get("path")
     if not isinstance(path, str) or not path:
-        raise BindingError(f"{ref}: the {noun} it reaches has no 'path' (keys: {_keys(value)})")
+        raise BindingError(f"{ref} is not a {noun}: it has no 'path' (keys: {_keys(value)})")
     literal = literals_pb2.Literal(
         scalar=literals_pb2.Scalar(
             blob=literals_pb2.Blob(uri=path, metadata=literals_pb2.BlobMetadata(type=blob_type))
@@ -152,7 +152,7 @@ def _dataset_literal(
 ) -> literals_pb2.Literal:
     uri = value.get("uri")
     if not isinstance(uri, str) or not uri:
-        raise BindingError(f"{ref}: the structured dataset it reaches has no 'uri' (keys: {_keys(value)})")
+        raise BindingError(f"{ref} is not a structured dataset: it has no 'uri' (keys: {_keys(value)})")
     stored_type = types_pb2.StructuredDatasetType()
     stored_type.CopyFrom(dataset_type)
     file_format = value.get("file_format")
@@ -198,6 +198,13 @@ def _follow_path(
         else:
             raise BindingError(f"{ref}: cannot take attribute {_attr_text(attr)} of a {kind} output")
     return current
+
+
+def _attr_suffix(attr: types_pb2.PromiseAttribute) -> str:
+    """``.name`` or ``[3]``: how an attribute reads after the value it is taken from."""
+    if attr.WhichOneof("value") == "string_value":
+        return f".{attr.string_value}"
+    return f"[{attr.int_value}]"
 
 
 def _attr_text(attr: types_pb2.PromiseAttribute) -> str:
