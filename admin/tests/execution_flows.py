@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from roost import LaunchPlan, approve, dynamic, task, workflow
+from roost import LaunchPlan, approve, current_context, dynamic, task, workflow
 
 
 @task
@@ -42,6 +42,49 @@ def linger(path: str, seconds: float, x: int) -> int:
     Path(path).write_text(str(os.getpid()))
     time.sleep(seconds)
     return x
+
+
+@task
+def own_phase(x: int) -> str:
+    """Asks the admin, with Roost's remote client, for the phase of the execution this task runs in: the
+    client finds the admin from what the admin tells its task processes."""
+    from flyteidl.core import execution_pb2, identifier_pb2
+
+    from roost.remote import RemoteClient
+
+    ident = identifier_pb2.WorkflowExecutionIdentifier(
+        project=os.environ["FLYTE_INTERNAL_EXECUTION_PROJECT"],
+        domain=os.environ["FLYTE_INTERNAL_EXECUTION_DOMAIN"],
+        name=os.environ["FLYTE_INTERNAL_EXECUTION_ID"],
+    )
+    with RemoteClient() as client:
+        phase = client.execution(ident).closure.phase
+    return f"{os.environ['FLYTE_PLATFORM_URL']} {execution_pb2.WorkflowExecution.Phase.Name(phase)} {x}"
+
+
+@workflow
+def introspect(x: int) -> str:
+    """A task that calls back into the admin."""
+    return own_phase(x=x)
+
+
+@task(retries=2)
+def resumes(x: int) -> str:
+    """Fails twice, checkpointing how far it got; the third attempt returns what it found."""
+    checkpoint = current_context().checkpoint
+    previous = checkpoint.read()
+    seen = previous.decode() if previous else ""
+    attempts = seen.count("|")
+    if attempts < 2:
+        checkpoint.write(f"{seen}{attempts}|".encode())
+        raise RuntimeError(f"attempt {attempts} stops on purpose")
+    return f"{seen} {x}"
+
+
+@workflow
+def checkpointed(x: int) -> str:
+    """A task resuming from its checkpoint on every retry."""
+    return resumes(x=x)
 
 
 @workflow

@@ -40,6 +40,8 @@ FLOWS = (
     flows.parent,
     flows.gated,
     flows.dyn,
+    flows.introspect,
+    flows.checkpointed,
 )
 
 

@@ -1,4 +1,4 @@
-"""Executions after they start: failures, termination (the running task process is killed), relaunch and
+"""Executions after they start: failures, retries resuming from checkpoints, termination (the running task process is killed), relaunch and
 archiving."""
 
 from __future__ import annotations
@@ -56,6 +56,14 @@ def test_a_failing_task_fails_the_execution_with_its_error(tmp_path, database_ur
         listed = admin.ListExecutions(list_request(filters="eq(phase,FAILED)")).executions
         assert [e.id.name for e in listed] == [execution.id.name]
         assert len(listed[0].closure.error.message) <= 100
+
+
+def test_a_retried_task_resumes_from_every_earlier_attempts_checkpoint(tmp_path, database_url):
+    with running_admin(tmp_path, database_url) as (_, admin, _signals):
+        execution = wait(admin, launch(admin, "checkpointed", x=1))
+        assert execution.closure.phase == Phase.SUCCEEDED, execution.closure.error
+        # Attempt 0 wrote "0|", attempt 1 read it and wrote "0|1|", attempt 2 read that.
+        assert outputs(admin, execution.id) == {"o0": "0|1| 1"}
 
 
 def test_terminating_a_running_execution_kills_its_task_and_ends_it_aborted(tmp_path, database_url):

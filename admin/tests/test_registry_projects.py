@@ -1,11 +1,13 @@
-"""Projects and domains."""
+"""Projects and domains, and the version the admin reports."""
 
 from __future__ import annotations
+
+import importlib.metadata
 
 import grpc
 import pytest
 import registry_flows as flows
-from flyteidl.admin import common_pb2, project_pb2
+from flyteidl.admin import common_pb2, project_pb2, version_pb2
 
 from roost_admin.app import AdminApp
 from roost_admin.config import Settings
@@ -23,6 +25,12 @@ def project(project_id: str, **fields) -> project_pb2.ProjectRegisterRequest:
     return project_pb2.ProjectRegisterRequest(
         project=project_pb2.Project(id=project_id, name=fields.pop("name", project_id.title()), **fields)
     )
+
+
+def test_the_version_is_the_release_with_a_v_as_flyteadmin_reports_it(admin):
+    version = admin.GetVersion(version_pb2.GetVersionRequest()).control_plane_version
+    assert version.Version == f"v{importlib.metadata.version('roost-admin')}"
+    assert version.Build == "roost"
 
 
 def test_the_default_project_and_domains_exist(admin):

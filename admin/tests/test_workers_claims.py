@@ -136,7 +136,9 @@ def test_a_dead_workers_executions_are_taken_over_when_its_lease_expires(tmp_pat
         nodes = admin.ListNodeExecutions(
             node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=ident, limit=10)
         ).node_executions
-        assert [n.closure.phase for n in nodes] == [core_execution_pb2.NodeExecution.SUCCEEDED] * 3
+        # Each node once, the start node included: the new worker went on from the saved state.
+        assert [n.id.node_id for n in nodes] == ["start-node", "n0", "n1", "n2", "end-node"]
+        assert [n.closure.phase for n in nodes] == [core_execution_pb2.NodeExecution.SUCCEEDED] * 5
 
 
 def test_stopping_workers_releases_their_executions(tmp_path, database_url):

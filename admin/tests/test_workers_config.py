@@ -13,7 +13,12 @@ from execution_support import engine_section, launch, outputs, running_admin, wa
 from flyteidl.core import execution_pb2 as core_execution_pb2
 
 from roost_admin.app import AdminApp
-from roost_admin.workers.config import DEFAULT_POLL_INTERVAL, engine_config
+from roost_admin.workers.config import (
+    DEFAULT_POLL_INTERVAL,
+    admin_environment,
+    engine_config,
+    storage_environment,
+)
 from roost_core.errors import ConfigurationError
 
 
@@ -39,7 +44,8 @@ def test_task_processes_reach_the_admins_s3_store():
         "region": "r",
     }
     config = engine_config(
-        {"handlers": {"local-process": {"env": {"AWS_DEFAULT_REGION": "mine"}}}}, {"s3": s3}
+        {"handlers": {"local-process": {"env": {"AWS_DEFAULT_REGION": "mine"}}}},
+        storage_environment({"s3": s3}),
     )
     assert config.handlers["local-process"]["env"] == {
         "FLYTE_AWS_ENDPOINT": "http://127.0.0.1:9000",
@@ -49,7 +55,36 @@ def test_task_processes_reach_the_admins_s3_store():
         "AWS_SECRET_ACCESS_KEY": "SK",
         "AWS_DEFAULT_REGION": "mine",
     }
-    assert engine_config({}, {"file": {"url_base": "http://x"}}).handlers == {}
+    assert engine_config({}, storage_environment({"file": {"url_base": "http://x"}})).handlers == {}
+
+
+def test_the_admins_endpoint_is_given_as_flytekit_and_roost_read_it():
+    assert admin_environment("10.0.0.5:81", insecure=False) == {
+        "FLYTE_PLATFORM_URL": "10.0.0.5:81",
+        "FLYTE_PLATFORM_INSECURE": "False",
+        "ROOST_ENDPOINT": "10.0.0.5:81",
+        "ROOST_INSECURE": "false",
+    }
+
+
+def test_task_processes_reach_the_admin_on_its_bound_port_or_its_public_endpoint(tmp_path, database_url):
+    with running_admin(tmp_path, database_url, workers=1) as (app, admin, _signals):
+        assert app.workers is not None
+        env = app.workers.engine.config.handlers["local-process"]["env"]
+        assert (env["FLYTE_PLATFORM_URL"], env["ROOST_INSECURE"]) == (f"127.0.0.1:{app.grpc_port}", "true")
+        ident = launch(admin, "introspect", x=7)
+        execution = wait(admin, ident)
+        assert execution.closure.phase == core_execution_pb2.WorkflowExecution.SUCCEEDED, (
+            execution.closure.error
+        )
+        assert outputs(admin, ident) == {"o0": f"127.0.0.1:{app.grpc_port} RUNNING 7"}
+    for settings, endpoint in [
+        ({"grpc_host": "0.0.0.0", "grpc_port": 8089}, "127.0.0.1:8089"),
+        ({"grpc_host": "0.0.0.0", "public_grpc_endpoint": "admin.example:443"}, "admin.example:443"),
+    ]:
+        unstarted = AdminApp(make_settings(tmp_path, database_url, **settings))
+        assert unstarted.public_grpc_endpoint == endpoint
+        unstarted.stop()
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from flyteidl.core import dynamic_job_pb2, errors_pb2, literals_pb2
 from roost.serialize import SerializationSettings
 
 TESTS = Path(__file__).parent
+CHECKPOINTS = "flows.checkpoints"
 
 
 def literal_map(**ints: int) -> literals_pb2.LiteralMap:
@@ -24,8 +25,15 @@ def literal_map(**ints: int) -> literals_pb2.LiteralMap:
 
 
 def execute(
-    inputs_uri: str, prefix: str, name: str, env: dict[str, str] | None = None
+    inputs_uri: str,
+    prefix: str,
+    name: str,
+    env: dict[str, str] | None = None,
+    *,
+    checkpoints: tuple[str, str] | None = None,
+    module: str = "flows.simple",
 ) -> subprocess.CompletedProcess:
+    checkpoint, previous = checkpoints or (f"{prefix}/cp", "")
     command = [
         sys.executable,
         "-c",
@@ -37,11 +45,11 @@ def execute(
         "--raw-output-data-prefix",
         f"{prefix}/raw",
         "--checkpoint-path",
-        f"{prefix}/cp",
+        checkpoint,
         "--prev-checkpoint",
-        "",
+        previous,
         "--task-module",
-        "flows.simple",
+        module,
         "--task-name",
         name,
     ]
@@ -75,6 +83,28 @@ def test_a_failure_is_an_error_document_and_exit_zero_unless_asked(tmp_path):
         {"ROOST_FAIL_ON_ERROR": "true"},
     )
     assert strict.returncode == 1
+
+
+def test_a_retry_reads_the_checkpoint_its_previous_attempt_wrote(tmp_path):
+    (tmp_path / "inputs.pb").write_bytes(literal_map(x=4).SerializeToString())
+    inputs = (tmp_path / "inputs.pb").as_uri()
+    first, second = (tmp_path / "0").as_uri(), (tmp_path / "1").as_uri()
+    # A first attempt's previous checkpoint renders as "" (two quotes, as Flyte renders it): there is none.
+    result = execute(inputs, first, "resume", checkpoints=(f"{first}/cp", '""'), module=CHECKPOINTS)
+    assert result.returncode == 0, result.stderr
+    assert _string_output(tmp_path / "0") == "nothing"
+    result = execute(
+        inputs, second, "resume", checkpoints=(f"{second}/cp", f"{first}/cp"), module=CHECKPOINTS
+    )
+    assert result.returncode == 0, result.stderr
+    assert _string_output(tmp_path / "1") == "4"
+
+
+def _string_output(folder: Path) -> str:
+    outputs = literals_pb2.LiteralMap()
+    outputs.ParseFromString((folder / "outputs.pb").read_bytes())
+    assert outputs.literals, (folder / "error.pb").read_bytes() if (folder / "error.pb").exists() else ""
+    return str(outputs.literals["o0"].scalar.primitive.string_value)
 
 
 def test_an_unknown_task_is_a_user_error(tmp_path):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
+import logging
 import os
 import subprocess
 import sys
@@ -16,8 +18,10 @@ import pytest
 
 from roost import (
     Cache,
+    Directory,
     File,
     LaunchPlan,
+    StructuredDataset,
     approve,
     conditional,
     current_context,
@@ -54,6 +58,13 @@ def diamond(x: int = 3) -> int:
 def test_calling_a_workflow_runs_it():
     assert diamond(x=5) == 20
     assert diamond() == 12
+
+
+def test_progress_shows_the_workflows_nodes_but_not_its_start_and_end_nodes(caplog):
+    with caplog.at_level(logging.INFO, logger="roost.run"):
+        assert diamond(x=1) == 4
+    assert "n2 succeeded (add)" in caplog.text
+    assert "start-node" not in caplog.text and "end-node" not in caplog.text
 
 
 def test_calling_a_task_runs_it_through_literals():
@@ -227,6 +238,43 @@ def test_map_conditional_and_dynamic_run_locally():
 
     assert wf(xs=[1, 2, 3], n=5) == ([2, 4, 6], [101, 102, 103], 10, 32)
     assert wf(xs=[], n=2) == ([], [], 3, 4)
+
+
+@dataclasses.dataclass
+class Bundle:
+    table: StructuredDataset
+    notes: File
+    folder: Directory
+    size: int
+
+
+@task
+def bundle(folder: str) -> Bundle:
+    import pandas
+
+    (Path(folder) / "notes.txt").write_text("three rows")
+    (Path(folder) / "sub").mkdir()
+    (Path(folder) / "sub" / "a.txt").write_text("a")
+    table = StructuredDataset(dataframe=pandas.DataFrame({"a": [1, 2, 3]}))
+    return Bundle(table, File(str(Path(folder) / "notes.txt")), Directory(str(Path(folder) / "sub")), 3)
+
+
+@task
+def describe_bundle(table: StructuredDataset, notes: File, folder: Directory, size: int) -> str:
+    import pandas
+
+    frame = table.open(pandas.DataFrame).all()
+    names = sorted(p.name for p in Path(folder.download()).iterdir())
+    return f"{list(frame['a'])} {Path(notes.download()).read_text()} {names} {size}"
+
+
+def test_datasets_and_files_inside_a_dataclass_bind_by_attribute(tmp_path):
+    @workflow
+    def wf(folder: str) -> str:
+        made = bundle(folder=folder)
+        return describe_bundle(table=made.table, notes=made.notes, folder=made.folder, size=made.size)
+
+    assert wf(folder=str(tmp_path)) == "[1, 2, 3] three rows ['a.txt'] 3"
 
 
 def test_a_failing_conditional_reports_its_message():

@@ -14,7 +14,7 @@ from roost.remote import ClientConfig
 def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "client.yaml"
     monkeypatch.setenv("ROOST_CLIENT_CONFIG", str(path))
-    for name in ("ROOST_ENDPOINT", "ROOST_PROJECT", "ROOST_DOMAIN"):
+    for name in ("ROOST_ENDPOINT", "ROOST_INSECURE", "ROOST_PROJECT", "ROOST_DOMAIN"):
         monkeypatch.delenv(name, raising=False)
     return path
 
@@ -27,6 +27,17 @@ def test_defaults_then_the_saved_file_then_the_environment(monkeypatch: pytest.M
     monkeypatch.setenv("ROOST_ENDPOINT", "127.0.0.1:9000")
     monkeypatch.setenv("ROOST_PROJECT", "other")
     assert ClientConfig.load() == ClientConfig("127.0.0.1:9000", False, "other", "staging")
+    monkeypatch.setenv("ROOST_INSECURE", "true")  # as the admin tells its task processes
+    assert ClientConfig.load().insecure is True
+    monkeypatch.setenv("ROOST_INSECURE", "False")
+    assert ClientConfig.load().insecure is False
+
+
+def test_a_malformed_insecure_flag_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROOST_INSECURE", "maybe")
+    with pytest.raises(RemoteError) as caught:
+        ClientConfig.load()
+    assert str(caught.value) == "ROOST_INSECURE must be true or false, not 'maybe'"
 
 
 def test_unknown_settings_are_named(config_file: Path) -> None:

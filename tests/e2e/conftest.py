@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
+# Helper modules the test modules import (and load as plugins): their asserts explain failures too.
+pytest.register_assert_rewrite("flytekit_env", "flytekit_support")
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"

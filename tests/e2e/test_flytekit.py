@@ -10,28 +10,15 @@ starts the FlyteRemote executions and waits for all of them; the tests check the
 
 from __future__ import annotations
 
-import json
-import shutil
 import subprocess
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-import yaml
-from conftest import RoostServer, Starter
+from flytekit_support import DOMAIN, PROJECT, Flytekit, execution, succeeded, user_nodes
 
-if TYPE_CHECKING:
-    from flytekit_env import FlytekitEnv
+pytest_plugins = ["flytekit_support"]
 
-pytest_plugins = ["flytekit_env"]
-
-PROJECT_SOURCE = Path(__file__).parent / "flytekit_project"
-PROJECT = "flytesnacks"
-DOMAIN = "development"
 VERSION = "e2e-v1"
-COMMAND_TIMEOUT = 180
-"""Seconds a pyflyte command may take (a flytekit process alone takes a few seconds to start)."""
 WAIT_TIMEOUT = 150
 """Seconds FlyteRemote.wait waits for each execution (they run at the same time, so the first wait is the
 longest)."""
@@ -56,95 +43,10 @@ REMOTE_LAUNCHES: list[dict[str, Any]] = [
 """Registered entities the driver starts with FlyteRemote.execute (see driver.py)."""
 
 
-@dataclass
-class Flytekit:
-    """A Roost server, and a flytekit client configured for it."""
-
-    server: RoostServer
-    env: FlytekitEnv
-    project: Path
-    """A copy of flytekit_project (the source root flytekit packages)."""
-    config: Path
-    task_logs: Path
-    runs: list[subprocess.CompletedProcess[str]] = field(default_factory=list, repr=False)
-
-    def command(self, *args: str) -> list[str]:
-        """A pyflyte command line with the client configuration."""
-        return [self.env.tool("pyflyte"), "--config", str(self.config), *args]
-
-    def run(self, command: list[str], timeout: float = COMMAND_TIMEOUT) -> subprocess.CompletedProcess[str]:
-        """Run a command in the project folder."""
-        return self.run_all({"": command}, timeout)[""]
-
-    def run_all(
-        self, commands: dict[str, list[str]], timeout: float = COMMAND_TIMEOUT
-    ) -> dict[str, subprocess.CompletedProcess[str]]:
-        """Run commands in parallel in the project folder; one that outlives ``timeout`` is killed."""
-        processes = {
-            key: subprocess.Popen(
-                command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.project
-            )
-            for key, command in commands.items()
-        }
-        results = {}
-        for key, process in processes.items():
-            try:
-                stdout, stderr = process.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                stdout, stderr = process.communicate()
-                stderr += f"\n(killed after {timeout} s)"
-            results[key] = subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-            self.runs.append(results[key])
-        return results
-
-    def explain(self, result: subprocess.CompletedProcess[str] | None = None) -> str:
-        """What a failure message needs: the command's output (or every command's), the tasks' error logs and
-        the server's log."""
-        shown = [result] if result is not None else self.runs
-        commands = "\n".join(
-            f"$ {' '.join(map(str, run.args))}\nexit {run.returncode}\nstdout:\n{run.stdout[-4000:]}\n"
-            f"stderr:\n{run.stderr[-4000:]}"
-            for run in shown
-        )
-        logs = "\n".join(
-            f"--- {log.parent.name}\n{log.read_text(errors='replace')[-2000:]}"
-            for log in sorted(self.task_logs.glob("*/stderr.log"))
-            if log.stat().st_size
-        )
-        return f"{commands}\ntask stderr logs:\n{logs}\nserver:\n{self.server.log()[-6000:]}"
-
-
-@pytest.fixture(scope="module")
-def flytekit(
-    module_roost_server: Starter, flytekit_env: FlytekitEnv, tmp_path_factory: pytest.TempPathFactory
-) -> Flytekit:
-    """`roost start` with flytekit's image mapped to its virtualenv, and a pyflyte config file for it."""
-    folder = tmp_path_factory.mktemp("flytekit")
-    local_process = {
-        "image_environments": {flytekit_env.default_image: str(flytekit_env.folder)},
-        "work_dir": str(folder / "attempts"),
-        "log_dir": str(folder / "task-logs"),
-    }
-    server = module_roost_server(settings={"engine": {"handlers": {"local-process": local_process}}})
-    config = folder / "pyflyte.yaml"
-    config.write_text(
-        yaml.safe_dump({"admin": {"endpoint": f"dns:///{server.grpc_endpoint}", "insecure": True}})
-    )
-    project = shutil.copytree(
-        PROJECT_SOURCE, folder / "project", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    return Flytekit(server, flytekit_env, project, config, folder / "task-logs")
-
-
 @pytest.fixture(scope="module")
 def registered(flytekit: Flytekit) -> subprocess.CompletedProcess[str]:
     """`pyflyte register` of flows.py (fast registration: the code goes up through the DataProxy)."""
-    return flytekit.run(
-        flytekit.command(
-            "register", "--project", PROJECT, "--domain", DOMAIN, "--version", VERSION, "flows.py"
-        )
-    )
+    return flytekit.register("flows.py", VERSION)
 
 
 @pytest.fixture(scope="module")
@@ -177,40 +79,7 @@ def executions(
             {"key": name, "execution": name} for name, run in pyflyte_runs.items() if run.returncode == 0
         ],
     }
-    plan_file = flytekit.project.parent / "plan.json"
-    plan_file.write_text(json.dumps(plan))
-    driver = [flytekit.env.python, "driver.py", str(flytekit.config), str(plan_file)]
-    result = flytekit.run(driver, timeout=DRIVER_TIMEOUT)
-    try:
-        results: dict[str, dict[str, Any]] = json.loads(result.stdout.strip().splitlines()[-1])
-    except (IndexError, json.JSONDecodeError):
-        pytest.fail(f"the FlyteRemote driver printed no results:\n{flytekit.explain(result)}", pytrace=False)
-    assert result.returncode == 0, flytekit.explain(result)
-    return results
-
-
-def execution(flytekit: Flytekit, executions: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
-    """One execution's result, after checking that the driver could wait for it."""
-    result = executions[key]
-    assert "exception" not in result, (
-        f"FlyteRemote failed on {key}:\n{result['exception']}\n{flytekit.explain()}"
-    )
-    return result
-
-
-def succeeded(flytekit: Flytekit, executions: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
-    """One execution's result, after checking that it and every node in it succeeded (or was a skipped
-    branch)."""
-    result = execution(flytekit, executions, key)
-    assert result["phase"] == "SUCCEEDED", f"{key}: {result}\n{flytekit.explain()}"
-
-    def check(nodes: dict[str, Any]) -> None:
-        for node_id, node in nodes.items():
-            assert node["phase"] in {"SUCCEEDED", "SKIPPED"}, f"{key}: node {node_id}: {node}"
-            check(node["children"])
-
-    check(result["nodes"])
-    return result
+    return flytekit.drive(plan, DRIVER_TIMEOUT)
 
 
 def test_pyflyte_register(flytekit: Flytekit, registered: subprocess.CompletedProcess[str]) -> None:
@@ -255,7 +124,7 @@ def test_dynamic_workflow_runs_the_nodes_it_generates(
 ) -> None:
     dynamic = succeeded(flytekit, executions, "dynamic-sum")["nodes"]["n0"]
     assert dynamic["outputs"] == {"o0": [0, 1, 4]}, dynamic
-    generated = sorted(node["outputs"]["o0"] for node in dynamic["children"].values())
+    generated = sorted(node["outputs"]["o0"] for node in user_nodes(dynamic["children"]).values())
     assert generated == [0, 1, 4], dynamic  # square(0), square(1), square(2)
 
 
@@ -266,7 +135,7 @@ def test_remote_execute_workflow_with_subworkflow(
     assert result["outputs"] == {"o0": 3 * 3 + 1 + 3}
     subworkflow = result["nodes"]["n0"]
     assert subworkflow["outputs"] == {"o0": 3 * 3 + 1}, subworkflow
-    inner = sorted(node["outputs"]["o0"] for node in subworkflow["children"].values())
+    inner = sorted(node["outputs"]["o0"] for node in user_nodes(subworkflow["children"]).values())
     assert inner == [9, 10], subworkflow  # square, then add
 
 

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_ANY_ADDRESS = ("", "0.0.0.0", "::", "[::]")
+"""Hosts that mean "every interface" when listening; a task process on this host reaches them locally."""
+
 
 def grpc_options(settings: Settings) -> list[tuple[str, Any]]:
     """Channel options: message limits, and keepalive pings accepted as flytekit sends them (every 30 s, even
@@ -153,6 +156,16 @@ class AdminApp:
         if self.settings.public_http_url:
             return self.settings.public_http_url.rstrip("/")
         return f"http://{self.settings.http_host}:{self.http_port}"
+
+    @property
+    def public_grpc_endpoint(self) -> str:
+        """The gRPC endpoint as task processes reach it (``host:port``, with the port actually bound)."""
+        if self.settings.public_grpc_endpoint:
+            return self.settings.public_grpc_endpoint
+        host = self.settings.grpc_host
+        if host in _ANY_ADDRESS:
+            host = "127.0.0.1"
+        return f"{host}:{self.grpc_port}"
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop workers (releasing their claims), then the servers; safe to call twice."""

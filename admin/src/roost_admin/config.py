@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     http_port: int = 8088
     public_http_url: str = ""
     """How clients reach the HTTP endpoint (signed upload and download URLs); empty means http://host:port."""
+    public_grpc_endpoint: str = ""
+    """How task processes reach the gRPC endpoint (``host:port``, given to them as ``FLYTE_PLATFORM_URL`` and
+    ``ROOST_ENDPOINT``); empty means the bound host and port. Set it when ``roost engine`` runs on another
+    host, or the admin sits behind a proxy."""
+    public_grpc_insecure: bool = True
+    """Whether task processes talk plaintext to ``public_grpc_endpoint`` (False behind a TLS proxy)."""
     domains: list[str] = Field(default_factory=lambda: list(DEFAULT_DOMAINS))
     default_projects: list[str] = Field(default_factory=lambda: ["flytesnacks"])
     """Projects created at start if missing (flytekit's default project is flytesnacks)."""

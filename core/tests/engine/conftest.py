@@ -12,6 +12,7 @@ from flyteidl.core import dynamic_job_pb2, identifier_pb2, literals_pb2
 
 from roost_core import hookimpl
 from roost_core.engine import Engine, EngineConfig, MemoryStateStore, Run
+from roost_core.engine.graph import is_start_or_end
 from roost_core.errors import ErrorKind
 from roost_core.events import MemorySink
 from roost_core.handler import TaskContext, TaskHandler, Transition
@@ -205,7 +206,8 @@ class EngineKit:
         return [e.message for e in self.sink.events if kind is None or e.kind == kind]
 
     def node_phases(self, run: Run) -> dict[str, str]:
-        return {uid: node.phase.name for uid, node in run.state.nodes.items()}
+        """Phases of the workflow's nodes (start and end nodes left out)."""
+        return {uid: node.phase.name for uid, node in run.state.nodes.items() if not is_start_or_end(uid)}
 
 
 @pytest.fixture

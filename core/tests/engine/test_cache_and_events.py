@@ -17,11 +17,12 @@ from flyte import (
     wf_input,
     workflow,
 )
-from flyteidl.core import catalog_pb2, identifier_pb2, literals_pb2, workflow_pb2
+from flyteidl.core import catalog_pb2, execution_pb2, identifier_pb2, literals_pb2, workflow_pb2
 
 from roost_core.catalog import CacheKey, MemoryCatalog
 from roost_core.engine import (
     EngineConfig,
+    ExecutionOptions,
     InProcessLauncher,
     LaunchPlanEntry,
     NodePhase,
@@ -54,7 +55,9 @@ def test_a_cached_task_runs_once_per_input(kit):
     assert second.state.nodes["n0"].cache_status == catalog_pb2.CACHE_HIT
     assert third.state.nodes["n0"].cache_status == catalog_pb2.CACHE_POPULATED
     assert value(kit.engine.outputs(second).literals["y"]) == 1
-    hit_events = [e for e in kit.events("node") if e.id.execution_id.name == second.state.name]
+    hit_events = [
+        e for e in kit.events("node") if e.id.execution_id.name == second.state.name and e.id.node_id == "n0"
+    ]
     assert hit_events[-1].task_node_metadata.cache_status == catalog_pb2.CACHE_HIT
 
 
@@ -186,7 +189,10 @@ def test_a_launch_plan_node_runs_a_child_execution(kit):
         {"y": INT},
         {"y": ref("n0", "y")},
     )
-    run = kit.run(compile_(parent, [echo], launch_plans=[lp]), literal_map(x=integer(6)))
+    options = ExecutionOptions(
+        max_parallelism=2, interruptible=True, overwrite_cache=True, labels={"a": "b"}, environment={"E": "1"}
+    )
+    run = kit.run(compile_(parent, [echo], launch_plans=[lp]), literal_map(x=integer(6)), options=options)
     assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
     assert value(kit.engine.outputs(run).literals["y"]) == 6
     node = run.state.nodes["n0"]
@@ -196,3 +202,67 @@ def test_a_launch_plan_node_runs_a_child_execution(kit):
         e for e in kit.events("node") if e.id.node_id == "n0" and e.workflow_node_metadata.execution_id.name
     )
     assert f"p/d/{running.workflow_node_metadata.execution_id.name}" == node.child_execution
+    # The child runs with the parent's settings, as flytepropeller's launch-plan executor passes them on.
+    child = kit.engine.state_store.load(node.child_execution)
+    assert child is not None
+    assert child.options == {
+        **options.to_dict(),
+        "launch_plan": {"project": "p", "domain": "d", "name": "child_lp", "version": "v1"},
+        "parent_execution": run.key,
+    }
+
+
+def test_every_workflow_scope_reports_its_start_and_end_nodes(kit):
+    from flyte import subworkflow_node
+
+    echo = task("e", "echo", {"x": INT})
+    inner = workflow(
+        "inner", [task_node("n0", echo, {"x": wf_input("x")})], {"x": INT}, {"y": INT}, {"y": ref("n0", "x")}
+    )
+    outer = workflow(
+        "outer",
+        [subworkflow_node("n0", inner, {"x": wf_input("x")})],
+        {"x": INT},
+        {"y": INT},
+        {"y": ref("n0", "y")},
+    )
+    run = kit.run(compile_(outer, [echo], [inner]), literal_map(x=integer(4)))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    events = kit.events("node")
+    phases = [(e.id.node_id, _phase(e)) for e in events]
+    # Start nodes come first in their scope and succeed at once; end nodes come last, queued then succeeded.
+    assert phases[0] == ("start-node", "SUCCEEDED")
+    assert phases[-2:] == [("end-node", "QUEUED"), ("end-node", "SUCCEEDED")]
+    inner_ids = [node_id for node_id, _ in phases if node_id.startswith("n0-0-")]
+    assert inner_ids[0] == "n0-0-start-node" and inner_ids[-1] == "n0-0-end-node"
+
+    def only(node_id, phase):
+        return next(e for e in events if e.id.node_id == node_id and _phase(e) == phase)
+
+    start, end = only("start-node", "SUCCEEDED"), only("end-node", "SUCCEEDED")
+    assert (start.spec_node_id, start.node_name, start.input_uri) == ("start-node", "start-node", "")
+    assert start.output_uri == run.state.inputs_uri
+    assert end.input_uri == run.state.outputs_uri and not end.output_uri
+    inner_start, inner_end = only("n0-0-start-node", "SUCCEEDED"), only("n0-0-end-node", "SUCCEEDED")
+    assert inner_start.parent_node_metadata.node_id == "n0" and inner_start.retry_group == "0"
+    assert inner_start.output_uri == run.state.nodes["n0"].inputs_uri
+    assert inner_end.input_uri == run.state.nodes["n0"].outputs_uri
+    assert (
+        value(kit.engine.storage.read_proto(inner_end.input_uri, literals_pb2.LiteralMap).literals["y"]) == 4
+    )
+
+
+def test_a_failed_workflow_reports_its_start_node_but_no_end_node(kit):
+    fails = task("fails", "flaky", {"x": INT}, custom={"user": 9})
+    wf = workflow(
+        "wf", [task_node("n0", fails, {"x": wf_input("x")})], {"x": INT}, {"y": INT}, {"y": ref("n0", "x")}
+    )
+    run = kit.run(compile_(wf, [fails]), literal_map(x=integer(1)))
+    assert run.state.phase is WorkflowPhase.FAILED
+    ids = {e.id.node_id for e in kit.events("node")}
+    assert "start-node" in ids and "end-node" not in ids
+    assert run.state.nodes["start-node"].phase is NodePhase.SUCCEEDED
+
+
+def _phase(event) -> str:
+    return execution_pb2.NodeExecution.Phase.Name(event.phase)

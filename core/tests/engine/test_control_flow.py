@@ -63,6 +63,29 @@ def test_the_first_matching_case_runs_and_the_others_are_skipped(kit):
         assert sorted(p.name for p in children.values()) == ["SKIPPED", "SKIPPED", "SUCCEEDED"]
 
 
+def test_flytekits_echo_in_a_conditional_passes_its_input_on_as_o0(kit):
+    # flytekit's Echo(name, inputs={"a": int}) declares the output o0; Flyte's echo plugin maps a onto it.
+    echo = task("echo", "echo", {"a": INT}, {"o0": INT})
+    positive = task("positive", "echo", {"o0": INT})
+    if_else = workflow_pb2.IfElseBlock(
+        case=workflow_pb2.IfBlock(
+            condition=comparison(".x", "GT", 0), then_node=task_node("n0", positive, {"o0": wf_input("x")})
+        ),
+        else_node=task_node("n1", echo, {"a": wf_input("x")}),
+    )
+    choose = workflow_pb2.Node(
+        id="sign",
+        inputs=[literals_pb2.Binding(var=".x", binding=wf_input("x"))],
+        branch_node=workflow_pb2.BranchNode(if_else=if_else),
+    )
+    closure = compile_(
+        workflow("signed", [choose], {"x": INT}, {"y": INT}, {"y": ref("sign", "o0")}), [echo, positive]
+    )
+    run = kit.run(closure, literal_map(x=integer(-4)))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
+    assert value(kit.engine.outputs(run).literals["y"]) == -4
+
+
 def test_a_branch_without_a_match_fails_with_the_users_message(kit):
     run = kit.run(branch_workflow(with_else=False), literal_map(x=integer(1)))
     assert run.state.phase is WorkflowPhase.FAILED

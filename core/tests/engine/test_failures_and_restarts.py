@@ -132,6 +132,8 @@ def test_a_dynamic_local_process_task_generates_and_runs_its_workflow(kit, tmp_p
         "n0-0-dn0",
         "n0-0-dn1",
         "n0-0-dn2",
+        "n0-0-end-node",
+        "n0-0-start-node",
     ]
 
 

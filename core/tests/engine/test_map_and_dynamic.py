@@ -137,7 +137,8 @@ def test_a_dynamic_node_runs_the_workflow_its_task_generated(kit):
     run = kit.run(closure, literal_map(x=integer(11)))
     assert run.state.phase is WorkflowPhase.SUCCEEDED
     assert value(kit.engine.outputs(run).literals["y"]) == 11
-    assert [uid for uid in run.state.nodes if uid.startswith("n0-")] == ["n0-0-dn0", "n0-0-dn1", "n0-0-dn2"]
+    generated = [uid for uid in run.state.nodes if uid.startswith("n0-")]
+    assert generated == ["n0-0-start-node", "n0-0-dn0", "n0-0-dn1", "n0-0-dn2", "n0-0-end-node"]
     phases = [e.phase for e in kit.events("node") if e.id.node_id == "n0"]
     assert phases == [
         execution_pb2.NodeExecution.QUEUED,

@@ -42,15 +42,50 @@ def read_outputs(ctx: object) -> literals_pb2.LiteralMap:
 class TestEcho:
     def test_outputs_are_the_inputs_in_one_round(self, tmp_path: Path) -> None:
         inputs = literals_pb2.LiteralMap(literals={"a": integer(1), "s": text("hi")})
-        task = task_template("echo", typed_interface=interface(inputs=["a"], outputs=["a"]))
+        task = task_template("echo", typed_interface=interface(inputs=["a", "s"], outputs=["s", "a"]))
         ctx = make_context(tmp_path, task, inputs=inputs)
         transition = EchoHandler().handle(ctx)
         assert transition.phase is TaskPhase.SUCCESS
         assert read_outputs(ctx) == inputs
 
+    def test_one_input_lands_on_the_one_output_as_flytes_echo_plugin_does(self, tmp_path: Path) -> None:
+        # flytekit's Echo(name, inputs={"a": int}) declares the output o0.
+        task = task_template("echo", typed_interface=interface(inputs=["a"], outputs=["o0"]))
+        ctx = make_context(tmp_path, task, inputs=literals_pb2.LiteralMap(literals={"a": integer(7)}))
+        assert EchoHandler().handle(ctx).phase is TaskPhase.SUCCESS
+        assert read_outputs(ctx) == literals_pb2.LiteralMap(literals={"o0": integer(7)})
+
+    @pytest.mark.parametrize(
+        ("inputs", "outputs", "message"),
+        [
+            (
+                ["a"],
+                ["o0", "o1"],
+                "echo task 'tests.my_task' declares 1 input(s) but 2 output(s) (inputs: a; outputs: o0, o1); "
+                "it copies each input to one output",
+            ),
+            (
+                ["a", "b"],
+                ["o0", "o1"],
+                "echo task 'tests.my_task' has outputs named unlike its inputs (inputs: a, b; outputs: o0, o1); "
+                "with more than one input the output names must be the input names",
+            ),
+        ],
+    )
+    def test_an_interface_it_cannot_echo_fails_for_good_naming_the_task(
+        self, tmp_path: Path, inputs: list[str], outputs: list[str], message: str
+    ) -> None:
+        task = task_template("echo", typed_interface=interface(inputs=inputs, outputs=outputs))
+        values = literals_pb2.LiteralMap(literals={name: integer(1) for name in inputs})
+        transition = EchoHandler().handle(make_context(tmp_path, task, inputs=values))
+        assert transition.phase is TaskPhase.PERMANENT_FAILURE
+        assert transition.error is not None
+        assert (transition.error.kind, transition.error.message) == (ErrorKind.USER, message)
+
     def test_handling_again_is_harmless(self, tmp_path: Path) -> None:
         inputs = literals_pb2.LiteralMap(literals={"a": integer(1)})
-        ctx = make_context(tmp_path, task_template("echo"), inputs=inputs)
+        task = task_template("echo", typed_interface=interface(inputs=["a"], outputs=["a"]))
+        ctx = make_context(tmp_path, task, inputs=inputs)
         handler = EchoHandler()
         handler.handle(ctx)
         assert handler.handle(ctx).phase is TaskPhase.SUCCESS

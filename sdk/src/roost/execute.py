@@ -69,6 +69,21 @@ def _write_error(
     storage.write_proto(storage.join(output_prefix, "error.pb"), document)
 
 
+def _given_prefixes(raw_output: str, checkpoint: str, prev_checkpoint: str) -> tuple[str, str, str]:
+    """The prefixes as given, with "none" spelled as Flyte's executors spell it made empty: a template the
+    executor left unfilled, and ``""`` (the rendering of an empty previous checkpoint, which an argv keeps
+    as two quote characters) — as flytekit's entrypoint reads them."""
+
+    def given(value: str, template: str) -> str:
+        return "" if value in (template, '""') else value
+
+    return (
+        given(raw_output, "{{.rawOutputDataPrefix}}"),
+        given(checkpoint, "{{.checkpointOutputPrefix}}"),
+        given(prev_checkpoint, "{{.prevCheckpointPrefix}}"),
+    )
+
+
 @click.command(context_settings={"ignore_unknown_options": True})
 @click.option("--inputs", required=True, help="URI of inputs.pb.")
 @click.option("--output-prefix", required=True, help="Where outputs.pb, futures.pb or error.pb go.")
@@ -91,6 +106,9 @@ def main(
     from roost.serialize import SerializationSettings
     from roost.tasks import SERIALIZATION_ENV, Task
 
+    raw_output_data_prefix, checkpoint_path, prev_checkpoint = _given_prefixes(
+        raw_output_data_prefix, checkpoint_path, prev_checkpoint
+    )
     storage = storage_from_environment()
     failed = False
     try:

@@ -6,14 +6,17 @@
 
     {"version": "v1",            # version of the registered entities that "launch" entries execute
      "timeout": 150,             # seconds FlyteRemote.wait waits for each execution
-     "launch": [{"key": "k", "kind": "workflow" | "launch_plan" | "task", "name": "...", "inputs": {...}}],
+     "launch": [{"key": "k", "kind": "workflow" | "launch_plan" | "task", "name": "...", "inputs": {...},
+                 "envs": {...}, "labels": {...}}],          # envs and labels are optional
      "attach": [{"key": "k", "execution": "<name of an execution started elsewhere>"}]}
 
 Every ``launch`` entry is fetched and started with ``FlyteRemote.execute``; then every execution (launched or
 attached) is waited for with ``FlyteRemote.wait`` (syncing its nodes). The last line printed is a JSON object
 mapping each key to ``{"execution", "phase", "outputs", "error", "nodes"}``, or to ``{"exception"}`` when the
-client raised; ``nodes`` maps node ids to ``{"phase", "outputs", "children", "task_executions"}``. Project
-``flytesnacks``, domain ``development``.
+client raised; ``nodes`` maps node ids to ``{"phase", "outputs", "children", "task_executions"}``, and for the
+start and end nodes (which FlyteRemote lists but does not sync) to ``{"phase", "data"}``: their inputs and
+outputs as GetNodeExecutionData returns them, in protobuf's JSON form. Project ``flytesnacks``, domain
+``development``.
 """
 
 from __future__ import annotations
@@ -26,10 +29,14 @@ from pathlib import Path
 from typing import Any
 
 from flytekit.configuration import Config
+from flytekit.core import constants
 from flytekit.core.type_engine import LiteralsResolver
+from flytekit.models.common import Labels
 from flytekit.models.core.execution import NodeExecutionPhase, WorkflowExecutionPhase
 from flytekit.remote import FlyteRemote
 from flytekit.remote.executions import FlyteNodeExecution, FlyteWorkflowExecution
+from flytekit.tools.translator import Options
+from google.protobuf import json_format
 
 PROJECT = "flytesnacks"
 DOMAIN = "development"
@@ -43,37 +50,58 @@ def launch(remote: FlyteRemote, entry: dict[str, Any], version: str) -> FlyteWor
         "task": remote.fetch_task,
     }[entry["kind"]]
     entity = fetch(name=entry["name"], version=version)
-    return remote.execute(entity, inputs=entry["inputs"])
+    options = Options(labels=Labels(entry["labels"])) if "labels" in entry else None
+    return remote.execute(entity, inputs=entry["inputs"], envs=entry.get("envs"), options=options)
 
 
 def values(outputs: LiteralsResolver | None) -> dict[str, Any] | None:
-    """Outputs as Python values; None where flytekit knows no interface to read them with (branch nodes)."""
+    """Outputs as Python values; None where flytekit knows no interface to read them with (branch nodes). A
+    value whose Python type flytekit cannot guess here (a dataclass of user code the driver does not import)
+    is given as its literal, in protobuf's JSON form."""
     if outputs is None or outputs.variable_map is None:
         return None
-    return {name: outputs.get(name) for name in outputs.literals}
+    result: dict[str, Any] = {}
+    for name, literal in outputs.literals.items():
+        try:
+            result[name] = outputs.get(name)
+        except Exception:
+            result[name] = {"literal": json_format.MessageToDict(literal.to_flyte_idl())}
+    return result
 
 
-def describe_nodes(nodes: dict[str, FlyteNodeExecution]) -> dict[str, Any]:
-    """Phase, outputs and child nodes of every node execution FlyteRemote synced."""
-    return {
-        node_id: {
-            "phase": NodeExecutionPhase.enum_to_string(node.closure.phase),
+def describe_nodes(remote: FlyteRemote, nodes: dict[str, FlyteNodeExecution]) -> dict[str, Any]:
+    """Phase, outputs and child nodes of every node execution FlyteRemote synced (data of start and end
+    nodes)."""
+    described: dict[str, Any] = {}
+    for node_id, node in sorted(nodes.items()):
+        phase = NodeExecutionPhase.enum_to_string(node.closure.phase)
+        if node.metadata.spec_node_id in (constants.START_NODE_ID, constants.END_NODE_ID):
+            data = remote.client.get_node_execution_data(node.id)
+            described[node_id] = {
+                "phase": phase,
+                "data": {
+                    "inputs": json_format.MessageToDict(data.full_inputs.to_flyte_idl()),
+                    "outputs": json_format.MessageToDict(data.full_outputs.to_flyte_idl()),
+                },
+            }
+            continue
+        described[node_id] = {
+            "phase": phase,
             "outputs": values(node.outputs) if node.closure.phase == NodeExecutionPhase.SUCCEEDED else None,
-            "children": describe_nodes(node.subworkflow_node_executions),
+            "children": describe_nodes(remote, node.subworkflow_node_executions),
             "task_executions": len(node.task_executions),
         }
-        for node_id, node in sorted(nodes.items())
-    }
+    return described
 
 
-def describe(execution: FlyteWorkflowExecution) -> dict[str, Any]:
+def describe(remote: FlyteRemote, execution: FlyteWorkflowExecution) -> dict[str, Any]:
     """What the test checks of a finished execution."""
     return {
         "execution": execution.id.name,
         "phase": WorkflowExecutionPhase.enum_to_string(execution.closure.phase),
         "outputs": values(execution.outputs) if execution.is_successful else None,
         "error": execution.error.message if execution.error is not None else None,
-        "nodes": describe_nodes(execution.node_executions),
+        "nodes": describe_nodes(remote, execution.node_executions),
     }
 
 
@@ -98,7 +126,7 @@ def main(config: str, plan_path: str) -> None:
             done = remote.wait(
                 execution, timeout=timedelta(seconds=plan["timeout"]), poll_interval=timedelta(seconds=1)
             )
-            results[key] = describe(done)
+            results[key] = describe(remote, done)
         except Exception:
             results[key] = {"exception": traceback.format_exc()}
     print(json.dumps(results, default=repr))

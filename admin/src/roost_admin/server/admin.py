@@ -31,7 +31,7 @@ class AdminService(RegistryRPCs, ExecutionRPCs, admin_pb2_grpc.AdminServiceServi
         request: version_pb2.GetVersionRequest,
         context: grpc.ServicerContext,
     ) -> version_pb2.GetVersionResponse:
-        """The server's version."""
+        """The server's version, ``v``-prefixed as flyteadmin reports its release (``v1.16.8``)."""
         return version_pb2.GetVersionResponse(
-            control_plane_version=version_pb2.Version(Version=VERSION, Build="roost", BuildTime="")
+            control_plane_version=version_pb2.Version(Version=f"v{VERSION}", Build="roost", BuildTime="")
         )

@@ -21,6 +21,10 @@ Unless configured otherwise, ``python-task``, ``container`` and ``raw-container`
 (``local-process``), even when another installed plugin (the Kubernetes pod plugin) serves those types too.
 Tasks whose image ``image_environments`` lists run with that environment's interpreter first on ``PATH``;
 other tasks run with the admin's own Python environment.
+
+Local task processes also learn how to reach the blob store (S3 endpoint and credentials) and the admin
+(its gRPC endpoint), as Flyte's sandbox tells every pod: flytekit's eager workflows and tasks that use
+FlyteRemote, and Roost tasks using its remote client, work from inside a task.
 """
 
 from __future__ import annotations
@@ -53,6 +57,18 @@ _S3_VARIABLES = {
 """The admin's S3 options, and the variables flytekit's and Roost's task entrypoints read them from."""
 
 
+def admin_environment(endpoint: str, *, insecure: bool) -> dict[str, str]:
+    """Environment variables that tell a task process where the admin's gRPC endpoint is (``host:port``):
+    flytekit's (``FLYTE_PLATFORM_URL``, ``FLYTE_PLATFORM_INSECURE``) and Roost's client's (``ROOST_ENDPOINT``,
+    ``ROOST_INSECURE``)."""
+    return {
+        "FLYTE_PLATFORM_URL": endpoint,
+        "FLYTE_PLATFORM_INSECURE": str(insecure),
+        "ROOST_ENDPOINT": endpoint,
+        "ROOST_INSECURE": str(insecure).lower(),
+    }
+
+
 def storage_environment(storage_options: Mapping[str, Mapping[str, Any]]) -> dict[str, str]:
     """Environment variables that let a task process reach the blob store the admin uses (its S3 endpoint
     and credentials), the way Flyte's sandbox hands them to every pod."""
@@ -62,18 +78,15 @@ def storage_environment(storage_options: Mapping[str, Mapping[str, Any]]) -> dic
     }
 
 
-def engine_config(
-    section: Mapping[str, Any], storage_options: Mapping[str, Mapping[str, Any]] | None = None
-) -> EngineConfig:
+def engine_config(section: Mapping[str, Any], reach: Mapping[str, str] | None = None) -> EngineConfig:
     """The engine configuration for the settings' ``engine`` section, with the admin's defaults filled in.
 
-    Local task processes get :func:`storage_environment` of ``storage_options`` under the ``env`` the section
-    configures for ``local-process`` (configured values win). An unknown key or a malformed ``local-process``
-    section raises ConfigurationError naming it. (A task type mapped to a handler that is not installed is
-    reported when the workers start.)
+    Local task processes get ``reach`` (:func:`storage_environment`, :func:`admin_environment`) under the
+    ``env`` the section configures for ``local-process`` (configured values win). An unknown key or a
+    malformed ``local-process`` section raises ConfigurationError naming it. (A task type mapped to a handler
+    that is not installed is reported when the workers start.)
     """
     data = dict(section)
-    reach = storage_environment(storage_options or {})
     if reach:
         handlers = dict(data.get("handlers") or {})
         process = dict(handlers.get("local-process") or {})

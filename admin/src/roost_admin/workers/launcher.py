@@ -3,6 +3,11 @@
 The child's name comes from the engine (deterministic per parent, node and attempt), so launching twice (after
 a restart) finds the child created the first time. Its status is read from its row; when it ends, the event
 sink wakes the parent (through the node execution that launched it), in this process or another.
+
+As flytepropeller's launch-plan executor does, the child's request carries the parent's labels, annotations,
+raw output location, max parallelism, interruptible flag, overwrite-cache flag, environment variables and
+security context; where the parent set none, the child's launch plan decides (the request's values win over
+the launch plan's, as for every execution).
 """
 
 from __future__ import annotations
@@ -15,9 +20,7 @@ from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
-from roost_admin.db import models
 from roost_admin.server import execution_views, launching
 from roost_admin.server.execution_rows import TERMINAL_WORKFLOW, execution_key, find_execution
 from roost_core.engine import ChildRequest, ChildStatus, WorkflowPhase
@@ -27,6 +30,20 @@ if TYPE_CHECKING:
     from roost_admin.app import AdminApp
 
 log = logging.getLogger(__name__)
+
+
+def _inherit(child: execution_pb2.ExecutionSpec, parent: execution_pb2.ExecutionSpec) -> None:
+    """What flytepropeller's launch-plan executor copies from the parent execution into the child's request."""
+    child.labels.CopyFrom(parent.labels)
+    child.annotations.CopyFrom(parent.annotations)
+    child.raw_output_data_config.CopyFrom(parent.raw_output_data_config)
+    child.max_parallelism = parent.max_parallelism
+    if parent.HasField("interruptible"):
+        child.interruptible.CopyFrom(parent.interruptible)
+    child.overwrite_cache = parent.overwrite_cache
+    child.envs.CopyFrom(parent.envs)
+    if parent.HasField("security_context"):
+        child.security_context.CopyFrom(parent.security_context)
 
 
 def _split(key: str) -> tuple[str, str, str]:
@@ -50,6 +67,11 @@ class AdminChildLauncher:
                 if find_execution(session, project, domain, request.name) is not None:
                     return key
                 parent = find_execution(session, *_split(request.parent))
+                parent_spec = (
+                    execution_views.execution_message(self._app.storage, session, parent).spec
+                    if parent is not None
+                    else execution_pb2.ExecutionSpec()
+                )
                 spec = execution_pb2.ExecutionSpec(
                     launch_plan=identifier_pb2.Identifier(
                         resource_type=identifier_pb2.LAUNCH_PLAN,
@@ -61,9 +83,10 @@ class AdminChildLauncher:
                     metadata=execution_pb2.ExecutionMetadata(
                         mode=execution_pb2.ExecutionMetadata.CHILD_WORKFLOW,
                         principal=parent.principal if parent is not None else "",
-                        nesting=self._nesting(session, parent) + 1,
+                        nesting=parent_spec.metadata.nesting + 1 if parent is not None else 1,
                     ),
                 )
+                _inherit(spec, parent_spec)
                 launching.create_execution(
                     self._app,
                     session,
@@ -78,13 +101,6 @@ class AdminChildLauncher:
             log.debug("child execution %s was created concurrently", key)
         self._poke()
         return key
-
-    def _nesting(self, session: Session, parent: models.Execution | None) -> int:
-        if parent is None:
-            return 0
-        return int(
-            execution_views.execution_message(self._app.storage, session, parent).spec.metadata.nesting
-        )
 
     def status(self, child: str) -> ChildStatus:
         """The child's phase, with its outputs or error once it ended."""

@@ -49,7 +49,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from roost_admin.db import models
 from roost_admin.db.base import utcnow
 from roost_admin.server.execution_rows import key_text
-from roost_admin.workers.config import engine_config
+from roost_admin.workers.config import admin_environment, engine_config, storage_environment
 from roost_admin.workers.launcher import AdminChildLauncher
 from roost_admin.workers.signals import AdminSignals
 from roost_admin.workers.sink import AdminEventSink
@@ -350,7 +350,13 @@ class WorkerPool:
         self.sink = AdminEventSink(app, self.poke)
         self.engine = Engine(
             app.storage,
-            config=engine_config(settings.engine, settings.storage_options),
+            config=engine_config(
+                settings.engine,
+                {
+                    **storage_environment(settings.storage_options),
+                    **admin_environment(app.public_grpc_endpoint, insecure=settings.public_grpc_insecure),
+                },
+            ),
             plugins=app.plugins,
             state_store=self.store,
             sinks={"admin": self.sink},

@@ -198,16 +198,16 @@ class Engine:
 
     def _succeed(self, run: Run) -> None:
         state = run.state
+        outputs_uri = self.storage.join(state.data_prefix, "outputs.pb")
         try:
-            outputs = scopes.outputs(run, run.top)
+            scopes.finish(run, run.top, outputs_uri)
         except BindingError as exc:
             state.error = ExecutionError(
                 "BindingError", f"workflow {run.top.graph.name!r}: output {exc}", ErrorKind.USER
             )
             self._set_phase(run, WorkflowPhase.FAILING)
             return
-        state.outputs_uri = self.storage.join(state.data_prefix, "outputs.pb")
-        run.write_literal_map(state.outputs_uri, outputs)
+        state.outputs_uri = outputs_uri
         self._set_phase(run, WorkflowPhase.SUCCEEDING)
         self._set_phase(run, WorkflowPhase.SUCCEEDED)
 

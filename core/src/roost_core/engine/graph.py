@@ -14,6 +14,13 @@ from flyteidl.core import compiler_pb2, identifier_pb2, tasks_pb2, workflow_pb2
 START_NODE = "start-node"
 END_NODE = "end-node"
 
+
+def is_start_or_end(uid: str) -> bool:
+    """Whether a node execution id (``n0-0-start-node`` included) names a workflow's start or end node:
+    bookkeeping that flyteadmin lists but users are not shown (flytekit skips them too)."""
+    return any(uid == node or uid.endswith(f"-{node}") for node in (START_NODE, END_NODE))
+
+
 IdKey = tuple[str, str, str, str]
 """(project, domain, name, version): how entities are looked up."""
 
@@ -42,6 +49,10 @@ class WorkflowGraph:
     """Executable downstream node ids of each node."""
     position: dict[str, int]
     """Each node's index in ``order``."""
+    start: workflow_pb2.Node
+    """The ``start-node``: its outputs are the workflow's inputs."""
+    end: workflow_pb2.Node
+    """The ``end-node``: its inputs are the workflow's outputs."""
 
     @property
     def name(self) -> str:
@@ -53,6 +64,9 @@ class WorkflowGraph:
         """Index a compiled workflow; node order is a topological sort stable in template order."""
         template = compiled.template
         nodes = {n.id: n for n in template.nodes if n.id not in (START_NODE, END_NODE)}
+        # The compiler adds both; workflows built by hand may lack them.
+        bookends = {node_id: workflow_pb2.Node(id=node_id) for node_id in (START_NODE, END_NODE)}
+        bookends.update((n.id, n) for n in template.nodes if n.id in bookends)
         upstream: dict[str, tuple[str, ...]] = {}
         for node_id in (*nodes, END_NODE):
             ids: Iterable[str] = ()
@@ -73,6 +87,8 @@ class WorkflowGraph:
             upstream,
             {node_id: tuple(ids) for node_id, ids in downstream.items()},
             {node_id: index for index, node_id in enumerate(order)},
+            bookends[START_NODE],
+            bookends[END_NODE],
         )
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 
+from roost_core.engine.config import ExecutionOptions
 from roost_core.engine.graph import IdKey, id_key, id_text
 from roost_core.engine.phases import WorkflowPhase
 from roost_core.errors import ErrorKind, ExecutionError
@@ -34,6 +35,11 @@ class ChildRequest:
     inputs: literals_pb2.LiteralMap
     notify: Callable[[], None]
     """Wakes the parent when the child changes phase."""
+    inherited: ExecutionOptions = field(default_factory=ExecutionOptions)
+    """The parent's settings the child runs with, as flytepropeller passes them on: max parallelism,
+    interruptible, overwrite cache, labels, annotations, environment (its launch plan decides what the
+    parent leaves unset). The admin's launcher reads the parent's stored spec instead, which also carries
+    the raw output location and security context."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,11 +107,23 @@ class InProcessLauncher:
             inputs.MergeFrom(entry.default_inputs)
             inputs.MergeFrom(request.inputs)
             inputs.MergeFrom(entry.fixed_inputs)
+            lp = request.launch_plan
+            options = replace(
+                request.inherited,
+                launch_plan={
+                    "project": lp.project,
+                    "domain": lp.domain,
+                    "name": lp.name,
+                    "version": lp.version,
+                },
+                parent_execution=request.parent,
+            )
             run = engine.start(
                 identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=request.name),
                 entry.closure,
                 inputs,
                 data_prefix=f"{self._data_prefix}/{request.name}",
+                options=options,
             )
 
             def follow() -> None:

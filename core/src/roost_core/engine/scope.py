@@ -2,6 +2,10 @@
 
 Nodes are visited in dependency order, so a node whose upstream finished earlier in the same round starts
 in that round too: a chain of quick tasks finishes in one round instead of one round per node.
+
+Every scope reports its ``start-node`` (succeeded, its outputs the scope's inputs) when it is first
+evaluated, and its ``end-node`` (queued and succeeded, its inputs the scope's outputs) when it succeeds, as
+flytepropeller does; flyteadmin lists them among the node executions.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass
 from flyteidl.core import literals_pb2, workflow_pb2
 
 from roost_core.engine.bindings import resolve_bindings
+from roost_core.engine.graph import END_NODE, START_NODE
 from roost_core.engine.nodes import dispatch
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.run import NodeRef, Run, Scope
@@ -50,6 +55,8 @@ def evaluate(run: Run, scope: Scope) -> ScopeResult:
     """
     graph = scope.graph
     states = run.state.nodes
+    if scope.prefix + START_NODE not in states:
+        _report_start(run, scope)
     progress = run.scope_progress(scope)
     fail_fast = graph.template.metadata.on_failure != _FAIL_LATE
     position = graph.position
@@ -102,6 +109,13 @@ def evaluate(run: Run, scope: Scope) -> ScopeResult:
     return ScopeResult(ScopeStatus.SUCCEEDED if done else ScopeStatus.RUNNING)
 
 
+def _report_start(run: Run, scope: Scope) -> None:
+    uid = scope.uid(START_NODE)
+    state = run.node_state(uid)
+    state.outputs_uri = scope.inputs_uri
+    run.set_phase(NodeRef(scope, scope.graph.start, uid, scope.parent_uid), state, NodePhase.SUCCEEDED)
+
+
 def _readiness(run: Run, scope: Scope, node_id: str) -> tuple[_Ready, str]:
     """Whether a node whose upstream nodes all ended may run, or is skipped because one did not succeed."""
     states = run.state.nodes
@@ -132,8 +146,20 @@ def abort(run: Run, scope: Scope, cause: str) -> None:
             dispatch.abort(run, ref, state, cause)
 
 
-def outputs(run: Run, scope: Scope) -> literals_pb2.LiteralMap:
-    """The scope's workflow outputs, resolved from its nodes; raises BindingError naming the output."""
-    return resolve_bindings(
-        scope.graph.template.outputs, lambda node_id, var: run.output_of(scope, node_id, var)
+def finish(run: Run, scope: Scope, outputs_uri: str) -> literals_pb2.LiteralMap:
+    """Resolve the succeeded scope's workflow outputs, write them to ``outputs_uri`` and report the end node
+    (whose inputs they are); raises BindingError naming the output."""
+    template = scope.graph.template
+    outputs = resolve_bindings(
+        template.outputs,
+        lambda node_id, var: run.output_of(scope, node_id, var),
+        template.interface.outputs.variables,
     )
+    run.write_literal_map(outputs_uri, outputs)
+    uid = scope.uid(END_NODE)
+    state = run.node_state(uid)
+    state.inputs_uri = outputs_uri
+    ref = NodeRef(scope, scope.graph.end, uid, scope.parent_uid)
+    run.set_phase(ref, state, NodePhase.QUEUED)
+    run.set_phase(ref, state, NodePhase.SUCCEEDED)
+    return outputs

@@ -196,26 +196,49 @@ def run_remote(
             _print_outputs(client, execution_id, workflow, output)
 
 
+def _node_names(client: Any, execution: Any) -> dict[str, str]:
+    """Top-level node id → what the node runs (its task, sub-workflow or launch plan, as the workflow names
+    it), read from the execution's workflow; empty when the admin cannot say (a single-task execution)."""
+    if not execution.closure.HasField("workflow_id"):
+        return {}
+    try:
+        workflow = client.get_workflow(execution.closure.workflow_id)
+    except RemoteError:
+        return {}
+    names = {}
+    for node in workflow.closure.compiled_workflow.primary.template.nodes:
+        target = node.task_node.reference_id.name or (
+            node.workflow_node.sub_workflow_ref.name or node.workflow_node.launchplan_ref.name
+        )
+        names[node.id] = node.metadata.name or target.rpartition(".")[2] or node.id
+    return names
+
+
 def _follow(client: Any, execution_id: Any) -> Any:
     from roost.local.progress import ProgressSink
+    from roost_core.engine.graph import is_start_or_end
     from roost_core.events import EventSummary
 
     sink = ProgressSink(f"execution {execution_id.name}", live=sys.stderr.isatty(), stream=sys.stderr)
     seen: dict[str, str] = {}
+    names: dict[str, str] = {}
     from flyteidl.core import execution_pb2 as core_execution
 
     def poll(execution: Any) -> None:
+        if not names:
+            names.update(_node_names(client, execution))
         changes = []
         for node in client.node_executions(execution_id):
             uid = node.id.node_id
-            if "start-node" in uid or "end-node" in uid:
+            if is_start_or_end(uid):
                 continue
             phase = core_execution.NodeExecution.Phase.Name(node.closure.phase)
             if seen.get(uid) == phase:
                 continue
             seen[uid] = phase
             at = node.closure.updated_at.ToNanoseconds() / 1e9 or time.time()
-            changes.append(("node", EventSummary(uid, phase, at, node.metadata.spec_node_id or uid)))
+            spec_id = node.metadata.spec_node_id or uid
+            changes.append(("node", EventSummary(uid, phase, at, names.get(spec_id, spec_id))))
         if changes:
             sink.record(changes)
 
@@ -329,15 +352,19 @@ def _show_execution(client: Any, project: str, domain: str, name: str, nodes: bo
         else:
             _emit([json_format.MessageToDict(execution)], output, [])
         return
+    from roost_core.engine.graph import is_start_or_end
+
     rows = []
+    names = _node_names(client, execution)
     for node in client.node_executions(execution_id):
-        if "start-node" in node.id.node_id or "end-node" in node.id.node_id:
+        if is_start_or_end(node.id.node_id):
             continue
         closure = node.closure
+        spec_id = node.metadata.spec_node_id or node.id.node_id
         rows.append(
             {
                 "node": node.id.node_id,
-                "name": node.metadata.spec_node_id,
+                "name": names.get(spec_id, spec_id),
                 "phase": core_execution.NodeExecution.Phase.Name(closure.phase),
                 "duration": f"{closure.duration.ToTimedelta().total_seconds():.2f}s",
                 "error": closure.error.message.splitlines()[0] if closure.error.message else "",

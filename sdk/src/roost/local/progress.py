@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
+from roost_core.engine.graph import is_start_or_end
 from roost_core.events import Event
 from roost_core.events.event import EventSummary
 
@@ -75,6 +76,8 @@ class ProgressSink:
 
     def _node(self, summary: EventSummary) -> None:
         uid, phase, at = summary.subject, summary.phase, summary.occurred_at
+        if is_start_or_end(uid):
+            return
         row = self._rows.get(uid)
         if row is None:
             row = self._rows[uid] = _Row(summary.name or uid, phase, at)

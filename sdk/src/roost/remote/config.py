@@ -1,4 +1,5 @@
-"""Where the admin is: ``roost config init`` writes it; ``$ROOST_ENDPOINT`` and friends override it."""
+"""Where the admin is: ``roost config init`` writes it; ``$ROOST_ENDPOINT`` and friends override it (the admin
+sets ``ROOST_ENDPOINT`` and ``ROOST_INSECURE`` for the task processes it starts)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from roost.errors import RemoteError
 
 DEFAULT_ENDPOINT = "localhost:8089"
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
 def config_path() -> Path:
@@ -32,7 +34,8 @@ class ClientConfig:
 
     @classmethod
     def load(cls) -> ClientConfig:
-        """The saved config (if any), then ``ROOST_ENDPOINT``, ``ROOST_PROJECT``, ``ROOST_DOMAIN``."""
+        """The saved config (if any), then ``ROOST_ENDPOINT``, ``ROOST_INSECURE``, ``ROOST_PROJECT``,
+        ``ROOST_DOMAIN``."""
         values: dict[str, Any] = {}
         path = config_path()
         if path.exists():
@@ -49,6 +52,13 @@ class ClientConfig:
             env = os.environ.get(f"ROOST_{key.upper()}")
             if env:
                 values[key] = env
+        insecure = os.environ.get("ROOST_INSECURE", "").strip().lower()
+        if insecure:
+            if insecure not in _FLAGS:
+                raise RemoteError(
+                    f"ROOST_INSECURE must be true or false, not {os.environ['ROOST_INSECURE']!r}"
+                )
+            values["insecure"] = _FLAGS[insecure]
         return cls(**values)
 
     def save(self) -> Path:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flyteidl.core import literals_pb2, tasks_pb2
+from collections.abc import Mapping
+
+from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2
 
 from roost_core import literal_types
 from roost_core.engine.bindings import BindingError, resolve_bindings
@@ -13,10 +15,40 @@ from roost_core.engine.state import NodeState
 from roost_core.errors import ErrorKind, ExecutionError
 
 
-def resolve_inputs(run: Run, ref: NodeRef) -> literals_pb2.LiteralMap:
+def resolve_inputs(
+    run: Run, ref: NodeRef, expects: tasks_pb2.TaskTemplate | None = None
+) -> literals_pb2.LiteralMap:
     """The node's inputs, resolved against its scope; raises BindingError naming the input."""
     scope = ref.scope
-    return resolve_bindings(ref.node.inputs, lambda node_id, var: run.output_of(scope, node_id, var))
+    return resolve_bindings(
+        ref.node.inputs,
+        lambda node_id, var: run.output_of(scope, node_id, var),
+        _input_variables(ref, expects),
+    )
+
+
+def _input_variables(
+    ref: NodeRef, expects: tasks_pb2.TaskTemplate | None
+) -> Mapping[str, interface_pb2.Variable] | None:
+    """The inputs the node feeds: its task's, its sub-workflow's or its launch plan's, where known."""
+    typed: interface_pb2.TypedInterface | None = None
+    target = ref.node.workflow_node
+    if expects is not None:
+        typed = expects.interface
+    elif ref.node.WhichOneof("target") != "workflow_node":
+        return None
+    elif target.HasField("sub_workflow_ref"):
+        try:
+            typed = ref.scope.index.workflow(target.sub_workflow_ref).template.interface
+        except KeyError:
+            return None
+    else:
+        launch_plan = ref.scope.index.launch_plan(target.launchplan_ref)
+        typed = launch_plan.interface if launch_plan is not None else None
+    if typed is None:
+        return None
+    variables: Mapping[str, interface_pb2.Variable] = typed.inputs.variables
+    return variables
 
 
 def start(
@@ -27,7 +59,7 @@ def start(
     Returns the inputs, or None after failing the node with a message naming the input at fault.
     """
     try:
-        inputs = resolve_inputs(run, ref)
+        inputs = resolve_inputs(run, ref, expects)
     except BindingError as exc:
         run.fail(ref, state, ExecutionError("BindingError", f"{ref.label}: {exc}", ErrorKind.USER))
         return None

@@ -93,8 +93,9 @@ def advance(run: Run, ref: NodeRef, state: NodeState, site: TaskSite) -> None:
         assert result.error is not None
         run.fail(ref, state, result.error)
         return
+    uri = run.engine.storage.join(attempt.attempt_dir(run, site, state.attempt), "outputs.pb")
     try:
-        outputs = scopes.outputs(run, scope)
+        outputs = scopes.finish(run, scope, uri)
     except BindingError as exc:
         run.fail(ref, state, ExecutionError("BindingError", f"{site.label}: output {exc}", ErrorKind.USER))
         return
@@ -102,8 +103,6 @@ def advance(run: Run, ref: NodeRef, state: NodeState, site: TaskSite) -> None:
     if problem is not None:
         run.fail(ref, state, ExecutionError("OutputsMismatch", problem, ErrorKind.USER))
         return
-    uri = run.engine.storage.join(attempt.attempt_dir(run, site, state.attempt), "outputs.pb")
-    run.write_literal_map(uri, outputs)
     attempt.complete(run, site, state, uri, outputs)
     run.set_phase(ref, state, NodePhase.SUCCEEDED, target=site.task.id)
 

@@ -59,8 +59,9 @@ def _advance_subworkflow(run: Run, ref: NodeRef, state: NodeState) -> None:
             return
         run.fail(ref, state, result.error)
         return
+    outputs_uri = run.engine.storage.join(run.data_dir(ref.uid), str(state.attempt), "outputs.pb")
     try:
-        outputs = scopes.outputs(run, scope)
+        scopes.finish(run, scope, outputs_uri)
     except BindingError as exc:
         run.fail(
             ref,
@@ -70,8 +71,7 @@ def _advance_subworkflow(run: Run, ref: NodeRef, state: NodeState) -> None:
             ),
         )
         return
-    state.outputs_uri = run.engine.storage.join(run.data_dir(ref.uid), str(state.attempt), "outputs.pb")
-    run.write_literal_map(state.outputs_uri, outputs)
+    state.outputs_uri = outputs_uri
     run.set_phase(ref, state, NodePhase.SUCCEEDED)
 
 
@@ -105,6 +105,7 @@ def _advance_launch_plan(run: Run, ref: NodeRef, state: NodeState) -> None:
             launch_plan=ref.node.workflow_node.launchplan_ref,
             inputs=run.literal_map(state.inputs_uri),
             notify=run.wake,
+            inherited=run.options,
         )
         try:
             state.child_execution = launcher.launch(request)
