@@ -25,16 +25,16 @@ if TYPE_CHECKING:
     from roost.context import current_context
     from roost.eager import eager
     from roost.errors import FlyteRecoverableException, RecoverableError
+    from roost.gates import approve, sleep, wait_for_input
     from roost.hashing import HashMethod
+    from roost.image import ImageSpec
     from roost.imperative import ImperativeWorkflow as Workflow
     from roost.imperative import kwtypes
-    from roost.gates import approve, sleep, wait_for_input
-    from roost.image import ImageSpec
     from roost.launch_plan import CronSchedule, Email, FixedRate, LaunchPlan, PagerDuty, Slack
     from roost.map import map_task
     from roost.node_creation import create_node
-    from roost.shell import OutputLocation, ShellTask
     from roost.options import Cache, Resources, Secret
+    from roost.shell import OutputLocation, ShellTask
     from roost.tasks import dynamic, task
     from roost.types import Directory, File, FlyteError, StructuredDataset
     from roost.workflows import FailurePolicy, workflow
