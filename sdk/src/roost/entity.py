@@ -98,12 +98,7 @@ class Entity(abc.ABC):
 
     def output_promises(self, node: Node) -> Any:
         """The promises a call returns: one, a tuple of several, or the node itself when there are none."""
-        promises = {
-            var: Promise(
-                node.id, var, _typing.literal_type(t), t, label=f"{self.short_name}.{var}", node=node
-            )
-            for var, t in self.interface.outputs.items()
-        }
+        promises = node.outputs
         if not promises:
             return node
         if len(promises) == 1 and self.interface.output_tuple is None:
