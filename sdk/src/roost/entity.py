@@ -44,6 +44,11 @@ class Entity(abc.ABC):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         state = current_compilation()
         if state is None:
+            from roost.eager import current_controller
+
+            controller = current_controller()
+            if controller is not None:  # inside an eager workflow: a child execution, awaited
+                return controller.submit(self, self.bind_arguments(args, kwargs))
             return self.local_call(*args, **kwargs)
         return self.add_node(state, self.bind_arguments(args, kwargs))
 
