@@ -11,6 +11,7 @@ from roost.types.containers import DictTransformer, ListTransformer, TupleTransf
 from roost.types.enums import EnumTransformer, LiteralValuesTransformer
 from roost.types.failure import FlyteErrorTransformer
 from roost.types.files import DirectoryTransformer, FileTransformer
+from roost.types.iterators import IteratorTransformer
 from roost.types.numpy_arrays import NumpyArrayTransformer
 from roost.types.pickled import PickleTransformer
 from roost.types.pydantic_models import PydanticTransformer
@@ -55,5 +56,6 @@ def roost_type_transformers(register: RegisterTransformer) -> None:
         DirectoryTransformer(),
         StructuredDatasetTransformer(),
         FlyteErrorTransformer(),
+        IteratorTransformer(),
     ):
         register(transformer)
