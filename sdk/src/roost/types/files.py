@@ -41,6 +41,20 @@ class _BlobPath(os.PathLike[str]):
     """The blob format this class declares (``File["csv"].format == "csv"``); empty for any format."""
     _formats: ClassVar[dict[str, type[Any]]]
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """As a pydantic model field: read and written by Roost's type engine, as in a dataclass."""
+        from roost.types.pydantic_fields import core_schema_of
+
+        return core_schema_of(cls)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        """The field's JSON schema (flytekit's)."""
+        from roost.types.pydantic_fields import json_schema_of
+
+        return json_schema_of(cls)
+
     def __init__(self, path: str | os.PathLike[str], *, remote_path: str | bool | None = None) -> None:
         self._path = os.fspath(path)
         self._remote_path = remote_path

@@ -54,6 +54,20 @@ class StructuredDataset:
     read from a literal loads nothing until ``open(pandas.DataFrame).all()``.
     """
 
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """As a pydantic model field: read and written by Roost's type engine, as in a dataclass."""
+        from roost.types.pydantic_fields import core_schema_of
+
+        return core_schema_of(cls)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        """The field's JSON schema (flytekit's)."""
+        from roost.types.pydantic_fields import json_schema_of
+
+        return json_schema_of(cls)
+
     def __init__(self, dataframe: Any = None, uri: str | None = None, file_format: str = "") -> None:
         self.dataframe = dataframe
         self.uri = uri
