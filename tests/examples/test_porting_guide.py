@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from test_examples import roost_run_env
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "porting-from-flytekit.md"
@@ -39,8 +38,11 @@ def test_a_guide_example_runs(block, code, tmp_path):
     script = tmp_path / f"guide_{block.split('-')[0]}.py"
     script.write_text(code)
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("roost")), "run", "--no-progress", "-o", "json", script.name]
-        + shlex.split(directive(code, "run") or ""),
+        [
+            str(Path(sys.executable).with_name("roost")),
+            *("run", "--no-progress", "-o", "json", script.name),
+            *shlex.split(directive(code, "run") or ""),
+        ],
         capture_output=True,
         text=True,
         env=roost_run_env(tmp_path),
