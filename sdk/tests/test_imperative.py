@@ -6,20 +6,11 @@ from collections import OrderedDict
 from typing import Optional
 
 import pytest
+from test_local_runs import add, double
 
 from roost import File, FlyteError, LaunchPlan, Workflow, create_node, kwtypes, task, workflow
 from roost.errors import ExecutionFailedError, WorkflowDefinitionError
 from roost.serialize import SerializationSettings, Serializer
-
-
-@task
-def double(x: int) -> int:
-    return 2 * x
-
-
-@task
-def add(a: int, b: int) -> int:
-    return a + b
 
 
 @task

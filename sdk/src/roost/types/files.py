@@ -21,6 +21,7 @@ from flyteidl.core import literals_pb2, types_pb2
 from roost.types._protos import MULTIPART, SINGLE, blob_literal, data_mismatch, literal_mismatch, scalar_kind
 from roost.types.context import TypeContext
 from roost.types.errors import InvalidValueError, mismatch, type_name
+from roost.types.pydantic_fields import PydanticField
 from roost.types.transformer import TypeTransformer, unwrap_annotated
 
 
@@ -34,26 +35,12 @@ def _format_of(item: Any) -> str:
     return item.strip().lstrip("~").lstrip(".")
 
 
-class _BlobPath(os.PathLike[str]):
+class _BlobPath(PydanticField, os.PathLike[str]):
     """What ``File`` and ``Directory`` share: a source path or URI, lazily made local."""
 
     format: ClassVar[str] = ""
     """The blob format this class declares (``File["csv"].format == "csv"``); empty for any format."""
     _formats: ClassVar[dict[str, type[Any]]]
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        """As a pydantic model field: read and written by Roost's type engine, as in a dataclass."""
-        from roost.types.pydantic_fields import core_schema_of
-
-        return core_schema_of(cls)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        """The field's JSON schema (flytekit's)."""
-        from roost.types.pydantic_fields import json_schema_of
-
-        return json_schema_of(cls)
 
     def __init__(self, path: str | os.PathLike[str], *, remote_path: str | bool | None = None) -> None:
         self._path = os.fspath(path)

@@ -67,17 +67,8 @@ class IteratorTransformer(TypeTransformer[Iterator[Any]]):
     ) -> literals_pb2.Literal:
         if not isinstance(value, collections.abc.Iterable) or isinstance(value, (str, bytes, dict)):
             raise mismatch(python_type, value)
-        element = _element_type(python_type)
-        collection = literals_pb2.LiteralCollection()
-        for index, item in enumerate(value):
-            try:
-                collection.literals.append(
-                    self.engine.to_literal(ctx, item, element, expected.collection_type)
-                )
-            except TypeTransformerError as exc:
-                exc.inside(f"[{index}]")
-                raise
-        return literals_pb2.Literal(collection=collection)
+        # Consumed once, then converted as the list it amounts to (element errors name their position).
+        return self.engine.to_literal(ctx, list(value), list[_element_type(python_type)], expected)  # type: ignore[misc]
 
     def to_python_value(
         self, ctx: TypeContext, literal: literals_pb2.Literal, python_type: Any

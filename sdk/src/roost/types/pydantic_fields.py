@@ -64,3 +64,18 @@ def json_schema_of(cls: type[Any]) -> dict[str, Any]:
     from roost.types.engine import default_engine
 
     return default_engine().json_schema(cls)
+
+
+class PydanticField:
+    """Makes a class usable as a pydantic model field, converted by Roost's type engine (File, Directory,
+    StructuredDataset)."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        """As a pydantic model field: read and written by Roost's type engine, as in a dataclass."""
+        return core_schema_of(cls)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
+        """The field's JSON schema (flytekit's)."""
+        return json_schema_of(cls)

@@ -36,6 +36,7 @@ from roost.types.errors import (
     mismatch,
     type_name,
 )
+from roost.types.pydantic_fields import PydanticField
 from roost.types.transformer import TypeTransformer, unwrap_annotated
 
 DF = TypeVar("DF")
@@ -46,27 +47,13 @@ _PARQUET_FILE = "00000"
 _CSV_FILE = ".csv"
 
 
-class StructuredDataset:
+class StructuredDataset(PydanticField):
     """A dataframe, or a reference to stored tabular data, that travels as a structured dataset literal.
 
     Return ``StructuredDataset(dataframe=df)`` to store a dataframe (at ``uri`` if given), or
     ``StructuredDataset(uri=..., file_format="parquet")`` to pass on data that is already stored. A dataset
     read from a literal loads nothing until ``open(pandas.DataFrame).all()``.
     """
-
-    @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
-        """As a pydantic model field: read and written by Roost's type engine, as in a dataclass."""
-        from roost.types.pydantic_fields import core_schema_of
-
-        return core_schema_of(cls)
-
-    @classmethod
-    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict[str, Any]:
-        """The field's JSON schema (flytekit's)."""
-        from roost.types.pydantic_fields import json_schema_of
-
-        return json_schema_of(cls)
 
     def __init__(self, dataframe: Any = None, uri: str | None = None, file_format: str = "") -> None:
         self.dataframe = dataframe
