@@ -16,11 +16,12 @@ from test_roost_cli import roost, succeeded, wait_for
 
 CODE = """
     import asyncio
+    import tempfile
     import time
     from pathlib import Path
     from typing import Optional
 
-    from roost import FlyteError, eager, task, workflow
+    from roost import File, FlyteError, OutputLocation, ShellTask, Workflow, eager, kwtypes, task, workflow
 
 
     @task
@@ -73,6 +74,32 @@ CODE = """
     @workflow
     def patient_wf(seconds: float = 300.0) -> float:
         return patient(seconds=seconds)
+
+
+    count_words = ShellTask(
+        name="count_words",
+        script="wc -w < {inputs.text} | tr -d ' ' > {outputs.counted}",
+        inputs=kwtypes(text=File),
+        output_locs=[OutputLocation(var="counted", var_type=File, location="{inputs.text}.count")],
+    )
+
+
+    @task
+    def write(text: str) -> File:
+        path = Path(tempfile.mkdtemp()) / "words.txt"
+        path.write_text(text)
+        return File(str(path))
+
+
+    @task
+    def read(counted: File) -> int:
+        return int(Path(counted.download()).read_text())
+
+
+    built = Workflow(name="authoring.built")
+    words = built.add_workflow_input("words", str)
+    counted = built.add_entity(count_words, text=built.add_entity(write, text=words).o0)
+    built.add_workflow_output("count", built.add_entity(read, counted=counted.counted).o0)
 """
 
 
@@ -165,3 +192,24 @@ def test_aborting_an_eager_workflow_aborts_its_children(
     assert wait_for(env, server, "patience")["closure"]["phase"] == "ABORTED"
     (child,) = children
     assert wait_for(env, server, child)["closure"]["phase"] == "ABORTED"
+
+
+def test_an_imperative_workflow_with_a_shell_task_runs_remotely(
+    server: RoostServer, code: Path, tmp_path: Path
+) -> None:
+    env = server.client_env(tmp_path)
+    run = roost(
+        env,
+        "run",
+        "--remote",
+        "--wait",
+        "--no-progress",
+        "-o",
+        "json",
+        "authoring.py",
+        "built",
+        "--words",
+        "one two three four",
+        cwd=code,
+    )
+    assert json.loads(succeeded(run, server)) == {"count": 4}
