@@ -187,3 +187,12 @@ def test_an_eager_function_must_be_async():
         @eager
         def plain(x: int) -> int:
             return x
+
+
+def test_worker_processes_refuse_eager_workflows_clearly():
+    from roost.local.runner import LocalOptions
+
+    with pytest.raises(
+        ExecutionFailedError, match=r"local runs with worker processes \(--processes\) cannot run"
+    ):
+        run_local(fan, {"n": 1}, options=LocalOptions(progress=False, processes=True))

@@ -3,6 +3,7 @@ in a thread of its own, with the same handler, cache and progress display as the
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import defaultdict
 from typing import TYPE_CHECKING
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 from flyteidl.core import identifier_pb2, literals_pb2
 
 from roost.eager import serve_locally
+from roost.errors import WorkflowDefinitionError
 from roost.serialize import SerializationSettings, Serializer
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ class LocalChildren:
         self._threads: list[threading.Thread] = []
         self._by_parent: dict[str, list[str]] = defaultdict(list)
         self._lock = threading.Lock()
+        self._pid = os.getpid()
 
     def phase(self, name: str) -> str | None:
         """The child's workflow phase name, None if it was never launched."""
@@ -52,6 +55,11 @@ class LocalChildren:
         """Compile ``entity`` as a workflow and run it as the execution ``name`` in a thread."""
         from roost.local.runner import as_workflow
 
+        if os.getpid() != self._pid:
+            raise WorkflowDefinitionError(
+                f"{entity.label} was awaited by an eager workflow in a worker process; local runs with "
+                "worker processes (--processes) cannot run eager workflows, run without them"
+            )
         serializer = Serializer(self._settings)
         closure = serializer.closure(as_workflow(entity))
         self._handler.register_tasks(serializer.task_entities)
