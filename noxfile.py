@@ -64,8 +64,8 @@ def admin(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def examples(session: nox.Session) -> None:
-    """Every example under examples/ run with `roost run`, as a user would."""
-    _install(session, "sdk", extras="dataframes")
+    """Every example under examples/, and every runnable example of the porting guide, run with `roost run`."""
+    _install(session, "sdk", extras="dataframes,pydantic")
     session.install("pytest>=8", "pytest-timeout>=2.3")
     session.run("pytest", "tests/examples", *session.posargs)
 

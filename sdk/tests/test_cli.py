@@ -54,7 +54,7 @@ def test_an_unknown_entity_lists_the_ones_there_are():
     result = CliRunner().invoke(main, ["run", SIMPLE, "nope"])
     assert result.exit_code == 2
     assert (
-        "has no workflow, task or launch plan 'nope'; it has: explode, fan, fan_wf, label, nightly, scale, wf"
+        "has no workflow, task or launch plan 'nope'; it has: explode, fan, fan_wf, label, nightly, scale, stumble, wf"
         in result.output
     )
 

@@ -75,7 +75,7 @@ def test_a_failure_is_an_error_document_and_exit_zero_unless_asked(tmp_path):
     assert document.error.code == "USER:ValueError"
     assert document.error.message.startswith("task 'explode' raised ValueError: cannot take 4")
     assert document.error.origin == 1  # USER
-    assert document.error.kind == errors_pb2.ContainerError.RECOVERABLE
+    assert document.error.kind == errors_pb2.ContainerError.NON_RECOVERABLE
     strict = execute(
         (tmp_path / "inputs.pb").as_uri(),
         (tmp_path / "out2").as_uri(),
@@ -105,6 +105,17 @@ def _string_output(folder: Path) -> str:
     outputs.ParseFromString((folder / "outputs.pb").read_bytes())
     assert outputs.literals, (folder / "error.pb").read_bytes() if (folder / "error.pb").exists() else ""
     return str(outputs.literals["o0"].scalar.primitive.string_value)
+
+
+def test_a_recoverable_error_is_a_recoverable_error_document(tmp_path):
+    (tmp_path / "inputs.pb").write_bytes(literal_map(x=4).SerializeToString())
+    result = execute((tmp_path / "inputs.pb").as_uri(), (tmp_path / "out").as_uri(), "stumble")
+    assert result.returncode == 0, result.stderr
+    document = errors_pb2.ErrorDocument()
+    document.ParseFromString((tmp_path / "out" / "error.pb").read_bytes())
+    assert document.error.code == "USER:Recoverable"
+    assert document.error.kind == errors_pb2.ContainerError.RECOVERABLE
+    assert document.error.message.startswith("task 'stumble' raised RecoverableError: not now (4)")
 
 
 def test_an_unknown_task_is_a_user_error(tmp_path):

@@ -32,7 +32,7 @@ from roost import (
     wait_for_input,
     workflow,
 )
-from roost.errors import ExecutionFailedError, TaskExecutionError
+from roost.errors import ExecutionFailedError, RecoverableError, TaskExecutionError
 from roost.local.runner import local_options, run_local
 
 pytestmark = pytest.mark.usefixtures("no_progress")
@@ -108,7 +108,7 @@ attempts: dict[str, int] = {}
 def flaky(key: str) -> str:
     attempts[key] = attempts.get(key, 0) + 1
     if attempts[key] < 3:
-        raise RuntimeError(f"attempt {attempts[key]} failed")
+        raise RecoverableError(f"attempt {attempts[key]} failed")
     return f"ok after {attempts[key]}"
 
 

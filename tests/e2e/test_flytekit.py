@@ -84,8 +84,8 @@ def executions(
 
 def test_pyflyte_register(flytekit: Flytekit, registered: subprocess.CompletedProcess[str]) -> None:
     assert registered.returncode == 0, flytekit.explain(registered)
-    # 7 tasks (the map task's included), 6 workflows with their default launch plans, and 2 launch plans.
-    assert "Successfully registered 21 entities" in registered.stdout, flytekit.explain(registered)
+    # 8 tasks (the map task's included), 6 workflows with their default launch plans, and 2 launch plans.
+    assert "Successfully registered 22 entities" in registered.stdout, flytekit.explain(registered)
 
 
 @pytest.mark.parametrize(
@@ -163,3 +163,12 @@ def test_failing_task_fails_the_execution_with_the_users_message(
     assert result["phase"] == "FAILED", result
     assert result["outputs"] is None
     assert "ValueError: the input 7 is not allowed" in result["error"], result["error"]
+
+
+def test_the_failure_handler_gets_the_error_as_flytekits_flyte_error(
+    flytekit: Flytekit, executions: dict[str, dict[str, Any]]
+) -> None:
+    # The handler raised with what its err input held; its error masks the workflow's, as on Flyte.
+    error = execution(flytekit, executions, "failing")["error"]
+    assert "RuntimeError: handled n0: " in error, error
+    assert error.count("the input 7 is not allowed") >= 1

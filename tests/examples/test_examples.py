@@ -12,8 +12,13 @@ import pytest
 from example_cases import ANSWERS, ARGUMENTS, EXAMPLES, FILE_LINES
 
 
+def roost_run_env(tmp_path: Path) -> dict[str, str]:
+    """The environment of a `roost run`: a cache and a data folder of the test's own."""
+    return {**os.environ, "ROOST_CACHE_DIR": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "data")}
+
+
 def roost_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ROOST_CACHE_DIR": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "data")}
+    env = roost_run_env(tmp_path)
     roost = Path(sys.executable).with_name("roost")
     return subprocess.run(
         [str(roost), "run", "--no-progress", "-o", "json", *args],

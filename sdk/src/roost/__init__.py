@@ -23,13 +23,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from roost.conditionals import conditional
     from roost.context import current_context
+    from roost.eager import eager
+    from roost.errors import FlyteRecoverableException, RecoverableError
     from roost.gates import approve, sleep, wait_for_input
+    from roost.hashing import HashMethod
     from roost.image import ImageSpec
+    from roost.imperative import ImperativeWorkflow as Workflow
+    from roost.imperative import kwtypes
     from roost.launch_plan import CronSchedule, Email, FixedRate, LaunchPlan, PagerDuty, Slack
     from roost.map import map_task
+    from roost.node_creation import create_node
     from roost.options import Cache, Resources, Secret
+    from roost.shell import OutputLocation, ShellTask
     from roost.tasks import dynamic, task
-    from roost.types import Directory, File, StructuredDataset
+    from roost.types import Directory, File, FlyteError, StructuredDataset
     from roost.workflows import FailurePolicy, workflow
 
 _EXPORTS = {
@@ -56,7 +63,18 @@ _EXPORTS = {
     "Directory": "roost.types",
     "StructuredDataset": "roost.types",
     "current_context": "roost.context",
+    "FlyteError": "roost.types",
+    "RecoverableError": "roost.errors",
+    "FlyteRecoverableException": "roost.errors",
+    "kwtypes": "roost.imperative",
+    "create_node": "roost.node_creation",
+    "HashMethod": "roost.hashing",
+    "ShellTask": "roost.shell",
+    "OutputLocation": "roost.shell",
+    "eager": "roost.eager",
 }
+_RENAMED = {"Workflow": ("roost.imperative", "ImperativeWorkflow")}
+"""Names exported under another name than their module's (flytekit's ``Workflow`` is the imperative builder)."""
 
 __all__ = [
     "Cache",
@@ -66,17 +84,27 @@ __all__ = [
     "FailurePolicy",
     "File",
     "FixedRate",
+    "FlyteError",
+    "FlyteRecoverableException",
+    "HashMethod",
     "ImageSpec",
     "LaunchPlan",
+    "OutputLocation",
     "PagerDuty",
+    "RecoverableError",
     "Resources",
     "Secret",
+    "ShellTask",
     "Slack",
     "StructuredDataset",
+    "Workflow",
     "approve",
     "conditional",
+    "create_node",
     "current_context",
     "dynamic",
+    "eager",
+    "kwtypes",
     "map_task",
     "sleep",
     "task",
@@ -86,9 +114,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module, attribute = _RENAMED.get(name) or (_EXPORTS.get(name), name)
     if module is None:
         raise AttributeError(f"module 'roost' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), attribute)
     globals()[name] = value
     return value

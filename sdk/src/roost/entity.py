@@ -44,6 +44,11 @@ class Entity(abc.ABC):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         state = current_compilation()
         if state is None:
+            from roost.eager import current_controller
+
+            controller = current_controller()
+            if controller is not None:  # inside an eager workflow: a child execution, awaited
+                return controller.submit(self, self.bind_arguments(args, kwargs))
             return self.local_call(*args, **kwargs)
         return self.add_node(state, self.bind_arguments(args, kwargs))
 
@@ -98,12 +103,7 @@ class Entity(abc.ABC):
 
     def output_promises(self, node: Node) -> Any:
         """The promises a call returns: one, a tuple of several, or the node itself when there are none."""
-        promises = {
-            var: Promise(
-                node.id, var, _typing.literal_type(t), t, label=f"{self.short_name}.{var}", node=node
-            )
-            for var, t in self.interface.outputs.items()
-        }
+        promises = node.outputs
         if not promises:
             return node
         if len(promises) == 1 and self.interface.output_tuple is None:

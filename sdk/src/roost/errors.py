@@ -24,3 +24,16 @@ class ExecutionFailedError(RoostError):
 
 class RemoteError(RoostError):
     """A call to the admin failed; the message says which call and what the admin answered."""
+
+
+class RecoverableError(Exception):
+    """Raise it from a task to fail the attempt in a way that may succeed when tried again.
+
+    A task's ``retries`` are spent only on these (and on system errors, such as a lost process); any other
+    exception fails the task at once, as in Flyte. flytekit calls it ``FlyteRecoverableException``, which
+    Roost exports under that name too.
+    """
+
+
+FlyteRecoverableException = RecoverableError
+"""flytekit's name for :class:`RecoverableError`."""

@@ -94,6 +94,20 @@ def PagerDuty(phases: Sequence[str], recipients: Sequence[str]) -> Notification:
     return Notification(phases, recipients, "pager_duty")
 
 
+_SETTINGS = frozenset(
+    {
+        "default_inputs",
+        "fixed_inputs",
+        "schedule",
+        "notifications",
+        "labels",
+        "annotations",
+        "max_parallelism",
+    }
+)
+"""The keyword settings a launch plan takes besides its workflow and name."""
+
+
 class LaunchPlan(Entity):
     """A workflow with settings for launching it. Calling one inside a workflow starts a child execution."""
 
@@ -134,6 +148,27 @@ class LaunchPlan(Entity):
         self.labels = dict(labels or {})
         self.annotations = dict(annotations or {})
         self.max_parallelism = max_parallelism
+
+    @classmethod
+    def create(cls, name: str, workflow: Workflow, **settings: Any) -> LaunchPlan:
+        """A new launch plan ``name`` (flytekit's argument order); a name already created is an error.
+
+        Settings: ``default_inputs``, ``fixed_inputs``, ``schedule``, ``notifications``, ``labels``,
+        ``annotations``, ``max_parallelism``.
+        """
+        if name in cls._registry:
+            raise WorkflowDefinitionError(
+                f"launch plan {name!r} was already created; names must be unique "
+                "(LaunchPlan.get_or_create returns the existing one)"
+            )
+        unknown = sorted(set(settings) - _SETTINGS)
+        if unknown:
+            raise WorkflowDefinitionError(
+                f"launch plan {name!r}: unsupported setting(s) {', '.join(unknown)}; "
+                f"supported: {', '.join(sorted(_SETTINGS))}"
+            )
+        made = cls._registry[name] = cls(workflow, name, **settings)
+        return made
 
     @classmethod
     def get_or_create(cls, workflow: Workflow, name: str | None = None, **settings: Any) -> LaunchPlan:

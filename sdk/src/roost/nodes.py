@@ -69,6 +69,25 @@ class Node:
             setattr(self.overrides, name, value)
         return self
 
+    @property
+    def outputs(self) -> dict[str, Promise]:
+        """The promises of this node's outputs by name (``node.outputs["o0"]``, or ``node.o0``)."""
+        return {
+            var: Promise(
+                self.id, var, _typing.literal_type(t), t, label=f"{self.entity.short_name}.{var}", node=self
+            )
+            for var, t in self.entity.interface.outputs.items()
+        }
+
+    def __getattr__(self, name: str) -> Promise:
+        # Only reached for names that are not attributes: a node's outputs by name, as flytekit's nodes offer.
+        if name.startswith("_") or name not in self.entity.interface.outputs:
+            known = ", ".join(self.entity.interface.outputs) or "none"
+            raise AttributeError(
+                f"node {self.id!r} ({self.entity.label}) has no output {name!r} (outputs: {known})"
+            )
+        return self.outputs[name]
+
     def runs_before(self, other: Node) -> None:
         """Make ``other`` wait for this node even without a data dependency."""
         if self.id not in other.upstream:

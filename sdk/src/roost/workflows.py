@@ -95,7 +95,14 @@ class Workflow(Entity):
         entity = self.on_failure
         promises = self.input_promises()
         values = {name: promises[name] for name in entity.interface.inputs if name in promises}
-        return Node("fn0", entity, entity.bind_inputs(state, values), workflow=self.short_name)
+        try:
+            bindings = entity.bind_inputs(state, values)
+        except WorkflowDefinitionError as exc:
+            raise WorkflowDefinitionError(
+                f"{self.label}: on_failure handler {entity.label} takes the workflow's inputs of the same "
+                f"name, and optional 'err: Optional[FlyteError]'; {exc}"
+            ) from None
+        return Node("fn0", entity, bindings, workflow=self.short_name)
 
     def local_call(self, *args: Any, **kwargs: Any) -> Any:
         """Run the workflow locally on the core engine and return its outputs."""

@@ -36,6 +36,14 @@ def explode(x: int) -> int:
     raise ValueError(f"cannot take {x}")
 
 
+@task(retries=1)
+def stumble(x: int) -> int:
+    """Fails in a way worth trying again."""
+    from roost import RecoverableError
+
+    raise RecoverableError(f"not now ({x})")
+
+
 from roost import dynamic  # noqa: E402 - kept next to its use
 
 

@@ -165,6 +165,13 @@ def build_cases(side: Side) -> dict[str, Case]:
             ("extra", Optional[side.File]),  # noqa: UP045
         ],
     )
+    model_with_files = pydantic.create_model(
+        "ModelWithFiles",
+        doc=(side.File, ...),
+        folder=(side.Directory, ...),
+        table=(side.StructuredDataset, ...),
+        count=(int, 0),
+    )
     return {
         "int": Case(int, lambda d: 7),
         "big_int": Case(int, lambda d: -(2**62)),
@@ -206,6 +213,16 @@ def build_cases(side: Side) -> dict[str, Case]:
         "list_dataclass": Case(list[Inner], lambda d: [Inner(1), Inner(2, "two")]),
         "pydantic": Case(
             Model, lambda d: Model(name="m", count=3, ratios=[0.5], inner={"a": 1}, child=Child(weight=2.5))
+        ),
+        "pydantic_files": Case(
+            model_with_files,
+            lambda d: model_with_files(
+                doc=side.File(_text_file(d, "m.txt", "model file")),
+                folder=side.Directory(_tree(d)),
+                table=side.StructuredDataset(dataframe=pd.DataFrame({"a": [1, 2]})),
+                count=2,
+            ),
+            same_literal=False,
         ),
         "list_datetime": Case(
             list[datetime.datetime],
@@ -282,7 +299,8 @@ def canonical(value: Any) -> Any:
     if isinstance(value, dict):
         return {"dict": sorted([canonical(k), canonical(v)] for k, v in value.items())}
     if isinstance(value, pydantic.BaseModel):
-        return {"model": type(value).__name__, "fields": canonical(value.model_dump())}
+        fields = {name: canonical(getattr(value, name)) for name in type(value).model_fields}
+        return {"model": type(value).__name__, "fields": fields}
     if isinstance(value, pd.DataFrame):
         return {"frame": {str(c): canonical(list(value[c].tolist())) for c in value.columns}}
     if isinstance(value, pa.Table):

@@ -55,7 +55,22 @@ def _flytekit_written(interop: Interop, name: str) -> None:
         pytest.fail(f"flytekit could not write {name}:\n{error}")
 
 
-@pytest.mark.parametrize("name", list(CASES))
+# pydantic writes flytekit's file, folder and dataset classes into a model's JSON schema as $defs with its own
+# titles and the classes' docstrings; Roost records the dataclass-field schema of each instead. Values pass
+# both ways (the other tests); the porting guide lists the difference.
+SCHEMA_DIFFERS = {"pydantic_files"}
+TYPED_CASES = [
+    pytest.param(
+        name,
+        marks=pytest.mark.xfail(strict=True, reason="model schemas with file fields differ from flytekit's"),
+    )
+    if name in SCHEMA_DIFFERS
+    else name
+    for name in CASES
+]
+
+
+@pytest.mark.parametrize("name", TYPED_CASES)
 def test_literal_type_is_flytekits(interop: Interop, name: str, engine: TypeEngine) -> None:
     _flytekit_written(interop, name)
     ours = engine.to_literal_type(CASES[name].python_type)

@@ -6,7 +6,10 @@ processes), never in the test environment.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from flytekit import LaunchPlan, conditional, dynamic, map_task, task, workflow
+from flytekit.types.error import FlyteError
 
 
 @task
@@ -85,9 +88,15 @@ def nested(x: int) -> int:
     return add(a=square_plus(x=x, y=1), b=x)
 
 
-@workflow
+@task
+def report_failure(x: int, err: Optional[FlyteError] = None) -> None:  # noqa: UP045 - flytekit 1.16's spelling
+    """The failure handler: fails on purpose, so that the error it was given becomes the execution's."""
+    raise RuntimeError(f"handled {err.failed_node_id if err else None}: {err.message if err else None}")
+
+
+@workflow(on_failure=report_failure)
 def failing(x: int) -> int:
-    """A workflow whose task raises."""
+    """A workflow whose task raises; its failure handler receives the error."""
     return reject(x=x)
 
 

@@ -20,9 +20,9 @@ from roost_core.engine import scope as scopes
 from roost_core.engine.bindings import BindingError
 from roost_core.engine.config import EngineConfig, ExecutionOptions
 from roost_core.engine.launcher import ChildLauncher, ChildStatus
-from roost_core.engine.nodes import dispatch
+from roost_core.engine.nodes import failure
 from roost_core.engine.phases import WorkflowPhase
-from roost_core.engine.run import NodeRef, Run
+from roost_core.engine.run import Run
 from roost_core.engine.signals import SignalSource
 from roost_core.engine.state import ExecutionState
 from roost_core.engine.store import MemoryStateStore, StateStore, StateStoreError
@@ -183,7 +183,7 @@ class Engine:
             self._set_phase(run, WorkflowPhase.RUNNING)
         if state.abort_cause:
             scopes.abort(run, run.top, state.abort_cause)
-            self._stop_failure_node(run, state.abort_cause)
+            failure.stop_failure_node(run, run.top, state.abort_cause)
             self._set_phase(run, WorkflowPhase.ABORTED)
             return
         if state.phase is WorkflowPhase.RUNNING:
@@ -211,28 +211,14 @@ class Engine:
         self._set_phase(run, WorkflowPhase.SUCCEEDING)
         self._set_phase(run, WorkflowPhase.SUCCEEDED)
 
-    def _failure_ref(self, run: Run) -> NodeRef | None:
-        template = run.top.graph.template
-        if not template.HasField("failure_node"):
-            return None
-        node = template.failure_node
-        return NodeRef(run.top, node, node.id, "")
-
     def _failure_node_done(self, run: Run) -> bool:
         """Run the workflow's failure node, if it has one; True once it ended (or there is none)."""
-        ref = self._failure_ref(run)
-        if ref is None:
-            return True
-        node_state = run.node_state(ref.uid)
-        if not node_state.phase.is_terminal:
-            dispatch.advance(run, ref, node_state)
-        return node_state.phase.is_terminal
-
-    def _stop_failure_node(self, run: Run, cause: str) -> None:
-        ref = self._failure_ref(run)
-        node_state = run.state.nodes.get(ref.uid) if ref is not None else None
-        if ref is not None and node_state is not None and not node_state.phase.is_terminal:
-            dispatch.abort(run, ref, node_state, cause)
+        state = run.state
+        original = state.error or ExecutionError("WorkflowFailed", f"workflow {run.top.graph.name!r} failed")
+        done, error = failure.run_failure_node(run, run.top, failure.first_failure(run, run.top, original))
+        if done:
+            state.error = error
+        return done
 
     def _set_phase(self, run: Run, phase: WorkflowPhase) -> None:
         state = run.state

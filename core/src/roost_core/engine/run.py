@@ -19,6 +19,7 @@ from roost_core.errors import ExecutionError
 
 if TYPE_CHECKING:
     from roost_core.engine.engine import Engine
+    from roost_core.engine.nodes.failure import Failure
 
 T = TypeVar("T")
 
@@ -53,6 +54,8 @@ class ScopeProgress:
     """For each other unfinished node, how many of its upstream nodes have not ended yet."""
     error: ExecutionError | None = None
     """The error of the first node that failed."""
+    failed_uid: str = ""
+    """The unique id of that node."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,8 @@ class NodeRef:
     node: workflow_pb2.Node
     uid: str
     parent_uid: str
+    failure: Failure | None = None
+    """For a failure node: what failed, which its ``err`` input receives."""
 
     @property
     def label(self) -> str:
@@ -215,20 +220,20 @@ class Run:
             active: list[str] = []
             blocked: dict[str, int] = {}
             error: ExecutionError | None = None
+            failed_uid = ""
             for node_id in graph.order:
                 if ended(node_id):
                     state = states[scope.prefix + node_id]
                     if error is None and state.phase in (NodePhase.FAILED, NodePhase.TIMED_OUT):
-                        error = state.error or ExecutionError(
-                            "NodeFailed", f"node {scope.prefix + node_id!r} failed"
-                        )
+                        failed_uid = scope.prefix + node_id
+                        error = state.error or ExecutionError("NodeFailed", f"node {failed_uid!r} failed")
                     continue
                 waiting = sum(1 for up in graph.upstream[node_id] if not ended(up))
                 if waiting:
                     blocked[node_id] = waiting
                 else:
                     active.append(node_id)
-            found = self._progress[scope.prefix] = ScopeProgress(active, blocked, error)
+            found = self._progress[scope.prefix] = ScopeProgress(active, blocked, error, failed_uid)
         return found
 
     # phases and events

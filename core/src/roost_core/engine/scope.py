@@ -89,6 +89,7 @@ def evaluate(run: Run, scope: Scope) -> ScopeResult:
             continue
         if progress.error is None and (phase is NodePhase.FAILED or phase is NodePhase.TIMED_OUT):
             progress.error = state.error or ExecutionError("NodeFailed", f"node {uid!r} failed")
+            progress.failed_uid = uid
         for down in graph.downstream[node_id]:
             left = progress.blocked[down] - 1
             if left:

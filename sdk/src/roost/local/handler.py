@@ -73,6 +73,7 @@ class InProcessHandler(TaskHandler):
     def handle(self, ctx: TaskContext) -> Transition:
         """Start the attempt in the pool, or report on it."""
         key = self._key(ctx)
+        inline = None
         with self._lock:
             future = self._futures.get(key)
             if future is None:
@@ -86,11 +87,16 @@ class InProcessHandler(TaskHandler):
                     )
                 self._tasks[task.name] = task
                 if ctx.exclusive and not self._processes:
-                    # Nothing else could run meanwhile: skip the hand-off to a worker thread.
-                    return _transition(run_task(*self._arguments(task, ctx)))
-                future = self._submit(task, ctx)
-                self._futures[key] = future
-                future.add_done_callback(_notifier(ctx.notify))
+                    inline = task
+                else:
+                    future = self._submit(task, ctx)
+                    self._futures[key] = future
+                    future.add_done_callback(_notifier(ctx.notify))
+        if inline is not None:
+            # Nothing else could run meanwhile: skip the hand-off to a worker thread. Outside the lock, since
+            # an eager task's children use this handler while it runs.
+            return _transition(run_task(*self._arguments(inline, ctx)))
+        assert future is not None
         if not future.done():
             return Transition.running()
         with self._lock:
@@ -126,12 +132,24 @@ class InProcessHandler(TaskHandler):
             return self._pool.submit(_run_forked, task.name, run, self._work_dir, self._serialization)
         return self._pool.submit(run_task, *self._arguments(task, ctx))
 
+    def register_tasks(self, tasks: Mapping[str, Task]) -> None:
+        """Tasks that executions started later in the run use (an eager workflow's children)."""
+        with self._lock:
+            for name, task in tasks.items():
+                self._tasks.setdefault(name, task)
+
     def abort(self, ctx: TaskContext) -> None:
-        """Cancel the attempt if it has not started; a running thread finishes but its result is dropped."""
+        """Cancel the attempt if it has not started; a running thread finishes but its result is dropped
+        (an eager workflow's children are aborted)."""
+        from roost.eager import abort_local_children
+
         with self._lock:
             future = self._futures.pop(self._key(ctx), None)
         if future is not None:
             future.cancel()
+        execution = ctx.task_execution_id.node_execution_id.execution_id
+        parent = f"{execution.project}/{execution.domain}/{execution.name}/{ctx.node_id}"
+        abort_local_children(execution.name, parent, "the eager parent was aborted")
 
     def close(self) -> None:
         """Stop the pool (waiting for running attempts)."""

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 
 from roost import _typing
+from roost.eager import serve_locally
 from roost.errors import ExecutionFailedError
+from roost.local.eager_children import LocalChildren
 from roost.local.handler import HANDLER_NAME, InProcessHandler
 from roost.local.progress import ProgressSink
 from roost.local.relocate import data_folder, relocate_literals
@@ -131,6 +133,11 @@ class _Single(Workflow):
         return self._compiled
 
 
+def as_workflow(entity: Entity) -> Workflow:
+    """A workflow as it is; a task (or map task) as a workflow of one node."""
+    return entity if isinstance(entity, Workflow) else _Single(entity)
+
+
 def run_entity(entity: Entity, values: dict[str, Any], *, launch_plan: LaunchPlan | None = None) -> Any:
     """Run a workflow (or a task, or map task) locally and return its outputs as Python values."""
     return run_local(entity, values, launch_plan=launch_plan).outputs
@@ -145,7 +152,7 @@ def run_local(
 ) -> LocalResult:
     """Run locally; the result also names the execution and where returned files were kept."""
     options = options or _OPTIONS.get()
-    wf = entity if isinstance(entity, Workflow) else _Single(entity)
+    wf = as_workflow(entity)
     name = f"local-{uuid.uuid4().hex[:12]}"
     with tempfile.TemporaryDirectory(prefix="roost-run-") as tmp:
         return _LocalRun(wf, name, Path(tmp), options, launch_plan).execute(values)
@@ -196,6 +203,10 @@ class _LocalRun:
             launcher=launcher,
         )
         data_prefix = (self.folder / "data").as_uri() if self._needs_files(tasks) else f"mem://{self.name}"
+        children = LocalChildren(
+            engine, handler, self.settings, data_prefix=data_prefix, raw_output_prefix=self.raw_prefix
+        )
+        serve_locally(self.name, children)
         try:
             inputs = _typing.literal_map(
                 self.wf,
@@ -218,6 +229,8 @@ class _LocalRun:
             )
             engine.run(run)
         finally:
+            children.close()
+            serve_locally(self.name, None)
             engine.close()
             progress.close()
         return self._result(engine, run, storage, frames)

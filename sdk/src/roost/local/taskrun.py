@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from flyteidl.core import dynamic_job_pb2, literals_pb2
 
 from roost.context import TaskRunContext
-from roost.errors import TaskExecutionError
+from roost.errors import RecoverableError, TaskExecutionError
 
 if TYPE_CHECKING:
     from roost.serialize import SerializationSettings
@@ -96,8 +96,11 @@ def run_task(
             result = task.dispatch(ctx, inputs)
         except TaskExecutionError as exc:
             return TaskOutcome(False, "TaskOutputsInvalid", str(exc), retryable=False)
+        except RecoverableError as exc:  # the task asks for another attempt
+            return TaskOutcome(False, "USER:Recoverable", _user_error(task, exc), retryable=True)
         except Exception as exc:  # the task's own code failed: that is the outcome, not a crash
-            return TaskOutcome(False, f"USER:{type(exc).__name__}", _user_error(task, exc))
+            # As in Flyte, only a RecoverableError (or a system error) spends the task's retries.
+            return TaskOutcome(False, f"USER:{type(exc).__name__}", _user_error(task, exc), retryable=False)
         if isinstance(result, dynamic_job_pb2.DynamicJobSpec):
             storage.write_proto(storage.join(run.output_prefix, "futures.pb"), result)
         else:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         UnsupportedTypeError,
         VariableError,
     )
+    from roost.types.failure import FlyteError
     from roost.types.files import Directory, File
     from roost.types.structured import DatasetReader, StructuredDataset
     from roost.types.transformer import TypeTransformer
@@ -56,6 +57,7 @@ _EXPORTS = {
     "TypeTransformerError": "roost.types.errors",
     "UnsupportedTypeError": "roost.types.errors",
     "VariableError": "roost.types.errors",
+    "FlyteError": "roost.types.failure",
     "Directory": "roost.types.files",
     "File": "roost.types.files",
     "DatasetReader": "roost.types.structured",
@@ -67,6 +69,7 @@ __all__ = [
     "DatasetReader",
     "Directory",
     "File",
+    "FlyteError",
     "InvalidLiteralError",
     "InvalidValueError",
     "PickleFallbackWarning",

@@ -9,7 +9,9 @@ from __future__ import annotations
 from roost.plugins.hookspecs import RegisterTransformer, hookimpl
 from roost.types.containers import DictTransformer, ListTransformer, TupleTransformer
 from roost.types.enums import EnumTransformer, LiteralValuesTransformer
+from roost.types.failure import FlyteErrorTransformer
 from roost.types.files import DirectoryTransformer, FileTransformer
+from roost.types.iterators import IteratorTransformer
 from roost.types.numpy_arrays import NumpyArrayTransformer
 from roost.types.pickled import PickleTransformer
 from roost.types.pydantic_models import PydanticTransformer
@@ -53,5 +55,7 @@ def roost_type_transformers(register: RegisterTransformer) -> None:
         FileTransformer(),
         DirectoryTransformer(),
         StructuredDatasetTransformer(),
+        FlyteErrorTransformer(),
+        IteratorTransformer(),
     ):
         register(transformer)

@@ -30,6 +30,7 @@ from typing import Any
 import msgpack
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
 
+from roost.hashing import hash_method_of
 from roost.types import builtin
 from roost.types._protos import MSGPACK, from_struct, literal_mismatch, scalar_kind
 from roost.types.context import TypeContext
@@ -234,7 +235,11 @@ class TypeEngine:
             expected = self.to_literal_type(python_type)
         transformer = self.get_transformer(python_type)
         try:
-            return transformer.to_literal(ctx, value, python_type, expected)
+            literal = transformer.to_literal(ctx, value, python_type, expected)
+            method = hash_method_of(python_type)
+            if method is not None:
+                literal.hash = method.calculate(value)
+            return literal
         except TypeTransformerError:
             raise
         except Exception as exc:

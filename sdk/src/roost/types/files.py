@@ -21,6 +21,7 @@ from flyteidl.core import literals_pb2, types_pb2
 from roost.types._protos import MULTIPART, SINGLE, blob_literal, data_mismatch, literal_mismatch, scalar_kind
 from roost.types.context import TypeContext
 from roost.types.errors import InvalidValueError, mismatch, type_name
+from roost.types.pydantic_fields import PydanticField
 from roost.types.transformer import TypeTransformer, unwrap_annotated
 
 
@@ -34,7 +35,7 @@ def _format_of(item: Any) -> str:
     return item.strip().lstrip("~").lstrip(".")
 
 
-class _BlobPath(os.PathLike[str]):
+class _BlobPath(PydanticField, os.PathLike[str]):
     """What ``File`` and ``Directory`` share: a source path or URI, lazily made local."""
 
     format: ClassVar[str] = ""

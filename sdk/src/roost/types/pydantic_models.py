@@ -3,8 +3,8 @@
 Registered by the name ``pydantic.BaseModel``, so pydantic is never imported by Roost: the transformer is
 only reached for a model class, which means pydantic is already loaded. The literal type carries the
 model's own JSON schema (``model_json_schema()``); the value is the msgpack of ``model_dump_json()``'s JSON,
-read back with ``model_validate_json``. Roost's ``File``, ``Directory`` and ``StructuredDataset`` cannot be
-model fields.
+read back with ``model_validate_json``. Roost's ``File``, ``Directory`` and ``StructuredDataset`` fields are
+converted by the type engine while a model is dumped or read (:mod:`roost.types.pydantic_fields`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from roost.types._protos import (
 )
 from roost.types.context import TypeContext
 from roost.types.errors import TypeTransformerError, mismatch
+from roost.types.pydantic_fields import serving
 from roost.types.transformer import TypeTransformer, unwrap_annotated
 
 
@@ -62,14 +63,16 @@ class PydanticTransformer(TypeTransformer[Any]):
         model, _ = unwrap_annotated(python_type)
         if not isinstance(value, model):
             raise mismatch(python_type, value)
-        return json.loads(value.model_dump_json())
+        with serving(ctx, self.engine):
+            return json.loads(value.model_dump_json())
 
     def from_struct_data(self, ctx: TypeContext, data: Any, python_type: Any) -> Any:
         pydantic = load("pydantic")
 
         model, _ = unwrap_annotated(python_type)
         try:
-            return model.model_validate_json(json.dumps(data), strict=False)
+            with serving(ctx, self.engine):
+                return model.model_validate_json(json.dumps(data), strict=False)
         except pydantic.ValidationError as exc:
             detail = "; ".join(
                 f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']}"

@@ -36,6 +36,7 @@ from roost.types.errors import (
     mismatch,
     type_name,
 )
+from roost.types.pydantic_fields import PydanticField
 from roost.types.transformer import TypeTransformer, unwrap_annotated
 
 DF = TypeVar("DF")
@@ -46,7 +47,7 @@ _PARQUET_FILE = "00000"
 _CSV_FILE = ".csv"
 
 
-class StructuredDataset:
+class StructuredDataset(PydanticField):
     """A dataframe, or a reference to stored tabular data, that travels as a structured dataset literal.
 
     Return ``StructuredDataset(dataframe=df)`` to store a dataframe (at ``uri`` if given), or

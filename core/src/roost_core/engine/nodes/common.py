@@ -63,6 +63,11 @@ def start(
     except BindingError as exc:
         run.fail(ref, state, ExecutionError("BindingError", f"{ref.label}: {exc}", ErrorKind.USER))
         return None
+    if ref.failure is not None:
+        from roost_core.engine.nodes.failure import ERROR_INPUT, pass_error
+
+        declared = expects is not None and ERROR_INPUT in expects.interface.inputs.variables
+        pass_error(inputs, ref.failure, declared=declared)
     if expects is not None:
         problem = check_inputs(expects, inputs)
         if problem is not None:

@@ -8,7 +8,7 @@ import hashlib
 from roost_core.engine import scope as scopes
 from roost_core.engine.bindings import BindingError
 from roost_core.engine.launcher import ChildRequest
-from roost_core.engine.nodes import common
+from roost_core.engine.nodes import common, failure
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.run import NodeRef, Run, Scope
 from roost_core.engine.state import NodeState
@@ -52,12 +52,15 @@ def _advance_subworkflow(run: Run, ref: NodeRef, state: NodeState) -> None:
     if result.status is scopes.ScopeStatus.RUNNING:
         return
     if result.status is scopes.ScopeStatus.FAILED:
-        assert result.error is not None
+        error = result.error or ExecutionError("SubWorkflowFailed", f"{ref.label}: sub-workflow failed")
         if state.attempt < ref.node.metadata.retries.retries:
             state.attempt += 1
             run.wake_at(run.now)
             return
-        run.fail(ref, state, result.error)
+        # The last attempt failed: the sub-workflow's own failure node runs first, as in Flyte.
+        done, final = failure.run_failure_node(run, scope, failure.first_failure(run, scope, error))
+        if done:
+            run.fail(ref, state, final)
         return
     outputs_uri = run.engine.storage.join(run.data_dir(ref.uid), str(state.attempt), "outputs.pb")
     try:
@@ -145,6 +148,8 @@ def _advance_launch_plan(run: Run, ref: NodeRef, state: NodeState) -> None:
 def stop(run: Run, ref: NodeRef, state: NodeState, cause: str) -> None:
     """Abort the sub-workflow's nodes, or the child execution."""
     if ref.node.workflow_node.HasField("sub_workflow_ref"):
-        scopes.abort(run, _scope(run, ref, state), cause)
+        scope = _scope(run, ref, state)
+        scopes.abort(run, scope, cause)
+        failure.stop_failure_node(run, scope, cause)
     elif state.child_execution and run.engine.launcher is not None:
         run.engine.launcher.abort(state.child_execution, cause)
