@@ -44,6 +44,7 @@ from roost import _typing
 from roost.context import TaskRunContext, current_context, running_task
 from roost.errors import WorkflowDefinitionError
 from roost.tasks import SERIALIZATION_ENV, FunctionTask, Task, task
+from roost.types.context import TypeContext
 from roost_core.errors import RoostError
 
 if TYPE_CHECKING:
@@ -171,9 +172,11 @@ class Controller:
         inputs = _typing.literal_map(
             entity,
             values,
-            storage=self.ctx.types.storage,
-            raw_prefix=self.ctx.raw_output_prefix,
-            work_dir=self.ctx.working_directory / "eager-inputs",
+            TypeContext(
+                self.ctx.types.storage,
+                self.ctx.raw_output_prefix,
+                work_dir=self.ctx.working_directory / "eager-inputs",
+            ),
         )
         digest = hashlib.sha256(
             f"{self.parent}/{entity.name}/{index}/".encode() + inputs.SerializeToString(deterministic=True)
@@ -190,8 +193,11 @@ class Controller:
                 values = _typing.python_values(
                     entity,
                     outputs,
-                    storage=self.ctx.types.storage,
-                    work_dir=self.ctx.working_directory / "eager-outputs" / name,
+                    TypeContext(
+                        self.ctx.types.storage,
+                        self.ctx.raw_output_prefix,
+                        work_dir=self.ctx.working_directory / "eager-outputs" / name,
+                    ),
                 )
                 return entity.interface.pack_outputs(values)
             if phase in ENDED_BADLY:
