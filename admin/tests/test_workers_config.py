@@ -49,7 +49,13 @@ def test_task_processes_reach_the_admins_s3_store():
         "AWS_SECRET_ACCESS_KEY": "SK",
         "AWS_DEFAULT_REGION": "mine",
     }
-    assert engine_config({}, {"file": {"url_base": "http://x"}}).handlers == {}
+    assert "env" not in engine_config({}, {"file": {"url_base": "http://x"}}).handlers["local-process"]
+
+
+def test_task_processes_never_inherit_the_admins_configuration():
+    assert engine_config({}).handlers["local-process"] == {"drop_env": ["ROOST_*", "PG*"]}
+    section = {"handlers": {"local-process": {"drop_env": ["VAULT_*"]}}}
+    assert engine_config(section).handlers["local-process"]["drop_env"] == ["ROOST_*", "PG*", "VAULT_*"]
 
 
 @pytest.mark.parametrize(
@@ -58,7 +64,7 @@ def test_task_processes_reach_the_admins_s3_store():
         ({"polling": 1}, "unknown engine option(s): polling; known: default_active_deadline,"),
         (
             {"handlers": {"local-process": {"envv": {}}}},
-            "local-process: unknown option(s) envv; known: env, image_environments, kill_grace_period,",
+            "local-process: unknown option(s) envv; known: env, drop_env, image_environments,",
         ),
         (
             {"default_for_task_types": ["python-task"]},

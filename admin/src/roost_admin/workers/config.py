@@ -21,6 +21,11 @@ Unless configured otherwise, ``python-task``, ``container`` and ``raw-container`
 (``local-process``), even when another installed plugin (the Kubernetes pod plugin) serves those types too.
 Tasks whose image ``image_environments`` lists run with that environment's interpreter first on ``PATH``;
 other tasks run with the admin's own Python environment.
+
+Local task processes do not inherit the admin's own configuration and database credentials: the variables
+matching ``WITHHELD_VARIABLES`` (``ROOST_*``, which hold the database URL, storage options and any signing key,
+and libpq's ``PG*``) are dropped from their environment, on top of any ``drop_env`` the section lists. What a task
+needs to reach the blob store is given to it explicitly (:func:`storage_environment`).
 """
 
 from __future__ import annotations
@@ -43,6 +48,9 @@ DEFAULT_POLL_INTERVAL = 5.0
 """The admin's default for ``EngineConfig.poll_interval``: handlers, child executions and signals wake
 executions when something changes, so the poll is only a safety net, and each round writes the state."""
 
+
+WITHHELD_VARIABLES = ("ROOST_*", "PG*")
+"""Variables of the admin's environment that local task processes never inherit (``drop_env`` patterns)."""
 
 _S3_VARIABLES = {
     "endpoint_url": ("FLYTE_AWS_ENDPOINT",),
@@ -68,18 +76,21 @@ def engine_config(
     """The engine configuration for the settings' ``engine`` section, with the admin's defaults filled in.
 
     Local task processes get :func:`storage_environment` of ``storage_options`` under the ``env`` the section
-    configures for ``local-process`` (configured values win). An unknown key or a malformed ``local-process``
+    configures for ``local-process`` (configured values win), and never inherit ``WITHHELD_VARIABLES``. An unknown key or a malformed ``local-process``
     section raises ConfigurationError naming it. (A task type mapped to a handler that is not installed is
     reported when the workers start.)
     """
     data = dict(section)
-    reach = storage_environment(storage_options or {})
-    if reach:
-        handlers = dict(data.get("handlers") or {})
+    handlers = data.get("handlers") or {}
+    if isinstance(handlers, Mapping):
         process = dict(handlers.get("local-process") or {})
-        process["env"] = {**reach, **(process.get("env") or {})}
-        handlers["local-process"] = process
-        data["handlers"] = handlers
+        reach = storage_environment(storage_options or {})
+        if reach:
+            process["env"] = {**reach, **(process.get("env") or {})}
+        dropped = process.get("drop_env") or []
+        if isinstance(dropped, list | tuple):
+            process["drop_env"] = [*WITHHELD_VARIABLES, *dropped]
+        data["handlers"] = {**handlers, "local-process": process}
     chosen = data.get("default_for_task_types") or {}
     if not isinstance(chosen, Mapping):
         raise ConfigurationError(
