@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import os
 import secrets
 import string
 from typing import TYPE_CHECKING
@@ -170,7 +169,7 @@ class DataProxyService(dataproxy_pb2_grpc.DataProxyServiceServicer):  # type: ig
 
     def _check_within_storage(self, uri: str) -> None:
         prefix = self.app.settings.storage_prefix
-        if not _within(uri, prefix):
+        if not blobs.within(uri, prefix):
             raise InvalidArgument(
                 f"{uri} is not under this admin's storage ({prefix}); only its blobs are signed"
             )
@@ -231,17 +230,3 @@ def _expires_at(expires_in: datetime.timedelta) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(datetime.datetime.now(datetime.UTC) + expires_in)
     return stamp
-
-
-def _within(uri: str, prefix: str) -> bool:
-    """Whether ``uri`` names a blob under ``prefix`` (``..`` cannot climb out of it)."""
-    scheme, sep, path = uri.partition("://")
-    prefix_scheme, _, prefix_path = prefix.partition("://")
-    if not sep or scheme != prefix_scheme:
-        return False
-    if scheme == "file":
-        path = os.path.normpath(path)
-        prefix_path = os.path.normpath(prefix_path)
-    elif any(part in (".", "..") for part in path.split("/")):
-        return False
-    return path.startswith(prefix_path.rstrip("/") + "/")

@@ -30,7 +30,7 @@ from roost_admin.db.base import utcnow
 from roost_admin.server import execution_views as views
 from roost_admin.server import launching, validation
 from roost_admin.server.errors import InvalidArgument, NotFound, rpc
-from roost_admin.server.events import EventLedger
+from roost_admin.server.events import EventLedger, check_api_event
 from roost_admin.server.execution_rows import (
     execution_identifier,
     execution_key,
@@ -443,6 +443,7 @@ class ExecutionRPCs:
         """Record a workflow execution's phase change (flyteadmin's rules)."""
         if not request.HasField("event"):
             raise InvalidArgument("event is required")
+        check_api_event(request.event, self.app.settings.storage_prefix)
         self._record(lambda ledger: ledger.workflow(request.event))
         return event_pb2.WorkflowExecutionEventResponse()
 
@@ -453,6 +454,7 @@ class ExecutionRPCs:
         """Record a node execution's phase change; its first event creates it."""
         if not request.HasField("event"):
             raise InvalidArgument("event is required")
+        check_api_event(request.event, self.app.settings.storage_prefix)
         self._record(lambda ledger: ledger.node(request.event))
         return event_pb2.NodeExecutionEventResponse()
 
@@ -463,5 +465,6 @@ class ExecutionRPCs:
         """Record a task execution's phase change; its first event creates it."""
         if not request.HasField("event"):
             raise InvalidArgument("event is required")
+        check_api_event(request.event, self.app.settings.storage_prefix)
         self._record(lambda ledger: ledger.task(request.event))
         return event_pb2.TaskExecutionEventResponse()

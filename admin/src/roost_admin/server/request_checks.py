@@ -6,6 +6,8 @@ Generic over the message (a walk of its set fields), so every RPC, including one
 - a ``Duration`` or ``Timestamp`` outside the range protobuf defines for it (±10,000 years; years 1 to 9999);
 - a NUL character in a string (no identifier, filter or name may hold one; the database refuses them);
 - a float that is NaN or infinite;
+- an unsigned 32-bit number above 2^31 - 1 (counts, attempts and versions are kept in the database's signed
+  32-bit integers);
 - a string longer than ``max_string_bytes``, a list or map with more than ``max_list_items`` entries, a set of
   inputs (a ``LiteralMap``, ``VariableMap`` or ``ParameterMap``) with more than ``max_inputs``, and literals or
   literal types nested deeper than ``max_literal_depth``.
@@ -41,6 +43,8 @@ _TIMESTAMP_SECONDS = (-62_135_596_800, 253_402_300_799)
 """Protobuf's bounds on a Timestamp's seconds: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z."""
 _NANOS = 999_999_999
 _FLOATS = frozenset({FieldDescriptor.TYPE_DOUBLE, FieldDescriptor.TYPE_FLOAT})
+_UNSIGNED_32 = frozenset({FieldDescriptor.TYPE_UINT32, FieldDescriptor.TYPE_FIXED32})
+_INT32_MAX = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,10 @@ class _Walk:
             self.string(value, path)
         elif kind in _FLOATS and not math.isfinite(value):
             raise InvalidArgument(f"request field '{_text(path)}' must be a finite number, not {value}")
+        elif kind in _UNSIGNED_32 and value > _INT32_MAX:
+            raise InvalidArgument(
+                f"request field '{_text(path)}' is {value}; the largest accepted is {_INT32_MAX}"
+            )
 
     def string(self, value: str, path: tuple[str, ...]) -> None:
         if "\x00" in value:
