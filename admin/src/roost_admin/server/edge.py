@@ -61,7 +61,8 @@ class EdgeInterceptor(grpc.ServerInterceptor):
                 except Exception as exc:
                     # A handler that already ended the call (its @rpc wrapper answered) is left as it is; the
                     # generated stubs of unimplemented RPCs set UNIMPLEMENTED, then raise NotImplementedError.
-                    if context.code() is not None and not isinstance(exc, NotImplementedError):
+                    answered = context.code()  # type: ignore[attr-defined]  # grpc's stubs lack code()
+                    if answered is not None and not isinstance(exc, NotImplementedError):
                         raise
                     answer(context, method, exc)
 

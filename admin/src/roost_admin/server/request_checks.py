@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
 from roost_admin.server.errors import InvalidArgument
@@ -90,8 +90,7 @@ class _Walk:
         self.limits = limits
 
     def message(self, message: Message, path: tuple[str, ...], nesting: _Nesting) -> None:
-        descriptor: Descriptor = message.DESCRIPTOR
-        name = descriptor.full_name
+        name = message.DESCRIPTOR.full_name
         if name == _DURATION:
             _check_duration(message, path)
             return
@@ -146,8 +145,10 @@ class _Walk:
                 "(setting max_inputs)"
             )
         self.count(len(entries), path)
-        key_field = field.message_type.fields_by_name["key"]
-        value_field = field.message_type.fields_by_name["value"]
+        entry = field.message_type
+        assert entry is not None  # a map field's entries are messages
+        key_field = entry.fields_by_name["key"]
+        value_field = entry.fields_by_name["value"]
         for key, item in entries.items():
             entry_path = (*path, f"[{key!r}]")
             self.value(key_field, key, entry_path, nesting)
@@ -191,6 +192,7 @@ class _Walk:
 
 def _check_enum(field: FieldDescriptor, value: int, path: tuple[str, ...]) -> None:
     enum = field.enum_type
+    assert enum is not None  # an enum field has its enum
     if value not in enum.values_by_number:
         known = ", ".join(v.name for v in enum.values)
         raise InvalidArgument(f"request field '{_text(path)}' has the unknown value {value}; known: {known}")
