@@ -68,7 +68,14 @@ def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
 @pytest.fixture
 def app(tmp_path, database_url: str) -> Iterator[AdminApp]:
     """A running admin (no engine workers)."""
-    admin = AdminApp(make_settings(tmp_path, database_url))
+    with started(make_settings(tmp_path, database_url)) as admin:
+        yield admin
+
+
+@contextmanager
+def started(settings: Settings) -> Iterator[AdminApp]:
+    """An admin started with ``settings``, stopped afterwards."""
+    admin = AdminApp(settings)
     admin.start()
     try:
         yield admin

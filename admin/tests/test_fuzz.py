@@ -22,7 +22,7 @@ import grpc
 import httpx
 import pytest
 import registry_flows
-from conftest import DATABASES, fresh_database, make_settings
+from conftest import DATABASES, fresh_database, make_settings, started
 from flyteidl.admin import (
     common_pb2,
     node_execution_pb2,
@@ -101,20 +101,18 @@ def target(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     folder = tmp_path_factory.mktemp(f"fuzz-{request.param}")
     with fresh_database(request.param, folder) as url:
         settings_ = make_settings(folder, url, workers=1, engine=support.engine_section())
-        app = AdminApp(settings_)
-        app.start()
         handler = ServerLog()
-        logging.getLogger().addHandler(handler)
-        try:
-            with grpc.insecure_channel(
-                f"127.0.0.1:{app.grpc_port}", options=grpc_options(app.settings)
-            ) as channel:
-                pools, urls = _seed(app, channel)
-                handler.take()
-                yield Target(app, channel, RequestStrategies(pools), urls, handler)
-        finally:
-            logging.getLogger().removeHandler(handler)
-            app.stop()
+        with started(settings_) as app:
+            logging.getLogger().addHandler(handler)
+            try:
+                with grpc.insecure_channel(
+                    f"127.0.0.1:{app.grpc_port}", options=grpc_options(app.settings)
+                ) as channel:
+                    pools, urls = _seed(app, channel)
+                    handler.take()
+                    yield Target(app, channel, RequestStrategies(pools), urls, handler)
+            finally:
+                logging.getLogger().removeHandler(handler)
 
 
 def _seed(app: AdminApp, channel: grpc.Channel) -> tuple[Pools, list[str]]:

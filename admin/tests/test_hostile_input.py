@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 import sqlalchemy
-from conftest import make_settings
+from conftest import make_settings, started
 from flyteidl.admin import (
     common_pb2,
     event_pb2,
@@ -308,12 +308,8 @@ def small_app(tmp_path, database_url) -> Iterator[AdminApp]:
         max_inputs=3,
         max_literal_depth=4,
     )
-    app = AdminApp(settings)
-    app.start()
-    try:
+    with started(settings) as app:
         yield app
-    finally:
-        app.stop()
 
 
 def execution_request(**fields) -> execution_pb2.ExecutionCreateRequest:

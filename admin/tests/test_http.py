@@ -188,13 +188,9 @@ def test_an_upload_url_stores_its_object_once(app):
 
 
 def test_a_body_over_the_upload_limit_is_refused(tmp_path, database_url):
-    from conftest import make_settings
+    from conftest import make_settings, started
 
-    from roost_admin.app import AdminApp
-
-    small = AdminApp(make_settings(tmp_path, database_url, max_upload_bytes=100))
-    small.start()
-    try:
+    with started(make_settings(tmp_path, database_url, max_upload_bytes=100)) as small:
         uri = blob(small, "big.bin")
         expected = (
             413,
@@ -207,8 +203,6 @@ def test_a_body_over_the_upload_limit_is_refused(tmp_path, database_url):
         assert (streamed.status_code, streamed.text) == expected
         assert not path_of(uri).exists()
         assert leftovers(small) == []
-    finally:
-        small.stop()
 
 
 @pytest.mark.parametrize(
