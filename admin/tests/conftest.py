@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import grpc
 import pytest
@@ -17,11 +19,12 @@ from roost_admin.config import Settings
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a new PostgreSQL database dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'roost.db'}"
+@contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """The URL of a fresh, empty database: a SQLite file in ``folder``, or a new PostgreSQL database dropped
+    afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'roost.db'}"
         return
     name = f"roost_test_{uuid.uuid4().hex[:12]}"
     server = sqlalchemy.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
@@ -36,6 +39,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:
         with server.connect() as connection:
             connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         server.dispose()
+
+
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+"""The kinds of database every admin test runs against."""
+
+
+@pytest.fixture(params=DATABASES)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL database dropped afterwards."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
@@ -54,7 +68,14 @@ def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
 @pytest.fixture
 def app(tmp_path, database_url: str) -> Iterator[AdminApp]:
     """A running admin (no engine workers)."""
-    admin = AdminApp(make_settings(tmp_path, database_url))
+    with started(make_settings(tmp_path, database_url)) as admin:
+        yield admin
+
+
+@contextmanager
+def started(settings: Settings) -> Iterator[AdminApp]:
+    """An admin started with ``settings``, stopped afterwards."""
+    admin = AdminApp(settings)
     admin.start()
     try:
         yield admin

@@ -106,7 +106,7 @@ def test_uploads_named_by_root_do_not_replace_other_content(app, dataproxy):
     )
 
 
-def test_an_upload_without_md5_gets_a_random_name(app, dataproxy):
+def test_an_upload_without_md5_gets_a_random_name_and_a_url_used_once(app, dataproxy):
     # FlyteRemote's file system sends only filename_root, and no Content-MD5 on the PUT.
     location = dataproxy.CreateUploadLocation(
         dataproxy_pb2.CreateUploadLocationRequest(
@@ -116,7 +116,22 @@ def test_an_upload_without_md5_gets_a_random_name(app, dataproxy):
     assert dict(location.headers) == {}
     name = location.native_url.rsplit("/", 1)[1]
     assert len(name) == 20 and name.isalnum()
+    remaining = location.expires_at.ToDatetime(tzinfo=datetime.UTC) - datetime.datetime.now(datetime.UTC)
+    assert datetime.timedelta(minutes=14) < remaining <= datetime.timedelta(minutes=15)
     assert put(location.signed_url, md5=None).status_code == 200
+    assert local_path(location.native_url).read_bytes() == BODY
+    # Replaying the URL cannot overwrite the object.
+    replay = put(location.signed_url, body=b"overwritten", md5=None)
+    assert replay.status_code == 403
+    assert local_path(location.native_url).read_bytes() == BODY
+
+
+def test_a_hashed_upload_url_stores_only_those_bytes(app, dataproxy):
+    location = dataproxy.CreateUploadLocation(upload_request())
+    assert put(location.signed_url).status_code == 200
+    forged = base64.b64encode(hashlib.md5(b"evil").digest()).decode()
+    assert put(location.signed_url, body=b"evil", md5=forged).status_code == 403
+    assert put(location.signed_url, body=b"evil", md5=None).status_code == 403
     assert local_path(location.native_url).read_bytes() == BODY
 
 

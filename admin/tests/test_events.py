@@ -89,7 +89,8 @@ def execution(admin, ident) -> execution_pb2.Execution:
 KEY = f"{PROJECT}/{DOMAIN}/evented"
 
 
-def test_workflow_events_move_the_execution_and_follow_flyteadmins_rules(admin, ident):
+def test_workflow_events_move_the_execution_and_follow_flyteadmins_rules(app, admin, ident):
+    outputs = f"{app.settings.storage_prefix}/somewhere/outputs.pb"
     admin.CreateWorkflowEvent(workflow_event(ident, Phase.QUEUED))
     admin.CreateWorkflowEvent(workflow_event(ident, Phase.QUEUED))  # QUEUED may repeat
     admin.CreateWorkflowEvent(workflow_event(ident, Phase.RUNNING, 1))
@@ -103,15 +104,13 @@ def test_workflow_events_move_the_execution_and_follow_flyteadmins_rules(admin, 
         grpc.StatusCode.FAILED_PRECONDITION,
         f"cannot go from RUNNING to QUEUED for workflow execution {KEY}",
     )
-    admin.CreateWorkflowEvent(
-        workflow_event(ident, Phase.SUCCEEDED, 11, output_uri="file:///somewhere/outputs.pb")
-    )
+    admin.CreateWorkflowEvent(workflow_event(ident, Phase.SUCCEEDED, 11, output_uri=outputs))
     closure = execution(admin, ident).closure
     assert closure.phase == Phase.SUCCEEDED
     assert closure.started_at == at(1)
     assert closure.updated_at == at(11)
     assert closure.duration.seconds == 10
-    assert closure.outputs.uri == "file:///somewhere/outputs.pb"
+    assert closure.outputs.uri == outputs
     error = fails(admin.CreateWorkflowEvent, workflow_event(ident, Phase.SUCCEEDED, 12))
     assert error.code() == grpc.StatusCode.ALREADY_EXISTS
     error = fails(admin.CreateWorkflowEvent, workflow_event(ident, Phase.FAILED, 12))

@@ -151,7 +151,7 @@ def test_archived_executions_leave_the_default_list(app, admin):
     error = fails(admin.UpdateExecution, execution_pb2.ExecutionUpdateRequest(id=kept, state=5))
     assert (error.code(), error.details()) == (
         grpc.StatusCode.INVALID_ARGUMENT,
-        "state must be EXECUTION_ACTIVE (0) or EXECUTION_ARCHIVED (1), not 5",
+        "request field 'state' has the unknown value 5; known: EXECUTION_ACTIVE, EXECUTION_ARCHIVED",
     )
 
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
+import logging
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import httpx
+import pytest
+
+import roost_admin.http
 
 BODY = b"0123456789" * 100
 MD5 = base64.b64encode(hashlib.md5(BODY).digest()).decode()
@@ -137,14 +141,97 @@ def test_signed_urls_outside_the_storage_are_not_served(app, tmp_path):
     assert response.text == f"{uri} is not under this admin's storage ({app.settings.storage_prefix})"
 
 
-def test_a_write_that_fails_is_a_server_error_and_stores_nothing(app):
+def test_a_file_in_the_way_is_a_conflict_and_stores_nothing(app):
     uri = blob(app, "blocked/file.bin")
     folder = path_of(uri).parent
     folder.parent.mkdir(parents=True, exist_ok=True)
     folder.write_text("a file where the folder should be")
     response = httpx.put(signed(app, uri), content=BODY, headers={"Content-MD5": MD5})
-    assert (response.status_code, response.text) == (500, f"cannot write {uri}: File exists")
+    assert (response.status_code, response.text) == (
+        409,
+        f"cannot store {uri}: a file or folder on its path is in the way",
+    )
     assert leftovers(app) == []
+
+
+def test_a_write_the_server_fails_is_a_500_quoting_a_request_id(app, monkeypatch, caplog):
+    def disk_refuses(folder: str, temp: str):
+        raise PermissionError(13, "Permission denied", temp)
+
+    monkeypatch.setattr(roost_admin.http, "_open_for_writing", disk_refuses)
+    uri = blob(app, "refused.bin")
+    with caplog.at_level(logging.ERROR, logger="roost_admin"):
+        response = httpx.put(signed(app, uri), content=BODY, headers={"Content-MD5": MD5})
+    request_id = response.headers["x-request-id"]
+    assert (response.status_code, response.text) == (
+        500,
+        f"the upload could not be stored (request id {request_id})",
+    )
+    [record] = [r for r in caplog.records if request_id in r.getMessage()]
+    assert record.getMessage() == f"storing the upload {uri} failed (request id {request_id})"
+    assert "Permission denied" in str(record.exc_info[1])
+
+
+def test_an_upload_url_stores_its_object_once(app):
+    uri = blob(app, "once.bin")
+    url = signed(app, uri, md5=None)
+    assert httpx.put(url, content=BODY).status_code == 200
+    # The same bytes again (a client retrying after a lost answer) succeed; other bytes are refused.
+    assert httpx.put(url, content=BODY).status_code == 200
+    replay = httpx.put(url, content=b"something else")
+    assert (replay.status_code, replay.text) == (
+        403,
+        f"{uri} already holds other content: an upload URL stores its object once; ask for a new upload location",
+    )
+    assert path_of(uri).read_bytes() == BODY
+    assert leftovers(app) == []
+
+
+def test_a_body_over_the_upload_limit_is_refused(tmp_path, database_url):
+    from conftest import make_settings, started
+
+    with started(make_settings(tmp_path, database_url, max_upload_bytes=100)) as small:
+        uri = blob(small, "big.bin")
+        expected = (
+            413,
+            "the body is larger than the upload limit of 100 bytes (setting max_upload_bytes); nothing was stored",
+        )
+        response = httpx.put(signed(small, uri), content=BODY, headers={"Content-MD5": MD5})
+        assert (response.status_code, response.text) == expected
+        # A body that does not say its length up front is cut off once it passes the limit.
+        streamed = httpx.put(signed(small, uri, md5=None), content=iter([b"x" * 60, b"y" * 60]))
+        assert (streamed.status_code, streamed.text) == expected
+        assert not path_of(uri).exists()
+        assert leftovers(small) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "text"),
+    [
+        ({"signature": "é" * 64}, 403, "has a wrong signature (for PUT)"),
+        ({"expires": "99999999999999999999"}, 403, "has an invalid expires value '99999999999999999999'"),
+        ({"expires": "-5"}, 403, "has an invalid expires value '-5'"),
+    ],
+    ids=["non-ascii-signature", "huge-expiry", "negative-expiry"],
+)
+def test_odd_query_values_are_forbidden(app, change, status, text):
+    uri = blob(app, "odd.bin")
+    response = httpx.put(with_query(signed(app, uri), **change), content=BODY, headers={"Content-MD5": MD5})
+    assert response.status_code == status
+    assert response.text == f"signed URL for {uri!r} {text}"
+
+
+def test_a_nul_in_the_path_or_a_non_ascii_md5_is_a_bad_request(app):
+    url = signed(app, blob(app, "x.bin"))
+    response = httpx.get(url.replace("x.bin", "x%00.bin"))
+    assert (response.status_code, response.text) == (400, "the path holds a NUL character")
+    response = httpx.put(
+        signed(app, blob(app, "y.bin"), md5=None), content=BODY, headers={"Content-MD5": b"\xe9t\xe9"}
+    )
+    assert (response.status_code, response.text) == (
+        400,
+        "Content-MD5 '\xe9t\xe9' is not the base64 of a 16-byte MD5 digest",
+    )
 
 
 def test_healthz_reports_an_unreachable_database(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 
@@ -15,6 +16,25 @@ from flyteidl.service import admin_pb2_grpc
 
 from roost_admin.app import AdminApp, grpc_options
 from roost_admin.blobs import entity_closure_uri
+
+
+def server_fault_logged(error: grpc.RpcError, caplog, message: str) -> str:
+    """The server's log of a fault: the client got ``message`` with a request id and nothing of the cause; the
+    log line with that request id holds the cause. Clears the captured log."""
+    details = error.details()
+    assert details.startswith(message + " (request id "), details
+    request_id = details.removeprefix(message + " (request id ").removesuffix(")")
+    assert dict(error.trailing_metadata())["x-request-id"] == request_id
+    logged = "\n".join(
+        record.getMessage()
+        + "\n"
+        + (caplog.handler.formatter.formatException(record.exc_info) if record.exc_info else "")
+        for record in caplog.records
+        if f"request id {request_id}" in record.getMessage()
+    )
+    assert logged, f"no log line has request id {request_id}"
+    caplog.clear()
+    return logged
 
 
 def fails(call, request) -> grpc.RpcError:
@@ -203,7 +223,7 @@ def test_a_closure_over_the_limit_is_resource_exhausted_and_nothing_is_written(s
         assert not small_app.storage.exists(uri)
 
 
-def test_a_failed_blob_write_leaves_no_row(app, admin):
+def test_a_failed_blob_write_leaves_no_row(app, admin, caplog):
     request = add_one_request()
     # A file where the task's folder should be makes the blob write fail after the row was inserted.
     folder = app.storage.store_for("file:///").path_of(
@@ -213,12 +233,12 @@ def test_a_failed_blob_write_leaves_no_row(app, admin):
     os.makedirs(os.path.dirname(folder), exist_ok=True)
     with open(folder, "w") as blocker:
         blocker.write("in the way")
-    error = fails(admin.CreateTask, request)
+    with caplog.at_level(logging.WARNING, logger="roost_admin"):
+        error = fails(admin.CreateTask, request)
     assert error.code() == grpc.StatusCode.UNAVAILABLE
-    assert error.details().startswith(
-        "cannot store task 'flytesnacks/development/registry_flows.add_one@v1': cannot write "
-    )
-    assert error.details().endswith("a parent of it is a file, not a folder")
+    logged = server_fault_logged(error, caplog, "CreateTask: the server's storage is unavailable; try again")
+    assert "cannot store task 'flytesnacks/development/registry_flows.add_one@v1': cannot write " in logged
+    assert "a parent of it is a file, not a folder" in logged
     assert tasks_in(admin) == []
 
     os.remove(folder)
@@ -242,7 +262,7 @@ def test_a_page_shrinks_to_fit_the_message_limit(small_app):
         assert ([t.id.version for t in second.tasks], second.token) == (["v1"], "")
 
 
-def test_a_lost_or_unreadable_closure_is_reported_with_its_uri(app):
+def test_a_lost_or_unreadable_closure_is_logged_with_its_uri(app, caplog):
     with grpc.insecure_channel(f"127.0.0.1:{app.grpc_port}", options=grpc_options(app.settings)) as channel:
         flows.register(admin_pb2_grpc.AdminServiceStub(channel), flows.serialize(flows.inner))
     app.stop()
@@ -256,22 +276,29 @@ def test_a_lost_or_unreadable_closure_is_reported_with_its_uri(app):
         with grpc.insecure_channel(f"127.0.0.1:{restarted.grpc_port}") as channel:
             admin = admin_pb2_grpc.AdminServiceStub(channel)
             get = common_pb2.ObjectGetRequest(id=request.id)
-            error = fails(admin.GetTask, get)
-            assert (error.code(), error.details()) == (
-                grpc.StatusCode.INTERNAL,
-                f"the blob store lost {uri}, which a registered entity points to",
-            )
+            with caplog.at_level(logging.WARNING, logger="roost_admin"):
+                error = fails(admin.GetTask, get)
+            assert error.code() == grpc.StatusCode.INTERNAL
+            logged = server_fault_logged(error, caplog, "GetTask: internal error")
+            assert f"the blob store lost {uri}, which a registered entity points to" in logged
             os.mkdir(path)
-            error = fails(admin.GetTask, get)
-            assert (error.code(), error.details()) == (
-                grpc.StatusCode.UNAVAILABLE,
-                f"cannot read {uri} from the blob store: cannot read {uri!r}: it is a folder, not a file",
+            with caplog.at_level(logging.WARNING, logger="roost_admin"):
+                error = fails(admin.GetTask, get)
+            assert error.code() == grpc.StatusCode.UNAVAILABLE
+            logged = server_fault_logged(
+                error, caplog, "GetTask: the server's storage is unavailable; try again"
+            )
+            assert (
+                f"cannot read {uri} from the blob store: cannot read {uri!r}: it is a folder, not a file"
+                in logged
             )
             os.rmdir(path)
             with open(path, "wb") as garbage:
                 garbage.write(b"\xff\xff\xff")
-            error = fails(admin.GetTask, get)
+            with caplog.at_level(logging.WARNING, logger="roost_admin"):
+                error = fails(admin.GetTask, get)
             assert error.code() == grpc.StatusCode.INTERNAL
-            assert error.details().startswith(f"{uri} is not a valid flyteidl.admin.Task: ")
+            logged = server_fault_logged(error, caplog, "GetTask: internal error")
+            assert f"{uri} is not a valid flyteidl.admin.Task: " in logged
     finally:
         restarted.stop()

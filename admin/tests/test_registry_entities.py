@@ -387,7 +387,7 @@ def test_activating_a_version_deactivates_the_others(admin):
         ),
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error.details() == "launch plan state must be ACTIVE (1) or INACTIVE (0), not 7"
+    assert error.details() == "request field 'state' has the unknown value 7; known: INACTIVE, ACTIVE"
     error = fails(
         admin.UpdateLaunchPlan,
         launch_plan_pb2.LaunchPlanUpdateRequest(
@@ -493,7 +493,10 @@ def test_named_entities_have_a_mutable_description_and_state(admin):
         ),
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error.details() == "named entity state 9 is not ACTIVE, ARCHIVED or SYSTEM_GENERATED"
+    assert error.details() == (
+        "request field 'metadata.state' has the unknown value 9; known: NAMED_ENTITY_ACTIVE, "
+        "NAMED_ENTITY_ARCHIVED, SYSTEM_GENERATED"
+    )
 
 
 def test_task_create_response_and_a_missing_version(admin):

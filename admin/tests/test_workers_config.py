@@ -55,7 +55,8 @@ def test_task_processes_reach_the_admins_s3_store():
         "AWS_SECRET_ACCESS_KEY": "SK",
         "AWS_DEFAULT_REGION": "mine",
     }
-    assert engine_config({}, storage_environment({"file": {"url_base": "http://x"}})).handlers == {}
+    no_reach = engine_config({}, storage_environment({"file": {"url_base": "http://x"}}))
+    assert "env" not in no_reach.handlers["local-process"]
 
 
 def test_the_admins_endpoint_is_given_as_flytekit_and_roost_read_it():
@@ -87,13 +88,19 @@ def test_task_processes_reach_the_admin_on_its_bound_port_or_its_public_endpoint
         unstarted.stop()
 
 
+def test_task_processes_never_inherit_the_admins_configuration():
+    assert engine_config({}).handlers["local-process"] == {"drop_env": ["ROOST_*", "PG*"]}
+    section = {"handlers": {"local-process": {"drop_env": ["VAULT_*"]}}}
+    assert engine_config(section).handlers["local-process"]["drop_env"] == ["ROOST_*", "PG*", "VAULT_*"]
+
+
 @pytest.mark.parametrize(
     ("section", "message"),
     [
         ({"polling": 1}, "unknown engine option(s): polling; known: default_active_deadline,"),
         (
             {"handlers": {"local-process": {"envv": {}}}},
-            "local-process: unknown option(s) envv; known: env, image_environments, kill_grace_period,",
+            "local-process: unknown option(s) envv; known: env, drop_env, image_environments,",
         ),
         (
             {"default_for_task_types": ["python-task"]},

@@ -105,13 +105,14 @@ class AdminApp:
 
         from roost_admin.server.admin import AdminService
         from roost_admin.server.dataproxy import DataProxyService
-        from roost_admin.server.decoding import MalformedRequestInterceptor
+        from roost_admin.server.edge import EdgeInterceptor
+        from roost_admin.server.request_checks import RequestLimits
         from roost_admin.server.signals import SignalService
 
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="roost-grpc"),
             options=grpc_options(self.settings),
-            interceptors=[MalformedRequestInterceptor()],
+            interceptors=[EdgeInterceptor(RequestLimits.from_settings(self.settings))],
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(self), server)
         dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyService(self), server)

@@ -7,10 +7,12 @@
 - DataProxy uploads: ``{prefix}/uploads/{project}/{domain}/{md5 hex or filename_root}/{filename}``
 
 Every function takes parts the admin has already validated (identifiers, file names); none of them reads or
-writes anything.
+writes anything. :func:`within` tells whether a URI a client sent lies under the prefix.
 """
 
 from __future__ import annotations
+
+import os
 
 from flyteidl.core import identifier_pb2
 
@@ -55,3 +57,17 @@ def raw_output_prefix(prefix: str, project: str, domain: str, name: str) -> str:
 def upload_uri(prefix: str, project: str, domain: str, root: str, filename: str) -> str:
     """Where a DataProxy upload goes; ``root`` is the content's md5 (hex) or the caller's filename_root."""
     return Storage.join(prefix, "uploads", project, domain, root, filename)
+
+
+def within(uri: str, prefix: str) -> bool:
+    """Whether ``uri`` names a blob under ``prefix`` (``..`` cannot climb out of it)."""
+    scheme, sep, path = uri.partition("://")
+    prefix_scheme, _, prefix_path = prefix.partition("://")
+    if not sep or scheme != prefix_scheme:
+        return False
+    if scheme == "file":
+        path = os.path.normpath(path)
+        prefix_path = os.path.normpath(prefix_path)
+    elif any(part in (".", "..") for part in path.split("/")):
+        return False
+    return path.startswith(prefix_path.rstrip("/") + "/")

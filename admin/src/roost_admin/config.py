@@ -51,8 +51,25 @@ class Settings(BaseSettings):
     domains: list[str] = Field(default_factory=lambda: list(DEFAULT_DOMAINS))
     default_projects: list[str] = Field(default_factory=lambda: ["flytesnacks"])
     """Projects created at start if missing (flytekit's default project is flytesnacks)."""
-    max_message_bytes: int = 20 * 1024 * 1024
-    """Largest gRPC request or response; larger ones get RESOURCE_EXHAUSTED."""
+    max_message_bytes: int = Field(default=20 * 1024 * 1024, gt=0)
+    """Largest gRPC request or response (both the server's receive and send limits): a larger request is refused
+    with RESOURCE_EXHAUSTED before it is read, and list responses are cut into pages that fit. flytekit's own
+    receive limit is 20 MiB too."""
+    max_string_bytes: int = Field(default=1024 * 1024, gt=0)
+    """Longest string field of a request, in UTF-8 bytes (a description, a filter, a task's custom config); the
+    values inside literals are data and not limited. Longer ones get INVALID_ARGUMENT naming the field."""
+    max_list_items: int = Field(default=100_000, gt=0)
+    """Most entries of one list or map field of a request (nodes of a workflow, items of a collection literal, ...);
+    more get INVALID_ARGUMENT naming the field."""
+    max_inputs: int = Field(default=1_000, gt=0)
+    """Most inputs (or outputs) in one set of them: the literals of an execution's inputs, the variables of an
+    interface, the parameters of a launch plan; more get INVALID_ARGUMENT naming the field."""
+    max_literal_depth: int = Field(default=32, gt=0)
+    """Deepest nesting of literals (a list of maps of lists ...) and of literal types in a request; deeper ones get
+    INVALID_ARGUMENT naming the field. (Protobuf itself refuses messages nested more than 100 deep.)"""
+    max_upload_bytes: int = Field(default=5 * 1024**3, gt=0)
+    """Largest body the HTTP endpoint stores through a signed upload URL (5 GiB, S3's limit for one PUT); a larger
+    one is refused with 413 and nothing is stored."""
     workers: int = 2
     """Engine workers running inside ``roost start`` (0: leave executions to ``roost engine`` processes)."""
     lease_seconds: float = 30.0

@@ -2,17 +2,23 @@
 
 A signed URL (made by ``FileStore.signed_url`` for the DataProxy) looks like
 ``{http_url}/data/{path}?method=PUT&expires=...&signature=...``. ``PUT`` stores the body at the path,
-atomically, after checking the signature, the expiry and (when the request carries one, which a URL signed
-for an MD5 requires) the ``Content-MD5`` header against the body. ``GET`` returns the blob. Only blobs under
-the admin's ``file://`` storage prefix are served.
+atomically, after checking the signature, the expiry, the size (``max_upload_bytes``) and (when the request
+carries one, which a URL signed for an MD5 requires) the ``Content-MD5`` header against the body. An upload URL
+stores its object once: a second PUT with the same bytes succeeds without writing, one with other bytes is
+refused, so a leaked URL cannot be replayed to overwrite what was uploaded. ``GET`` returns the blob. Only blobs
+under the admin's ``file://`` storage prefix are served.
+
+Whatever a client sends is answered with a 2xx or 4xx status; a 500 means the server itself failed (its disk),
+is logged with a request id, and the answer quotes only that id.
 """
 
 from __future__ import annotations
 
 import base64
-import binascii
 import contextlib
+import errno
 import hashlib
+import logging
 import os
 import secrets
 from typing import TYPE_CHECKING, BinaryIO
@@ -31,8 +37,12 @@ from roost_core.storage.file import TEMP_PREFIX
 if TYPE_CHECKING:
     from roost_admin.app import AdminApp
 
+log = logging.getLogger(__name__)
+
 DATA_PATH = "/data"
 """Where signed URLs of the local store point (``AdminApp.http_url`` + this is the store's ``url_base``)."""
+_PATH_CONFLICTS = frozenset({errno.EEXIST, errno.ENOTDIR, errno.EISDIR})
+_NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
 
 
 def build_http_app(app: AdminApp) -> Starlette:
@@ -49,6 +59,8 @@ def build_http_app(app: AdminApp) -> Starlette:
         store = _file_store(app)
         if store is None:
             return PlainTextResponse("this admin has no local file store to serve", 404)
+        if "\x00" in request.path_params["path"]:
+            return PlainTextResponse("the path holds a NUL character", 400)
         query = request.query_params
         expires, signature = query.get("expires"), query.get("signature")
         if not expires or not signature:
@@ -74,7 +86,7 @@ def build_http_app(app: AdminApp) -> Starlette:
             if not os.path.isfile(path):
                 return PlainTextResponse(f"no blob at {uri}", 404)
             return FileResponse(path, media_type="application/octet-stream")
-        return await _upload(request, uri, path, content_md5)
+        return await _upload(request, uri, path, content_md5, app.settings.max_upload_bytes)
 
     return Starlette(
         routes=[
@@ -97,28 +109,33 @@ def _file_store(app: AdminApp) -> FileStore | None:
     return store if isinstance(store, FileStore) else None
 
 
-async def _upload(request: Request, uri: str, path: str, content_md5: str | None) -> Response:
-    """Stream the body into a temporary file beside ``path``, check its MD5, then rename it into place."""
+async def _upload(request: Request, uri: str, path: str, content_md5: str | None, limit: int) -> Response:
+    """Stream the body into a temporary file beside ``path`` (at most ``limit`` bytes), check its MD5, then put it
+    in place unless an object is there already (see :func:`_place`)."""
     expected: bytes | None = None
     if content_md5:
-        try:
-            expected = base64.b64decode(content_md5, validate=True)
-        except binascii.Error:
-            expected = None
-        if expected is None or len(expected) != 16:
+        expected = _md5_of_header(content_md5)
+        if expected is None:
             return PlainTextResponse(
                 f"Content-MD5 {content_md5!r} is not the base64 of a 16-byte MD5 digest", 400
             )
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return _too_large(limit)
     folder = os.path.dirname(path)
     temp = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
     digest = hashlib.md5(usedforsecurity=False)
     try:
         file = await run_in_threadpool(_open_for_writing, folder, temp)
     except OSError as exc:
-        return PlainTextResponse(f"cannot write {uri}: {exc.strerror or exc}", 500)
+        return _write_failed(uri, exc)
     try:
+        received = 0
         try:
             async for chunk in request.stream():
+                received += len(chunk)
+                if received > limit:
+                    return _too_large(limit)
                 digest.update(chunk)
                 await run_in_threadpool(file.write, chunk)
         finally:
@@ -129,13 +146,73 @@ async def _upload(request: Request, uri: str, path: str, content_md5: str | None
                 f"the body's MD5 is {actual}, not the {content_md5} its Content-MD5 header says; nothing was stored",
                 400,
             )
-        await run_in_threadpool(os.replace, temp, path)
+        return await run_in_threadpool(_place, temp, path, uri, digest.digest())
     except OSError as exc:
-        return PlainTextResponse(f"cannot write {uri}: {exc.strerror or exc}", 500)
+        return _write_failed(uri, exc)
     finally:
         with contextlib.suppress(OSError):
             os.remove(temp)
-    return Response(status_code=200)
+
+
+def _md5_of_header(header: str) -> bytes | None:
+    """The 16 bytes a Content-MD5 header holds, or None if it holds something else."""
+    try:
+        digest = base64.b64decode(header, validate=True)
+    except ValueError:  # binascii.Error, and non-ASCII text
+        return None
+    return digest if len(digest) == 16 else None
+
+
+def _place(temp: str, path: str, uri: str, digest: bytes) -> Response:
+    """Put the received file in place if nothing is at ``path`` yet. An upload URL stores its object once: the
+    same bytes again (a client retrying) succeed without a write, other bytes are refused, so a URL that leaked
+    cannot be replayed to overwrite the object."""
+    try:
+        os.link(temp, path)  # atomic, and fails if the path exists
+        return Response(status_code=200)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        if not os.path.lexists(path):
+            os.replace(temp, path)
+            return Response(status_code=200)
+    if os.path.isfile(path) and _md5_of_file(path) == digest:
+        return Response(status_code=200)
+    return PlainTextResponse(
+        f"{uri} already holds other content: an upload URL stores its object once; ask for a new upload location",
+        403,
+    )
+
+
+def _md5_of_file(path: str) -> bytes:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.digest()
+
+
+def _too_large(limit: int) -> Response:
+    return PlainTextResponse(
+        f"the body is larger than the upload limit of {limit} bytes (setting max_upload_bytes); nothing was stored",
+        413,
+    )
+
+
+def _write_failed(uri: str, exc: OSError) -> Response:
+    """A client error when the path is at fault (a file where a folder must be, a name too long); otherwise a
+    server fault, logged with a request id that the answer quotes."""
+    if exc.errno in _PATH_CONFLICTS:
+        return PlainTextResponse(f"cannot store {uri}: a file or folder on its path is in the way", 409)
+    if exc.errno == errno.ENAMETOOLONG:
+        return PlainTextResponse(f"cannot store {uri}: its name is too long for the file system", 400)
+    request_id = secrets.token_hex(8)
+    log.error("storing the upload %s failed (request id %s)", uri, request_id, exc_info=exc)
+    return PlainTextResponse(
+        f"the upload could not be stored (request id {request_id})", 500, headers={"x-request-id": request_id}
+    )
 
 
 def _open_for_writing(folder: str, temp: str) -> BinaryIO:

@@ -391,6 +391,7 @@ def register_task(app: AdminApp, session: Session, request: task_pb2.TaskCreateR
     template = spec.template
     if not template.type:
         raise InvalidArgument(f"task '{text}': template.type is required")
+    validation.text(template.type, f"task '{text}': template.type")
     _check_variables(f"task '{text}'", template.interface)
     created = utcnow()
     task = task_pb2.Task(

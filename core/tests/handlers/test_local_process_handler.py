@@ -201,6 +201,27 @@ def test_environment_layers(tmp_path: Path, handler: LocalProcessHandler) -> Non
     }
 
 
+def test_drop_env_keeps_the_engines_variables_from_the_task(
+    tmp_path: Path, handler: LocalProcessHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ROOST_DB_URL", "postgresql://admin:secret@db/roost")
+    monkeypatch.setenv("PGPASSWORD", "secret")
+    monkeypatch.setenv("KEPT", "engine")
+    names = ("ROOST_DB_URL", "PGPASSWORD", "KEPT", "ROOST_FAIL_ON_ERROR")
+    task = program_task("env", *names, env={"ROOST_FAIL_ON_ERROR": "true"})
+    config = {"work_dir": str(tmp_path / "work"), "drop_env": ["ROOST_*", "PG*"]}
+    ctx = make_context(tmp_path, task, config=config)
+    done = Driver(handler, ctx).until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    # The container's own variables still reach the task; the engine's matching ones do not.
+    assert strings(outputs_of(ctx)) == {
+        "ROOST_DB_URL": "<unset>",
+        "PGPASSWORD": "<unset>",
+        "KEPT": "engine",
+        "ROOST_FAIL_ON_ERROR": "true",
+    }
+
+
 def test_image_environments_pick_the_interpreter(tmp_path: Path, handler: LocalProcessHandler) -> None:
     environment = tmp_path / "envs" / "image-a"
     (environment / "bin").mkdir(parents=True)
@@ -368,8 +389,12 @@ def test_mem_storage_is_refused(tmp_path: Path, handler: LocalProcessHandler) ->
     [
         (
             {"colour": "blue"},
-            "local-process: unknown option(s) colour; known: env, image_environments, "
+            "local-process: unknown option(s) colour; known: env, drop_env, image_environments, "
             "kill_grace_period, work_dir, log_dir, keep_logs",
+        ),
+        (
+            {"drop_env": "ROOST_*"},
+            "local-process: drop_env must be a list of variable name patterns, got 'ROOST_*'",
         ),
         (
             {"kill_grace_period": -1},

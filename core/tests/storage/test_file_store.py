@@ -89,6 +89,24 @@ def test_a_tampered_url_has_a_wrong_signature(store: FileStore, tmp_path: Path, 
         checker.verify_signed_url(url, method, expires, signature)
 
 
+@pytest.mark.parametrize("signature", ["é" * 64, "\udcff" * 64, "", "0" * 1000])
+def test_a_signature_that_is_not_hex_is_just_wrong(store: FileStore, tmp_path: Path, signature: str) -> None:
+    uri = f"file://{tmp_path}/a/blob"
+    query = query_of(store.signed_url(uri))
+    with pytest.raises(StorageError) as raised:
+        store.verify_signed_url("a/blob", "GET", query["expires"], signature)
+    assert str(raised.value) == f"signed URL for {uri!r} has a wrong signature (for GET)"
+
+
+@pytest.mark.parametrize("expires", ["-1", "99999999999999999999", "1e9", "٣", " 5", -1, 10**20])
+def test_an_expires_value_that_is_no_time_is_invalid(store: FileStore, tmp_path: Path, expires) -> None:
+    uri = f"file://{tmp_path}/a/blob"
+    query = query_of(store.signed_url(uri))
+    with pytest.raises(StorageError) as raised:
+        store.verify_signed_url("a/blob", "GET", expires, query["signature"])
+    assert str(raised.value) == f"signed URL for {uri!r} has an invalid expires value {expires!r}"
+
+
 def test_a_put_signed_with_content_md5_requires_that_md5(store: FileStore, tmp_path: Path) -> None:
     uri = f"file://{tmp_path}/upload.tar.gz"
     url = store.signed_url(uri, method="PUT", content_md5=md5_of(b"body"))

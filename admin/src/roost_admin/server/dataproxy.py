@@ -6,6 +6,11 @@ Uploads go to :func:`roost_admin.blobs.upload_uri`. The signed URL is the storag
 flytekit's ``pyflyte-fast-execute`` downloads with its own storage layer.
 
 Only blobs under the admin's storage prefix are ever signed, so a signed URL cannot reach other files.
+
+An upload URL cannot be replayed to overwrite its object. With ``content_md5`` (what flytekit and the roost CLI
+send for code and files) the URL is bound to that hash: only those bytes can be stored. Without it (flytekit's
+file system writing a buffer), the local store's HTTP endpoint stores the object once and refuses any other
+bytes later; on S3, which serves the PUT itself, such a URL lasts at most ``UNHASHED_UPLOAD_EXPIRY``.
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from __future__ import annotations
 import base64
 import datetime
 import hashlib
-import os
 import secrets
 import string
 from typing import TYPE_CHECKING
@@ -37,6 +41,8 @@ DEFAULT_EXPIRY = datetime.timedelta(hours=1)
 """How long a signed URL lasts when the request does not say."""
 MAX_EXPIRY = datetime.timedelta(days=7)
 """The longest a signed URL may last (S3's limit for presigned URLs)."""
+UNHASHED_UPLOAD_EXPIRY = datetime.timedelta(minutes=15)
+"""The longest an upload URL without ``content_md5`` lasts (a longer ``expires_in`` is shortened to this)."""
 DECK_FILE = "deck.html"
 """What flytekit names the deck it writes beside a task's outputs."""
 _RANDOM_NAME_LENGTH = 20
@@ -65,6 +71,8 @@ class DataProxyService(dataproxy_pb2_grpc.DataProxyServiceServicer):  # type: ig
         root = _path(request.filename_root, "filename_root") if request.filename_root else md5.hex()
         filename = _path(request.filename, "filename") if request.filename else _random_name()
         expires_in = _expiry(request.expires_in if request.HasField("expires_in") else None)
+        if not md5:
+            expires_in = min(expires_in, UNHASHED_UPLOAD_EXPIRY)
         settings = self.app.settings
         uri = blobs.upload_uri(settings.storage_prefix, request.project, request.domain, root, filename)
         if request.filename and request.filename_root:
@@ -161,7 +169,7 @@ class DataProxyService(dataproxy_pb2_grpc.DataProxyServiceServicer):  # type: ig
 
     def _check_within_storage(self, uri: str) -> None:
         prefix = self.app.settings.storage_prefix
-        if not _within(uri, prefix):
+        if not blobs.within(uri, prefix):
             raise InvalidArgument(
                 f"{uri} is not under this admin's storage ({prefix}); only its blobs are signed"
             )
@@ -222,17 +230,3 @@ def _expires_at(expires_in: datetime.timedelta) -> timestamp_pb2.Timestamp:
     stamp = timestamp_pb2.Timestamp()
     stamp.FromDatetime(datetime.datetime.now(datetime.UTC) + expires_in)
     return stamp
-
-
-def _within(uri: str, prefix: str) -> bool:
-    """Whether ``uri`` names a blob under ``prefix`` (``..`` cannot climb out of it)."""
-    scheme, sep, path = uri.partition("://")
-    prefix_scheme, _, prefix_path = prefix.partition("://")
-    if not sep or scheme != prefix_scheme:
-        return False
-    if scheme == "file":
-        path = os.path.normpath(path)
-        prefix_path = os.path.normpath(prefix_path)
-    elif any(part in (".", "..") for part in path.split("/")):
-        return False
-    return path.startswith(prefix_path.rstrip("/") + "/")

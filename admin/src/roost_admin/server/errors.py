@@ -1,20 +1,35 @@
-"""Errors RPC handlers raise, and the wrapper that turns every failure into a proper gRPC status.
+"""Errors RPC handlers raise, and the one place every failure becomes a gRPC status.
 
-A handler raises :class:`RpcError` subclasses with a message naming the entity and field at fault. Anything
-else that escapes becomes INTERNAL, never UNKNOWN: flytekit treats UNKNOWN (like UNAUTHENTICATED) as an auth
-failure and starts a browser login that hangs.
+A handler raises :class:`RpcError` subclasses with a message naming the entity and field at fault.
+:func:`answer` turns any exception into a status, and is used both by the :func:`rpc` wrapper every servicer
+method carries and by the edge interceptor (:mod:`roost_admin.server.edge`) around every call:
+
+- a client's mistake (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, ...) is answered with its message, which is
+  complete: nothing is hidden from the client, so nothing more is logged than a debug line;
+- a fault of the server (the database or blob store unavailable, an unexpected exception, an RpcError with any
+  other code) is logged in full with the call's request id, and the client gets a short message naming the
+  method and quoting that id, never the error's text: no SQL statement, stack trace, storage URI or file path of
+  the server reaches a client;
+- nothing is ever answered UNKNOWN: flytekit treats UNKNOWN (like UNAUTHENTICATED) as an auth failure and starts
+  a browser login that hangs.
+
+Every call has a request id (:func:`request_id`): the client's ``x-request-id`` metadata when it is a plain token,
+otherwise a generated one. It is sent back in the trailing metadata under the same key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-from collections.abc import Callable
+import re
+import secrets
+from collections.abc import Callable, Iterator, Sequence
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf.message import DecodeError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from roost_core.errors import RoostError
 
@@ -22,9 +37,29 @@ log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+REQUEST_ID_KEY = "x-request-id"
+"""The metadata key carrying the request id, both ways."""
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+_current_request_id: ContextVar[str | None] = ContextVar("roost_request_id", default=None)
+
+CLIENT_FAULTS = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.ALREADY_EXISTS,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.OUT_OF_RANGE,
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.UNIMPLEMENTED,
+    }
+)
+"""Codes that say the request was at fault: answered with the full message and not logged as a server fault."""
+
 
 class RpcError(RoostError):
-    """An error with the gRPC status code it is reported under."""
+    """An error with the gRPC status code it is reported under (INTERNAL unless a subclass says otherwise)."""
 
     code: grpc.StatusCode = grpc.StatusCode.INTERNAL
 
@@ -70,8 +105,79 @@ class Unavailable(RpcError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+def request_id() -> str:
+    """The id of the call being served; outside a call (or outside the edge interceptor), a new one."""
+    current = _current_request_id.get()
+    return current if current is not None else secrets.token_hex(8)
+
+
+def request_id_from(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
+    """The client's ``x-request-id`` if it is a plain token (letters, digits, ``._:-``, up to 64), else a new id:
+    the id goes into log lines and messages, so nothing else is taken from the client."""
+    for key, value in metadata or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str) and _REQUEST_ID.match(value):
+            return value
+    return secrets.token_hex(8)
+
+
+@contextlib.contextmanager
+def serving(call_request_id: str) -> Iterator[None]:
+    """Make ``call_request_id`` the request id of the code run inside (one call, on one thread)."""
+    token = _current_request_id.set(call_request_id)
+    try:
+        yield
+    finally:
+        _current_request_id.reset(token)
+
+
+def status_of(exc: BaseException, method: str) -> tuple[grpc.StatusCode, str]:
+    """The status code and client message for ``exc`` raised while serving ``method``; server faults are logged
+    here, in full, with the request id the message quotes."""
+    rid = request_id()
+    if isinstance(exc, RpcError):
+        if exc.code in CLIENT_FAULTS:
+            log.debug("%s → %s (request id %s): %s", method, exc.code.name, rid, exc.message)
+            return exc.code, exc.message
+        log.warning("%s → %s (request id %s): %s", method, exc.code.name, rid, exc.message, exc_info=exc)
+        if exc.code == grpc.StatusCode.UNAVAILABLE:
+            return exc.code, f"{method}: the server's storage is unavailable; try again (request id {rid})"
+        return exc.code, f"{method}: internal error (request id {rid})"
+    if isinstance(exc, IntegrityError):
+        log.debug("%s conflicted (request id %s): %s", method, rid, exc.orig)
+        return grpc.StatusCode.ALREADY_EXISTS, f"{method}: the entity already exists"
+    if isinstance(exc, OperationalError):
+        log.warning("%s: database unavailable (request id %s): %s", method, rid, exc)
+        return (
+            grpc.StatusCode.UNAVAILABLE,
+            f"{method}: the database is unavailable; try again (request id {rid})",
+        )
+    if isinstance(exc, DataError):
+        # A value the request carried that the database refused: the edge checks should have named it first.
+        log.warning("%s: the database refused a value (request id %s)", method, rid, exc_info=exc)
+        return (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{method}: a value in the request cannot be stored (request id {rid})",
+        )
+    if isinstance(exc, NotImplementedError):
+        log.info("%s is not implemented (request id %s)", method, rid)
+        return grpc.StatusCode.UNIMPLEMENTED, f"{method} is not implemented by this server"
+    log.error("%s failed (request id %s)", method, rid, exc_info=exc)
+    return grpc.StatusCode.INTERNAL, f"{method}: internal error (request id {rid})"
+
+
+def answer(context: grpc.ServicerContext, method: str, exc: BaseException) -> None:
+    """End the call with the status :func:`status_of` gives ``exc`` (raises, as ``context.abort`` does)."""
+    code, message = status_of(exc, method)
+    trailing: list[tuple[str, str | bytes]] = [(REQUEST_ID_KEY, request_id())]
+    if isinstance(exc, RpcError) and exc.code in CLIENT_FAULTS:
+        # Keys ending in -bin carry bytes (grpc-status-details-bin: a google.rpc.Status).
+        trailing.extend(exc.details.items())
+    context.set_trailing_metadata(tuple(trailing))
+    context.abort(code, message)
+
+
 def rpc(method: F) -> F:
-    """Wrap a servicer method: RpcError → its status; database contention → UNAVAILABLE; anything else → INTERNAL.
+    """Wrap a servicer method so whatever it raises is answered by :func:`answer`.
 
     Handlers raise RpcError instead of calling ``context.abort`` themselves.
     """
@@ -80,23 +186,7 @@ def rpc(method: F) -> F:
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
         try:
             return method(self, request, context)
-        except RpcError as exc:
-            if exc.details:
-                # Keys ending in -bin carry bytes (grpc-status-details-bin: a google.rpc.Status).
-                context.set_trailing_metadata(tuple(exc.details.items()))
-            context.abort(exc.code, exc.message)
-        except DecodeError as exc:
-            context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"{method.__name__}: malformed request: {exc}")
-        except IntegrityError as exc:
-            log.info("%s conflicted: %s", method.__name__, exc.orig)
-            context.abort(grpc.StatusCode.ALREADY_EXISTS, f"{method.__name__}: the entity already exists")
-        except OperationalError as exc:
-            log.warning("%s: database unavailable: %s", method.__name__, exc.orig)
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"{method.__name__}: the database is unavailable")
-        except Exception as exc:  # the last line of defence: never let grpc report UNKNOWN
-            log.exception("%s failed", method.__name__)
-            context.abort(
-                grpc.StatusCode.INTERNAL, f"{method.__name__}: internal error: {type(exc).__name__}: {exc}"
-            )
+        except Exception as exc:  # every failure gets a proper status, never grpc's UNKNOWN
+            answer(context, method.__name__, exc)
 
     return wrapper  # type: ignore[return-value]

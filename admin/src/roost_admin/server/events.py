@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from roost_admin import blobs
 from roost_admin.db import models
+from roost_admin.server import validation
 from roost_admin.server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from roost_admin.server.execution_rows import (
     TERMINAL_NODE,
@@ -69,6 +70,40 @@ def already_in_terminal_state(message: str, current_phase: str) -> FailedPrecond
         code=grpc.StatusCode.FAILED_PRECONDITION.value[0], message=message, details=[detail]
     )
     return FailedPrecondition(message, details={STATUS_DETAILS_KEY: status.SerializeToString()})
+
+
+_STORED_TEXT = {
+    "id.node_id": 255,
+    "spec_node_id": 255,
+    "node_name": 255,
+    "retry_group": 63,
+    "task_id.project": 63,
+    "task_id.domain": 63,
+    "task_id.name": 255,
+    "task_id.version": 255,
+    "task_type": 255,
+    "error.code": 255,
+}
+"""Event fields kept in the database as they are, with the length of their column."""
+
+
+def check_api_event(event: Any, storage_prefix: str) -> None:
+    """Checks of an event sent over the API, beyond the ledger's rules: the names it carries fit their
+    columns, and its ``input_uri`` and ``output_uri`` lie in the admin's storage (the admin reads those blobs to
+    answer the Get*Data RPCs, and must never be led to other files)."""
+    for path, limit in _STORED_TEXT.items():
+        value: Any = event
+        for part in path.split("."):
+            value = getattr(value, part, None)
+        if isinstance(value, str):
+            validation.text(value, f"event.{path}", limit)
+    for name in ("input_uri", "output_uri"):
+        uri = getattr(event, name, "")
+        if uri and not blobs.within(uri, storage_prefix):
+            raise InvalidArgument(
+                f"event.{name} {uri!r} is not under this admin's storage ({storage_prefix}); events may only "
+                "point to its blobs"
+            )
 
 
 def _error_columns(row: Any, error: execution_pb2.ExecutionError) -> None:

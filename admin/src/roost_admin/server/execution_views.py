@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -13,6 +14,7 @@ from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.event import event_pb2
 from google.protobuf import duration_pb2, json_format, struct_pb2
+from google.protobuf.message import DecodeError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -22,6 +24,8 @@ from roost_admin.server.errors import RpcError, Unavailable
 from roost_admin.server.execution_rows import execution_identifier
 from roost_admin.server.launching import SINGLE_TASK_PREFIX
 from roost_core.storage import BlobNotFoundError, Storage, StorageError
+
+log = logging.getLogger(__name__)
 
 MAX_INLINE_BYTES = 2 * 1024 * 1024
 """Inputs and outputs up to this size are sent inline in Get*Data answers (flyteadmin's default); larger ones
@@ -319,7 +323,12 @@ def literal_data(storage: Storage, uri: str) -> tuple[literals_pb2.LiteralMap | 
     if len(data) > MAX_INLINE_BYTES:
         return None, blob
     literals = literals_pb2.LiteralMap()
-    literals.ParseFromString(data)
+    try:
+        literals.ParseFromString(data)
+    except DecodeError:
+        # An event sent over the API may point at any blob of the store; the URL still leads to it.
+        log.info("%s is not a LiteralMap; answering with its URL only", uri)
+        return None, blob
     return literals, blob
 
 

@@ -30,7 +30,7 @@ from roost_admin.db.base import utcnow
 from roost_admin.server import execution_views as views
 from roost_admin.server import launching, validation
 from roost_admin.server.errors import InvalidArgument, NotFound, rpc
-from roost_admin.server.events import EventLedger
+from roost_admin.server.events import EventLedger, check_api_event
 from roost_admin.server.execution_rows import (
     execution_identifier,
     execution_key,
@@ -38,7 +38,15 @@ from roost_admin.server.execution_rows import (
     get_node,
     get_task,
 )
-from roost_admin.server.listing import Field, Listing, next_token, parse_filters, parse_time
+from roost_admin.server.listing import (
+    Field,
+    Listing,
+    next_token,
+    parse_filters,
+    parse_int,
+    parse_number,
+    parse_time,
+)
 
 if TYPE_CHECKING:
     from roost_admin.app import AdminApp
@@ -49,7 +57,7 @@ def _enum(values: Any) -> Any:
 
     def parse(text: str) -> int:
         text = text.strip()
-        if text.lstrip("-").isdigit():
+        if text.isascii() and text.isdigit() and int(text) in values.values():
             return int(text)
         try:
             return int(values.Value(text.upper()))
@@ -86,7 +94,7 @@ EXECUTIONS = Listing(
                 "updated_at": Field(_E.updated_at, _TIME),
                 "execution_updated_at": Field(_E.updated_at, _TIME),
                 "started_at": Field(_E.started_at, _TIME),
-                "duration": Field(_E.duration, float),
+                "duration": Field(_E.duration, parse_number),
             },
         ),
         "launch_plan.name": Field(models.LaunchPlan.name),
@@ -114,7 +122,7 @@ NODE_EXECUTIONS = Listing(
             "updated_at": Field(_N.updated_at, _TIME),
             "node_execution_updated_at": Field(_N.updated_at, _TIME),
             "started_at": Field(_N.started_at, _TIME),
-            "duration": Field(_N.duration, float),
+            "duration": Field(_N.duration, parse_number),
         },
     ),
     [_N.id.asc()],
@@ -126,13 +134,13 @@ TASK_EXECUTIONS = Listing(
         "task_execution",
         {
             "phase": Field(_T.phase, _enum(core_execution_pb2.TaskExecution.Phase)),
-            "retry_attempt": Field(_T.retry_attempt, int),
+            "retry_attempt": Field(_T.retry_attempt, parse_int),
             "task_type": Field(_T.task_type),
             "name": Field(_T.task_name),
             "created_at": Field(_T.created_at, _TIME),
             "updated_at": Field(_T.updated_at, _TIME),
             "started_at": Field(_T.started_at, _TIME),
-            "duration": Field(_T.duration, float),
+            "duration": Field(_T.duration, parse_number),
         },
     ),
     [_T.retry_attempt.asc(), _T.id.asc()],
@@ -294,10 +302,6 @@ class ExecutionRPCs:
     ) -> execution_pb2.ExecutionUpdateResponse:
         """Archive an execution (hidden from lists unless asked for) or make it active again."""
         ident = self._execution_id(request.id)
-        if request.state not in (execution_pb2.EXECUTION_ACTIVE, execution_pb2.EXECUTION_ARCHIVED):
-            raise InvalidArgument(
-                f"state must be EXECUTION_ACTIVE (0) or EXECUTION_ARCHIVED (1), not {request.state}"
-            )
         with self.app.db.begin() as session:
             row = get_execution(session, ident)
             if row.state != request.state:
@@ -439,6 +443,7 @@ class ExecutionRPCs:
         """Record a workflow execution's phase change (flyteadmin's rules)."""
         if not request.HasField("event"):
             raise InvalidArgument("event is required")
+        check_api_event(request.event, self.app.settings.storage_prefix)
         self._record(lambda ledger: ledger.workflow(request.event))
         return event_pb2.WorkflowExecutionEventResponse()
 
@@ -449,6 +454,7 @@ class ExecutionRPCs:
         """Record a node execution's phase change; its first event creates it."""
         if not request.HasField("event"):
             raise InvalidArgument("event is required")
+        check_api_event(request.event, self.app.settings.storage_prefix)
         self._record(lambda ledger: ledger.node(request.event))
         return event_pb2.NodeExecutionEventResponse()
 
@@ -459,5 +465,6 @@ class ExecutionRPCs:
         """Record a task execution's phase change; its first event creates it."""
         if not request.HasField("event"):
             raise InvalidArgument("event is required")
+        check_api_event(request.event, self.app.settings.storage_prefix)
         self._record(lambda ledger: ledger.task(request.event))
         return event_pb2.TaskExecutionEventResponse()

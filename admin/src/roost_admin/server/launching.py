@@ -268,6 +268,7 @@ def create_execution(
         name = generate_name()
     if not spec.HasField("launch_plan"):
         raise InvalidArgument("spec.launch_plan is required (the launch plan or task to execute)")
+    validation.text(spec.metadata.principal, "spec.metadata.principal")
     key = key_text(project, domain, name)
     if find_execution(session, project, domain, name) is not None:
         raise AlreadyExists(f"execution {key} already exists")

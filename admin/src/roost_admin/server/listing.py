@@ -9,6 +9,7 @@ empty when there is no next page.
 from __future__ import annotations
 
 import datetime
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,8 +22,33 @@ from sqlalchemy.sql.elements import ColumnElement
 from roost_admin.server.errors import InvalidArgument
 
 MAX_LIMIT = 10_000
+MAX_OFFSET = 2**31 - 1
+"""The largest offset a page token may hold (tokens are offsets; no list is anywhere near this long)."""
 _FILTER = re.compile(r"^(?P<function>[a-z_]+)\((?P<field>[^,]+),\s?(?P<value>.*)\)$")
 _FUNCTIONS = ("eq", "ne", "gt", "gte", "lt", "lte", "contains", "value_in", "value_not_in")
+
+
+def parse_int(text: str) -> int:
+    """A filter's whole number (a state, a retry attempt), within the 32-bit range the columns hold."""
+    digits = text.strip()
+    unsigned = digits.removeprefix("-")
+    if not unsigned.isascii() or not unsigned.isdigit():
+        raise ValueError(f"{text!r} is not a whole number")
+    value = int(digits)
+    if not -(2**31) <= value < 2**31:
+        raise ValueError(f"{text!r} is out of range")
+    return value
+
+
+def parse_number(text: str) -> float:
+    """A filter's finite number (a duration in seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{text!r} is not a finite number")
+    return value
 
 
 def parse_time(text: str) -> datetime.datetime:
@@ -134,16 +160,25 @@ class Listing:
         next page); also returns the offset and the limit."""
         if limit <= 0 or limit > MAX_LIMIT:
             raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
-        try:
-            offset = int(token) if token else 0
-        except ValueError:
-            raise InvalidArgument(f"token {token!r} is not one this server gave out") from None
-        if offset < 0:
-            raise InvalidArgument(f"token {token!r} is not one this server gave out")
+        offset = _offset(token)
         conditions = self.where(filters)
         if conditions:
             query = query.where(and_(*conditions))
         return query.order_by(*self.order(sort)).offset(offset).limit(limit + 1), offset, limit
+
+
+def _offset(token: str) -> int:
+    """The offset a page token holds (tokens are the decimal offsets :func:`next_token` gives out)."""
+    if not token:
+        return 0
+    if (
+        not token.isascii()
+        or not token.isdigit()
+        or len(token) > len(str(MAX_OFFSET))
+        or int(token) > MAX_OFFSET
+    ):
+        raise InvalidArgument(f"token {token!r} is not one this server gave out")
+    return int(token)
 
 
 def next_token(rows: Sequence[Any], offset: int, limit: int) -> tuple[list[Any], str]:

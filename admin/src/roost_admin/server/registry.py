@@ -30,7 +30,7 @@ from roost_admin import registry
 from roost_admin.db import models
 from roost_admin.server import validation
 from roost_admin.server.errors import AlreadyExists, InvalidArgument, NotFound, rpc
-from roost_admin.server.listing import Field, Listing, next_token, parse_time
+from roost_admin.server.listing import Field, Listing, next_token, parse_int, parse_time
 
 if TYPE_CHECKING:
     from roost_admin.app import AdminApp
@@ -76,7 +76,7 @@ LAUNCH_PLANS = Listing(
     {
         **_versioned_fields(models.LaunchPlan, "launch_plan"),
         "updated_at": Field(models.LaunchPlan.updated_at, parse_time),
-        "state": Field(models.LaunchPlan.state, int),
+        "state": Field(models.LaunchPlan.state, parse_int),
         "schedule_type": Field(models.LaunchPlan.schedule_type),
         "workflow.name": Field(models.Workflow.name),
         "workflow.version": Field(models.Workflow.version),
@@ -90,7 +90,7 @@ PROJECTS = Listing(
         "id": Field(models.Project.id),
         "name": Field(models.Project.name),
         "description": Field(models.Project.description),
-        "state": Field(models.Project.state, int),
+        "state": Field(models.Project.state, parse_int),
         "created_at": Field(models.Project.created_at, parse_time),
     },
     [models.Project.id.asc()],
@@ -220,10 +220,6 @@ class RegistryRPCs:
         if project.domains:
             raise InvalidArgument(
                 "project domains are set for the whole server (settings.domains); leave them out"
-            )
-        if project.state not in project_pb2.Project.ProjectState.values():
-            raise InvalidArgument(
-                f"project state {project.state} is not ACTIVE, ARCHIVED or SYSTEM_GENERATED"
             )
 
     @rpc
@@ -528,10 +524,10 @@ class RegistryRPCs:
             {
                 "name": Field(names.c.name),
                 "description": Field(description),
-                "state": Field(state, int),
+                "state": Field(state, parse_int),
                 "named_entity.name": Field(names.c.name),
                 "named_entity.description": Field(description),
-                "named_entity.state": Field(state, int),
+                "named_entity.state": Field(state, parse_int),
             },
             [names.c.name.asc()],
         )
@@ -584,8 +580,6 @@ class RegistryRPCs:
         ident = request.id
         self._named_id(ident, "id")
         state = request.metadata.state
-        if state not in common_pb2.NamedEntityState.values():
-            raise InvalidArgument(f"named entity state {state} is not ACTIVE, ARCHIVED or SYSTEM_GENERATED")
         model = kind.model
 
         def work(session: Session) -> None:

@@ -60,6 +60,7 @@ class SignalService(signal_pb2_grpc.SignalServiceServicer):  # type: ignore[misc
     def _signal_id(self, ident: identifier_pb2.SignalIdentifier) -> identifier_pb2.SignalIdentifier:
         if not ident.signal_id:
             raise InvalidArgument("id.signal_id is required")
+        validation.text(ident.signal_id, "id.signal_id")
         execution = ident.execution_id
         validation.project_id(execution.project, "id.execution_id.project")
         validation.domain(execution.domain, self.app.settings.domains, "id.execution_id.domain")

@@ -45,6 +45,13 @@ def execution_name(value: str, what: str = "execution name") -> str:
     )
 
 
+def text(value: str, what: str, limit: int = 255) -> str:
+    """A name stored as it is given (a principal, a node id, an error code): at most ``limit`` characters."""
+    if len(value) > limit:
+        raise InvalidArgument(f"{what} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
 def domain(value: str, domains: Iterable[str], what: str = "domain") -> str:
     """A configured domain."""
     known = list(domains)

@@ -22,9 +22,13 @@ Unless configured otherwise, ``python-task``, ``container`` and ``raw-container`
 Tasks whose image ``image_environments`` lists run with that environment's interpreter first on ``PATH``;
 other tasks run with the admin's own Python environment.
 
-Local task processes also learn how to reach the blob store (S3 endpoint and credentials) and the admin
-(its gRPC endpoint), as Flyte's sandbox tells every pod: flytekit's eager workflows and tasks that use
-FlyteRemote, and Roost tasks using its remote client, work from inside a task.
+Local task processes do not inherit the admin's own configuration and database credentials: the variables
+matching ``WITHHELD_VARIABLES`` (``ROOST_*``, which hold the database URL, storage options and any signing key,
+and libpq's ``PG*``) are dropped from their environment, on top of any ``drop_env`` the section lists. What a task
+needs is given to it explicitly, as Flyte's sandbox tells every pod: how to reach the blob store (S3 endpoint and
+credentials, :func:`storage_environment`) and the admin (its gRPC endpoint, :func:`admin_environment`), so
+flytekit's eager workflows, tasks that use FlyteRemote, and Roost tasks using its remote client work from inside
+a task.
 """
 
 from __future__ import annotations
@@ -47,6 +51,9 @@ DEFAULT_POLL_INTERVAL = 5.0
 """The admin's default for ``EngineConfig.poll_interval``: handlers, child executions and signals wake
 executions when something changes, so the poll is only a safety net, and each round writes the state."""
 
+
+WITHHELD_VARIABLES = ("ROOST_*", "PG*")
+"""Variables of the admin's environment that local task processes never inherit (``drop_env`` patterns)."""
 
 _S3_VARIABLES = {
     "endpoint_url": ("FLYTE_AWS_ENDPOINT",),
@@ -82,17 +89,20 @@ def engine_config(section: Mapping[str, Any], reach: Mapping[str, str] | None = 
     """The engine configuration for the settings' ``engine`` section, with the admin's defaults filled in.
 
     Local task processes get ``reach`` (:func:`storage_environment`, :func:`admin_environment`) under the
-    ``env`` the section configures for ``local-process`` (configured values win). An unknown key or a
-    malformed ``local-process`` section raises ConfigurationError naming it. (A task type mapped to a handler
-    that is not installed is reported when the workers start.)
+    ``env`` the section configures for ``local-process`` (configured values win), and never inherit
+    ``WITHHELD_VARIABLES``. An unknown key or a malformed ``local-process`` section raises ConfigurationError
+    naming it. (A task type mapped to a handler that is not installed is reported when the workers start.)
     """
     data = dict(section)
-    if reach:
-        handlers = dict(data.get("handlers") or {})
+    handlers = data.get("handlers") or {}
+    if isinstance(handlers, Mapping):
         process = dict(handlers.get("local-process") or {})
-        process["env"] = {**reach, **(process.get("env") or {})}
-        handlers["local-process"] = process
-        data["handlers"] = handlers
+        if reach:
+            process["env"] = {**reach, **(process.get("env") or {})}
+        dropped = process.get("drop_env") or []
+        if isinstance(dropped, list | tuple):
+            process["drop_env"] = [*WITHHELD_VARIABLES, *dropped]
+        data["handlers"] = {**handlers, "local-process": process}
     chosen = data.get("default_for_task_types") or {}
     if not isinstance(chosen, Mapping):
         raise ConfigurationError(

@@ -24,6 +24,11 @@ Configuration (the handler's section, ``ctx.config``):
 
 ``env``
     Extra environment variables for every task process (mapping), applied last.
+``drop_env``
+    Names of the engine's own environment variables that task processes do not inherit (a list of
+    shell-style patterns such as ``ROOST_*``): the engine's configuration and credentials, which a
+    task has no business reading. ``env`` and the container's own variables are applied after, so
+    they can still set such names.
 ``image_environments``
     Mapping of container image (exact string) to the folder of a Python environment (virtualenv,
     conda). Its ``bin/`` goes first on ``PATH`` and ``VIRTUAL_ENV`` names it, so tasks built for
@@ -40,8 +45,8 @@ Configuration (the handler's section, ``ctx.config``):
 ``keep_logs``
     When true, ``finalize`` keeps the log files in the attempt's sub-folder (default false).
 
-The process environment is the engine's own environment, then the container's ``env``, then
-``ctx.environment`` (the execution's identity), then the configured ``env``.
+The process environment is the engine's own environment (less ``drop_env``), then the container's
+``env``, then ``ctx.environment`` (the execution's identity), then the configured ``env``.
 
 How an attempt runs: the first ``handle`` creates the attempt's folder, whose name is derived from
 the attempt's identity and output prefix, takes an exclusive lock on its ``lock`` file, and starts a
@@ -61,6 +66,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import fnmatch
 import hashlib
 import json
 import os
@@ -117,6 +123,7 @@ class LocalProcessSettings:
     """The handler's configuration, checked (see the module docstring for each option)."""
 
     env: Mapping[str, str]
+    drop_env: tuple[str, ...]
     image_environments: Mapping[str, str]
     kill_grace_period: float
     work_dir: Path
@@ -128,6 +135,7 @@ class LocalProcessSettings:
         """Check ``config``; an unknown option or a wrong type is a ConfigurationError naming it."""
         unknown = set(config) - {
             "env",
+            "drop_env",
             "image_environments",
             "kill_grace_period",
             "work_dir",
@@ -136,7 +144,7 @@ class LocalProcessSettings:
         }
         if unknown:
             raise ConfigurationError(
-                f"local-process: unknown option(s) {', '.join(sorted(unknown))}; known: env, "
+                f"local-process: unknown option(s) {', '.join(sorted(unknown))}; known: env, drop_env, "
                 "image_environments, kill_grace_period, work_dir, log_dir, keep_logs"
             )
         grace = config.get("kill_grace_period", DEFAULT_KILL_GRACE_PERIOD)
@@ -150,8 +158,16 @@ class LocalProcessSettings:
         default_work_dir = Path(tempfile.gettempdir()) / f"roost-local-process-{os.getuid()}"
         work_dir = config.get("work_dir") or default_work_dir
         log_dir = config.get("log_dir")
+        drop_env = config.get("drop_env", ())
+        if not isinstance(drop_env, list | tuple) or not all(
+            isinstance(pattern, str) for pattern in drop_env
+        ):
+            raise ConfigurationError(
+                f"local-process: drop_env must be a list of variable name patterns, got {drop_env!r}"
+            )
         return cls(
             env=_string_mapping(config, "env"),
+            drop_env=tuple(drop_env),
             image_environments=_string_mapping(config, "image_environments"),
             kill_grace_period=float(grace),
             work_dir=Path(work_dir),
@@ -602,7 +618,11 @@ def _collect_outputs(ctx: TaskContext, files: _AttemptFiles, *, exited_ok: bool)
 def _process_environment(
     ctx: TaskContext, settings: LocalProcessSettings, source: _CommandSource
 ) -> dict[str, str]:
-    env = dict(os.environ)
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in settings.drop_env)
+    }
     env.update(source.env)
     env.update(ctx.environment)
     env.update(settings.env)

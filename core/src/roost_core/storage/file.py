@@ -22,6 +22,8 @@ SCHEME = "file://"
 TEMP_PREFIX = ".roost-tmp-"
 """Name prefix of the temporary files a write renames into place; listings skip them."""
 SIGNED_METHODS = ("GET", "PUT")
+_LAST_EXPIRY = 253_402_300_799
+"""9999-12-31T23:59:59Z: the last expiry time a datetime can show."""
 
 
 class FileStore:
@@ -185,14 +187,16 @@ class FileStore:
         base = self._root or "/"
         uri = SCHEME + _normalize(os.path.join(base, relative))
         self.path_of(uri)
-        try:
-            expiry = int(expires)
-        except ValueError:
-            raise StorageError(f"signed URL for {uri!r} has an invalid expires value {expires!r}") from None
+        expiry = _expiry(expires)
+        if expiry is None:
+            raise StorageError(f"signed URL for {uri!r} has an invalid expires value {expires!r}")
         verb = method.upper()
         candidates = [content_md5, None] if content_md5 else [None]
+        # compare_digest refuses non-ASCII text; such a signature is simply wrong.
+        presented = signature.encode("utf-8", "surrogateescape")
         if not any(
-            hmac.compare_digest(_signature(key, verb, relative, expiry, md5), signature) for md5 in candidates
+            hmac.compare_digest(_signature(key, verb, relative, expiry, md5).encode(), presented)
+            for md5 in candidates
         ):
             raise StorageError(f"signed URL for {uri!r} has a wrong signature (for {verb})")
         if expiry < time.time():
@@ -246,6 +250,15 @@ def _is_within(path: str, root: str) -> bool:
 def _is_dir(entry: os.DirEntry[str]) -> bool:
     # Symlinked folders are not followed, so a link loop cannot make a listing endless.
     return entry.is_dir(follow_symlinks=False)
+
+
+def _expiry(expires: int | str) -> int | None:
+    """A signed URL's expiry time (Unix seconds), or None if it is not a whole number a datetime can hold."""
+    if isinstance(expires, str):
+        if not expires.isascii() or not expires.isdigit() or len(expires) > 12:
+            return None
+        expires = int(expires)
+    return expires if 0 <= expires <= _LAST_EXPIRY else None
 
 
 def _signature(key: bytes, method: str, relative: str, expires: int, content_md5: str | None) -> str:
