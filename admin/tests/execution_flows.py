@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from roost import LaunchPlan, approve, current_context, dynamic, task, workflow
+from roost import LaunchPlan, RecoverableError, approve, current_context, dynamic, task, workflow
 
 
 @task
@@ -77,7 +77,7 @@ def resumes(x: int) -> str:
     attempts = seen.count("|")
     if attempts < 2:
         checkpoint.write(f"{seen}{attempts}|".encode())
-        raise RuntimeError(f"attempt {attempts} stops on purpose")
+        raise RecoverableError(f"attempt {attempts} stops on purpose")
     return f"{seen} {x}"
 
 
