@@ -85,3 +85,21 @@ def dataproxy(channel: grpc.Channel) -> dataproxy_pb2_grpc.DataProxyServiceStub:
 def signals(channel: grpc.Channel) -> signal_pb2_grpc.SignalServiceStub:
     """The SignalService stub."""
     return signal_pb2_grpc.SignalServiceStub(channel)
+
+
+@pytest.fixture
+def auth_app(tmp_path, database_url: str) -> Iterator[AdminApp]:
+    """A running admin with auth on and the built-in authorization server (no engine workers)."""
+    admin = AdminApp(make_settings(tmp_path, database_url, auth={"enabled": True}))
+    admin.start()
+    try:
+        yield admin
+    finally:
+        admin.stop()
+
+
+@pytest.fixture
+def auth_channel(auth_app: AdminApp) -> Iterator[grpc.Channel]:
+    """A gRPC channel to it (sending no token of its own)."""
+    with grpc.insecure_channel(f"127.0.0.1:{auth_app.grpc_port}") as opened:
+        yield opened
