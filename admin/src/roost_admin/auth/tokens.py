@@ -217,9 +217,11 @@ def fetch_json(url: str, ca_file: str = "") -> Any:
 
 class ExternalKeys:
     """An external issuer's discovery document and signing keys, fetched on first use and cached; an unknown
-    key id fetches the keys again (the issuer rotated them), at most once a minute."""
+    key id fetches the keys again (the issuer rotated them), at most every ``REFETCH_AFTER`` seconds."""
 
-    _REFETCH_AFTER = 60.0
+    REFETCH_AFTER = 10.0
+    """Seconds between fetches of the keys on account of an unknown key id (a flood of forged key ids must
+    not become a flood of requests to the issuer)."""
 
     def __init__(self, config: ExternalIssuer) -> None:
         self.config = config
@@ -260,7 +262,7 @@ class ExternalKeys:
     def key(self, kid: str) -> Any:
         """The public key ``kid`` names."""
         with self._lock:
-            stale = time.monotonic() - self._fetched_at > self._REFETCH_AFTER
+            stale = time.monotonic() - self._fetched_at > self.REFETCH_AFTER
             if kid not in self._keys and (stale or not self._keys):
                 self._keys = self._fetch_keys()
                 self._fetched_at = time.monotonic()
