@@ -29,6 +29,8 @@ class ClientConfig:
     insecure: bool = True
     project: str = "flytesnacks"
     domain: str = "development"
+    ca_cert_file: str = ""
+    """A CA bundle to trust for the admin's TLS (empty: the system's), as flytekit's ``caCertFilePath``."""
 
     @classmethod
     def load(cls) -> ClientConfig:
@@ -40,7 +42,9 @@ class ClientConfig:
 
             data = yaml.safe_load(path.read_text()) or {}
             if not isinstance(data, dict):
-                raise RemoteError(f"{path} must hold a mapping (endpoint, insecure, project, domain)")
+                raise RemoteError(
+                    f"{path} must hold a mapping (endpoint, insecure, project, domain, ca_cert_file)"
+                )
             unknown = sorted(set(data) - set(cls.__dataclass_fields__))
             if unknown:
                 raise RemoteError(f"{path}: unknown setting(s) {', '.join(unknown)}")
