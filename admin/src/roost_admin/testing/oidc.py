@@ -32,6 +32,9 @@ class TestIssuer:
         self.clients: dict[str, tuple[str, dict[str, Any]]] = {}
         """Client id → (secret, extra claims) for the client credentials grant."""
         self.token_requests: list[dict[str, str]] = []
+        """The token requests received (without secrets)."""
+        self.issued_tokens: list[str] = []
+        """The access tokens its token endpoint handed out."""
         self._server: ThreadingHTTPServer | None = None
 
     @property
@@ -101,6 +104,7 @@ class TestIssuer:
         if known is None or known[0] != secret:
             return 401, {"error": "invalid_client"}
         token = self.mint(client_id, client_id=client_id, **known[1])
+        self.issued_tokens.append(token)
         return 200, {"access_token": token, "token_type": "Bearer", "expires_in": 600}
 
     def start(self) -> TestIssuer:
