@@ -25,6 +25,7 @@ from roost_core.storage import Storage, build_storage
 
 if TYPE_CHECKING:
     import uvicorn
+    from starlette.types import ASGIApp
 
     from roost_admin.auth.gate import AuthGate
     from roost_admin.workers import WorkerPool
@@ -169,7 +170,7 @@ class AdminApp:
 
         from roost_admin.http import build_http_app
 
-        asgi = build_http_app(self)
+        asgi: ASGIApp = build_http_app(self)
         if self.auth is not None:
             asgi = self.auth.http_app(asgi)
         tls = self.settings.tls

@@ -462,11 +462,11 @@ def routes(gate: AuthGate) -> list[Route]:
             return HTMLResponse(pages.message("Cannot sign in", problem), 400)
         error = server.authorize_error(params)
         if error is not None:
-            target = _with_query(
+            back = _with_query(
                 params["redirect_uri"],
                 {"error": "invalid_request", "error_description": error, "state": params.get("state", "")},
             )
-            return RedirectResponse(target, 303)
+            return RedirectResponse(back, 303)
         hidden = {k: v for k, v in params.items() if k not in ("username", "password")}
         if request.method == "GET":
             return HTMLResponse(pages.sign_in(AUTHORIZE_PATH, hidden, params["client_id"]))

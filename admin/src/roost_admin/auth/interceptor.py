@@ -31,7 +31,7 @@ CURRENT_PRINCIPAL: contextvars.ContextVar[Principal | None] = contextvars.Contex
 """Who is calling, inside an RPC handler (None when auth is off or the RPC is public)."""
 
 
-def _refusal(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
+def _refusal(code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler[Any, Any]:
     def refuse(request: Any, context: grpc.ServicerContext) -> Any:
         context.abort(code, message)
 
@@ -47,10 +47,10 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
+        method: str = handler_call_details.method
         handler = continuation(handler_call_details)
         if handler is None:
             return None
@@ -65,7 +65,7 @@ class AuthInterceptor(grpc.ServerInterceptor):
             return handler
         name = method.rsplit("/", 1)[-1]
         try:
-            principal = self.gate.authenticate(handler_call_details.invocation_metadata)  # type: ignore[attr-defined]
+            principal = self.gate.authenticate(handler_call_details.invocation_metadata)
         except TokenError as exc:
             return _refusal(grpc.StatusCode.UNAUTHENTICATED, f"{name}: {exc}")
         except IssuerUnavailable as exc:

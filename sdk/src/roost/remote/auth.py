@@ -339,7 +339,7 @@ def browser_login(
 
     bind = "127.0.0.1" if host == "localhost" else host
     try:
-        server = http.server.HTTPServer((bind, configured.port if port is None else port), Callback)
+        server = http.server.HTTPServer((bind, (configured.port or 0) if port is None else port), Callback)
     except OSError as exc:
         raise LoginError(
             f"cannot listen for the login callback on {bind}:{configured.port}: {exc.strerror}"
@@ -449,7 +449,7 @@ class Credentials:
         return renewed
 
 
-class AuthInterceptor(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]  # grpc's interceptor classes are untyped
+class AuthInterceptor(grpc.UnaryUnaryClientInterceptor):
     """Sends the token on every call; on UNAUTHENTICATED renews it once and tries again."""
 
     def __init__(self, credentials: Credentials) -> None:
@@ -477,7 +477,7 @@ class AuthInterceptor(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]  
         return outcome
 
 
-class _CallDetails(grpc.ClientCallDetails):  # type: ignore[misc]
+class _CallDetails(grpc.ClientCallDetails):
     def __init__(
         self,
         method: str,
