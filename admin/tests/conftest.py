@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 import pytest
@@ -51,15 +52,22 @@ def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture
-def app(tmp_path, database_url: str) -> Iterator[AdminApp]:
-    """A running admin (no engine workers)."""
-    admin = AdminApp(make_settings(tmp_path, database_url))
+@contextmanager
+def running(settings: Settings) -> Iterator[AdminApp]:
+    """An admin started with ``settings``, stopped afterwards."""
+    admin = AdminApp(settings)
     admin.start()
     try:
         yield admin
     finally:
         admin.stop()
+
+
+@pytest.fixture
+def app(tmp_path, database_url: str) -> Iterator[AdminApp]:
+    """A running admin (no engine workers)."""
+    with running(make_settings(tmp_path, database_url)) as admin:
+        yield admin
 
 
 @pytest.fixture
@@ -90,12 +98,8 @@ def signals(channel: grpc.Channel) -> signal_pb2_grpc.SignalServiceStub:
 @pytest.fixture
 def auth_app(tmp_path, database_url: str) -> Iterator[AdminApp]:
     """A running admin with auth on and the built-in authorization server (no engine workers)."""
-    admin = AdminApp(make_settings(tmp_path, database_url, auth={"enabled": True}))
-    admin.start()
-    try:
+    with running(make_settings(tmp_path, database_url, auth={"enabled": True})) as admin:
         yield admin
-    finally:
-        admin.stop()
 
 
 @pytest.fixture

@@ -77,21 +77,18 @@ class TokenIssuer:
         return self.keys.sign(claims), lifetime
 
 
-def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
-    value = claims.get("scope", claims.get("scp", ""))
-    if isinstance(value, str):
-        return frozenset(value.split())
-    if isinstance(value, list):
-        return frozenset(str(v) for v in value)
-    return frozenset()
-
-
 def _strings(value: Any) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list):
         return tuple(str(v) for v in value)
     return ()
+
+
+def _scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    """``scope`` (space-separated, RFC 9068) or ``scp`` (a list, as Okta and Azure write it)."""
+    value = claims.get("scope", claims.get("scp", ""))
+    return frozenset(value.split() if isinstance(value, str) else _strings(value))
 
 
 def _decode(
