@@ -162,6 +162,8 @@ class AdminApp:
                 f"cannot listen for HTTP on {self.settings.http_host}:{self.settings.http_port}: "
                 f"{exc.strerror}"
             ) from None
+        # Listening now queues early connections until uvicorn (slower to start with TLS) accepts them.
+        sock.listen(128)
         self.http_port = sock.getsockname()[1]
         return sock
 

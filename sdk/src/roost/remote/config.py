@@ -42,9 +42,7 @@ class ClientConfig:
 
             data = yaml.safe_load(path.read_text()) or {}
             if not isinstance(data, dict):
-                raise RemoteError(
-                    f"{path} must hold a mapping (endpoint, insecure, project, domain, ca_cert_file)"
-                )
+                raise RemoteError(f"{path} must hold a mapping (endpoint, insecure, project, domain)")
             unknown = sorted(set(data) - set(cls.__dataclass_fields__))
             if unknown:
                 raise RemoteError(f"{path}: unknown setting(s) {', '.join(unknown)}")
