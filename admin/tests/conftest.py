@@ -65,13 +65,6 @@ def make_settings(tmp_path, database_url: str, **overrides) -> Settings:
     return Settings(**values)
 
 
-@pytest.fixture
-def app(tmp_path, database_url: str) -> Iterator[AdminApp]:
-    """A running admin (no engine workers)."""
-    with started(make_settings(tmp_path, database_url)) as admin:
-        yield admin
-
-
 @contextmanager
 def started(settings: Settings) -> Iterator[AdminApp]:
     """An admin started with ``settings``, stopped afterwards."""
@@ -81,6 +74,13 @@ def started(settings: Settings) -> Iterator[AdminApp]:
         yield admin
     finally:
         admin.stop()
+
+
+@pytest.fixture
+def app(tmp_path, database_url: str) -> Iterator[AdminApp]:
+    """A running admin (no engine workers)."""
+    with started(make_settings(tmp_path, database_url)) as admin:
+        yield admin
 
 
 @pytest.fixture
@@ -106,3 +106,17 @@ def dataproxy(channel: grpc.Channel) -> dataproxy_pb2_grpc.DataProxyServiceStub:
 def signals(channel: grpc.Channel) -> signal_pb2_grpc.SignalServiceStub:
     """The SignalService stub."""
     return signal_pb2_grpc.SignalServiceStub(channel)
+
+
+@pytest.fixture
+def auth_app(tmp_path, database_url: str) -> Iterator[AdminApp]:
+    """A running admin with auth on and the built-in authorization server (no engine workers)."""
+    with started(make_settings(tmp_path, database_url, auth={"enabled": True})) as admin:
+        yield admin
+
+
+@pytest.fixture
+def auth_channel(auth_app: AdminApp) -> Iterator[grpc.Channel]:
+    """A gRPC channel to it (sending no token of its own)."""
+    with grpc.insecure_channel(f"127.0.0.1:{auth_app.grpc_port}") as opened:
+        yield opened

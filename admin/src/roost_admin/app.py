@@ -10,11 +10,13 @@ import logging
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from concurrent import futures
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import grpc
+from flyteidl.core import identifier_pb2
 
 from roost_admin.config import Settings
 from roost_admin.db.base import Database
@@ -23,7 +25,9 @@ from roost_core.storage import Storage, build_storage
 
 if TYPE_CHECKING:
     import uvicorn
+    from starlette.types import ASGIApp
 
+    from roost_admin.auth.gate import AuthGate
     from roost_admin.workers import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -67,6 +71,12 @@ class AdminApp:
         self.http_port = settings.http_port
         self.storage: Storage = build_storage(self.plugins, self._storage_config())
         self.workers: WorkerPool | None = None
+        self.auth: AuthGate | None = None
+        """Authentication and authorization, when ``auth.enabled`` is set (built when the servers start)."""
+        self.task_credentials: (
+            Callable[[identifier_pb2.WorkflowExecutionIdentifier], dict[str, str]] | None
+        ) = None
+        """Execution credentials for task processes, when auth is on (see ``roost_admin.auth``)."""
         self._http: uvicorn.Server | None = None
         self._http_thread: threading.Thread | None = None
 
@@ -87,10 +97,20 @@ class AdminApp:
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(self.db)
         ensure_default_projects(self.db, self.settings)
+        if self.settings.auth.enabled:
+            from roost_admin.auth.gate import execution_credentials
+
+            credentials = execution_credentials(self.settings)
+            self.task_credentials = credentials.environment if credentials is not None else None
         if serve:
             http_socket = self._bind_http()
             # Signed URLs name the HTTP port, known only now when the settings ask for any free port (0).
             self.storage = build_storage(self.plugins, self._storage_config())
+            if self.settings.auth.enabled:
+                from roost_admin.auth.gate import AuthGate
+
+                self.auth = AuthGate(self)
+                self.auth.announce()
             self._start_grpc()
             self._start_http(http_socket)
         count = self.settings.workers if workers is None else workers
@@ -112,12 +132,27 @@ class AdminApp:
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="roost-grpc"),
             options=grpc_options(self.settings),
-            interceptors=[EdgeInterceptor(RequestLimits.from_settings(self.settings))],
+            # Requests are parsed and checked by the edge interceptor, then by auth's; an unauthenticated one
+            # never reaches a servicer, and auth's refusals carry request ids too.
+            interceptors=[
+                EdgeInterceptor(RequestLimits.from_settings(self.settings)),
+                *([self.auth.interceptor()] if self.auth else []),
+            ],
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(self), server)
         dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyService(self), server)
         signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalService(self), server)
-        self.grpc_port = server.add_insecure_port(f"{self.settings.grpc_host}:{self.settings.grpc_port}")
+        if self.auth is not None:
+            self.auth.add_services(server)
+        address = f"{self.settings.grpc_host}:{self.settings.grpc_port}"
+        tls = self.settings.tls
+        if tls.cert_file is not None and tls.key_file is not None:
+            credentials = grpc.ssl_server_credentials(
+                [(tls.key_file.read_bytes(), tls.cert_file.read_bytes())]
+            )
+            self.grpc_port = server.add_secure_port(address, credentials)
+        else:
+            self.grpc_port = server.add_insecure_port(address)
         if not self.grpc_port:
             raise OSError(f"cannot listen for gRPC on {self.settings.grpc_endpoint}")
         server.start()
@@ -135,6 +170,8 @@ class AdminApp:
                 f"cannot listen for HTTP on {self.settings.http_host}:{self.settings.http_port}: "
                 f"{exc.strerror}"
             ) from None
+        # Listening now queues early connections until uvicorn (slower to start with TLS) accepts them.
+        sock.listen(128)
         self.http_port = sock.getsockname()[1]
         return sock
 
@@ -143,7 +180,17 @@ class AdminApp:
 
         from roost_admin.http import build_http_app
 
-        config = uvicorn.Config(build_http_app(self), log_level="warning", lifespan="off")
+        asgi: ASGIApp = build_http_app(self)
+        if self.auth is not None:
+            asgi = self.auth.http_app(asgi)
+        tls = self.settings.tls
+        config = uvicorn.Config(
+            asgi,
+            log_level="warning",
+            lifespan="off",
+            ssl_certfile=tls.cert_file,
+            ssl_keyfile=tls.key_file,
+        )
         self._http = uvicorn.Server(config)
         self._http_thread = threading.Thread(
             target=self._http.run, kwargs={"sockets": [sock]}, name="roost-http", daemon=True
@@ -156,7 +203,8 @@ class AdminApp:
         """The HTTP endpoint as clients reach it (with the port actually bound)."""
         if self.settings.public_http_url:
             return self.settings.public_http_url.rstrip("/")
-        return f"http://{self.settings.http_host}:{self.http_port}"
+        scheme = "https" if self.settings.tls.enabled else "http"
+        return f"{scheme}://{self.settings.http_host}:{self.http_port}"
 
     @property
     def public_grpc_endpoint(self) -> str:

@@ -9,31 +9,9 @@ from typing import Any
 
 import click
 
+from roost_admin.auth.cli import clients, roles, users
+from roost_admin.cli_options import database_options as _common
 from roost_admin.config import load_settings
-
-_COMMON = [
-    click.option(
-        "--config",
-        "config_file",
-        type=click.Path(exists=True, dir_okay=False),
-        default=None,
-        help="A YAML settings file (see docs/architecture.md).",
-    ),
-    click.option(
-        "--data-dir",
-        type=click.Path(file_okay=False),
-        default=None,
-        help="Where the embedded database and blob store live [default: ~/.roost].",
-    ),
-    click.option("--db", "db_url", default=None, help="A database URL (postgresql+psycopg://...)."),
-    click.option("--storage", default=None, help="A blob store prefix (s3://bucket/prefix)."),
-]
-
-
-def _common(function: Any) -> Any:
-    for option in reversed(_COMMON):
-        function = option(function)
-    return function
 
 
 def _configure_logging() -> None:
@@ -54,6 +32,11 @@ def _wait_for_interrupt() -> None:
 @click.option("--grpc-port", type=int, default=None, help="[default: 8089]")
 @click.option("--http-port", type=int, default=None, help="[default: 8088]")
 @click.option("--workers", type=int, default=None, help="Engine workers in this process [default: 2].")
+@click.option(
+    "--auth/--no-auth",
+    default=None,
+    help="Require bearer tokens and roles (the auth.enabled setting) [default: off].",
+)
 def start(
     config_file: str | None,
     data_dir: str | None,
@@ -62,6 +45,7 @@ def start(
     grpc_port: int | None,
     http_port: int | None,
     workers: int | None,
+    auth: bool | None,
 ) -> None:
     """Run Roost: the admin (gRPC and HTTP) and engine workers, in one process, until Ctrl-C."""
     from roost_admin.app import AdminApp
@@ -75,12 +59,16 @@ def start(
         grpc_port=grpc_port,
         http_port=http_port,
         workers=workers,
+        auth=None if auth is None else {"enabled": auth},
     )
     app = AdminApp(settings)
     app.start()
+    secure = "false" if settings.tls.enabled else "true"
+    login = ", authType: ClientSecret or Pkce" if settings.auth.enabled else ""
     click.echo(
         f"Roost is running.\n  gRPC:    {settings.grpc_host}:{app.grpc_port}  (flytekit: endpoint "
-        f"{settings.grpc_host}:{app.grpc_port}, insecure: true)\n  HTTP:    {app.http_url}\n"
+        f"{settings.grpc_host}:{app.grpc_port}, insecure: {secure}{login})\n  HTTP:    {app.http_url}\n"
+        f"  auth:    {_auth_summary(app)}\n"
         f"  data:    {settings.data_dir}\n  db:      {settings.database_url}\n"
         f"  storage: {settings.storage_prefix}\nPress Ctrl-C to stop."
     )
@@ -139,6 +127,18 @@ def admin() -> None:
 
 
 admin.add_command(migrate)
+admin.add_command(clients)
+admin.add_command(users)
+admin.add_command(roles)
+
+
+def _auth_summary(app: Any) -> str:
+    auth = app.settings.auth
+    if not auth.enabled:
+        return "off (anyone who reaches these ports may do anything; `--auth` turns it on)"
+    if auth.external is not None:
+        return f"on, tokens of {auth.external.issuer}"
+    return f"on, built-in authorization server at {app.auth.issuer if app.auth else app.http_url}"
 
 
 @click.group()

@@ -15,6 +15,8 @@ import yaml
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from roost_admin.auth.settings import AuthSettings, TLSSettings
+
 DEFAULT_DOMAINS = ("development", "staging", "production")
 
 
@@ -81,6 +83,10 @@ class Settings(BaseSettings):
     """How many running executions one engine worker holds at most (it evaluates them in turn)."""
     engine: dict[str, Any] = Field(default_factory=dict)
     """The core engine's configuration (``roost_core.engine.EngineConfig`` keys: handlers, ...)."""
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    """Authentication and per-project roles (off by default; ``auth.enabled`` turns them on)."""
+    tls: TLSSettings = Field(default_factory=TLSSettings)
+    """Certificate files for serving gRPC and HTTP over TLS."""
 
     @field_validator("domains")
     @classmethod

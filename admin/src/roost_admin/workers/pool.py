@@ -362,6 +362,7 @@ class WorkerPool:
             sinks={"admin": self.sink},
             signals=AdminSignals(app),
             launcher=AdminChildLauncher(app, self.poke),
+            task_credentials=app.task_credentials,
         )
         self._workers = [_Worker(self, i) for i in range(count)]
         self._stop = threading.Event()

@@ -69,9 +69,14 @@ class Engine:
         sinks: Mapping[str, EventSink] | None = None,
         signals: SignalSource | None = None,
         launcher: ChildLauncher | None = None,
+        task_credentials: Callable[[identifier_pb2.WorkflowExecutionIdentifier], Mapping[str, str]]
+        | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.storage = storage
+        self.task_credentials = task_credentials
+        """Secret environment for an execution's task processes (an admin's execution credential), asked for
+        when a handler reads ``ctx.environment`` and never saved in the execution's state."""
         self.config = config or EngineConfig()
         self.plugins = plugins or EnginePlugins()
         self.state_store: StateStore = state_store or MemoryStateStore()

@@ -42,9 +42,10 @@ def process_start_time(pid: int) -> int | None:
 
 
 def write_json_atomically(path: str, data: dict[str, Any]) -> None:
-    """Write ``data`` so that a reader sees the old file, no file, or the whole new one."""
+    """Write ``data`` so that a reader sees the old file, no file, or the whole new one; only the owner may
+    read it (a task's spec holds its environment, which may carry credentials)."""
     temporary = f"{path}.{os.getpid()}.tmp"
-    with open(temporary, "w") as stream:
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as stream:
         json.dump(data, stream)
         stream.flush()
         os.fsync(stream.fileno())

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from roost.cli.auth import login, logout
 from roost.cli.remote import COMMANDS as REMOTE_COMMANDS
 from roost.cli.run import RunGroup
 
@@ -34,7 +35,7 @@ def main() -> None:
 
 
 main.add_command(RunGroup(name="run", help=RunGroup.__doc__))
-for _command in REMOTE_COMMANDS:
+for _command in (*REMOTE_COMMANDS, login, logout):
     main.add_command(_command)
 
 

@@ -76,11 +76,14 @@ def config_group() -> None:
 @click.option("--insecure/--secure", default=True, show_default=True, help="Plain or TLS gRPC.")
 @PROJECT
 @DOMAIN
-def config_init(endpoint: str, insecure: bool, project: str | None, domain: str | None) -> None:
+@click.option("--ca-cert-file", default="", help="A CA bundle to trust for TLS (default: the system's).")
+def config_init(
+    endpoint: str, insecure: bool, project: str | None, domain: str | None, ca_cert_file: str
+) -> None:
     """Write the endpoint (and default project and domain) to the client config file."""
     from roost.remote.config import ClientConfig
 
-    config = ClientConfig(endpoint, insecure, project or "flytesnacks", domain or "development")
+    config = ClientConfig(endpoint, insecure, project or "flytesnacks", domain or "development", ca_cert_file)
     path = config.save()
     click.echo(
         f"wrote {path}: endpoint {endpoint} ({'insecure' if insecure else 'TLS'}), "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ssl
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -37,24 +38,33 @@ _TERMINAL = {"SUCCEEDED", "FAILED", "ABORTED", "TIMED_OUT"}
 _PAGE = 100
 
 
+def open_channel(config: ClientConfig) -> grpc.Channel:
+    """A channel to the admin: plaintext, or TLS trusting ``ca_cert_file`` (or the system's CAs)."""
+    options = [("grpc.max_receive_message_length", 20 * 1024 * 1024), ("grpc.keepalive_time_ms", 30_000)]
+    if config.insecure:
+        return grpc.insecure_channel(config.target, options=options)
+    roots = Path(config.ca_cert_file).read_bytes() if config.ca_cert_file else None
+    return grpc.secure_channel(
+        config.target, grpc.ssl_channel_credentials(root_certificates=roots), options=options
+    )
+
+
 class RemoteClient:
     """Stubs of the admin's services, with the calls the CLI makes."""
 
     def __init__(self, config: ClientConfig | None = None) -> None:
         self.config = config or ClientConfig.load()
-        options = [("grpc.max_receive_message_length", 20 * 1024 * 1024), ("grpc.keepalive_time_ms", 30_000)]
-        if self.config.insecure:
-            self.channel = grpc.insecure_channel(self.config.target, options=options)
-        else:
-            self.channel = grpc.secure_channel(
-                self.config.target, grpc.ssl_channel_credentials(), options=options
-            )
+        from roost.remote.auth import AuthInterceptor, Credentials
+
+        self.raw_channel = open_channel(self.config)
+        self.credentials = Credentials(self.config, self.raw_channel)
+        self.channel = grpc.intercept_channel(self.raw_channel, AuthInterceptor(self.credentials))
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
         self.dataproxy = dataproxy_pb2_grpc.DataProxyServiceStub(self.channel)
 
     def close(self) -> None:
         """Close the channel."""
-        self.channel.close()
+        self.raw_channel.close()
 
     def __enter__(self) -> RemoteClient:
         return self
@@ -74,7 +84,10 @@ class RemoteClient:
                     time.sleep(wait)
                     wait *= 2
                     continue
-                error = RemoteError(f"{name} failed at {self.config.endpoint}: {code.name}: {exc.details()}")
+                hint = " (log in with `roost login`)" if code == grpc.StatusCode.UNAUTHENTICATED else ""
+                error = RemoteError(
+                    f"{name} failed at {self.config.endpoint}: {code.name}: {exc.details()}{hint}"
+                )
                 error.code = code  # type: ignore[attr-defined]
                 raise error from None
         raise AssertionError("unreachable")
@@ -110,8 +123,11 @@ class RemoteClient:
             **dict(location.headers),
         }
         request = urllib.request.Request(location.signed_url, data=data, method="PUT", headers=headers)
+        context = None
+        if location.signed_url.startswith("https:") and self.config.ca_cert_file:
+            context = ssl.create_default_context(cafile=self.config.ca_cert_file)
         try:
-            with urllib.request.urlopen(request, timeout=300) as response:
+            with urllib.request.urlopen(request, timeout=300, context=context) as response:
                 status = response.status
         except OSError as exc:
             raise RemoteError(f"uploading {filename} to {location.signed_url} failed: {exc}") from None

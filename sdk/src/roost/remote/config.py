@@ -31,6 +31,8 @@ class ClientConfig:
     insecure: bool = True
     project: str = "flytesnacks"
     domain: str = "development"
+    ca_cert_file: str = ""
+    """A CA bundle to trust for the admin's TLS (empty: the system's), as flytekit's ``caCertFilePath``."""
 
     @classmethod
     def load(cls) -> ClientConfig:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from alembic import context
 
+from roost_admin.auth import models as auth_models
 from roost_admin.db import models
 from roost_admin.db.base import Base
 
-assert models  # every table must be imported for autogenerate and checks to see it
+assert models and auth_models  # every table must be imported for autogenerate and checks to see it
 
 connection = context.config.attributes["connection"]
 context.configure(

@@ -127,13 +127,18 @@ def context(run: Run, site: TaskSite, state: NodeState, handler: TaskHandler) ->
         ),
         retry_attempt=attempt,
     )
+    credentials = run.engine.task_credentials
     environment = _LazyEnvironment(
         lambda: task_environment(
             task_execution_id,
             workflow=run.index.primary.template.id.name,
             launch_plan=run.options.launch_plan.get("name", ""),
             container_env=site.task.container.env,
-            execution_env={**run.options.environment, **site.extra_env},
+            execution_env={
+                **run.options.environment,
+                **site.extra_env,
+                **(credentials(run.execution_id) if credentials is not None else {}),
+            },
         )
     )
     overrides = site.node.task_node.overrides if site.node.task_node.HasField("overrides") else None
