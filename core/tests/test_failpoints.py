@@ -21,7 +21,9 @@ def run(spec: str | None) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "ROOST_FAILPOINT"}
     if spec is not None:
         env["ROOST_FAILPOINT"] = spec
-    return subprocess.run([sys.executable, "-c", PROGRAM], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-c", PROGRAM], check=False, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_an_unarmed_failpoint_does_nothing():
