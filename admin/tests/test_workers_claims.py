@@ -4,6 +4,7 @@ resuming after a restart without running finished nodes again."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -201,3 +202,28 @@ def test_changes_made_through_one_admin_reach_workers_in_another_process(tmp_pat
             assert wait(admin, slow).closure.phase == Phase.ABORTED
         finally:
             engine.stop()
+
+
+def test_worker_identities_are_stable_per_host_and_data_folder_and_never_shared(tmp_path, monkeypatch):
+    from roost_admin.workers import identity
+    from roost_core.errors import RoostError
+
+    first = identity.WorkerIdentity.acquire(tmp_path)
+    second = identity.WorkerIdentity.acquire(tmp_path)
+    host = socket.gethostname()
+    assert (first.name.split(":")[0], first.name[-2:], second.name[-2:]) == (host, ":0", ":1")
+    assert first.name[:-2] == second.name[:-2]
+    first.release()
+    first.release()  # idempotent
+    again = identity.WorkerIdentity.acquire(tmp_path)
+    assert again.name == first.name  # a restart gets its predecessor's identity back
+    elsewhere = identity.WorkerIdentity.acquire(tmp_path / "other")
+    assert elsewhere.name[:-2] != first.name[:-2]
+    monkeypatch.setattr(identity, "MAX_SLOTS", 2)
+    with pytest.raises(RoostError) as raised:
+        identity.WorkerIdentity.acquire(tmp_path)
+    assert str(raised.value) == (
+        f"2 engine worker pools already run on data folder {tmp_path}; give this one its own --data-dir"
+    )
+    for held in (second, again, elsewhere):
+        held.release()
