@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from flyte import INT, compile_, integer, literal_map, task, task_node, value, wf_input, workflow
+from flyte import INT, compile_, integer, literal_map, ref, task, task_node, value, wf_input, workflow
 from flyteidl.core import tasks_pb2
 
 from roost_core.engine import EngineConfig, NodePhase, WorkflowPhase
@@ -47,14 +47,11 @@ def container_workflow(mode: str):
     )
     t = task(f"proc_{mode}", "container", {"x": INT}, container=spec)
     return compile_(
-        workflow("wf", [task_node("n0", t, {"x": wf_input("x")})], {"x": INT}, {"x": INT}, {"x": _out()}), [t]
+        workflow(
+            "wf", [task_node("n0", t, {"x": wf_input("x")})], {"x": INT}, {"x": INT}, {"x": ref("n0", "x")}
+        ),
+        [t],
     )
-
-
-def _out():
-    from flyte import ref
-
-    return ref("n0", "x")
 
 
 def engine_config(work_dir: Path) -> EngineConfig:
@@ -193,3 +190,25 @@ def _alive(pid: int) -> bool:
         return stat.read_text().split()[2] not in ("Z", "X")
     except (FileNotFoundError, ProcessLookupError):
         return False
+
+
+@pytest.mark.parametrize("point", ["attempt.ended", "engine.cleanup.before", "engine.cleanup.after"])
+def test_a_dynamic_task_that_ended_before_a_crash_is_not_run_again(kit, tmp_path, monkeypatch, point):
+    """The generated workflow is compiled again from the same futures.pb; the task process ran once."""
+    work = tmp_path / "work"
+    kit.engine = kit.new_engine(config=engine_config(work))
+    run = kit.start(container_workflow("dynamic"), literal_map(x=integer(2)), prefix=tmp_path.as_uri())
+    folder = run_until_the_process_ended(kit, run)
+    crash_at(monkeypatch, point)
+    with pytest.raises(Crash):
+        kit.engine.evaluate(run)
+    monkeypatch.undo()
+
+    fresh = kit.new_engine(config=engine_config(work))
+    resumed = fresh.resume(run.key)
+    fresh.run(resumed, timeout=20)
+    assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
+    assert value(fresh.outputs(resumed).literals["x"]) == 2
+    assert resumed.state.nodes["n0"].attempt == 0
+    assert sorted(uid for uid in resumed.state.nodes if uid.startswith("n0-")) == ["n0-0-dn0", "n0-0-dn1"]
+    assert not folder.exists()
