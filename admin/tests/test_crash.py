@@ -434,8 +434,9 @@ def test_exhaustive_crash_plan(tmp_path, database_url, roles):
     )
 
 
-def test_sigterm_hands_back_the_servers_executions_and_a_restart_resumes_them(tmp_path):
-    """SIGTERM releases every claim at once (due now, for whoever comes next); a restart resumes."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "ctrl-c"])
+def test_stopping_the_server_hands_back_its_executions_and_a_restart_resumes_them(tmp_path, signum):
+    """SIGTERM (a service manager) or Ctrl-C releases every claim at once (due now, for whoever comes next)."""
     deployment = Deployment(tmp_path, "", ("server",))
     workload = Workload()
     try:
@@ -443,18 +444,23 @@ def test_sigterm_hands_back_the_servers_executions_and_a_restart_resumes_them(tm
         register(server)
         workload.launch(server, 0)
         wait_until(lambda: deployment.run_log.exists(), what="a task's start")
-        server.popen.send_signal(signal.SIGTERM)
+        server.popen.send_signal(signum)
         assert server.popen.wait(60) == 0, server.log()
         url = f"sqlite:///{tmp_path / 'roost' / 'roost.db'}"
         engine = create_engine(url)
         try:
             with engine.connect() as connection:
                 rows = connection.execute(
-                    select(models.Execution.claimed_by, models.Execution.lease_until, models.Execution.phase)
+                    select(
+                        models.Execution.claimed_by, models.Execution.lease_until, models.Execution.wake_at
+                    )
                 ).all()
         finally:
             engine.dispose()
-        assert [(claimed, lease) for claimed, lease, _ in rows] == [("", None)] * EXECUTIONS_PER_CYCLE
+        # Released, and due now: the next worker to look (here, the restarted server) takes them at once.
+        assert [(claimed, lease, due is not None) for claimed, lease, due in rows] == [
+            ("", None, True)
+        ] * EXECUTIONS_PER_CYCLE
         check_every_execution_succeeded_once(deployment, deployment.start("server"), workload)
         deployment.stop_all()
     finally:
