@@ -404,6 +404,7 @@ def check_nothing_left_claimed(deployment: Deployment) -> None:
     assert claimed == []
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize(
     ("database_url", "roles"),
     [
@@ -420,6 +421,7 @@ def test_no_task_runs_twice_or_is_lost_whatever_kills_the_server(tmp_path, datab
 
 
 @pytest.mark.crash_exhaustive
+@pytest.mark.timeout(3600)
 @pytest.mark.parametrize(
     ("database_url", "roles"),
     [
