@@ -408,8 +408,8 @@ def check_nothing_left_claimed(deployment: Deployment) -> None:
 @pytest.mark.parametrize(
     ("database_url", "roles"),
     [
-        ("sqlite", ("server",)),
-        pytest.param("postgres", ("server",), marks=pytest.mark.postgres),
+        pytest.param("sqlite", ("server",), id="sqlite"),
+        pytest.param("postgres", ("server",), marks=pytest.mark.postgres, id="postgres"),
         pytest.param("postgres", ("server", "engine"), marks=pytest.mark.postgres, id="postgres-two-engines"),
     ],
     indirect=["database_url"],
@@ -425,7 +425,7 @@ def test_no_task_runs_twice_or_is_lost_whatever_kills_the_server(tmp_path, datab
 @pytest.mark.parametrize(
     ("database_url", "roles"),
     [
-        ("sqlite", ("server",)),
+        pytest.param("sqlite", ("server",), id="sqlite"),
         pytest.param("postgres", ("server", "engine"), marks=pytest.mark.postgres, id="postgres-two-engines"),
     ],
     indirect=["database_url"],
