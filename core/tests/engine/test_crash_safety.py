@@ -71,19 +71,36 @@ def run_until_the_process_ended(kit, run) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("point", FINISHING_STEPS)
-def test_a_crash_at_any_step_of_finishing_an_attempt_neither_reruns_nor_loses_it(
-    kit, tmp_path, monkeypatch, point
-):
-    work = tmp_path / "work"
-    kit.engine = kit.new_engine(config=engine_config(work))
-    run = kit.start(container_workflow("double"), literal_map(x=integer(21)), prefix=tmp_path.as_uri())
-    folder = run_until_the_process_ended(kit, run)
+def ended_attempt(kit, tmp_path: Path, mode: str, x: int):
+    """A run of a one-task workflow whose task process has ended, the round seeing it not yet evaluated;
+    the run and the attempt's folder."""
+    kit.engine = kit.new_engine(config=engine_config(tmp_path / "work"))
+    run = kit.start(container_workflow(mode), literal_map(x=integer(x)), prefix=tmp_path.as_uri())
+    return run, run_until_the_process_ended(kit, run)
 
+
+def crash_in_next_round(kit, run, monkeypatch: pytest.MonkeyPatch, point: str) -> None:
     crash_at(monkeypatch, point)
     with pytest.raises(Crash):
         kit.engine.evaluate(run)
     monkeypatch.undo()
+
+
+def resume_to_the_end(kit, run, tmp_path: Path):
+    """A new engine picks the run up from its saved state and runs it to its end; the engine and run."""
+    fresh = kit.new_engine(config=engine_config(tmp_path / "work"))
+    resumed = fresh.resume(run.key)
+    fresh.run(resumed, timeout=20)
+    assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
+    return fresh, resumed
+
+
+@pytest.mark.parametrize("point", FINISHING_STEPS)
+def test_a_crash_at_any_step_of_finishing_an_attempt_neither_reruns_nor_loses_it(
+    kit, tmp_path, monkeypatch, point
+):
+    run, folder = ended_attempt(kit, tmp_path, "double", 21)
+    crash_in_next_round(kit, run, monkeypatch, point)
     saved = kit.store.load(run.key)
     ended = FINISHING_STEPS.index(point) >= FINISHING_STEPS.index("engine.round.after-save")
     assert saved.nodes["n0"].phase is (NodePhase.SUCCEEDED if ended else NodePhase.RUNNING)
@@ -93,10 +110,7 @@ def test_a_crash_at_any_step_of_finishing_an_attempt_neither_reruns_nor_loses_it
     # The folder holding the process's result outlives every saved state saying it runs.
     assert folder.exists() or ended
 
-    fresh = kit.new_engine(config=engine_config(work))
-    resumed = fresh.resume(run.key)
-    fresh.run(resumed, timeout=20)
-    assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
+    fresh, resumed = resume_to_the_end(kit, run, tmp_path)
     assert value(fresh.outputs(resumed).literals["x"]) == 42
     assert resumed.state.nodes["n0"].attempt == 0
     assert (tmp_path / run.state.name / "n0" / "runs").read_text() == "0\n"  # ran once
@@ -106,10 +120,7 @@ def test_a_crash_at_any_step_of_finishing_an_attempt_neither_reruns_nor_loses_it
 
 def test_finalize_waits_for_the_save_that_records_the_end(kit, tmp_path, monkeypatch):
     """The round that sees the process's result saves the state before the folder holding it goes."""
-    work = tmp_path / "work"
-    kit.engine = kit.new_engine(config=engine_config(work))
-    run = kit.start(container_workflow("double"), literal_map(x=integer(1)), prefix=tmp_path.as_uri())
-    folder = run_until_the_process_ended(kit, run)
+    run, folder = ended_attempt(kit, tmp_path, "double", 1)
     seen: list[tuple[str, bool]] = []
 
     def failpoint(name: str) -> None:
@@ -138,10 +149,7 @@ def test_an_abort_is_saved_before_the_process_is_killed_and_redone_after_a_crash
         assert time.time() < deadline
     pid = run.state.nodes["n0"].task.plugin_state["pid"]
     kit.engine.abort(run, "the user asked")
-    crash_at(monkeypatch, "engine.cleanup.before")
-    with pytest.raises(Crash):
-        kit.engine.evaluate(run)
-    monkeypatch.undo()
+    crash_in_next_round(kit, run, monkeypatch, "engine.cleanup.before")
     saved = kit.store.load(run.key)
     assert saved.phase is WorkflowPhase.ABORTED
     assert [c.abort_reason for c in saved.cleanups] == ["the user asked"]
@@ -160,10 +168,7 @@ def test_a_lost_claim_runs_no_cleanup(kit, tmp_path):
     """A save that fails (another engine took the execution over) leaves the folder to the successor."""
     from roost_core.engine import StateStoreError
 
-    work = tmp_path / "work"
-    kit.engine = kit.new_engine(config=engine_config(work))
-    run = kit.start(container_workflow("double"), literal_map(x=integer(3)), prefix=tmp_path.as_uri())
-    folder = run_until_the_process_ended(kit, run)
+    run, folder = ended_attempt(kit, tmp_path, "double", 3)
 
     class LostClaim:
         def save(self, state):
@@ -176,9 +181,7 @@ def test_a_lost_claim_runs_no_cleanup(kit, tmp_path):
     with pytest.raises(StateStoreError):
         kit.engine.evaluate(run)
     assert folder.exists()
-    successor = kit.new_engine(config=engine_config(work))
-    resumed = successor.resume(run.key)
-    successor.run(resumed, timeout=20)
+    successor, resumed = resume_to_the_end(kit, run, tmp_path)
     assert value(successor.outputs(resumed).literals["x"]) == 6
     assert resumed.state.nodes["n0"].attempt == 0
     assert not folder.exists()
@@ -195,19 +198,9 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize("point", ["attempt.ended", "engine.cleanup.before", "engine.cleanup.after"])
 def test_a_dynamic_task_that_ended_before_a_crash_is_not_run_again(kit, tmp_path, monkeypatch, point):
     """The generated workflow is compiled again from the same futures.pb; the task process ran once."""
-    work = tmp_path / "work"
-    kit.engine = kit.new_engine(config=engine_config(work))
-    run = kit.start(container_workflow("dynamic"), literal_map(x=integer(2)), prefix=tmp_path.as_uri())
-    folder = run_until_the_process_ended(kit, run)
-    crash_at(monkeypatch, point)
-    with pytest.raises(Crash):
-        kit.engine.evaluate(run)
-    monkeypatch.undo()
-
-    fresh = kit.new_engine(config=engine_config(work))
-    resumed = fresh.resume(run.key)
-    fresh.run(resumed, timeout=20)
-    assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
+    run, folder = ended_attempt(kit, tmp_path, "dynamic", 2)
+    crash_in_next_round(kit, run, monkeypatch, point)
+    fresh, resumed = resume_to_the_end(kit, run, tmp_path)
     assert value(fresh.outputs(resumed).literals["x"]) == 2
     assert resumed.state.nodes["n0"].attempt == 0
     assert sorted(uid for uid in resumed.state.nodes if uid.startswith("n0-")) == ["n0-0-dn0", "n0-0-dn1"]
