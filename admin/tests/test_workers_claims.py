@@ -4,6 +4,7 @@ resuming after a restart without running finished nodes again."""
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -105,9 +106,17 @@ def test_a_dead_workers_executions_are_taken_over_when_its_lease_expires(tmp_pat
     log, pid_file = tmp_path / "log", tmp_path / "pid"
     settings = {"lease_seconds": 1.5, "worker_poll_interval": 0.1, "engine": engine_section()}
     with running_admin(tmp_path, database_url, workers=0, **settings) as (app, admin, _signals):
+        # Its own data folder (another host, as far as identities go), the same database and blob store.
         config = tmp_path / "engine.yaml"
         config.write_text(
-            yaml.safe_dump({"data_dir": str(app.settings.data_dir), "db_url": database_url, **settings})
+            yaml.safe_dump(
+                {
+                    "data_dir": str(tmp_path / "engine"),
+                    "db_url": database_url,
+                    "storage": app.settings.storage_prefix,
+                    **settings,
+                }
+            )
         )
         engine = subprocess.Popen(
             [ROOST_ADMIN, "engine", "--config", str(config), "--workers", "1"],
@@ -118,7 +127,7 @@ def test_a_dead_workers_executions_are_taken_over_when_its_lease_expires(tmp_pat
             ident = launch(admin, "noted", log=str(log), path=str(pid_file), seconds=3.0, x=7)
             pid = wait_until(lambda: pid_file.exists() and pid_file.read_text(), what="the long task's start")
             dead = claimed_by(app, ident.name)
-            assert f":{engine.pid}:" in dead
+            assert dead
             engine.send_signal(signal.SIGKILL)
             engine.wait(10)
         finally:
@@ -127,6 +136,7 @@ def test_a_dead_workers_executions_are_taken_over_when_its_lease_expires(tmp_pat
         pool = WorkerPool(app, 1)
         app.workers = pool
         pool.start()
+        assert not dead.startswith(pool.identity)
         wait_until(lambda: claimed_by(app, ident.name).startswith(pool.identity), what="the takeover")
         assert wait(admin, ident).closure.phase == Phase.SUCCEEDED
         assert outputs(admin, ident) == {"o0": 8}
@@ -194,3 +204,28 @@ def test_changes_made_through_one_admin_reach_workers_in_another_process(tmp_pat
             assert wait(admin, slow).closure.phase == Phase.ABORTED
         finally:
             engine.stop()
+
+
+def test_worker_identities_are_stable_per_host_and_data_folder_and_never_shared(tmp_path, monkeypatch):
+    from roost_admin.workers import identity
+    from roost_core.errors import RoostError
+
+    first = identity.WorkerIdentity.acquire(tmp_path)
+    second = identity.WorkerIdentity.acquire(tmp_path)
+    host = socket.gethostname()
+    assert (first.name.split(":")[0], first.name[-2:], second.name[-2:]) == (host, ":0", ":1")
+    assert first.name[:-2] == second.name[:-2]
+    first.release()
+    first.release()  # idempotent
+    again = identity.WorkerIdentity.acquire(tmp_path)
+    assert again.name == first.name  # a restart gets its predecessor's identity back
+    elsewhere = identity.WorkerIdentity.acquire(tmp_path / "other")
+    assert elsewhere.name[:-2] != first.name[:-2]
+    monkeypatch.setattr(identity, "MAX_SLOTS", 2)
+    with pytest.raises(RoostError) as raised:
+        identity.WorkerIdentity.acquire(tmp_path)
+    assert str(raised.value) == (
+        f"2 engine worker pools already run on data folder {tmp_path}; give this one its own --data-dir"
+    )
+    for held in (second, again, elsewhere):
+        held.release()

@@ -245,10 +245,20 @@ class TaskHandler(abc.ABC):
         """Start or check the attempt and report its phase. Must not block and must be idempotent."""
 
     def abort(self, ctx: TaskContext) -> None:  # noqa: B027 - most handlers have nothing to abort
-        """Stop the attempt: kill the process, delete the object. Idempotent."""
+        """Stop the attempt: kill the process, delete the object. Idempotent.
+
+        Called (then :meth:`finalize`) once the state saying the attempt was aborted is saved, and again
+        by an engine that resumes the execution if the process died before the call was done.
+        """
 
     def finalize(self, ctx: TaskContext) -> None:  # noqa: B027 - most handlers have nothing to clean up
-        """Release what the attempt held, after it ended or was aborted. Idempotent."""
+        """Release what the attempt held, after it ended or was aborted. Idempotent.
+
+        Called only once the state saying the attempt ended is saved, so it may remove what a restarted
+        engine would have needed to learn the attempt's outcome; called again by an engine that resumes
+        the execution if the process died before the call was done. ``ctx`` is rebuilt from the saved
+        state: ``ctx.state`` is the last plugin state, ``ctx.exclusive`` is False.
+        """
 
     def close(self) -> None:  # noqa: B027 - most handlers hold nothing between attempts
         """Stop background threads and close connections when the engine shuts down."""

@@ -2,7 +2,8 @@
 
     python container_task.py MODE {{.input}} {{.outputPrefix}}
 
-MODE ``double`` writes x * 2; ``sleep`` sleeps until killed; ``dynamic`` writes a futures.pb that runs
+MODE ``double`` writes x * 2 (and appends a line to ``runs`` beside the attempt folders, so tests can
+count how often it ran); ``sleep`` sleeps until killed; ``dynamic`` writes a futures.pb that runs
 the ``echo`` task ``x`` times in a chain.
 """
 
@@ -37,6 +38,8 @@ def main() -> None:
     if mode == "sleep":
         time.sleep(3600)
     elif mode == "double":
+        with open(out.parent / "runs", "a") as runs:
+            runs.write(f"{out.name}\n")
         result = literals_pb2.LiteralMap()
         result.literals["x"].scalar.primitive.integer = 2 * x
         (out / "outputs.pb").write_bytes(result.SerializeToString())

@@ -22,19 +22,18 @@ next database poll, every ``worker_poll_interval``; ``WorkerPool.poke()`` makes 
 poll at once, so changes made through this process's RPCs take effect immediately.
 
 Letting go. An execution that ended, with all its events recorded, is released with ``wake_at`` cleared. On
-``stop`` the workers finish their current round and release what they hold with ``wake_at`` now, so another
-worker picks it up at once; a worker that dies keeps its claims until their leases expire, then another worker
-takes them over and resumes from the saved state (finished nodes are not run again; running tasks are picked up
-through their persisted handler state).
+``stop`` (SIGTERM or Ctrl-C of ``roost start`` and ``roost engine``) the workers finish their current round and
+release what they hold with ``wake_at`` now, so another worker picks it up at once. A process that dies keeps its
+claims until their leases expire, then another worker takes them over and resumes from the saved state (finished
+nodes are not run again; running tasks are picked up through their persisted handler state), unless the process
+is restarted on the same host and data folder first: its identity is stable
+(:mod:`~roost_admin.workers.identity`), and a pool that starts hands back its predecessor's claims at once.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -50,12 +49,14 @@ from roost_admin.db import models
 from roost_admin.db.base import utcnow
 from roost_admin.server.execution_rows import key_text
 from roost_admin.workers.config import admin_environment, engine_config, storage_environment
+from roost_admin.workers.identity import WorkerIdentity
 from roost_admin.workers.launcher import AdminChildLauncher
 from roost_admin.workers.signals import AdminSignals
 from roost_admin.workers.sink import AdminEventSink
 from roost_admin.workers.store import Claim, ClaimedStateStore, load_state
 from roost_core.engine import Engine, ExecutionState, Run, StateStoreError
 from roost_core.errors import RoostError
+from roost_core.failpoints import failpoint
 from roost_core.storage import StorageError
 
 if TYPE_CHECKING:
@@ -262,6 +263,8 @@ class _Worker:
                 .returning(_E.id, _E.project, _E.domain, _E.name, _E.abort_cause)
                 .execution_options(synchronize_session=False)
             ).all()
+        if claimed:
+            failpoint("worker.claimed")
         for execution_id, project, domain, name, abort_cause in claimed:
             self._take(execution_id, key_text(project, domain, name), abort_cause)
 
@@ -307,6 +310,8 @@ class _Worker:
             )
 
     def _release(self, held: _Held, *, finished: bool) -> None:
+        if finished:
+            failpoint("worker.before-release")
         try:
             with self.pool.app.db.begin() as session:
                 session.execute(
@@ -342,7 +347,9 @@ class WorkerPool:
         if count < 1:
             raise RoostError(f"a worker pool needs at least one worker, not {count}")
         self.app = app
-        self.identity = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+        self._identity: WorkerIdentity | None = None
+        self.identity = ""
+        """``<host>:<data folder digest>:<slot>``, set by :meth:`start`; worker ``i`` claims as ``identity/i``."""
         self.lease = datetime.timedelta(seconds=settings.lease_seconds)
         self.poll_interval = settings.worker_poll_interval
         self.executions_per_worker = settings.executions_per_worker
@@ -364,7 +371,8 @@ class WorkerPool:
             launcher=AdminChildLauncher(app, self.poke),
             task_credentials=app.task_credentials,
         )
-        self._workers = [_Worker(self, i) for i in range(count)]
+        self._count = count
+        self._workers: list[_Worker] = []
         self._stop = threading.Event()
         self._heartbeat = threading.Thread(target=self._beat, name="roost-worker-heartbeat", daemon=True)
         self._started = False
@@ -375,11 +383,31 @@ class WorkerPool:
         self.engine.handlers.describe()
         for task_type in self.engine.config.default_for_task_types:
             self.engine.handlers.for_task_type(task_type)
+        self._identity = WorkerIdentity.acquire(self.app.settings.data_dir)
+        self.identity = self._identity.name
+        self._hand_back_predecessors_claims()
+        self._workers = [_Worker(self, i) for i in range(self._count)]
         for worker in self._workers:
             worker.start()
         self._heartbeat.start()
         self._started = True
         log.info("%d engine worker(s) started as %s", len(self._workers), self.identity)
+
+    def _hand_back_predecessors_claims(self) -> None:
+        """Make what a dead process of this identity held claimable now, not when its leases expire.
+
+        Holding the identity's slot proves that process is gone (:mod:`~roost_admin.workers.identity`).
+        """
+        with self.app.db.begin() as session:
+            handed_back = session.execute(
+                update(_E)
+                .where(_E.claimed_by.startswith(f"{self.identity}/", autoescape=True))
+                .values(claimed_by="", lease_until=None, wake_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+        count = getattr(handed_back, "rowcount", 0)
+        if count:
+            log.info("resuming %d execution(s) an earlier process of %s held", count, self.identity)
 
     def poke(self) -> None:
         """Something changed in the database (a new execution, a wake-up): have every worker look now."""
@@ -390,6 +418,7 @@ class WorkerPool:
         """Stop the workers after their current round; they release what they hold so others take over."""
         if not self._started:
             self.engine.close()
+            self._release_identity()
             return
         self._started = False
         for worker in self._workers:
@@ -405,6 +434,12 @@ class WorkerPool:
         self._stop.set()
         self._heartbeat.join(grace)
         self.engine.close()
+        self._release_identity()
+
+    def _release_identity(self) -> None:
+        if self._identity is not None:
+            self._identity.release()
+            self._identity = None
 
     def _beat(self) -> None:
         interval = max(0.05, self.lease.total_seconds() / 3)

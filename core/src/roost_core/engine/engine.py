@@ -1,8 +1,10 @@
 """The engine: starts executions, evaluates them round by round, saves their state, records their events.
 
 One round visits every unfinished node of an execution once, in dependency order. After each round the
-state is saved, then the round's events go to the sinks. An execution is woken for its next round by a
-handler (``ctx.notify()``), a timer it asked for, or the poll interval, whichever comes first.
+state is saved; then the handler cleanups owed to attempts that ended run (``abort``, ``finalize``: they
+remove what a restarted engine would need while the saved state still said those attempts run); then
+the round's events go to the sinks. An execution is woken for its next round by a handler
+(``ctx.notify()``), a timer it asked for, or the poll interval, whichever comes first.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from roost_core.engine import scope as scopes
 from roost_core.engine.bindings import BindingError
 from roost_core.engine.config import EngineConfig, ExecutionOptions
 from roost_core.engine.launcher import ChildLauncher, ChildStatus
-from roost_core.engine.nodes import failure
+from roost_core.engine.nodes import attempt, failure
 from roost_core.engine.phases import WorkflowPhase
 from roost_core.engine.run import Run
 from roost_core.engine.signals import SignalSource
@@ -29,6 +31,7 @@ from roost_core.engine.store import MemoryStateStore, StateStore, StateStoreErro
 from roost_core.errors import ErrorKind, ExecutionError, RoostError
 from roost_core.events.recorder import EventRecorder
 from roost_core.events.sinks import EventSink
+from roost_core.failpoints import failpoint
 from roost_core.plugins import EnginePlugins, HandlerSelector
 from roost_core.storage import Storage
 
@@ -160,10 +163,11 @@ class Engine:
     # evaluating
 
     def evaluate(self, run: Run) -> RoundResult:
-        """One round: advance what can move, save the state, deliver the events.
+        """One round: advance what can move, save the state, run the cleanups it owes, deliver the events.
 
-        Raises :class:`StateStoreError` when the state cannot be saved; the round's events then stay
-        undelivered and the next round saves again.
+        Raises :class:`StateStoreError` when the state cannot be saved; the round's cleanups and events
+        then wait (in the state kept in memory) and the next round saves again. Cleanups saved by an
+        engine that died before running them run after the first save of the engine that resumes.
         """
         state = run.state
         run.now = now = self.clock()
@@ -173,13 +177,26 @@ class Engine:
             state.rounds += 1
             self._advance(run)
             state.updated_at = now
+        failpoint("engine.round.before-save")
         self.state_store.save(state)
+        failpoint("engine.round.after-save")
+        cleaned = self._clean_up(run)
         pending = len(state.outbox)
         self.recorder.flush(state)
-        if state.phase.is_terminal and len(state.outbox) < pending:
-            # No later round will save the emptier outbox of an ended execution.
+        failpoint("engine.round.after-flush")
+        if state.phase.is_terminal and (cleaned or len(state.outbox) < pending):
+            # No later round will save the emptier outbox or cleanup list of an ended execution.
             self.state_store.save(state)
         return RoundResult(state.phase, run.next_wake)
+
+    def _clean_up(self, run: Run) -> bool:
+        """Run the cleanups the saved state owes; True if there were any."""
+        cleanups, run.state.cleanups = run.state.cleanups, []
+        for cleanup in cleanups:
+            failpoint("engine.cleanup.before")
+            attempt.clean_up(run, cleanup)
+            failpoint("engine.cleanup.after")
+        return bool(cleanups)
 
     def _advance(self, run: Run) -> None:
         state = run.state

@@ -1,7 +1,8 @@
 """The whole state of an execution, as plain data: what a state store saves after every round.
 
 Everything a new engine process needs to pick an execution up is here: node phases, attempts, plugin
-state, where inputs and outputs live, and the events not yet delivered. Compiled workflows and data live
+state, where inputs and outputs live, the handler cleanups owed to ended attempts, and the events not yet
+delivered. Compiled workflows and data live
 in blob storage and are referenced by URI. ``to_dict`` gives JSON-able data; ``from_dict`` reverses it.
 Defaults are left out of the dict, so a 10k-node execution stays small.
 """
@@ -12,7 +13,9 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from flyteidl.core import tasks_pb2, workflow_pb2
 from flyteidl.event import event_pb2
+from google.protobuf.message import Message
 
 from roost_core.engine.phases import NodePhase, WorkflowPhase
 from roost_core.errors import ExecutionError
@@ -156,6 +159,106 @@ class NodeState:
         )
 
 
+def _proto_text(message: Message) -> str:
+    return base64.b64encode(message.SerializeToString(deterministic=True)).decode("ascii")
+
+
+@dataclass(slots=True)
+class AttemptRecord:
+    """One task attempt as its handler sees it: enough to rebuild its TaskContext in another process.
+
+    The execution is the one whose state holds the record; the rest of the context (storage, the
+    handler's configuration, labels, environment) comes from the engine and the execution's options.
+    """
+
+    handler: str
+    task: tasks_pb2.TaskTemplate
+    node_id: str
+    attempt: int
+    inputs_uri: str
+    output_prefix: str
+    raw_output_prefix: str
+    prev_checkpoint_prefix: str
+    plugin_state: dict[str, Any] = field(default_factory=dict)
+    interruptible: bool = False
+    overrides: workflow_pb2.TaskNodeOverrides | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data, defaults omitted; protos as base64."""
+        data: dict[str, Any] = {
+            "handler": self.handler,
+            "task": _proto_text(self.task),
+            "node_id": self.node_id,
+            "attempt": self.attempt,
+            "inputs_uri": self.inputs_uri,
+            "output_prefix": self.output_prefix,
+            "raw_output_prefix": self.raw_output_prefix,
+        }
+        if self.prev_checkpoint_prefix:
+            data["prev_checkpoint_prefix"] = self.prev_checkpoint_prefix
+        if self.plugin_state:
+            data["plugin_state"] = self.plugin_state
+        if self.interruptible:
+            data["interruptible"] = True
+        if self.overrides is not None:
+            data["overrides"] = _proto_text(self.overrides)
+        if self.extra_env:
+            data["extra_env"] = dict(self.extra_env)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AttemptRecord:
+        """Inverse of :meth:`to_dict`."""
+        task = tasks_pb2.TaskTemplate()
+        task.ParseFromString(base64.b64decode(data["task"]))
+        overrides = None
+        if "overrides" in data:
+            overrides = workflow_pb2.TaskNodeOverrides()
+            overrides.ParseFromString(base64.b64decode(data["overrides"]))
+        return cls(
+            handler=data["handler"],
+            task=task,
+            node_id=data["node_id"],
+            attempt=data["attempt"],
+            inputs_uri=data["inputs_uri"],
+            output_prefix=data["output_prefix"],
+            raw_output_prefix=data["raw_output_prefix"],
+            prev_checkpoint_prefix=data.get("prev_checkpoint_prefix", ""),
+            plugin_state=dict(data.get("plugin_state") or {}),
+            interruptible=data.get("interruptible", False),
+            overrides=overrides,
+            extra_env=dict(data.get("extra_env") or {}),
+        )
+
+
+@dataclass(slots=True)
+class PendingCleanup:
+    """Handler calls owed to an attempt that ended: ``abort`` (when it was aborted), then ``finalize``.
+
+    Saved with the state that says the attempt ended and run only after that save, so nothing a restarted
+    engine would need to find the attempt's outcome (its folder, its pod) is removed while the saved state
+    still says the attempt runs; run again after a restart if the process died in between (both calls are
+    idempotent).
+    """
+
+    attempt: AttemptRecord
+    abort_reason: str | None = None
+    """Set when the attempt was aborted: the handler's ``abort`` runs first, with this reason logged."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        data: dict[str, Any] = {"attempt": self.attempt.to_dict()}
+        if self.abort_reason is not None:
+            data["abort_reason"] = self.abort_reason
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PendingCleanup:
+        """Inverse of :meth:`to_dict`."""
+        return cls(AttemptRecord.from_dict(data["attempt"]), data.get("abort_reason"))
+
+
 _EVENT_TYPES: dict[str, type[EventMessage]] = {
     "workflow": event_pb2.WorkflowExecutionEvent,
     "node": event_pb2.NodeExecutionEvent,
@@ -164,8 +267,7 @@ _EVENT_TYPES: dict[str, type[EventMessage]] = {
 
 
 def _event_to_dict(event: Event) -> dict[str, str]:
-    data = event.message.SerializeToString(deterministic=True)
-    return {"id": event.id, "kind": event.kind, "data": base64.b64encode(data).decode("ascii")}
+    return {"id": event.id, "kind": event.kind, "data": _proto_text(event.message)}
 
 
 def _event_from_dict(data: dict[str, str]) -> Event:
@@ -202,6 +304,8 @@ class ExecutionState:
     """Events recorded but not yet delivered to every sink."""
     delivered: dict[str, int] = field(default_factory=dict)
     """Per sink, how many of the outbox's first events it has received."""
+    cleanups: list[PendingCleanup] = field(default_factory=list)
+    """Handler cleanups owed to ended attempts, run once this state is saved (see :class:`PendingCleanup`)."""
 
     @property
     def key(self) -> str:
@@ -235,6 +339,8 @@ class ExecutionState:
         if self.outbox:
             data["outbox"] = [_event_to_dict(e) for e in self.outbox]
             data["delivered"] = dict(self.delivered)
+        if self.cleanups:
+            data["cleanups"] = [cleanup.to_dict() for cleanup in self.cleanups]
         return data
 
     @classmethod
@@ -264,4 +370,5 @@ class ExecutionState:
             rounds=data.get("rounds", 0),
             outbox=[_event_from_dict(e) for e in data.get("outbox", [])],
             delivered=dict(data.get("delivered", {})),
+            cleanups=[PendingCleanup.from_dict(c) for c in data.get("cleanups", [])],
         )

@@ -3,6 +3,10 @@
 :func:`step` advances one task execution (a task node, or one index of an array node) by at most one
 handler call, and returns what changed so the caller can report it: a task node as its own events, an
 array node folded into one event for all of its indices.
+
+A handler's ``abort`` and ``finalize`` are never called during the round: an attempt that ended owes
+them as a :class:`~roost_core.engine.state.PendingCleanup` in the execution's state, which the engine runs
+once that state is saved (see :meth:`~roost_core.engine.Engine.evaluate`).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from roost_core.container import task_environment
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.reporting import TASK_ABORTED, TaskReport
 from roost_core.engine.run import Run
-from roost_core.engine.state import NodeState, TaskAttemptState
+from roost_core.engine.state import AttemptRecord, NodeState, PendingCleanup, TaskAttemptState
 from roost_core.errors import ErrorKind, ExecutionError, RoostError
+from roost_core.failpoints import failpoint
 from roost_core.handler import TaskContext, TaskHandler, TaskPhase, Transition
 
 log = logging.getLogger(__name__)
@@ -111,21 +116,53 @@ def step(run: Run, site: TaskSite, state: NodeState) -> StepResult:
     return result
 
 
-def context(run: Run, site: TaskSite, state: NodeState, handler: TaskHandler) -> TaskContext:
-    """The TaskContext of the current attempt."""
+def record(run: Run, site: TaskSite, state: NodeState, handler: TaskHandler) -> AttemptRecord:
+    """The current attempt as its handler sees it (what a TaskContext is built from)."""
     storage = run.engine.storage
     attempt = state.attempt
-    output_prefix = attempt_dir(run, site, attempt)
     task_state = state.task or TaskAttemptState()
     plugin_state = task_state.plugin_state or {}
     if task_state.plugin_state_version != handler.state_version:
         plugin_state = {}
+    prev_checkpoint = storage.join(attempt_dir(run, site, attempt - 1), "_checkpoints") if attempt else ""
+    return AttemptRecord(
+        handler=handler.name,
+        task=site.task,
+        node_id=site.uid,
+        attempt=attempt,
+        inputs_uri=site.inputs_uri,
+        output_prefix=attempt_dir(run, site, attempt),
+        raw_output_prefix=storage.join(run.state.raw_output_prefix, site.uid, str(attempt)),
+        prev_checkpoint_prefix=prev_checkpoint,
+        plugin_state=plugin_state,
+        interruptible=_interruptible(run, site, state),
+        overrides=site.node.task_node.overrides if site.node.task_node.HasField("overrides") else None,
+        extra_env=site.extra_env,
+    )
+
+
+def context(run: Run, site: TaskSite, state: NodeState, handler: TaskHandler) -> TaskContext:
+    """The TaskContext of the current attempt."""
+    exclusive = run.active_attempts == 1 and run.pending_visits == 0 and not _deadlines(run, site)[0]
+    return task_context(run, record(run, site, state, handler), exclusive=exclusive, inputs=site.inputs)
+
+
+def task_context(
+    run: Run,
+    attempt: AttemptRecord,
+    *,
+    exclusive: bool = False,
+    inputs: literals_pb2.LiteralMap | None = None,
+) -> TaskContext:
+    """The TaskContext of an attempt of this execution, from its record."""
+    storage = run.engine.storage
+    task = attempt.task
     task_execution_id = identifier_pb2.TaskExecutionIdentifier(
-        task_id=site.task.id,
+        task_id=task.id,
         node_execution_id=identifier_pb2.NodeExecutionIdentifier(
-            node_id=site.uid, execution_id=run.execution_id
+            node_id=attempt.node_id, execution_id=run.execution_id
         ),
-        retry_attempt=attempt,
+        retry_attempt=attempt.attempt,
     )
     credentials = run.engine.task_credentials
     environment = _LazyEnvironment(
@@ -133,36 +170,34 @@ def context(run: Run, site: TaskSite, state: NodeState, handler: TaskHandler) ->
             task_execution_id,
             workflow=run.index.primary.template.id.name,
             launch_plan=run.options.launch_plan.get("name", ""),
-            container_env=site.task.container.env,
+            container_env=task.container.env,
             execution_env={
                 **run.options.environment,
-                **site.extra_env,
+                **attempt.extra_env,
                 **(credentials(run.execution_id) if credentials is not None else {}),
             },
         )
     )
-    overrides = site.node.task_node.overrides if site.node.task_node.HasField("overrides") else None
-    prev_checkpoint = storage.join(attempt_dir(run, site, attempt - 1), "_checkpoints") if attempt else ""
     return TaskContext(
-        task=site.task,
+        task=task,
         task_execution_id=task_execution_id,
-        node_id=site.uid,
+        node_id=attempt.node_id,
         storage=storage,
-        inputs_uri=site.inputs_uri,
-        output_prefix=output_prefix,
-        raw_output_prefix=storage.join(run.state.raw_output_prefix, site.uid, str(attempt)),
-        checkpoint_prefix=storage.join(output_prefix, "_checkpoints"),
-        prev_checkpoint_prefix=prev_checkpoint,
-        state=plugin_state,
-        interruptible=_interruptible(run, site, state),
-        exclusive=run.active_attempts == 1 and run.pending_visits == 0 and not _deadlines(run, site)[0],
-        overrides=overrides,
+        inputs_uri=attempt.inputs_uri,
+        output_prefix=attempt.output_prefix,
+        raw_output_prefix=attempt.raw_output_prefix,
+        checkpoint_prefix=storage.join(attempt.output_prefix, "_checkpoints"),
+        prev_checkpoint_prefix=attempt.prev_checkpoint_prefix,
+        state=attempt.plugin_state,
+        interruptible=attempt.interruptible,
+        exclusive=exclusive,
+        overrides=attempt.overrides,
         environment=environment,
-        config=run.engine.config.handlers.get(handler.name, {}),
+        config=run.engine.config.handlers.get(attempt.handler, {}),
         labels=run.options.labels,
         annotations=run.options.annotations,
         notify=run.wake,
-        _inputs=site.inputs,
+        _inputs=inputs,
     )
 
 
@@ -357,7 +392,7 @@ def _apply(
             )
     if transition.phase.is_failure:
         assert transition.error is not None
-        _finalize(handler, ctx)
+        _owe_cleanup(run, site, state, handler)
         _end_attempt(run, state, int(transition.phase))
         error = replace(transition.error, message=f"{site.where}: {transition.error.message}")
         _after_failure(
@@ -378,7 +413,7 @@ def _after_success(
     task_state = state.task
     assert task_state is not None
     if handler.produces_futures and storage.exists(ctx.futures_uri):
-        _finalize(handler, ctx)
+        _owe_cleanup(run, site, state, handler)
         _end_attempt(run, state, int(TaskPhase.SUCCESS))
         result.reports.append(
             TaskReport(
@@ -397,7 +432,7 @@ def _after_success(
         outputs = literals_pb2.LiteralMap()
         run.write_literal_map(ctx.outputs_uri, outputs)
     problem = check_outputs(site, outputs) if site.validate_outputs else None
-    _finalize(handler, ctx)
+    _owe_cleanup(run, site, state, handler)
     if problem is not None:
         _end_attempt(run, state, int(TaskPhase.PERMANENT_FAILURE))
         _after_failure(
@@ -517,9 +552,45 @@ def _end_attempt(run: Run, state: NodeState, phase: int) -> None:
         run.attempt_ended()
     if state.task is not None:
         state.task.phase = phase
+    failpoint("attempt.ended")
 
 
-def _finalize(handler: TaskHandler, ctx: TaskContext) -> None:
+def _owe_cleanup(
+    run: Run, site: TaskSite, state: NodeState, handler: TaskHandler, abort_reason: str | None = None
+) -> None:
+    """Owe the ended attempt its handler's cleanup: ``abort`` (if aborted), then ``finalize``.
+
+    Neither runs now: the cleanup is kept in the execution's state and run by the engine once that state,
+    which no longer needs what the cleanup removes, is saved (:meth:`Engine.evaluate`).
+    """
+    handler_type = type(handler)
+    if handler_type.finalize is TaskHandler.finalize and (
+        abort_reason is None or handler_type.abort is TaskHandler.abort
+    ):
+        return  # nothing to call
+    run.state.cleanups.append(PendingCleanup(record(run, site, state, handler), abort_reason))
+
+
+def clean_up(run: Run, cleanup: PendingCleanup) -> None:
+    """Run a cleanup owed to an ended attempt; failures are logged (a leak must not fail anything)."""
+    attempt = cleanup.attempt
+    try:
+        handler = run.engine.handlers.by_name(attempt.handler)
+    except RoostError:
+        log.error(
+            "execution %s node %s attempt %d: handler %r is not installed; its cleanup is skipped",
+            run.key,
+            attempt.node_id,
+            attempt.attempt,
+            attempt.handler,
+        )
+        return
+    ctx = task_context(run, attempt)
+    if cleanup.abort_reason is not None:
+        try:
+            handler.abort(ctx)
+        except Exception:  # abort is best effort: the attempt is over for the engine either way
+            log.exception("abort of %s (%s) failed", ctx.task_execution_id, cleanup.abort_reason)
     try:
         handler.finalize(ctx)
     except Exception:  # finalize is best effort; a leak must not fail the node
@@ -532,12 +603,7 @@ def _abort_attempt(
     if not state.attempt_in_flight:
         return
     assert state.task is not None
-    ctx = context(run, site, state, handler)
-    try:
-        handler.abort(ctx)
-    except Exception:  # abort is best effort: the attempt is over for the engine either way
-        log.exception("abort of %s failed", ctx.task_execution_id)
-    _finalize(handler, ctx)
+    _owe_cleanup(run, site, state, handler, reason)
     result.reports.append(TaskReport(state.attempt, TASK_ABORTED, 0, run.now, reason, tuple(state.task.logs)))
     _end_attempt(run, state, TASK_ABORTED)
 
