@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 
 from roost_admin.server.errors import REQUEST_ID_KEY, InvalidArgument, answer, request_id_from, serving
 from roost_admin.server.request_checks import RequestLimits, check_request
@@ -56,7 +56,9 @@ class EdgeInterceptor(grpc.ServerInterceptor):
                         raise InvalidArgument(
                             f"{method}: the request is not a valid protobuf message: {exc}"
                         ) from None
-                    check_request(request, limits)
+                    # A handler that refuses without reading the payload (auth's refusals) keeps it as bytes.
+                    if isinstance(request, Message):
+                        check_request(request, limits)
                     return behavior(request, context)
                 except Exception as exc:
                     # A handler that already ended the call (its @rpc wrapper answered) is left as it is; the
