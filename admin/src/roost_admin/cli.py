@@ -20,11 +20,13 @@ def _configure_logging() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
-def _wait_for_interrupt() -> None:
+def _interrupted() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM. Installed before anything starts, so a signal that comes while the
+    server starts or prints its banner still stops it cleanly (handing back its leases) instead of aborting."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    stop.wait()
+    return stop
 
 
 @click.command("start")
@@ -61,6 +63,7 @@ def start(
         workers=workers,
         auth=None if auth is None else {"enabled": auth},
     )
+    interrupted = _interrupted()
     app = AdminApp(settings)
     app.start()
     secure = "false" if settings.tls.enabled else "true"
@@ -73,7 +76,7 @@ def start(
         f"  storage: {settings.storage_prefix}\nPress Ctrl-C to stop."
     )
     try:
-        _wait_for_interrupt()
+        interrupted.wait()
     finally:
         click.echo("stopping...")
         app.stop()
@@ -94,6 +97,7 @@ def engine(
 
     _configure_logging()
     settings = load_settings(config_file, data_dir=data_dir, db_url=db_url, storage=storage, workers=workers)
+    interrupted = _interrupted()
     app = AdminApp(settings)
     app.start(serve=False)
     click.echo(
@@ -101,7 +105,7 @@ def engine(
         f"{settings.database_url}. Press Ctrl-C to stop."
     )
     try:
-        _wait_for_interrupt()
+        interrupted.wait()
     finally:
         app.stop()
 
