@@ -43,9 +43,12 @@ def upload_request(**fields) -> dataproxy_pb2.CreateUploadLocationRequest:
     return dataproxy_pb2.CreateUploadLocationRequest(**values)
 
 
-def put(url: str, body: bytes = BODY, md5: str | None = MD5_BASE64) -> httpx.Response:
-    """An upload as flytekit sends it: Content-Length and Content-MD5, no Content-Type."""
-    headers = {"Content-Length": str(len(body))}
+def put(
+    url: str, body: bytes = BODY, md5: str | None = MD5_BASE64, extra: dict[str, str] | None = None
+) -> httpx.Response:
+    """An upload as flytekit sends it: Content-Length and Content-MD5 (or the location's other headers), no
+    Content-Type."""
+    headers = {"Content-Length": str(len(body)), **(extra or {})}
     if md5 is not None:
         headers["Content-MD5"] = md5
     return httpx.put(url, content=body, headers=headers)
@@ -113,7 +116,7 @@ def test_an_upload_without_md5_gets_a_random_name_and_a_url_used_once(app, datap
             project="flytesnacks", domain="development", filename_root="df"
         )
     )
-    assert dict(location.headers) == {}
+    assert dict(location.headers) == {"If-None-Match": "*"}
     name = location.native_url.rsplit("/", 1)[1]
     assert len(name) == 20 and name.isalnum()
     remaining = location.expires_at.ToDatetime(tzinfo=datetime.UTC) - datetime.datetime.now(datetime.UTC)
@@ -331,3 +334,23 @@ def test_upload_to_s3_with_a_presigned_url(s3_app):
             dataproxy_pb2.CreateDownloadLocationRequest(native_url=location.native_url)
         )
         assert httpx.get(download.signed_url).content == BODY
+
+
+def test_an_unhashed_s3_upload_url_only_creates(s3_app):
+    with grpc.insecure_channel(
+        f"127.0.0.1:{s3_app.grpc_port}", options=grpc_options(s3_app.settings)
+    ) as channel:
+        dataproxy = dataproxy_pb2_grpc.DataProxyServiceStub(channel)
+        location = dataproxy.CreateUploadLocation(
+            dataproxy_pb2.CreateUploadLocationRequest(
+                project="flytesnacks", domain="development", filename_root="df"
+            )
+        )
+        headers = dict(location.headers)
+        assert headers == {"If-None-Match": "*"}
+        # The condition is signed into the URL: leaving the header out is refused.
+        assert put(location.signed_url, md5=None).status_code == 403
+        assert put(location.signed_url, md5=None, extra=headers).status_code == 200
+        replay = put(location.signed_url, body=b"overwritten", md5=None, extra=headers)
+        assert replay.status_code == 412
+        assert s3_app.storage.read(location.native_url) == BODY

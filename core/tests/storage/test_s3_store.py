@@ -17,7 +17,7 @@ import pytest
 from blob_backends import make_storage
 
 from roost_core.errors import ConfigurationError
-from roost_core.storage import BlobNotFoundError, S3Store, StorageError
+from roost_core.storage import BlobNotFoundError, S3Store, StorageError, upload_headers
 from roost_core.storage.s3 import s3_store
 from roost_core.testing.seaweed import SeaweedS3
 
@@ -77,9 +77,18 @@ def test_presigned_put_signed_with_content_md5_requires_that_header(store: S3Sto
     assert not store.exists(uri)
 
 
-def test_presigned_put_without_content_md5_accepts_any_body(store: S3Store, prefix: str) -> None:
+def test_presigned_put_without_content_md5_accepts_any_body_once(store: S3Store, prefix: str) -> None:
     uri = f"{prefix}/upload/plain"
-    assert put(store.signed_url(uri, method="PUT"), b"anything") == 200
+    url = store.signed_url(uri, method="PUT")
+    headers = upload_headers(None)
+    assert put(url, b"anything", headers) == 200
+    assert store.read(uri) == b"anything"
+    with pytest.raises(urllib.error.HTTPError) as replayed:
+        put(url, b"overwritten", headers)
+    assert replayed.value.code == 412
+    with pytest.raises(urllib.error.HTTPError) as unconditional:
+        put(url, b"overwritten")
+    assert unconditional.value.code == 403
     assert store.read(uri) == b"anything"
 
 

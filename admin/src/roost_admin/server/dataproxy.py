@@ -9,8 +9,10 @@ Only blobs under the admin's storage prefix are ever signed, so a signed URL can
 
 An upload URL cannot be replayed to overwrite its object. With ``content_md5`` (what flytekit and the roost CLI
 send for code and files) the URL is bound to that hash: only those bytes can be stored. Without it (flytekit's
-file system writing a buffer), the local store's HTTP endpoint stores the object once and refuses any other
-bytes later; on S3, which serves the PUT itself, such a URL lasts at most ``UNHASHED_UPLOAD_EXPIRY``.
+file system writing a buffer), the URL only creates: the local store's HTTP endpoint stores the object once and
+refuses any other bytes later, and on S3, which serves the PUT itself, the URL is signed with the conditional
+``If-None-Match: *``, which the response's headers tell the client to send. Such a URL also lasts at most
+``UNHASHED_UPLOAD_EXPIRY``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from roost_admin import blobs
 from roost_admin.db import models
 from roost_admin.registry import check_project_domain
 from roost_admin.server.errors import AlreadyExists, InvalidArgument, NotFound, RpcError, Unavailable, rpc
-from roost_core.storage import BlobNotFoundError, StorageError
+from roost_core.storage import BlobNotFoundError, StorageError, upload_headers
 
 if TYPE_CHECKING:
     from roost_admin.app import AdminApp
@@ -83,8 +85,7 @@ class DataProxyService(dataproxy_pb2_grpc.DataProxyServiceServicer):  # type: ig
         response = dataproxy_pb2.CreateUploadLocationResponse(
             signed_url=signed_url, native_url=uri, expires_at=_expires_at(expires_in)
         )
-        if md5_base64:
-            response.headers["Content-MD5"] = md5_base64
+        response.headers.update(upload_headers(md5_base64))
         return response
 
     @rpc

@@ -10,6 +10,7 @@ from roost_core.storage.base import (
     BlobStore,
     Storage,
     StorageError,
+    upload_headers,
 )
 from roost_core.storage.file import FileStore
 from roost_core.storage.memory import MemoryStore
@@ -25,4 +26,5 @@ __all__ = [
     "Storage",
     "StorageError",
     "build_storage",
+    "upload_headers",
 ]

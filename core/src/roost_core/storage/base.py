@@ -56,8 +56,19 @@ class BlobStore(Protocol):
         expires_in: timedelta = timedelta(hours=1),
         content_md5: str | None = None,
     ) -> str:
-        """A URL that lets a client without credentials GET (download) or PUT (upload) the blob."""
+        """A URL that lets a client without credentials GET (download) or PUT (upload) the blob.
+
+        A PUT must send the headers :func:`upload_headers` names for it; a PUT URL never lets its holder
+        replace a blob with other content (signed with ``content_md5``, only those bytes are accepted; without
+        it, the URL only creates).
+        """
         ...
+
+
+def upload_headers(content_md5: str | None) -> dict[str, str]:
+    """The headers a PUT to a signed upload URL must send: its Content-MD5 (base64), or, without one, the
+    create-only condition (``If-None-Match: *``) that S3 signs into such URLs."""
+    return {"Content-MD5": content_md5} if content_md5 else {"If-None-Match": "*"}
 
 
 class Storage:

@@ -178,14 +178,19 @@ class S3Store:
         expires_in: timedelta = timedelta(hours=1),
         content_md5: str | None = None,
     ) -> str:
-        """A presigned GET or PUT URL; a PUT signed with ``content_md5`` requires that header."""
+        """A presigned GET or PUT URL. A PUT signed with ``content_md5`` requires that header; one signed
+        without it is create-only (S3's conditional write, ``If-None-Match: *`` signed into the URL), so that
+        nobody holding the URL can replace the object once it was written."""
         bucket, key = _object_of(uri)
         operation = SIGNED_OPERATIONS.get(method.upper())
         if operation is None:
             raise StorageError(f"cannot sign {uri!r} for {method!r}: only GET and PUT URLs are signed")
         params = {"Bucket": bucket, "Key": key}
-        if content_md5 and operation == "put_object":
-            params["ContentMD5"] = content_md5
+        if operation == "put_object":
+            if content_md5:
+                params["ContentMD5"] = content_md5
+            else:
+                params["IfNoneMatch"] = "*"
         client = self._s3()
         try:
             url: str = client.generate_presigned_url(
