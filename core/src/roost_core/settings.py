@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
@@ -166,12 +166,15 @@ def _known_keys(model: type[BaseModel], location: Sequence[str]) -> list[str]:
     """The field names at ``location`` inside ``model`` (empty where it is not a nested model)."""
     current: Any = model
     for part in location:
-        if not (isinstance(current, type) and issubclass(current, BaseModel)):
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            info = current.model_fields.get(part)
+            if info is None:
+                return []
+            current = info.annotation
+        elif get_origin(current) in (dict, tuple, list):
+            current = get_args(current)[-1]  # a key or an index: step into the values
+        else:
             return []
-        info = current.model_fields.get(part)
-        if info is None:
-            return []
-        current = info.annotation
     if isinstance(current, type) and issubclass(current, BaseModel):
         return sorted(current.model_fields)
     return []

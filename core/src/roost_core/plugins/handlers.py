@@ -98,8 +98,6 @@ def registration(
             f"{where} registered handler {name!r} with task_types {task_types!r}; expected a list of names"
         )
     types = tuple(task_types)
-    if not types:
-        raise ConfigurationError(f"{where} registered handler {name!r} for no task type")
     if isinstance(default, bool):
         default_for = frozenset(types if default else ())
     elif isinstance(default, str) or not isinstance(default, Iterable):
