@@ -154,7 +154,9 @@ def test_eviction_is_a_retryable_system_error(server, handler, kubeconfig, tmp_p
     )
 
 
-def test_preemption_of_an_interruptible_pod_is_a_retryable_system_error(server, handler, kubeconfig, tmp_path):
+def test_preemption_of_an_interruptible_pod_is_a_retryable_system_error(
+    server, handler, kubeconfig, tmp_path
+):
     ctx = make_context(tmp_path, program_task("sleep"), interruptible=True)
     driver = Driver(handler, ctx)
     running(driver)
