@@ -344,3 +344,15 @@ def test_importing_roost_core_imports_nothing_heavy():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_plugin_surface_exports_what_it_documents_lazily():
+    import roost_core.extend
+
+    for name in roost_core.extend.__all__:
+        assert getattr(roost_core.extend, name) is not None, name
+    code = "import sys, roost_core.extend; print(sorted(m for m in sys.modules if m.startswith(('pydantic', 'flyteidl'))))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        roost_core.extend.Nope  # noqa: B018
