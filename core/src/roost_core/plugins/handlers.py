@@ -230,7 +230,8 @@ class HandlerSet:
                     f"{CHOOSE_WITH}.{task_type}: handler {name!r} is not installed; installed handlers: "
                     f"{self._installed()}"
                 )
-        for name, section in self._config.handlers.items():
+        for name, raw in self._config.handlers.items():
+            section: object = raw  # from a settings file: anything
             if name not in self._registrations:
                 problems.append(
                     f"engine.handlers.{name}: unknown handler; installed handlers: {self._installed()}"
@@ -253,7 +254,8 @@ class HandlerSet:
                     sections |= {shared.section for shared in shared_fields(model).values()}
             except ConfigurationError as exc:
                 problems.append(str(exc))
-        for section, data in self._config.shared.items():
+        for section, raw in self._config.shared.items():
+            data: object = raw  # from a settings file: anything
             if section not in sections:
                 options = sorted(f.name for f in fields(self._config) if f.name != "shared")
                 problems.append(

@@ -165,9 +165,11 @@ def task_context(
         environment=dict(environment or {}),
         **fields,
     )
-    if not isinstance(inputs, literals_pb2.LiteralMap):
-        inputs = literals_pb2.LiteralMap(
+    if isinstance(inputs, literals_pb2.LiteralMap):
+        literal_map = inputs
+    else:
+        literal_map = literals_pb2.LiteralMap(
             literals={name: integer(value) for name, value in (inputs or {}).items()}
         )
-    storage.write_proto(ctx.inputs_uri, inputs)
+    storage.write_proto(ctx.inputs_uri, literal_map)
     return ctx
