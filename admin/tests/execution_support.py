@@ -47,7 +47,11 @@ FLOWS = (
 
 def engine_section(**extra: Any) -> dict[str, Any]:
     """The engine settings of test admins: task processes import the flows from this folder."""
-    return {"handlers": {"local-process": {"env": {"PYTHONPATH": str(TESTS)}}}, **extra}
+    return {
+        "task_environment": {"env": {"PYTHONPATH": str(TESTS)}},
+        "handlers": {"local-process": {}},
+        **extra,
+    }
 
 
 @contextmanager

@@ -116,12 +116,10 @@ class Deployment:
                     **capacity,
                     "engine": {
                         "poll_interval": 1.0,
-                        "handlers": {
-                            "local-process": {
-                                "work_dir": str(folder / "work"),
-                                "env": {"PYTHONPATH": str(TESTS), "ROOST_CRASH_LOG": str(self.run_log)},
-                            }
+                        "task_environment": {
+                            "env": {"PYTHONPATH": str(TESTS), "ROOST_CRASH_LOG": str(self.run_log)}
                         },
+                        "handlers": {"local-process": {"work_dir": str(folder / "work")}},
                     },
                 }
             )

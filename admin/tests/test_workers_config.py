@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import make_settings
 from execution_support import engine_section, launch, outputs, running_admin, wait
 from flyteidl.core import execution_pb2 as core_execution_pb2
@@ -22,17 +23,12 @@ from roost_admin.workers.config import (
 from roost_core.errors import ConfigurationError
 
 
-def test_python_and_container_tasks_run_as_local_processes_unless_configured():
+def test_the_admins_defaults_leave_the_handler_choice_to_the_plugins():
     config = engine_config({})
-    assert config.default_for_task_types == {
-        "python-task": "local-process",
-        "container": "local-process",
-        "raw-container": "local-process",
-    }
+    assert config.default_for_task_types == {}
     assert config.poll_interval == DEFAULT_POLL_INTERVAL
     chosen = engine_config({"default_for_task_types": {"container": "echo"}, "poll_interval": 0.5})
-    assert chosen.default_for_task_types["container"] == "echo"
-    assert chosen.default_for_task_types["python-task"] == "local-process"
+    assert chosen.default_for_task_types == {"container": "echo"}
     assert chosen.poll_interval == 0.5
 
 
@@ -44,10 +40,10 @@ def test_task_processes_reach_the_admins_s3_store():
         "region": "r",
     }
     config = engine_config(
-        {"handlers": {"local-process": {"env": {"AWS_DEFAULT_REGION": "mine"}}}},
+        {"task_environment": {"env": {"AWS_DEFAULT_REGION": "mine"}}},
         storage_environment({"s3": s3}),
     )
-    assert config.handlers["local-process"]["env"] == {
+    assert config.shared["task_environment"]["env"] == {
         "FLYTE_AWS_ENDPOINT": "http://127.0.0.1:9000",
         "FLYTE_AWS_ACCESS_KEY_ID": "AK",
         "AWS_ACCESS_KEY_ID": "AK",
@@ -56,7 +52,7 @@ def test_task_processes_reach_the_admins_s3_store():
         "AWS_DEFAULT_REGION": "mine",
     }
     no_reach = engine_config({}, storage_environment({"file": {"url_base": "http://x"}}))
-    assert "env" not in no_reach.handlers["local-process"]
+    assert no_reach.shared["task_environment"]["env"] == {}
 
 
 def test_the_admins_endpoint_is_given_as_flytekit_and_roost_read_it():
@@ -71,7 +67,7 @@ def test_the_admins_endpoint_is_given_as_flytekit_and_roost_read_it():
 def test_task_processes_reach_the_admin_on_its_bound_port_or_its_public_endpoint(tmp_path, database_url):
     with running_admin(tmp_path, database_url, workers=1) as (app, admin, _signals):
         assert app.workers is not None
-        env = app.workers.engine.config.handlers["local-process"]["env"]
+        env = app.workers.engine.config.shared["task_environment"]["env"]
         assert (env["FLYTE_PLATFORM_URL"], env["ROOST_INSECURE"]) == (f"127.0.0.1:{app.grpc_port}", "true")
         ident = launch(admin, "introspect", x=7)
         execution = wait(admin, ident)
@@ -89,29 +85,54 @@ def test_task_processes_reach_the_admin_on_its_bound_port_or_its_public_endpoint
 
 
 def test_task_processes_never_inherit_the_admins_configuration():
-    assert engine_config({}).handlers["local-process"] == {"drop_env": ["ROOST_*", "PG*"]}
-    section = {"handlers": {"local-process": {"drop_env": ["VAULT_*"]}}}
-    assert engine_config(section).handlers["local-process"]["drop_env"] == ["ROOST_*", "PG*", "VAULT_*"]
+    assert engine_config({}).shared["task_environment"] == {"env": {}, "drop_env": ["ROOST_*", "PG*"]}
+    section = {"task_environment": {"drop_env": ["VAULT_*"]}}
+    assert engine_config(section).shared["task_environment"]["drop_env"] == ["ROOST_*", "PG*", "VAULT_*"]
 
 
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"polling": 1}, "unknown engine option(s): polling; known: default_active_deadline,"),
+        (
+            {"polling": 1},
+            "engine.polling: unknown key; known: default_active_deadline, default_execution_deadline, ",
+        ),
         (
             {"handlers": {"local-process": {"envv": {}}}},
-            "local-process: unknown option(s) envv; known: env, drop_env, image_environments,",
+            "engine.handlers.local-process.envv: unknown key; known: image_environments, keep_logs, ",
+        ),
+        (
+            {"handlers": {"local-proces": {}}},
+            "engine.handlers.local-proces: unknown handler; installed handlers: echo, local-process, sleep",
+        ),
+        (
+            {"handlers": {"local-process": {"kill_grace_period": "soon"}}},
+            "engine.handlers.local-process.kill_grace_period: expected a duration (seconds, or a string such as "
+            "'90s' or '3m'), got 'soon'",
+        ),
+        (
+            {"task_environment": {"env": ["A=1"]}},
+            "engine.task_environment.env: input should be a valid dictionary",
         ),
         (
             {"default_for_task_types": ["python-task"]},
-            "engine.default_for_task_types must map task types to handlers",
+            "engine.default_for_task_types: expected a mapping of strings to strings, got ['python-task']",
         ),
     ],
 )
-def test_configuration_mistakes_are_named(section, message):
-    with pytest.raises(ConfigurationError) as caught:
-        engine_config(section)
-    assert str(caught.value).startswith(message)
+def test_configuration_mistakes_fail_the_start_naming_the_file_and_key(
+    tmp_path, database_url, monkeypatch, section, message
+):
+    config_file = tmp_path / "roost.yaml"
+    config_file.write_text(yaml.safe_dump({"engine": section}))
+    monkeypatch.setenv("ROOST_CONFIG", str(config_file))
+    app = AdminApp(make_settings(tmp_path, database_url, workers=1))
+    try:
+        with pytest.raises(ConfigurationError) as caught:
+            app.start(serve=False)
+        assert str(caught.value).startswith(f"{config_file}: {message}")
+    finally:
+        app.stop()
 
 
 def test_a_task_type_mapped_to_a_missing_handler_fails_the_start(tmp_path, database_url):
@@ -123,7 +144,7 @@ def test_a_task_type_mapped_to_a_missing_handler_fails_the_start(tmp_path, datab
         with pytest.raises(ConfigurationError) as caught:
             app.start(serve=False)
         assert str(caught.value).startswith(
-            "default_for_task_types maps 'python-task' to handler 'nope', which is not installed; installed handlers:"
+            "engine.default_for_task_types.python-task: handler 'nope' is not installed; installed handlers:"
         )
     finally:
         app.stop()

@@ -108,6 +108,20 @@ def test_plugins_lists_both_sides():
     assert "local-process" in result.output and "python-task" in result.output
 
 
+def test_plugins_shows_each_task_types_candidates_the_choice_and_why(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
+    result = invoke("plugins")
+    assert result.exit_code == 0, result.output
+    rows = [
+        [cell.strip() for cell in line.strip("│").split("│")]
+        for line in result.output.split("task types", 1)[1].splitlines()
+        if line.startswith("│")
+    ]
+    default = "the default offered by plugin 'roost_core.builtin'"
+    assert ["python-task", "local-process", "roost_core.builtin", "yes", default] in rows
+    assert ["echo", "echo", "roost_core.builtin", "yes", default] in rows
+
+
 def test_build_prints_the_dockerfile_of_image_specs(tmp_path):
     flow = tmp_path / "imaged.py"
     flow.write_text(

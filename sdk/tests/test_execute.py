@@ -187,7 +187,7 @@ def test_the_engine_runs_sdk_tasks_as_containers_through_roost_execute(tmp_path,
         Storage({"file": FileStore()}),
         plugins=EnginePlugins(entry_points=False),
         config=EngineConfig(
-            handlers={"local-process": {"env": {"PYTHONPATH": str(TESTS)}}}, poll_interval=0.1
+            shared={"task_environment": {"env": {"PYTHONPATH": str(TESTS)}}}, poll_interval=0.1
         ),
     )
     inputs = literals_pb2.LiteralMap()

@@ -39,13 +39,11 @@ def test_examples_run_through_pods(k8s_server: KubeTestServer, roost_server: Sta
     settings = {
         "engine": {
             "default_for_task_types": {"python-task": "k8s-pod"},
-            "handlers": {
-                "k8s-pod": {
-                    "clusters": {"default": {"kubeconfig": str(kubeconfig)}},
-                    "delete_on_finalize": False,  # kept, to be looked at below
-                    "create_container_error_grace_period": 0,
-                }
+            "kubernetes": {
+                "clusters": {"default": {"kubeconfig": str(kubeconfig)}},
+                "delete_on_finalize": False,  # kept, to be looked at below
             },
+            "handlers": {"k8s-pod": {"create_container_error_grace_period": 0}},
         }
     }
     server = roost_server(settings=settings)

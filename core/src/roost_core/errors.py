@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 
@@ -50,6 +51,23 @@ class RoostError(Exception):
 
 class ConfigurationError(RoostError):
     """The engine was configured in a way it cannot run with (unknown handler, bad option)."""
+
+
+class SettingsError(ConfigurationError):
+    """Configuration that does not validate; ``problems`` holds one line per bad key: ``<key path>: <why>``,
+    the key path starting at the engine section (``engine.handlers.local-process.kill_grace_period``)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(dict.fromkeys(problems))
+        super().__init__(join_problems(self.problems))
+
+
+def join_problems(problems: Sequence[str]) -> str:
+    """One problem as it is; several as a count and one indented line each."""
+    unique = list(dict.fromkeys(problems))
+    if len(unique) == 1:
+        return unique[0]
+    return f"{len(unique)} configuration errors:\n" + "\n".join(f"  {p}" for p in unique)
 
 
 class UnknownTaskTypeError(ConfigurationError):

@@ -185,9 +185,9 @@ class TaskContext:
     limit: a handler running work in its own process may then finish it inside ``handle``."""
     overrides: workflow_pb2.TaskNodeOverrides | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
-    """Execution identity for the task's process (``FLYTE_INTERNAL_*`` variables)."""
-    config: Mapping[str, Any] = field(default_factory=dict)
-    """This handler's section of the engine configuration."""
+    """The task's environment from the execution: its identity (``FLYTE_INTERNAL_*``), the container's and
+    the execution's variables, and the execution's credentials. Handlers add the shared
+    :class:`~roost_core.settings.TaskEnvironment` they were built with."""
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
     notify: Callable[[], None] = lambda: None
@@ -226,14 +226,14 @@ class TaskContext:
 
 
 class TaskHandler(abc.ABC):
-    """Runs tasks of one or more types. Subclass it and register it with ``roost_task_handlers``.
+    """Runs tasks of one or more types. Subclass it and register a factory with ``roost_task_handlers``.
 
-    One instance serves every execution the engine runs, from several threads: keep per-attempt data in
-    ``Transition.state``, not on ``self``.
+    An engine builds one instance, with the handler's validated settings, and it serves every execution the
+    engine runs, from several threads: keep per-attempt data in ``Transition.state``, not on ``self``.
     """
 
     name: str = ""
-    """How configuration refers to this handler (``default_for_task_types``)."""
+    """How configuration refers to this handler; the engine sets it to the registered name."""
     state_version: int = 1
     """Bump it when the shape of ``Transition.state`` changes; ``ctx.state`` is empty on a mismatch."""
     produces_futures: bool = False

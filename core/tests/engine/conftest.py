@@ -133,12 +133,12 @@ class TestHandlers:
 
     @hookimpl
     def roost_task_handlers(self, register: Callable[..., None]) -> None:
-        register(self.counting, task_types=["counting-echo"])
-        register(Flaky(), task_types=["flaky"])
-        register(self.gate, task_types=["gate"])
-        register(Exploding(), task_types=["exploding"])
-        register(WrongOutputs(), task_types=["wrong-outputs"])
-        register(DynamicMaker(), task_types=["make-dynamic"])
+        register("counting-echo", lambda: self.counting, task_types=["counting-echo"], default=True)
+        register("flaky", Flaky, task_types=["flaky"], default=True)
+        register("gate", lambda: self.gate, task_types=["gate"], default=True)
+        register("exploding", Exploding, task_types=["exploding"], default=True)
+        register("wrong-outputs", WrongOutputs, task_types=["wrong-outputs"], default=True)
+        register("make-dynamic", DynamicMaker, task_types=["make-dynamic"], default=True)
 
 
 class EngineKit:

@@ -228,7 +228,7 @@ def test_interruptible_reaches_the_handler_until_system_failures_pile_up(kit):
                     ctx.write_outputs(ctx.read_inputs())
                     return Transition.success()
 
-            register(Preempted(), task_types=["preempted"])
+            register("preempted", Preempted, task_types=["preempted"], default=True)
 
     from roost_core.plugins import EnginePlugins
 

@@ -13,15 +13,6 @@ from flyteidl.core import (
     tasks_pb2,
 )
 from google.protobuf import duration_pb2, timestamp_pb2
-from task_contexts import (
-    file_storage,
-    integer,
-    interface,
-    make_context,
-    task_execution_id,
-    task_template,
-    text,
-)
 
 from roost_core.container import (
     ResultKind,
@@ -37,6 +28,15 @@ from roost_core.container import (
 )
 from roost_core.errors import ErrorKind, ExecutionError
 from roost_core.handler import TaskLog, TaskPhase
+from roost_core.testing.tasks import (
+    file_storage,
+    integer,
+    interface,
+    task_context,
+    task_execution_id,
+    task_template,
+    text,
+)
 
 PATHS = {
     "inputs_uri": "s3://bucket/data/inputs.pb",
@@ -268,7 +268,7 @@ class TestRenderArgs:
 class TestRenderTaskArgs:
     def test_values_come_from_the_context(self, tmp_path: Path) -> None:
         task = task_template("raw-container", typed_interface=interface(inputs=["n"]))
-        ctx = make_context(tmp_path, task, inputs=literal_map(n=integer(7)), attempt=1)
+        ctx = task_context(tmp_path, task, inputs=literal_map(n=integer(7)), attempt=1)
         rendered = render_task_args(
             ctx,
             [
@@ -289,8 +289,8 @@ class TestRenderTaskArgs:
             node_dir,
             f"{node_dir}/1",
             f"file://{tmp_path}/data/raw/exec1-n0-1",
-            f"file://{tmp_path}/data/raw/exec1-n0-1/_flytecheckpoints",
-            f"file://{tmp_path}/data/raw/exec1-n0-0/_flytecheckpoints",
+            f"{node_dir}/1/_checkpoints",
+            f"{node_dir}/0/_checkpoints",
             "exec1_n0_1",
             "7",
             f"{node_dir}/task.pb",
@@ -298,7 +298,7 @@ class TestRenderTaskArgs:
         assert ctx.storage.read_proto(f"{node_dir}/task.pb", tasks_pb2.TaskTemplate) == task
 
     def test_inputs_are_not_read_unless_used(self, tmp_path: Path) -> None:
-        ctx = make_context(tmp_path, task_template("container"))
+        ctx = task_context(tmp_path, task_template("container"))
         ctx.storage.delete(ctx.inputs_uri)
         assert render_task_args(ctx, ["{{.input}}"]) == [ctx.inputs_uri]
 

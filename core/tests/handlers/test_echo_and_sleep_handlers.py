@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
 from google.protobuf import duration_pb2
-from task_contexts import integer, interface, make_context, task_template, text
 
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskPhase
@@ -17,6 +16,7 @@ from roost_core.handlers.echo import EchoHandler
 from roost_core.handlers.local_process import LocalProcessHandler
 from roost_core.handlers.sleep import SleepHandler
 from roost_core.plugins import EnginePlugins
+from roost_core.testing.tasks import integer, interface, task_context, task_template, text
 
 
 def duration_literal(seconds: int, nanos: int = 0) -> literals_pb2.Literal:
@@ -43,7 +43,7 @@ class TestEcho:
     def test_outputs_are_the_inputs_in_one_round(self, tmp_path: Path) -> None:
         inputs = literals_pb2.LiteralMap(literals={"a": integer(1), "s": text("hi")})
         task = task_template("echo", typed_interface=interface(inputs=["a", "s"], outputs=["s", "a"]))
-        ctx = make_context(tmp_path, task, inputs=inputs)
+        ctx = task_context(tmp_path, task, inputs=inputs)
         transition = EchoHandler().handle(ctx)
         assert transition.phase is TaskPhase.SUCCESS
         assert read_outputs(ctx) == inputs
@@ -51,7 +51,7 @@ class TestEcho:
     def test_one_input_lands_on_the_one_output_as_flytes_echo_plugin_does(self, tmp_path: Path) -> None:
         # flytekit's Echo(name, inputs={"a": int}) declares the output o0.
         task = task_template("echo", typed_interface=interface(inputs=["a"], outputs=["o0"]))
-        ctx = make_context(tmp_path, task, inputs=literals_pb2.LiteralMap(literals={"a": integer(7)}))
+        ctx = task_context(tmp_path, task, inputs=literals_pb2.LiteralMap(literals={"a": integer(7)}))
         assert EchoHandler().handle(ctx).phase is TaskPhase.SUCCESS
         assert read_outputs(ctx) == literals_pb2.LiteralMap(literals={"o0": integer(7)})
 
@@ -77,7 +77,7 @@ class TestEcho:
     ) -> None:
         task = task_template("echo", typed_interface=interface(inputs=inputs, outputs=outputs))
         values = literals_pb2.LiteralMap(literals={name: integer(1) for name in inputs})
-        transition = EchoHandler().handle(make_context(tmp_path, task, inputs=values))
+        transition = EchoHandler().handle(task_context(tmp_path, task, inputs=values))
         assert transition.phase is TaskPhase.PERMANENT_FAILURE
         assert transition.error is not None
         assert (transition.error.kind, transition.error.message) == (ErrorKind.USER, message)
@@ -85,7 +85,7 @@ class TestEcho:
     def test_handling_again_is_harmless(self, tmp_path: Path) -> None:
         inputs = literals_pb2.LiteralMap(literals={"a": integer(1)})
         task = task_template("echo", typed_interface=interface(inputs=["a"], outputs=["a"]))
-        ctx = make_context(tmp_path, task, inputs=inputs)
+        ctx = task_context(tmp_path, task, inputs=inputs)
         handler = EchoHandler()
         handler.handle(ctx)
         assert handler.handle(ctx).phase is TaskPhase.SUCCESS
@@ -96,7 +96,7 @@ class TestSleep:
     def test_zero_duration_succeeds_at_once_without_the_duration(self, tmp_path: Path) -> None:
         inputs = literals_pb2.LiteralMap(literals={"x": integer(5), "duration": duration_literal(0)})
         task = task_template("sleep", typed_interface=duration_interface())
-        ctx = make_context(tmp_path, task, inputs=inputs)
+        ctx = task_context(tmp_path, task, inputs=inputs)
         transition = SleepHandler().handle(ctx)
         assert transition.phase is TaskPhase.SUCCESS
         assert read_outputs(ctx) == literals_pb2.LiteralMap(literals={"x": integer(5)})
@@ -106,7 +106,7 @@ class TestSleep:
         task = task_template(
             "sleep", typed_interface=interface(inputs=["x"], outputs=["x"]), custom={"duration": 3600}
         )
-        ctx = make_context(tmp_path, task, inputs=inputs)
+        ctx = task_context(tmp_path, task, inputs=inputs)
         first = SleepHandler().handle(ctx)
         assert first.phase is TaskPhase.RUNNING
         assert first.state is not None
@@ -128,13 +128,13 @@ class TestSleep:
     def test_the_duration_input_wins_over_custom(self, tmp_path: Path) -> None:
         inputs = literals_pb2.LiteralMap(literals={"x": integer(5), "duration": duration_literal(0)})
         task = task_template("sleep", typed_interface=duration_interface(), custom={"duration": 3600})
-        ctx = make_context(tmp_path, task, inputs=inputs)
+        ctx = task_context(tmp_path, task, inputs=inputs)
         assert SleepHandler().handle(ctx).phase is TaskPhase.SUCCESS
 
     def test_duration_input_with_nanos(self, tmp_path: Path) -> None:
         inputs = literals_pb2.LiteralMap(literals={"x": integer(5), "duration": duration_literal(7200, 500)})
         task = task_template("sleep", typed_interface=duration_interface())
-        transition = SleepHandler().handle(make_context(tmp_path, task, inputs=inputs))
+        transition = SleepHandler().handle(task_context(tmp_path, task, inputs=inputs))
         assert transition.phase is TaskPhase.RUNNING
         assert transition.wake_after is not None
         assert 3600 < transition.wake_after <= 7200.0000005
@@ -181,7 +181,7 @@ class TestSleep:
     ) -> None:
         typed = duration_interface() if inputs is not None else interface()
         task = task_template("sleep", typed_interface=typed, custom=custom)
-        ctx = make_context(tmp_path, task, inputs=literals_pb2.LiteralMap(literals=inputs or {}))
+        ctx = task_context(tmp_path, task, inputs=literals_pb2.LiteralMap(literals=inputs or {}))
         transition = SleepHandler().handle(ctx)
         assert transition.phase is TaskPhase.PERMANENT_FAILURE
         assert transition.error is not None

@@ -2,37 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from google.protobuf import struct_pb2
-from task_contexts import Driver, integer, make_context, task_template, text
 
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskPhase
-from roost_core.handlers._supervise import process_start_time
 from roost_core.handlers.local_process import LocalProcessHandler
+from roost_core.testing.driver import Driver
+from roost_core.testing.tasks import integer, task_context, task_template, text
 
 INTEGER = types_pb2.LiteralType(simple=types_pb2.SimpleType.INTEGER)
 STRING = types_pb2.LiteralType(simple=types_pb2.SimpleType.STRING)
 FILE = types_pb2.LiteralType(blob=types_pb2.BlobType())
-
-
-@pytest.fixture
-def handler(tmp_path: Path) -> Iterator[LocalProcessHandler]:
-    yield LocalProcessHandler()
-    for process_file in (tmp_path / "work").glob("*/process.json"):
-        recorded = json.loads(process_file.read_text())
-        if process_start_time(recorded["pid"]) in (None, recorded["start_time"]):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(recorded["pid"], signal.SIGKILL)
 
 
 def typed(
@@ -92,7 +76,7 @@ def test_inputs_as_files_and_outputs_read_back(tmp_path: Path, handler: LocalPro
             "name": text("hi"),
         }
     )
-    ctx = make_context(tmp_path, task, inputs=inputs)
+    ctx = task_context(tmp_path, task, inputs=inputs)
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS, done.error
     outputs = ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)
@@ -111,7 +95,7 @@ def test_default_folders(tmp_path: Path, handler: LocalProcessHandler) -> None:
         input_path="",
         output_path="",
     )
-    ctx = make_context(tmp_path, task, inputs=literals_pb2.LiteralMap(literals={"x": integer(7)}))
+    ctx = task_context(tmp_path, task, inputs=literals_pb2.LiteralMap(literals={"x": integer(7)}))
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS, done.error
     assert ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap).literals["y"] == integer(7)
@@ -119,7 +103,7 @@ def test_default_folders(tmp_path: Path, handler: LocalProcessHandler) -> None:
 
 def test_the_error_file_fails_the_attempt(tmp_path: Path, handler: LocalProcessHandler) -> None:
     task = shell_task("echo 'no good input' > /var/outputs/_ERROR; exit 1", {}, {"y": INTEGER})
-    done = Driver(handler, make_context(tmp_path, task)).until_done()
+    done = Driver(handler, task_context(tmp_path, task)).until_done()
     assert done.phase is TaskPhase.RETRYABLE_FAILURE
     assert done.error is not None
     assert (done.error.code, done.error.message) == ("OutputUploadFailed", "User Error: no good input\n")
@@ -128,7 +112,7 @@ def test_the_error_file_fails_the_attempt(tmp_path: Path, handler: LocalProcessH
 
 def test_a_missing_output_fails_the_attempt(tmp_path: Path, handler: LocalProcessHandler) -> None:
     task = shell_task("true", {}, {"y": INTEGER})
-    done = Driver(handler, make_context(tmp_path, task)).until_done()
+    done = Driver(handler, task_context(tmp_path, task)).until_done()
     assert done.phase is TaskPhase.RETRYABLE_FAILURE
     assert done.error is not None
     assert done.error.code == "OutputUploadFailed"
@@ -140,7 +124,7 @@ def test_a_failed_command_without_error_file_reports_its_exit(
     tmp_path: Path, handler: LocalProcessHandler
 ) -> None:
     task = shell_task("echo broken >&2; exit 4", {}, {"y": INTEGER})
-    done = Driver(handler, make_context(tmp_path, task)).until_done()
+    done = Driver(handler, task_context(tmp_path, task)).until_done()
     assert done.error is not None
     assert done.error.code == "NonZeroExit"
     assert done.error.message == "task 'tests.my_task' exited with code 4; last lines of stderr:\nbroken"
@@ -149,7 +133,7 @@ def test_a_failed_command_without_error_file_reports_its_exit(
 def test_an_input_that_cannot_be_fetched(tmp_path: Path, handler: LocalProcessHandler) -> None:
     task = shell_task("touch /var/outputs/started", {"f": FILE}, {})
     inputs = literals_pb2.LiteralMap(literals={"f": file_literal(tmp_path / "missing.txt")})
-    transition = Driver(handler, make_context(tmp_path, task, inputs=inputs)).round()
+    transition = Driver(handler, task_context(tmp_path, task, inputs=inputs)).round()
     assert transition.phase is TaskPhase.RETRYABLE_FAILURE
     assert transition.error is not None
     assert transition.error.code == "InputDownloadFailed"
@@ -161,7 +145,7 @@ def test_an_input_that_cannot_be_fetched(tmp_path: Path, handler: LocalProcessHa
 
 def test_one_folder_for_inputs_and_outputs_is_refused(tmp_path: Path, handler: LocalProcessHandler) -> None:
     task = shell_task("true", {}, {}, input_path="/data", output_path="/data/")
-    transition = Driver(handler, make_context(tmp_path, task)).round()
+    transition = Driver(handler, task_context(tmp_path, task)).round()
     assert transition.phase is TaskPhase.PERMANENT_FAILURE
     assert transition.error is not None
     assert (
@@ -199,7 +183,7 @@ def test_a_pod_spec_task_runs_its_primary_container(tmp_path: Path, handler: Loc
             },
         ],
     )
-    ctx = make_context(tmp_path, task, inputs=literals_pb2.LiteralMap(literals={"x": integer(1)}))
+    ctx = task_context(tmp_path, task, inputs=literals_pb2.LiteralMap(literals={"x": integer(1)}))
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS, done.error
     seen = ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)
@@ -209,7 +193,7 @@ def test_a_pod_spec_task_runs_its_primary_container(tmp_path: Path, handler: Loc
 
 def test_a_pod_spec_without_its_primary_container(tmp_path: Path, handler: LocalProcessHandler) -> None:
     task = pod_task("main", [{"name": "other", "image": "busybox"}])
-    transition = Driver(handler, make_context(tmp_path, task)).round()
+    transition = Driver(handler, task_context(tmp_path, task)).round()
     assert transition.phase is TaskPhase.PERMANENT_FAILURE
     assert transition.error is not None
     assert transition.error.message == (

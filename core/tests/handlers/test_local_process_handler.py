@@ -2,51 +2,29 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MakeHandler
 from flyteidl.core import literals_pb2, tasks_pb2
-from task_contexts import (
-    PROGRAM,
-    Driver,
-    integer,
-    make_context,
-    process_gone,
-    program_task,
-    task_execution_id,
-    task_template,
-    wait_until,
-)
+from program_tasks import PROGRAM, process_gone, program_task
 
+import roost_core.builtin
 from roost_core.container import task_environment
-from roost_core.errors import ErrorKind, ExecutionError
+from roost_core.errors import ErrorKind, ExecutionError, SettingsError
 from roost_core.handler import TaskContext, TaskPhase
 from roost_core.handlers._supervise import process_start_time
-from roost_core.handlers.local_process import (
-    LocalProcessHandler,
-    LocalProcessSettings,
-    _AttemptFiles,
-)
-
-
-@pytest.fixture
-def handler(tmp_path: Path) -> Iterator[LocalProcessHandler]:
-    """A handler; whatever its attempts left running is killed after the test."""
-    yield LocalProcessHandler()
-    for process_file in (tmp_path / "work").glob("*/process.json"):
-        recorded = json.loads(process_file.read_text())
-        if process_start_time(recorded["pid"]) in (None, recorded["start_time"]):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(recorded["pid"], signal.SIGKILL)
+from roost_core.handlers.local_process import LocalProcessHandler, _AttemptFiles
+from roost_core.testing.driver import Driver, wait_until
+from roost_core.testing.harness import build_handler
+from roost_core.testing.tasks import integer, task_context, task_execution_id, task_template
 
 
 def outputs_of(ctx: TaskContext) -> literals_pb2.LiteralMap:
@@ -59,7 +37,7 @@ def strings(outputs: literals_pb2.LiteralMap) -> dict[str, str]:
 
 def test_success_with_outputs_and_logs(tmp_path: Path, handler: LocalProcessHandler) -> None:
     task = program_task("add", inputs=["a", "b"], outputs=["sum"])
-    ctx = make_context(
+    ctx = task_context(
         tmp_path, task, inputs=literals_pb2.LiteralMap(literals={"a": integer(2), "b": integer(40)})
     )
     driver = Driver(handler, ctx)
@@ -80,16 +58,14 @@ def test_engines_sharing_the_work_dir_keep_same_named_attempts_apart(
 ) -> None:
     # Two servers on one machine: each has its own blob store, both use the default work_dir, and both
     # run an execution called exec1.
-    config = {"work_dir": str(tmp_path / "work")}
     task = program_task("add", inputs=["a", "b"], outputs=["sum"])
     drivers = [
         Driver(
             handler,
-            make_context(
+            task_context(
                 tmp_path / store,
                 task,
                 inputs=literals_pb2.LiteralMap(literals={"a": integer(a), "b": integer(40)}),
-                config=config,
             ),
         )
         for store, a in (("one", 1), ("two", 2))
@@ -102,7 +78,7 @@ def test_engines_sharing_the_work_dir_keep_same_named_attempts_apart(
 
 
 def test_notify_is_called_when_the_process_exits(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    driver = Driver(handler, make_context(tmp_path, program_task("nothing")))
+    driver = Driver(handler, task_context(tmp_path, program_task("nothing")))
     assert driver.round().phase is TaskPhase.RUNNING
     assert driver.woken.wait(60), "the handler never called ctx.notify"
     assert driver.round().phase is TaskPhase.SUCCESS
@@ -127,7 +103,7 @@ def test_every_template_variable_reaches_the_process(tmp_path: Path, handler: Lo
         ],
     )
     task = task_template("raw-container", container=container)
-    ctx = make_context(tmp_path, task, attempt=1, inputs=literals_pb2.LiteralMap(literals={"n": integer(9)}))
+    ctx = task_context(tmp_path, task, attempt=1, inputs=literals_pb2.LiteralMap(literals={"n": integer(9)}))
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS, done.error
     outputs = outputs_of(ctx)
@@ -140,8 +116,8 @@ def test_every_template_variable_reaches_the_process(tmp_path: Path, handler: Lo
         f"{node_dir}/1",
         node_dir,
         f"file://{tmp_path}/data/raw/exec1-n0-1",
-        f"file://{tmp_path}/data/raw/exec1-n0-1/_flytecheckpoints",
-        f"file://{tmp_path}/data/raw/exec1-n0-0/_flytecheckpoints",
+        f"{node_dir}/1/_checkpoints",
+        f"{node_dir}/0/_checkpoints",
         "exec1_n0_1",
         "--n=9",
         f"{node_dir}/task.pb",
@@ -155,7 +131,7 @@ def test_every_template_variable_reaches_the_process(tmp_path: Path, handler: Lo
 
 def test_an_unknown_input_variable_fails_permanently(tmp_path: Path, handler: LocalProcessHandler) -> None:
     task = program_task("nothing", "{{.Inputs.missing}}")
-    transition = handler.handle(make_context(tmp_path, task))
+    transition = handler.handle(task_context(tmp_path, task))
     assert transition.phase is TaskPhase.PERMANENT_FAILURE
     assert transition.error == ExecutionError(
         "BadTaskSpecification",
@@ -165,7 +141,7 @@ def test_an_unknown_input_variable_fails_permanently(tmp_path: Path, handler: Lo
     )
 
 
-def test_environment_layers(tmp_path: Path, handler: LocalProcessHandler) -> None:
+def test_environment_layers(tmp_path: Path, handler: LocalProcessHandler, make_handler: MakeHandler) -> None:
     names = [
         "FLYTE_INTERNAL_EXECUTION_ID",
         "_F_NM",
@@ -180,12 +156,8 @@ def test_environment_layers(tmp_path: Path, handler: LocalProcessHandler) -> Non
     task = program_task("env", *names, env={"A": "container", "B": "container"})
     environment = task_environment(task_execution_id(), container_env=task.container.env)
     environment |= {"B": "engine", "C": "engine"}
-    ctx = make_context(
-        tmp_path,
-        task,
-        environment=environment,
-        config={"work_dir": str(tmp_path / "work"), "env": {"C": "config"}},
-    )
+    ctx = task_context(tmp_path, task, environment=environment)
+    handler = make_handler(task_environment={"env": {"C": "config"}})
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS, done.error
     assert strings(outputs_of(ctx)) == {
@@ -202,15 +174,15 @@ def test_environment_layers(tmp_path: Path, handler: LocalProcessHandler) -> Non
 
 
 def test_drop_env_keeps_the_engines_variables_from_the_task(
-    tmp_path: Path, handler: LocalProcessHandler, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, handler: LocalProcessHandler, monkeypatch: pytest.MonkeyPatch, make_handler: MakeHandler
 ) -> None:
     monkeypatch.setenv("ROOST_DB_URL", "postgresql://admin:secret@db/roost")
     monkeypatch.setenv("PGPASSWORD", "secret")
     monkeypatch.setenv("KEPT", "engine")
     names = ("ROOST_DB_URL", "PGPASSWORD", "KEPT", "ROOST_FAIL_ON_ERROR")
     task = program_task("env", *names, env={"ROOST_FAIL_ON_ERROR": "true"})
-    config = {"work_dir": str(tmp_path / "work"), "drop_env": ["ROOST_*", "PG*"]}
-    ctx = make_context(tmp_path, task, config=config)
+    ctx = task_context(tmp_path, task)
+    handler = make_handler(task_environment={"drop_env": ["ROOST_*", "PG*"]})
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS, done.error
     # The container's own variables still reach the task; the engine's matching ones do not.
@@ -222,20 +194,19 @@ def test_drop_env_keeps_the_engines_variables_from_the_task(
     }
 
 
-def test_image_environments_pick_the_interpreter(tmp_path: Path, handler: LocalProcessHandler) -> None:
+def test_image_environments_pick_the_interpreter(
+    tmp_path: Path, handler: LocalProcessHandler, make_handler: MakeHandler
+) -> None:
     environment = tmp_path / "envs" / "image-a"
     (environment / "bin").mkdir(parents=True)
     tool = environment / "bin" / "roost-test-tool"
     tool.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{PROGRAM}" "$@"\n')
     tool.chmod(0o755)
-    config = {
-        "work_dir": str(tmp_path / "work"),
-        "image_environments": {"registry.example/image:a": str(environment)},
-    }
+    handler = make_handler(image_environments={"registry.example/image:a": str(environment)})
     task = program_task(
         "env", "PATH", "VIRTUAL_ENV", image="registry.example/image:a", command=["roost-test-tool"]
     )
-    ctx = make_context(tmp_path, task, config=config)
+    ctx = task_context(tmp_path, task)
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS, done.error
     seen = strings(outputs_of(ctx))
@@ -243,7 +214,7 @@ def test_image_environments_pick_the_interpreter(tmp_path: Path, handler: LocalP
     assert seen["VIRTUAL_ENV"] == str(environment)
 
     other = program_task("env", "PATH", image="registry.example/image:b")
-    ctx = make_context(tmp_path, other, config=config, execution="exec2")
+    ctx = task_context(tmp_path, other, execution="exec2")
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS, done.error
     assert strings(outputs_of(ctx))["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
@@ -253,7 +224,7 @@ def test_image_environments_pick_the_interpreter(tmp_path: Path, handler: LocalP
     ("dest_dir", "expected"), [("/root", "<work>"), ("relative/code", "relative/code"), (".", ".")]
 )
 def test_fast_execute_unpacks_into_the_attempt_folder(
-    tmp_path: Path, handler: LocalProcessHandler, dest_dir: str, expected: str
+    tmp_path: Path, handler: LocalProcessHandler, dest_dir: str, expected: str, make_handler: MakeHandler
 ) -> None:
     environment = tmp_path / "envs" / "fast"
     (environment / "bin").mkdir(parents=True)
@@ -261,7 +232,7 @@ def test_fast_execute_unpacks_into_the_attempt_folder(
     tool = environment / "bin" / "pyflyte-fast-execute"
     tool.write_text(f'#!/bin/sh\necho "$@" > "{recorded}"\nshift 5\nexec "$@"\n')
     tool.chmod(0o755)
-    config = {"work_dir": str(tmp_path / "work"), "image_environments": {"fast:1": str(environment)}}
+    handler = make_handler(image_environments={"fast:1": str(environment)})
     command = [
         "pyflyte-fast-execute",
         "--additional-distribution",
@@ -270,10 +241,10 @@ def test_fast_execute_unpacks_into_the_attempt_folder(
         dest_dir,
     ]
     task = program_task("nothing", image="fast:1", command=[*command, "--", sys.executable, str(PROGRAM)])
-    ctx = make_context(tmp_path, task, config=config)
+    ctx = task_context(tmp_path, task)
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS, done.error
-    work = _AttemptFiles.for_attempt(ctx, LocalProcessSettings.from_config(config)).cwd
+    work = _AttemptFiles.for_attempt(ctx, handler.settings).cwd
     args = recorded.read_text().split()
     assert args[3] == expected.replace("<work>", str(work))
 
@@ -298,7 +269,7 @@ def test_error_document_wins_over_the_exit_code(
     error_kind: ErrorKind,
     exit_code: str,
 ) -> None:
-    ctx = make_context(tmp_path, program_task("error", origin, kind, exit_code, outputs=["o0"]))
+    ctx = task_context(tmp_path, program_task("error", origin, kind, exit_code, outputs=["o0"]))
     done = Driver(handler, ctx).until_done()
     assert done.phase is phase
     assert done.error == ExecutionError(
@@ -307,7 +278,7 @@ def test_error_document_wins_over_the_exit_code(
 
 
 def test_non_zero_exit_names_task_code_and_stderr_tail(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    done = Driver(handler, make_context(tmp_path, program_task("fail"))).until_done()
+    done = Driver(handler, task_context(tmp_path, program_task("fail"))).until_done()
     assert done.phase is TaskPhase.RETRYABLE_FAILURE
     assert done.error is not None
     assert done.error.kind is ErrorKind.USER
@@ -319,7 +290,7 @@ def test_non_zero_exit_names_task_code_and_stderr_tail(tmp_path: Path, handler: 
 
 
 def test_death_by_signal(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    done = Driver(handler, make_context(tmp_path, program_task("signal"))).until_done()
+    done = Driver(handler, task_context(tmp_path, program_task("signal"))).until_done()
     assert done.phase is TaskPhase.RETRYABLE_FAILURE
     assert done.error is not None
     assert done.error.code == "KilledBySignal"
@@ -327,7 +298,7 @@ def test_death_by_signal(tmp_path: Path, handler: LocalProcessHandler) -> None:
 
 
 def test_missing_outputs(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    done = Driver(handler, make_context(tmp_path, program_task("nothing", outputs=["sum"]))).until_done()
+    done = Driver(handler, task_context(tmp_path, program_task("nothing", outputs=["sum"]))).until_done()
     assert done.phase is TaskPhase.RETRYABLE_FAILURE
     assert done.error == ExecutionError(
         "OutputsNotFound",
@@ -337,12 +308,12 @@ def test_missing_outputs(tmp_path: Path, handler: LocalProcessHandler) -> None:
 
 
 def test_no_outputs_needed(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    done = Driver(handler, make_context(tmp_path, program_task("nothing"))).until_done()
+    done = Driver(handler, task_context(tmp_path, program_task("nothing"))).until_done()
     assert done.phase is TaskPhase.SUCCESS
 
 
 def test_dynamic_futures(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    ctx = make_context(tmp_path, program_task("futures", outputs=["o0"]))
+    ctx = task_context(tmp_path, program_task("futures", outputs=["o0"]))
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS
     assert ctx.storage.exists(ctx.futures_uri)
@@ -351,7 +322,7 @@ def test_dynamic_futures(tmp_path: Path, handler: LocalProcessHandler) -> None:
 
 def test_a_missing_command_fails_permanently(tmp_path: Path, handler: LocalProcessHandler) -> None:
     task = program_task("nothing", command=["/nonexistent/roost-tool"])
-    done = Driver(handler, make_context(tmp_path, task)).until_done()
+    done = Driver(handler, task_context(tmp_path, task)).until_done()
     assert done.phase is TaskPhase.PERMANENT_FAILURE
     assert done.error == ExecutionError(
         "CommandNotStarted",
@@ -361,7 +332,7 @@ def test_a_missing_command_fails_permanently(tmp_path: Path, handler: LocalProce
 
 
 def test_a_task_without_container_fails_permanently(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    transition = handler.handle(make_context(tmp_path, task_template("python-task")))
+    transition = handler.handle(task_context(tmp_path, task_template("python-task")))
     assert transition.phase is TaskPhase.PERMANENT_FAILURE
     assert transition.error == ExecutionError(
         "BadTaskSpecification",
@@ -371,7 +342,7 @@ def test_a_task_without_container_fails_permanently(tmp_path: Path, handler: Loc
 
 
 def test_mem_storage_is_refused(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    ctx = make_context(tmp_path, program_task("nothing"), scheme="mem")
+    ctx = task_context(tmp_path, program_task("nothing"), scheme="mem")
     transition = handler.handle(ctx)
     assert transition.phase is TaskPhase.PERMANENT_FAILURE
     assert transition.error == ExecutionError(
@@ -385,55 +356,69 @@ def test_mem_storage_is_refused(tmp_path: Path, handler: LocalProcessHandler) ->
 
 
 @pytest.mark.parametrize(
-    ("config", "message"),
+    ("section", "message"),
     [
         (
             {"colour": "blue"},
-            "local-process: unknown option(s) colour; known: env, drop_env, image_environments, "
-            "kill_grace_period, work_dir, log_dir, keep_logs",
+            "engine.handlers.local-process.colour: unknown key; known: image_environments, keep_logs, "
+            "kill_grace_period, log_dir, task_environment, work_dir",
         ),
         (
-            {"drop_env": "ROOST_*"},
-            "local-process: drop_env must be a list of variable name patterns, got 'ROOST_*'",
+            {"env": {"A": "1"}},
+            "engine.handlers.local-process.env: unknown key; known: image_environments, keep_logs, "
+            "kill_grace_period, log_dir, task_environment, work_dir",
+        ),
+        (
+            {"task_environment": {"drop_env": "ROOST_*"}},
+            "engine.handlers.local-process.task_environment.drop_env: input should be a valid tuple, got 'ROOST_*'",
         ),
         (
             {"kill_grace_period": -1},
-            "local-process: kill_grace_period must be a number of seconds >= 0, got -1",
+            "engine.handlers.local-process.kill_grace_period: input should be greater than or equal to 0, got -1",
         ),
-        ({"keep_logs": "yes"}, "local-process: keep_logs must be true or false, got 'yes'"),
+        (
+            {"kill_grace_period": "soon"},
+            "engine.handlers.local-process.kill_grace_period: expected a duration (seconds, or a string such "
+            "as '90s' or '3m'), got 'soon'",
+        ),
+        (
+            {"keep_logs": "perhaps"},
+            "engine.handlers.local-process.keep_logs: input should be a valid boolean, unable to interpret "
+            "input, got 'perhaps'",
+        ),
         (
             {"image_environments": ["a"]},
-            "local-process: image_environments must map strings to strings, got ['a']",
+            "engine.handlers.local-process.image_environments: input should be a valid dictionary, got ['a']",
         ),
-        ({"env": {"A": 1}}, "local-process: env must map strings to strings, got {'A': 1}"),
+        (
+            {"task_environment": {"env": {"A": 1}}},
+            "engine.handlers.local-process.task_environment.env.A: input should be a valid string, got 1",
+        ),
     ],
 )
-def test_bad_configuration_fails_permanently(
-    tmp_path: Path, handler: LocalProcessHandler, config: dict[str, Any], message: str
-) -> None:
-    transition = handler.handle(make_context(tmp_path, program_task("nothing"), config=config))
-    assert transition.phase is TaskPhase.PERMANENT_FAILURE
-    assert transition.error == ExecutionError("BadConfiguration", message, ErrorKind.SYSTEM)
+def test_bad_settings_are_refused_when_the_handler_is_built(section: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        build_handler([roost_core.builtin], "local-process", section=section)
+    assert str(raised.value) == message
 
 
 def test_restart_adopts_the_running_process_and_never_starts_another(
-    tmp_path: Path,
-    handler: LocalProcessHandler,
+    tmp_path: Path, handler: LocalProcessHandler, make_handler: MakeHandler
 ) -> None:
     starts, go = tmp_path / "starts.txt", tmp_path / "go"
-    ctx = make_context(tmp_path, program_task("wait", str(starts), str(go)))
+    ctx = task_context(tmp_path, program_task("wait", str(starts), str(go)))
     first = Driver(handler, ctx).round()
     assert first.phase is TaskPhase.RUNNING
     assert first.state is not None
     wait_until(starts.exists, "the task process to start")
 
     # A new engine process: a new handler instance, given the saved state...
-    restarted = Driver(LocalProcessHandler(), dataclasses.replace(ctx, state=first.state))
+    restarted = Driver(make_handler(), dataclasses.replace(ctx, state=first.state))
     again = restarted.round()
     assert again.phase is TaskPhase.RUNNING
     assert again.state == first.state
     # ...or no state at all, when the engine died between starting the process and saving.
-    lost_state = Driver(LocalProcessHandler(), ctx).round()
+    lost_state = Driver(make_handler(), ctx).round()
     assert lost_state.phase is TaskPhase.RUNNING
     assert lost_state.state == first.state
 
@@ -444,20 +429,19 @@ def test_restart_adopts_the_running_process_and_never_starts_another(
 
 
 def test_handling_a_finished_attempt_again_does_not_restart_it(
-    tmp_path: Path,
-    handler: LocalProcessHandler,
+    tmp_path: Path, handler: LocalProcessHandler, make_handler: MakeHandler
 ) -> None:
     starts, go = tmp_path / "starts.txt", tmp_path / "go"
     go.touch()
-    ctx = make_context(tmp_path, program_task("wait", str(starts), str(go)))
+    ctx = task_context(tmp_path, program_task("wait", str(starts), str(go)))
     assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
-    assert LocalProcessHandler().handle(ctx).phase is TaskPhase.SUCCESS
+    assert make_handler().handle(ctx).phase is TaskPhase.SUCCESS
     assert len(starts.read_text().splitlines()) == 1
 
 
 def test_a_vanished_process_is_a_retryable_system_error(tmp_path: Path, handler: LocalProcessHandler) -> None:
     starts, go = tmp_path / "starts.txt", tmp_path / "go"
-    driver = Driver(handler, make_context(tmp_path, program_task("wait", str(starts), str(go))))
+    driver = Driver(handler, task_context(tmp_path, program_task("wait", str(starts), str(go))))
     first = driver.round()
     assert first.state is not None
     wait_until(starts.exists, "the task process to start")
@@ -473,12 +457,9 @@ def test_a_vanished_process_is_a_retryable_system_error(tmp_path: Path, handler:
     )
 
 
-def _tree(
-    tmp_path: Path, handler: LocalProcessHandler, behaviour: str, grace: float
-) -> tuple[Driver, list[int]]:
+def _tree(tmp_path: Path, handler: LocalProcessHandler, behaviour: str) -> tuple[Driver, list[int]]:
     pids_file = tmp_path / "pids.json"
-    config = {"work_dir": str(tmp_path / "work"), "kill_grace_period": grace}
-    ctx = make_context(tmp_path, program_task("tree", str(pids_file), behaviour), config=config)
+    ctx = task_context(tmp_path, program_task("tree", str(pids_file), behaviour))
     driver = Driver(handler, ctx)
     assert driver.round().phase is TaskPhase.RUNNING
     wait_until(pids_file.exists, "the task to start its child")
@@ -487,25 +468,24 @@ def _tree(
     return driver, pids
 
 
-def test_abort_kills_the_process_tree(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    driver, pids = _tree(tmp_path, handler, "polite", grace=30)
+def test_abort_kills_the_process_tree(tmp_path: Path, make_handler: MakeHandler) -> None:
+    handler = make_handler(kill_grace_period=30)
+    driver, pids = _tree(tmp_path, handler, "polite")
     handler.abort(driver.ctx)
     wait_until(lambda: all(process_gone(pid) for pid in pids), "the task and its child to die")
     handler.abort(driver.ctx)  # idempotent
 
 
-def test_abort_escalates_to_sigkill_after_the_grace_period(
-    tmp_path: Path,
-    handler: LocalProcessHandler,
-) -> None:
-    driver, pids = _tree(tmp_path, handler, "stubborn", grace=0.2)
+def test_abort_escalates_to_sigkill_after_the_grace_period(tmp_path: Path, make_handler: MakeHandler) -> None:
+    handler = make_handler(kill_grace_period="200ms")
+    driver, pids = _tree(tmp_path, handler, "stubborn")
     handler.abort(driver.ctx)
     wait_until(lambda: all(process_gone(pid) for pid in pids), "SIGKILL after the grace period")
 
 
 def test_abort_before_the_process_started(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    ctx = make_context(tmp_path, program_task("nothing"))
-    files = _AttemptFiles.for_attempt(ctx, LocalProcessSettings.from_config(ctx.config))
+    ctx = task_context(tmp_path, program_task("nothing"))
+    files = _AttemptFiles.for_attempt(ctx, handler.settings)
     files.folder.mkdir(parents=True)
     handler.abort(ctx)  # no process recorded yet: the supervisor finds the marker
     done = Driver(handler, ctx).until_done()
@@ -519,8 +499,8 @@ def test_abort_leaves_a_reused_pid_alone(tmp_path: Path, handler: LocalProcessHa
         [sys.executable, "-c", "import time; time.sleep(3600)"], start_new_session=True
     )
     try:
-        ctx = make_context(tmp_path, program_task("nothing"))
-        files = _AttemptFiles.for_attempt(ctx, LocalProcessSettings.from_config(ctx.config))
+        ctx = task_context(tmp_path, program_task("nothing"))
+        files = _AttemptFiles.for_attempt(ctx, handler.settings)
         files.folder.mkdir(parents=True)
         start_time = process_start_time(stranger.pid)
         assert start_time is not None
@@ -533,7 +513,7 @@ def test_abort_leaves_a_reused_pid_alone(tmp_path: Path, handler: LocalProcessHa
 
 
 def test_finalize_removes_the_attempt_folder(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    driver = Driver(handler, make_context(tmp_path, program_task("nothing")))
+    driver = Driver(handler, task_context(tmp_path, program_task("nothing")))
     driver.until_done()
     folder = Path(driver.ctx.state["folder"])
     assert folder.is_dir()
@@ -542,9 +522,9 @@ def test_finalize_removes_the_attempt_folder(tmp_path: Path, handler: LocalProce
     handler.finalize(driver.ctx)  # idempotent
 
 
-def test_keep_logs(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    config = {"work_dir": str(tmp_path / "work"), "keep_logs": True}
-    driver = Driver(handler, make_context(tmp_path, program_task("fail"), config=config))
+def test_keep_logs(tmp_path: Path, make_handler: MakeHandler) -> None:
+    handler = make_handler(keep_logs=True)
+    driver = Driver(handler, task_context(tmp_path, program_task("fail")))
     driver.until_done()
     folder = Path(driver.ctx.state["folder"])
     handler.finalize(driver.ctx)
@@ -552,9 +532,9 @@ def test_keep_logs(tmp_path: Path, handler: LocalProcessHandler) -> None:
     assert "the last words" in (folder / "stderr.log").read_text()
 
 
-def test_log_dir(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    config = {"work_dir": str(tmp_path / "work"), "log_dir": str(tmp_path / "logs")}
-    driver = Driver(handler, make_context(tmp_path, program_task("fail"), config=config))
+def test_log_dir(tmp_path: Path, make_handler: MakeHandler) -> None:
+    handler = make_handler(log_dir=str(tmp_path / "logs"))
+    driver = Driver(handler, task_context(tmp_path, program_task("fail")))
     done = driver.until_done()
     stderr = Path(done.logs[1].uri[len("file://") :])
     assert stderr.parent.parent == tmp_path / "logs"
@@ -564,12 +544,12 @@ def test_log_dir(tmp_path: Path, handler: LocalProcessHandler) -> None:
 
 
 def test_retry_attempts_get_their_own_process(tmp_path: Path, handler: LocalProcessHandler) -> None:
-    first = Driver(handler, make_context(tmp_path, program_task("env", "FLYTE_ATTEMPT_NUMBER")))
+    first = Driver(handler, task_context(tmp_path, program_task("env", "FLYTE_ATTEMPT_NUMBER")))
     first.until_done()
     environment = {"FLYTE_ATTEMPT_NUMBER": "1"}
     second = Driver(
         handler,
-        make_context(
+        task_context(
             tmp_path, program_task("env", "FLYTE_ATTEMPT_NUMBER"), attempt=1, environment=environment
         ),
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import pytest
-from fake_query_service import FakeQueryService, QueryPlugin
+from fake_query_service import FAST, FakeQueryService, QueryPlugin, QuerySettings
 
 from roost_core.remote import RemoteJobHandler, RemoteJobPlugin
+from roost_core.settings import validate_section
 from roost_core.storage import Storage
 from roost_core.storage.memory import MemoryStore
 
@@ -29,11 +30,15 @@ def storage() -> Storage:
 
 @pytest.fixture
 def make_handler(service: FakeQueryService) -> Iterator[MakeHandler]:
-    """Builds handlers (for the service's plugin by default) and closes them afterwards."""
+    """Builds handlers (for the service's plugin by default) from a settings section (the fast test
+    settings by default), validated as the engine validates it, and closes them afterwards."""
     made: list[RemoteJobHandler[Any]] = []
 
-    def make(plugin: RemoteJobPlugin[Any] | None = None, **kwargs: Any) -> RemoteJobHandler[Any]:
-        handler = RemoteJobHandler(plugin or QueryPlugin(service), **kwargs)
+    def make(
+        plugin: RemoteJobPlugin[Any] | None = None, *, config: Mapping[str, Any] = FAST, **kwargs: Any
+    ) -> RemoteJobHandler[Any]:
+        settings = validate_section(QuerySettings, config, path="engine.handlers.fake-query")
+        handler = RemoteJobHandler(plugin or QueryPlugin(service), settings, **kwargs)
         made.append(handler)
         return handler
 

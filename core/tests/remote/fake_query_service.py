@@ -18,7 +18,14 @@ from flyteidl.core import identifier_pb2, interface_pb2, literals_pb2, tasks_pb2
 
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskContext, TaskLog, Transition
-from roost_core.remote import JobMeta, RemoteJobHandler, RemoteJobPlugin, UserError, attempt_job_id
+from roost_core.remote import (
+    JobMeta,
+    RemoteJobHandler,
+    RemoteJobPlugin,
+    RemoteJobSettings,
+    UserError,
+    attempt_job_id,
+)
 from roost_core.storage import Storage
 
 TASK_NAME = "queries.count"
@@ -120,7 +127,6 @@ class QueryPlugin(RemoteJobPlugin[QueryJob]):
     """A plugin written the way the docs tell plugin authors to write one."""
 
     name = "fake-query"
-    config_keys = frozenset({"endpoint"})
 
     def __init__(self, service: FakeQueryService) -> None:
         self.service = service
@@ -164,18 +170,11 @@ class QueryPlugin(RemoteJobPlugin[QueryJob]):
         )
 
 
-class ManualClock:
-    """A monotonic clock that moves only when told to."""
+class QuerySettings(RemoteJobSettings):
+    """The machinery's settings plus the plugin's own, as a plugin author declares them."""
 
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += seconds
+    endpoint: str = "https://queries.example"
+    """Where the query service is."""
 
 
 def integer(value: int) -> literals_pb2.Literal:
@@ -205,7 +204,6 @@ def make_ctx(
     attempt: int = 0,
     statement: str = "SELECT count(*) FROM trips",
     limit: int = 10,
-    config: Mapping[str, Any] | None = None,
     notify: Callable[[], None] = lambda: None,
     output_prefix: str | None = None,
     state: Mapping[str, Any] | None = None,
@@ -243,7 +241,6 @@ def make_ctx(
         checkpoint_prefix=f"{prefix}/checkpoint",
         prev_checkpoint_prefix="",
         state=dict(state or {}),
-        config=dict(FAST if config is None else config),
         notify=notify,
     )
 

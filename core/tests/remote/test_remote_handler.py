@@ -10,7 +10,6 @@ import pytest
 from conftest import MakeHandler
 from fake_query_service import (
     FakeQueryService,
-    ManualClock,
     QueryJob,
     QueryPlugin,
     make_ctx,
@@ -20,7 +19,7 @@ from fake_query_service import (
 )
 from flyteidl.core import literals_pb2
 
-from roost_core.errors import ConfigurationError, ErrorKind
+from roost_core.errors import ErrorKind, SettingsError
 from roost_core.handler import TaskContext, TaskPhase, Transition
 from roost_core.remote import (
     JobMeta,
@@ -31,6 +30,7 @@ from roost_core.remote import (
     UserError,
 )
 from roost_core.storage import Storage
+from roost_core.testing.harness import FakeClock
 
 WAIT = 5.0
 """Upper bound for background work that normally takes milliseconds; reached only when broken."""
@@ -129,10 +129,10 @@ def test_status_change_notifies_and_unchanged_status_does_not(
 def test_full_quota_waits_then_proceeds_when_another_job_finishes(
     make_handler: MakeHandler, service: FakeQueryService, storage: Storage
 ) -> None:
-    handler = make_handler()
     config = settings(quotas={"adhoc-cluster": 1})
-    first = make_ctx(storage, node="n0", config=config)
-    second = make_ctx(storage, node="n1", config=config)
+    handler = make_handler(config=config)
+    first = make_ctx(storage, node="n0")
+    second = make_ctx(storage, node="n1")
 
     assert step(handler, first).phase is TaskPhase.QUEUED
     waiting = step(handler, second)
@@ -153,14 +153,15 @@ def test_full_quota_waits_then_proceeds_when_another_job_finishes(
 def test_plugin_can_pick_quotas_and_amounts(
     make_handler: MakeHandler, service: FakeQueryService, storage: Storage
 ) -> None:
+    config = settings(quotas={"adhoc-cluster": 5, "slots": 3})
+
     class HeavyQueries(QueryPlugin):
         def resource_requirements(self, ctx: TaskContext) -> dict[str, int]:
             return {"slots": 2, "adhoc-cluster": 1}
 
-    handler = make_handler(HeavyQueries(service))
-    config = settings(quotas={"adhoc-cluster": 5, "slots": 3})
-    first = make_ctx(storage, node="n0", config=config)
-    second = make_ctx(storage, node="n1", config=config)
+    handler = make_handler(HeavyQueries(service), config=config)
+    first = make_ctx(storage, node="n0")
+    second = make_ctx(storage, node="n1")
     step(handler, first)
     assert step(handler, second).reason == ("waiting for quota 'slots': 2 of 3 units in use, 2 needed")
     # All or nothing: the refused attempt holds no unit of the other quota either.
@@ -171,14 +172,15 @@ def test_plugin_can_pick_quotas_and_amounts(
 def test_no_quota_needed_when_plugin_asks_for_none(
     make_handler: MakeHandler, service: FakeQueryService, storage: Storage
 ) -> None:
+    config = settings(quotas={"adhoc-cluster": 1})
+
     class Unlimited(QueryPlugin):
         def resource_requirements(self, ctx: TaskContext) -> dict[str, int]:
             return {}
 
-    handler = make_handler(Unlimited(service))
-    config = settings(quotas={"adhoc-cluster": 1})
+    handler = make_handler(Unlimited(service), config=config)
     for node in ("n0", "n1"):
-        assert step(handler, make_ctx(storage, node=node, config=config)).phase is TaskPhase.QUEUED
+        assert step(handler, make_ctx(storage, node=node)).phase is TaskPhase.QUEUED
     assert handler.resource_manager.in_use("adhoc-cluster") == 0
 
 
@@ -200,8 +202,8 @@ def test_unsatisfiable_quota_request_fails_permanently(
         def resource_requirements(self, ctx: TaskContext) -> dict[str, int]:
             return needs
 
-    handler = make_handler(Misconfigured(service))
-    failed = step(handler, make_ctx(storage, config=settings(quotas={"adhoc-cluster": 2})))
+    handler = make_handler(Misconfigured(service), config=settings(quotas={"adhoc-cluster": 2}))
+    failed = step(handler, make_ctx(storage))
     assert failed.phase is TaskPhase.PERMANENT_FAILURE
     assert failed.error is not None
     assert failed.error.code == "RemoteJobQuotaMisconfigured"
@@ -241,11 +243,11 @@ def test_user_error_from_resource_requirements(
 def test_write_rate_limit_defers_create_without_blocking(
     make_handler: MakeHandler, service: FakeQueryService, storage: Storage
 ) -> None:
-    clock = ManualClock()
-    handler = make_handler(clock=clock)
     config = settings(write_rate_limit={"qps": 2, "burst": 1})
-    first = make_ctx(storage, node="n0", config=config)
-    second = make_ctx(storage, node="n1", config=config)
+    clock = FakeClock()
+    handler = make_handler(clock=clock, config=config)
+    first = make_ctx(storage, node="n0")
+    second = make_ctx(storage, node="n1")
 
     assert step(handler, first).phase is TaskPhase.QUEUED
     deferred = step(handler, second)
@@ -265,11 +267,11 @@ def test_write_rate_limit_defers_create_without_blocking(
 def test_read_rate_limit_holds_back_status_fetches(
     make_handler: MakeHandler, service: FakeQueryService, storage: Storage
 ) -> None:
-    clock = ManualClock()
-    handler = make_handler(clock=clock)
-    event = threading.Event()
     config = settings(read_rate_limit={"qps": 1, "burst": 1})
-    ctx = make_ctx(storage, config=config, notify=event.set)
+    clock = FakeClock()
+    handler = make_handler(clock=clock, config=config)
+    event = threading.Event()
+    ctx = make_ctx(storage, notify=event.set)
     step(handler, ctx)
     assert woken(event)
     polls = service.calls["poll"]
@@ -533,10 +535,10 @@ def test_abort_cancels_the_remote_job(
 def test_abort_before_create_has_nothing_to_cancel(
     make_handler: MakeHandler, service: FakeQueryService, storage: Storage
 ) -> None:
-    handler = make_handler()
     config = settings(quotas={"adhoc-cluster": 1})
-    step(handler, make_ctx(storage, node="n0", config=config))
-    waiting = make_ctx(storage, node="n1", config=config)
+    handler = make_handler(config=config)
+    step(handler, make_ctx(storage, node="n0"))
+    waiting = make_ctx(storage, node="n1")
     step(handler, waiting)
     handler.abort(waiting)
     handler.abort(make_ctx(storage, node="n2"))
@@ -560,8 +562,8 @@ def test_failed_cancel_raises_naming_task_and_job(
 
 
 def test_finalize_releases_quota_and_stops_watching(make_handler: MakeHandler, storage: Storage) -> None:
-    handler = make_handler()
-    ctx = make_ctx(storage, config=settings(quotas={"adhoc-cluster": 3}))
+    handler = make_handler(config=settings(quotas={"adhoc-cluster": 3}))
+    ctx = make_ctx(storage)
     step(handler, ctx)
     assert handler.resource_manager.in_use("adhoc-cluster") == 1
     assert len(handler.status_cache) == 1
@@ -576,15 +578,15 @@ def test_restart_resumes_the_same_remote_job(
     make_handler: MakeHandler, service: FakeQueryService, storage: Storage
 ) -> None:
     config = settings(quotas={"adhoc-cluster": 1})
-    before = make_handler()
-    ctx = make_ctx(storage, config=config)
+    before = make_handler(config=config)
+    ctx = make_ctx(storage)
     step(before, ctx)
     saved = dict(ctx.state)
     before.close()
 
-    after = make_handler()
+    after = make_handler(config=config)
     event = threading.Event()
-    resumed = make_ctx(storage, config=config, notify=event.set, state=saved)
+    resumed = make_ctx(storage, notify=event.set, state=saved)
     waiting = step(after, resumed)
     assert waiting.phase is TaskPhase.QUEUED
     assert waiting.reason == "waiting for the first status of remote job q-1"
@@ -595,33 +597,33 @@ def test_restart_resumes_the_same_remote_job(
     assert step(after, resumed).phase is TaskPhase.RUNNING
     assert service.calls["submit"] == 1
     assert service.job_ids() == ["q-1"]
-    other = step(after, make_ctx(storage, node="n1", config=config))
+    other = step(after, make_ctx(storage, node="n1"))
     assert other.phase is TaskPhase.WAITING_FOR_RESOURCES
 
 
 def test_restart_after_allocation_creates_once(
     make_handler: MakeHandler, service: FakeQueryService, storage: Storage
 ) -> None:
-    clock = ManualClock()
     config = settings(write_rate_limit={"qps": 1, "burst": 1})
-    before = make_handler(clock=clock)
-    step(before, make_ctx(storage, node="n0", config=config))
-    deferred = make_ctx(storage, node="n1", config=config)
+    clock = FakeClock()
+    before = make_handler(clock=clock, config=config)
+    step(before, make_ctx(storage, node="n0"))
+    deferred = make_ctx(storage, node="n1")
     step(before, deferred)
     assert deferred.state["phase"] == JobPhase.ALLOCATED.value
     before.close()
 
-    after = make_handler(clock=clock)
-    resumed = make_ctx(storage, node="n1", config=config, state=deferred.state)
+    after = make_handler(clock=clock, config=config)
+    resumed = make_ctx(storage, node="n1", state=deferred.state)
     assert step(after, resumed).reason == "created remote job q-2"
 
 
 def test_handle_twice_before_the_state_was_saved_creates_one_job(
     make_handler: MakeHandler, service: FakeQueryService, storage: Storage
 ) -> None:
-    handler = make_handler()
     config = settings(quotas={"adhoc-cluster": 2})
-    ctx = make_ctx(storage, config=config)
+    handler = make_handler(config=config)
+    ctx = make_ctx(storage)
     first = handler.handle(ctx)
     again = handler.handle(ctx)  # same (empty) state: the engine lost the first answer
     assert first == again
@@ -676,42 +678,33 @@ def test_job_label_falls_back_to_the_meta_as_json(service: FakeQueryService) -> 
     assert QueryPlugin(service).job_label({"project": "p", "job": 7}) == '{"job":7,"project":"p"}'
 
 
-def test_settings_come_from_the_handlers_config_section(make_handler: MakeHandler, storage: Storage) -> None:
-    handler = make_handler()
-    step(handler, make_ctx(storage, config=settings(workers=3, endpoint="https://q.example")))
+def test_settings_come_from_the_handlers_section(make_handler: MakeHandler, storage: Storage) -> None:
+    handler = make_handler(config=settings(workers=3, endpoint="https://q.example"))
+    assert step(handler, make_ctx(storage)).phase is TaskPhase.QUEUED
     assert handler.config.workers == 3
     assert handler.config.max_system_failures == 2
 
 
-def test_settings_given_to_the_handler_win_over_the_section(
-    make_handler: MakeHandler, storage: Storage
-) -> None:
-    handler = make_handler(config=settings(workers=1))
-    assert step(handler, make_ctx(storage, config={"ignored": True})).phase is TaskPhase.QUEUED
-    assert handler.config.workers == 1
-    with pytest.raises(ConfigurationError) as raised:
-        make_handler(config={"workers": "many"})
-    assert str(raised.value) == "handler 'fake-query': workers must be a whole number, got 'many'"
-
-
-def test_bad_config_section_is_reported(make_handler: MakeHandler, storage: Storage) -> None:
-    with pytest.raises(ConfigurationError) as raised:
-        step(make_handler(), make_ctx(storage, config={"resync": 5}))
-    assert str(raised.value) == (
-        "handler 'fake-query': unknown setting(s) 'resync'; known: endpoint, max_system_failures, "
-        "quotas, read_rate_limit, resync_interval, workers, write_rate_limit"
+def test_bad_settings_are_reported_with_their_key_path(make_handler: MakeHandler) -> None:
+    with pytest.raises(SettingsError) as raised:
+        make_handler(config={"resync": 5, "workers": "many"})
+    assert raised.value.problems == (
+        "engine.handlers.fake-query.workers: input should be a valid integer, unable to parse string as an "
+        "integer, got 'many'",
+        "engine.handlers.fake-query.resync: unknown key; known: endpoint, max_system_failures, quotas, "
+        "read_rate_limit, resync_interval, workers, write_rate_limit",
     )
 
 
 def test_shared_resource_manager_caps_several_handlers(
     make_handler: MakeHandler, service: FakeQueryService, storage: Storage
 ) -> None:
-    shared = MemoryResourceManager()
     config = settings(quotas={"warehouse": 1})
-    one = make_handler(resource_manager=shared)
-    two = make_handler(resource_manager=shared)
-    step(one, make_ctx(storage, node="n0", config=config))
-    waiting = step(two, make_ctx(storage, node="n1", config=config))
+    shared = MemoryResourceManager()
+    one = make_handler(resource_manager=shared, config=config)
+    two = make_handler(resource_manager=shared, config=config)
+    step(one, make_ctx(storage, node="n0"))
+    waiting = step(two, make_ctx(storage, node="n1"))
     assert waiting.reason == "waiting for quota 'warehouse': 1 of 1 units in use, 1 needed"
 
 

@@ -6,7 +6,6 @@ import re
 from typing import Any
 
 import pytest
-from fake_query_service import ManualClock
 from flyteidl.core import identifier_pb2
 
 from roost_core.errors import ConfigurationError
@@ -20,10 +19,11 @@ from roost_core.remote import (
     TokenBucket,
     attempt_job_id,
 )
+from roost_core.testing.harness import FakeClock
 
 
 def test_token_bucket_allows_a_burst_then_refills_at_qps() -> None:
-    clock = ManualClock()
+    clock = FakeClock()
     bucket = TokenBucket(RateLimit(qps=4, burst=2), clock=clock)
     assert [bucket.try_acquire() for _ in range(3)] == [True, True, False]
     assert bucket.wait_time() == 0.25

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import importlib.metadata
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
-from helpers import NAMESPACE
+from helpers import NAMESPACE, handler_config
 
+import roost_k8s_pod.engine
+from roost_core.testing.harness import build_handler
 from roost_core.testing.virtualenv import cached_virtualenv, kept_folder, requirements_key
 from roost_k8s_pod import PodHandler
 from roost_k8s_pod.testing import KubeletOptions, KubeTestServer, SchemasNotFoundError
@@ -50,14 +54,49 @@ def server(k8s_server: KubeTestServer) -> KubeTestServer:
     return k8s_server
 
 
+class PodHandlers:
+    """Pod handlers built as the engine builds them (through the plugin's hook and settings), one per
+    distinct section, closed together."""
+
+    def __init__(self) -> None:
+        self._built: dict[str, PodHandler] = {}
+        self._others: list[PodHandler] = []
+
+    def handler(self, section: Mapping[str, Any]) -> PodHandler:
+        """The handler built with ``section`` as ``engine.handlers.k8s-pod``."""
+        key = json.dumps(section, sort_keys=True, default=str)
+        if key not in self._built:
+            handler = build_handler([roost_k8s_pod.engine], "k8s-pod", section=section)
+            assert isinstance(handler, PodHandler)
+            self._built[key] = handler
+        return self._built[key]
+
+    def new(self, section: Mapping[str, Any]) -> PodHandler:
+        """Another handler built with ``section`` (as a restarted engine builds it), closed with the rest."""
+        handler = build_handler([roost_k8s_pod.engine], "k8s-pod", section=section)
+        assert isinstance(handler, PodHandler)
+        self._others.append(handler)
+        return handler
+
+    def close(self) -> None:
+        for handler in [*self._built.values(), *self._others]:
+            handler.close()
+
+
 @pytest.fixture
-def handler() -> Iterator[PodHandler]:
-    """A Pod handler, closed after the test."""
-    pod_handler = PodHandler()
+def pods() -> Iterator[PodHandlers]:
+    """Builds Pod handlers from sections; closes them after the test."""
+    built = PodHandlers()
     try:
-        yield pod_handler
+        yield built
     finally:
-        pod_handler.close()
+        built.close()
+
+
+@pytest.fixture
+def handler(pods: PodHandlers, kubeconfig: Path) -> PodHandler:
+    """A Pod handler talking to the test server."""
+    return pods.handler(handler_config(kubeconfig))
 
 
 FLYTEKIT_REQUIREMENTS = ("flytekit==1.16.31", "flytekitplugins-pod==1.16.31")

@@ -21,14 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import PodHandlers
 from flyteidl.core import interface_pb2, literals_pb2
-from helpers import NAMESPACE, WAIT_SECONDS, Driver, handler_config, make_context
+from helpers import NAMESPACE, handler_config, make_context
 
 from roost.serialize import SerializationSettings, Serializer
 from roost.types import File
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskPhase
-from roost_k8s_pod import ContainerTask, PodHandler, PodTemplate
+from roost_core.testing.driver import WAIT_SECONDS, Driver
+from roost_k8s_pod import ContainerTask, PodTemplate
 from roost_k8s_pod.testing import KubeTestServer
 
 COPILOT = [sys.executable, "-m", "roost_k8s_pod.copilot"]
@@ -47,13 +49,6 @@ def server(tmp_path: Path) -> Iterator[KubeTestServer]:
         yield test_server
 
 
-@pytest.fixture
-def handler() -> Iterator[PodHandler]:
-    pod_handler = PodHandler()
-    yield pod_handler
-    pod_handler.close()
-
-
 def word_count(tmp_path: Path, script: str = SCRIPT, **options: Any) -> ContainerTask:
     inputs, outputs = tmp_path / "pod-inputs", tmp_path / "pod-outputs"
     return ContainerTask(
@@ -69,7 +64,7 @@ def word_count(tmp_path: Path, script: str = SCRIPT, **options: Any) -> Containe
 
 
 def first_round(
-    tmp_path: Path, server: KubeTestServer, handler: PodHandler, task: ContainerTask, text: Path
+    tmp_path: Path, server: KubeTestServer, pods: PodHandlers, task: ContainerTask, text: Path
 ) -> tuple[Driver, dict[str, Any]]:
     """Create the attempt's pod; its inputs are ``text`` and times=3."""
     template = Serializer(SerializationSettings(project="proj", domain="dev", version="v1")).task(task)
@@ -77,9 +72,10 @@ def first_round(
         server.write_kubeconfig(tmp_path / "kubeconfig"),
         copilot_image="roost/copilot:1",
         copilot_command=COPILOT,
-        default_env={"COPILOT_TEST": "1"},
+        task_environment={"env": {"COPILOT_TEST": "1"}},
     )
-    ctx = make_context(tmp_path, template, config)
+    handler = pods.handler(config)
+    ctx = make_context(tmp_path, template)
     file_literal = literals_pb2.Literal(
         scalar=literals_pb2.Scalar(
             blob=literals_pb2.Blob(uri=text.as_uri(), metadata=literals_pb2.BlobMetadata())
@@ -131,9 +127,9 @@ def terminated(name: str, code: int) -> dict[str, Any]:
     }
 
 
-def test_the_pod_of_a_container_task(tmp_path: Path, server: KubeTestServer, handler: PodHandler) -> None:
+def test_the_pod_of_a_container_task(tmp_path: Path, server: KubeTestServer, pods: PodHandlers) -> None:
     (tmp_path / "text.txt").write_text("a b")
-    driver, pod = first_round(tmp_path, server, handler, word_count(tmp_path), tmp_path / "text.txt")
+    driver, pod = first_round(tmp_path, server, pods, word_count(tmp_path), tmp_path / "text.txt")
     spec = pod["spec"]
     uploader, downloader = spec["initContainers"]
     (primary,) = spec["containers"]
@@ -185,13 +181,14 @@ def test_the_pod_of_a_container_task(tmp_path: Path, server: KubeTestServer, han
 
 
 def test_without_inputs_or_outputs_there_is_no_copilot_for_them(
-    tmp_path: Path, server: KubeTestServer, handler: PodHandler
+    tmp_path: Path, server: KubeTestServer, pods
 ) -> None:
     template = Serializer(SerializationSettings(project="proj", domain="dev")).task(
         ContainerTask(name="quiet", image="busybox", command=["true"], outputs={"y": int})
     )
     config = handler_config(server.write_kubeconfig(tmp_path / "kubeconfig"), copilot_image="c:1")
-    transition = Driver(handler, make_context(tmp_path, template, config)).round()
+    handler = pods.handler(config)
+    transition = Driver(handler, make_context(tmp_path, template)).round()
     spec = server.get("pods", NAMESPACE, transition.state["name"])["spec"]
     assert [c["name"] for c in spec["initContainers"]] == ["roost-copilot-uploader"]
     assert spec["volumes"] == [{"name": "roost-outputs", "emptyDir": {}}]
@@ -207,17 +204,17 @@ def test_without_inputs_or_outputs_there_is_no_copilot_for_them(
             pod_template=PodTemplate(primary_container_name="main"),
         )
     )
-    transition = Driver(handler, make_context(tmp_path, nothing, config, execution="exec2")).round()
+    transition = Driver(handler, make_context(tmp_path, nothing, execution="exec2")).round()
     spec = server.get("pods", NAMESPACE, transition.state["name"])["spec"]
     assert "initContainers" not in spec and "volumes" not in spec
     assert [c["name"] for c in spec["containers"]] == ["main"]
 
 
 def test_a_container_task_runs_in_its_pod(
-    tmp_path: Path, server: KubeTestServer, handler: PodHandler, start: Any
+    tmp_path: Path, server: KubeTestServer, pods: PodHandlers, start: Any
 ) -> None:
     (tmp_path / "text.txt").write_text("the quick brown fox")
-    driver, pod = first_round(tmp_path, server, handler, word_count(tmp_path), tmp_path / "text.txt")
+    driver, pod = first_round(tmp_path, server, pods, word_count(tmp_path), tmp_path / "text.txt")
     namespace, name = NAMESPACE, pod["metadata"]["name"]
     uploader_spec, downloader_spec = pod["spec"]["initContainers"]
     uploader = start(uploader_spec)
@@ -267,11 +264,11 @@ def test_a_container_task_runs_in_its_pod(
 
 
 def test_the_task_fails_with_its_error_file(
-    tmp_path: Path, server: KubeTestServer, handler: PodHandler, start: Any
+    tmp_path: Path, server: KubeTestServer, pods: PodHandlers, start: Any
 ) -> None:
     (tmp_path / "text.txt").write_text("x")
     script = "import pathlib, sys; pathlib.Path(sys.argv[2], '_ERROR').write_text('times must be even'); sys.exit(1)"
-    driver, pod = first_round(tmp_path, server, handler, word_count(tmp_path, script), tmp_path / "text.txt")
+    driver, pod = first_round(tmp_path, server, pods, word_count(tmp_path, script), tmp_path / "text.txt")
     uploader_spec, downloader_spec = pod["spec"]["initContainers"]
     uploader = start(uploader_spec)
     assert start(downloader_spec).wait(WAIT_SECONDS) == 0
@@ -303,9 +300,9 @@ def test_the_task_fails_with_its_error_file(
 
 
 def test_an_input_the_downloader_cannot_fetch(
-    tmp_path: Path, server: KubeTestServer, handler: PodHandler, start: Any
+    tmp_path: Path, server: KubeTestServer, pods: PodHandlers, start: Any
 ) -> None:
-    driver, pod = first_round(tmp_path, server, handler, word_count(tmp_path), tmp_path / "missing.txt")
+    driver, pod = first_round(tmp_path, server, pods, word_count(tmp_path), tmp_path / "missing.txt")
     downloader_spec = pod["spec"]["initContainers"][1]
     assert start(downloader_spec).wait(WAIT_SECONDS) == 1  # so the primary container never starts
     server.set_status(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flyteidl.core import identifier_pb2, literals_pb2, types_pb2, workflow_pb2
-from helpers import WAIT_SECONDS, handler_config, integer, program_task, wait_until
+from helpers import handler_config, program_task
 
 import roost_k8s_pod.engine
 from roost_core.compiler import compile_workflow
@@ -14,6 +14,8 @@ from roost_core.engine.phases import WorkflowPhase
 from roost_core.plugins import EnginePlugins
 from roost_core.storage import Storage
 from roost_core.storage.file import FileStore
+from roost_core.testing.driver import WAIT_SECONDS, wait_until
+from roost_core.testing.tasks import integer
 
 
 def chain(first_mode: str, *first_args: str):

@@ -6,9 +6,10 @@ import threading
 
 import kubernetes
 import pytest
-from helpers import NAMESPACE, WAIT_SECONDS, Driver, handler_config, make_context, program_task, wait_until
+from helpers import NAMESPACE, handler_config, make_context, program_task
 
 from roost_core.handler import TaskPhase
+from roost_core.testing.driver import WAIT_SECONDS, Driver, wait_until
 from roost_k8s_pod import POD
 from roost_k8s_pod.informer import Informer
 from roost_k8s_pod.kube import KubeClient
@@ -75,10 +76,9 @@ def test_a_relist_keeps_objects_newer_than_the_list(server, client):
         informer.close()
 
 
-def test_one_informer_for_all_namespaces(server, handler, kubeconfig, tmp_path):
-    ctx = make_context(
-        tmp_path, program_task("nothing"), handler_config(kubeconfig, informer_scope="cluster")
-    )
+def test_one_informer_for_all_namespaces(server, pods, kubeconfig, tmp_path):
+    handler = pods.handler(handler_config(kubeconfig, informer_scope="cluster"))
+    ctx = make_context(tmp_path, program_task("nothing"))
     assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
     watches = {r.path for r in server.requests if r.query.get("watch") == "true"}
     assert watches == {"/api/v1/pods"}

@@ -6,8 +6,8 @@ import sys
 
 import kubernetes
 import pytest
-from helpers import wait_until
 
+from roost_core.testing.driver import wait_until
 from roost_k8s_pod.testing import KubeletOptions, KubeTestServer
 
 PRINT_ENV = "import os; print(' '.join(f'{k}={os.environ.get(k)}' for k in ('TOKEN', 'MODE', 'POD', 'GREETING', 'P_KEY')))"

@@ -8,11 +8,14 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from helpers import NAMESPACE, WAIT_SECONDS, Driver, handler_config, make_context, program_task, wait_until
+from helpers import NAMESPACE, handler_config, make_context, program_task
 
-from roost_core.errors import ErrorKind
+from roost_core import hookimpl
+from roost_core.errors import ErrorKind, SettingsError
 from roost_core.handler import TaskPhase, Transition
-from roost_k8s_pod import AbortBehavior, K8sResourceHandler, PodHandler, ResourceContext, ResourceKind
+from roost_core.testing.driver import WAIT_SECONDS, Driver, wait_until
+from roost_core.testing.harness import build_handler
+from roost_k8s_pod import AbortBehavior, K8sHandlerSettings, K8sResourceHandler, ResourceContext, ResourceKind
 from roost_k8s_pod.testing import KubeTestServer, write_kubeconfig
 
 
@@ -21,7 +24,7 @@ def pod_creates(server: KubeTestServer) -> int:
 
 
 def test_abort_mid_run_deletes_the_pod_and_stops_its_process(server, handler, kubeconfig, tmp_path):
-    ctx = make_context(tmp_path, program_task("sleep"), handler_config(kubeconfig))
+    ctx = make_context(tmp_path, program_task("sleep"))
     driver = Driver(handler, ctx)
     driver.until(lambda t: t.phase is TaskPhase.RUNNING, "the pod to run")
     name = driver.ctx.state["name"]
@@ -33,17 +36,17 @@ def test_abort_mid_run_deletes_the_pod_and_stops_its_process(server, handler, ku
 
 
 def test_a_restarted_engine_reattaches_through_the_informer_without_a_second_pod(
-    server, kubeconfig, tmp_path
+    server, pods, kubeconfig, tmp_path
 ):
-    ctx = make_context(tmp_path, program_task("sleep"), handler_config(kubeconfig))
-    first = PodHandler()
+    ctx = make_context(tmp_path, program_task("sleep"))
+    first = pods.new(handler_config(kubeconfig))
     driver = Driver(first, ctx)
     driver.until(lambda t: t.phase is TaskPhase.RUNNING, "the pod to run")
     saved = dict(driver.ctx.state)
     first.close()  # the engine process ends; the pod keeps running
     assert set(saved) == {"cluster", "namespace", "name", "created"}
 
-    second = PodHandler()
+    second = pods.new(handler_config(kubeconfig))
     try:
         resumed = Driver(second, dataclasses.replace(ctx, state=saved))
         again = resumed.round()
@@ -58,7 +61,7 @@ def test_a_restarted_engine_reattaches_through_the_informer_without_a_second_pod
 
 
 def test_a_repeated_first_round_creates_no_duplicate(server, handler, kubeconfig, tmp_path):
-    ctx = make_context(tmp_path, program_task("sleep"), handler_config(kubeconfig))
+    ctx = make_context(tmp_path, program_task("sleep"))
     first = handler.handle(ctx)  # the engine crashed before saving this round's state ...
     second = handler.handle(ctx)  # ... so the same first round runs again
     assert first.state["name"] == second.state["name"]
@@ -70,8 +73,9 @@ def test_a_repeated_first_round_creates_no_duplicate(server, handler, kubeconfig
     ]
 
 
-def test_a_watch_event_wakes_the_execution_without_polling(server, handler, kubeconfig, tmp_path):
-    ctx = make_context(tmp_path, program_task("nothing"), handler_config(kubeconfig, recheck_interval=3600))
+def test_a_watch_event_wakes_the_execution_without_polling(server, pods, kubeconfig, tmp_path):
+    handler = pods.handler(handler_config(kubeconfig, recheck_interval=3600))
+    ctx = make_context(tmp_path, program_task("nothing"))
     woken = threading.Event()
     first = handler.handle(dataclasses.replace(ctx, notify=woken.set))
     assert first.wake_after == 3600
@@ -101,13 +105,9 @@ def test_an_exceeded_quota_waits_for_resources_with_the_reason(server, handler, 
             "spec": {"hard": {"pods": "1"}},
         }
     )
-    busy = Driver(
-        handler, make_context(tmp_path, program_task("sleep"), handler_config(kubeconfig), execution="busy")
-    )
+    busy = Driver(handler, make_context(tmp_path, program_task("sleep"), execution="busy"))
     busy.until(lambda t: t.phase is TaskPhase.RUNNING, "the first pod to run")
-    waiting = Driver(
-        handler, make_context(tmp_path, program_task("nothing"), handler_config(kubeconfig), execution="late")
-    )
+    waiting = Driver(handler, make_context(tmp_path, program_task("nothing"), execution="late"))
     refused = waiting.round()
     assert refused.phase is TaskPhase.WAITING_FOR_RESOURCES
     assert refused.reason.startswith(
@@ -135,7 +135,7 @@ def test_a_request_larger_than_the_quota_fails_for_good(server, handler, kubecon
             "spec": {"hard": {"requests.cpu": "100m"}},
         }
     )
-    done = handler.handle(make_context(tmp_path, program_task("nothing"), handler_config(kubeconfig)))
+    done = handler.handle(make_context(tmp_path, program_task("nothing")))
     assert done.phase is TaskPhase.PERMANENT_FAILURE
     assert done.error.code == "ResourceRequestsExceedLimits"
     assert (
@@ -143,28 +143,29 @@ def test_a_request_larger_than_the_quota_fails_for_good(server, handler, kubecon
     )
 
 
-def test_the_execution_cluster_label_selects_the_cluster(tmp_path, handler):
+def test_the_execution_cluster_label_selects_the_cluster(tmp_path, pods):
     with KubeTestServer(kubelet=True) as east, KubeTestServer(kubelet=True) as west:
         for server in (east, west):
             server.create_namespace(NAMESPACE)
         path = write_kubeconfig(tmp_path / "kubeconfig", {"east-ctx": east, "west-ctx": west})
-        config = {
-            "clusters": {
+        config = handler_config(
+            clusters={
                 "east": {"kubeconfig": str(path), "context": "east-ctx"},
                 "west": {"kubeconfig": str(path), "context": "west-ctx"},
             },
-            "default_cluster": "east",
-            "cluster_label": "roost/cluster",
-        }
-        ctx = make_context(tmp_path, program_task("nothing"), config, labels={"roost/cluster": "west"})
+            default_cluster="east",
+            cluster_label="roost/cluster",
+        )
+        handler = pods.handler(config)
+        ctx = make_context(tmp_path, program_task("nothing"), labels={"roost/cluster": "west"})
         done = Driver(handler, ctx).until_done()
         assert done.phase is TaskPhase.SUCCESS
         assert done.state["cluster"] == "west"
         assert len(west.list_objects("pods", NAMESPACE)) == 1
         assert east.list_objects("pods", NAMESPACE) == []
-        unlabelled = make_context(tmp_path, program_task("nothing"), config, execution="other")
+        unlabelled = make_context(tmp_path, program_task("nothing"), execution="other")
         assert Driver(handler, unlabelled).until_done().state["cluster"] == "east"
-        unknown = make_context(tmp_path, program_task("nothing"), config, labels={"roost/cluster": "north"})
+        unknown = make_context(tmp_path, program_task("nothing"), labels={"roost/cluster": "north"})
         refused = handler.handle(unknown)
         assert refused.phase is TaskPhase.PERMANENT_FAILURE
         assert refused.error.message == (
@@ -173,7 +174,7 @@ def test_the_execution_cluster_label_selects_the_cluster(tmp_path, handler):
         )
 
 
-def test_log_links_come_from_the_templates(server, handler, kubeconfig, tmp_path):
+def test_log_links_come_from_the_templates(server, pods, kubeconfig, tmp_path):
     links = [
         {
             "name": "Kubernetes",
@@ -181,7 +182,8 @@ def test_log_links_come_from_the_templates(server, handler, kubeconfig, tmp_path
             "attempt={{ .taskRetryAttempt }}&unknown={{ .nope }}",
         }
     ]
-    ctx = make_context(tmp_path, program_task("nothing"), handler_config(kubeconfig, log_links=links))
+    handler = pods.handler(handler_config(kubeconfig, log_links=links))
+    ctx = make_context(tmp_path, program_task("nothing"))
     done = Driver(handler, ctx).until_done()
     assert [(log.name, log.uri) for log in done.logs] == [
         ("Kubernetes", f"https://logs/{NAMESPACE}/exec1-n0-0/exec1-n0-0?attempt=0&unknown={{{{ .nope }}}}")
@@ -190,9 +192,10 @@ def test_log_links_come_from_the_templates(server, handler, kubeconfig, tmp_path
 
 @pytest.mark.parametrize(("keep", "kept"), [(False, False), (True, True)])
 def test_finalize_deletes_failed_pods_unless_configured_to_keep_them(
-    server, handler, kubeconfig, tmp_path, keep, kept
+    server, pods, kubeconfig, tmp_path, keep, kept
 ):
-    ctx = make_context(tmp_path, program_task("fail"), handler_config(kubeconfig, keep_failed_resources=keep))
+    handler = pods.handler(handler_config(kubeconfig, keep_failed_resources=keep))
+    ctx = make_context(tmp_path, program_task("fail"))
     driver = Driver(handler, ctx)
     assert driver.until_done().phase is TaskPhase.RETRYABLE_FAILURE
     handler.finalize(driver.ctx)
@@ -203,10 +206,9 @@ def test_finalize_deletes_failed_pods_unless_configured_to_keep_them(
         wait_until(lambda: server.get("pods", NAMESPACE, name) is None, "the failed pod to be deleted")
 
 
-def test_finalize_deletes_succeeded_pods(server, handler, kubeconfig, tmp_path):
-    ctx = make_context(
-        tmp_path, program_task("nothing"), handler_config(kubeconfig, keep_failed_resources=True)
-    )
+def test_finalize_deletes_succeeded_pods(server, pods, kubeconfig, tmp_path):
+    handler = pods.handler(handler_config(kubeconfig, keep_failed_resources=True))
+    ctx = make_context(tmp_path, program_task("nothing"))
     driver = Driver(handler, ctx)
     assert driver.until_done().phase is TaskPhase.SUCCESS
     handler.finalize(driver.ctx)
@@ -215,13 +217,14 @@ def test_finalize_deletes_succeeded_pods(server, handler, kubeconfig, tmp_path):
     )
 
 
-def test_the_informer_relists_after_410_gone_and_keeps_waking(handler, tmp_path):
+def test_the_informer_relists_after_410_gone_and_keeps_waking(pods, tmp_path):
     # Without bookmarks the informer resumes from its last event's resource version, which the compaction
     # below makes too old: the server answers 410 Gone and the informer must list again.
     with KubeTestServer(kubelet=True, bookmark_interval=3600) as server:
         server.create_namespace(NAMESPACE)
         config = handler_config(server.write_kubeconfig(tmp_path / "kubeconfig"))
-        driver = Driver(handler, make_context(tmp_path, program_task("sleep"), config))
+        handler = pods.handler(config)
+        driver = Driver(handler, make_context(tmp_path, program_task("sleep")))
         driver.until(lambda t: t.phase is TaskPhase.RUNNING, "the pod to run")
         informer = handler.informers[0]
         lists = informer.lists
@@ -237,9 +240,7 @@ def test_the_informer_relists_after_410_gone_and_keeps_waking(handler, tmp_path)
 
 
 def test_a_pod_the_api_server_refuses_is_a_permanent_user_error(server, handler, kubeconfig, tmp_path):
-    ctx = make_context(
-        tmp_path, program_task("nothing"), handler_config(kubeconfig), labels={"team": "not valid!"}
-    )
+    ctx = make_context(tmp_path, program_task("nothing"), labels={"team": "not valid!"})
     done = handler.handle(ctx)
     assert done.phase is TaskPhase.PERMANENT_FAILURE
     assert done.error.code == "BadTaskFormat"
@@ -248,18 +249,19 @@ def test_a_pod_the_api_server_refuses_is_a_permanent_user_error(server, handler,
 
 
 def test_a_missing_namespace_is_a_retryable_system_error(k8s_server, handler, kubeconfig, tmp_path):
-    done = handler.handle(make_context(tmp_path, program_task("nothing"), handler_config(kubeconfig)))
+    done = handler.handle(make_context(tmp_path, program_task("nothing")))
     assert done.phase is TaskPhase.RETRYABLE_FAILURE
     assert done.error.kind is ErrorKind.SYSTEM
     assert done.error.code == "NamespaceNotFound"
     assert 'namespaces "proj-dev" not found' in done.error.message
 
 
-def test_an_unreachable_cluster_is_retried_then_fails(handler, tmp_path):
+def test_an_unreachable_cluster_is_retried_then_fails(pods, tmp_path):
     with KubeTestServer() as gone:
         path = gone.write_kubeconfig(tmp_path / "kubeconfig")
-    config = {"clusters": {"default": {"kubeconfig": str(path)}}, "max_api_failures": 1, "request_timeout": 2}
-    driver = Driver(handler, make_context(tmp_path, program_task("nothing"), config))
+    config = handler_config(path, max_api_failures=1, request_timeout=2)
+    handler = pods.handler(config)
+    driver = Driver(handler, make_context(tmp_path, program_task("nothing")))
     first = driver.round()
     assert first.phase is TaskPhase.NOT_READY
     assert "the Kubernetes API of cluster 'default' failed" in first.reason
@@ -270,17 +272,17 @@ def test_an_unreachable_cluster_is_retried_then_fails(handler, tmp_path):
     assert "(2 failures in a row)" in second.error.message
 
 
-def test_a_bad_configuration_fails_the_attempt_naming_the_option(handler, tmp_path):
-    done = handler.handle(make_context(tmp_path, program_task("nothing"), {"namespace_tmplate": "x"}))
-    assert done.phase is TaskPhase.PERMANENT_FAILURE
-    assert done.error.kind is ErrorKind.SYSTEM
-    assert done.error.message.startswith("handler 'k8s-pod': unknown option(s) namespace_tmplate; known: ")
-
-
-def test_a_namespace_template_giving_a_bad_name_fails(handler, tmp_path):
-    done = handler.handle(
-        make_context(tmp_path, program_task("nothing"), {"namespace_template": "{project}_{domain}"})
+def test_a_bad_setting_fails_building_the_handler_naming_the_key(pods):
+    with pytest.raises(SettingsError) as raised:
+        pods.handler({"kubernetes": {"namespace_tmplate": "x"}})
+    assert str(raised.value).startswith(
+        "engine.handlers.k8s-pod.kubernetes.namespace_tmplate: unknown key; known: active_deadline, "
     )
+
+
+def test_a_namespace_template_giving_a_bad_name_fails(pods, tmp_path):
+    handler = pods.handler(handler_config(namespace_template="{project}_{domain}"))
+    done = handler.handle(make_context(tmp_path, program_task("nothing")))
     assert done.phase is TaskPhase.PERMANENT_FAILURE
     assert done.error.message == (
         "task 'tests.my_task': namespace_template '{project}_{domain}' gives 'proj_dev', which is not a valid "
@@ -291,7 +293,6 @@ def test_a_namespace_template_giving_a_bad_name_fails(handler, tmp_path):
 class ConfigMapJob(K8sResourceHandler):
     """A plugin over the machinery: a ConfigMap as 'the job', a Secret as an extra, aborted by a patch."""
 
-    name = "configmap-job"
     resource_kind = ResourceKind("v1", "ConfigMap", "configmaps")
 
     def build_resource(self, ctx: ResourceContext) -> dict[str, Any]:
@@ -319,10 +320,28 @@ class ConfigMapJob(K8sResourceHandler):
         return AbortBehavior(patch={"data": {"state": "stopped"}})
 
 
+class ConfigMapJobs:
+    """Registers ConfigMapJob as a plugin on the toolkit does: its class is the factory, the shared settings
+    its settings."""
+
+    @hookimpl
+    def roost_task_handlers(self, register):
+        register(
+            "configmap-job",
+            ConfigMapJob,
+            task_types=["configmap-job"],
+            default=True,
+            settings=K8sHandlerSettings,
+        )
+
+
 def test_a_plugin_gets_extras_created_first_and_an_abort_patch(server, kubeconfig, tmp_path):
-    plugin = ConfigMapJob()
+    plugin = build_handler(
+        [ConfigMapJobs()], "configmap-job", shared={"kubernetes": handler_config(kubeconfig)["kubernetes"]}
+    )
+    assert isinstance(plugin, ConfigMapJob)
     try:
-        ctx = make_context(tmp_path, program_task("nothing"), handler_config(kubeconfig))
+        ctx = make_context(tmp_path, program_task("nothing"))
         driver = Driver(plugin, ctx)
         assert driver.round().phase is TaskPhase.RUNNING
         name = driver.ctx.state["name"]
@@ -338,11 +357,10 @@ def test_a_plugin_gets_extras_created_first_and_an_abort_patch(server, kubeconfi
         plugin.close()
 
 
-def test_objects_carry_the_identity_labels_and_annotations(server, handler, kubeconfig, tmp_path):
+def test_objects_carry_the_identity_labels_and_annotations(server, pods, kubeconfig, tmp_path):
     config = handler_config(kubeconfig, default_labels={"team": "ml"}, default_annotations={"owner": "me"})
-    ctx = make_context(
-        tmp_path, program_task("sleep"), config, labels={"purpose": "test"}, interruptible=True
-    )
+    handler = pods.handler(config)
+    ctx = make_context(tmp_path, program_task("sleep"), labels={"purpose": "test"}, interruptible=True)
     name = handler.handle(ctx).state["name"]
     metadata = server.get("pods", NAMESPACE, name)["metadata"]
     assert metadata["labels"] == {

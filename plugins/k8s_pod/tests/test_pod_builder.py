@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import itertools
 import sys
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from conftest import PodHandlers
 from flyteidl.core import security_pb2, tasks_pb2, workflow_pb2
 from google.protobuf import struct_pb2
-from helpers import NAMESPACE, PROGRAM, make_context, program_task
+from helpers import NAMESPACE, PROGRAM, handler_config, make_context, program_task
 
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskPhase
-from roost_k8s_pod import PodHandler
 from roost_k8s_pod.testing import KubeTestServer
 
 CPU, MEMORY, GPU, STORAGE = (
@@ -35,10 +36,11 @@ def validator(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def handler():
-    pod_handler = PodHandler()
-    yield pod_handler
-    pod_handler.close()
+def pods() -> Iterator[PodHandlers]:
+    """Pod handlers shared by the module's tests, one per distinct section."""
+    built = PodHandlers()
+    yield built
+    built.close()
 
 
 _executions = itertools.count()
@@ -48,21 +50,19 @@ def attempt(
     tmp_path: Path,
     task: tasks_pb2.TaskTemplate,
     validator: KubeTestServer,
-    handler: PodHandler,
+    pods,
     config=None,
     **fields,
 ):
     """One first round of the handler for ``task``, in an execution of its own."""
-    config = {"clusters": {"default": {"kubeconfig": str(validator.kubeconfig_path)}}, **(config or {})}
-    ctx = make_context(
-        tmp_path, task, config, inputs={"x": 1}, execution=f"exec{next(_executions)}", **fields
-    )
+    handler = pods.handler(handler_config(validator.kubeconfig_path, **(config or {})))
+    ctx = make_context(tmp_path, task, inputs={"x": 1}, execution=f"exec{next(_executions)}", **fields)
     return handler.handle(ctx)
 
 
-def build(tmp_path, task, validator, handler, config=None, **fields) -> dict:
+def build(tmp_path, task, validator, pods, config=None, **fields) -> dict:
     """The pod the handler creates for ``task``; the server admitted it, so it passed the Pod schema."""
-    transition = attempt(tmp_path, task, validator, handler, config, **fields)
+    transition = attempt(tmp_path, task, validator, pods, config, **fields)
     assert not transition.phase.is_failure, transition.error
     return validator.get("pods", NAMESPACE, transition.state["name"])
 
@@ -86,9 +86,9 @@ def env_of(container: dict) -> dict:
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in container["env"]}
 
 
-def test_a_container_task_becomes_a_single_container_pod(tmp_path, validator, handler):
+def test_a_container_task_becomes_a_single_container_pod(tmp_path, validator, pods):
     task = program_task("double", inputs=["x"], outputs=["o0"], env={"MODE": "fast"})
-    pod = build(tmp_path, task, validator, handler)
+    pod = build(tmp_path, task, validator, pods)
     container = primary(pod)
     assert container["name"] == pod["metadata"]["name"]
     assert container["command"] == [sys.executable, str(PROGRAM)]
@@ -110,7 +110,7 @@ def test_a_container_task_becomes_a_single_container_pod(tmp_path, validator, ha
     }
 
 
-def test_resources_gpus_and_ephemeral_storage(tmp_path, validator, handler):
+def test_resources_gpus_and_ephemeral_storage(tmp_path, validator, pods):
     resources = tasks_pb2.Resources(
         requests=entries(cpu="2", memory="4Gi", gpu="1", storage="10Gi"),
         limits=entries(cpu="4", gpu="1", memory="0"),
@@ -119,7 +119,7 @@ def test_resources_gpus_and_ephemeral_storage(tmp_path, validator, handler):
         tmp_path,
         program_task("nothing", resources=resources),
         validator,
-        handler,
+        pods,
         {
             "resource_tolerations": {
                 "nvidia.com/gpu": [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
@@ -133,7 +133,7 @@ def test_resources_gpus_and_ephemeral_storage(tmp_path, validator, handler):
     assert pod["spec"]["tolerations"] == [{"key": "gpu", "operator": "Exists", "effect": "NoSchedule"}]
 
 
-def test_resources_are_capped_and_overridden_by_the_node(tmp_path, validator, handler):
+def test_resources_are_capped_and_overridden_by_the_node(tmp_path, validator, pods):
     task = program_task("nothing", resources=tasks_pb2.Resources(requests=entries(cpu="8", memory="1Gi")))
     overrides = workflow_pb2.TaskNodeOverrides(
         resources=tasks_pb2.Resources(limits=entries(memory="2Gi")), container_image="tests/other:2"
@@ -142,7 +142,7 @@ def test_resources_are_capped_and_overridden_by_the_node(tmp_path, validator, ha
         tmp_path,
         task,
         validator,
-        handler,
+        pods,
         {"max_resources": {"cpu": "4", "memory": "64Gi"}},
         overrides=overrides,
     )
@@ -154,7 +154,7 @@ def test_resources_are_capped_and_overridden_by_the_node(tmp_path, validator, ha
     }
 
 
-def test_interruptible_pods_get_tolerations_selectors_and_affinity(tmp_path, validator, handler):
+def test_interruptible_pods_get_tolerations_selectors_and_affinity(tmp_path, validator, pods):
     config = {
         "interruptible_tolerations": [
             {"key": "spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
@@ -165,7 +165,7 @@ def test_interruptible_pods_get_tolerations_selectors_and_affinity(tmp_path, val
         "default_tolerations": [{"key": "roost", "operator": "Exists"}],
         "default_node_selector": {"team": "ml"},
     }
-    spot = build(tmp_path, program_task("nothing"), validator, handler, config, interruptible=True)
+    spot = build(tmp_path, program_task("nothing"), validator, pods, config, interruptible=True)
     assert spot["spec"]["tolerations"] == [
         {"key": "spot", "operator": "Equal", "value": "true", "effect": "NoSchedule"},
         {"key": "roost", "operator": "Exists"},
@@ -176,7 +176,7 @@ def test_interruptible_pods_get_tolerations_selectors_and_affinity(tmp_path, val
     ]
     assert terms == [{"matchExpressions": [{"key": "spot", "operator": "In", "values": ["true"]}]}]
     assert spot["metadata"]["labels"]["interruptible"] == "true"
-    regular = build(tmp_path, program_task("nothing"), validator, handler, config)
+    regular = build(tmp_path, program_task("nothing"), validator, pods, config)
     assert regular["spec"]["nodeSelector"] == {"team": "ml"}
     terms = regular["spec"]["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"][
         "nodeSelectorTerms"
@@ -184,7 +184,7 @@ def test_interruptible_pods_get_tolerations_selectors_and_affinity(tmp_path, val
     assert terms == [{"matchExpressions": [{"key": "spot", "operator": "DoesNotExist"}]}]
 
 
-def test_secrets_become_env_vars_or_files(tmp_path, validator, handler):
+def test_secrets_become_env_vars_or_files(tmp_path, validator, pods):
     task = program_task("nothing")
     task.security_context.secrets.extend(
         [
@@ -196,7 +196,7 @@ def test_secrets_become_env_vars_or_files(tmp_path, validator, handler):
         ]
     )
     task.security_context.run_as.k8s_service_account = "runner"
-    pod = build(tmp_path, task, validator, handler)
+    pod = build(tmp_path, task, validator, pods)
     container = primary(pod)
     env = env_of(container)
     ref = {"secretKeyRef": {"name": "db", "key": "password", "optional": True}}
@@ -216,21 +216,21 @@ def test_secrets_become_env_vars_or_files(tmp_path, validator, handler):
     assert pod["spec"]["serviceAccountName"] == "runner"
 
 
-def test_the_task_timeout_becomes_the_active_deadline(tmp_path, validator, handler):
+def test_the_task_timeout_becomes_the_active_deadline(tmp_path, validator, pods):
     task = program_task("nothing")
-    assert "activeDeadlineSeconds" not in build(tmp_path, task, validator, handler)["spec"]
+    assert "activeDeadlineSeconds" not in build(tmp_path, task, validator, pods)["spec"]
     assert (
-        build(tmp_path, task, validator, handler, {"active_deadline": "2h"})["spec"]["activeDeadlineSeconds"]
+        build(tmp_path, task, validator, pods, {"active_deadline": "2h"})["spec"]["activeDeadlineSeconds"]
         == 7200
     )
     task.metadata.timeout.FromTimedelta(timedelta(minutes=5))
     assert (
-        build(tmp_path, task, validator, handler, {"active_deadline": "2h"})["spec"]["activeDeadlineSeconds"]
+        build(tmp_path, task, validator, pods, {"active_deadline": "2h"})["spec"]["activeDeadlineSeconds"]
         == 300
     )
 
 
-def test_the_default_pod_template_is_the_base(tmp_path, validator, handler):
+def test_the_default_pod_template_is_the_base(tmp_path, validator, pods):
     template = {
         "metadata": {"labels": {"from": "template"}, "annotations": {"a": "b"}},
         "spec": {
@@ -255,7 +255,7 @@ def test_the_default_pod_template_is_the_base(tmp_path, validator, handler):
         tmp_path,
         program_task("nothing"),
         validator,
-        handler,
+        pods,
         {"default_pod_template": template, "default_tolerations": [{"key": "d", "operator": "Exists"}]},
     )
     container = primary(pod)
@@ -271,12 +271,12 @@ def test_the_default_pod_template_is_the_base(tmp_path, validator, handler):
     assert pod["metadata"]["labels"]["from"] == "template"
 
 
-def test_a_named_pod_template(tmp_path, validator, handler):
+def test_a_named_pod_template(tmp_path, validator, pods):
     task = program_task("nothing")
     task.metadata.pod_template_name = "gpu"
     templates = {"gpu": {"spec": {"runtimeClassName": "nvidia", "containers": []}}}
     assert (
-        build(tmp_path, task, validator, handler, {"pod_templates": templates})["spec"]["runtimeClassName"]
+        build(tmp_path, task, validator, pods, {"pod_templates": templates})["spec"]["runtimeClassName"]
         == "nvidia"
     )
 
@@ -304,8 +304,8 @@ def k8s_pod_task(task_type: str = "python-task") -> tasks_pb2.TaskTemplate:
     return task
 
 
-def test_a_pod_target_with_a_sidecar(tmp_path, validator, handler):
-    pod = build(tmp_path, k8s_pod_task(), validator, handler)
+def test_a_pod_target_with_a_sidecar(tmp_path, validator, pods):
+    pod = build(tmp_path, k8s_pod_task(), validator, pods)
     main, sidecar = pod["spec"]["containers"]
     assert pod["metadata"]["annotations"]["primary_container_name"] == "primary"
     assert pod["metadata"]["labels"]["pod-label"] == "yes"
@@ -319,21 +319,21 @@ def test_a_pod_target_with_a_sidecar(tmp_path, validator, handler):
     assert env_of(sidecar)["FLYTE_INTERNAL_EXECUTION_ID"] == pod["metadata"]["labels"]["execution-id"]
 
 
-def test_sidecar_tasks_of_versions_0_and_1(tmp_path, validator, handler):
+def test_sidecar_tasks_of_versions_0_and_1(tmp_path, validator, pods):
     spec = k8s_pod_task().k8s_pod.pod_spec
     old = program_task("nothing", task_type="sidecar")
     old.ClearField("container")
     old.custom.update(
         {"podSpec": struct_to_dict(spec), "primaryContainerName": "primary", "labels": {"v": "0"}}
     )
-    assert build(tmp_path, old, validator, handler)["metadata"]["labels"]["v"] == "0"
+    assert build(tmp_path, old, validator, pods)["metadata"]["labels"]["v"] == "0"
     newer = program_task("nothing", task_type="sidecar")
     newer.ClearField("container")
     newer.task_type_version = 1
     newer.custom.CopyFrom(spec)
     newer.config["primary_container_name"] = "sidecar"
     assert (
-        build(tmp_path, newer, validator, handler)["metadata"]["annotations"]["primary_container_name"]
+        build(tmp_path, newer, validator, pods)["metadata"]["annotations"]["primary_container_name"]
         == "sidecar"
     )
 
@@ -344,22 +344,22 @@ def struct_to_dict(struct: struct_pb2.Struct) -> dict:
     return MessageToDict(struct)
 
 
-def test_a_pod_template_override_on_the_node(tmp_path, validator, handler):
+def test_a_pod_template_override_on_the_node(tmp_path, validator, pods):
     template = tasks_pb2.K8sPod(primary_container_name="main")
     template.pod_spec.update(
         {"containers": [{"name": "main", "image": "tests/override:1", "args": ["{{.input}}"]}]}
     )
     overrides = workflow_pb2.TaskNodeOverrides(pod_template=template)
-    pod = build(tmp_path, program_task("nothing"), validator, handler, overrides=overrides)
+    pod = build(tmp_path, program_task("nothing"), validator, pods, overrides=overrides)
     assert [c["name"] for c in pod["spec"]["containers"]] == ["main"]
     assert primary(pod)["args"] == [f"{data(tmp_path, pod)}/inputs.pb"]
 
 
-def test_tasks_that_cannot_become_pods(tmp_path, validator, handler):
+def test_tasks_that_cannot_become_pods(tmp_path, validator, pods):
     pods_before = len(validator.list_objects("pods", NAMESPACE))
 
     def refusal(task, config=None, **fields):
-        transition = attempt(tmp_path, task, validator, handler, config, **fields)
+        transition = attempt(tmp_path, task, validator, pods, config, **fields)
         assert transition.phase is TaskPhase.PERMANENT_FAILURE
         return transition.error
 
@@ -379,7 +379,7 @@ def test_tasks_that_cannot_become_pods(tmp_path, validator, handler):
     assert (error.code, error.kind) == ("BadConfiguration", ErrorKind.SYSTEM)
     assert error.message.endswith(
         "the task moves its data with the copilot (data_config: a raw container reading its inputs from files "
-        "and writing its outputs as files), and the Pod handler's copilot_image option is not set; set it to an "
+        "and writing its outputs as files), and engine.kubernetes.copilot_image is not set; set it to an "
         "image with roost-k8s-pod installed"
     )
     raw.container.data_config.input_path = raw.container.data_config.output_path = "/data"

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from flyteidl.core import literals_pb2, security_pb2
-from helpers import NAMESPACE, Driver, handler_config, make_context, program_task
+from helpers import NAMESPACE, make_context, program_task
 
 from roost_core.handler import TaskPhase
+from roost_core.testing.driver import Driver
 
 
 def test_a_task_runs_as_a_pod_and_its_outputs_are_read(server, handler, kubeconfig, tmp_path):
     task = program_task("double", inputs=["x"], outputs=["o0"])
-    ctx = make_context(tmp_path, task, handler_config(kubeconfig), inputs={"x": 21})
+    ctx = make_context(tmp_path, task, inputs={"x": 21})
     driver = Driver(handler, ctx)
     done = driver.until_done()
     assert done.phase is TaskPhase.SUCCESS, done
@@ -34,7 +35,7 @@ def test_a_task_secret_reaches_the_process_as_an_environment_variable(server, ha
     task.security_context.secrets.add(
         group="db", key="password", mount_requirement=security_pb2.Secret.ENV_VAR, env_var="DB_PASS"
     )
-    ctx = make_context(tmp_path, task, handler_config(kubeconfig))
+    ctx = make_context(tmp_path, task)
     done = Driver(handler, ctx).until_done()
     assert done.phase is TaskPhase.SUCCESS, done
     outputs = ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)

@@ -6,15 +6,17 @@ from datetime import timedelta
 
 import pytest
 from flyteidl.core import tasks_pb2
-from helpers import NAMESPACE, Driver, handler_config, make_context, program_task, wait_until
+from helpers import NAMESPACE, handler_config, make_context, program_task
 
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskPhase
+from roost_core.testing.driver import Driver, wait_until
 
 
-def start(handler, server, kubeconfig, tmp_path, task, **config):
+def start(pods, server, kubeconfig, tmp_path, task, **config):
     """Drive an attempt until its pod runs (or stops short of it); returns the driver."""
-    ctx = make_context(tmp_path, task, handler_config(kubeconfig, **config), inputs={"x": 1})
+    handler = pods.handler(handler_config(kubeconfig, **config))
+    ctx = make_context(tmp_path, task, inputs={"x": 1})
     return Driver(handler, ctx)
 
 
@@ -22,8 +24,8 @@ def running(driver):
     return driver.until(lambda t: t.phase is TaskPhase.RUNNING, "the pod to run")
 
 
-def test_a_task_error_document_is_the_failure(server, handler, kubeconfig, tmp_path):
-    driver = start(handler, server, kubeconfig, tmp_path, program_task("error"))
+def test_a_task_error_document_is_the_failure(server, pods, kubeconfig, tmp_path):
+    driver = start(pods, server, kubeconfig, tmp_path, program_task("error"))
     done = driver.until_done()
     assert done.phase is TaskPhase.PERMANENT_FAILURE
     assert done.error.code == "USER:ValueError"
@@ -32,9 +34,9 @@ def test_a_task_error_document_is_the_failure(server, handler, kubeconfig, tmp_p
 
 
 def test_a_non_zero_exit_without_error_document_carries_the_last_log_lines(
-    server, handler, kubeconfig, tmp_path
+    server, pods, kubeconfig, tmp_path
 ):
-    driver = start(handler, server, kubeconfig, tmp_path, program_task("fail"), log_tail_lines=3)
+    driver = start(pods, server, kubeconfig, tmp_path, program_task("fail"), log_tail_lines=3)
     done = driver.until_done()
     assert done.phase is TaskPhase.RETRYABLE_FAILURE
     assert done.error.kind is ErrorKind.USER
@@ -43,7 +45,7 @@ def test_a_non_zero_exit_without_error_document_carries_the_last_log_lines(
     assert done.error.message.endswith("noise line 28\nnoise line 29\nValueError: the last words")
 
 
-def test_without_a_termination_message_the_log_tail_is_fetched(server, handler, kubeconfig, tmp_path):
+def test_without_a_termination_message_the_log_tail_is_fetched(server, pods, kubeconfig, tmp_path):
     # terminationMessagePolicy File (set by the pod template) leaves the status without the log tail.
     template = {"spec": {"containers": [{"name": "primary", "terminationMessagePolicy": "File"}]}}
     task = program_task("fail")
@@ -62,9 +64,7 @@ def test_without_a_termination_message_the_log_tail_is_fetched(server, handler, 
         }
     )
     task.config["primary_container_name"] = "main"
-    driver = start(
-        handler, server, kubeconfig, tmp_path, task, log_tail_lines=2, pod_templates={"t": template}
-    )
+    driver = start(pods, server, kubeconfig, tmp_path, task, log_tail_lines=2, pod_templates={"t": template})
     done = driver.until_done()
     assert done.phase is TaskPhase.RETRYABLE_FAILURE
     pod = server.get("pods", NAMESPACE, driver.ctx.state["name"])
@@ -72,10 +72,10 @@ def test_without_a_termination_message_the_log_tail_is_fetched(server, handler, 
     assert done.error.message.endswith("last lines of its log:\nnoise line 29\nValueError: the last words")
 
 
-def test_image_pull_back_off_waits_for_its_grace_period(server, handler, kubeconfig, tmp_path):
+def test_image_pull_back_off_waits_for_its_grace_period(server, pods, kubeconfig, tmp_path):
     server.kubelet.fail_image_pull("tests/missing:1")
     driver = start(
-        handler,
+        pods,
         server,
         kubeconfig,
         tmp_path,
@@ -88,11 +88,11 @@ def test_image_pull_back_off_waits_for_its_grace_period(server, handler, kubecon
 
 
 def test_image_pull_back_off_past_its_grace_period_is_a_retryable_system_error(
-    server, handler, kubeconfig, tmp_path
+    server, pods, kubeconfig, tmp_path
 ):
     server.kubelet.fail_image_pull("tests/missing:1")
     driver = start(
-        handler,
+        pods,
         server,
         kubeconfig,
         tmp_path,
@@ -106,13 +106,13 @@ def test_image_pull_back_off_past_its_grace_period_is_a_retryable_system_error(
     assert "grace period" in done.error.message
 
 
-def test_an_unschedulable_pod_waits_for_resources(server, handler, kubeconfig, tmp_path):
+def test_an_unschedulable_pod_waits_for_resources(server, pods, kubeconfig, tmp_path):
     server.kubelet.set_node(capacity={"cpu": "1", "memory": "1Gi", "pods": "10"})
     resources = tasks_pb2.Resources(
         requests=[tasks_pb2.Resources.ResourceEntry(name=tasks_pb2.Resources.CPU, value="4")]
     )
     driver = start(
-        handler,
+        pods,
         server,
         kubeconfig,
         tmp_path,
@@ -124,8 +124,8 @@ def test_an_unschedulable_pod_waits_for_resources(server, handler, kubeconfig, t
     assert driver.until_done().phase is TaskPhase.SUCCESS
 
 
-def test_an_oom_killed_container_is_a_user_error_that_says_so(server, handler, kubeconfig, tmp_path):
-    driver = start(handler, server, kubeconfig, tmp_path, program_task("sleep"))
+def test_an_oom_killed_container_is_a_user_error_that_says_so(server, pods, kubeconfig, tmp_path):
+    driver = start(pods, server, kubeconfig, tmp_path, program_task("sleep"))
     running(driver)
     server.kubelet.oom_kill(NAMESPACE, driver.ctx.state["name"])
     done = driver.until_done()
@@ -139,9 +139,7 @@ def test_an_oom_killed_container_is_a_user_error_that_says_so(server, handler, k
 
 @pytest.mark.parametrize("interruptible", [True, False])
 def test_eviction_is_a_retryable_system_error(server, handler, kubeconfig, tmp_path, interruptible):
-    ctx = make_context(
-        tmp_path, program_task("sleep"), handler_config(kubeconfig), interruptible=interruptible
-    )
+    ctx = make_context(tmp_path, program_task("sleep"), interruptible=interruptible)
     driver = Driver(handler, ctx)
     running(driver)
     server.kubelet.evict(NAMESPACE, driver.ctx.state["name"], "The node was low on resource: memory.")
@@ -159,7 +157,7 @@ def test_eviction_is_a_retryable_system_error(server, handler, kubeconfig, tmp_p
 def test_preemption_of_an_interruptible_pod_is_a_retryable_system_error(
     server, handler, kubeconfig, tmp_path
 ):
-    ctx = make_context(tmp_path, program_task("sleep"), handler_config(kubeconfig), interruptible=True)
+    ctx = make_context(tmp_path, program_task("sleep"), interruptible=True)
     driver = Driver(handler, ctx)
     running(driver)
     name = driver.ctx.state["name"]
@@ -172,17 +170,17 @@ def test_preemption_of_an_interruptible_pod_is_a_retryable_system_error(
     wait_until(lambda: server.get("pods", NAMESPACE, name) is None, "the preempted pod to go")
 
 
-def test_a_pod_over_its_active_deadline_fails(server, handler, kubeconfig, tmp_path):
+def test_a_pod_over_its_active_deadline_fails(server, pods, kubeconfig, tmp_path):
     task = program_task("sleep")
     task.metadata.timeout.FromTimedelta(timedelta(seconds=1))
-    driver = start(handler, server, kubeconfig, tmp_path, task)
+    driver = start(pods, server, kubeconfig, tmp_path, task)
     done = driver.until_done()
     assert done.phase is TaskPhase.RETRYABLE_FAILURE
     assert done.error.code == "DeadlineExceeded"
     assert "ran longer than its activeDeadlineSeconds (1s)" in done.error.message
 
 
-def test_a_missing_secret_fails_after_its_grace_period(server, handler, kubeconfig, tmp_path):
+def test_a_missing_secret_fails_after_its_grace_period(server, pods, kubeconfig, tmp_path):
     task = program_task("nothing")
     task.container.ClearField("env")
     template = {
@@ -197,15 +195,15 @@ def test_a_missing_secret_fails_after_its_grace_period(server, handler, kubeconf
             ]
         }
     }
-    driver = start(handler, server, kubeconfig, tmp_path, task, default_pod_template=template)
+    driver = start(pods, server, kubeconfig, tmp_path, task, default_pod_template=template)
     done = driver.until_done()
     assert done.phase is TaskPhase.PERMANENT_FAILURE
     assert done.error.code == "CreateContainerConfigError"
     assert 'secret "absent" not found' in done.error.message
 
 
-def test_a_pod_deleted_from_outside_is_a_system_error(server, handler, kubeconfig, tmp_path):
-    driver = start(handler, server, kubeconfig, tmp_path, program_task("sleep"))
+def test_a_pod_deleted_from_outside_is_a_system_error(server, pods, kubeconfig, tmp_path):
+    driver = start(pods, server, kubeconfig, tmp_path, program_task("sleep"))
     running(driver)
     server.api.delete(server.api.resource_type("", "v1", "pods"), NAMESPACE, driver.ctx.state["name"], 0)
     done = driver.until_done()

@@ -7,20 +7,28 @@ import sys
 import textwrap
 
 import pytest
-from helpers import WAIT_SECONDS
 
 import roost_k8s_pod
 import roost_k8s_pod.engine
+from roost_core.engine import EngineConfig
 from roost_core.plugins import EnginePlugins
+from roost_core.testing.driver import WAIT_SECONDS
 
 
-def test_the_engine_plugin_registers_the_pod_handler_for_its_task_types():
+def test_installing_the_plugin_keeps_python_tasks_on_local_process_until_configured():
     plugins = EnginePlugins([roost_k8s_pod.engine], entry_points=False)
-    selector = plugins.handlers(
-        {"python-task": "k8s-pod", "container": "k8s-pod", "raw-container": "k8s-pod"}
+    installed = plugins.handlers()
+    for task_type in ("python-task", "container", "raw-container"):
+        assert installed.for_task_type(task_type).name == "local-process"
+    for task_type in ("sidecar", "pod"):
+        assert installed.for_task_type(task_type).name == "k8s-pod"
+    chosen = plugins.handlers(
+        EngineConfig(
+            default_for_task_types=dict.fromkeys(("python-task", "container", "raw-container"), "k8s-pod")
+        )
     )
     for task_type in ("python-task", "container", "raw-container", "sidecar", "pod"):
-        assert selector.for_task_type(task_type).name == "k8s-pod"
+        assert chosen.for_task_type(task_type).name == "k8s-pod"
 
 
 def test_importing_and_registering_imports_no_kubernetes_client():

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sdk_tasks
 from flyteidl.core import identifier_pb2, literals_pb2
-from helpers import NAMESPACE, WAIT_SECONDS, handler_config, integer
+from helpers import NAMESPACE, handler_config
 
 import roost_k8s_pod.engine
 from roost.serialize import SerializationSettings, Serializer
@@ -23,6 +23,8 @@ from roost_core.engine.phases import WorkflowPhase
 from roost_core.plugins import EnginePlugins
 from roost_core.storage import Storage
 from roost_core.storage.file import FileStore
+from roost_core.testing.driver import WAIT_SECONDS
+from roost_core.testing.tasks import integer
 from roost_k8s_pod.testing import KubeletOptions, KubeTestServer
 
 IMAGE = "tests/roost:1"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import kubernetes
 import pytest
-from helpers import WAIT_SECONDS, wait_until
 from kubernetes.client import ApiException
 
+from roost_core.testing.driver import WAIT_SECONDS, wait_until
 from roost_k8s_pod.testing import KubeTestServer, SchemasNotFoundError, load_crd
 
 

@@ -9,8 +9,8 @@ import sys
 import textwrap
 
 import pytest
-from helpers import WAIT_SECONDS
 
+from roost_core.testing.driver import WAIT_SECONDS
 from roost_k8s_pod.testing import ApiError, KubeTestServer
 from roost_k8s_pod.testing.schemas import core_schemas
 from roost_k8s_pod.testing.validation import SchemaWalker

@@ -1,51 +1,43 @@
 """The engine configuration of the admin's workers, from the ``engine`` section of the settings.
 
-The section holds ``roost_core.engine.EngineConfig`` keys. In a YAML settings file::
+The section holds ``roost_core.engine.EngineConfig`` keys, the shared sections the installed handlers read,
+and one section per handler. In a YAML settings file::
 
     engine:
       poll_interval: 5              # longest wait between rounds of an execution nothing woke (seconds)
-      default_for_task_types:       # which handler runs a task type, where several could
-        python-task: local-process
-        pod: k8s-pod
+      default_for_task_types:       # which handler runs a task type, where the default is not wanted
+        python-task: k8s-pod
+      task_environment:             # what every handler that starts task code gives it
+        env: {PYTHONPATH: /srv/code}
+      kubernetes: {...}             # read by every Kubernetes handler (roost-k8s-pod)
       handlers:
         local-process:
-          env: {PYTHONPATH: /srv/code}
           image_environments:       # container image -> a local Python environment (virtualenv, conda)
             cr.flyte.org/flyteorg/flytekit:py3.11-1.16.31: /opt/venvs/flytekit
             ghcr.io/acme/train:2.1: /opt/venvs/train
 
 or as environment variables: ``ROOST_ENGINE__POLL_INTERVAL=2``,
-``ROOST_ENGINE__HANDLERS__LOCAL-PROCESS__KILL_GRACE_PERIOD=5``.
+``ROOST_ENGINE__HANDLERS__LOCAL-PROCESS__KILL_GRACE_PERIOD=5``. Every key is checked when the workers start
+(``roost start``, ``roost engine``): an unknown key or handler, or a value of the wrong type, fails the start
+with the settings file, the key path and what was expected.
 
-Unless configured otherwise, ``python-task``, ``container`` and ``raw-container`` tasks run as local processes
-(``local-process``), even when another installed plugin (the Kubernetes pod plugin) serves those types too.
-Tasks whose image ``image_environments`` lists run with that environment's interpreter first on ``PATH``;
-other tasks run with the admin's own Python environment.
-
-Local task processes do not inherit the admin's own configuration and database credentials: the variables
-matching ``WITHHELD_VARIABLES`` (``ROOST_*``, which hold the database URL, storage options and any signing key,
-and libpq's ``PG*``) are dropped from their environment, on top of any ``drop_env`` the section lists. What a task
-needs is given to it explicitly, as Flyte's sandbox tells every pod: how to reach the blob store (S3 endpoint and
-credentials, :func:`storage_environment`) and the admin (its gRPC endpoint, :func:`admin_environment`), so
-flytekit's eager workflows, tasks that use FlyteRemote, and Roost tasks using its remote client work from inside
-a task.
+Task code does not inherit the admin's own configuration and database credentials: the variables matching
+``WITHHELD_VARIABLES`` (``ROOST_*``, which hold the database URL, storage options and any signing key, and
+libpq's ``PG*``) are added to ``task_environment.drop_env``. What a task needs is added to
+``task_environment.env`` (configured values win), as Flyte's sandbox tells every pod: how to reach the blob
+store (S3 endpoint and credentials, :func:`storage_environment`) and the admin (its gRPC endpoint,
+:func:`admin_environment`), so flytekit's eager workflows, tasks that use FlyteRemote, and Roost tasks using
+its remote client work from inside a task, whichever handler runs it (local processes, pods).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
 from roost_core.engine import EngineConfig
-from roost_core.errors import ConfigurationError
-from roost_core.handlers.local_process import LocalProcessSettings
-
-DEFAULT_TASK_HANDLERS = {
-    "python-task": "local-process",
-    "container": "local-process",
-    "raw-container": "local-process",
-}
-"""Task type → handler, where the settings do not say."""
+from roost_core.errors import ConfigurationError, SettingsError
 
 DEFAULT_POLL_INTERVAL = 5.0
 """The admin's default for ``EngineConfig.poll_interval``: handlers, child executions and signals wake
@@ -53,7 +45,7 @@ executions when something changes, so the poll is only a safety net, and each ro
 
 
 WITHHELD_VARIABLES = ("ROOST_*", "PG*")
-"""Variables of the admin's environment that local task processes never inherit (``drop_env`` patterns)."""
+"""Variables of the admin's environment that task processes never inherit (``drop_env`` patterns)."""
 
 _S3_VARIABLES = {
     "endpoint_url": ("FLYTE_AWS_ENDPOINT",),
@@ -85,38 +77,35 @@ def storage_environment(storage_options: Mapping[str, Mapping[str, Any]]) -> dic
     }
 
 
+TASK_ENVIRONMENT = "task_environment"
+
+
 def engine_config(section: Mapping[str, Any], reach: Mapping[str, str] | None = None) -> EngineConfig:
     """The engine configuration for the settings' ``engine`` section, with the admin's defaults filled in.
 
-    Local task processes get ``reach`` (:func:`storage_environment`, :func:`admin_environment`) under the
-    ``env`` the section configures for ``local-process`` (configured values win), and never inherit
-    ``WITHHELD_VARIABLES``. An unknown key or a malformed ``local-process`` section raises ConfigurationError
-    naming it. (A task type mapped to a handler that is not installed is reported when the workers start.)
+    ``reach`` (:func:`storage_environment`, :func:`admin_environment`) goes under the configured
+    ``task_environment.env`` (configured values win) and ``WITHHELD_VARIABLES`` before its ``drop_env``. The
+    handler sections are checked when an engine is built from it (:func:`in_settings`).
     """
     data = dict(section)
-    handlers = data.get("handlers") or {}
-    if isinstance(handlers, Mapping):
-        process = dict(handlers.get("local-process") or {})
-        if reach:
-            process["env"] = {**reach, **(process.get("env") or {})}
-        dropped = process.get("drop_env") or []
-        if isinstance(dropped, list | tuple):
-            process["drop_env"] = [*WITHHELD_VARIABLES, *dropped]
-        data["handlers"] = {**handlers, "local-process": process}
-    chosen = data.get("default_for_task_types") or {}
-    if not isinstance(chosen, Mapping):
-        raise ConfigurationError(
-            f"engine.default_for_task_types must map task types to handlers, not {chosen!r}"
-        )
-    data["default_for_task_types"] = {**DEFAULT_TASK_HANDLERS, **chosen}
+    shared = data.get(TASK_ENVIRONMENT) or {}
+    if not isinstance(shared, Mapping):
+        raise SettingsError([f"engine.{TASK_ENVIRONMENT}: expected a mapping of settings, got {shared!r}"])
+    shared = dict(shared)
+    env = shared.get("env") or {}
+    dropped = shared.get("drop_env") or []
+    if isinstance(env, Mapping):
+        shared["env"] = {**(reach or {}), **env}
+    if isinstance(dropped, list | tuple):
+        shared["drop_env"] = [*WITHHELD_VARIABLES, *dropped]
+    data[TASK_ENVIRONMENT] = shared
     data.setdefault("poll_interval", DEFAULT_POLL_INTERVAL)
-    config = EngineConfig.from_mapping(data)
-    if not isinstance(config.handlers, Mapping):
-        raise ConfigurationError(
-            f"engine.handlers must map handler names to sections, not {config.handlers!r}"
-        )
-    local = config.handlers.get("local-process")
-    if local is not None:
-        # Checked now, so a typo fails `roost start` instead of every task later.
-        LocalProcessSettings.from_config(local)
-    return config
+    return EngineConfig.from_mapping(data)
+
+
+def in_settings(exc: ConfigurationError) -> ConfigurationError:
+    """``exc`` naming the settings file the configuration came from (``--config``, ``$ROOST_CONFIG``)."""
+    path = os.environ.get("ROOST_CONFIG")
+    if not path:
+        return exc
+    return ConfigurationError(f"{path}: {exc}")

@@ -48,14 +48,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from roost_admin.db import models
 from roost_admin.db.base import utcnow
 from roost_admin.server.execution_rows import key_text
-from roost_admin.workers.config import admin_environment, engine_config, storage_environment
+from roost_admin.workers.config import admin_environment, engine_config, in_settings, storage_environment
 from roost_admin.workers.identity import WorkerIdentity
 from roost_admin.workers.launcher import AdminChildLauncher
 from roost_admin.workers.signals import AdminSignals
 from roost_admin.workers.sink import AdminEventSink
 from roost_admin.workers.store import Claim, ClaimedStateStore, load_state
 from roost_core.engine import Engine, ExecutionState, Run, StateStoreError
-from roost_core.errors import RoostError
+from roost_core.errors import ConfigurationError, RoostError
 from roost_core.failpoints import failpoint
 from roost_core.storage import StorageError
 
@@ -355,22 +355,25 @@ class WorkerPool:
         self.executions_per_worker = settings.executions_per_worker
         self.store = ClaimedStateStore(app.db, self.lease)
         self.sink = AdminEventSink(app, self.poke)
-        self.engine = Engine(
-            app.storage,
-            config=engine_config(
-                settings.engine,
-                {
-                    **storage_environment(settings.storage_options),
-                    **admin_environment(app.public_grpc_endpoint, insecure=settings.public_grpc_insecure),
-                },
-            ),
-            plugins=app.plugins,
-            state_store=self.store,
-            sinks={"admin": self.sink},
-            signals=AdminSignals(app),
-            launcher=AdminChildLauncher(app, self.poke),
-            task_credentials=app.task_credentials,
-        )
+        try:
+            self.engine = Engine(
+                app.storage,
+                config=engine_config(
+                    settings.engine,
+                    {
+                        **storage_environment(settings.storage_options),
+                        **admin_environment(app.public_grpc_endpoint, insecure=settings.public_grpc_insecure),
+                    },
+                ),
+                plugins=app.plugins,
+                state_store=self.store,
+                sinks={"admin": self.sink},
+                signals=AdminSignals(app),
+                launcher=AdminChildLauncher(app, self.poke),
+                task_credentials=app.task_credentials,
+            )
+        except ConfigurationError as exc:
+            raise in_settings(exc) from None
         self._count = count
         self._workers: list[_Worker] = []
         self._stop = threading.Event()
@@ -378,11 +381,12 @@ class WorkerPool:
         self._started = False
 
     def start(self) -> None:
-        """Start the workers and the heartbeat; handler selection is checked first, so a misconfigured task
-        type fails here, not at the first task."""
-        self.engine.handlers.describe()
-        for task_type in self.engine.config.default_for_task_types:
-            self.engine.handlers.for_task_type(task_type)
+        """Start the workers and the heartbeat; every chosen handler is built first, so one that cannot be
+        built fails here, not at the first task."""
+        try:
+            self.engine.handlers.build_all()
+        except ConfigurationError as exc:
+            raise in_settings(exc) from None
         self._identity = WorkerIdentity.acquire(self.app.settings.data_dir)
         self.identity = self._identity.name
         self._hand_back_predecessors_claims()

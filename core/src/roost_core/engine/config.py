@@ -3,13 +3,27 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from roost_core.errors import ConfigurationError
+from roost_core.errors import ConfigurationError, SettingsError
 
 T = TypeVar("T")
+
+_EXPECTED: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "float": ("a number", lambda v: isinstance(v, int | float) and not isinstance(v, bool)),
+    "int": ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "dict[str, str]": (
+        "a mapping of strings to strings",
+        lambda v: isinstance(v, Mapping) and all(isinstance(x, str) for i in v.items() for x in i),
+    ),
+    "dict[str, dict[str, Any]]": (
+        "a mapping of names to settings",
+        lambda v: isinstance(v, Mapping) and all(isinstance(k, str) for k in v),
+    ),
+}
 
 
 def _from_mapping(cls: type[T], data: Mapping[str, Any], what: str) -> T:
@@ -26,13 +40,19 @@ def _from_mapping(cls: type[T], data: Mapping[str, Any], what: str) -> T:
 class EngineConfig:
     """How the engine runs every execution.
 
-    ``handlers`` holds one configuration section per handler name; the handler receives its section as
-    ``TaskContext.config``.
+    ``handlers`` holds one settings section per handler name and ``shared`` the sections several handlers
+    read (``task_environment``, ``kubernetes``); both are checked against the handlers' settings classes
+    when the engine starts (:class:`~roost_core.plugins.HandlerSet`), and each handler is built with its
+    own typed settings.
     """
 
     default_for_task_types: dict[str, str] = field(default_factory=dict)
-    """Task type → handler name, where the choice is not obvious (several handlers serve a type)."""
+    """Task type → handler name; wins over the default a plugin offers."""
     handlers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Handler name → its settings section (``engine.handlers.<name>``)."""
+    shared: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Shared section name → its settings (``engine.<section>``); a handler's section may override any of
+    them under the same name."""
     max_system_retries: int = 3
     """Attempts that fail with a SYSTEM error and may be retried, beyond the task's own retries."""
     interruptible_failure_threshold: int = 1
@@ -54,8 +74,24 @@ class EngineConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> EngineConfig:
-        """Build from a configuration mapping; unknown keys are an error naming them."""
-        return _from_mapping(cls, data, "engine")
+        """Build from the ``engine`` section of a configuration file: its options by name, every other key a
+        shared section (checked when the engine starts). A value of the wrong type is a
+        :class:`~roost_core.errors.SettingsError` naming it and the expected type."""
+        options = {f.name: f for f in dataclasses.fields(cls) if f.name != "shared"}
+        problems = []
+        values: dict[str, Any] = {"shared": {}}
+        for key, value in data.items():
+            option = options.get(key)
+            if option is None:
+                values["shared"][key] = value
+                continue
+            expected, fits = _EXPECTED[str(option.type)]
+            if not fits(value):
+                problems.append(f"engine.{key}: expected {expected}, got {value!r}")
+            values[key] = dict(value) if isinstance(value, Mapping) else value
+        if problems:
+            raise SettingsError(problems)
+        return cls(**values)
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from roost_core.errors import ErrorKind, ExecutionError, RoostError
 from roost_core.events.recorder import EventRecorder
 from roost_core.events.sinks import EventSink
 from roost_core.failpoints import failpoint
-from roost_core.plugins import EnginePlugins, HandlerSelector
+from roost_core.plugins import EnginePlugins, HandlerSet
 from roost_core.storage import Storage
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,10 @@ class RoundResult:
 class Engine:
     """Runs executions of compiled workflows with the configured handlers.
 
+    Making one checks the handler configuration (:class:`~roost_core.plugins.HandlerSet`): an unknown
+    handler, shared section or settings key, a handler chosen for a task type that is not installed, or two
+    plugins offering themselves as the default for one task type raise a
+    :class:`~roost_core.errors.ConfigurationError` naming every problem. Handlers are built on first use.
     One engine serves many executions, from many threads: each :class:`Run` must be evaluated by one
     thread at a time.
     """
@@ -93,14 +97,8 @@ class Engine:
         if bind is not None:
             bind(self)
         self.clock = clock
-        self._handlers: HandlerSelector | None = None
-
-    @property
-    def handlers(self) -> HandlerSelector:
-        """Picks handlers by task type; plugins are loaded on first use."""
-        if self._handlers is None:
-            self._handlers = self.plugins.handlers(self.config.default_for_task_types)
-        return self._handlers
+        self.handlers: HandlerSet = self.plugins.handlers(self.config)
+        """Picks handlers by task type and builds each once, with its settings."""
 
     # starting and resuming
 
@@ -287,10 +285,8 @@ class Engine:
                 run.wait(wait if deadline is None else min(wait, max(0.0, deadline - now)))
 
     def close(self) -> None:
-        """Shut down: let every loaded handler stop its threads and close its connections."""
-        if self._handlers is not None:
-            for registration in self.plugins.handler_registrations():
-                registration.handler.close()
+        """Shut down: let every built handler stop its threads and close its connections."""
+        self.handlers.close()
 
     def abort(self, run: Run, cause: str) -> None:
         """Ask for the execution to be aborted in its next round (safe from any thread)."""

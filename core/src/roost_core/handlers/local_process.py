@@ -20,33 +20,13 @@ Fast-registered tasks (``pyflyte-fast-execute`` and ``roost-fast-execute``) unpa
 that folder is not the task's own, so an absolute ``--dest-dir`` is replaced by the attempt's working
 directory, which plays the part of the container's file system.
 
-Configuration (the handler's section, ``ctx.config``):
+Settings (:class:`LocalProcessSettings`, ``engine.handlers.local-process``): ``image_environments``,
+``kill_grace_period``, ``work_dir``, ``log_dir``, ``keep_logs``, and the shared ``task_environment``
+(:class:`~roost_core.settings.TaskEnvironment`: ``env`` and ``drop_env``), which this handler may override.
 
-``env``
-    Extra environment variables for every task process (mapping), applied last.
-``drop_env``
-    Names of the engine's own environment variables that task processes do not inherit (a list of
-    shell-style patterns such as ``ROOST_*``): the engine's configuration and credentials, which a
-    task has no business reading. ``env`` and the container's own variables are applied after, so
-    they can still set such names.
-``image_environments``
-    Mapping of container image (exact string) to the folder of a Python environment (virtualenv,
-    conda). Its ``bin/`` goes first on ``PATH`` and ``VIRTUAL_ENV`` names it, so tasks built for
-    different images run with different interpreters. A task whose image is not listed runs in the
-    engine's own environment: the folder of the engine's Python goes first on ``PATH``.
-``kill_grace_period``
-    Seconds an aborted task gets between SIGTERM and SIGKILL (default 10).
-``work_dir``
-    Folder holding one sub-folder per attempt: control files, the process's working directory, and
-    the logs unless ``log_dir`` is set. Default: ``roost-local-process-<uid>`` in the system temp
-    folder. ``finalize`` removes the attempt's sub-folder.
-``log_dir``
-    Folder receiving the logs instead (one sub-folder per attempt); the handler never removes them.
-``keep_logs``
-    When true, ``finalize`` keeps the log files in the attempt's sub-folder (default false).
-
-The process environment is the engine's own environment (less ``drop_env``), then the container's
-``env``, then ``ctx.environment`` (the execution's identity), then the configured ``env``.
+The process environment is the engine's own environment (less ``task_environment.drop_env``), then the
+container's ``env``, then ``ctx.environment`` (the execution's identity and variables), then
+``task_environment.env``.
 
 How an attempt runs: the first ``handle`` creates the attempt's folder, whose name is derived from
 the attempt's identity and output prefix, takes an exclusive lock on its ``lock`` file, and starts a
@@ -84,6 +64,7 @@ from typing import Any
 
 from flyteidl.core import tasks_pb2
 from google.protobuf.json_format import MessageToDict
+from pydantic import Field
 
 from roost_core.container import (
     ResultKind,
@@ -102,9 +83,10 @@ from roost_core.copilot import (
     upload_outputs,
     write_error_document,
 )
-from roost_core.errors import ConfigurationError, ErrorKind
+from roost_core.errors import ErrorKind
 from roost_core.handler import TaskContext, TaskHandler, TaskLog, Transition
 from roost_core.handlers._supervise import process_start_time, write_json_atomically
+from roost_core.settings import HandlerSettings, Seconds, TaskEnvironment
 from roost_core.storage import StorageError
 
 SUPERVISOR = Path(__file__).with_name("_supervise.py")
@@ -118,71 +100,29 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 _PERMANENT_START_ERRORS = {errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.EISDIR}
 
 
-@dataclass(frozen=True, slots=True)
-class LocalProcessSettings:
-    """The handler's configuration, checked (see the module docstring for each option)."""
-
-    env: Mapping[str, str]
-    drop_env: tuple[str, ...]
-    image_environments: Mapping[str, str]
-    kill_grace_period: float
-    work_dir: Path
-    log_dir: Path | None
-    keep_logs: bool
-
-    @classmethod
-    def from_config(cls, config: Mapping[str, Any]) -> LocalProcessSettings:
-        """Check ``config``; an unknown option or a wrong type is a ConfigurationError naming it."""
-        unknown = set(config) - {
-            "env",
-            "drop_env",
-            "image_environments",
-            "kill_grace_period",
-            "work_dir",
-            "log_dir",
-            "keep_logs",
-        }
-        if unknown:
-            raise ConfigurationError(
-                f"local-process: unknown option(s) {', '.join(sorted(unknown))}; known: env, drop_env, "
-                "image_environments, kill_grace_period, work_dir, log_dir, keep_logs"
-            )
-        grace = config.get("kill_grace_period", DEFAULT_KILL_GRACE_PERIOD)
-        if isinstance(grace, bool) or not isinstance(grace, int | float) or grace < 0:
-            raise ConfigurationError(
-                f"local-process: kill_grace_period must be a number of seconds >= 0, got {grace!r}"
-            )
-        keep_logs = config.get("keep_logs", False)
-        if not isinstance(keep_logs, bool):
-            raise ConfigurationError(f"local-process: keep_logs must be true or false, got {keep_logs!r}")
-        default_work_dir = Path(tempfile.gettempdir()) / f"roost-local-process-{os.getuid()}"
-        work_dir = config.get("work_dir") or default_work_dir
-        log_dir = config.get("log_dir")
-        drop_env = config.get("drop_env", ())
-        if not isinstance(drop_env, list | tuple) or not all(
-            isinstance(pattern, str) for pattern in drop_env
-        ):
-            raise ConfigurationError(
-                f"local-process: drop_env must be a list of variable name patterns, got {drop_env!r}"
-            )
-        return cls(
-            env=_string_mapping(config, "env"),
-            drop_env=tuple(drop_env),
-            image_environments=_string_mapping(config, "image_environments"),
-            kill_grace_period=float(grace),
-            work_dir=Path(work_dir),
-            log_dir=Path(log_dir) if log_dir else None,
-            keep_logs=keep_logs,
-        )
+def _default_work_dir() -> Path:
+    return Path(tempfile.gettempdir()) / f"roost-local-process-{os.getuid()}"
 
 
-def _string_mapping(config: Mapping[str, Any], option: str) -> dict[str, str]:
-    value = config.get(option, {})
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
-    ):
-        raise ConfigurationError(f"local-process: {option} must map strings to strings, got {value!r}")
-    return dict(value)
+class LocalProcessSettings(HandlerSettings):
+    """The settings of the ``local-process`` handler (``engine.handlers.local-process``)."""
+
+    task_environment: TaskEnvironment = TaskEnvironment()
+    """The shared ``engine.task_environment`` (``env``, ``drop_env``), with this handler's overrides."""
+    image_environments: dict[str, str] = Field(default_factory=dict)
+    """Container image (exact string) → the folder of a Python environment (virtualenv, conda). Its ``bin/``
+    goes first on ``PATH`` and ``VIRTUAL_ENV`` names it, so tasks built for different images run with
+    different interpreters. A task whose image is not listed runs in the engine's own environment: the folder
+    of the engine's Python goes first on ``PATH``."""
+    kill_grace_period: Seconds = DEFAULT_KILL_GRACE_PERIOD
+    """Seconds an aborted task gets between SIGTERM and SIGKILL."""
+    work_dir: Path = Field(default_factory=_default_work_dir)
+    """Folder holding one sub-folder per attempt: control files, the process's working directory, and the
+    logs unless ``log_dir`` is set. ``finalize`` removes the attempt's sub-folder."""
+    log_dir: Path | None = None
+    """Folder receiving the logs instead (one sub-folder per attempt); the handler never removes them."""
+    keep_logs: bool = False
+    """When true, ``finalize`` keeps the log files in the attempt's sub-folder."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,17 +217,15 @@ class LocalProcessHandler(TaskHandler):
     name = "local-process"
     produces_futures = True  # flytekit dynamic tasks are python-task processes writing futures.pb
 
-    def __init__(self) -> None:
+    def __init__(self, settings: LocalProcessSettings | None = None) -> None:
+        self.settings = settings or LocalProcessSettings()
         self._watched: set[Path] = set()
         self._watched_lock = threading.Lock()
 
     def handle(self, ctx: TaskContext) -> Transition:
         """Start the attempt's process (first round) or report on it."""
-        try:
-            settings = LocalProcessSettings.from_config(ctx.config)
-        except ConfigurationError as exc:
-            return Transition.failure("BadConfiguration", str(exc), kind=ErrorKind.SYSTEM, retryable=False)
-        files = _AttemptFiles.from_state(ctx.state) if ctx.state else _AttemptFiles.for_attempt(ctx, settings)
+        settings = self.settings
+        files = self._files(ctx)
         if not ctx.state:
             refusal = _storage_refusal(ctx)
             if refusal is not None:
@@ -335,10 +273,9 @@ class LocalProcessHandler(TaskHandler):
     def finalize(self, ctx: TaskContext) -> None:
         """Remove the attempt's folder (keeping its log files when ``keep_logs`` is set)."""
         files = self._files(ctx)
-        settings = LocalProcessSettings.from_config(ctx.config)
         if not files.folder.exists():
             return
-        if settings.keep_logs and files.stdout.parent == files.folder:
+        if self.settings.keep_logs and files.stdout.parent == files.folder:
             for entry in files.folder.iterdir():
                 if entry not in (files.stdout, files.stderr):
                     _remove(entry)
@@ -348,7 +285,7 @@ class LocalProcessHandler(TaskHandler):
     def _files(self, ctx: TaskContext) -> _AttemptFiles:
         if ctx.state:
             return _AttemptFiles.from_state(ctx.state)
-        return _AttemptFiles.for_attempt(ctx, LocalProcessSettings.from_config(ctx.config))
+        return _AttemptFiles.for_attempt(ctx, self.settings)
 
     def _start(
         self, ctx: TaskContext, settings: LocalProcessSettings, files: _AttemptFiles, lock_fd: int
@@ -618,14 +555,15 @@ def _collect_outputs(ctx: TaskContext, files: _AttemptFiles, *, exited_ok: bool)
 def _process_environment(
     ctx: TaskContext, settings: LocalProcessSettings, source: _CommandSource
 ) -> dict[str, str]:
+    shared = settings.task_environment
     env = {
         name: value
         for name, value in os.environ.items()
-        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in settings.drop_env)
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in shared.drop_env)
     }
     env.update(source.env)
     env.update(ctx.environment)
-    env.update(settings.env)
+    env.update(shared.env)
     image_environment = settings.image_environments.get(source.image)
     if image_environment is not None:
         first_on_path = str(Path(image_environment) / "bin")

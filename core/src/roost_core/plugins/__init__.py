@@ -1,6 +1,15 @@
-"""The engine's plugin system: hook specifications and the manager that loads plugins lazily."""
+"""The engine's plugin system: hook specifications, the manager that loads plugins lazily, handler choice."""
 
+from roost_core.plugins.handlers import Candidate, HandlerRegistration, HandlerSet, TaskTypeChoice
 from roost_core.plugins.hookspecs import hookimpl
-from roost_core.plugins.manager import EnginePlugins, HandlerRegistration, HandlerSelector
+from roost_core.plugins.manager import EnginePlugins, PluginFailure
 
-__all__ = ["EnginePlugins", "HandlerRegistration", "HandlerSelector", "hookimpl"]
+__all__ = [
+    "Candidate",
+    "EnginePlugins",
+    "HandlerRegistration",
+    "HandlerSet",
+    "PluginFailure",
+    "TaskTypeChoice",
+    "hookimpl",
+]

@@ -8,22 +8,25 @@ a ``register`` callable; call it once per thing the plugin provides::
 
     @hookimpl
     def roost_task_handlers(register):
-        register(MyHandler(), task_types=["my-task"])
+        register("my-handler", MyHandler, task_types=["my-task"], default=True, settings=MySettings)
 
 Roost's own handlers, sinks and stores are registered through these same hooks. A function named like a
-hook but misspelled fails plugin loading with an error naming it.
+hook but misspelled fails loading that plugin with an error naming it; the other plugins keep working.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pluggy
 
 from roost_core.events.sinks import EventSink
 from roost_core.handler import TaskHandler
 from roost_core.storage import BlobStore
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 PROJECT = "roost_engine"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -35,10 +38,30 @@ StoreFactory = Callable[[Mapping[str, Any]], BlobStore]
 """Builds a blob store from its configuration section."""
 
 
+HandlerFactory = Callable[..., TaskHandler]
+"""Builds a handler: called with the handler's validated settings when it registered a settings class, else
+with no arguments. A handler class whose ``__init__`` takes its settings is a factory."""
+
+
 class RegisterHandler(Protocol):
     """The ``register`` callable of :func:`roost_task_handlers`."""
 
-    def __call__(self, handler: TaskHandler, *, task_types: Iterable[str]) -> None: ...
+    def __call__(
+        self,
+        name: str,
+        factory: HandlerFactory,
+        *,
+        task_types: Iterable[str],
+        default: bool | Iterable[str] = False,
+        settings: type[BaseModel] | str | None = None,
+    ) -> None:
+        """Register the handler ``name`` (how configuration refers to it) for ``task_types``.
+
+        ``default`` offers it as the default handler of all (True) or some of its task types; claim it only
+        for task types your plugin introduces, since two claims for one task type are a start-up error.
+        ``settings`` is its :class:`~roost_core.settings.HandlerSettings` subclass, or ``"module:Class"`` to
+        import it only when an engine builds or checks its handlers (keeps plugin loading light).
+        """
 
 
 class RegisterSink(Protocol):
@@ -55,7 +78,11 @@ class RegisterStore(Protocol):
 
 @hookspec
 def roost_task_handlers(register: RegisterHandler) -> None:
-    """Register task handlers and the task types each one serves."""
+    """Register task handler factories, the task types each one serves, and their settings classes.
+
+    Nothing is built here: an engine builds each handler once, with settings validated from its
+    configuration (``engine.handlers.<name>``, and the shared sections its settings read).
+    """
 
 
 @hookspec

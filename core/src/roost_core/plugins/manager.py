@@ -1,39 +1,54 @@
-"""Finds engine plugins, lazily, and answers "which handler runs this task type?"."""
+"""Finds engine plugins, lazily; a plugin that fails to load is reported and left out, the rest keep working."""
 
 from __future__ import annotations
 
+import importlib
 import importlib.metadata
+import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from roost_core.errors import ConfigurationError, UnknownTaskTypeError
-from roost_core.handler import TaskHandler
+from roost_core.errors import ConfigurationError
 from roost_core.plugins import hookspecs
+from roost_core.plugins.handlers import HandlerRegistration, HandlerSet, registration
 from roost_core.plugins.hookspecs import SinkFactory, StoreFactory
+
+if TYPE_CHECKING:
+    from roost_core.engine.config import EngineConfig
+
+log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "roost.engine"
 BUILTIN_PLUGINS = ("roost_core.builtin",)
 
 
 @dataclass(frozen=True, slots=True)
-class HandlerRegistration:
-    """One handler and the task types it registered for."""
+class PluginFailure:
+    """A plugin that was left out: which one, from which distribution, and why."""
 
-    handler: TaskHandler
-    task_types: tuple[str, ...]
     plugin: str
+    """The entry point's name (or the plugin's name, for a hook that failed)."""
+    distribution: str
+    """``name version`` of the distribution that installed it; empty when not known."""
+    error: str
+
+    def __str__(self) -> str:
+        source = f" (distribution {self.distribution})" if self.distribution else ""
+        return f"engine plugin {self.plugin!r}{source} was left out: {self.error}"
 
 
 class EnginePlugins:
     """The engine's plugin manager.
 
-    Built-in plugins and those passed in are registered at once; entry-point plugins (group
-    ``roost.engine``) are imported the first time a hook's answer is asked for, not before. Plugins that
-    implement a hook that does not exist fail loading with an error naming it.
+    Built-in plugins and those passed in are registered the first time a hook's answer is asked for, and
+    entry-point plugins (group ``roost.engine``) are imported then, not before. A plugin passed in that
+    implements a hook that does not exist fails loading with an error naming it. An entry-point plugin that
+    does not import, implements such a hook, or raises in a hook is left out, logged and listed in
+    :attr:`failures` with its distribution; the other plugins keep working.
     """
 
     def __init__(self, plugins: Iterable[object] = (), *, entry_points: bool = True) -> None:
@@ -43,6 +58,8 @@ class EnginePlugins:
         self._entry_points = entry_points
         self._lock = threading.Lock()
         self._loaded = False
+        self._failures: list[PluginFailure] = []
+        self._distributions: dict[str, str] = {}
         self._handlers: list[HandlerRegistration] | None = None
         self._sinks: dict[str, SinkFactory] | None = None
         self._stores: dict[str, StoreFactory] | None = None
@@ -60,11 +77,43 @@ class EnginePlugins:
             for name in BUILTIN_PLUGINS:
                 self._pm.register(importlib.import_module(name), name=name)
             for plugin in self._extra:
-                self._pm.register(plugin)
-            if self._entry_points:
-                self._pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP)
+                if not self._pm.is_registered(plugin):  # a built-in passed again
+                    self._pm.register(plugin)
             self._pm.check_pending()
+            if self._entry_points:
+                for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                    self._load_entry_point(entry_point)
             self._loaded = True
+
+    def _load_entry_point(self, entry_point: importlib.metadata.EntryPoint) -> None:
+        dist = entry_point.dist
+        distribution = f"{dist.name} {dist.version}" if dist is not None else ""
+        if self._pm.get_plugin(entry_point.name) is not None or self._pm.is_blocked(entry_point.name):
+            return
+        try:
+            plugin = entry_point.load()
+            self._pm.register(plugin, name=entry_point.name)
+        except Exception as exc:  # a broken plugin must not take the engine down
+            self._fail(entry_point.name, distribution, exc)
+            return
+        try:
+            self._pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self._pm.unregister(name=entry_point.name)
+            self._fail(entry_point.name, distribution, exc)
+            return
+        self._distributions[entry_point.name] = distribution
+
+    def _fail(self, plugin: str, distribution: str, exc: BaseException) -> None:
+        failure = PluginFailure(plugin, distribution, f"{type(exc).__name__}: {exc}")
+        log.error("%s", failure)
+        self._failures.append(failure)
+
+    @property
+    def failures(self) -> list[PluginFailure]:
+        """The plugins that were left out, and why."""
+        self._load()
+        return list(self._failures)
 
     def plugin_names(self) -> list[str]:
         """Names of every registered plugin, built-ins first."""
@@ -74,33 +123,37 @@ class EnginePlugins:
     def distribution_of(self, plugin_name: str) -> str | None:
         """The distribution ("roost-spark 0.1") that installed an entry-point plugin, if any."""
         self._load()
-        for plugin, dist in self._pm.list_plugin_distinfo():
-            if self._pm.get_name(plugin) == plugin_name:
-                return f"{dist.project_name} {dist.version}"
-        return None
+        return self._distributions.get(plugin_name) or None
 
     def handler_registrations(self) -> list[HandlerRegistration]:
-        """Every registered handler with its task types, in registration order."""
+        """Every registered handler, in registration order (built-ins first)."""
         if self._handlers is None:
             self._load()
             found: list[HandlerRegistration] = []
             for impl in self._pm.hook.roost_task_handlers.get_hookimpls():
                 plugin_name = impl.plugin_name
+                mine: list[HandlerRegistration] = []
 
                 def register(
-                    handler: TaskHandler, *, task_types: Iterable[str], _plugin: str = plugin_name
+                    name: Any,
+                    factory: Any = None,
+                    *,
+                    task_types: Any = (),
+                    default: Any = False,
+                    settings: Any = None,
+                    _plugin: str = plugin_name,
+                    _into: list[HandlerRegistration] = mine,
                 ) -> None:
-                    if not isinstance(handler, TaskHandler):
-                        raise ConfigurationError(
-                            f"plugin {_plugin!r} registered {handler!r}, which is not a TaskHandler"
-                        )
-                    if not handler.name:
-                        raise ConfigurationError(
-                            f"plugin {_plugin!r} registered {type(handler).__name__} without a name"
-                        )
-                    found.append(HandlerRegistration(handler, tuple(task_types), _plugin))
+                    _into.append(registration(_plugin, name, factory, task_types, default, settings))
 
-                impl.function(register)
+                try:
+                    impl.function(register)
+                except Exception as exc:
+                    if plugin_name not in self._distributions:
+                        raise  # a built-in or a plugin passed in: the caller's own mistake
+                    self._fail(plugin_name, self._distributions[plugin_name], exc)
+                    continue
+                found += mine
             self._handlers = found
         return self._handlers
 
@@ -133,70 +186,8 @@ class EnginePlugins:
             impl.function(register)
         return found
 
-    def handlers(self, default_for_task_types: Mapping[str, str] | None = None) -> HandlerSelector:
-        """A selector that picks handlers by task type, honouring configuration."""
-        return HandlerSelector(self.handler_registrations(), default_for_task_types or {})
+    def handlers(self, config: EngineConfig | None = None) -> HandlerSet:
+        """The handlers for ``config``: chosen by task type, settings checked (see :class:`HandlerSet`)."""
+        from roost_core.engine.config import EngineConfig
 
-
-class HandlerSelector:
-    """Picks the handler for a task type.
-
-    ``default_for_task_types`` maps a task type to a handler name and wins; otherwise the one handler that
-    registered for the task type is used. Two candidates and no configuration is an error that names both.
-    """
-
-    def __init__(
-        self, registrations: Iterable[HandlerRegistration], default_for_task_types: Mapping[str, str]
-    ) -> None:
-        self._registrations = list(registrations)
-        self._by_name = {r.handler.name: r.handler for r in self._registrations}
-        self._by_type: dict[str, list[TaskHandler]] = {}
-        for registration in self._registrations:
-            for task_type in registration.task_types:
-                self._by_type.setdefault(task_type, []).append(registration.handler)
-        for task_type, name in default_for_task_types.items():
-            if name not in self._by_name:
-                raise ConfigurationError(
-                    f"default_for_task_types maps {task_type!r} to handler {name!r}, which is not "
-                    f"installed; installed handlers: {', '.join(sorted(self._by_name)) or 'none'}"
-                )
-        self._configured = dict(default_for_task_types)
-        self._cache: dict[str, TaskHandler] = {}
-
-    def by_name(self, name: str) -> TaskHandler:
-        """The handler registered under ``name``."""
-        try:
-            return self._by_name[name]
-        except KeyError:
-            raise ConfigurationError(
-                f"no handler named {name!r}; installed: {', '.join(sorted(self._by_name)) or 'none'}"
-            ) from None
-
-    def for_task_type(self, task_type: str) -> TaskHandler:
-        """The handler that runs tasks of ``task_type``."""
-        handler = self._cache.get(task_type)
-        if handler is None:
-            handler = self._select(task_type)
-            self._cache[task_type] = handler
-        return handler
-
-    def _select(self, task_type: str) -> TaskHandler:
-        if task_type in self._configured:
-            return self._by_name[self._configured[task_type]]
-        candidates = self._by_type.get(task_type, [])
-        if len(candidates) == 1:
-            return candidates[0]
-        if not candidates:
-            raise UnknownTaskTypeError(
-                f"no handler for task type {task_type!r}; installed handlers: {self.describe()}"
-            )
-        names = ", ".join(h.name for h in candidates)
-        raise ConfigurationError(
-            f"task type {task_type!r} is served by several handlers ({names}); choose one with "
-            f"default_for_task_types"
-        )
-
-    def describe(self) -> str:
-        """``name (type, type), ...`` for every installed handler, for error messages and listings."""
-        parts = [f"{r.handler.name} ({', '.join(r.task_types)})" for r in self._registrations]
-        return ", ".join(parts) or "none"
+        return HandlerSet(self.handler_registrations(), config or EngineConfig())

@@ -5,10 +5,10 @@ and registers ``RemoteJobHandler(MyPlugin())``. The handler keeps quotas (:class
 read and write rate limits (:class:`TokenBucket`), a background :class:`StatusCache` that wakes
 executions when a job's status changes, retries of failed calls, and the persisted
 :class:`RemoteJobState` that lets a restarted engine find its jobs again. Settings:
-:class:`RemoteJobConfig`.
+:class:`RemoteJobSettings`.
 """
 
-from roost_core.remote.config import RateLimit, RemoteJobConfig
+from roost_core.remote.config import RateLimit, RemoteJobSettings
 from roost_core.remote.handler import RemoteJobError, RemoteJobHandler, describe_attempt
 from roost_core.remote.naming import attempt_job_id
 from roost_core.remote.plugin import JobMeta, RemoteJobPlugin, UserError
@@ -25,10 +25,10 @@ __all__ = [
     "MemoryResourceManager",
     "RateLimit",
     "Refusal",
-    "RemoteJobConfig",
     "RemoteJobError",
     "RemoteJobHandler",
     "RemoteJobPlugin",
+    "RemoteJobSettings",
     "RemoteJobState",
     "ResourceManager",
     "StatusCache",

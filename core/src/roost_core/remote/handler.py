@@ -21,14 +21,14 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
-from typing import Any, Generic
+from collections.abc import Callable
+from typing import Generic
 
 from flyteidl.core import literals_pb2
 
 from roost_core.errors import ConfigurationError, ErrorKind, ExecutionError, RoostError
 from roost_core.handler import TaskContext, TaskHandler, TaskPhase, Transition
-from roost_core.remote.config import RemoteJobConfig
+from roost_core.remote.config import RemoteJobSettings
 from roost_core.remote.naming import attempt_job_id
 from roost_core.remote.plugin import JobMeta, RemoteJobPlugin, ResourceT, UserError
 from roost_core.remote.quota import MemoryResourceManager, ResourceManager
@@ -58,21 +58,21 @@ def describe_attempt(ctx: TaskContext) -> str:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Runtime:
-    """What the handler builds from its configuration on first use."""
+    """What the handler builds from its settings on first use."""
 
-    config: RemoteJobConfig
+    config: RemoteJobSettings
     resources: ResourceManager
     write_limiter: TokenBucket
     cache: StatusCache
 
 
 class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
-    """Runs the tasks of a :class:`RemoteJobPlugin`; register it for the plugin's task types.
+    """Runs the tasks of a :class:`RemoteJobPlugin`; register a factory building it for the plugin's task
+    types, with :class:`RemoteJobSettings` (or the plugin's subclass) as its settings class.
 
-    Settings come from ``config`` when given, else from the first task context's ``ctx.config`` (the
-    handler's section of the engine configuration). The quotas go to ``resource_manager`` (an
-    in-memory one by default; pass a shared one to cap several handlers together). ``clock`` drives
-    the rate limiters. Worker threads start on first use; :meth:`close` stops them.
+    ``settings`` are the handler's validated settings (the defaults when omitted). The quotas go to
+    ``resource_manager`` (an in-memory one by default; pass a shared one to cap several handlers together).
+    ``clock`` drives the rate limiters. Worker threads start on first use; :meth:`close` stops them.
     """
 
     state_version = 1
@@ -80,8 +80,8 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
     def __init__(
         self,
         plugin: RemoteJobPlugin[ResourceT],
+        settings: RemoteJobSettings | None = None,
         *,
-        config: RemoteJobConfig | Mapping[str, Any] | None = None,
         resource_manager: ResourceManager | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -91,21 +91,14 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
             raise ValueError(f"{type(plugin).__name__} has no name: set the class attribute 'name'")
         self.plugin = plugin
         self.name = plugin.name
-        if config is not None and not isinstance(config, RemoteJobConfig):
-            config = self._parse_config(config)
-        self._config = config
+        self._config = settings or RemoteJobSettings()
         self._resource_manager = resource_manager
         self._clock = clock
         self._lock = threading.Lock()
         self._runtime: _Runtime | None = None
         self._closed = False
 
-    def _parse_config(self, section: Mapping[str, Any]) -> RemoteJobConfig:
-        return RemoteJobConfig.from_mapping(
-            section, where=f"handler {self.name!r}", plugin_keys=self.plugin.config_keys
-        )
-
-    def _runtime_for(self, ctx: TaskContext) -> _Runtime:
+    def _runtime_for(self) -> _Runtime:
         runtime = self._runtime
         if runtime is not None:
             return runtime
@@ -114,8 +107,6 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
                 raise RuntimeError(f"remote job handler {self.name!r} is closed")
             if self._runtime is None:
                 config = self._config
-                if config is None:
-                    config = self._parse_config(ctx.config)
                 resources = self._resource_manager or MemoryResourceManager()
                 for quota, limit in config.quotas.items():
                     resources.set_limit(quota, limit)
@@ -137,9 +128,9 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
         return self._runtime
 
     @property
-    def config(self) -> RemoteJobConfig:
-        """The settings in use (available once the handler has handled a task)."""
-        return self._started().config
+    def config(self) -> RemoteJobSettings:
+        """The settings in use."""
+        return self._config
 
     @property
     def resource_manager(self) -> ResourceManager:
@@ -161,7 +152,7 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
 
     def handle(self, ctx: TaskContext) -> Transition:
         """Advance the attempt by one step; see the module docstring for the phases."""
-        runtime = self._runtime_for(ctx)
+        runtime = self._runtime_for()
         try:
             state = RemoteJobState.from_mapping(ctx.state)
         except CorruptStateError as exc:
@@ -367,7 +358,7 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
             return
         if state.meta is None:
             return
-        self._runtime_for(ctx).cache.untrack(attempt_job_id(ctx.task_execution_id))
+        self._runtime_for().cache.untrack(attempt_job_id(ctx.task_execution_id))
         try:
             self.plugin.delete(state.meta)
         except Exception as exc:  # the plugin's call: reported with the job it concerns
@@ -378,7 +369,7 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
 
     def finalize(self, ctx: TaskContext) -> None:
         """Stop watching the job and release the attempt's quota units."""
-        runtime = self._runtime_for(ctx)
+        runtime = self._runtime_for()
         key = attempt_job_id(ctx.task_execution_id)
         runtime.cache.untrack(key)
         runtime.resources.release(key)

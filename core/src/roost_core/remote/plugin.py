@@ -26,9 +26,12 @@ watched until it ends. Subclass :class:`RemoteJobPlugin`, wrap it in
                 return Transition.failure("QueryFailed", resource.error, retryable=False)
             return Transition.running()
 
+    def query_handler(settings: RemoteJobSettings) -> RemoteJobHandler:
+        return RemoteJobHandler(QueryPlugin(), settings)
+
     @hookimpl
     def roost_task_handlers(register):
-        register(RemoteJobHandler(QueryPlugin()), task_types=["my-query"])
+        register("my-query", query_handler, task_types=["my-query"], default=True, settings=RemoteJobSettings)
 
 The machinery does the rest: quotas, rate limits, retries of failed calls, polling ``get`` in the
 background and waking the execution when the status changes, and persisting ``create``'s result so
@@ -79,10 +82,9 @@ class RemoteJobPlugin(abc.ABC, Generic[ResourceT]):
     """
 
     name: str = ""
-    """The handler's name in configuration (``default_for_task_types``); required."""
-    config_keys: frozenset[str] = frozenset()
-    """Keys of the handler's configuration section that the plugin reads itself (a host, a project);
-    the machinery rejects any other key it does not know."""
+    """The handler's name in configuration (``default_for_task_types``); required. Settings of the plugin's
+    own (a host, a project) go in a :class:`~roost_core.remote.RemoteJobSettings` subclass that the plugin
+    registers and its factory hands to the plugin."""
 
     @abc.abstractmethod
     def create(self, ctx: TaskContext, inputs: literals_pb2.LiteralMap) -> JobMeta:

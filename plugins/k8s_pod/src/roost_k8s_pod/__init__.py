@@ -1,16 +1,22 @@
-"""Roost on Kubernetes: the Pod handler and the machinery other Kubernetes plugins build on.
+"""Roost on Kubernetes: the public Kubernetes toolkit, and the Pod handler built on it.
 
-Public names (imported on first use, so ``import roost_k8s_pod`` loads nothing heavy):
+Public names (imported on first use, so ``import roost_k8s_pod`` loads nothing heavy). The toolkit, a
+stable surface for custom-resource plugins (Spark, Ray, MPI; see ``docs/plugins.md``):
 
-* :class:`PodHandler`, :data:`TASK_TYPES`: the Pod task handler;
 * :class:`K8sResourceHandler`, :class:`ResourceContext`, :class:`ResourceKind`, :class:`AbortBehavior`,
-  :class:`BuildError`, :data:`POD`: the machinery for plugins that run a Kubernetes object;
-* :class:`K8sSettings`, :class:`PodSettings`, :class:`ClusterSettings`, :class:`LogLink`: settings;
-* :class:`KubeClient`, :class:`KubeApiError`, :class:`KubeUnavailableError`: the REST calls;
-* :class:`Pod`, :class:`PodTemplate`, :class:`ContainerTask`: the SDK side (task configs and tasks),
-  which needs the ``roost`` SDK.
+  :class:`BuildError`, :data:`POD`, :data:`MANAGED_BY_LABEL`, :func:`sanitize_label_value`: the machinery
+  that creates, watches, aborts and cleans up one object per attempt;
+* :func:`build_pod_spec`, :class:`PodSpec`: the pod spec for a task (containers, resources, environment,
+  secrets, pod templates, copilot), from the shared settings;
+* :class:`KubernetesSettings` (the shared ``engine.kubernetes`` section), :class:`K8sHandlerSettings` (the
+  base of a Kubernetes handler's settings), :class:`ClusterSettings`, :class:`LogLink`;
+* :class:`KubeClient`, :class:`KubeApiError`, :class:`KubeUnavailableError`: the REST calls.
 
-The Kubernetes API test server is :mod:`roost_k8s_pod.testing`.
+The Pod handler: :class:`PodHandler`, :class:`PodSettings`, :data:`TASK_TYPES`. Depending on this package
+does not enable it for Python tasks (see :mod:`roost_k8s_pod.engine`).
+
+The SDK side: :class:`Pod`, :class:`PodTemplate`, :class:`ContainerTask` (task configs and tasks), which
+needs the ``roost`` SDK. The Kubernetes API test server is :mod:`roost_k8s_pod.testing`.
 """
 
 from __future__ import annotations
@@ -19,8 +25,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from roost_k8s_pod.engine import TASK_TYPES
     from roost_k8s_pod.kube import POD, KubeApiError, KubeClient, KubeUnavailableError, ResourceKind
-    from roost_k8s_pod.pod import TASK_TYPES, PodHandler
+    from roost_k8s_pod.pod import PodHandler
+    from roost_k8s_pod.pod.builder import PodSpec, build_pod_spec
     from roost_k8s_pod.resource import (
         MANAGED_BY_LABEL,
         AbortBehavior,
@@ -30,7 +38,13 @@ if TYPE_CHECKING:
         sanitize_label_value,
     )
     from roost_k8s_pod.sdk import ContainerTask, Pod, PodTemplate
-    from roost_k8s_pod.settings import ClusterSettings, K8sSettings, LogLink, PodSettings
+    from roost_k8s_pod.settings import (
+        ClusterSettings,
+        K8sHandlerSettings,
+        KubernetesSettings,
+        LogLink,
+        PodSettings,
+    )
 
 __all__ = [
     "MANAGED_BY_LABEL",
@@ -40,18 +54,21 @@ __all__ = [
     "BuildError",
     "ClusterSettings",
     "ContainerTask",
+    "K8sHandlerSettings",
     "K8sResourceHandler",
-    "K8sSettings",
     "KubeApiError",
     "KubeClient",
     "KubeUnavailableError",
+    "KubernetesSettings",
     "LogLink",
     "Pod",
     "PodHandler",
     "PodSettings",
+    "PodSpec",
     "PodTemplate",
     "ResourceContext",
     "ResourceKind",
+    "build_pod_spec",
     "sanitize_label_value",
 ]
 
@@ -61,7 +78,7 @@ _HOMES = {
     "KubeClient": "kube",
     "KubeUnavailableError": "kube",
     "ResourceKind": "kube",
-    "TASK_TYPES": "pod",
+    "TASK_TYPES": "engine",
     "PodHandler": "pod",
     "MANAGED_BY_LABEL": "resource",
     "AbortBehavior": "resource",
@@ -70,9 +87,12 @@ _HOMES = {
     "ResourceContext": "resource",
     "sanitize_label_value": "resource",
     "ClusterSettings": "settings",
-    "K8sSettings": "settings",
+    "K8sHandlerSettings": "settings",
+    "KubernetesSettings": "settings",
     "LogLink": "settings",
     "PodSettings": "settings",
+    "PodSpec": "pod.builder",
+    "build_pod_spec": "pod.builder",
     "ContainerTask": "sdk",
     "Pod": "sdk",
     "PodTemplate": "sdk",

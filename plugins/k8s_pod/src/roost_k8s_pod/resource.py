@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import json
 import re
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -45,10 +43,11 @@ from flyteidl.core import tasks_pb2
 from roost_core.container import generated_name
 from roost_core.errors import ConfigurationError, ErrorKind, RoostError
 from roost_core.handler import TaskContext, TaskHandler, TaskLog, TaskPhase, Transition
+from roost_core.settings import TaskEnvironment
 from roost_k8s_pod._quantity import QuantityError, parse_quantity
 from roost_k8s_pod.informer import CachedObject, Informer, Informers
 from roost_k8s_pod.kube import Clusters, KubeApiError, KubeClient, KubeUnavailableError, ResourceKind
-from roost_k8s_pod.settings import K8sSettings
+from roost_k8s_pod.settings import K8sHandlerSettings, KubernetesSettings
 
 __all__ = [
     "MANAGED_BY_LABEL",
@@ -95,10 +94,11 @@ class AbortBehavior:
 
 @dataclass(frozen=True, slots=True)
 class ResourceContext:
-    """What a plugin's methods are given: the task attempt, the settings, and where its object lives."""
+    """What a plugin's methods are given: the task attempt, the handler's settings, and where its object lives."""
 
     task_context: TaskContext
-    settings: K8sSettings
+    settings: K8sHandlerSettings
+    """The handler's settings (its own subclass of :class:`K8sHandlerSettings`)."""
     cluster: str
     namespace: str
     name: str
@@ -108,6 +108,16 @@ class ResourceContext:
     def task(self) -> tasks_pb2.TaskTemplate:
         """The task template."""
         return self.task_context.task
+
+    @property
+    def kubernetes(self) -> KubernetesSettings:
+        """The shared Kubernetes settings as this handler sees them (with its overrides)."""
+        return self.settings.kubernetes
+
+    @property
+    def task_environment(self) -> TaskEnvironment:
+        """The shared task environment as this handler sees it (with its overrides)."""
+        return self.settings.task_environment
 
     @property
     def interruptible(self) -> bool:
@@ -139,20 +149,24 @@ def _object_name(text: str) -> str:
 class K8sResourceHandler(TaskHandler):
     """The base of Kubernetes handlers; see the module docstring.
 
-    Subclasses set ``name`` and ``resource_kind`` and may set ``settings_class`` to a subclass of
-    :class:`K8sSettings` holding their own options. One instance serves every attempt from many threads;
-    clients and informers are made on first use and stopped by :meth:`close`.
+    Subclasses set ``resource_kind`` and ``settings_class`` (a subclass of :class:`K8sHandlerSettings` with
+    their own options), and register the class as the factory with that settings class: the engine builds
+    it once with the validated settings. One instance serves every attempt from many threads; clients and
+    informers are made on first use and stopped by :meth:`close`.
     """
 
     resource_kind: ClassVar[ResourceKind]
-    settings_class: ClassVar[type[K8sSettings]] = K8sSettings
+    settings_class: ClassVar[type[K8sHandlerSettings]] = K8sHandlerSettings
     state_version = 1
 
-    def __init__(self) -> None:
+    def __init__(self, settings: K8sHandlerSettings | None = None) -> None:
+        self.settings = settings if settings is not None else self.settings_class()
+        if not isinstance(self.settings, self.settings_class):
+            raise TypeError(
+                f"{type(self).__name__} needs {self.settings_class.__name__}, got {type(self.settings).__name__}"
+            )
         self._clusters = Clusters()
         self._informers = Informers()
-        self._settings: dict[str, K8sSettings] = {}
-        self._lock = threading.Lock()
 
     # what a plugin supplies
 
@@ -210,27 +224,12 @@ class K8sResourceHandler(TaskHandler):
 
     # the TaskHandler contract
 
-    def settings(self, ctx: TaskContext) -> K8sSettings:
-        """This handler's settings from ``ctx.config`` (parsed once per distinct section)."""
-        key = json.dumps(ctx.config, sort_keys=True, default=repr)
-        with self._lock:
-            settings = self._settings.get(key)
-        if settings is None:
-            settings = self.settings_class.from_config(ctx.config, where=f"handler {self.name!r}")
-            with self._lock:
-                self._settings[key] = settings
-        return settings
-
     def handle(self, ctx: TaskContext) -> Transition:
         """Create the attempt's object (first round) or report on it; see the module docstring."""
-        try:
-            settings = self.settings(ctx)
-        except ConfigurationError as exc:
-            return Transition.failure("BadConfiguration", str(exc), kind=ErrorKind.SYSTEM, retryable=False)
-        where = self._where(ctx, settings)
+        where = self._where(ctx)
         if isinstance(where, Transition):
             return where
-        rctx = ResourceContext(ctx, settings, *where)
+        rctx = ResourceContext(ctx, self.settings, *where)
         try:
             client = self._client(rctx)
         except ConfigurationError as exc:
@@ -271,7 +270,7 @@ class K8sResourceHandler(TaskHandler):
         informer = self._informer(rctx, client)
         cached = informer.get(rctx.namespace, rctx.name)
         informer.unsubscribe(rctx.namespace, rctx.name)
-        settings = rctx.settings
+        settings = rctx.kubernetes
         if not settings.delete_on_finalize:
             return
         if settings.keep_failed_resources and self._failed(rctx, client, cached):
@@ -301,7 +300,8 @@ class K8sResourceHandler(TaskHandler):
 
     # steps
 
-    def _where(self, ctx: TaskContext, settings: K8sSettings) -> tuple[str, str, str] | Transition:
+    def _where(self, ctx: TaskContext) -> tuple[str, str, str] | Transition:
+        settings = self.settings.kubernetes
         state = ctx.state
         if state.get("name"):
             return str(state["cluster"]), str(state["namespace"]), str(state["name"])
@@ -328,7 +328,7 @@ class K8sResourceHandler(TaskHandler):
         return cluster, namespace, name
 
     def _client(self, rctx: ResourceContext) -> KubeClient:
-        settings = rctx.settings
+        settings = rctx.kubernetes
         cluster = settings.clusters.get(rctx.cluster)
         if cluster is None:
             raise ConfigurationError(
@@ -338,7 +338,7 @@ class K8sResourceHandler(TaskHandler):
         return self._clusters.client(rctx.cluster, cluster, timeout=settings.request_timeout)
 
     def _informer(self, rctx: ResourceContext, client: KubeClient) -> Informer:
-        settings = rctx.settings
+        settings = rctx.kubernetes
         namespace = rctx.namespace if settings.informer_scope == "namespace" else None
         return self._informers.get(
             rctx.cluster,
@@ -402,7 +402,7 @@ class K8sResourceHandler(TaskHandler):
         logs = transition.logs or (self._logs(rctx, obj) if obj else ())
         wake_after = transition.wake_after
         if not transition.phase.is_terminal:
-            recheck = rctx.settings.recheck_interval
+            recheck = rctx.kubernetes.recheck_interval
             wake_after = recheck if wake_after is None else min(wake_after, recheck)
         return dataclasses.replace(transition, state=state, logs=logs, wake_after=wake_after)
 
@@ -421,7 +421,7 @@ class K8sResourceHandler(TaskHandler):
                     retryable=False,
                 )
             waits = int(ctx.state.get("quota_waits", 0))
-            settings = rctx.settings
+            settings = rctx.kubernetes
             backoff = min(settings.quota_backoff_base * 2**waits, settings.quota_backoff_max)
             return Transition.waiting_for_resources(
                 f"Exceeded resourcequota: {exc.message}", state={"quota_waits": waits + 1}, wake_after=backoff
@@ -443,7 +443,7 @@ class K8sResourceHandler(TaskHandler):
         ctx = rctx.task_context
         failures = int(ctx.state.get("api_failures", 0)) + 1
         message = f"{rctx.describe()}: the Kubernetes API of cluster {rctx.cluster!r} failed: {exc}"
-        if failures > rctx.settings.max_api_failures:
+        if failures > rctx.kubernetes.max_api_failures:
             return Transition.failure(
                 "KubernetesUnavailable",
                 f"{message} ({failures} failures in a row)",
@@ -456,7 +456,7 @@ class K8sResourceHandler(TaskHandler):
     def _decorate(self, rctx: ResourceContext, obj: dict[str, Any], *, name: str) -> dict[str, Any]:
         """Set name, namespace, and the identity labels and annotations."""
         ctx = rctx.task_context
-        settings = rctx.settings
+        settings = rctx.kubernetes
         execution = ctx.task_execution_id.node_execution_id.execution_id
         task = ctx.task.id
         metadata = obj.setdefault("metadata", {})
@@ -489,7 +489,7 @@ class K8sResourceHandler(TaskHandler):
         return obj
 
     def _logs(self, rctx: ResourceContext, obj: Mapping[str, Any]) -> tuple[TaskLog, ...]:
-        if not rctx.settings.log_links:
+        if not rctx.kubernetes.log_links:
             return ()
         variables = {k.lower(): v for k, v in self.log_variables(rctx, obj).items()}
 
@@ -498,18 +498,14 @@ class K8sResourceHandler(TaskHandler):
             return found if found else match.group(0)
 
         return tuple(
-            TaskLog(link.name, _LOG_VARIABLE.sub(value, link.template)) for link in rctx.settings.log_links
+            TaskLog(link.name, _LOG_VARIABLE.sub(value, link.template)) for link in rctx.kubernetes.log_links
         )
 
     def _for_cleanup(self, ctx: TaskContext) -> tuple[ResourceContext | None, KubeClient | None]:
-        try:
-            settings = self.settings(ctx)
-        except ConfigurationError:
-            return None, None
-        where = self._where(ctx, settings)
+        where = self._where(ctx)
         if isinstance(where, Transition):
             return None, None
-        rctx = ResourceContext(ctx, settings, *where)
+        rctx = ResourceContext(ctx, self.settings, *where)
         try:
             return rctx, self._client(rctx)
         except ConfigurationError:

@@ -119,11 +119,43 @@ def list_plugins() -> None:
     provides: dict[str, list[str]] = {}
     for registration in engine.handler_registrations():
         provides.setdefault(registration.plugin, []).append(
-            f"handler {registration.handler.name} ({', '.join(registration.task_types)})"
+            f"handler {registration.name} ({', '.join(registration.task_types)})"
         )
     for plugin in engine.plugin_names():
         table.add_row("engine", plugin, _join(provides.get(plugin, [])))
-    Console().print(table)
+    for failure in engine.failures:
+        table.add_row(
+            "engine", failure.plugin, f"[red]left out[/red] ({failure.distribution}): {failure.error}"
+        )
+    console = Console()
+    console.print(table)
+    console.print(_task_type_table(engine))
+
+
+def _task_type_table(engine: Any) -> Table:
+    """Per task type: every candidate handler, which one is chosen, and why (without configuration)."""
+    from roost_core.errors import RoostError
+    from roost_core.plugins.handlers import choose
+
+    table = Table(title="task types (engine defaults; engine.default_for_task_types chooses others)")
+    for column in ("task type", "handler", "plugin", "chosen", "why"):
+        table.add_column(column)
+    try:
+        choices = engine.handlers().choices()
+    except RoostError as exc:  # conflicting defaults: say so, and list the candidates anyway
+        choices = list(choose(engine.handler_registrations(), {}).values())
+        table.caption = f"[red]{exc}[/red]"
+    for choice in choices:
+        for index, candidate in enumerate(choice.candidates):
+            chosen = candidate.name == choice.chosen
+            table.add_row(
+                choice.task_type if index == 0 else "",
+                candidate.name,
+                candidate.plugin,
+                "yes" if chosen else "",
+                choice.reason if chosen or (index == 0 and choice.chosen is None) else "",
+            )
+    return table
 
 
 def _join(items: list[str]) -> str:

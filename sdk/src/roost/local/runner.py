@@ -312,7 +312,8 @@ class _LocalHandlers:
 
     @hookimpl
     def roost_task_handlers(self, register: Any) -> None:
-        register(self.handler, task_types=sorted(self.task_types))
+        # Chosen for these task types by the run's default_for_task_types, not by a default offer.
+        register(HANDLER_NAME, lambda: self.handler, task_types=sorted(self.task_types))
 
 
 def _runs_in_process(task: Task) -> bool:

@@ -193,7 +193,6 @@ def task_context(
         exclusive=exclusive,
         overrides=attempt.overrides,
         environment=environment,
-        config=run.engine.config.handlers.get(attempt.handler, {}),
         labels=run.options.labels,
         annotations=run.options.annotations,
         notify=run.wake,

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from roost_k8s_pod.pod.handler import TASK_TYPES, PodHandler
+from roost_k8s_pod.pod.handler import PodHandler
 
-__all__ = ["TASK_TYPES", "PodHandler"]
+__all__ = ["PodHandler"]

@@ -1,11 +1,15 @@
-"""Building a v1 Pod from a task, as Flyte's pod plugin does.
+"""Building a v1 pod spec from a task, as Flyte's plugins all do (its ``ToK8sPodSpec``): the public toolkit
+function :func:`build_pod_spec` serves the Pod handler and any custom-resource plugin that needs a driver,
+head or worker pod for a task. It reads the shared settings (``engine.kubernetes`` and
+``engine.task_environment``, as the calling handler sees them through its :class:`ResourceContext`), never
+the Pod handler's own.
 
 The pod spec comes from ``TaskTemplate.container`` (one container), from ``TaskTemplate.k8s_pod`` (a pod
 spec plus the primary container's name), from the ``custom`` field of ``sidecar`` tasks (versions 0 and
 1), or from a ``pod_template`` override on the node. Then, as in Flyte:
 
 * every container's command and args are rendered with the container contract's template variables,
-  and its environment gets the attempt's identity (``FLYTE_INTERNAL_*``) and the configured defaults;
+  and its environment gets the attempt's identity (``FLYTE_INTERNAL_*``) and ``task_environment.env``;
 * the primary container's resources get defaults (requests from configuration, limits equal to
   requests), GPUs become the configured extended resource with requests equal to limits, and every
   container is capped by ``max_resources``;
@@ -24,6 +28,7 @@ import copy
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from flyteidl.core import security_pb2, tasks_pb2
@@ -34,9 +39,17 @@ from roost_core.copilot import data_loading_config, data_paths, encode_interface
 from roost_core.errors import ErrorKind
 from roost_k8s_pod._quantity import QuantityError, parse_quantity
 from roost_k8s_pod.resource import BuildError, ResourceContext
-from roost_k8s_pod.settings import PodSettings
+from roost_k8s_pod.settings import KubernetesSettings
 
-__all__ = ["COPILOT_DOWNLOADER", "COPILOT_UPLOADER", "PRIMARY_CONTAINER_KEY", "SECRETS_DIR", "build_pod"]
+__all__ = [
+    "COPILOT_DOWNLOADER",
+    "COPILOT_UPLOADER",
+    "PRIMARY_CONTAINER_KEY",
+    "SECRETS_DIR",
+    "PodSpec",
+    "build_pod",
+    "build_pod_spec",
+]
 
 PRIMARY_CONTAINER_KEY = "primary_container_name"
 """The annotation (and task config key) naming the container whose exit decides the task."""
@@ -59,10 +72,31 @@ _RESOURCE_NAMES = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class PodSpec:
+    """A task's pod: its spec and metadata (plain dicts, as the API takes them) and the primary container."""
+
+    spec: dict[str, Any]
+    """The v1 PodSpec."""
+    metadata: dict[str, Any]
+    """Labels and annotations from the task, its pod template and the matching configured template."""
+    primary_container: str
+    """The container whose exit decides the task."""
+
+
 def build_pod(ctx: ResourceContext) -> dict[str, Any]:
     """The Pod for the attempt (name, namespace and identity labels are the machinery's to add)."""
-    settings = ctx.settings
-    assert isinstance(settings, PodSettings)
+    pod = build_pod_spec(ctx)
+    metadata = dict(pod.metadata)
+    metadata.setdefault("annotations", {})[PRIMARY_CONTAINER_KEY] = pod.primary_container
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": pod.spec}
+
+
+def build_pod_spec(ctx: ResourceContext) -> PodSpec:
+    """The pod spec for the attempt's task, from its container, pod spec, sidecar custom or pod template
+    override, with the shared settings applied (see the module docstring); :class:`BuildError` for a task
+    that cannot be expressed."""
+    settings = ctx.kubernetes
     spec, metadata, primary = _raw_pod(ctx)
     containers = spec.get("containers") or []
     if not any(c.get("name") == primary for c in containers):
@@ -76,8 +110,7 @@ def build_pod(ctx: ResourceContext) -> dict[str, Any]:
     _apply_pod_settings(ctx, settings, spec, primary)
     _inject_secrets(ctx.task.security_context.secrets, spec)
     spec, metadata = _merge_template(ctx, settings, spec, metadata, primary)
-    metadata.setdefault("annotations", {})[PRIMARY_CONTAINER_KEY] = primary
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}
+    return PodSpec(spec, metadata, primary)
 
 
 # where the pod spec comes from
@@ -179,7 +212,9 @@ def _task_resources(resources: tasks_pb2.Resources) -> dict[str, dict[str, str]]
     return result
 
 
-def _add_copilot(ctx: ResourceContext, settings: PodSettings, spec: dict[str, Any], primary: str) -> None:
+def _add_copilot(
+    ctx: ResourceContext, settings: KubernetesSettings, spec: dict[str, Any], primary: str
+) -> None:
     """Flyte's copilot for a raw container with a ``data_config``, with ``roost-copilot``: an emptyDir
     volume per direction mounted at the task's input and output paths, an init container that writes the
     inputs there, and a native sidecar (an init container with ``restartPolicy: Always``) that reads the
@@ -190,7 +225,7 @@ def _add_copilot(ctx: ResourceContext, settings: PodSettings, spec: dict[str, An
     if not settings.copilot_image:
         raise BuildError(
             "the task moves its data with the copilot (data_config: a raw container reading its inputs from "
-            "files and writing its outputs as files), and the Pod handler's copilot_image option is not set; "
+            "files and writing its outputs as files), and engine.kubernetes.copilot_image is not set; "
             "set it to an image with roost-k8s-pod installed",
             code="BadConfiguration",
             kind=ErrorKind.SYSTEM,
@@ -240,7 +275,7 @@ def _add_copilot(ctx: ResourceContext, settings: PodSettings, spec: dict[str, An
 
 
 def _copilot_container(
-    settings: PodSettings, name: str, args: list[str], mount: dict[str, str]
+    settings: KubernetesSettings, name: str, args: list[str], mount: dict[str, str]
 ) -> dict[str, Any]:
     quantities = {"cpu": settings.copilot_cpu, "memory": settings.copilot_memory}
     return {
@@ -260,7 +295,7 @@ def _copilot_container(
 
 
 def _customize_container(
-    ctx: ResourceContext, settings: PodSettings, container: dict[str, Any], *, primary: bool
+    ctx: ResourceContext, settings: KubernetesSettings, container: dict[str, Any], *, primary: bool
 ) -> None:
     try:
         for key in ("command", "args"):
@@ -268,7 +303,7 @@ def _customize_container(
                 container[key] = render_task_args(ctx.task_context, container[key], namespace=ctx.namespace)
     except TemplateError as exc:
         raise BuildError(str(exc)) from None
-    environment = {**ctx.task_context.environment, **settings.default_env}
+    environment = {**ctx.task_context.environment, **ctx.task_environment.env}
     env = [e for e in container.get("env") or () if e.get("name") not in environment]
     env += [{"name": name, "value": value} for name, value in environment.items()]
     container["env"] = env
@@ -286,7 +321,7 @@ def _customize_container(
 
 
 def _adjust_resources(
-    resources: Mapping[str, Any], settings: PodSettings, *, defaults: bool
+    resources: Mapping[str, Any], settings: KubernetesSettings, *, defaults: bool
 ) -> dict[str, Any]:
     """Flyte's resource rules: defaults, limit = request, request <= limit, caps; GPUs renamed."""
     requests = {_gpu(k, settings): str(v) for k, v in (resources.get("requests") or {}).items()}
@@ -322,7 +357,7 @@ def _adjust_resources(
     return result
 
 
-def _gpu(name: str, settings: PodSettings) -> str:
+def _gpu(name: str, settings: KubernetesSettings) -> str:
     return settings.gpu_resource_name if name == "gpu" else name
 
 
@@ -348,7 +383,7 @@ def _capped(quantity: str | None, cap: str | None, name: str) -> str | None:
 
 
 def _apply_pod_settings(
-    ctx: ResourceContext, settings: PodSettings, spec: dict[str, Any], primary: str
+    ctx: ResourceContext, settings: KubernetesSettings, spec: dict[str, Any], primary: str
 ) -> None:
     spec.setdefault("restartPolicy", "Never")
     requested = set()
@@ -467,7 +502,11 @@ def _all_containers(spec: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _merge_template(
-    ctx: ResourceContext, settings: PodSettings, spec: dict[str, Any], metadata: dict[str, Any], primary: str
+    ctx: ResourceContext,
+    settings: KubernetesSettings,
+    spec: dict[str, Any],
+    metadata: dict[str, Any],
+    primary: str,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     name = ctx.task.metadata.pod_template_name
     if name:

@@ -1,7 +1,9 @@
 """The Pod handler: python-task, container, raw-container, sidecar and pod tasks as Kubernetes Pods.
 
-Configuration is :class:`~roost_k8s_pod.settings.PodSettings` (the machinery's options plus how pods are
-built); see the package README for every option.
+Built on the public toolkit: :class:`~roost_k8s_pod.resource.K8sResourceHandler` runs the object and
+:func:`~roost_k8s_pod.pod.builder.build_pod_spec` builds it from the shared ``engine.kubernetes`` and
+``engine.task_environment`` settings. Its own settings are :class:`~roost_k8s_pod.settings.PodSettings`
+(how pod statuses are judged); the package README lists every option.
 """
 
 from __future__ import annotations
@@ -18,10 +20,7 @@ from roost_k8s_pod.pod.status import deleted_transition, pod_transition
 from roost_k8s_pod.resource import BuildError, K8sResourceHandler, ResourceContext
 from roost_k8s_pod.settings import PodSettings
 
-__all__ = ["TASK_TYPES", "PodHandler"]
-
-TASK_TYPES = ("python-task", "container", "raw-container", "sidecar", "pod")
-"""The task types the Pod handler registers for."""
+__all__ = ["PodHandler"]
 
 
 class PodHandler(K8sResourceHandler):
