@@ -98,23 +98,19 @@ def _message_name(message: Any) -> str:
 
 
 def list_plugins() -> None:
-    """Print both sides of every plugin."""
+    """Print both sides of every plugin, their storage schemes, and the plugins that failed to load."""
     from roost.plugins.manager import sdk_plugins
+    from roost.plugins.storage import storage_problems, storage_provides
     from roost_core.plugins import EnginePlugins
 
     table = Table(title="installed plugins", title_justify="left")
     for column in ("side", "plugin", "provides"):
         table.add_column(column)
     sdk = sdk_plugins()
-    configs: dict[str, list[str]] = {}
-    for plugin, (config, task_class) in sdk.collect("roost_task_types"):
-        configs.setdefault(plugin, []).append(f"task_config {config.__name__} → {task_class.task_type}")
-    for plugin, (transformer,) in sdk.collect("roost_type_transformers"):
-        configs.setdefault(plugin, []).append(f"type {transformer.name}")
-    for plugin, (name, _) in sdk.collect("roost_image_builders"):
-        configs.setdefault(plugin, []).append(f"image builder {name}")
-    for plugin in sdk.plugin_names():
-        table.add_row("sdk", plugin, _join(configs.get(plugin, [])))
+    for plugin, provided in sdk.provides().items():
+        table.add_row("sdk", plugin, _join(provided))
+    for plugin, schemes in storage_provides().items():
+        table.add_row("storage", plugin, _join([f"blob store {scheme}://" for scheme in schemes]))
     engine = EnginePlugins()
     provides: dict[str, list[str]] = {}
     for registration in engine.handler_registrations():
@@ -123,7 +119,10 @@ def list_plugins() -> None:
         )
     for plugin in engine.plugin_names():
         table.add_row("engine", plugin, _join(provides.get(plugin, [])))
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    for problem in (*sdk.problems, *storage_problems()):
+        console.print(f"[red]left out:[/red] {problem.message()}", markup=True, highlight=False)
 
 
 def _join(items: list[str]) -> str:
