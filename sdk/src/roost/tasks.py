@@ -230,7 +230,13 @@ class Task(Entity):
         custom = self.custom(settings)
         if custom is not None:
             struct = struct_pb2.Struct()
-            struct.update(custom)
+            try:
+                struct.update(custom)
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise WorkflowDefinitionError(
+                    f"{self.label}: {type(self).__name__}.custom() must return a dict of JSON values (strings, "
+                    f"numbers, booleans, None, lists, dicts with string keys), not {custom!r} ({exc})"
+                ) from None
             template.custom.CopyFrom(struct)
         for key, value in self.config(settings).items():
             template.config[key] = value

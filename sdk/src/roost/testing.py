@@ -93,22 +93,31 @@ def check_task_template(
     settings = settings or SerializationSettings()
     serializer = Serializer(settings)
     try:
+        template = serializer.task(task)
+    except WorkflowDefinitionError as exc:
+        raise TemplateCheckError(f"its TaskTemplate cannot be built: {exc}") from None
+    try:
         serializer.closure(as_workflow(task))
     except WorkflowDefinitionError as exc:
         raise TemplateCheckError(f"{task.label}: its TaskTemplate does not compile: {exc}") from None
-    template = serializer.tasks[task.name]
     parsed = tasks_pb2.TaskTemplate.FromString(template.SerializeToString())
     if parsed != template:
         raise TemplateCheckError(f"{task.label}: its TaskTemplate changes when serialized and parsed again")
     custom = task.custom(settings)
-    stored: dict[str, Any] = json_format.MessageToDict(template.custom)
+    try:
+        stored: dict[str, Any] = json_format.MessageToDict(template.custom)
+    except ValueError as exc:
+        raise TemplateCheckError(
+            f"{task.label}: TaskTemplate.custom cannot be read back as JSON: {exc}"
+        ) from None
     if custom is None:
         if stored:
             raise TemplateCheckError(f"{task.label}: custom() is None but the template has custom {stored!r}")
         return template
     if not template.HasField("custom") or stored != _as_struct_json(custom):
         raise TemplateCheckError(
-            f"{task.label}: TaskTemplate.custom holds {stored!r}, not what custom() returned ({custom!r})"
+            f"{task.label}: TaskTemplate.custom holds {dict(sorted(stored.items()))!r}, not what custom() "
+            f"returned ({custom!r})"
         )
     if custom_message is not None:
         try:

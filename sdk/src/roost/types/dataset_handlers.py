@@ -251,6 +251,12 @@ class DatasetHandlers:
                 for handler in formats.values()
             ]
 
+    def handles(self, frame_type: Any) -> bool:
+        """Whether ``frame_type`` (or a base class of it) has handlers."""
+        return (
+            self._entry("encoder", frame_type) is not None or self._entry("decoder", frame_type) is not None
+        )
+
     def default_protocol(self, frame_type: Any) -> str | None:
         """The protocol frames of this type go to when no URI says otherwise, if one was registered."""
         found = self._entry("encoder", frame_type)
