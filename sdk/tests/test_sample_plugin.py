@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from flows import sample_plugin
 from flyteidl.core import tasks_pb2
 from flyteidl.plugins import spark_pb2
+from plugin_flows import sample_plugin
 from roost_sample_plugin import Audited, AuditedTask, Grid
 from roost_sample_plugin.sqlblob import SqliteBlobStore
 
@@ -24,7 +24,7 @@ from roost.errors import TaskExecutionError
 from roost.extend import SerializationSettings, TaskOptions
 from roost.testing import TemplateCheckError, check_task_template, run_in_container
 
-FLOW = str(Path(__file__).parent / "flows" / "sample_plugin.py")
+FLOW = str(Path(__file__).parent / "plugin_flows" / "sample_plugin.py")
 ROOST = str(Path(sys.executable).with_name("roost"))
 LEDGER_LINES = [
     "audited_total: opened",

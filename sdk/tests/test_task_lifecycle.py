@@ -5,8 +5,8 @@ failures there are the plugin's (SYSTEM) and name the class. And the typed attri
 from __future__ import annotations
 
 import pytest
-from flows import lifecycle
-from flows.lifecycle import MARK, Mark, Probe, events
+from plugin_flows import lifecycle
+from plugin_flows.lifecycle import MARK, Mark, Probe, events
 
 from roost import current_context, task
 from roost.context import ContextAttribute, TaskRunContext
@@ -114,13 +114,13 @@ def test_context_attributes_are_typed_and_checked(tmp_path):
     ctx.set(MARK, Mark("x"))
     assert ctx.get(MARK) == Mark("x") and ctx.mark == Mark("x")
     with pytest.raises(
-        TypeError, match=r"^context attribute 'mark' holds a flows\.lifecycle\.Mark, not a str$"
+        TypeError, match=r"^context attribute 'mark' holds a plugin_flows\.lifecycle\.Mark, not 'x' \(str\)$"
     ):
         ctx.set(MARK, "x")  # type: ignore[arg-type]
-    named: ContextAttribute[Mark] = ContextAttribute("named", "flows.lifecycle.Mark")
+    named: ContextAttribute[Mark] = ContextAttribute("named", "plugin_flows.lifecycle.Mark")
     ctx.set(named, Mark("y"))
     with pytest.raises(
-        TypeError, match=r"^context attribute 'named' holds a flows\.lifecycle\.Mark, not a int$"
+        TypeError, match=r"^context attribute 'named' holds a plugin_flows\.lifecycle\.Mark, not 3 \(int\)$"
     ):
         ctx.set(named, 3)  # type: ignore[arg-type]
     for name, error in [

@@ -220,7 +220,7 @@ class ContextAttribute(Generic[T]):
             expected = getattr(importlib.import_module(module), attribute)
         if not isinstance(value, expected):
             raise TypeError(
-                f"context attribute {self.name!r} holds a {self.type_name}, not a {type(value).__qualname__}"
+                f"context attribute {self.name!r} holds a {self.type_name}, not {value!r} ({type(value).__qualname__})"
             )
 
     def __repr__(self) -> str:
