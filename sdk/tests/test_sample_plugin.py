@@ -73,6 +73,17 @@ def test_roost_run_uses_the_plugins_frames_store_and_context(plugin_places, work
     ]
 
 
+def test_roost_run_takes_stored_frames_of_a_plugin_kind_by_uri(plugin_places):
+    rows = "".join(json.dumps({"n": i, "other": "x"}) + "\n" for i in range(4))
+    SqliteBlobStore().write("sqlblob://cli/grid/part-00000.jsonl", rows.encode())
+    result = roost(
+        "run", "--no-progress", "-o", "json", FLOW, "audited_total", "--grid", "sqlblob://cli/grid"
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"o0": 6}
+    assert "audited_total: summing 4 rows of ['n']" in (plugin_places / "audit.log").read_text()
+
+
 def test_roost_execute_runs_the_task_class_over_the_plugins_store(plugin_places):
     grid = Grid({"n": [1, 2, 3], "other": ["a", "b", "c"]})
     assert run_in_container(sample_plugin.audited_total, {"grid": grid}, prefix="sqlblob://ci/runs") == 6

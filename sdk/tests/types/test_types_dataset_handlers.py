@@ -176,6 +176,13 @@ def test_a_protocol_encoder_is_chosen_by_the_uri_and_may_read_frame_by_frame(
         engine.to_python_value(ctx, lit, Bag)
 
 
+def test_stored_data_passes_by_uri_to_a_frame_type(engine: TypeEngine, ctx: TypeContext) -> None:
+    stored = engine.to_literal(ctx, BAG, Bag).scalar.structured_dataset
+    passed = engine.to_literal(ctx, StructuredDataset(uri=stored.uri), Annotated[Bag, {"b": str}])
+    assert passed.scalar.structured_dataset.uri == stored.uri
+    assert engine.to_python_value(ctx, passed, Annotated[Bag, {"b": str}]) == Bag([{"b": "x"}, {"b": "y"}])
+
+
 def test_a_default_protocol_sends_frames_there_without_a_uri(ctx: TypeContext) -> None:
     engine = TypeEngine.with_builtins()
     engine.register_dataset_handler(BagTableWriter(), default_protocol=True)

@@ -263,11 +263,12 @@ class StructuredDatasetTransformer(TypeTransformer[Any]):
         base, _ = unwrap_annotated(python_type)
         dataset_type = types_pb2.StructuredDatasetType()
         dataset_type.CopyFrom(expected.structured_dataset_type)
-        if _is_dataset_class(base):
-            if not isinstance(value, StructuredDataset):
-                detail = "wrap a dataframe as StructuredDataset(dataframe=df)" if value is not None else ""
-                raise mismatch(python_type, value, detail)
+        if isinstance(value, StructuredDataset):
+            # Also for a data frame type, as flytekit does: stored data passed on by its URI.
             dataset = value
+        elif _is_dataset_class(base):
+            detail = "wrap a dataframe as StructuredDataset(dataframe=df)" if value is not None else ""
+            raise mismatch(python_type, value, detail)
         elif isinstance(value, base):
             dataset = StructuredDataset(dataframe=value)
         else:
