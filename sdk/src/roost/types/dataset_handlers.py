@@ -39,14 +39,9 @@ FILE_PROTOCOL = "file"
 """The protocol of plain local paths."""
 
 
-class StructuredDatasetEncoder(abc.ABC, Generic[DF]):
-    """Stores data frames of ``python_type`` (a class, or ``"package.Class"`` so that registering imports
-    nothing) at ``protocol`` (``None``: any blob-store protocol) in ``supported_format`` (``""``: any)."""
-
-    keep_in_memory: ClassVar[bool] = True
-    """Whether a local run may keep frames of this type in memory between the tasks of one process, writing
-    them only when something needs the data (for any-protocol encoders). Turn it off for frames that do not
-    outlive their task (a Spark data frame dies with its session)."""
+class _Handler(abc.ABC, Generic[DF]):
+    """What encoders and decoders declare: the Python type (a class, or ``"package.Class"`` so that registering
+    imports nothing), the protocol (``None``: any blob-store protocol) and the format (``""``: any)."""
 
     def __init__(
         self, python_type: type[DF] | str, protocol: str | None = None, supported_format: str = ""
@@ -54,6 +49,18 @@ class StructuredDatasetEncoder(abc.ABC, Generic[DF]):
         self.python_type = python_type
         self.protocol = normal_protocol(protocol)
         self.supported_format = supported_format
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {describe_handler(self)}>"
+
+
+class StructuredDatasetEncoder(_Handler[DF]):
+    """Stores data frames of ``python_type`` at ``protocol`` in ``supported_format``."""
+
+    keep_in_memory: ClassVar[bool] = True
+    """Whether a local run may keep frames of this type in memory between the tasks of one process, writing
+    them only when something needs the data (for any-protocol encoders). Turn it off for frames that do not
+    outlive their task (a Spark data frame dies with its session)."""
 
     @abc.abstractmethod
     def encode(
@@ -72,20 +79,9 @@ class StructuredDatasetEncoder(abc.ABC, Generic[DF]):
         sets the literal's format to :attr:`supported_format`, as flytekit does.
         """
 
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {describe_handler(self)}>"
 
-
-class StructuredDatasetDecoder(abc.ABC, Generic[DF]):
-    """Reads ``StructuredDataset`` literals at ``protocol`` (``None``: any blob-store protocol) in
-    ``supported_format`` (``""``: any) as ``python_type`` (a class, or ``"package.Class"``)."""
-
-    def __init__(
-        self, python_type: type[DF] | str, protocol: str | None = None, supported_format: str = ""
-    ) -> None:
-        self.python_type = python_type
-        self.protocol = normal_protocol(protocol)
-        self.supported_format = supported_format
+class StructuredDatasetDecoder(_Handler[DF]):
+    """Reads ``StructuredDataset`` literals at ``protocol`` in ``supported_format`` as ``python_type``."""
 
     @abc.abstractmethod
     def decode(
@@ -101,9 +97,6 @@ class StructuredDatasetDecoder(abc.ABC, Generic[DF]):
             return None
         copy = getattr(frame, "copy", None)
         return copy() if callable(copy) else frame
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__}: {describe_handler(self)}>"
 
 
 DatasetHandler: TypeAlias = StructuredDatasetEncoder[Any] | StructuredDatasetDecoder[Any]
@@ -132,7 +125,7 @@ def protocol_of(uri: str) -> str:
     return scheme if sep else FILE_PROTOCOL
 
 
-def describe_handler(handler: DatasetHandler) -> str:
+def describe_handler(handler: _Handler[Any]) -> str:
     """``writes pandas.DataFrame to any blob store as 'parquet'``, for messages and listings."""
     verb, place = ("writes", "to") if isinstance(handler, StructuredDatasetEncoder) else ("reads", "from")
     file_format = repr(handler.supported_format) if handler.supported_format else "any format"
