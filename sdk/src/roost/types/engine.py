@@ -110,7 +110,9 @@ class TypeEngine:
                 try:
                     register(*call.args, **call.kwargs)
                 except (TypeError, ValueError) as exc:
-                    plugins.report(call.plugin, f"registered something {hook} refuses, left out: {exc}")
+                    plugins.report(
+                        call.plugin, f"made a registration the type engine refuses ({hook}): {exc}"
+                    )
         return engine
 
     # ---------------------------------------------------------------------------------------------
