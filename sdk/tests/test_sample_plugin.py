@@ -229,6 +229,15 @@ def test_a_plugin_that_fails_to_load_is_reported_and_the_rest_works(tmp_path, pl
         "ModuleNotFoundError: No module named 'a_store_client_that_is_not_installed'",
     ):
         assert result.stderr.count(expected) == 1, result.stderr
+    # roost-execute too: the task runs over the plugin's store, the broken plugins left out.
+    path = os.pathsep.join([str(site), *sys.path])
+    grid = Grid({"n": [4, 5]})
+    assert (
+        run_in_container(
+            sample_plugin.audited_total, {"grid": grid}, prefix="sqlblob://ci/b", env={"PYTHONPATH": path}
+        )
+        == 9
+    )
     listing = roost("plugins", env={**env, "COLUMNS": "250"})
     assert listing.returncode == 0, listing.stderr
     assert "left out: plugin 'broken' (roost.sdk, roost-broken-plugin 0.1) failed to load" in listing.stdout
