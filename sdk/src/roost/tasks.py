@@ -104,14 +104,15 @@ class Task(Entity):
     # running with literals (locally, in the engine's in-process handler, and in roost-execute)
 
     def dispatch(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> Any:
-        """Run on a LiteralMap and return the outputs as a LiteralMap, converting both ways, inside the
-        attempt's life (:mod:`roost.lifecycle`)."""
+        """Run on a LiteralMap and return the outputs as a LiteralMap (a dynamic task: its DynamicJobSpec),
+        converting both ways, inside the attempt's life (:mod:`roost.lifecycle`)."""
         from roost import lifecycle
 
         with lifecycle.task_attempt(self, ctx) as prepared:
             values = self.inputs_from_literals(prepared, inputs)
             result = lifecycle.post_execute(self, prepared, self.execute(**values))
-            return self.outputs_to_literals(prepared, result)
+            outputs = self.outputs_to_literals(prepared, result)
+        return outputs
 
     def inputs_from_literals(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> dict[str, Any]:
         """The Python values of the inputs; defaults fill inputs the map leaves out."""
