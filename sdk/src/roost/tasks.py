@@ -111,8 +111,7 @@ class Task(Entity):
         with lifecycle.task_attempt(self, ctx) as prepared:
             values = self.inputs_from_literals(prepared, inputs)
             result = lifecycle.post_execute(self, prepared, self.execute(**values))
-            outputs = self.outputs_to_literals(prepared, result)
-        return outputs
+            return self.outputs_to_literals(prepared, result)
 
     def inputs_from_literals(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> dict[str, Any]:
         """The Python values of the inputs; defaults fill inputs the map leaves out."""

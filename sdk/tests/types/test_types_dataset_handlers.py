@@ -236,10 +236,15 @@ def test_registration_conflicts_are_errors_naming_both_sides(engine: TypeEngine)
         ValueError, match=r"serves any protocol, so it cannot be the default protocol of its type$"
     ):
         engine.register_dataset_handler(BagWriter("csv"), default_protocol=True)
-    engine.register_dataset_handler(BagWriter("parquet"), default_format=True)
+    engine.register_dataset_handler(BagWriter("parquet"))
+    assert (
+        engine.datasets.encoder(Bag, "mem", "", {"mem"}).supported_format == "parquet"
+    )  # parquet when there
+    engine.register_dataset_handler(BagWriter("yaml"), default_format=True)
+    assert engine.datasets.encoder(Bag, "mem", "", {"mem"}).supported_format == "yaml"
     with pytest.raises(
         ValueError,
-        match=r"^cannot make 'csv' the default format of test_types_dataset_handlers\.Bag: it is 'parquet' already$",
+        match=r"^cannot make 'csv' the default format of test_types_dataset_handlers\.Bag: it is 'yaml' already$",
     ):
         engine.register_dataset_handler(BagWriter("csv"), default_format=True)
     with pytest.raises(ValueError, match=r"^a handler's protocol is a scheme like 's3' or 'bq'"):

@@ -10,9 +10,9 @@ files written and read through :class:`~roost.types.context.TypeContext`) and th
 Choosing a handler for a type, protocol and format looks along the type's class hierarchy and takes, for the
 first class that has handlers: the handler of that protocol and format, else that protocol's any-format
 handler, else (when the blob store serves the protocol) the any-protocol handler of the format, else the
-any-protocol any-format handler. A format left unsaid is the type's default format (its first registered one,
-or the one registered with ``default_format=True``); a protocol left unsaid is the type's default protocol if
-one was registered, else that of the URI the data goes to.
+any-protocol any-format handler. A format left unsaid is the type's default format (the one registered with
+``default_format=True``, else parquet if the type has a parquet encoder, else its first encoder's); a protocol
+left unsaid is the type's default protocol if one was registered, else that of the URI the data goes to.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ DF = TypeVar("DF")
 
 FILE_PROTOCOL = "file"
 """The protocol of plain local paths."""
+PARQUET = "parquet"
 
 
 class _Handler(abc.ABC, Generic[DF]):
@@ -224,7 +225,13 @@ class DatasetHandlers:
                         f"it is {entry.default_format!r} already"
                     )
                 entry.default_format, entry.explicit_format = handler.supported_format, True
-            elif entry.default_format is None and kind == "encoder" and handler.supported_format:
+            elif (
+                not entry.explicit_format
+                and kind == "encoder"
+                and handler.supported_format
+                and (not entry.default_format or handler.supported_format == PARQUET)
+            ):
+                # Unless a handler says otherwise: parquet when the type has it, else its first format.
                 entry.default_format = handler.supported_format
             by_format[handler.supported_format] = handler
 
