@@ -65,17 +65,17 @@ def test_what_clashes_or_raises_is_reported_and_left_out():
     engine = TypeEngine.from_plugins(plugins)
     assert engine.get_transformer(int).name == "int"  # built-ins registered despite the raising plugin
     assert problems(plugins) == [
-        f"plugin {clashing!r} (roost.sdk, built in) registered task_config Config, which {good!r} registered "
+        f"plugin {clashing!r} (roost.sdk, registered directly) registered task_config Config, which {good!r} registered "
         "already; left out",
-        f"plugin {clashing!r} (roost.sdk, built in) registered task_config {int!r} with {dict!r}, which is not a "
+        f"plugin {clashing!r} (roost.sdk, registered directly) registered task_config {int!r} with {dict!r}, which is not a "
         "Task subclass; left out",
-        f"plugin {clashing!r} (roost.sdk, built in) registered the context attribute 'session', which {good!r} "
+        f"plugin {clashing!r} (roost.sdk, registered directly) registered the context attribute 'session', which {good!r} "
         "registered already; left out",
-        f"plugin {clashing!r} (roost.sdk, built in) registered ('not an attribute',) as a context attribute, which "
+        f"plugin {clashing!r} (roost.sdk, registered directly) registered ('not an attribute',) as a context attribute, which "
         "is not a ContextAttribute; left out",
-        f"plugin {raising!r} (roost.sdk, built in) raised in roost_type_transformers and its registrations are left "
+        f"plugin {raising!r} (roost.sdk, registered directly) raised in roost_type_transformers and its registrations are left "
         "out: RuntimeError: the plugin's bug",
-        f"plugin {clashing!r} (roost.sdk, built in) made a registration the type engine refuses "
+        f"plugin {clashing!r} (roost.sdk, registered directly) made a registration the type engine refuses "
         "(roost_structured_dataset_handlers): cannot register <PandasParquetEncoder: writes pandas.DataFrame to any "
         "blob store as 'parquet'>: <PandasParquetEncoder: writes pandas.DataFrame to any blob store as 'parquet'> is "
         "registered for the same type, protocol and format",

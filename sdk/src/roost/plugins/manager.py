@@ -98,7 +98,8 @@ class SdkPlugins:
     def report(self, plugin: str, problem: str) -> None:
         """Record and log (once) a problem with something ``plugin`` registered, which is left out."""
         self._load()
-        entry = PluginProblem(ENTRY_POINT_GROUP, plugin, self._distributions.get(plugin, "built in"), problem)
+        origin = "built in" if plugin in BUILTIN_PLUGINS else "registered directly"
+        entry = PluginProblem(ENTRY_POINT_GROUP, plugin, self._distributions.get(plugin, origin), problem)
         with self._lock:
             if entry in self._problems:
                 return
