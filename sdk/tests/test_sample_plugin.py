@@ -238,10 +238,20 @@ def test_a_plugin_that_fails_to_load_is_reported_and_the_rest_works(tmp_path, pl
         )
         == 9
     )
-    listing = roost("plugins", env={**env, "COLUMNS": "250"})
+    listing = roost("plugins", env={**env, "COLUMNS": "400"})
     assert listing.returncode == 0, listing.stderr
-    assert "left out: plugin 'broken' (roost.sdk, roost-broken-plugin 0.1) failed to load" in listing.stdout
-    assert "blob store sqlblob://" in listing.stdout and "current_context().ledger" in listing.stdout
+    rows = [[cell.strip() for cell in line.strip("│").split("│")] for line in listing.stdout.splitlines()]
+    for side, problem in [
+        ("sdk", "failed to load and is left out: ModuleNotFoundError: No module named 'roost_not_there'"),
+        (
+            "storage",
+            "failed to load and is left out: ModuleNotFoundError: No module named "
+            "'a_store_client_that_is_not_installed'",
+        ),
+    ]:
+        assert [side, "broken", f"{problem} (roost-broken-plugin 0.1)"] in rows, listing.stdout
+    assert ["storage", "sample", "blob store sqlblob://"] in rows
+    assert "current_context().ledger: roost_sample_plugin.ledger.AuditLedger" in listing.stdout
 
 
 def test_import_roost_extend_imports_nothing_else():

@@ -98,7 +98,9 @@ def _message_name(message: Any) -> str:
 
 
 def list_plugins() -> None:
-    """Print both sides of every plugin, their storage schemes, and the plugins that failed to load."""
+    """Print both sides of every plugin."""
+    from rich.markup import escape
+
     from roost.plugins.manager import sdk_plugins
     from roost.plugins.storage import storage_problems, storage_provides
     from roost_core.plugins import EnginePlugins
@@ -111,6 +113,11 @@ def list_plugins() -> None:
         table.add_row("sdk", plugin, _join(provided))
     for plugin, schemes in storage_provides().items():
         table.add_row("storage", plugin, _join([f"blob store {scheme}://" for scheme in schemes]))
+    for problem in (*sdk.problems, *storage_problems()):
+        side = "sdk" if problem.group == "roost.sdk" else "storage"
+        table.add_row(
+            side, problem.name, f"[red]{escape(problem.problem)}[/red] ({escape(problem.distribution)})"
+        )
     engine = EnginePlugins()
     provides: dict[str, list[str]] = {}
     for registration in engine.handler_registrations():
@@ -119,10 +126,7 @@ def list_plugins() -> None:
         )
     for plugin in engine.plugin_names():
         table.add_row("engine", plugin, _join(provides.get(plugin, [])))
-    console = Console()
-    console.print(table)
-    for problem in (*sdk.problems, *storage_problems()):
-        console.print(f"[red]left out:[/red] {problem.message()}", markup=True, highlight=False)
+    Console().print(table)
 
 
 def _join(items: list[str]) -> str:
