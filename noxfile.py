@@ -44,10 +44,17 @@ def core(session: nox.Session) -> None:
     _tests(session, "core")
 
 
+SAMPLE_PLUGIN = "sdk/tests/plugin_package"
+"""A plugin package the SDK's tests install as a user installs a plugin (data frame kind, blob store, task class)."""
+
+
 @nox.session(python=PYTHON)
 def sdk(session: nox.Session) -> None:
-    """The roost SDK's tests (the flytekit interop tests make flytekit's own virtualenv on first run)."""
-    _tests(session, "sdk")
+    """The roost SDK's tests, with the sample plugin installed (the flytekit interop tests make flytekit's own
+    virtualenv on first run)."""
+    _install(session, "sdk")
+    session.install("--no-deps", "-e", f"./{SAMPLE_PLUGIN}")
+    session.run("pytest", "sdk/tests", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -96,6 +103,8 @@ def types(session: nox.Session) -> None:
     session.install(*[arg for folder, _ in PACKAGES.values() for arg in ("-e", f"./{folder}")])
     for folder, _ in PACKAGES.values():
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})
+    # The sample plugin type-checks against roost.extend, the surface plugin authors use.
+    session.run("mypy", "-p", "roost_sample_plugin", env={"MYPYPATH": f"sdk/src:{SAMPLE_PLUGIN}/src"})
 
 
 @nox.session(python=PYTHON)

@@ -41,11 +41,10 @@ def definition_context() -> TypeContext:
     global _definition_context  # noqa: PLW0603 - made once, on first use
     if _definition_context is None:
         from roost.local.relocate import data_folder
+        from roost.plugins.storage import sdk_storage
         from roost.types import TypeContext
-        from roost_core.plugins import EnginePlugins
-        from roost_core.storage import build_storage
 
-        storage = build_storage(EnginePlugins(entry_points=False))
+        storage = sdk_storage()
         _definition_context = TypeContext(storage, (data_folder() / "constants").as_uri())
     return _definition_context
 

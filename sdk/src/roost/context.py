@@ -1,25 +1,31 @@
 """What a running task knows about its run: ``current_context()``.
 
 The same context is built by local runs, the engine's in-process handler and ``roost-execute`` in a
-container, so task code sees the same thing everywhere.
+container, so task code sees the same thing everywhere. Plugins add attributes to it
+(``current_context().spark_session``) through :class:`ContextAttribute`.
 """
 
 from __future__ import annotations
 
 import contextvars
+import dataclasses
+import importlib
+import keyword
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from roost_core.storage import BlobNotFoundError
 
 if TYPE_CHECKING:
     from roost.serialize import SerializationSettings
     from roost.types import TypeContext
+
+T = TypeVar("T")
 
 SECRETS_ENV_PREFIX = "_FSEC_"
 SECRETS_FOLDER = "/etc/flyte/secrets"
@@ -84,6 +90,35 @@ class TaskRunContext:
     decks: list[tuple[str, str]] = field(default_factory=list)
     logging: logging.Logger = field(default_factory=lambda: logging.getLogger("roost.task"))
     secrets: Secrets = field(default_factory=Secrets)
+    cleanup: ExitStack = field(default_factory=ExitStack, repr=False)
+    """What ends with this attempt: closed (last in, first out) once the outputs are converted, or when the
+    attempt fails. A plugin's ``pre_execute`` enters what it opens here: ``ctx.cleanup.enter_context(...)``."""
+    plugin_attributes: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The values of plugin attributes set for this attempt, by name (use :meth:`set` and :meth:`get`)."""
+
+    def set(self, attribute: ContextAttribute[T], value: T) -> None:
+        """Give a plugin attribute its value for this attempt (a task class's ``pre_execute`` does this)."""
+        attribute.check(value)
+        self.plugin_attributes[attribute.name] = value
+
+    def get(self, attribute: ContextAttribute[T]) -> T:
+        """The value of a plugin attribute; an error names the plugin that provides it when it is not set."""
+        try:
+            value: T = self.plugin_attributes[attribute.name]
+        except KeyError:
+            raise missing_attribute(attribute.name, self.task_name) from None
+        return value
+
+    if not TYPE_CHECKING:
+        # At run time plugin attributes also read as attributes (``current_context().spark_session``, as in
+        # flytekit); type checkers see only declared names, so typed code uses ``ATTRIBUTE.get()``.
+        def __getattr__(self, name: str) -> Any:
+            values = self.__dict__.get("plugin_attributes")
+            if name.startswith("_") or values is None:
+                raise AttributeError(name)
+            if name in values:
+                return values[name]
+            raise missing_attribute(name, self.task_name)
 
     @property
     def working_directory(self) -> Path:
@@ -115,6 +150,83 @@ class TaskRunContext:
         )
 
 
+class MissingContextAttributeError(AttributeError):
+    """A plugin attribute of ``current_context()`` that is not set in this task (or that no plugin provides).
+
+    An ``AttributeError``, so ``hasattr(current_context(), "spark_session")`` is False when it is missing.
+    """
+
+
+def missing_attribute(name: str, task_name: str) -> MissingContextAttributeError:
+    """The error for reading the plugin attribute ``name`` that the running task's context does not have."""
+    from roost.plugins.manager import sdk_plugins
+
+    task = f"task {task_name.rsplit('.', 1)[-1]!r}" if task_name else "this task"
+    entry = sdk_plugins().context_attributes().get(name)
+    if entry is not None:
+        doc = f" ({entry.attribute.doc})" if entry.attribute.doc else ""
+        return MissingContextAttributeError(
+            f"current_context().{name} is not set in {task}: it is provided by {entry.provider}{doc}, "
+            "and only the task classes of that plugin set it"
+        )
+    provided = ", ".join(sorted(sdk_plugins().context_attributes())) or "none"
+    return MissingContextAttributeError(
+        f"current_context() has no attribute {name!r} in {task}; attributes that installed plugins provide: "
+        f"{provided}"
+    )
+
+
+class ContextAttribute(Generic[T]):
+    """An attribute a plugin adds to ``current_context()``, with its name and type::
+
+        SPARK_SESSION: ContextAttribute[SparkSession] = ContextAttribute(
+            "spark_session", "pyspark.sql.SparkSession", doc="the Spark session of Spark tasks"
+        )
+
+    The plugin registers it through the ``roost_context_attributes`` hook, its task class sets it in
+    ``pre_execute`` (``ctx.set(SPARK_SESSION, session)``), and task code reads it typed with
+    ``SPARK_SESSION.get()`` (or ``current_context().get(SPARK_SESSION)``), or as
+    ``current_context().spark_session``. The type may be named by a string (``"package.module.Class"``) so that
+    defining the attribute imports nothing; values are checked against it when set.
+    """
+
+    def __init__(self, name: str, value_type: type[T] | str, *, doc: str = "") -> None:
+        if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+            raise ValueError(f"context attribute name {name!r} must be a public Python identifier")
+        if name in _RESERVED:
+            raise ValueError(f"context attribute name {name!r} is taken by current_context() itself")
+        if not isinstance(value_type, type | str):
+            raise TypeError(f"context attribute {name!r}: its type must be a class or a 'module.Class' name")
+        self.name = name
+        self.value_type = value_type
+        self.doc = doc
+
+    @property
+    def type_name(self) -> str:
+        """The type's dotted name."""
+        if isinstance(self.value_type, str):
+            return self.value_type
+        return f"{self.value_type.__module__}.{self.value_type.__qualname__}"
+
+    def get(self) -> T:
+        """The value in the task running now."""
+        return current_context().get(self)
+
+    def check(self, value: object) -> None:
+        """Raise TypeError when ``value`` is not of this attribute's type."""
+        expected = self.value_type
+        if isinstance(expected, str):
+            module, _, attribute = expected.rpartition(".")
+            expected = getattr(importlib.import_module(module), attribute)
+        if not isinstance(value, expected):
+            raise TypeError(
+                f"context attribute {self.name!r} holds a {self.type_name}, not {value!r} ({type(value).__qualname__})"
+            )
+
+    def __repr__(self) -> str:
+        return f"ContextAttribute({self.name!r}, {self.type_name!r})"
+
+
 _CURRENT: contextvars.ContextVar[TaskRunContext | None] = contextvars.ContextVar(
     "roost_task_run", default=None
 )
@@ -136,3 +248,6 @@ def running_task(ctx: TaskRunContext) -> Iterator[TaskRunContext]:
         yield ctx
     finally:
         _CURRENT.reset(token)
+
+
+_RESERVED = frozenset({f.name for f in dataclasses.fields(TaskRunContext)} | set(dir(TaskRunContext)))

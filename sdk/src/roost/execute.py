@@ -8,7 +8,7 @@ It imports the task, reads ``inputs.pb``, runs it, and writes ``outputs.pb`` (``
 task). A failure is written as ``error.pb`` (an ErrorDocument with the USER or SYSTEM kind and the
 traceback) and, like flytekit, the exit code stays 0 unless ``ROOST_FAIL_ON_ERROR=true`` (or
 ``FLYTE_FAIL_ON_ERROR``). Works with ``file://`` and ``s3://`` prefixes (S3 settings from
-``ROOST_S3_ENDPOINT`` and the usual AWS variables).
+``ROOST_S3_ENDPOINT`` and the usual AWS variables), and with the schemes of installed storage plugins.
 """
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ def _env(*names: str) -> str:
 
 
 def storage_from_environment() -> Storage:
-    """Storage for file:// and s3:// (S3 settings from ``ROOST_S3_ENDPOINT`` and the AWS variables)."""
-    from roost_core.plugins import EnginePlugins
-    from roost_core.storage import build_storage
+    """Storage for file://, s3:// (S3 settings from ``ROOST_S3_ENDPOINT`` and the AWS variables) and the
+    schemes of installed storage plugins."""
+    from roost.plugins.storage import sdk_storage
 
     endpoint = _env("ROOST_S3_ENDPOINT", "FLYTE_AWS_ENDPOINT")
     config = {"s3": {"endpoint_url": endpoint, "addressing_style": "path"}} if endpoint else {}
-    return build_storage(EnginePlugins(entry_points=False), config)
+    return sdk_storage(config)
 
 
 def _write_error(

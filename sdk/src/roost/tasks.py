@@ -6,13 +6,13 @@ import datetime
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeAlias, TypeVar, cast, overload
 
 from flyteidl.core import identifier_pb2, literals_pb2, tasks_pb2, workflow_pb2
 from google.protobuf import struct_pb2
 
 from roost import _typing
-from roost.context import TaskRunContext, running_task
+from roost.context import TaskRunContext
 from roost.entity import Entity
 from roost.errors import TaskExecutionError, WorkflowDefinitionError
 from roost.interface import Interface
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from roost.serialize import SerializationSettings, Serializer
 
 F = TypeVar("F", bound=Callable[..., Any])
+C = TypeVar("C")
 
 ROOST_VERSION = "0.1.0"
 SERIALIZATION_ENV = "ROOST_SERIALIZATION"
@@ -50,13 +51,22 @@ class TaskOptions:
 class Task(Entity):
     """A task: Python code (or a plugin's engine) that turns inputs into outputs.
 
-    Plugins subclass it: they set ``task_type``, override :meth:`custom` (the ``TaskTemplate.custom`` their
-    engine handler reads) and, if the task runs locally in a special way, :meth:`execute`.
+    The contract for plugin task classes (see :class:`PluginTask` for the ones ``@task(task_config=...)``
+    makes):
+
+    - :attr:`task_type` and :attr:`task_type_version` name the engine handler that runs it;
+    - :meth:`template` builds the flyteidl ``TaskTemplate``: identifier, metadata (retries, cache, timeout,
+      interruptible), interface, :meth:`custom` as ``TaskTemplate.custom``, :meth:`config` as
+      ``TaskTemplate.config``, and a container whose args run ``roost-execute`` (:meth:`container_args`) with
+      the image, environment, resources and secrets. Override it to move the container elsewhere (a pod
+      spec), calling ``super().template(settings)`` first;
+    - :meth:`execute` runs it in Python, wherever the task runs (locally, ``roost-execute``);
+    - :meth:`pre_execute` and :meth:`post_execute` wrap that run (see :mod:`roost.lifecycle`).
     """
 
     kind = "task"
-    task_type = "python-task"
-    task_type_version = 0
+    task_type: ClassVar[str] = "python-task"
+    task_type_version: ClassVar[int] = 0
 
     def __init__(
         self, name: str, interface: Interface, options: TaskOptions | None = None, task_config: Any = None
@@ -72,17 +82,36 @@ class Task(Entity):
         raise NotImplementedError(f"{self.label} cannot run in this process")
 
     def custom(self, settings: SerializationSettings) -> dict[str, Any] | None:
-        """The plugin configuration stored in ``TaskTemplate.custom``; None for plain Python tasks."""
+        """The plugin configuration stored in ``TaskTemplate.custom`` (JSON values); None for plain Python
+        tasks. Its engine handler reads it back, usually as the flyteidl plugin message Flyte uses."""
         return None
+
+    def config(self, settings: SerializationSettings) -> dict[str, str]:
+        """String settings stored in ``TaskTemplate.config`` (for handlers that read them there)."""
+        return {}
+
+    def pre_execute(self, ctx: TaskRunContext) -> TaskRunContext:
+        """Prepare an attempt, before its inputs are converted: start what the task needs (a session, a
+        client), set the plugin's context attributes (``ctx.set(ATTRIBUTE, value)``) and enter what must be
+        closed afterwards into ``ctx.cleanup``. Returns the context to run with (usually ``ctx`` itself)."""
+        return ctx
+
+    def post_execute(self, ctx: TaskRunContext, outputs: Any) -> Any:
+        """See the function's result before it is converted to outputs; returns the result to convert (not
+        called for ``@dynamic`` tasks, whose function builds a workflow)."""
+        return outputs
 
     # running with literals (locally, in the engine's in-process handler, and in roost-execute)
 
-    def dispatch(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
-        """Run on a LiteralMap and return the outputs as a LiteralMap, converting both ways."""
-        values = self.inputs_from_literals(ctx, inputs)
-        with running_task(ctx):
-            result = self.execute(**values)
-        return self.outputs_to_literals(ctx, result)
+    def dispatch(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> Any:
+        """Run on a LiteralMap and return the outputs as a LiteralMap (a dynamic task: its DynamicJobSpec),
+        converting both ways, inside the attempt's life (:mod:`roost.lifecycle`)."""
+        from roost import lifecycle
+
+        with lifecycle.task_attempt(self, ctx) as prepared:
+            values = self.inputs_from_literals(prepared, inputs)
+            result = lifecycle.post_execute(self, prepared, self.execute(**values))
+            return self.outputs_to_literals(prepared, result)
 
     def inputs_from_literals(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> dict[str, Any]:
         """The Python values of the inputs; defaults fill inputs the map leaves out."""
@@ -201,8 +230,16 @@ class Task(Entity):
         custom = self.custom(settings)
         if custom is not None:
             struct = struct_pb2.Struct()
-            struct.update(custom)
+            try:
+                struct.update(custom)
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise WorkflowDefinitionError(
+                    f"{self.label}: {type(self).__name__}.custom() must return a dict of JSON values (strings, "
+                    f"numbers, booleans, None, lists, dicts with string keys), not {custom!r} ({exc})"
+                ) from None
             template.custom.CopyFrom(struct)
+        for key, value in self.config(settings).items():
+            template.config[key] = value
         container = tasks_pb2.Container(
             image=self.image(settings),
             args=self.container_args(settings),
@@ -237,6 +274,25 @@ class FunctionTask(Task):
         return self.fn(**inputs)
 
 
+class PluginTask(FunctionTask, Generic[C]):
+    """A task class that ``@task(task_config=config)`` makes for a plugin's config type ``C``.
+
+    Register the pair with the ``roost_task_types`` hook (``register(Spark, SparkTask)``); ``@task`` then calls
+    ``SparkTask(function, options, config)``. Subclasses set :attr:`task_type`, and override :meth:`custom`,
+    :meth:`pre_execute` and the rest of :class:`Task`'s contract as they need.
+    """
+
+    task_config: C
+
+    def __init__(self, fn: Callable[..., Any], options: TaskOptions, task_config: C) -> None:
+        super().__init__(fn, options, task_config)
+
+
+TaskClass: TypeAlias = Callable[[Callable[..., Any], TaskOptions, C], Task]
+"""What ``roost_task_types`` registers for a config type ``C``: called as ``task_class(function, options,
+config)``, it returns the task (a :class:`PluginTask` subclass, usually)."""
+
+
 class DynamicTask(FunctionTask):
     """A task whose function builds a workflow at run time (``@dynamic``), from its actual inputs.
 
@@ -246,9 +302,11 @@ class DynamicTask(FunctionTask):
 
     def dispatch(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> Any:
         """Compile the function on the inputs into a DynamicJobSpec."""
+        from roost import lifecycle
         from roost.dynamic_job import compile_dynamic
 
-        return compile_dynamic(self, ctx, self.inputs_from_literals(ctx, inputs))
+        with lifecycle.task_attempt(self, ctx) as prepared:
+            return compile_dynamic(self, prepared, self.inputs_from_literals(prepared, inputs))
 
     def template(self, settings: SerializationSettings) -> tasks_pb2.TaskTemplate:
         """As a function task, plus the settings the tasks it generates are serialized with."""

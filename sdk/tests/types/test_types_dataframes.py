@@ -108,12 +108,15 @@ def test_csv_format(engine: TypeEngine, mem_ctx: TypeContext) -> None:
     assert dataset.metadata.structured_dataset_type.format == "csv"
     assert [relative for _, relative in mem_ctx.list(dataset.uri)] == [".csv"]
     assert engine.to_python_value(mem_ctx, literal, csv_frame).equals(_frame())
-    with pytest.raises(InvalidValueError, match=r"^DataFrame cannot be stored as 'csv'; formats: parquet$"):
+    with pytest.raises(
+        InvalidValueError,
+        match=r"^no encoder writes polars\.DataFrame to mem:// as 'csv'; registered: any blob store as 'parquet'$",
+    ):
         engine.to_literal(mem_ctx, pl.from_pandas(_frame()), Annotated[pl.DataFrame, "csv"])
     with pytest.raises(
         InvalidLiteralError,
-        match=r"^expected Table but got a structured dataset literal \(mem://bucket/raw/[0-9a-f]+\): Table cannot "
-        r"be stored as 'csv'; formats: parquet$",
+        match=r"^expected Table but got a structured dataset literal \(mem://bucket/raw/[0-9a-f]+\): no decoder "
+        r"reads pyarrow\.Table from mem:// as 'csv'; registered: any blob store as 'parquet'$",
     ):
         engine.to_python_value(mem_ctx, literal, pa.Table)
 

@@ -99,22 +99,25 @@ def _message_name(message: Any) -> str:
 
 def list_plugins() -> None:
     """Print both sides of every plugin."""
+    from rich.markup import escape
+
     from roost.plugins.manager import sdk_plugins
+    from roost.plugins.storage import storage_problems, storage_provides
     from roost_core.plugins import EnginePlugins
 
     table = Table(title="installed plugins", title_justify="left")
     for column in ("side", "plugin", "provides"):
         table.add_column(column)
     sdk = sdk_plugins()
-    configs: dict[str, list[str]] = {}
-    for plugin, (config, task_class) in sdk.collect("roost_task_types"):
-        configs.setdefault(plugin, []).append(f"task_config {config.__name__} → {task_class.task_type}")
-    for plugin, (transformer,) in sdk.collect("roost_type_transformers"):
-        configs.setdefault(plugin, []).append(f"type {transformer.name}")
-    for plugin, (name, _) in sdk.collect("roost_image_builders"):
-        configs.setdefault(plugin, []).append(f"image builder {name}")
-    for plugin in sdk.plugin_names():
-        table.add_row("sdk", plugin, _join(configs.get(plugin, [])))
+    for plugin, provided in sdk.provides().items():
+        table.add_row("sdk", plugin, _join(provided))
+    for plugin, schemes in storage_provides().items():
+        table.add_row("storage", plugin, _join([f"blob store {scheme}://" for scheme in schemes]))
+    for problem in (*sdk.problems, *storage_problems()):
+        side = "sdk" if problem.group == "roost.sdk" else "storage"
+        table.add_row(
+            side, problem.name, f"[red]{escape(problem.problem)}[/red] ({escape(problem.distribution)})"
+        )
     engine = EnginePlugins()
     provides: dict[str, list[str]] = {}
     for registration in engine.handler_registrations():

@@ -82,6 +82,11 @@ def _parse(text: str, python_type: Any) -> Any:
         return python_type(_path_or_uri(text))
     if isinstance(python_type, type) and python_type.__name__ == "StructuredDataset":
         return python_type(uri=_path_or_uri(text), file_format="csv" if text.endswith(".csv") else "parquet")
+    if _is_frame_type(python_type):
+        from roost.types.structured import StructuredDataset
+
+        # Stored data, named by its URI (or path), read by the type's decoder in the task.
+        return StructuredDataset(uri=_path_or_uri(text), file_format="csv" if text.endswith(".csv") else "")
     data = json.loads(text)
     return _from_json(data, python_type)
 
@@ -212,13 +217,17 @@ def _json_with_data(value: Any, data: Any) -> Any:
 
 
 def _is_frame(value: Any) -> bool:
+    """A StructuredDataset, or a value of a registered data frame kind."""
     from roost.types.structured import StructuredDataset
 
-    return isinstance(value, StructuredDataset) or type(value).__module__.partition(".")[0] in (
-        "pandas",
-        "pyarrow",
-        "polars",
-    )
+    return isinstance(value, StructuredDataset) or _is_frame_type(type(value))
+
+
+def _is_frame_type(python_type: Any) -> bool:
+    """A registered data frame kind (pandas, a plugin's)."""
+    from roost.types.engine import default_engine
+
+    return default_engine().datasets.handles(python_type)
 
 
 def _json_of_value(value: Any) -> Any:

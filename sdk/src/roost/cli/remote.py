@@ -257,12 +257,11 @@ def _print_outputs(client: Any, execution_id: Any, workflow: Any, output: str) -
 
     from roost import _typing
     from roost.cli.run import show_outputs
+    from roost.plugins.storage import sdk_storage
     from roost.types import TypeContext
-    from roost_core.plugins import EnginePlugins
-    from roost_core.storage import build_storage
 
     data = client.execution_data(execution_id)
-    storage = build_storage(EnginePlugins(entry_points=False))
+    storage = sdk_storage()
     with (
         tempfile.TemporaryDirectory(prefix="roost-outputs-") as folder,
         TypeContext(storage, Path(folder).as_uri(), work_dir=folder) as ctx,

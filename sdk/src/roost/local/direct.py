@@ -12,9 +12,8 @@ from roost import _typing
 from roost.errors import TaskExecutionError
 from roost.local.relocate import data_folder, relocate_literals
 from roost.local.taskrun import TaskRun, run_task
+from roost.plugins.storage import sdk_storage
 from roost.types import TypeContext
-from roost_core.plugins import EnginePlugins
-from roost_core.storage import build_storage
 
 if TYPE_CHECKING:
     from roost.tasks import Task
@@ -24,7 +23,7 @@ def call_task(task: Task, values: dict[str, Any]) -> Any:
     """Run ``task`` on ``values`` and return its outputs as Python values."""
     from flyteidl.core import literals_pb2
 
-    storage = build_storage(EnginePlugins(entry_points=False))
+    storage = sdk_storage()
     with tempfile.TemporaryDirectory(prefix="roost-call-") as tmp:
         folder = Path(tmp)
         inputs = _typing.literal_map(

@@ -191,10 +191,9 @@ def _run_forked(
     task_name: str, run: TaskRun, work_dir: Path, serialization: SerializationSettings | None
 ) -> TaskOutcome:
     """The worker-process side: find the task the parent had, and run it with this process's storage."""
-    from roost_core.plugins import EnginePlugins
-    from roost_core.storage import build_storage
+    from roost.plugins.storage import sdk_storage
 
-    storage = build_storage(EnginePlugins(entry_points=False))
+    storage = sdk_storage()
     task = _FORKED_TASKS.get(task_name) or find_task(task_name)
     if task is None:
         return TaskOutcome(

@@ -27,6 +27,7 @@ from roost.local.handler import HANDLER_NAME, InProcessHandler
 from roost.local.progress import ProgressSink
 from roost.local.relocate import data_folder, relocate_literals
 from roost.local.signals import LocalSignals
+from roost.plugins.storage import sdk_storage
 from roost.serialize import SerializationSettings, Serializer
 from roost.tasks import Task
 from roost.types import TypeContext
@@ -44,7 +45,6 @@ from roost_core.engine import (
 from roost_core.engine.graph import id_key
 from roost_core.engine.phases import WorkflowPhase
 from roost_core.plugins import EnginePlugins
-from roost_core.storage import build_storage
 
 if TYPE_CHECKING:
     from roost.entity import Entity
@@ -175,7 +175,7 @@ class _LocalRun:
         closure = self.serializer.closure(self.wf)
         if self.options.skip_sleep:
             _skip_sleeps(closure)
-        storage = build_storage(EnginePlugins(entry_points=False))
+        storage = sdk_storage()
         tasks = self.serializer.task_entities
         frames = None if self._needs_files(tasks) else FrameMemo()
         handler = InProcessHandler(

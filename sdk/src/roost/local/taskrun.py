@@ -16,6 +16,7 @@ from flyteidl.core import dynamic_job_pb2, literals_pb2
 
 from roost.context import TaskRunContext
 from roost.errors import RecoverableError, TaskExecutionError
+from roost.lifecycle import TaskLifecycleError
 
 if TYPE_CHECKING:
     from roost.serialize import SerializationSettings
@@ -96,6 +97,8 @@ def run_task(
             result = task.dispatch(ctx, inputs)
         except TaskExecutionError as exc:
             return TaskOutcome(False, "TaskOutputsInvalid", str(exc), retryable=False)
+        except TaskLifecycleError as exc:  # the plugin's task class failed around the user's code
+            return TaskOutcome(False, exc.code, _lifecycle_error(exc), user_error=False, retryable=True)
         except RecoverableError as exc:  # the task asks for another attempt
             return TaskOutcome(False, "USER:Recoverable", _user_error(task, exc), retryable=True)
         except Exception as exc:  # the task's own code failed: that is the outcome, not a crash
@@ -116,3 +119,11 @@ def _user_error(task: Task, exc: BaseException) -> str:
     user_frames = [f for f in frames if "/roost/" not in f.filename.replace("\\", "/")] or frames
     trace = "".join(traceback.format_list(user_frames))
     return f"{task.label} raised {type(exc).__name__}: {exc}\n{trace}".rstrip()
+
+
+def _lifecycle_error(exc: TaskLifecycleError) -> str:
+    """The message, followed by the traceback of the plugin code that failed."""
+    cause = exc.__cause__
+    if cause is None:
+        return str(exc)
+    return f"{exc}\n{''.join(traceback.format_exception(cause))}".rstrip()

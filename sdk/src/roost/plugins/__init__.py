@@ -1,13 +1,19 @@
-"""The SDK's plugin system: hook specifications (``roost.plugins.hookspecs``) and a lazy manager."""
+"""The SDK's plugin system: hook specifications (``roost.plugins.hookspecs``) and a lazy manager.
+
+Plugin authors import what they need from :mod:`roost.extend`, the stable surface.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roost.plugins.hookspecs import hookimpl
 
+if TYPE_CHECKING:
+    from roost.tasks import TaskClass
 
-def task_class_for(config: Any, *, task: str) -> type[Any]:
+
+def task_class_for(config: Any, *, task: str) -> TaskClass[Any]:
     """The task class an installed plugin registered for ``config``'s type (``@task(task_config=...)``)."""
     from roost.plugins.manager import sdk_plugins
 

@@ -27,13 +27,10 @@ class UploadContext(TypeContext):
     """
 
     def __init__(self, client: RemoteClient, project: str, domain: str, work_dir: Path) -> None:
-        from roost_core.plugins import EnginePlugins
-        from roost_core.storage import build_storage
+        from roost.plugins.storage import sdk_storage
 
         work_dir.mkdir(parents=True, exist_ok=True)
-        super().__init__(
-            build_storage(EnginePlugins(entry_points=False)), work_dir.as_uri(), work_dir=work_dir
-        )
+        super().__init__(sdk_storage(), work_dir.as_uri(), work_dir=work_dir)
         self.client = client
         self.project = project
         self.domain = domain

@@ -1,4 +1,4 @@
-"""Roost's own transformers, registered through the ``roost_type_transformers`` hook like any plugin's.
+"""Roost's own transformers and data frame kinds, registered through the same hooks as any plugin's.
 
 Registration order matters only for :meth:`~roost.types.engine.TypeEngine.guess_python_type`, which asks
 transformers in order: ``Literal[...]`` before the plain scalar types, numpy arrays before files.
@@ -6,8 +6,9 @@ transformers in order: ``Literal[...]`` before the plain scalar types, numpy arr
 
 from __future__ import annotations
 
-from roost.plugins.hookspecs import RegisterTransformer, hookimpl
+from roost.plugins.hookspecs import RegisterDatasetHandler, RegisterTransformer, hookimpl
 from roost.types.containers import DictTransformer, ListTransformer, TupleTransformer
+from roost.types.dataframes import register_dataframe_kinds
 from roost.types.enums import EnumTransformer, LiteralValuesTransformer
 from roost.types.failure import FlyteErrorTransformer
 from roost.types.files import DirectoryTransformer, FileTransformer
@@ -59,3 +60,9 @@ def roost_type_transformers(register: RegisterTransformer) -> None:
         IteratorTransformer(),
     ):
         register(transformer)
+
+
+@hookimpl
+def roost_structured_dataset_handlers(register: RegisterDatasetHandler) -> None:
+    """pandas, pyarrow and polars data frames."""
+    register_dataframe_kinds(register)

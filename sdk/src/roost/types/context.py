@@ -171,6 +171,21 @@ class TypeContext:
         os.makedirs(os.path.dirname(local_path) or ".", exist_ok=True)
         Path(local_path).write_bytes(self.read(uri))
 
+    def local_copy(self, uri: str) -> str:
+        """A local file or folder holding the data at ``uri``: a plain local path as it is, else a download of
+        the folder ``uri`` (or of the single blob at ``uri``) into this context's local folder."""
+        if self.is_local(uri):
+            return uri
+        folder = self.new_local_path("dataset")
+        self.download_directory(uri, folder)
+        if os.listdir(folder):
+            return folder
+        if self.exists(uri):
+            single = os.path.join(folder, os.path.basename(uri.rstrip("/")) or "data")
+            self.download_file(uri, single)
+            return single
+        raise FileNotFoundError(f"no data at {uri!r}")
+
     def download_directory(self, uri: str, local_dir: str) -> None:
         """Copy every blob under the folder ``uri`` into ``local_dir``, keeping relative paths."""
         os.makedirs(local_dir, exist_ok=True)

@@ -10,10 +10,13 @@ A :class:`TypeEngine` picks the transformer of a Python type in this order:
 4. the fallback transformer (pickle), with a :class:`~roost.types.errors.PickleFallbackWarning` naming the
    type (``typing.Any`` is pickled without a warning: that is what it asks for).
 
-Roost's own transformers are registered through the ``roost_type_transformers`` hook of
-:mod:`roost.types.builtin`, the same hook outside plugins implement. The module-level functions use a
-process-wide engine (:func:`default_engine`), which the SDK's plugin manager may replace with
-:func:`set_default_engine`.
+Data frame types are handled by the structured-dataset transformer, through the encoders and decoders in
+:attr:`TypeEngine.datasets` (:mod:`roost.types.dataset_handlers`).
+
+Roost's own transformers and data frame kinds are registered through the ``roost_type_transformers`` and
+``roost_structured_dataset_handlers`` hooks of :mod:`roost.types.builtin`, the same hooks outside plugins
+implement. The module-level functions use a process-wide engine (:func:`default_engine`) holding those of every
+installed plugin, which :func:`set_default_engine` may replace.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import types
 import typing
 import warnings
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
@@ -34,6 +37,7 @@ from roost.hashing import hash_method_of
 from roost.types import builtin
 from roost.types._protos import MSGPACK, from_struct, literal_mismatch, scalar_kind
 from roost.types.context import TypeContext
+from roost.types.dataset_handlers import DatasetHandler, DatasetHandlers, resolve_class_name
 from roost.types.errors import (
     InvalidLiteralError,
     InvalidValueError,
@@ -46,6 +50,9 @@ from roost.types.errors import (
 from roost.types.transformer import TypeTransformer, unwrap_annotated
 from roost_core.literal_types import describe
 
+if TYPE_CHECKING:
+    from roost.plugins.manager import SdkPlugins
+
 __all__ = [
     "TypeEngine",
     "default_engine",
@@ -53,6 +60,7 @@ __all__ = [
     "interface_of",
     "kwargs_from_literal_map",
     "literal_map_from_kwargs",
+    "register_dataset_handler",
     "set_default_engine",
     "to_literal",
     "to_literal_type",
@@ -76,12 +84,35 @@ class TypeEngine:
         self._found: dict[Any, TypeTransformer[Any]] = {}
         self._literal_types: dict[Any, types_pb2.LiteralType] = {}
         self._lock = threading.RLock()
+        self.datasets = DatasetHandlers()
+        """The structured-dataset encoders and decoders (see :meth:`register_dataset_handler`)."""
 
     @classmethod
     def with_builtins(cls) -> TypeEngine:
-        """An engine with Roost's built-in transformers, registered through their plugin hook."""
+        """An engine with Roost's built-in transformers and data frame kinds, registered through their hooks."""
         engine = cls()
         builtin.roost_type_transformers(register=engine.register)
+        builtin.roost_structured_dataset_handlers(register=engine.register_dataset_handler)
+        return engine
+
+    @classmethod
+    def from_plugins(cls, plugins: SdkPlugins) -> TypeEngine:
+        """An engine with the transformers and data frame kinds of every plugin (the built-ins among them).
+
+        A registration the engine refuses (a type two plugins claim) is reported and left out.
+        """
+        engine = cls()
+        for hook, register in (
+            ("roost_type_transformers", engine.register),
+            ("roost_structured_dataset_handlers", engine.register_dataset_handler),
+        ):
+            for call in plugins.calls(hook):
+                try:
+                    register(*call.args, **call.kwargs)
+                except (TypeError, ValueError) as exc:
+                    plugins.report(
+                        call.plugin, f"made a registration the type engine refuses ({hook}): {exc}"
+                    )
         return engine
 
     # ---------------------------------------------------------------------------------------------
@@ -124,6 +155,41 @@ class TypeEngine:
             self._found.clear()
             self._literal_types.clear()
 
+    def register_dataset_handler(
+        self, handler: DatasetHandler, *, default_format: bool = False, default_protocol: bool = False
+    ) -> None:
+        """Add a structured-dataset encoder or decoder; its Python type is then converted by the
+        structured-dataset transformer (which must be registered). A type another transformer handles, or a
+        second handler for the same type, protocol and format, is an error."""
+        from roost.types.structured import StructuredDataset
+
+        with self._lock:
+            datasets = self._by_type.get(StructuredDataset)
+            if datasets is None:
+                raise ValueError(
+                    f"cannot register {handler!r}: this engine has no StructuredDataset transformer"
+                )
+            python_type = handler.python_type
+            if isinstance(python_type, str):
+                python_type = resolve_class_name(python_type) or python_type
+            existing = (
+                self._lazy.get(python_type)
+                if isinstance(python_type, str)
+                else self._by_type.get(python_type)
+            )
+            if existing is not None and existing is not datasets:
+                raise ValueError(
+                    f"cannot register {handler!r}: {type_name(python_type)} is already handled by {existing!r}"
+                )
+            self.datasets.add(handler, default_format=default_format, default_protocol=default_protocol)
+            if isinstance(python_type, str):
+                self._lazy[python_type] = datasets
+                self._modules_seen = 0
+            else:
+                self._by_type[python_type] = datasets
+            self._found.clear()
+            self._literal_types.clear()
+
     @property
     def transformers(self) -> tuple[TypeTransformer[Any], ...]:
         """Every registered transformer, in registration order."""
@@ -149,8 +215,7 @@ class TypeEngine:
         with self._lock:
             self._modules_seen = len(sys.modules)
             for name in [n for n in self._lazy if n.rpartition(".")[0] in sys.modules]:
-                module_name, _, attribute = name.rpartition(".")
-                resolved = getattr(sys.modules[module_name], attribute, None)
+                resolved = resolve_class_name(name)
                 if resolved is None:
                     # The module is still being imported; try again on a later lookup.
                     self._modules_seen = 0
@@ -411,11 +476,14 @@ class _Default:
 
 
 def default_engine() -> TypeEngine:
-    """The process-wide engine: built-in transformers, unless :func:`set_default_engine` put another."""
+    """The process-wide engine: the transformers and data frame kinds of every installed plugin (the built-in
+    ones among them), made on first use, unless :func:`set_default_engine` put another."""
     if _Default.engine is None:
         with _Default.lock:
             if _Default.engine is None:
-                _Default.engine = TypeEngine.with_builtins()
+                from roost.plugins.manager import sdk_plugins
+
+                _Default.engine = TypeEngine.from_plugins(sdk_plugins())
     return _Default.engine
 
 
@@ -423,6 +491,17 @@ def set_default_engine(engine: TypeEngine | None) -> None:
     """Replace the process-wide engine (``None`` rebuilds the built-in one on next use)."""
     with _Default.lock:
         _Default.engine = engine
+
+
+def register_dataset_handler(
+    handler: DatasetHandler, *, default_format: bool = False, default_protocol: bool = False
+) -> None:
+    """:meth:`TypeEngine.register_dataset_handler` on the default engine: how code that is not a plugin
+    package adds a data frame type (register at import time of the module that defines the tasks, so that
+    ``roost run`` and ``roost-execute`` both see it)."""
+    default_engine().register_dataset_handler(
+        handler, default_format=default_format, default_protocol=default_protocol
+    )
 
 
 def to_literal_type(python_type: Any) -> types_pb2.LiteralType:

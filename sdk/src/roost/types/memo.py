@@ -2,7 +2,8 @@
 
 A task's dataframe output still gets a literal with the URI it belongs at, but the file is written only when
 something needs it (a cached entry, a container task, a worker process); a downstream task in the same
-process gets a copy of the frame itself.
+process gets the frame itself, as its decoder hands it over (a copy, by default). This works for every data
+frame kind whose encoder allows it (``keep_in_memory``), the built-in ones and plugins' alike.
 """
 
 from __future__ import annotations
@@ -24,15 +25,11 @@ class FrameMemo:
         with self._lock:
             self._frames[uri] = (frame, write)
 
-    def get(self, uri: str, frame_type: type[Any]) -> Any | None:
-        """A copy of the frame kept for ``uri`` if it is a ``frame_type``; None otherwise."""
+    def get(self, uri: str) -> Any | None:
+        """The frame kept for ``uri``, if any (its reader copies it)."""
         with self._lock:
             found = self._frames.get(uri)
-        if found is None or not isinstance(found[0], frame_type):
-            return None
-        frame = found[0]
-        copy = getattr(frame, "copy", None)
-        return copy() if callable(copy) else frame
+        return None if found is None else found[0]
 
     def pending(self, uri: str) -> bool:
         """Whether the frame for ``uri`` is not written yet."""

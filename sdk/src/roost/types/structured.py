@@ -1,14 +1,14 @@
-"""Dataframes as structured datasets, with flytekit's literal shape.
+"""Data frames as structured datasets, with flytekit's literal shape.
 
-``pandas.DataFrame``, ``pyarrow.Table`` and ``polars.DataFrame`` annotations convert directly; a
-:class:`StructuredDataset` wraps a dataframe (or a URI) and reads lazily with
-``dataset.open(pandas.DataFrame).all()``. A dataset is a folder: flytekit's writers put one parquet file
-named ``00000`` in it (CSV: a file named ``.csv``). Readers take every file of the folder, as pandas and
-pyarrow read a parquet folder.
+An annotation of a registered data frame type (pandas, pyarrow and polars built in; plugins and users add
+more, see :mod:`roost.types.dataset_handlers`) converts directly; a :class:`StructuredDataset` wraps a data
+frame (or a URI) and reads lazily with ``dataset.open(pandas.DataFrame).all()``. Which encoder writes a
+frame, and which decoder reads one, is chosen by the frame's type, the storage protocol and the format.
 
 ``Annotated[pd.DataFrame, {"a": int, "b": str}]`` declares columns (and reading keeps only those);
-``Annotated[..., "csv"]`` a format (parquet is the default); ``Annotated[..., pyarrow_schema]`` an
-external arrow schema, as flytekit does. No dataframe library is imported until a dataframe is converted.
+``Annotated[..., "csv"]`` a format (the type's default otherwise, parquet for the built-in kinds);
+``Annotated[..., pyarrow_schema]`` an external arrow schema, as flytekit does. No data frame library is
+imported until a data frame is converted.
 """
 
 from __future__ import annotations
@@ -17,18 +17,18 @@ import collections
 import copy
 import dataclasses
 import datetime
-import io
 import os
 import sys
+import types
 import typing
-from collections.abc import Callable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flyteidl.core import literals_pb2, types_pb2
 
-from roost.types._optional import load
 from roost.types._protos import SIMPLE, data_mismatch, literal_mismatch, scalar_kind
 from roost.types.context import TypeContext
+from roost.types.dataset_handlers import FILE_PROTOCOL, DatasetHandlerError, protocol_of
 from roost.types.errors import (
     InvalidLiteralError,
     InvalidValueError,
@@ -39,20 +39,21 @@ from roost.types.errors import (
 from roost.types.pydantic_fields import PydanticField
 from roost.types.transformer import TypeTransformer, unwrap_annotated
 
+if TYPE_CHECKING:
+    from roost.types.dataset_handlers import DatasetHandlers, StructuredDatasetEncoder
+
 DF = TypeVar("DF")
 
 PARQUET = "parquet"
-CSV = "csv"
-_PARQUET_FILE = "00000"
-_CSV_FILE = ".csv"
 
 
 class StructuredDataset(PydanticField):
-    """A dataframe, or a reference to stored tabular data, that travels as a structured dataset literal.
+    """A data frame, or a reference to stored tabular data, that travels as a structured dataset literal.
 
-    Return ``StructuredDataset(dataframe=df)`` to store a dataframe (at ``uri`` if given), or
-    ``StructuredDataset(uri=..., file_format="parquet")`` to pass on data that is already stored. A dataset
-    read from a literal loads nothing until ``open(pandas.DataFrame).all()``.
+    Return ``StructuredDataset(dataframe=df)`` to store a data frame (at ``uri`` if given: ``s3://...`` for a
+    blob store, ``bq://...`` for a protocol a plugin serves), or ``StructuredDataset(uri=...,
+    file_format="parquet")`` to pass on data that is already stored. A dataset read from a literal loads
+    nothing until ``open(pandas.DataFrame).all()`` (or ``.iter()``).
     """
 
     def __init__(self, dataframe: Any = None, uri: str | None = None, file_format: str = "") -> None:
@@ -61,6 +62,7 @@ class StructuredDataset(PydanticField):
         self.file_format = file_format
         self._literal: literals_pb2.StructuredDataset | None = None
         self._context: TypeContext | None = None
+        self._handlers: DatasetHandlers | None = None
         self._columns: list[str] | None = None
 
     @property
@@ -72,7 +74,7 @@ class StructuredDataset(PydanticField):
 
     def open(self, dataframe_type: type[DF]) -> DatasetReader[DF]:
         """A reader that loads the data as ``dataframe_type`` (``pandas.DataFrame``, ``pyarrow.Table``,
-        ``polars.DataFrame``)."""
+        ``polars.DataFrame``, or any type a plugin registered)."""
         return DatasetReader(self, dataframe_type)
 
     def __repr__(self) -> str:
@@ -80,31 +82,56 @@ class StructuredDataset(PydanticField):
 
 
 class DatasetReader(Generic[DF]):
-    """What :meth:`StructuredDataset.open` returns; :meth:`all` loads the data."""
+    """What :meth:`StructuredDataset.open` returns: :meth:`all` loads the data, :meth:`iter` frame by frame."""
 
     def __init__(self, dataset: StructuredDataset, dataframe_type: type[DF]) -> None:
         self._dataset = dataset
         self._type = dataframe_type
 
     def all(self) -> DF:
-        """The whole dataset as one dataframe."""
+        """The whole dataset as one data frame."""
+        held = self._held()
+        if held is not None:
+            return held
+        loaded = self._load()
+        if isinstance(loaded, types.GeneratorType):
+            loaded.close()
+            raise ValueError(
+                f"the decoder of {type_name(self._type)} for {self._dataset.uri!r} reads it frame by frame: "
+                "use .iter()"
+            )
+        frame: DF = loaded
+        return frame
+
+    def iter(self) -> Iterator[DF]:
+        """The dataset frame by frame (one frame when its decoder reads it whole)."""
+        held = self._held()
+        if held is not None:
+            yield held
+            return
+        loaded = self._load()
+        if isinstance(loaded, types.GeneratorType):
+            yield from loaded
+        else:
+            yield loaded
+
+    def _held(self) -> DF | None:
+        frame = self._dataset.dataframe
+        if frame is None:
+            return None
+        if not isinstance(frame, self._type):
+            raise TypeError(
+                f"this StructuredDataset holds a {type(frame).__qualname__}, not a {type_name(self._type)}"
+            )
+        return frame
+
+    def _load(self) -> Any:
         dataset = self._dataset
-        if dataset.dataframe is not None:
-            if not isinstance(dataset.dataframe, self._type):
-                raise TypeError(
-                    f"this StructuredDataset holds a {type(dataset.dataframe).__qualname__}, not a "
-                    f"{type_name(self._type)}"
-                )
-            frame: DF = dataset.dataframe
-            return frame
         if dataset._literal is None:
             if not dataset.uri:
                 raise ValueError("this StructuredDataset has neither a dataframe nor a uri")
-            dataset._literal = literals_pb2.StructuredDataset(
-                uri=dataset.uri,
-                metadata=literals_pb2.StructuredDatasetMetadata(
-                    structured_dataset_type=types_pb2.StructuredDatasetType(format=dataset.file_format)
-                ),
+            dataset._literal = _dataset_literal(
+                dataset.uri, types_pb2.StructuredDatasetType(format=dataset.file_format)
             )
         context = dataset._context or TypeContext.current()
         if context is None or context.closed:
@@ -112,101 +139,21 @@ class DatasetReader(Generic[DF]):
                 f"cannot read {dataset.uri!r}: no open TypeContext (datasets can be read inside a task, "
                 "or within `with TypeContext(...)`)"
             )
-        loaded: DF = _read_frame(context, dataset._literal, self._type, dataset._columns)
-        return loaded
+        handlers = dataset._handlers or _default_handlers()
+        return read_frame(
+            context,
+            handlers,
+            dataset._literal,
+            self._type,
+            dataset._columns,
+            lambda detail: InvalidLiteralError(detail, python_type=self._type),
+        )
 
 
-# -------------------------------------------------------------------------------------------------
-# Dataframe libraries
+def _default_handlers() -> DatasetHandlers:
+    from roost.types.engine import default_engine
 
-
-@dataclasses.dataclass(frozen=True)
-class _FrameKind:
-    """How one dataframe library writes and reads each format: ``write(frame, format) -> bytes`` and
-    ``read(local path, columns or None, format) -> frame``."""
-
-    write: Callable[[Any, str], bytes]
-    read: Callable[[str, list[str] | None, str], Any]
-
-
-def _data_files(local: str) -> list[str]:
-    """The data files of a dataset folder (or the file itself), skipping ``_SUCCESS``-style markers."""
-    if os.path.isfile(local):
-        return [local]
-    found: list[str] = []
-    for folder, dirs, files in os.walk(local):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(("_", ".")))
-        found.extend(os.path.join(folder, f) for f in sorted(files) if not f.startswith(("_", ".")))
-    return found
-
-
-def _csv_path(local: str) -> str:
-    return local if os.path.isfile(local) else os.path.join(local, _CSV_FILE)
-
-
-def _pandas_write(frame: Any, file_format: str) -> bytes:
-    buffer = io.BytesIO()
-    if file_format == CSV:
-        frame.to_csv(buffer, index=False)
-    else:
-        frame.to_parquet(buffer, coerce_timestamps="us", allow_truncated_timestamps=False)
-    return buffer.getvalue()
-
-
-def _pandas_read(local: str, columns: list[str] | None, file_format: str) -> Any:
-    pandas = load("pandas")
-
-    if file_format == CSV:
-        return pandas.read_csv(_csv_path(local), usecols=columns)
-    return pandas.read_parquet(local, columns=columns)
-
-
-def _arrow_write(frame: Any, file_format: str) -> bytes:
-    parquet = load("pyarrow.parquet")
-
-    buffer = io.BytesIO()
-    parquet.write_table(frame, buffer)
-    return buffer.getvalue()
-
-
-def _arrow_read(local: str, columns: list[str] | None, file_format: str) -> Any:
-    parquet = load("pyarrow.parquet")
-
-    return parquet.read_table(local, columns=columns)
-
-
-def _polars_write(frame: Any, file_format: str) -> bytes:
-    buffer = io.BytesIO()
-    frame.write_parquet(buffer)
-    return buffer.getvalue()
-
-
-def _polars_read(local: str, columns: list[str] | None, file_format: str) -> Any:
-    polars = load("polars")
-
-    return polars.read_parquet(_data_files(local), columns=columns)
-
-
-_KINDS: dict[str, tuple[_FrameKind, tuple[str, ...]]] = {
-    "pandas.DataFrame": (_FrameKind(_pandas_write, _pandas_read), (PARQUET, CSV)),
-    "pyarrow.Table": (_FrameKind(_arrow_write, _arrow_read), (PARQUET,)),
-    "polars.DataFrame": (_FrameKind(_polars_write, _polars_read), (PARQUET,)),
-}
-
-
-def _kind_of(frame_type: Any, file_format: str, error: Callable[[str], Exception]) -> _FrameKind:
-    """The reader/writer of a dataframe class (or a subclass of one) for a format."""
-    classes = frame_type.__mro__ if isinstance(frame_type, type) else ()
-    for cls in classes:
-        entry = _KINDS.get(f"{cls.__module__.partition('.')[0]}.{cls.__name__}")
-        if entry is not None:
-            kind, formats = entry
-            if file_format not in formats:
-                raise error(
-                    f"{type_name(frame_type)} cannot be stored as {file_format!r}; formats: {', '.join(formats)}"
-                )
-            return kind
-    raise error(f"{type_name(frame_type)} is not a dataframe type Roost can store ({', '.join(_KINDS)})")
+    return default_engine().datasets
 
 
 # -------------------------------------------------------------------------------------------------
@@ -301,13 +248,11 @@ _SCHEMA = {
 
 
 class StructuredDatasetTransformer(TypeTransformer[Any]):
-    """``StructuredDataset`` and dataframe classes ↔ structured dataset literals."""
+    """``StructuredDataset`` and data frame classes ↔ structured dataset literals, through the encoders and
+    decoders registered with its engine (:attr:`roost.types.engine.TypeEngine.datasets`)."""
 
     def __init__(self) -> None:
         super().__init__("StructuredDataset Transformer", StructuredDataset)
-
-    def handled_types(self) -> tuple[type[Any] | str, ...]:
-        return (StructuredDataset, *_KINDS)
 
     def get_literal_type(self, python_type: Any) -> types_pb2.LiteralType:
         return types_pb2.LiteralType(structured_dataset_type=_dataset_type(python_type))
@@ -318,16 +263,16 @@ class StructuredDatasetTransformer(TypeTransformer[Any]):
         base, _ = unwrap_annotated(python_type)
         dataset_type = types_pb2.StructuredDatasetType()
         dataset_type.CopyFrom(expected.structured_dataset_type)
-        if _is_dataset_class(base):
-            if not isinstance(value, StructuredDataset):
-                detail = "wrap a dataframe as StructuredDataset(dataframe=df)" if value is not None else ""
-                raise mismatch(python_type, value, detail)
-            return literals_pb2.Literal(
-                scalar=literals_pb2.Scalar(structured_dataset=self._store(ctx, value, dataset_type))
-            )
-        if not isinstance(value, base):
+        if isinstance(value, StructuredDataset):
+            # Also for a data frame type, as flytekit does: stored data passed on by its URI.
+            dataset = value
+        elif _is_dataset_class(base):
+            detail = "wrap a dataframe as StructuredDataset(dataframe=df)" if value is not None else ""
+            raise mismatch(python_type, value, detail)
+        elif isinstance(value, base):
+            dataset = StructuredDataset(dataframe=value)
+        else:
             raise mismatch(python_type, value)
-        dataset = StructuredDataset(dataframe=value)
         return literals_pb2.Literal(
             scalar=literals_pb2.Scalar(structured_dataset=self._store(ctx, dataset, dataset_type))
         )
@@ -352,26 +297,45 @@ class StructuredDatasetTransformer(TypeTransformer[Any]):
                 dataset_type.format = dataset.file_format
             return _dataset_literal(uri, dataset_type)
         frame = dataset.dataframe
-        file_format = dataset_type.format or dataset.file_format or PARQUET
-        kind = _kind_of(
-            type(frame),
-            file_format,
-            lambda detail: InvalidValueError(detail, python_type=StructuredDataset, value=frame),
+        handlers = self.engine.datasets
+        target = _storage_uri(dataset.uri) if dataset.uri else ""
+        protocol = (
+            protocol_of(target)
+            if target
+            else handlers.default_protocol(type(frame)) or protocol_of(ctx.raw_output_prefix)
         )
-        folder = _storage_uri(dataset.uri) if dataset.uri else ctx.new_remote_path()
-        target = f"{folder.rstrip('/')}/{_CSV_FILE if file_format == CSV else _PARQUET_FILE}"
-        dataset_type.format = file_format
-        stored = _dataset_literal(ctx.literal_uri(folder), dataset_type)
-        storage = ctx.storage
-
-        def write() -> None:
-            storage.write(target, kind.write(frame, file_format))
-
-        if ctx.frames is not None and not dataset.uri:
-            ctx.frames.keep(stored.uri, frame, write)
+        try:
+            encoder = handlers.encoder(
+                type(frame), protocol, dataset_type.format or dataset.file_format, _served(ctx)
+            )
+        except DatasetHandlerError as exc:
+            raise InvalidValueError(str(exc), python_type=StructuredDataset, value=frame) from None
+        dataset_type.format = encoder.supported_format
+        if encoder.protocol is not None:
+            stored = self._finish(
+                encoder.encode(ctx, StructuredDataset(frame, target), dataset_type), dataset_type
+            )
         else:
-            write()
+            folder = target or ctx.new_remote_path()
+            if ctx.frames is not None and not target and encoder.keep_in_memory:
+                stored = _dataset_literal(ctx.literal_uri(folder), dataset_type)
+                ctx.frames.keep(stored.uri, frame, _postponed(ctx, encoder, frame, folder, stored))
+            else:
+                stored = self._finish(
+                    encoder.encode(ctx, StructuredDataset(frame, folder), dataset_type), dataset_type
+                )
         dataset._literal = stored
+        return stored
+
+    @staticmethod
+    def _finish(
+        stored: literals_pb2.StructuredDataset, dataset_type: types_pb2.StructuredDatasetType
+    ) -> literals_pb2.StructuredDataset:
+        """The type the encoder left out filled in, and the format the encoder's, as flytekit records it."""
+        recorded = stored.metadata.structured_dataset_type
+        if not stored.metadata.HasField("structured_dataset_type"):
+            recorded.CopyFrom(dataset_type)
+        recorded.format = dataset_type.format
         return stored
 
     def to_python_value(self, ctx: TypeContext, literal: literals_pb2.Literal, python_type: Any) -> Any:
@@ -404,11 +368,14 @@ class StructuredDatasetTransformer(TypeTransformer[Any]):
             dataset = base(uri=stored.uri, file_format=stored.metadata.structured_dataset_type.format)
             dataset._literal = stored
             dataset._context = ctx
+            dataset._handlers = self.engine.datasets
             dataset._columns = columns
             return dataset
-        file_format = stored.metadata.structured_dataset_type.format or PARQUET
-        _kind_of(base, file_format, error)
-        return _read_frame(ctx, stored, base, columns)
+        frame = read_frame(ctx, self.engine.datasets, stored, base, columns, error)
+        if isinstance(frame, types.GeneratorType):
+            frame.close()
+            raise error("its decoder reads it frame by frame: declare a StructuredDataset and use .iter()")
+        return frame
 
     def guess_python_type(self, literal_type: types_pb2.LiteralType) -> Any | None:
         if literal_type.WhichOneof("type") == "structured_dataset_type":
@@ -446,6 +413,11 @@ def _dataset_literal(
     )
 
 
+def _served(ctx: TypeContext) -> set[str]:
+    """The protocols the context's blob store serves (plain local paths always)."""
+    return {*ctx.storage.schemes, FILE_PROTOCOL}
+
+
 def _storage_uri(uri: str) -> str:
     """A destination given as a plain local path, as a ``file://`` URI the storage can write."""
     return uri if "://" in uri else f"file://{os.path.abspath(uri)}"
@@ -463,31 +435,55 @@ def _upload_local(ctx: TypeContext, path: str) -> str:
     )
 
 
-def _local_copy(ctx: TypeContext, uri: str) -> str:
-    """A local file or folder holding the dataset at ``uri`` (plain local paths are used in place)."""
-    if TypeContext.is_local(uri):
-        return uri
-    folder = ctx.new_local_path("dataset")
-    ctx.download_directory(uri, folder)
-    if os.listdir(folder):
-        return folder
-    if ctx.exists(uri):
-        single = os.path.join(folder, os.path.basename(uri.rstrip("/")) or "data")
-        ctx.download_file(uri, single)
-        return single
-    raise FileNotFoundError(f"no data at {uri!r}")
+def _postponed(
+    ctx: TypeContext,
+    encoder: StructuredDatasetEncoder[Any],
+    frame: Any,
+    folder: str,
+    stored: literals_pb2.StructuredDataset,
+) -> Callable[[], None]:
+    """The write of a frame a local run keeps in memory: run when the data is first needed, possibly after the
+    task's context closed, so in a context of its own."""
+    storage, prefix = ctx.storage, ctx.raw_output_prefix
+
+    def write() -> None:
+        with TypeContext(storage, prefix) as own:
+            written = encoder.encode(
+                own, StructuredDataset(frame, folder), stored.metadata.structured_dataset_type
+            )
+        if written.uri != stored.uri:
+            raise InvalidValueError(
+                f"{encoder!r} stored the frame at {written.uri!r} instead of the folder it was given "
+                f"({stored.uri!r}); an encoder that does so must set keep_in_memory = False",
+                python_type=StructuredDataset,
+                value=frame,
+            )
+
+    return write
 
 
-def _read_frame(
-    ctx: TypeContext, stored: literals_pb2.StructuredDataset, frame_type: Any, columns: list[str] | None
+def read_frame(
+    ctx: TypeContext,
+    handlers: DatasetHandlers,
+    stored: literals_pb2.StructuredDataset,
+    frame_type: Any,
+    columns: list[str] | None,
+    error: Callable[[str], InvalidLiteralError],
 ) -> Any:
-    file_format = stored.metadata.structured_dataset_type.format or PARQUET
-    kind = _kind_of(
-        frame_type, file_format, lambda detail: InvalidLiteralError(detail, python_type=frame_type)
-    )
+    """The data of a literal as ``frame_type`` (or an iterator of frames, when its decoder reads that way): a
+    frame this local run holds in memory if the decoder accepts it, else what the decoder reads."""
+    protocol = protocol_of(stored.uri)
+    try:
+        decoder = handlers.decoder(
+            frame_type, protocol, stored.metadata.structured_dataset_type.format, _served(ctx)
+        )
+    except DatasetHandlerError as exc:
+        raise error(str(exc)) from None
     if ctx.frames is not None:
-        kept = ctx.frames.get(stored.uri, frame_type)
-        if kept is not None and (not columns or list(getattr(kept, "column_names", kept.columns)) == columns):
-            return kept
+        kept = ctx.frames.get(stored.uri)
+        if isinstance(kept, frame_type):
+            found = decoder.from_memory(kept, columns)
+            if found is not None:
+                return found
         ctx.frames.flush([stored.uri])
-    return kind.read(_local_copy(ctx, stored.uri), columns, file_format)
+    return decoder.decode(ctx, stored, columns)
