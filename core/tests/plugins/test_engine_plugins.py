@@ -123,9 +123,9 @@ def test_a_broken_plugin_is_reported_with_its_distribution_and_left_out(tmp_path
     assert handlers.for_task_type("sample-type").name == "sample"  # the rest keeps working
     assert handlers.for_task_type("python-task").name == "local-process"
     [failure] = plugins.failures
-    assert (failure.plugin, failure.distribution) == ("broken", "roost-broken 1.0")
-    assert failure.error.startswith(error)
-    assert str(failure).startswith("engine plugin 'broken' (distribution roost-broken 1.0) was left out: ")
+    assert (failure.name, failure.distribution) == ("broken", "roost-broken 1.0")
+    assert error in failure.problem
+    assert failure.message().startswith("plugin 'broken' (roost.engine, roost-broken 1.0) ")
 
 
 def test_builtins_register_through_the_same_hooks_and_import_nothing_until_built():

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
         RegisterTransformer,
         hookimpl,
     )
-    from roost.plugins.loading import PluginProblem
     from roost.serialize import SerializationSettings
     from roost.tasks import FunctionTask, PluginTask, Task, TaskClass, TaskOptions
     from roost.testing import (
@@ -75,6 +74,7 @@ if TYPE_CHECKING:
     )
     from roost.types.structured import StructuredDataset
     from roost.types.transformer import TypeTransformer, unwrap_annotated
+    from roost_core.plugins.loading import PluginProblem
 
 _EXPORTS = {
     "hookimpl": "roost.plugins.hookspecs",
@@ -84,7 +84,7 @@ _EXPORTS = {
     "RegisterImageBuilder": "roost.plugins.hookspecs",
     "RegisterTaskType": "roost.plugins.hookspecs",
     "RegisterTransformer": "roost.plugins.hookspecs",
-    "PluginProblem": "roost.plugins.loading",
+    "PluginProblem": "roost_core.plugins.loading",
     "Task": "roost.tasks",
     "FunctionTask": "roost.tasks",
     "PluginTask": "roost.tasks",

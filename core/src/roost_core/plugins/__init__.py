@@ -2,14 +2,15 @@
 
 from roost_core.plugins.handlers import Candidate, HandlerRegistration, HandlerSet, TaskTypeChoice
 from roost_core.plugins.hookspecs import hookimpl
-from roost_core.plugins.manager import EnginePlugins, PluginFailure
+from roost_core.plugins.loading import PluginProblem
+from roost_core.plugins.manager import EnginePlugins
 
 __all__ = [
     "Candidate",
     "EnginePlugins",
     "HandlerRegistration",
     "HandlerSet",
-    "PluginFailure",
+    "PluginProblem",
     "TaskTypeChoice",
     "hookimpl",
 ]

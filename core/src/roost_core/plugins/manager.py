@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import importlib
-import importlib.metadata
-import logging
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -16,29 +13,13 @@ from roost_core.errors import ConfigurationError
 from roost_core.plugins import hookspecs
 from roost_core.plugins.handlers import HandlerRegistration, HandlerSet, registration
 from roost_core.plugins.hookspecs import SinkFactory, StoreFactory
+from roost_core.plugins.loading import PluginProblem, load_entry_points, raised_in_hook
 
 if TYPE_CHECKING:
     from roost_core.engine.config import EngineConfig
 
-log = logging.getLogger(__name__)
-
 ENTRY_POINT_GROUP = "roost.engine"
 BUILTIN_PLUGINS = ("roost_core.builtin",)
-
-
-@dataclass(frozen=True, slots=True)
-class PluginFailure:
-    """A plugin that was left out: which one, from which distribution, and why."""
-
-    plugin: str
-    """The entry point's name (or the plugin's name, for a hook that failed)."""
-    distribution: str
-    """``name version`` of the distribution that installed it; empty when not known."""
-    error: str
-
-    def __str__(self) -> str:
-        source = f" (distribution {self.distribution})" if self.distribution else ""
-        return f"engine plugin {self.plugin!r}{source} was left out: {self.error}"
 
 
 class EnginePlugins:
@@ -58,7 +39,7 @@ class EnginePlugins:
         self._entry_points = entry_points
         self._lock = threading.Lock()
         self._loaded = False
-        self._failures: list[PluginFailure] = []
+        self._failures: list[PluginProblem] = []
         self._distributions: dict[str, str] = {}
         self._handlers: list[HandlerRegistration] | None = None
         self._sinks: dict[str, SinkFactory] | None = None
@@ -81,36 +62,13 @@ class EnginePlugins:
                     self._pm.register(plugin)
             self._pm.check_pending()
             if self._entry_points:
-                for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-                    self._load_entry_point(entry_point)
+                loaded = load_entry_points(self._pm, ENTRY_POINT_GROUP)
+                self._distributions = loaded.distributions
+                self._failures = list(loaded.problems)
             self._loaded = True
 
-    def _load_entry_point(self, entry_point: importlib.metadata.EntryPoint) -> None:
-        dist = entry_point.dist
-        distribution = f"{dist.name} {dist.version}" if dist is not None else ""
-        if self._pm.get_plugin(entry_point.name) is not None or self._pm.is_blocked(entry_point.name):
-            return
-        try:
-            plugin = entry_point.load()
-            self._pm.register(plugin, name=entry_point.name)
-        except Exception as exc:  # a broken plugin must not take the engine down
-            self._fail(entry_point.name, distribution, exc)
-            return
-        try:
-            self._pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            self._pm.unregister(name=entry_point.name)
-            self._fail(entry_point.name, distribution, exc)
-            return
-        self._distributions[entry_point.name] = distribution
-
-    def _fail(self, plugin: str, distribution: str, exc: BaseException) -> None:
-        failure = PluginFailure(plugin, distribution, f"{type(exc).__name__}: {exc}")
-        log.error("%s", failure)
-        self._failures.append(failure)
-
     @property
-    def failures(self) -> list[PluginFailure]:
+    def failures(self) -> list[PluginProblem]:
         """The plugins that were left out, and why."""
         self._load()
         return list(self._failures)
@@ -151,7 +109,14 @@ class EnginePlugins:
                 except Exception as exc:
                     if plugin_name not in self._distributions:
                         raise  # a built-in or a plugin passed in: the caller's own mistake
-                    self._fail(plugin_name, self._distributions[plugin_name], exc)
+                    problem = PluginProblem(
+                        ENTRY_POINT_GROUP,
+                        plugin_name,
+                        self._distributions[plugin_name],
+                        raised_in_hook("roost_task_handlers", exc),
+                    )
+                    problem.report()
+                    self._failures.append(problem)
                     continue
                 found += mine
             self._handlers = found

@@ -128,7 +128,7 @@ def list_plugins() -> None:
         table.add_row("engine", plugin, _join(provides.get(plugin, [])))
     for failure in engine.failures:
         table.add_row(
-            "engine", failure.plugin, f"[red]left out[/red] ({failure.distribution}): {failure.error}"
+            "engine", failure.name, f"[red]left out[/red] ({failure.distribution}): {failure.problem}"
         )
     console = Console()
     console.print(table)

@@ -16,8 +16,8 @@ import pluggy
 
 from roost.errors import WorkflowDefinitionError
 from roost.plugins import hookspecs
-from roost.plugins.loading import PluginProblem, describe_error, load_entry_points
 from roost.types.dataset_handlers import StructuredDatasetDecoder, StructuredDatasetEncoder, describe_handler
+from roost_core.plugins.loading import PluginProblem, load_entry_points, raised_in_hook
 
 if TYPE_CHECKING:
     from roost.context import ContextAttribute
@@ -125,10 +125,7 @@ class SdkPlugins:
             try:
                 impl.function(register)
             except Exception as exc:  # a plugin's bug must not break the SDK
-                self.report(
-                    impl.plugin_name,
-                    f"raised in {hook_name} and its registrations are left out: {describe_error(exc)}",
-                )
+                self.report(impl.plugin_name, raised_in_hook(hook_name, exc))
                 continue
             calls.extend(made)
         return calls

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from roost.plugins.loading import PluginProblem, load_entry_points
+from roost_core.plugins.loading import PluginProblem, load_entry_points
 
 if TYPE_CHECKING:
     from roost_core.plugins import EnginePlugins

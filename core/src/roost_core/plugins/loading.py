@@ -1,5 +1,8 @@
 """Loading plugins from an entry-point group one at a time: a plugin that fails to load is reported and left out.
 
+The engine's plugin manager (``roost.engine``) and the SDK's (``roost.sdk``, ``roost.storage``) load their
+entry points through :func:`load_entry_points`.
+
 A plugin fails to load when its module raises on import (a missing dependency, a bug), when pluggy refuses
 it (a hook implementation whose arguments do not match the specification), or when it implements a hook that
 does not exist (usually a misspelling). Each failure is logged once, as a warning naming the plugin, its
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 import pluggy
 
-logger = logging.getLogger("roost.plugins")
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,7 +25,7 @@ class PluginProblem:
     """A plugin, or one thing it registered, that was left out, and why."""
 
     group: str
-    """The entry-point group the plugin is listed under (``roost.sdk``, ``roost.storage``)."""
+    """The entry-point group the plugin is listed under (``roost.engine``, ``roost.sdk``, ``roost.storage``)."""
     name: str
     """The plugin's name (its entry point's name)."""
     distribution: str
@@ -88,3 +91,8 @@ def describe_error(exc: BaseException) -> str:
 
 def _left_out(group: str, name: str, distribution: str, exc: BaseException) -> PluginProblem:
     return PluginProblem(group, name, distribution, f"failed to load and is left out: {describe_error(exc)}")
+
+
+def raised_in_hook(hook: str, exc: BaseException) -> str:
+    """The problem of a plugin that loaded but raised in ``hook``: what it registered there is left out."""
+    return f"raised in {hook} and its registrations are left out: {describe_error(exc)}"
