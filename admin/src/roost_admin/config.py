@@ -1,8 +1,11 @@
 """Admin settings: defaults for a laptop, overridden by a YAML file and ``ROOST_*`` environment variables.
 
-Precedence, lowest first: the defaults below, the config file (``--config`` or ``$ROOST_CONFIG``), environment
-variables (``ROOST_DB_URL``, ``ROOST_GRPC_PORT``, nested keys with ``__``: ``ROOST_ENGINE__POLL_INTERVAL``),
-then command-line options. Unknown keys are an error naming them.
+Precedence, lowest first: the defaults below, the config file (``--config`` or ``$ROOST_CONFIG``, read by
+pydantic-settings' YAML source), environment variables (``ROOST_DB_URL``, ``ROOST_GRPC_PORT``, nested keys with
+``__``: ``ROOST_ENGINE__POLL_INTERVAL``), then command-line options. Unknown keys are an error naming them.
+
+One :class:`Settings` is made at start (:func:`load_settings`) and passed to whatever needs it; nothing reads
+settings from the environment later.
 """
 
 from __future__ import annotations
@@ -11,9 +14,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
 from roost_admin.auth.settings import AuthSettings, TLSSettings
 
@@ -104,7 +111,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Options given in code win over the environment, which wins over the file."""
+        """Options given in code win over the environment, which wins over the file (the class's ``yaml_file``,
+        set by :func:`load_settings`)."""
         return (init_settings, env_settings, _YamlFile(settings_cls))
 
     @property
@@ -123,27 +131,32 @@ class Settings(BaseSettings):
         return f"{self.grpc_host}:{self.grpc_port}"
 
 
-class _YamlFile(PydanticBaseSettingsSource):
-    """Settings from the YAML file named by ``$ROOST_CONFIG`` (``Settings.load`` sets it from ``--config``)."""
+class _YamlFile(YamlConfigSettingsSource):
+    """pydantic-settings' YAML source, refusing a file that holds something other than a mapping by name."""
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        path = os.environ.get("ROOST_CONFIG")
-        if not path:
-            return {}
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as exc:
-            raise ValueError(f"cannot read the config file {path}: {exc}") from exc
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data = super()._read_file(file_path)
         if not isinstance(data, dict):
-            raise ValueError(f"the config file {path} must hold a mapping of settings")
+            raise ValueError(f"the config file {file_path} must hold a mapping of settings")
         return data
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Settings from defaults, a config file, the environment and ``overrides`` (None values are ignored)."""
-    if config_file is not None:
-        os.environ["ROOST_CONFIG"] = str(config_file)
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from defaults, a config file (``config_file``, else ``$ROOST_CONFIG``), the environment and
+    ``overrides`` (None values are ignored)."""
+    path = config_file if config_file is not None else os.environ.get("ROOST_CONFIG") or None
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if path is None:
+        return Settings(**values)
+    try:
+        Path(path).open("rb").close()
+    except OSError as exc:
+        raise ValueError(f"cannot read the config file {path}: {exc}") from exc
+    # The file is the class's setting in pydantic-settings: a subclass names it, nothing global is changed.
+    from_file = type(
+        "Settings",
+        (Settings,),
+        {"model_config": SettingsConfigDict(**{**Settings.model_config, "yaml_file": path})},
+    )
+    settings: Settings = from_file(**values)
+    return settings

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roost_admin.auth.authorization_server import PATHS
 from roost_admin.auth.tokens import IssuerUnavailable, TokenError
-from roost_admin.http import DATA_PATH
+from roost_admin.blobs import DATA_PATH
 
 if TYPE_CHECKING:
     from roost_admin.auth.gate import AuthGate
