@@ -159,6 +159,7 @@ class AdminApp:
     def _start_grpc(self) -> None:
         from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
+        from roost_admin.auth.interceptor import AuthInterceptor
         from roost_admin.server.admin import AdminService
         from roost_admin.server.dataproxy import DataProxyService
         from roost_admin.server.edge import EdgeInterceptor
@@ -172,7 +173,7 @@ class AdminApp:
             # never reaches a servicer, and auth's refusals carry request ids too.
             interceptors=[
                 EdgeInterceptor(RequestLimits.from_settings(self.settings)),
-                *([self.auth.interceptor()] if self.auth else []),
+                *([AuthInterceptor(self.auth)] if self.auth else []),
             ],
         )
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(self.services), server)
@@ -220,7 +221,9 @@ class AdminApp:
 
         asgi: ASGIApp = build_http_app(self.services)
         if self.auth is not None:
-            asgi = self.auth.http_app(asgi)
+            from roost_admin.auth.http_policy import guarded
+
+            asgi = guarded(asgi, self.auth)
         tls = self.settings.tls
         config = uvicorn.Config(
             asgi,

@@ -22,7 +22,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-from roost_admin.auth.settings import AuthSettings, TLSSettings
+from roost_admin.auth_settings import AuthSettings, TLSSettings
 
 DEFAULT_DOMAINS = ("development", "staging", "production")
 

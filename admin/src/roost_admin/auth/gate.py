@@ -1,9 +1,10 @@
 """The admin's auth, assembled: token verification, the role check, the built-in authorization server's parts,
-and the gRPC and HTTP hooks ``AdminApp`` installs when ``auth.enabled`` is set.
+used by the gRPC interceptor (:mod:`~roost_admin.auth.interceptor`) and the HTTP policy
+(:mod:`~roost_admin.auth.http_policy`) that ``AdminApp`` installs when ``auth.enabled`` is set.
 
 Authorization is one table keyed by operation (:data:`roost_admin.auth.rules.RULES`: flyteidl's RPC names, which
 flyteadmin's HTTP gateway maps its ``/api/v1`` routes onto too), consulted at the edge of each transport before a
-service is called: the gRPC interceptor here, and any HTTP route serving an operation through the same rule and
+service is called: the gRPC interceptor, and any HTTP route serving an operation through the same rule and
 the same request message. The services themselves take no principal, so no transport can reach them unchecked
 except through its edge."""
 
@@ -14,8 +15,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import grpc
-
 from roost_admin.auth import directory
 from roost_admin.auth.execution_credentials import ExecutionCredentials
 from roost_admin.auth.keys import SigningKeys, execution_key
@@ -24,8 +23,6 @@ from roost_admin.auth.rules import Rule, scopes
 from roost_admin.auth.tokens import TokenError, TokenIssuer, TokenVerifier
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp
-
     from roost_admin.config import Settings
     from roost_admin.db.base import Database
 
@@ -113,25 +110,6 @@ class AuthGate:
                     where = f"project {project!r}, domain {domain!r}"
                 return f"{grants.principal.describe()} may not call {method}: it needs the {rule.role.label} role on {where}"
         return None
-
-    # hooks
-
-    def interceptor(self) -> grpc.ServerInterceptor:
-        """The gRPC server interceptor enforcing the table of rules."""
-        from roost_admin.auth.interceptor import AuthInterceptor
-
-        return AuthInterceptor(self)
-
-    def http_app(self, inner: ASGIApp) -> ASGIApp:
-        """``inner`` with the authorization server's routes beside it and the route policy in front."""
-        from starlette.applications import Starlette
-        from starlette.routing import Mount
-
-        from roost_admin.auth.authorization_server import routes
-        from roost_admin.auth.http_policy import HttpPolicy
-
-        outer = Starlette(routes=[*routes(self), Mount("/", app=inner)])
-        return HttpPolicy(outer, self)
 
     def announce(self) -> None:
         """Log how auth is set up, and warn when nobody could administer this admin."""

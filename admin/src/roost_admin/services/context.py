@@ -56,4 +56,4 @@ class ServiceContext:
     """Immutable blobs (registered entities, execution specs) recently read or written."""
     wakeups: Wakeups = field(default_factory=Wakeups)
     clock: Callable[[], datetime.datetime] = utcnow
-    """Now, as a naive UTC datetime (what the database columns hold)."""
+    """Now, as a timezone-aware UTC datetime (what the database columns hold)."""

@@ -49,12 +49,13 @@ from roost_admin.db import models
 from roost_admin.db.base import utcnow
 from roost_admin.services import Services
 from roost_admin.services.rows import key_text
+from roost_admin.services.state import load_state
 from roost_admin.workers.config import admin_environment, engine_config, storage_environment
 from roost_admin.workers.identity import WorkerIdentity
 from roost_admin.workers.launcher import AdminChildLauncher
 from roost_admin.workers.signals import AdminSignals
 from roost_admin.workers.sink import AdminEventSink
-from roost_admin.workers.store import Claim, ClaimedStateStore, load_state
+from roost_admin.workers.store import Claim, ClaimedStateStore
 from roost_core.engine import Engine, ExecutionState, Run, StateStoreError
 from roost_core.errors import RoostError
 from roost_core.failpoints import failpoint
