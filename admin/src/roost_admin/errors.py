@@ -1,10 +1,11 @@
 """Roost's own errors: what the admin's services raise, free of any transport.
 
 A service raises one of these with a message that names the entity and field at fault; each transport maps them
-to its own answer in one place (gRPC: :mod:`roost_admin.server.errors`; HTTP: the same mapping through
-:func:`roost_admin.server.errors.status_of`'s codes). Client faults (:class:`ClientError` and its subclasses)
-are answered with their full message; anything else (:class:`AdminError` itself, :class:`Unavailable`, an
-unexpected exception) is a fault of the server, logged in full and answered with a short message.
+to its own answer in one place (gRPC: :func:`roost_admin.server.errors.status_of`; HTTP:
+:func:`roost_admin.http.http_status`, the codes flyteadmin's HTTP gateway gives the same gRPC statuses). Client
+faults (:class:`ClientError` and its subclasses) are answered with their full message; anything else
+(:class:`AdminError` itself, :class:`Unavailable`, an unexpected exception) is a fault of the server, logged in
+full and answered with a short message.
 """
 
 from __future__ import annotations

@@ -33,7 +33,17 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from roost_admin.blobs import DATA_PATH
-from roost_admin.errors import ClientError, InvalidArgument, NotFound, PermissionDenied
+from roost_admin.errors import (
+    AlreadyExists,
+    ClientError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unimplemented,
+)
 from roost_core.storage.file import TEMP_PREFIX
 
 if TYPE_CHECKING:
@@ -41,8 +51,28 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_STATUS: dict[type[ClientError], int] = {InvalidArgument: 400, PermissionDenied: 403, NotFound: 404}
-"""What the data routes answer Roost's errors with (the data proxy raises only these)."""
+_STATUSES: tuple[tuple[type[ClientError], int], ...] = (
+    (InvalidArgument, 400),
+    (FailedPrecondition, 400),
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (AlreadyExists, 409),
+    (ResourceExhausted, 429),
+    (Unimplemented, 501),
+)
+"""The HTTP status of each of Roost's client errors, as flyteadmin's HTTP gateway answers the gRPC code it maps to
+(every route answers a service's errors through :func:`http_status`)."""
+
+
+def http_status(exc: ClientError) -> int:
+    """The HTTP status a route answers Roost's client error ``exc`` with."""
+    for kind, status in _STATUSES:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
 _PATH_CONFLICTS = frozenset({errno.EEXIST, errno.ENOTDIR, errno.EISDIR})
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
 
@@ -71,7 +101,7 @@ def build_http_app(services: Services) -> Starlette:
                 content_md5,
             )
         except ClientError as exc:
-            return PlainTextResponse(exc.message, _STATUS.get(type(exc), 400))
+            return PlainTextResponse(exc.message, http_status(exc))
         if method == "GET":
             if not os.path.isfile(blob.path):
                 return PlainTextResponse(f"no blob at {blob.uri}", 404)

@@ -19,8 +19,9 @@ from roost_admin.auth import directory
 from roost_admin.auth.execution_credentials import ExecutionCredentials
 from roost_admin.auth.keys import SigningKeys, execution_key
 from roost_admin.auth.roles import Grants, Principal, Role
-from roost_admin.auth.rules import Rule, scopes
+from roost_admin.auth.rules import RULES, Rule, scopes
 from roost_admin.auth.tokens import TokenError, TokenIssuer, TokenVerifier
+from roost_admin.errors import PermissionDenied
 
 if TYPE_CHECKING:
     from roost_admin.config import Settings
@@ -98,6 +99,20 @@ class AuthGate:
             if self.builtin and principal.kind == "user":
                 groups = [*groups, *directory.user_groups(session, principal.name)]
             return Grants.of(principal, directory.bindings_of(session, principal, groups))
+
+    def authorize(self, principal: Principal, operation: str, request: Any) -> Grants:
+        """What ``principal`` holds, once the rule of ``operation`` (a key of
+        :data:`~roost_admin.auth.rules.RULES`) lets it make ``request``; PermissionDenied naming the role and
+        project it lacks otherwise. Every transport calls this before the service: the gRPC interceptor, and
+        an HTTP route with the operation it serves."""
+        rule = RULES.get(operation)
+        if rule is None:
+            raise PermissionDenied(f"{operation} has no authorization rule, so nobody may call it")
+        grants = self.grants(principal)
+        refused = self.denial(grants, rule, request, operation.rsplit("/", 1)[-1])
+        if refused is not None:
+            raise PermissionDenied(refused)
+        return grants
 
     def denial(self, grants: Grants, rule: Rule, request: Any, method: str) -> str | None:
         """Why the rule refuses the request to ``grants``' principal (None if it may proceed)."""

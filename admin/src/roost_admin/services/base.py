@@ -76,10 +76,13 @@ class Service:
         return messages, token
 
     def check_scope(self, project: str, domain: str, what: str) -> None:
+        """The project exists and the domain is configured (an archived project may be read); ``what`` prefixes
+        the field names in messages."""
         with self.ctx.db.session() as session:
             # Reading an archived project's entities (and naming them) is fine; only registering is not.
             entities.check_project_domain(session, self.ctx.settings, project, domain, what, writing=False)
 
     def check_named_id(self, ident: common_pb2.NamedEntityIdentifier, what: str) -> None:
+        """A named entity's project, domain and name are valid and exist (see :meth:`check_scope`)."""
         self.check_scope(ident.project, ident.domain, what)
         validation.entity_name(ident.name, f"{what} name")
