@@ -48,13 +48,21 @@ def services(tmp_path) -> Iterator[Services]:
         db.dispose()
 
 
-def _lp(name: str, version: str = "v1") -> identifier_pb2.Identifier:
-    return identifier_pb2.Identifier(
+def _create(name: str, **inputs: int) -> execution_pb2.ExecutionCreateRequest:
+    """A CreateExecution request for registry_flows.outer@v1."""
+    plan = identifier_pb2.Identifier(
         resource_type=identifier_pb2.LAUNCH_PLAN,
         project=flows.PROJECT,
         domain=flows.DOMAIN,
+        name="registry_flows.outer",
+        version="v1",
+    )
+    return execution_pb2.ExecutionCreateRequest(
+        project=flows.PROJECT,
+        domain=flows.DOMAIN,
         name=name,
-        version=version,
+        spec=execution_pb2.ExecutionSpec(launch_plan=plan),
+        inputs=literal_map(**inputs),
     )
 
 
@@ -63,15 +71,7 @@ def test_register_and_launch_through_the_services_alone(services):
     woken: list[int] = []
     services.context.wakeups.listen(lambda: woken.append(1))
 
-    created = services.executions.create_execution(
-        execution_pb2.ExecutionCreateRequest(
-            project=flows.PROJECT,
-            domain=flows.DOMAIN,
-            name="alone",
-            spec=execution_pb2.ExecutionSpec(launch_plan=_lp("registry_flows.outer")),
-            inputs=literal_map(x=5),
-        )
-    )
+    created = services.executions.create_execution(_create("alone", x=5))
     assert created.id.name == "alone"
     assert woken == [1], "a new execution announces work for the engine workers"
 
@@ -98,12 +98,7 @@ def test_register_and_launch_through_the_services_alone(services):
 
 
 def test_services_raise_roosts_own_errors_naming_what_is_at_fault(services):
-    request = execution_pb2.ExecutionCreateRequest(
-        project=flows.PROJECT,
-        domain=flows.DOMAIN,
-        name="twice",
-        spec=execution_pb2.ExecutionSpec(launch_plan=_lp("registry_flows.outer")),
-    )
+    request = _create("twice")
     with pytest.raises(NotFound) as missing:
         services.executions.create_execution(request)
     assert missing.value.message == (
@@ -116,25 +111,15 @@ def test_services_raise_roosts_own_errors_naming_what_is_at_fault(services):
         services.executions.create_execution(request)
     assert again.value.message == f"execution {flows.PROJECT}/{flows.DOMAIN}/twice already exists"
 
-    bad = execution_pb2.ExecutionCreateRequest()
-    bad.CopyFrom(request)
-    bad.name = "Not_A_Name"
     with pytest.raises(InvalidArgument) as invalid:
-        services.executions.create_execution(bad)
+        services.executions.create_execution(_create("Not_A_Name"))
     assert invalid.value.field == "execution name"
     assert invalid.value.message.startswith("execution name 'Not_A_Name' is not valid")
 
 
 def test_an_ended_execution_refuses_termination_with_its_phase(services):
     flows.register(_Registrar(services), flows.serialize(flows.outer))
-    created = services.executions.create_execution(
-        execution_pb2.ExecutionCreateRequest(
-            project=flows.PROJECT,
-            domain=flows.DOMAIN,
-            name="ended",
-            spec=execution_pb2.ExecutionSpec(launch_plan=_lp("registry_flows.outer")),
-        )
-    )
+    created = services.executions.create_execution(_create("ended"))
     with services.context.db.begin() as session:
         row = session.query(models.Execution).filter_by(name="ended").one()
         row.phase = core_execution_pb2.WorkflowExecution.SUCCEEDED

@@ -429,11 +429,15 @@ def _merge_metadata(stored: dict[str, Any], metadata: event_pb2.TaskExecutionMet
 class Events(Service):
     """Events from engines: sent over the API by one, or recorded by this admin's own engine workers."""
 
-    def _record(self, record: Any) -> None:
-        settings = self.ctx.settings
+    def _record_api_event(self, request: Any, record: Callable[[EventLedger, Any], object]) -> None:
+        """Check an event sent over the API (``request.event``), then record it with ``record`` in one
+        transaction."""
+        if not request.HasField("event"):
+            raise InvalidArgument("event is required", field="event")
+        check_api_event(request.event, self.ctx.settings.storage_prefix)
         with self.ctx.db.begin() as session:
-            ledger = EventLedger(session, self.ctx.storage, settings.storage_prefix)
-            record(ledger)
+            ledger = EventLedger(session, self.ctx.storage, self.ctx.settings.storage_prefix)
+            record(ledger, request.event)
         if ledger.woke:
             self.ctx.wakeups.announce()
 
@@ -441,30 +445,21 @@ class Events(Service):
         self, request: admin_event_pb2.WorkflowExecutionEventRequest
     ) -> admin_event_pb2.WorkflowExecutionEventResponse:
         """Record a workflow execution's phase change (flyteadmin's rules)."""
-        if not request.HasField("event"):
-            raise InvalidArgument("event is required")
-        check_api_event(request.event, self.ctx.settings.storage_prefix)
-        self._record(lambda ledger: ledger.workflow(request.event))
+        self._record_api_event(request, EventLedger.workflow)
         return admin_event_pb2.WorkflowExecutionEventResponse()
 
     def create_node_event(
         self, request: admin_event_pb2.NodeExecutionEventRequest
     ) -> admin_event_pb2.NodeExecutionEventResponse:
         """Record a node execution's phase change; its first event creates it."""
-        if not request.HasField("event"):
-            raise InvalidArgument("event is required")
-        check_api_event(request.event, self.ctx.settings.storage_prefix)
-        self._record(lambda ledger: ledger.node(request.event))
+        self._record_api_event(request, EventLedger.node)
         return admin_event_pb2.NodeExecutionEventResponse()
 
     def create_task_event(
         self, request: admin_event_pb2.TaskExecutionEventRequest
     ) -> admin_event_pb2.TaskExecutionEventResponse:
         """Record a task execution's phase change; its first event creates it."""
-        if not request.HasField("event"):
-            raise InvalidArgument("event is required")
-        check_api_event(request.event, self.ctx.settings.storage_prefix)
-        self._record(lambda ledger: ledger.task(request.event))
+        self._record_api_event(request, EventLedger.task)
         return admin_event_pb2.TaskExecutionEventResponse()
 
     def record_engine_events(
