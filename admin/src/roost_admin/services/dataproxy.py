@@ -254,14 +254,14 @@ class LocalBlob:
 def _signed_blob(
     ctx: ServiceContext, path: str, method: str, expires: str, signature: str, content_md5: str | None
 ) -> LocalBlob:
-    if "\x00" in path:
-        raise InvalidArgument("the path holds a NUL character", field="path")
     try:
         store = ctx.storage.store_for("file:///")
     except StorageError:
         store = None
     if not isinstance(store, FileStore):
         raise NotFound("this admin has no local file store to serve")
+    if "\x00" in path:
+        raise InvalidArgument("the path holds a NUL character", field="path")
     if not expires or not signature:
         raise PermissionDenied("not a signed URL: the expires and signature parameters are required")
     try:
