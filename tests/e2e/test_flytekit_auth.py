@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 from conftest import RoostServer, Starter, tool
-from test_flytekit import PROJECT_SOURCE, Flytekit
+from flytekit_support import PROJECT_SOURCE, Flytekit
 
 from roost_admin.auth.execution_credentials import ExecutionCredentials
 from roost_admin.testing.oidc import TestIssuer
