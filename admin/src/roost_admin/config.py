@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -95,6 +95,19 @@ class Settings(BaseSettings):
     tls: TLSSettings = Field(default_factory=TLSSettings)
     """Certificate files for serving gRPC and HTTP over TLS."""
 
+    _config_file: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _remember_the_file(self) -> Settings:
+        self._config_file = _config_file(type(self))
+        return self
+
+    @property
+    def config_file(self) -> str | None:
+        """The YAML file these settings were read from (``--config`` or ``$ROOST_CONFIG``), if any: messages about
+        a setting name it."""
+        return self._config_file
+
     @field_validator("domains")
     @classmethod
     def _some_domains(cls, value: list[str]) -> list[str]:
@@ -131,8 +144,24 @@ class Settings(BaseSettings):
         return f"{self.grpc_host}:{self.grpc_port}"
 
 
+def _config_file(settings_cls: type[BaseSettings]) -> str | None:
+    """The YAML file a settings class reads: the one :func:`load_settings` named, else ``$ROOST_CONFIG``."""
+    named = settings_cls.model_config.get("yaml_file")
+    return str(named) if named else os.environ.get("ROOST_CONFIG") or None
+
+
 class _YamlFile(YamlConfigSettingsSource):
-    """pydantic-settings' YAML source, refusing a file that holds something other than a mapping by name."""
+    """pydantic-settings' YAML source over :func:`_config_file`, refusing a file that cannot be read or holds
+    something other than a mapping, by name."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        path = _config_file(settings_cls)
+        if path is not None:
+            try:
+                Path(path).open("rb").close()
+            except OSError as exc:
+                raise ValueError(f"cannot read the config file {path}: {exc}") from exc
+        super().__init__(settings_cls, yaml_file=path)
 
     def _read_file(self, file_path: Any) -> dict[str, Any]:
         data = super()._read_file(file_path)
@@ -144,19 +173,14 @@ class _YamlFile(YamlConfigSettingsSource):
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
     """Settings from defaults, a config file (``config_file``, else ``$ROOST_CONFIG``), the environment and
     ``overrides`` (None values are ignored)."""
-    path = config_file if config_file is not None else os.environ.get("ROOST_CONFIG") or None
     values = {k: v for k, v in overrides.items() if v is not None}
-    if path is None:
+    if config_file is None:
         return Settings(**values)
-    try:
-        Path(path).open("rb").close()
-    except OSError as exc:
-        raise ValueError(f"cannot read the config file {path}: {exc}") from exc
     # The file is the class's setting in pydantic-settings: a subclass names it, nothing global is changed.
     from_file = type(
         "Settings",
         (Settings,),
-        {"model_config": SettingsConfigDict(**{**Settings.model_config, "yaml_file": path})},
+        {"model_config": SettingsConfigDict(**{**Settings.model_config, "yaml_file": str(config_file)})},
     )
     settings: Settings = from_file(**values)
     return settings
