@@ -90,16 +90,18 @@ def e2e(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
-    """ruff: lint and formatting."""
-    session.install("ruff>=0.8")
+    """ruff: lint and formatting; import-linter: the admin's import layers (admin/.importlinter)."""
+    session.install("ruff>=0.8", "import-linter>=2.1")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # import-linter only reads the sources, so the package's folder on the path is enough (nothing is installed).
+    session.run("lint-imports", "admin/.importlinter", env={"PYTHONPATH": "admin/src"})
 
 
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy, strict, over every package's sources."""
-    session.install("mypy>=1.13", "types-protobuf", "types-grpcio", "types-PyYAML", "uv")
+    session.install("mypy>=1.13", "types-protobuf", "types-grpcio", "types-PyYAML", "types-cachetools", "uv")
     session.install(*[arg for folder, _ in PACKAGES.values() for arg in ("-e", f"./{folder}")])
     for folder, _ in PACKAGES.values():
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})

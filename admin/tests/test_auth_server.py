@@ -345,7 +345,7 @@ def test_http_routes_need_a_token_unless_public(auth_app: AdminApp) -> None:
     from roost_admin.auth.http_policy import is_public
     from roost_admin.http import build_http_app
 
-    for route in build_http_app(auth_app).routes:
+    for route in build_http_app(auth_app.services).routes:
         path = getattr(route, "path", "")
         assert is_public(path.replace("{path:path}", "x")), f"HTTP route {path} has no policy"
     assert httpx.get(f"{auth_app.http_url}/healthz").status_code == 200

@@ -298,7 +298,8 @@ def test_map_task_events_merge_their_indices(admin, ident):
 
 def test_the_engine_sink_records_through_the_same_rules_and_drops_what_they_refuse(app, admin, ident):
     pokes: list[int] = []
-    sink = AdminEventSink(app, lambda: pokes.append(1))
+    app.services.context.wakeups.listen(lambda: pokes.append(1))
+    sink = AdminEventSink(app.services.events)
     running = Event("e1", "workflow", workflow_event(ident, Phase.RUNNING, 1).event)
     node = Event("e2", "node", node_event(ident, "n0", NodePhase.RUNNING, 1).event)
     sink.send([running, node])

@@ -24,7 +24,7 @@ from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2, literals_pb2
 
-from roost_admin.server.launching import single_task_node_id
+from roost_admin.services.launching import single_task_node_id
 
 PAIR = f"launch plan '{PROJECT}/{DOMAIN}/execution_flows.pair@v1'"
 PAIR_FIXED = f"launch plan '{PROJECT}/{DOMAIN}/execution_flows.pair_fixed@v1'"

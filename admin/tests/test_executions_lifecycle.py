@@ -23,7 +23,7 @@ from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from google.rpc import status_pb2
 
-from roost_admin.server.events import STATUS_DETAILS_KEY
+from roost_admin.server.errors import STATUS_DETAILS_KEY
 
 Phase = core_execution_pb2.WorkflowExecution
 

@@ -9,8 +9,8 @@ from flyteidl.core import literals_pb2, tasks_pb2, types_pb2
 from flyteidl.service import dataproxy_pb2
 from google.protobuf import duration_pb2, struct_pb2, timestamp_pb2
 
-from roost_admin.server.errors import InvalidArgument
-from roost_admin.server.request_checks import RequestLimits, check_request
+from roost_admin.errors import InvalidArgument
+from roost_admin.services.request_checks import RequestLimits, check_request
 
 LIMITS = RequestLimits(string_bytes=32, list_items=4, inputs=2, literal_depth=3)
 

@@ -31,7 +31,7 @@ def start_pool(
     app: AdminApp, count: int, evaluations: list[tuple[str, int, str]], lock: threading.Lock
 ) -> WorkerPool:
     """Start a pool on ``app`` that records each round it evaluates: (execution, round number, pool)."""
-    pool = WorkerPool(app, count)
+    pool = app.worker_pool(count)
     evaluate = pool.engine.evaluate
 
     def recording(run):
@@ -133,7 +133,7 @@ def test_a_dead_workers_executions_are_taken_over_when_its_lease_expires(tmp_pat
         finally:
             if engine.poll() is None:
                 engine.kill()
-        pool = WorkerPool(app, 1)
+        pool = app.worker_pool(1)
         app.workers = pool
         pool.start()
         assert not dead.startswith(pool.identity)

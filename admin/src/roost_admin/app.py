@@ -1,7 +1,9 @@
-"""The admin as one object: database, blob storage, the gRPC and HTTP servers, and engine workers.
+"""The admin as one object: it wires the parts together and owns their lifecycle.
 
-``roost start`` runs all of it in one process; ``roost engine`` runs only workers against the same database
-and storage.
+At start it builds the services' context once (database, blob store, settings, clock), the services over it,
+then the transports over the services (gRPC servicers, the HTTP endpoint, auth's hooks for both) and the engine
+workers (which use the services to launch child executions, record events and read signals). ``roost start``
+runs all of it in one process; ``roost engine`` runs only workers against the same database and storage.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from flyteidl.core import identifier_pb2
 
+from roost_admin.blobs import DATA_PATH
 from roost_admin.config import Settings
 from roost_admin.db.base import Database
+from roost_admin.services import ServiceContext, Services
 from roost_core.plugins import EnginePlugins
 from roost_core.storage import Storage, build_storage
 
@@ -69,7 +73,7 @@ class AdminApp:
         self.grpc_server: grpc.Server | None = None
         self.grpc_port = settings.grpc_port
         self.http_port = settings.http_port
-        self.storage: Storage = build_storage(self.plugins, self._storage_config())
+        self._services: Services | None = None
         self.workers: WorkerPool | None = None
         self.auth: AuthGate | None = None
         """Authentication and authorization, when ``auth.enabled`` is set (built when the servers start)."""
@@ -83,7 +87,7 @@ class AdminApp:
     def _storage_config(self) -> dict[str, dict[str, Any]]:
         settings = self.settings
         config: dict[str, dict[str, Any]] = {
-            "file": {"url_base": f"{self.http_url}/data", "signing_key": signing_key(settings.data_dir)}
+            "file": {"url_base": self.http_url + DATA_PATH, "signing_key": signing_key(settings.data_dir)}
         }
         for scheme, options in settings.storage_options.items():
             config[scheme] = {**config.get(scheme, {}), **options}
@@ -92,42 +96,75 @@ class AdminApp:
     def start(self, *, serve: bool = True, workers: int | None = None) -> None:
         """Migrate the database, then start the servers (unless ``serve`` is False) and ``workers`` workers."""
         from roost_admin.db.migrate import upgrade
-        from roost_admin.registry import ensure_default_projects
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(self.db)
-        ensure_default_projects(self.db, self.settings)
+        # Signed URLs name the HTTP port, known only once it is bound when the settings ask for any free port (0).
+        http_socket = self._bind_http() if serve else None
+        try:
+            self._services = Services(
+                ServiceContext(
+                    settings=self.settings,
+                    db=self.db,
+                    storage=build_storage(self.plugins, self._storage_config()),
+                    plugins=self.plugins,
+                )
+            )
+            self._services.projects.ensure_defaults()
+        except BaseException:
+            if http_socket is not None:
+                http_socket.close()
+            raise
         if self.settings.auth.enabled:
             from roost_admin.auth.gate import execution_credentials
 
             credentials = execution_credentials(self.settings)
             self.task_credentials = credentials.environment if credentials is not None else None
-        if serve:
-            http_socket = self._bind_http()
-            # Signed URLs name the HTTP port, known only now when the settings ask for any free port (0).
-            self.storage = build_storage(self.plugins, self._storage_config())
+        if http_socket is not None:
             if self.settings.auth.enabled:
                 from roost_admin.auth.gate import AuthGate
 
-                self.auth = AuthGate(self)
+                self.auth = AuthGate(self.settings, self.db, self.http_url)
                 self.auth.announce()
             self._start_grpc()
             self._start_http(http_socket)
         count = self.settings.workers if workers is None else workers
         if count:
-            from roost_admin.workers import WorkerPool
-
-            self.workers = WorkerPool(self, count)
+            self.workers = self.worker_pool(count)
             self.workers.start()
+
+    @property
+    def services(self) -> Services:
+        """The admin's services (built by :meth:`start`)."""
+        if self._services is None:
+            raise RuntimeError("the admin's services exist once it has started")
+        return self._services
+
+    @property
+    def storage(self) -> Storage:
+        """The blob store (built by :meth:`start`)."""
+        return self.services.context.storage
+
+    def worker_pool(self, count: int) -> WorkerPool:
+        """A pool of ``count`` engine workers over this admin's services (not started)."""
+        from roost_admin.workers import WorkerPool
+
+        return WorkerPool(
+            self.services,
+            count,
+            public_grpc_endpoint=self.public_grpc_endpoint,
+            task_credentials=self.task_credentials,
+        )
 
     def _start_grpc(self) -> None:
         from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
+        from roost_admin.auth.interceptor import AuthInterceptor
         from roost_admin.server.admin import AdminService
         from roost_admin.server.dataproxy import DataProxyService
         from roost_admin.server.edge import EdgeInterceptor
-        from roost_admin.server.request_checks import RequestLimits
         from roost_admin.server.signals import SignalService
+        from roost_admin.services.request_checks import RequestLimits
 
         server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="roost-grpc"),
@@ -136,14 +173,16 @@ class AdminApp:
             # never reaches a servicer, and auth's refusals carry request ids too.
             interceptors=[
                 EdgeInterceptor(RequestLimits.from_settings(self.settings)),
-                *([self.auth.interceptor()] if self.auth else []),
+                *([AuthInterceptor(self.auth)] if self.auth else []),
             ],
         )
-        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(self), server)
-        dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyService(self), server)
-        signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalService(self), server)
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(self.services), server)
+        dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyService(self.services), server)
+        signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalService(self.services), server)
         if self.auth is not None:
-            self.auth.add_services(server)
+            from roost_admin.server.auth_services import add_auth_services
+
+            add_auth_services(self.auth, server)
         address = f"{self.settings.grpc_host}:{self.settings.grpc_port}"
         tls = self.settings.tls
         if tls.cert_file is not None and tls.key_file is not None:
@@ -180,9 +219,11 @@ class AdminApp:
 
         from roost_admin.http import build_http_app
 
-        asgi: ASGIApp = build_http_app(self)
+        asgi: ASGIApp = build_http_app(self.services)
         if self.auth is not None:
-            asgi = self.auth.http_app(asgi)
+            from roost_admin.auth.http_policy import guarded
+
+            asgi = guarded(asgi, self.auth)
         tls = self.settings.tls
         config = uvicorn.Config(
             asgi,

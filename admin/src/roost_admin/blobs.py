@@ -24,6 +24,9 @@ ENTITY_FOLDERS = {
     identifier_pb2.LAUNCH_PLAN: "launch_plans",
 }
 """The registry folder of each registrable resource type."""
+DATA_PATH = "/data"
+"""Where the admin's HTTP endpoint serves the signed URLs of the local store (its ``url_base`` is the endpoint's
+URL followed by this)."""
 
 
 def entity_closure_uri(prefix: str, identifier: identifier_pb2.Identifier) -> str:

@@ -1,8 +1,11 @@
 """Admin settings: defaults for a laptop, overridden by a YAML file and ``ROOST_*`` environment variables.
 
-Precedence, lowest first: the defaults below, the config file (``--config`` or ``$ROOST_CONFIG``), environment
-variables (``ROOST_DB_URL``, ``ROOST_GRPC_PORT``, nested keys with ``__``: ``ROOST_ENGINE__POLL_INTERVAL``),
-then command-line options. Unknown keys are an error naming them.
+Precedence, lowest first: the defaults below, the config file (``--config`` or ``$ROOST_CONFIG``, read by
+pydantic-settings' YAML source), environment variables (``ROOST_DB_URL``, ``ROOST_GRPC_PORT``, nested keys with
+``__``: ``ROOST_ENGINE__POLL_INTERVAL``), then command-line options. Unknown keys are an error naming them.
+
+One :class:`Settings` is made at start (:func:`load_settings`) and passed to whatever needs it; nothing reads
+settings from the environment later.
 """
 
 from __future__ import annotations
@@ -11,11 +14,15 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
 
-from roost_admin.auth.settings import AuthSettings, TLSSettings
+from roost_admin.auth_settings import AuthSettings, TLSSettings
 
 DEFAULT_DOMAINS = ("development", "staging", "production")
 
@@ -88,6 +95,19 @@ class Settings(BaseSettings):
     tls: TLSSettings = Field(default_factory=TLSSettings)
     """Certificate files for serving gRPC and HTTP over TLS."""
 
+    _config_file: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _remember_the_file(self) -> Settings:
+        self._config_file = _config_file(type(self))
+        return self
+
+    @property
+    def config_file(self) -> str | None:
+        """The YAML file these settings were read from (``--config`` or ``$ROOST_CONFIG``), if any: messages about
+        a setting name it."""
+        return self._config_file
+
     @field_validator("domains")
     @classmethod
     def _some_domains(cls, value: list[str]) -> list[str]:
@@ -104,7 +124,8 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Options given in code win over the environment, which wins over the file."""
+        """Options given in code win over the environment, which wins over the file (the class's ``yaml_file``,
+        set by :func:`load_settings`)."""
         return (init_settings, env_settings, _YamlFile(settings_cls))
 
     @property
@@ -123,27 +144,43 @@ class Settings(BaseSettings):
         return f"{self.grpc_host}:{self.grpc_port}"
 
 
-class _YamlFile(PydanticBaseSettingsSource):
-    """Settings from the YAML file named by ``$ROOST_CONFIG`` (``Settings.load`` sets it from ``--config``)."""
+def _config_file(settings_cls: type[BaseSettings]) -> str | None:
+    """The YAML file a settings class reads: the one :func:`load_settings` named, else ``$ROOST_CONFIG``."""
+    named = settings_cls.model_config.get("yaml_file")
+    return str(named) if named else os.environ.get("ROOST_CONFIG") or None
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
 
-    def __call__(self) -> dict[str, Any]:
-        path = os.environ.get("ROOST_CONFIG")
-        if not path:
-            return {}
-        try:
-            data = yaml.safe_load(Path(path).read_text()) or {}
-        except OSError as exc:
-            raise ValueError(f"cannot read the config file {path}: {exc}") from exc
+class _YamlFile(YamlConfigSettingsSource):
+    """pydantic-settings' YAML source over :func:`_config_file`, refusing a file that cannot be read or holds
+    something other than a mapping, by name."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        path = _config_file(settings_cls)
+        if path is not None:
+            try:
+                Path(path).open("rb").close()
+            except OSError as exc:
+                raise ValueError(f"cannot read the config file {path}: {exc}") from exc
+        super().__init__(settings_cls, yaml_file=path)
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
+        data = super()._read_file(file_path)
         if not isinstance(data, dict):
-            raise ValueError(f"the config file {path} must hold a mapping of settings")
+            raise ValueError(f"the config file {file_path} must hold a mapping of settings")
         return data
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Settings from defaults, a config file, the environment and ``overrides`` (None values are ignored)."""
-    if config_file is not None:
-        os.environ["ROOST_CONFIG"] = str(config_file)
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    """Settings from defaults, a config file (``config_file``, else ``$ROOST_CONFIG``), the environment and
+    ``overrides`` (None values are ignored)."""
+    values = {k: v for k, v in overrides.items() if v is not None}
+    if config_file is None:
+        return Settings(**values)
+    # The file is the class's setting in pydantic-settings: a subclass names it, nothing global is changed.
+    from_file = type(
+        "Settings",
+        (Settings,),
+        {"model_config": SettingsConfigDict(**{**Settings.model_config, "yaml_file": str(config_file)})},
+    )
+    settings: Settings = from_file(**values)
+    return settings

@@ -1,4 +1,6 @@
-"""The admin's HTTP endpoint: ``/healthz``, and the signed upload and download URLs of the local blob store.
+"""The admin's HTTP endpoint: ``/healthz``, and the signed upload and download URLs of the local blob store, over
+the admin's services (the status service's ping, the data proxy's check of a signed URL); this module handles
+only HTTP: statuses, streaming a body to disk.
 
 A signed URL (made by ``FileStore.signed_url`` for the DataProxy) looks like
 ``{http_url}/data/{path}?method=PUT&expires=...&signature=...``. ``PUT`` stores the body at the path,
@@ -23,7 +25,6 @@ import os
 import secrets
 from typing import TYPE_CHECKING, BinaryIO
 
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -31,62 +32,81 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from roost_core.storage import FileStore, StorageError
+from roost_admin.blobs import DATA_PATH
+from roost_admin.errors import (
+    AlreadyExists,
+    ClientError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unimplemented,
+)
 from roost_core.storage.file import TEMP_PREFIX
 
 if TYPE_CHECKING:
-    from roost_admin.app import AdminApp
+    from roost_admin.services import Services
 
 log = logging.getLogger(__name__)
 
-DATA_PATH = "/data"
-"""Where signed URLs of the local store point (``AdminApp.http_url`` + this is the store's ``url_base``)."""
+_STATUSES: tuple[tuple[type[ClientError], int], ...] = (
+    (InvalidArgument, 400),
+    (FailedPrecondition, 400),
+    (Unauthenticated, 401),
+    (PermissionDenied, 403),
+    (NotFound, 404),
+    (AlreadyExists, 409),
+    (ResourceExhausted, 429),
+    (Unimplemented, 501),
+)
+"""The HTTP status of each of Roost's client errors, as flyteadmin's HTTP gateway answers the gRPC code it maps to
+(every route answers a service's errors through :func:`http_status`)."""
+
+
+def http_status(exc: ClientError) -> int:
+    """The HTTP status a route answers Roost's client error ``exc`` with."""
+    for kind, status in _STATUSES:
+        if isinstance(exc, kind):
+            return status
+    return 400
+
+
 _PATH_CONFLICTS = frozenset({errno.EEXIST, errno.ENOTDIR, errno.EISDIR})
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
 
 
-def build_http_app(app: AdminApp) -> Starlette:
-    """The HTTP application ``roost start`` serves next to gRPC."""
+def build_http_app(services: Services) -> Starlette:
+    """The HTTP application ``roost start`` serves next to gRPC, over the admin's services."""
+    context = services.context
 
     async def healthz(request: Request) -> Response:
         try:
-            await run_in_threadpool(_ping, app)
+            await run_in_threadpool(services.status.ping)
         except SQLAlchemyError as exc:
             return JSONResponse({"status": "unavailable", "database": str(exc.__cause__ or exc)}, 503)
         return JSONResponse({"status": "ok"})
 
     async def data(request: Request) -> Response:
-        store = _file_store(app)
-        if store is None:
-            return PlainTextResponse("this admin has no local file store to serve", 404)
-        if "\x00" in request.path_params["path"]:
-            return PlainTextResponse("the path holds a NUL character", 400)
-        query = request.query_params
-        expires, signature = query.get("expires"), query.get("signature")
-        if not expires or not signature:
-            return PlainTextResponse(
-                "not a signed URL: the expires and signature parameters are required", 403
-            )
         method = "GET" if request.method == "HEAD" else request.method
         content_md5 = request.headers.get("content-md5")
+        query = request.query_params
         try:
-            uri = store.verify_signed_url(
-                request.path_params["path"], method, expires, signature, content_md5
+            blob = services.dataproxy.signed_blob(
+                request.path_params["path"],
+                method,
+                query.get("expires", ""),
+                query.get("signature", ""),
+                content_md5,
             )
-        except StorageError as exc:
-            message = str(exc)
-            if method == "PUT" and not content_md5 and "wrong signature" in message:
-                message += " (a URL made for an upload with content_md5 also needs the Content-MD5 header)"
-            return PlainTextResponse(message, 403)
-        prefix = app.settings.storage_prefix
-        path = store.path_of(uri)
-        if not prefix.startswith("file://") or not path.startswith(store.path_of(prefix).rstrip("/") + "/"):
-            return PlainTextResponse(f"{uri} is not under this admin's storage ({prefix})", 403)
+        except ClientError as exc:
+            return PlainTextResponse(exc.message, http_status(exc))
         if method == "GET":
-            if not os.path.isfile(path):
-                return PlainTextResponse(f"no blob at {uri}", 404)
-            return FileResponse(path, media_type="application/octet-stream")
-        return await _upload(request, uri, path, content_md5, app.settings.max_upload_bytes)
+            if not os.path.isfile(blob.path):
+                return PlainTextResponse(f"no blob at {blob.uri}", 404)
+            return FileResponse(blob.path, media_type="application/octet-stream")
+        return await _upload(request, blob.uri, blob.path, content_md5, context.settings.max_upload_bytes)
 
     return Starlette(
         routes=[
@@ -94,19 +114,6 @@ def build_http_app(app: AdminApp) -> Starlette:
             Route(DATA_PATH + "/{path:path}", data, methods=["GET", "PUT"]),
         ]
     )
-
-
-def _ping(app: AdminApp) -> None:
-    with app.db.session() as session:
-        session.execute(text("SELECT 1"))
-
-
-def _file_store(app: AdminApp) -> FileStore | None:
-    try:
-        store = app.storage.store_for("file:///")
-    except StorageError:
-        return None
-    return store if isinstance(store, FileStore) else None
 
 
 async def _upload(request: Request, uri: str, path: str, content_md5: str | None, limit: int) -> Response:

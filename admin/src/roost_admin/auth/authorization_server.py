@@ -38,7 +38,7 @@ from roost_admin.auth import directory, models, pages
 from roost_admin.auth.hashing import digest, new_secret
 from roost_admin.db import models as admin_models
 from roost_admin.db.base import utcnow
-from roost_admin.server.execution_rows import TERMINAL_WORKFLOW, aware
+from roost_admin.services.rows import TERMINAL_WORKFLOW, aware
 
 if TYPE_CHECKING:
     from roost_admin.auth.gate import AuthGate
@@ -128,7 +128,7 @@ class AuthorizationServer:
         self.public_client = gate.settings.public_client.client_id
 
     def _begin(self) -> Any:
-        return self.gate.app.db.begin()
+        return self.gate.db.begin()
 
     # the token endpoint
 
@@ -187,7 +187,7 @@ class AuthorizationServer:
             if not executions.check(client_id, secret):
                 raise OAuthError("invalid_client", f"wrong secret for client {client_id!r}", 401)
             project, domain, name = execution
-            with self.gate.app.db.session() as session:
+            with self.gate.db.session() as session:
                 phase = session.scalars(
                     select(admin_models.Execution.phase).where(
                         admin_models.Execution.project == project,
@@ -205,7 +205,7 @@ class AuthorizationServer:
                 extra={"roost_project": project, "roost_domain": domain},
             )
             return _token_response(token, lifetime)
-        with self.gate.app.db.session() as session:
+        with self.gate.db.session() as session:
             valid = directory.check_client_secret(session, client_id, secret)
         if not valid:
             raise OAuthError("invalid_client", f"unknown client {client_id!r} or wrong secret", 401)

@@ -1,5 +1,12 @@
 """The admin's auth, assembled: token verification, the role check, the built-in authorization server's parts,
-and the gRPC and HTTP hooks ``AdminApp`` installs when ``auth.enabled`` is set."""
+used by the gRPC interceptor (:mod:`~roost_admin.auth.interceptor`) and the HTTP policy
+(:mod:`~roost_admin.auth.http_policy`) that ``AdminApp`` installs when ``auth.enabled`` is set.
+
+Authorization is one table keyed by operation (:data:`roost_admin.auth.rules.RULES`: flyteidl's RPC names, which
+flyteadmin's HTTP gateway maps its ``/api/v1`` routes onto too), consulted at the edge of each transport before a
+service is called: the gRPC interceptor, and any HTTP route serving an operation through the same rule and
+the same request message. The services themselves take no principal, so no transport can reach them unchecked
+except through its edge."""
 
 from __future__ import annotations
 
@@ -8,20 +15,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import grpc
-
 from roost_admin.auth import directory
 from roost_admin.auth.execution_credentials import ExecutionCredentials
 from roost_admin.auth.keys import SigningKeys, execution_key
 from roost_admin.auth.roles import Grants, Principal, Role
-from roost_admin.auth.rules import Rule, scopes
+from roost_admin.auth.rules import RULES, Rule, scopes
 from roost_admin.auth.tokens import TokenError, TokenIssuer, TokenVerifier
+from roost_admin.errors import PermissionDenied
 
 if TYPE_CHECKING:
-    from starlette.types import ASGIApp
-
-    from roost_admin.app import AdminApp
     from roost_admin.config import Settings
+    from roost_admin.db.base import Database
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +47,13 @@ def execution_credentials(settings: Settings) -> ExecutionCredentials | None:
 class AuthGate:
     """Authentication and authorization of one running admin."""
 
-    def __init__(self, app: AdminApp) -> None:
-        self.app = app
-        settings = app.settings
+    def __init__(self, settings: Settings, db: Database, http_url: str) -> None:
+        self.db = db
+        self.http_url = http_url
+        """The admin's HTTP endpoint as clients reach it (where the built-in authorization server is)."""
+        self.storage_prefix = settings.storage_prefix
         self.settings = settings.auth
-        self.issuer = (self.settings.issuer or app.http_url).rstrip("/")
+        self.issuer = (self.settings.issuer or http_url).rstrip("/")
         self.audience = self.settings.audience or self.issuer
         self.builtin = self.settings.external is None
         self.keys = SigningKeys(keys_folder(settings)) if self.builtin else None
@@ -88,51 +94,37 @@ class AuthGate:
         if principal.kind == "execution":
             assert principal.restriction is not None
             return Grants.of(principal, [(principal.restriction[0], Role.LAUNCHER)])
-        with self.app.db.session() as session:
+        with self.db.session() as session:
             groups = list(principal.groups)
             if self.builtin and principal.kind == "user":
                 groups = [*groups, *directory.user_groups(session, principal.name)]
             return Grants.of(principal, directory.bindings_of(session, principal, groups))
 
+    def authorize(self, principal: Principal, operation: str, request: Any) -> Grants:
+        """What ``principal`` holds, once the rule of ``operation`` (a key of
+        :data:`~roost_admin.auth.rules.RULES`) lets it make ``request``; PermissionDenied naming the role and
+        project it lacks otherwise. Every transport calls this before the service: the gRPC interceptor, and
+        an HTTP route with the operation it serves."""
+        rule = RULES.get(operation)
+        if rule is None:
+            raise PermissionDenied(f"{operation} has no authorization rule, so nobody may call it")
+        grants = self.grants(principal)
+        refused = self.denial(grants, rule, request, operation.rsplit("/", 1)[-1])
+        if refused is not None:
+            raise PermissionDenied(refused)
+        return grants
+
     def denial(self, grants: Grants, rule: Rule, request: Any, method: str) -> str | None:
         """Why the rule refuses the request to ``grants``' principal (None if it may proceed)."""
         if rule.role is None:
             return None
-        for project, domain in scopes(rule, request, self.app.settings.storage_prefix):
+        for project, domain in scopes(rule, request, self.storage_prefix):
             if not grants.allows(rule.role, project, domain):
                 where = f"project {project!r}" if project else "every project (the request names none)"
                 if project and domain and grants.principal.restriction is not None:
                     where = f"project {project!r}, domain {domain!r}"
                 return f"{grants.principal.describe()} may not call {method}: it needs the {rule.role.label} role on {where}"
         return None
-
-    # hooks
-
-    def interceptor(self) -> grpc.ServerInterceptor:
-        """The gRPC server interceptor enforcing the table of rules."""
-        from roost_admin.auth.interceptor import AuthInterceptor
-
-        return AuthInterceptor(self)
-
-    def add_services(self, server: grpc.Server) -> None:
-        """Register AuthMetadataService and IdentityService."""
-        from flyteidl.service import auth_pb2_grpc, identity_pb2_grpc
-
-        from roost_admin.auth.services import AuthMetadataService, IdentityService
-
-        auth_pb2_grpc.add_AuthMetadataServiceServicer_to_server(AuthMetadataService(self), server)
-        identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityService(), server)
-
-    def http_app(self, inner: ASGIApp) -> ASGIApp:
-        """``inner`` with the authorization server's routes beside it and the route policy in front."""
-        from starlette.applications import Starlette
-        from starlette.routing import Mount
-
-        from roost_admin.auth.authorization_server import routes
-        from roost_admin.auth.http_policy import HttpPolicy
-
-        outer = Starlette(routes=[*routes(self), Mount("/", app=inner)])
-        return HttpPolicy(outer, self)
 
     def announce(self) -> None:
         """Log how auth is set up, and warn when nobody could administer this admin."""
@@ -141,7 +133,7 @@ class AuthGate:
             log.info("auth on: tokens of %s are accepted", self.settings.external.issuer)
         else:
             log.info("auth on: built-in authorization server at %s", self.issuer)
-        with self.app.db.session() as session:
+        with self.db.session() as session:
             if not directory.has_admin(session):
                 log.warning(
                     "auth is on but nobody holds the admin role on every project; create one with "

@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from starlette.applications import Starlette
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from roost_admin.auth.authorization_server import PATHS
+from roost_admin.auth.authorization_server import PATHS, routes
 from roost_admin.auth.tokens import IssuerUnavailable, TokenError
-from roost_admin.http import DATA_PATH
+from roost_admin.blobs import DATA_PATH
 
 if TYPE_CHECKING:
     from roost_admin.auth.gate import AuthGate
@@ -70,3 +72,9 @@ async def _reply(send: Send, status: int, message: str, headers: dict[str, str])
         }
     )
     await send({"type": "http.response.body", "body": body.encode()})
+
+
+def guarded(inner: ASGIApp, gate: AuthGate) -> ASGIApp:
+    """``inner`` with the authorization server's routes beside it and the route policy in front."""
+    outer = Starlette(routes=[*routes(gate), Mount("/", app=inner)])
+    return HttpPolicy(outer, gate)

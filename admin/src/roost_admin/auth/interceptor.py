@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from roost_admin.auth.roles import Principal
 from roost_admin.auth.rules import RULES
 from roost_admin.auth.tokens import IssuerUnavailable, TokenError
+from roost_admin.errors import PermissionDenied
 
 if TYPE_CHECKING:
     from roost_admin.auth.gate import AuthGate
@@ -75,8 +76,10 @@ class AuthInterceptor(grpc.ServerInterceptor):
 
         def guarded(request: Any, context: grpc.ServicerContext) -> Any:
             try:
-                grants = self.gate.grants(principal)
-                refused = self.gate.denial(grants, rule, request, name)
+                grants = self.gate.authorize(principal, method, request)
+            except PermissionDenied as exc:
+                log.info("denied: %s", exc.message)
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, exc.message)
             except SQLAlchemyError as exc:
                 log.warning("%s: cannot read role bindings: %s", name, exc)
                 context.abort(grpc.StatusCode.UNAVAILABLE, f"{name}: the database is unavailable")
@@ -85,9 +88,6 @@ class AuthInterceptor(grpc.ServerInterceptor):
                 context.abort(
                     grpc.StatusCode.INTERNAL, f"{name}: the authorization check failed: {type(exc).__name__}"
                 )
-            if refused is not None:
-                log.info("denied: %s", refused)
-                context.abort(grpc.StatusCode.PERMISSION_DENIED, refused)
             reset = CURRENT_PRINCIPAL.set(principal)
             try:
                 response = inner(request, context)

@@ -21,7 +21,7 @@ import jwt
 
 from roost_admin.auth.keys import ALGORITHM, SigningKeys
 from roost_admin.auth.roles import Principal, parse_claimed_roles
-from roost_admin.auth.settings import AuthSettings, ExternalIssuer
+from roost_admin.auth_settings import AuthSettings, ExternalIssuer
 
 KIND_CLAIM = "roost_kind"
 """The kind of principal a built-in token is for: ``user``, ``client`` or ``execution``."""

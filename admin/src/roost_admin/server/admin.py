@@ -1,37 +1,61 @@
-"""flyteidl's AdminService, assembled from the registry RPCs and the execution RPCs."""
+"""flyteidl's AdminService over gRPC: each RPC calls one operation of the admin's services."""
 
 from __future__ import annotations
 
-import importlib.metadata
-from typing import TYPE_CHECKING
-
-import grpc
-from flyteidl.admin import version_pb2
 from flyteidl.service import admin_pb2_grpc
 
-from roost_admin.server.errors import rpc
-from roost_admin.server.executions import ExecutionRPCs
-from roost_admin.server.registry import RegistryRPCs
-
-if TYPE_CHECKING:
-    from roost_admin.app import AdminApp
-
-VERSION = importlib.metadata.version("roost-admin")
+from roost_admin.server.adapter import Servicer, Unary
 
 
-class AdminService(RegistryRPCs, ExecutionRPCs, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]  # flyteidl is untyped
+class AdminService(Servicer, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]  # flyteidl is untyped
     """Every AdminService RPC Roost serves; the ones it does not serve answer UNIMPLEMENTED."""
 
-    def __init__(self, app: AdminApp) -> None:
-        self.app = app
-
-    @rpc
-    def GetVersion(
-        self,
-        request: version_pb2.GetVersionRequest,
-        context: grpc.ServicerContext,
-    ) -> version_pb2.GetVersionResponse:
-        """The server's version, ``v``-prefixed as flyteadmin reports its release (``v1.16.8``)."""
-        return version_pb2.GetVersionResponse(
-            control_plane_version=version_pb2.Version(Version=f"v{VERSION}", Build="roost", BuildTime="")
-        )
+    GetVersion = Unary("status", "get_version")
+    # projects and domains
+    RegisterProject = Unary("projects", "register_project")
+    UpdateProject = Unary("projects", "update_project")
+    GetProject = Unary("projects", "get_project")
+    ListProjects = Unary("projects", "list_projects")
+    GetDomains = Unary("projects", "get_domains")
+    # registry
+    CreateTask = Unary("registry", "create_task")
+    GetTask = Unary("registry", "get_task")
+    ListTasks = Unary("registry", "list_tasks")
+    ListTaskIds = Unary("registry", "list_task_ids")
+    CreateWorkflow = Unary("registry", "create_workflow")
+    GetWorkflow = Unary("registry", "get_workflow")
+    ListWorkflows = Unary("registry", "list_workflows")
+    ListWorkflowIds = Unary("registry", "list_workflow_ids")
+    CreateLaunchPlan = Unary("registry", "create_launch_plan")
+    GetLaunchPlan = Unary("registry", "get_launch_plan")
+    GetActiveLaunchPlan = Unary("registry", "get_active_launch_plan")
+    ListActiveLaunchPlans = Unary("registry", "list_active_launch_plans")
+    ListLaunchPlans = Unary("registry", "list_launch_plans")
+    ListLaunchPlanIds = Unary("registry", "list_launch_plan_ids")
+    UpdateLaunchPlan = Unary("registry", "update_launch_plan")
+    ListNamedEntities = Unary("registry", "list_named_entities")
+    GetNamedEntity = Unary("registry", "get_named_entity")
+    UpdateNamedEntity = Unary("registry", "update_named_entity")
+    GetDescriptionEntity = Unary("registry", "get_description_entity")
+    ListDescriptionEntities = Unary("registry", "list_description_entities")
+    # executions
+    CreateExecution = Unary("executions", "create_execution")
+    RelaunchExecution = Unary("executions", "relaunch_execution")
+    GetExecution = Unary("executions", "get_execution")
+    ListExecutions = Unary("executions", "list_executions")
+    GetExecutionData = Unary("executions", "get_execution_data")
+    TerminateExecution = Unary("executions", "terminate_execution")
+    UpdateExecution = Unary("executions", "update_execution")
+    # node and task executions
+    GetNodeExecution = Unary("nodes", "get_node_execution")
+    ListNodeExecutions = Unary("nodes", "list_node_executions")
+    ListNodeExecutionsForTask = Unary("nodes", "list_node_executions_for_task")
+    GetNodeExecutionData = Unary("nodes", "get_node_execution_data")
+    GetDynamicNodeWorkflow = Unary("nodes", "get_dynamic_node_workflow")
+    GetTaskExecution = Unary("nodes", "get_task_execution")
+    ListTaskExecutions = Unary("nodes", "list_task_executions")
+    GetTaskExecutionData = Unary("nodes", "get_task_execution_data")
+    # events
+    CreateWorkflowEvent = Unary("events", "create_workflow_event")
+    CreateNodeEvent = Unary("events", "create_node_event")
+    CreateTaskEvent = Unary("events", "create_task_event")

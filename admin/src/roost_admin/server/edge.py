@@ -6,7 +6,7 @@
 - is parsed inside the handler: grpc-python would answer a request that is not valid protobuf with INTERNAL
   ("Exception deserializing request!"), which tells the caller nothing; here it is INVALID_ARGUMENT naming the
   method;
-- passes :func:`roost_admin.server.request_checks.check_request` (unknown enum values, out-of-range durations and
+- passes :func:`roost_admin.services.request_checks.check_request` (unknown enum values, out-of-range durations and
   timestamps, NUL characters, size limits) before its handler sees it;
 - ends with a proper status whatever the handler raises (:func:`roost_admin.server.errors.answer`): an RPC Roost
   does not implement is UNIMPLEMENTED with a single log line, not grpc's ERROR with a traceback, and nothing is
@@ -21,8 +21,9 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from roost_admin.server.errors import REQUEST_ID_KEY, InvalidArgument, answer, request_id_from, serving
-from roost_admin.server.request_checks import RequestLimits, check_request
+from roost_admin.errors import InvalidArgument
+from roost_admin.server.errors import REQUEST_ID_KEY, answer, request_id_from, serving
+from roost_admin.services.request_checks import RequestLimits, check_request
 
 
 class EdgeInterceptor(grpc.ServerInterceptor):
@@ -56,7 +57,7 @@ class EdgeInterceptor(grpc.ServerInterceptor):
                         raise InvalidArgument(
                             f"{method}: the request is not a valid protobuf message: {exc}"
                         ) from None
-                    # A handler that refuses without reading the payload (auth's refusals) keeps it as bytes.
+                    # Auth's refusal of an unauthenticated call never parses its payload: nothing to check.
                     if isinstance(request, Message):
                         check_request(request, limits)
                     return behavior(request, context)

@@ -1,13 +1,13 @@
-"""Errors RPC handlers raise, and the one place every failure becomes a gRPC status.
+"""The one place every failure becomes a gRPC status.
 
-A handler raises :class:`RpcError` subclasses with a message naming the entity and field at fault.
-:func:`answer` turns any exception into a status, and is used both by the :func:`rpc` wrapper every servicer
+Services and handlers raise Roost's own errors (:mod:`roost_admin.errors`) with a message naming the entity and
+field at fault. :func:`answer` turns any exception into a status, and is used both by the :func:`rpc` wrapper every servicer
 method carries and by the edge interceptor (:mod:`roost_admin.server.edge`) around every call:
 
 - a client's mistake (INVALID_ARGUMENT, NOT_FOUND, ALREADY_EXISTS, ...) is answered with its message, which is
   complete: nothing is hidden from the client, so nothing more is logged than a debug line;
-- a fault of the server (the database or blob store unavailable, an unexpected exception, an RpcError with any
-  other code) is logged in full with the call's request id, and the client gets a short message naming the
+- a fault of the server (the database or blob store unavailable, an unexpected exception, a Roost error of any
+  other kind) is logged in full with the call's request id, and the client gets a short message naming the
   method and quoting that id, never the error's text: no SQL statement, stack trace, storage URI or file path of
   the server reaches a client;
 - nothing is ever answered UNKNOWN: flytekit treats UNKNOWN (like UNAUTHENTICATED) as an auth failure and starts
@@ -31,7 +31,19 @@ from typing import Any, TypeVar
 import grpc
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-from roost_core.errors import RoostError
+from roost_admin.errors import (
+    AdminError,
+    AlreadyExists,
+    AlreadyInTerminalState,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ResourceExhausted,
+    Unauthenticated,
+    Unavailable,
+    Unimplemented,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,51 +70,48 @@ CLIENT_FAULTS = frozenset(
 """Codes that say the request was at fault: answered with the full message and not logged as a server fault."""
 
 
-class RpcError(RoostError):
-    """An error with the gRPC status code it is reported under (INTERNAL unless a subclass says otherwise)."""
-
-    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
-
-    def __init__(self, message: str, *, details: dict[str, str | bytes] | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.details = details or {}
-
-
-class InvalidArgument(RpcError):
-    """The request is malformed or names something in a wrong form."""
-
-    code = grpc.StatusCode.INVALID_ARGUMENT
-
-
-class NotFound(RpcError):
-    """The entity asked for does not exist."""
-
-    code = grpc.StatusCode.NOT_FOUND
+_CODES: tuple[tuple[type[AdminError], grpc.StatusCode], ...] = (
+    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+    (Unimplemented, grpc.StatusCode.UNIMPLEMENTED),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+)
+"""Each of Roost's errors and its status code; any other AdminError is INTERNAL."""
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+"""The trailing metadata key of gRPC's rich status (a serialized ``google.rpc.Status``)."""
 
 
-class AlreadyExists(RpcError):
-    """An entity with that identity exists (with other content, for immutable entities)."""
-
-    code = grpc.StatusCode.ALREADY_EXISTS
-
-
-class FailedPrecondition(RpcError):
-    """The entity is not in a state that allows the request (an event after a terminal phase, ...)."""
-
-    code = grpc.StatusCode.FAILED_PRECONDITION
+def code_of(exc: AdminError) -> grpc.StatusCode:
+    """The status code Roost's error ``exc`` is answered with."""
+    for kind, code in _CODES:
+        if isinstance(exc, kind):
+            return code
+    return grpc.StatusCode.INTERNAL
 
 
-class ResourceExhausted(RpcError):
-    """The request is larger than the configured limits."""
+def _details(exc: AdminError) -> list[tuple[str, str | bytes]]:
+    """Trailing metadata carrying what the error says beyond its message: flyteadmin's
+    ``EventFailureReason.already_in_terminal_state``, which tells an event producer to stop sending events."""
+    if not isinstance(exc, AlreadyInTerminalState):
+        return []
+    from flyteidl.admin import event_pb2
+    from google.protobuf import any_pb2
+    from google.rpc import status_pb2  # type: ignore[import-untyped]
 
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
-
-
-class Unavailable(RpcError):
-    """The database or blob store is not reachable right now; retrying may work."""
-
-    code = grpc.StatusCode.UNAVAILABLE
+    reason = event_pb2.EventFailureReason(
+        already_in_terminal_state=event_pb2.EventErrorAlreadyInTerminalState(current_phase=exc.current_phase)
+    )
+    detail = any_pb2.Any()
+    detail.Pack(reason)
+    status = status_pb2.Status(
+        code=grpc.StatusCode.FAILED_PRECONDITION.value[0], message=exc.message, details=[detail]
+    )
+    return [(STATUS_DETAILS_KEY, status.SerializeToString())]
 
 
 def request_id() -> str:
@@ -134,14 +143,15 @@ def status_of(exc: BaseException, method: str) -> tuple[grpc.StatusCode, str]:
     """The status code and client message for ``exc`` raised while serving ``method``; server faults are logged
     here, in full, with the request id the message quotes."""
     rid = request_id()
-    if isinstance(exc, RpcError):
-        if exc.code in CLIENT_FAULTS:
-            log.debug("%s → %s (request id %s): %s", method, exc.code.name, rid, exc.message)
-            return exc.code, exc.message
-        log.warning("%s → %s (request id %s): %s", method, exc.code.name, rid, exc.message, exc_info=exc)
-        if exc.code == grpc.StatusCode.UNAVAILABLE:
-            return exc.code, f"{method}: the server's storage is unavailable; try again (request id {rid})"
-        return exc.code, f"{method}: internal error (request id {rid})"
+    if isinstance(exc, AdminError):
+        code = code_of(exc)
+        if code in CLIENT_FAULTS:
+            log.debug("%s → %s (request id %s): %s", method, code.name, rid, exc.message)
+            return code, exc.message
+        log.warning("%s → %s (request id %s): %s", method, code.name, rid, exc.message, exc_info=exc)
+        if code == grpc.StatusCode.UNAVAILABLE:
+            return code, f"{method}: the server's storage is unavailable; try again (request id {rid})"
+        return code, f"{method}: internal error (request id {rid})"
     if isinstance(exc, IntegrityError):
         log.debug("%s conflicted (request id %s): %s", method, rid, exc.orig)
         return grpc.StatusCode.ALREADY_EXISTS, f"{method}: the entity already exists"
@@ -169,9 +179,9 @@ def answer(context: grpc.ServicerContext, method: str, exc: BaseException) -> No
     """End the call with the status :func:`status_of` gives ``exc`` (raises, as ``context.abort`` does)."""
     code, message = status_of(exc, method)
     trailing: list[tuple[str, str | bytes]] = [(REQUEST_ID_KEY, request_id())]
-    if isinstance(exc, RpcError) and exc.code in CLIENT_FAULTS:
+    if isinstance(exc, AdminError) and code in CLIENT_FAULTS:
         # Keys ending in -bin carry bytes (grpc-status-details-bin: a google.rpc.Status).
-        trailing.extend(exc.details.items())
+        trailing.extend(_details(exc))
     context.set_trailing_metadata(tuple(trailing))
     context.abort(code, message)
 
@@ -179,7 +189,7 @@ def answer(context: grpc.ServicerContext, method: str, exc: BaseException) -> No
 def rpc(method: F) -> F:
     """Wrap a servicer method so whatever it raises is answered by :func:`answer`.
 
-    Handlers raise RpcError instead of calling ``context.abort`` themselves.
+    Handlers raise Roost's errors (:mod:`roost_admin.errors`) instead of calling ``context.abort`` themselves.
     """
 
     @functools.wraps(method)

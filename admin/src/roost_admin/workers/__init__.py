@@ -1,6 +1,7 @@
 """Engine workers: the core engine hosted by the admin, claiming executions from the database.
 
-``WorkerPool(app, count)`` runs ``count`` worker threads; ``roost start`` runs a pool inside the admin and
+``WorkerPool(services, count, ...)`` (``AdminApp.worker_pool(count)`` wires one) runs ``count`` worker threads over
+the admin's services; ``roost start`` runs a pool inside the admin and
 ``roost engine`` runs pools in other processes against the same database and blob store (PostgreSQL only:
 several processes on one SQLite file are not supported). See :mod:`roost_admin.workers.pool` for claims,
 leases and wake-ups, and :mod:`roost_admin.workers.config` for the engine's configuration.
@@ -17,7 +18,7 @@ __all__ = ["WorkerPool"]
 
 
 def __getattr__(name: str) -> Any:
-    # Imported on first use: the RPC modules import this package's store without loading the workers.
+    # Imported on first use: `import roost_admin.workers` stays light until a pool is made.
     if name == "WorkerPool":
         from roost_admin.workers.pool import WorkerPool
 

@@ -32,7 +32,6 @@ its remote client work from inside a task, whichever handler runs it (local proc
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -103,9 +102,8 @@ def engine_config(section: Mapping[str, Any], reach: Mapping[str, str] | None = 
     return EngineConfig.from_mapping(data)
 
 
-def in_settings(exc: ConfigurationError) -> ConfigurationError:
-    """``exc`` naming the settings file the configuration came from (``--config``, ``$ROOST_CONFIG``)."""
-    path = os.environ.get("ROOST_CONFIG")
-    if not path:
+def in_settings(exc: ConfigurationError, config_file: str | None) -> ConfigurationError:
+    """``exc`` naming the settings file the configuration came from (``--config``, ``$ROOST_CONFIG``), if any."""
+    if config_file is None:
         return exc
-    return ConfigurationError(f"{path}: {exc}")
+    return ConfigurationError(f"{config_file}: {exc}")

@@ -47,20 +47,25 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from roost_admin.db import models
 from roost_admin.db.base import utcnow
-from roost_admin.server.execution_rows import key_text
+from roost_admin.services import Services
+from roost_admin.services.rows import key_text
+from roost_admin.services.state import load_state
 from roost_admin.workers.config import admin_environment, engine_config, in_settings, storage_environment
 from roost_admin.workers.identity import WorkerIdentity
 from roost_admin.workers.launcher import AdminChildLauncher
 from roost_admin.workers.signals import AdminSignals
 from roost_admin.workers.sink import AdminEventSink
-from roost_admin.workers.store import Claim, ClaimedStateStore, load_state
+from roost_admin.workers.store import Claim, ClaimedStateStore
 from roost_core.engine import Engine, ExecutionState, Run, StateStoreError
 from roost_core.errors import ConfigurationError, RoostError
 from roost_core.failpoints import failpoint
 from roost_core.storage import StorageError
 
 if TYPE_CHECKING:
-    from roost_admin.app import AdminApp
+    from flyteidl.core import identifier_pb2
+
+    TaskCredentials = Callable[[identifier_pb2.WorkflowExecutionIdentifier], dict[str, str]]
+    """Environment variables holding an execution's credentials, for its task processes."""
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +234,7 @@ class _Worker:
     def _pick_up_wakeups(self) -> None:
         if not self._held:
             return
-        with self.pool.app.db.begin() as session:
+        with self.pool.context.db.begin() as session:
             rows = session.execute(
                 update(_E)
                 .where(_E.claimed_by == self.identity, _E.wake_at.is_not(None))
@@ -253,9 +258,9 @@ class _Worker:
             and_(_E.claimed_by != "", _E.lease_until < now),
         )
         candidates = select(_E.id).where(claimable).order_by(_E.id).limit(count)
-        if not pool.app.db.is_sqlite:
+        if not pool.context.db.is_sqlite:
             candidates = candidates.with_for_update(skip_locked=True)
-        with pool.app.db.begin() as session:
+        with pool.context.db.begin() as session:
             claimed = session.execute(
                 update(_E)
                 .where(_E.id.in_(candidates.scalar_subquery()), claimable)
@@ -272,11 +277,11 @@ class _Worker:
         """Load a claimed execution into memory; an execution whose state cannot be read fails."""
         pool = self.pool
         try:
-            with pool.app.db.session() as session:
+            with pool.context.db.session() as session:
                 state = load_state(session, execution_id, key)
             if state is None:
                 raise StateStoreError(f"execution {key} has no saved state")
-            closure = pool.app.storage.read_proto(state.closure_uri, compiler_pb2.CompiledWorkflowClosure)
+            closure = pool.context.storage.read_proto(state.closure_uri, compiler_pb2.CompiledWorkflowClosure)
         except (StateStoreError, StorageError) as exc:
             log.error("execution %s cannot be resumed: %s", key, exc)
             self._fail(execution_id, key, str(exc))
@@ -292,7 +297,7 @@ class _Worker:
     def _fail(self, execution_id: int, key: str, message: str) -> None:
         """End an execution that cannot be resumed, so no worker claims it again and again."""
         now = utcnow()
-        with self.pool.app.db.begin() as session:
+        with self.pool.context.db.begin() as session:
             session.execute(
                 update(_E)
                 .where(_E.id == execution_id, _E.claimed_by == self.identity)
@@ -313,7 +318,7 @@ class _Worker:
         if finished:
             failpoint("worker.before-release")
         try:
-            with self.pool.app.db.begin() as session:
+            with self.pool.context.db.begin() as session:
                 session.execute(
                     update(_E)
                     .where(_E.id == held.execution_id, _E.claimed_by == self.identity)
@@ -342,38 +347,46 @@ class WorkerPool:
     """``count`` engine worker threads sharing one engine (see the module docstring for how they share work
     with each other and with workers in other processes)."""
 
-    def __init__(self, app: AdminApp, count: int) -> None:
-        settings = app.settings
+    def __init__(
+        self,
+        services: Services,
+        count: int,
+        *,
+        public_grpc_endpoint: str,
+        task_credentials: TaskCredentials | None = None,
+    ) -> None:
+        context = services.context
+        settings = context.settings
         if count < 1:
             raise RoostError(f"a worker pool needs at least one worker, not {count}")
-        self.app = app
+        self.context = context
         self._identity: WorkerIdentity | None = None
         self.identity = ""
         """``<host>:<data folder digest>:<slot>``, set by :meth:`start`; worker ``i`` claims as ``identity/i``."""
         self.lease = datetime.timedelta(seconds=settings.lease_seconds)
         self.poll_interval = settings.worker_poll_interval
         self.executions_per_worker = settings.executions_per_worker
-        self.store = ClaimedStateStore(app.db, self.lease)
-        self.sink = AdminEventSink(app, self.poke)
+        self.store = ClaimedStateStore(context.db, self.lease)
+        self.sink = AdminEventSink(services.events)
         try:
             self.engine = Engine(
-                app.storage,
+                context.storage,
                 config=engine_config(
                     settings.engine,
                     {
                         **storage_environment(settings.storage_options),
-                        **admin_environment(app.public_grpc_endpoint, insecure=settings.public_grpc_insecure),
+                        **admin_environment(public_grpc_endpoint, insecure=settings.public_grpc_insecure),
                     },
                 ),
-                plugins=app.plugins,
+                plugins=context.plugins,
                 state_store=self.store,
                 sinks={"admin": self.sink},
-                signals=AdminSignals(app),
-                launcher=AdminChildLauncher(app, self.poke),
-                task_credentials=app.task_credentials,
+                signals=AdminSignals(services.signals),
+                launcher=AdminChildLauncher(services.executions),
+                task_credentials=task_credentials,
             )
         except ConfigurationError as exc:
-            raise in_settings(exc) from None
+            raise in_settings(exc, settings.config_file) from None
         self._count = count
         self._workers: list[_Worker] = []
         self._stop = threading.Event()
@@ -386,14 +399,15 @@ class WorkerPool:
         try:
             self.engine.handlers.build_all()
         except ConfigurationError as exc:
-            raise in_settings(exc) from None
-        self._identity = WorkerIdentity.acquire(self.app.settings.data_dir)
+            raise in_settings(exc, self.context.settings.config_file) from None
+        self._identity = WorkerIdentity.acquire(self.context.settings.data_dir)
         self.identity = self._identity.name
         self._hand_back_predecessors_claims()
         self._workers = [_Worker(self, i) for i in range(self._count)]
         for worker in self._workers:
             worker.start()
         self._heartbeat.start()
+        self.context.wakeups.listen(self.poke)
         self._started = True
         log.info("%d engine worker(s) started as %s", len(self._workers), self.identity)
 
@@ -402,7 +416,7 @@ class WorkerPool:
 
         Holding the identity's slot proves that process is gone (:mod:`~roost_admin.workers.identity`).
         """
-        with self.app.db.begin() as session:
+        with self.context.db.begin() as session:
             handed_back = session.execute(
                 update(_E)
                 .where(_E.claimed_by.startswith(f"{self.identity}/", autoescape=True))
@@ -425,6 +439,7 @@ class WorkerPool:
             self._release_identity()
             return
         self._started = False
+        self.context.wakeups.forget(self.poke)
         for worker in self._workers:
             worker.request_stop()
         deadline = time.time() + grace
@@ -449,7 +464,7 @@ class WorkerPool:
         interval = max(0.05, self.lease.total_seconds() / 3)
         while not self._stop.wait(interval):
             try:
-                with self.app.db.begin() as session:
+                with self.context.db.begin() as session:
                     for worker in self._workers:
                         held = worker.held_ids()
                         if held:

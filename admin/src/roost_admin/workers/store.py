@@ -1,7 +1,7 @@
-"""Engine state stores backed by the ``execution_states`` table.
+"""The engine workers' state store, backed by the ``execution_states`` table.
 
-:class:`SessionStateStore` writes the first state of a new execution inside the transaction that creates its
-row. :class:`ClaimedStateStore` is the engine workers' store: it saves a state only while the saving worker
+:class:`ClaimedStateStore` is the engine workers' store (a new execution's first state is written by
+:class:`~roost_admin.services.state.SessionStateStore`): it saves a state only while the saving worker
 still holds its claim on the execution (checked in the same transaction, which also renews the lease), so a
 worker whose lease was taken over can never overwrite the state its successor saves.
 """
@@ -14,50 +14,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from roost_admin.db import models
 from roost_admin.db.base import Database, utcnow
+from roost_admin.services.state import load_state
 from roost_core.engine import ExecutionState, StateStoreError
-
-
-def _decode(key: str, data: object) -> ExecutionState:
-    if not isinstance(data, dict):
-        raise StateStoreError(f"saved state of execution {key!r} is not a JSON object")
-    try:
-        return ExecutionState.from_dict(data)
-    except (ValueError, KeyError, TypeError) as exc:
-        raise StateStoreError(f"saved state of execution {key!r} cannot be read: {exc}") from exc
-
-
-def load_state(session: Session, execution_id: int, key: str) -> ExecutionState | None:
-    """The saved state of an execution row, or None if it has none."""
-    data = session.scalar(
-        select(models.ExecutionState.data).where(models.ExecutionState.execution_id == execution_id)
-    )
-    return None if data is None else _decode(key, data)
-
-
-class SessionStateStore:
-    """Saves the state of one new execution into the caller's session (the transaction creating its row)."""
-
-    def __init__(self, session: Session, execution: models.Execution) -> None:
-        self._session = session
-        self._execution = execution
-
-    def save(self, state: ExecutionState) -> None:
-        """Insert or replace the execution's state row in the session."""
-        if state.key != f"{self._execution.project}/{self._execution.domain}/{self._execution.name}":
-            raise StateStoreError(
-                f"this store only saves execution {self._execution.name!r}, not {state.key!r}"
-            )
-        self._session.merge(
-            models.ExecutionState(execution_id=self._execution.id, data=state.to_dict(), saved_at=utcnow())
-        )
-
-    def load(self, key: str) -> ExecutionState | None:
-        """The state saved in the session so far."""
-        return load_state(self._session, self._execution.id, key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,33 +30,31 @@ from flyteidl.core import (
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from sqlalchemy.orm import Session
 
-from roost_admin import blobs, registry
+from roost_admin import blobs
 from roost_admin.db import models
 from roost_admin.db.base import utcnow
-from roost_admin.server import validation
-from roost_admin.server.errors import AlreadyExists, InvalidArgument, RpcError, Unavailable
-from roost_admin.server.events import already_in_terminal_state
-from roost_admin.server.execution_rows import (
+from roost_admin.errors import AdminError, AlreadyExists, AlreadyInTerminalState, InvalidArgument, Unavailable
+from roost_admin.services import entities, validation
+from roost_admin.services.rows import (
+    SINGLE_TASK_PREFIX,
     TERMINAL_WORKFLOW,
     execution_key,
     find_execution,
     key_text,
     workflow_phase_name,
 )
-from roost_admin.workers.store import SessionStateStore
+from roost_admin.services.state import SessionStateStore
 from roost_core import literal_types
 from roost_core.compiler import CompileError, compile_workflow
 from roost_core.engine import Engine, ExecutionOptions, InvalidInputsError
 from roost_core.storage import StorageError
 
 if TYPE_CHECKING:
-    from roost_admin.app import AdminApp
+    from roost_admin.services.context import ServiceContext
 
 _NAME_FIRST = string.ascii_lowercase
 _NAME_REST = string.ascii_lowercase + string.digits
 _NAME_LENGTH = 20
-SINGLE_TASK_PREFIX = ".flytegen."
-"""flyteadmin's name prefix for the workflow wrapping a single-task execution."""
 _NODE_ID_LENGTH = 63
 
 
@@ -80,18 +78,18 @@ class _Target:
     task_row: models.Task | None
 
 
-def _resolve_target(app: AdminApp, session: Session, reference: identifier_pb2.Identifier) -> _Target:
+def _resolve_target(ctx: ServiceContext, session: Session, reference: identifier_pb2.Identifier) -> _Target:
     """The launch plan or task ``spec.launch_plan`` names; NOT_FOUND or INVALID_ARGUMENT naming it."""
-    settings = app.settings
+    settings = ctx.settings
     if reference.resource_type == identifier_pb2.TASK:
-        ident = registry.entity_id(reference, registry.TASK, settings, "spec.launch_plan")
-        task_row = registry.get_row(session, registry.TASK, ident)
-        template = registry.task_message(app.storage, task_row).closure.compiled_task.template
+        ident = entities.entity_id(reference, entities.TASK, settings, "spec.launch_plan")
+        task_row = entities.get_row(session, entities.TASK, ident)
+        template = entities.task_message(ctx, task_row).closure.compiled_task.template
         expected = interface_pb2.ParameterMap()
         for name, variable in template.interface.inputs.variables.items():
             expected.parameters[name].CopyFrom(interface_pb2.Parameter(var=variable, required=True))
         return _Target(
-            what=f"task '{registry.entity_text(ident)}'",
+            what=f"task '{entities.entity_text(ident)}'",
             closure=_single_task_closure(template),
             expected=expected,
             fixed=literals_pb2.LiteralMap(),
@@ -103,15 +101,15 @@ def _resolve_target(app: AdminApp, session: Session, reference: identifier_pb2.I
     if reference.resource_type != identifier_pb2.LAUNCH_PLAN:
         kind = identifier_pb2.ResourceType.Name(reference.resource_type)
         raise InvalidArgument(f"spec.launch_plan must name a LAUNCH_PLAN or a TASK, not {kind}")
-    ident = registry.entity_id(reference, registry.LAUNCH_PLAN, settings, "spec.launch_plan")
-    row = registry.get_row(session, registry.LAUNCH_PLAN, ident)
-    plan = registry.launch_plan_message(app.storage, row)
+    ident = entities.entity_id(reference, entities.LAUNCH_PLAN, settings, "spec.launch_plan")
+    row = entities.get_row(session, entities.LAUNCH_PLAN, ident)
+    plan = entities.launch_plan_message(ctx, row)
     workflow_row = session.get(models.Workflow, row.workflow_id)
     if workflow_row is None:
-        raise RpcError(f"launch plan '{registry.entity_text(ident)}' points to a workflow row that is gone")
-    workflow = registry.workflow_message(app.storage, workflow_row)
+        raise AdminError(f"launch plan '{entities.entity_text(ident)}' points to a workflow row that is gone")
+    workflow = entities.workflow_message(ctx, workflow_row)
     return _Target(
-        what=f"launch plan '{registry.entity_text(ident)}'",
+        what=f"launch plan '{entities.entity_text(ident)}'",
         closure=workflow.closure.compiled_workflow,
         expected=plan.closure.expected_inputs,
         fixed=plan.spec.fixed_inputs,
@@ -156,7 +154,7 @@ def _single_task_closure(task: tasks_pb2.TaskTemplate) -> compiler_pb2.CompiledW
         return compile_workflow(template, [task], [], [])
     except CompileError as exc:
         raise InvalidArgument(
-            f"task '{registry.entity_text(task.id)}' cannot run on its own:\n{exc}"
+            f"task '{entities.entity_text(task.id)}' cannot run on its own:\n{exc}"
         ) from None
 
 
@@ -248,7 +246,7 @@ def _options(target: _Target, spec: execution_pb2.ExecutionSpec, parent_executio
 
 
 def create_execution(
-    app: AdminApp,
+    ctx: ServiceContext,
     session: Session,
     *,
     project: str,
@@ -260,8 +258,8 @@ def create_execution(
 ) -> models.Execution:
     """Create and queue an execution in the caller's transaction (see the module docstring); ``name`` empty
     means a generated one. The caller commits, then pokes the engine workers."""
-    settings = app.settings
-    registry.check_project_domain(session, settings, project, domain, "execution")
+    settings = ctx.settings
+    entities.check_project_domain(session, settings, project, domain, "execution")
     if name:
         validation.execution_name(name)
     else:
@@ -272,12 +270,12 @@ def create_execution(
     key = key_text(project, domain, name)
     if find_execution(session, project, domain, name) is not None:
         raise AlreadyExists(f"execution {key} already exists")
-    target = _resolve_target(app, session, spec.launch_plan)
+    target = _resolve_target(ctx, session, spec.launch_plan)
     merged = _merge_inputs(target, inputs)
     stored_spec = _settle_spec(target, spec)
-    now = utcnow()
+    now = ctx.clock()
     data_prefix = blobs.execution_data_prefix(settings.storage_prefix, project, domain, name)
-    storage = app.storage
+    storage = ctx.storage
     row = models.Execution(
         project=project,
         domain=domain,
@@ -304,7 +302,7 @@ def create_execution(
         if raw_prefix
         else blobs.raw_output_prefix(settings.storage_prefix, project, domain, name)
     )
-    engine = Engine(storage, plugins=app.plugins, state_store=SessionStateStore(session, row))
+    engine = Engine(storage, plugins=ctx.plugins, state_store=SessionStateStore(session, row))
     try:
         storage.write_proto(row.spec_uri, stored_spec)
         storage.write_proto(row.user_inputs_uri, inputs)
@@ -346,7 +344,7 @@ def terminate(row: models.Execution, cause: str, principal: str) -> None:
     it next) aborts its running nodes. A finished one is FAILED_PRECONDITION (already in terminal state)."""
     if row.phase in TERMINAL_WORKFLOW:
         phase = workflow_phase_name(row.phase)
-        raise already_in_terminal_state(
+        raise AlreadyInTerminalState(
             f"execution {execution_key(row)} already ended ({phase}); only running executions can be "
             "terminated",
             phase,

@@ -1,7 +1,7 @@
 """Recording workflow, node and task events: flyteadmin's rules, and how each event changes the rows.
 
-The event RPCs (CreateWorkflowEvent, CreateNodeEvent, CreateTaskEvent) and the engine workers' event sink
-record events through :class:`EventLedger`, so the rules exist once:
+The event operations (CreateWorkflowEvent, CreateNodeEvent, CreateTaskEvent) and the engine workers' event sink
+record events through :class:`Events` and its :class:`EventLedger`, so the rules exist once:
 
 - workflow events: a phase recorded again is ALREADY_EXISTS (QUEUED excepted: it may repeat); any event
   after a terminal phase is FAILED_PRECONDITION carrying ``EventFailureReason.already_in_terminal_state``;
@@ -19,21 +19,30 @@ Every check happens before anything is changed, so a refused event leaves the ro
 from __future__ import annotations
 
 import datetime
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import grpc
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import execution_pb2
 from flyteidl.event import event_pb2
-from google.protobuf import any_pb2, json_format
-from google.rpc import status_pb2  # type: ignore[import-untyped]
+from google.protobuf import json_format
 from sqlalchemy.orm import Session
 
 from roost_admin import blobs
 from roost_admin.db import models
-from roost_admin.server import validation
-from roost_admin.server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from roost_admin.server.execution_rows import (
+from roost_admin.errors import (
+    AdminError,
+    AlreadyExists,
+    AlreadyInTerminalState,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+)
+from roost_admin.services import validation
+from roost_admin.services.base import Service
+from roost_admin.services.rows import (
     TERMINAL_NODE,
     TERMINAL_TASK,
     TERMINAL_WORKFLOW,
@@ -49,27 +58,12 @@ from roost_admin.server.execution_rows import (
     wake,
     workflow_phase_name,
 )
+from roost_core.events import Event
 from roost_core.storage import Storage
 
+log = logging.getLogger(__name__)
+
 _WF = execution_pb2.WorkflowExecution
-STATUS_DETAILS_KEY = "grpc-status-details-bin"
-"""The trailing metadata key of gRPC's rich status (a serialized ``google.rpc.Status``)."""
-
-
-def already_in_terminal_state(message: str, current_phase: str) -> FailedPrecondition:
-    """FAILED_PRECONDITION with flyteadmin's status details: ``EventFailureReason.already_in_terminal_state``,
-    which tells an event producer to stop sending events for the entity."""
-    reason = admin_event_pb2.EventFailureReason(
-        already_in_terminal_state=admin_event_pb2.EventErrorAlreadyInTerminalState(
-            current_phase=current_phase
-        )
-    )
-    detail = any_pb2.Any()
-    detail.Pack(reason)
-    status = status_pb2.Status(
-        code=grpc.StatusCode.FAILED_PRECONDITION.value[0], message=message, details=[detail]
-    )
-    return FailedPrecondition(message, details={STATUS_DETAILS_KEY: status.SerializeToString()})
 
 
 _STORED_TEXT = {
@@ -141,7 +135,7 @@ class EventLedger:
         if phase != _WF.QUEUED and phase == current:
             raise AlreadyExists(f"phase {new_name} was already recorded for workflow execution {key}")
         if current in TERMINAL_WORKFLOW:
-            raise already_in_terminal_state(
+            raise AlreadyInTerminalState(
                 f"invalid phase change from {current_name} to {new_name} for workflow execution {key}: "
                 "it already ended",
                 current_name,
@@ -209,7 +203,7 @@ class EventLedger:
                 )
             if row.phase in TERMINAL_NODE:
                 current = node_phase_name(row.phase)
-                raise already_in_terminal_state(
+                raise AlreadyInTerminalState(
                     f"invalid phase change from {current} to {node_phase_name(phase)} for node execution "
                     f"'{node_id}' of execution {key}: it already ended",
                     current,
@@ -347,7 +341,7 @@ class EventLedger:
                 )
             if row.phase in TERMINAL_TASK:
                 current = task_phase_name(row.phase)
-                raise already_in_terminal_state(
+                raise AlreadyInTerminalState(
                     f"invalid phase change from {current} to {task_phase_name(phase)} for {text}: "
                     "it already ended",
                     current,
@@ -430,3 +424,79 @@ def _merge_metadata(stored: dict[str, Any], metadata: event_pb2.TaskExecutionMet
     if resources:
         merged["external_resources"] = [resources[k] for k in sorted(resources)]
     return merged
+
+
+class Events(Service):
+    """Events from engines: sent over the API by one, or recorded by this admin's own engine workers."""
+
+    def _record_api_event(self, request: Any, record: Callable[[EventLedger, Any], object]) -> None:
+        """Check an event sent over the API (``request.event``), then record it with ``record`` in one
+        transaction."""
+        if not request.HasField("event"):
+            raise InvalidArgument("event is required", field="event")
+        check_api_event(request.event, self.ctx.settings.storage_prefix)
+        with self.ctx.db.begin() as session:
+            ledger = EventLedger(session, self.ctx.storage, self.ctx.settings.storage_prefix)
+            record(ledger, request.event)
+        if ledger.woke:
+            self.ctx.wakeups.announce()
+
+    def create_workflow_event(
+        self, request: admin_event_pb2.WorkflowExecutionEventRequest
+    ) -> admin_event_pb2.WorkflowExecutionEventResponse:
+        """Record a workflow execution's phase change (flyteadmin's rules)."""
+        self._record_api_event(request, EventLedger.workflow)
+        return admin_event_pb2.WorkflowExecutionEventResponse()
+
+    def create_node_event(
+        self, request: admin_event_pb2.NodeExecutionEventRequest
+    ) -> admin_event_pb2.NodeExecutionEventResponse:
+        """Record a node execution's phase change; its first event creates it."""
+        self._record_api_event(request, EventLedger.node)
+        return admin_event_pb2.NodeExecutionEventResponse()
+
+    def create_task_event(
+        self, request: admin_event_pb2.TaskExecutionEventRequest
+    ) -> admin_event_pb2.TaskExecutionEventResponse:
+        """Record a task execution's phase change; its first event creates it."""
+        self._record_api_event(request, EventLedger.task)
+        return admin_event_pb2.TaskExecutionEventResponse()
+
+    def record_engine_events(
+        self, events: Sequence[Event], dynamic_workflow_uri: Callable[[event_pb2.NodeExecutionEvent], str]
+    ) -> None:
+        """Record a batch of this admin's engine's events in one transaction, by the same rules; a dynamic node's
+        compiled workflow is found with ``dynamic_workflow_uri``.
+
+        An event the rules refuse is dropped: a repeat (already exists) is what an engine sends after a crash or
+        a retried delivery, and an event after a terminal phase is one the admin already overruled (the
+        execution was aborted meanwhile). Database errors and an unavailable blob store propagate, so the engine
+        keeps the batch and delivers it again later."""
+        settings = self.ctx.settings
+        with self.ctx.db.begin() as session:
+            ledger = EventLedger(session, self.ctx.storage, settings.storage_prefix)
+            for event in events:
+                _record_engine_event(ledger, event, dynamic_workflow_uri)
+        if ledger.woke:
+            self.ctx.wakeups.announce()
+
+
+def _record_engine_event(
+    ledger: EventLedger, event: Event, dynamic_workflow_uri: Callable[[event_pb2.NodeExecutionEvent], str]
+) -> None:
+    message = event.message
+    try:
+        if isinstance(message, event_pb2.WorkflowExecutionEvent):
+            ledger.workflow(message)
+        elif isinstance(message, event_pb2.NodeExecutionEvent):
+            ledger.node(message, dynamic_workflow_uri=dynamic_workflow_uri(message))
+        else:
+            ledger.task(message)
+    except (AlreadyExists, FailedPrecondition) as exc:
+        log.debug("event %s dropped: %s", event.id, exc.message)
+    except (NotFound, InvalidArgument) as exc:
+        log.warning("event %s dropped: %s", event.id, exc.message)
+    except Unavailable:
+        raise
+    except AdminError as exc:
+        log.error("event %s could not be recorded: %s", event.id, exc.message)

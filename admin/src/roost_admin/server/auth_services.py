@@ -12,7 +12,8 @@ from google.protobuf import json_format, struct_pb2
 
 from roost_admin.auth.interceptor import CURRENT_PRINCIPAL
 from roost_admin.auth.tokens import IssuerUnavailable
-from roost_admin.server.errors import Unavailable, rpc
+from roost_admin.errors import Unavailable
+from roost_admin.server.errors import rpc
 
 if TYPE_CHECKING:
     from roost_admin.auth.gate import AuthGate
@@ -57,7 +58,7 @@ class AuthMetadataService(auth_pb2_grpc.AuthMetadataServiceServicer):  # type: i
             redirect_uri=client.redirect_uri,
             scopes=client.scopes,
             authorization_metadata_key=self.gate.settings.authorization_metadata_key,
-            service_http_endpoint=self.gate.app.http_url,
+            service_http_endpoint=self.gate.http_url,
             audience=client.audience,
         )
 
@@ -91,3 +92,9 @@ class IdentityService(identity_pb2_grpc.IdentityServiceServicer):  # type: ignor
             picture=str(claims.get("picture", "")),
             additional_claims=additional,
         )
+
+
+def add_auth_services(gate: AuthGate, server: grpc.Server) -> None:
+    """Register AuthMetadataService and IdentityService (served only with auth on)."""
+    auth_pb2_grpc.add_AuthMetadataServiceServicer_to_server(AuthMetadataService(gate), server)
+    identity_pb2_grpc.add_IdentityServiceServicer_to_server(IdentityService(), server)

@@ -1,4 +1,5 @@
-"""Checks of identifiers and payloads; every failure is an InvalidArgument naming the field."""
+"""Checks of identifiers and payloads; every failure is an InvalidArgument naming the field (in its message and
+as its ``field``)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterable
 
 from flyteidl.core import identifier_pb2
 
-from roost_admin.server.errors import InvalidArgument, NotFound
+from roost_admin.errors import InvalidArgument, NotFound, ResourceExhausted
 
 _PROJECT = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
@@ -17,9 +18,9 @@ _EXECUTION = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 def _check(pattern: re.Pattern[str], value: str, what: str, rule: str) -> str:
     if not value:
-        raise InvalidArgument(f"{what} is required")
+        raise InvalidArgument(f"{what} is required", field=what)
     if not pattern.match(value):
-        raise InvalidArgument(f"{what} {value!r} is not valid: {rule}")
+        raise InvalidArgument(f"{what} {value!r} is not valid: {rule}", field=what)
     return value
 
 
@@ -48,7 +49,7 @@ def execution_name(value: str, what: str = "execution name") -> str:
 def text(value: str, what: str, limit: int = 255) -> str:
     """A name stored as it is given (a principal, a node id, an error code): at most ``limit`` characters."""
     if len(value) > limit:
-        raise InvalidArgument(f"{what} is {len(value)} characters long; the limit is {limit}")
+        raise InvalidArgument(f"{what} is {len(value)} characters long; the limit is {limit}", field=what)
     return value
 
 
@@ -56,7 +57,7 @@ def domain(value: str, domains: Iterable[str], what: str = "domain") -> str:
     """A configured domain."""
     known = list(domains)
     if not value:
-        raise InvalidArgument(f"{what} is required")
+        raise InvalidArgument(f"{what} is required", field=what)
     if value not in known:
         raise NotFound(f"{what} {value!r} does not exist; domains: {', '.join(known)}")
     return value
@@ -76,8 +77,36 @@ def identifier(
 
 def size(payload: bytes | int, limit: int, what: str) -> None:
     """Refuse payloads over ``limit`` bytes."""
-    from roost_admin.server.errors import ResourceExhausted
-
     length = payload if isinstance(payload, int) else len(payload)
     if length > limit:
         raise ResourceExhausted(f"{what} is {length} bytes; the limit is {limit}")
+
+
+def execution_id(
+    domains: Iterable[str], ident: identifier_pb2.WorkflowExecutionIdentifier, what: str = "id"
+) -> identifier_pb2.WorkflowExecutionIdentifier:
+    """A full execution identifier; ``what`` prefixes the field names in messages."""
+    project_id(ident.project, f"{what}.project")
+    domain(ident.domain, domains, f"{what}.domain")
+    execution_name(ident.name, f"{what}.name")
+    return ident
+
+
+def node_execution_id(
+    domains: Iterable[str], ident: identifier_pb2.NodeExecutionIdentifier, what: str = "id"
+) -> identifier_pb2.NodeExecutionIdentifier:
+    """A node execution identifier: its execution's, and a node id."""
+    execution_id(domains, ident.execution_id, f"{what}.execution_id")
+    if not ident.node_id:
+        raise InvalidArgument(f"{what}.node_id is required", field=f"{what}.node_id")
+    return ident
+
+
+def task_execution_id(
+    domains: Iterable[str], ident: identifier_pb2.TaskExecutionIdentifier, what: str = "id"
+) -> identifier_pb2.TaskExecutionIdentifier:
+    """A task execution identifier: its node execution's, and a task id."""
+    node_execution_id(domains, ident.node_execution_id, f"{what}.node_execution_id")
+    if not ident.task_id.name:
+        raise InvalidArgument(f"{what}.task_id is required", field=f"{what}.task_id")
+    return ident

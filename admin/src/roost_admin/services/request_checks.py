@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from roost_admin.server.errors import InvalidArgument
+from roost_admin.errors import InvalidArgument
 
 if TYPE_CHECKING:
     from roost_admin.config import Settings

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from roost_admin.db import models
 from roost_admin.db.base import utcnow
-from roost_admin.server.errors import NotFound
+from roost_admin.errors import NotFound
 
 WorkflowPhase = execution_pb2.WorkflowExecution.Phase
 NodePhase = execution_pb2.NodeExecution.Phase
@@ -43,6 +43,10 @@ TERMINAL_TASK = frozenset(
         execution_pb2.TaskExecution.ABORTED,
     }
 )
+
+
+SINGLE_TASK_PREFIX = ".flytegen."
+"""flyteadmin's name prefix for the workflow wrapping a single-task execution."""
 
 
 def workflow_phase_name(phase: int) -> str:

@@ -17,9 +17,10 @@ from typing import Any
 
 from flyteidl.admin import common_pb2
 from sqlalchemy import Select, and_, not_
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from roost_admin.server.errors import InvalidArgument
+from roost_admin.errors import InvalidArgument
 
 MAX_LIMIT = 10_000
 MAX_OFFSET = 2**31 - 1
@@ -186,3 +187,33 @@ def next_token(rows: Sequence[Any], offset: int, limit: int) -> tuple[list[Any],
     if len(rows) > limit:
         return list(rows[:limit]), str(offset + limit)
     return list(rows), ""
+
+
+def rows_page(session: Session, listing: Listing, query: Select[Any], request: Any) -> tuple[list[Any], str]:
+    """One page of ``query``'s rows (scalars) for a list request (``filters``, ``sort_by``, ``limit``,
+    ``token``), and the next page's token."""
+    sort = request.sort_by if request.HasField("sort_by") else None
+    paged, offset, limit = listing.page(
+        query, filters=request.filters, sort=sort, limit=request.limit, token=request.token
+    )
+    return next_token(session.scalars(paged).all(), offset, limit)
+
+
+def enum_parser(values: Any) -> Callable[[str], int]:
+    """A filter value parser for a flyteidl enum: a name (``SUCCEEDED``) or its number."""
+
+    def parse(text: str) -> int:
+        text = text.strip()
+        if text.isascii() and text.isdigit() and int(text) in values.values():
+            return int(text)
+        try:
+            return int(values.Value(text.upper()))
+        except ValueError:
+            raise ValueError(f"{text!r} is not one of {', '.join(values.keys())}") from None
+
+    return parse
+
+
+def prefixed(entity: str, fields: dict[str, Field]) -> dict[str, Field]:
+    """Each field under its own name and with flyteadmin's entity prefix (``execution.phase``)."""
+    return {**fields, **{f"{entity}.{name}": field for name, field in fields.items()}}

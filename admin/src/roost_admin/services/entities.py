@@ -1,13 +1,13 @@
-"""The registry: registering tasks, workflows and launch plans, and reading them back.
+"""Registered entities: registering tasks, workflows and launch plans, and reading them back.
 
 Registered entities are immutable per version. A row (in ``tasks``, ``workflows``, ``launch_plans``) holds
 what lists and filters need and the digest of what the user sent; the entity itself (the admin ``Task``,
 ``Workflow`` or ``LaunchPlan`` message, closure included) is a blob at
 :func:`roost_admin.blobs.entity_closure_uri`. Because a version's blob never changes once its row is
-committed, blobs are cached in memory by URI.
+committed, blobs are cached in memory by URI (the context's :class:`~roost_admin.services.blob_cache.BlobCache`).
 
-The RPC servicer (``roost_admin.server.registry``) and the execution side both use these functions; each takes
-the session of the caller's transaction.
+The registry service (:mod:`roost_admin.services.registry`) and the execution side both use these functions;
+each takes the service context and the session of the caller's transaction.
 
 A registration inserts its row and flushes it *before* writing the blob, then commits. The row becomes
 visible only at the commit, after the blob is written, so no committed row ever points at a missing blob; and
@@ -20,15 +20,11 @@ from __future__ import annotations
 import datetime
 import hashlib
 import logging
-import threading
-import weakref
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from flyteidl.admin import (
-    common_pb2,
     description_entity_pb2,
     launch_plan_pb2,
     project_pb2,
@@ -40,27 +36,25 @@ from flyteidl.core import workflow_pb2 as core_workflow_pb2
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError, Message
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from roost_admin import blobs
 from roost_admin.db import models
 from roost_admin.db.base import utcnow
-from roost_admin.server import validation
-from roost_admin.server.errors import (
+from roost_admin.errors import (
+    AdminError,
     AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
-    RpcError,
     Unavailable,
 )
-from roost_core.storage import BlobNotFoundError, Storage, StorageError
+from roost_admin.services import validation
+from roost_core.storage import BlobNotFoundError, StorageError
 
 if TYPE_CHECKING:
-    from roost_admin.app import AdminApp
     from roost_admin.config import Settings
-    from roost_admin.db.base import Database
+    from roost_admin.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +62,6 @@ M = TypeVar("M", bound=Message)
 
 ACTIVE = launch_plan_pb2.ACTIVE
 INACTIVE = launch_plan_pb2.INACTIVE
-CACHE_BYTES = 64 * 1024 * 1024
-"""How many bytes of entity blobs each storage's cache keeps."""
 
 
 @dataclass(frozen=True)
@@ -129,82 +121,31 @@ def digest(message: Message) -> str:
 # Blobs
 
 
-class _BlobCache:
-    """The most recently used entity blobs of one storage, up to a byte budget."""
+def load_closure(
+    ctx: ServiceContext, uri: str, message_type: type[M], *, owner: str = "a registered entity"
+) -> M:
+    """The registered entity (or other immutable message) stored at ``uri``, through the cache; ``owner`` names
+    what points to it, for the message when the blob is lost."""
 
-    def __init__(self, budget: int) -> None:
-        self._budget = budget
-        self._size = 0
-        self._blobs: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, uri: str) -> bytes | None:
-        with self._lock:
-            data = self._blobs.get(uri)
-            if data is not None:
-                self._blobs.move_to_end(uri)
-            return data
-
-    def put(self, uri: str, data: bytes) -> None:
-        if len(data) > self._budget:
-            return
-        with self._lock:
-            previous = self._blobs.pop(uri, None)
-            if previous is not None:
-                self._size -= len(previous)
-            self._blobs[uri] = data
-            self._size += len(data)
-            while self._size > self._budget:
-                _, evicted = self._blobs.popitem(last=False)
-                self._size -= len(evicted)
-
-
-_caches: weakref.WeakKeyDictionary[Storage, _BlobCache] = weakref.WeakKeyDictionary()
-_caches_lock = threading.Lock()
-
-
-def _cache(storage: Storage) -> _BlobCache:
-    with _caches_lock:
-        cache = _caches.get(storage)
-        if cache is None:
-            cache = _caches[storage] = _BlobCache(CACHE_BYTES)
-        return cache
-
-
-def load_closure(storage: Storage, uri: str, message_type: type[M]) -> M:
-    """The registered entity (or other immutable message) stored at ``uri``, through the cache."""
-    cache = _cache(storage)
-    data = cache.get(uri)
-    if data is None:
+    def read(uri: str) -> bytes:
         try:
-            data = storage.read(uri)
+            return ctx.storage.read(uri)
         except BlobNotFoundError:
-            raise RpcError(f"the blob store lost {uri}, which a registered entity points to") from None
+            raise AdminError(f"the blob store lost {uri}, which {owner} points to") from None
         except StorageError as exc:
             raise Unavailable(f"cannot read {uri} from the blob store: {exc}") from exc
-        cache.put(uri, data)
+
+    data = ctx.blobs.get(uri, read)
     message = message_type()
     try:
         message.ParseFromString(data)
     except DecodeError as exc:
-        raise RpcError(f"{uri} is not a valid {message_type.DESCRIPTOR.full_name}: {exc}") from exc
+        raise AdminError(f"{uri} is not a valid {message_type.DESCRIPTOR.full_name}: {exc}") from exc
     return message
 
 
 # --------------------------------------------------------------------------------------------------
-# Projects and domains
-
-
-def project_message(row: models.Project, domains: Iterable[str]) -> project_pb2.Project:
-    """The admin Project of a row, with the server's domains."""
-    return project_pb2.Project(
-        id=row.id,
-        name=row.name,
-        description=row.description,
-        labels=common_pb2.Labels(values=row.labels),
-        state=row.state,
-        domains=[project_pb2.Domain(id=d, name=d) for d in domains],
-    )
+# Projects and domains: where entities may be registered
 
 
 def check_project_domain(
@@ -223,26 +164,6 @@ def check_project_domain(
         raise FailedPrecondition(
             f"project '{project}' is archived; activate it before registering or launching"
         )
-
-
-def ensure_default_projects(db: Database, settings: Settings) -> None:
-    """Create the configured default projects that do not exist yet (safe when several processes start)."""
-    for project in settings.default_projects:
-        validation.project_id(project, "default project")
-        try:
-            with db.begin() as session:
-                if session.get(models.Project, project) is None:
-                    session.add(
-                        models.Project(
-                            id=project,
-                            name=project,
-                            description="",
-                            labels={},
-                            state=project_pb2.Project.ACTIVE,
-                        )
-                    )
-        except IntegrityError:
-            log.debug("default project %s was created concurrently", project)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -298,41 +219,41 @@ def row_id(kind: EntityKind, row: EntityRow) -> identifier_pb2.Identifier:
     )
 
 
-def task_message(storage: Storage, row: models.Task) -> task_pb2.Task:
+def task_message(ctx: ServiceContext, row: models.Task) -> task_pb2.Task:
     """The admin Task of a row (closure with the compiled task)."""
-    return load_closure(storage, row.closure_uri, task_pb2.Task)
+    return load_closure(ctx, row.closure_uri, task_pb2.Task)
 
 
-def workflow_message(storage: Storage, row: models.Workflow) -> workflow_pb2.Workflow:
+def workflow_message(ctx: ServiceContext, row: models.Workflow) -> workflow_pb2.Workflow:
     """The admin Workflow of a row (closure with the compiled workflow, its sub-workflows and tasks)."""
-    return load_closure(storage, row.closure_uri, workflow_pb2.Workflow)
+    return load_closure(ctx, row.closure_uri, workflow_pb2.Workflow)
 
 
-def launch_plan_message(storage: Storage, row: models.LaunchPlan) -> launch_plan_pb2.LaunchPlan:
+def launch_plan_message(ctx: ServiceContext, row: models.LaunchPlan) -> launch_plan_pb2.LaunchPlan:
     """The admin LaunchPlan of a row: the stored spec and closure, with the row's state and update time."""
-    plan = load_closure(storage, row.closure_uri, launch_plan_pb2.LaunchPlan)
+    plan = load_closure(ctx, row.closure_uri, launch_plan_pb2.LaunchPlan)
     plan.closure.state = row.state
     plan.closure.updated_at.CopyFrom(timestamp(row.updated_at))
     return plan
 
 
-def get_task(app: AdminApp, session: Session, identifier: identifier_pb2.Identifier) -> task_pb2.Task:
+def get_task(ctx: ServiceContext, session: Session, identifier: identifier_pb2.Identifier) -> task_pb2.Task:
     """A registered task version; NOT_FOUND naming it otherwise."""
-    return task_message(app.storage, get_row(session, TASK, identifier))
+    return task_message(ctx, get_row(session, TASK, identifier))
 
 
 def get_workflow(
-    app: AdminApp, session: Session, identifier: identifier_pb2.Identifier
+    ctx: ServiceContext, session: Session, identifier: identifier_pb2.Identifier
 ) -> workflow_pb2.Workflow:
     """A registered workflow version; NOT_FOUND naming it otherwise."""
-    return workflow_message(app.storage, get_row(session, WORKFLOW, identifier))
+    return workflow_message(ctx, get_row(session, WORKFLOW, identifier))
 
 
 def get_launch_plan(
-    app: AdminApp, session: Session, identifier: identifier_pb2.Identifier
+    ctx: ServiceContext, session: Session, identifier: identifier_pb2.Identifier
 ) -> launch_plan_pb2.LaunchPlan:
     """A registered launch plan version (with its current state); NOT_FOUND naming it otherwise."""
-    return launch_plan_message(app.storage, get_row(session, LAUNCH_PLAN, identifier))
+    return launch_plan_message(ctx, get_row(session, LAUNCH_PLAN, identifier))
 
 
 def active_launch_plan_row(
@@ -374,9 +295,9 @@ def set_launch_plan_state(session: Session, row: models.LaunchPlan, state: int) 
 # Registering
 
 
-def register_task(app: AdminApp, session: Session, request: task_pb2.TaskCreateRequest) -> None:
+def register_task(ctx: ServiceContext, session: Session, request: task_pb2.TaskCreateRequest) -> None:
     """Register a task version; identical content again is fine, other content is ALREADY_EXISTS."""
-    settings = app.settings
+    settings = ctx.settings
     identifier = entity_id(request.id, TASK, settings, "task id")
     text = entity_text(identifier)
     check_project_domain(session, settings, identifier.project, identifier.domain, "task id")
@@ -393,7 +314,7 @@ def register_task(app: AdminApp, session: Session, request: task_pb2.TaskCreateR
         raise InvalidArgument(f"task '{text}': template.type is required")
     validation.text(template.type, f"task '{text}': template.type")
     _check_variables(f"task '{text}'", template.interface)
-    created = utcnow()
+    created = ctx.clock()
     task = task_pb2.Task(
         id=identifier,
         closure=task_pb2.TaskClosure(
@@ -402,15 +323,17 @@ def register_task(app: AdminApp, session: Session, request: task_pb2.TaskCreateR
         short_description=spec.description.short_description,
     )
     row = models.Task(type=template.type)
-    _store(app, session, TASK, identifier, content, created, task, row)
+    _store(ctx, session, TASK, identifier, content, created, task, row)
     _describe(session, identifier, spec.description if spec.HasField("description") else None, created)
 
 
-def register_workflow(app: AdminApp, session: Session, request: workflow_pb2.WorkflowCreateRequest) -> None:
+def register_workflow(
+    ctx: ServiceContext, session: Session, request: workflow_pb2.WorkflowCreateRequest
+) -> None:
     """Compile and register a workflow version against the tasks and launch plans already registered."""
     from roost_core.compiler import CompileError, compile_workflow
 
-    settings = app.settings
+    settings = ctx.settings
     identifier = entity_id(request.id, WORKFLOW, settings, "workflow id")
     text = entity_text(identifier)
     check_project_domain(session, settings, identifier.project, identifier.domain, "workflow id")
@@ -434,14 +357,14 @@ def register_workflow(app: AdminApp, session: Session, request: workflow_pb2.Wor
         if task_row is None:
             missing.append(f"task '{entity_text(reference)}'")
         else:
-            tasks.append(task_message(app.storage, task_row).closure.compiled_task.template)
+            tasks.append(task_message(ctx, task_row).closure.compiled_task.template)
     plans = []
     for reference in plan_ids:
         plan_row = find_row(session, LAUNCH_PLAN, reference)
         if plan_row is None:
             missing.append(f"launch plan '{entity_text(reference)}'")
         else:
-            plans.append(launch_plan_message(app.storage, plan_row))
+            plans.append(launch_plan_message(ctx, plan_row))
     if missing:
         which = (
             "which is not registered; register it"
@@ -454,21 +377,21 @@ def register_workflow(app: AdminApp, session: Session, request: workflow_pb2.Wor
     except CompileError as exc:
         issues = "\n".join(str(issue) for issue in exc.errors)
         raise InvalidArgument(f"workflow '{text}' does not compile:\n{issues}") from None
-    created = utcnow()
+    created = ctx.clock()
     workflow = workflow_pb2.Workflow(
         id=identifier,
         closure=workflow_pb2.WorkflowClosure(compiled_workflow=compiled, created_at=timestamp(created)),
         short_description=spec.description.short_description,
     )
-    _store(app, session, WORKFLOW, identifier, content, created, workflow, models.Workflow())
+    _store(ctx, session, WORKFLOW, identifier, content, created, workflow, models.Workflow())
     _describe(session, identifier, spec.description if spec.HasField("description") else None, created)
 
 
 def register_launch_plan(
-    app: AdminApp, session: Session, request: launch_plan_pb2.LaunchPlanCreateRequest
+    ctx: ServiceContext, session: Session, request: launch_plan_pb2.LaunchPlanCreateRequest
 ) -> None:
     """Register a launch plan version: its workflow must be registered and its inputs must fit it."""
-    settings = app.settings
+    settings = ctx.settings
     identifier = entity_id(request.id, LAUNCH_PLAN, settings, "launch plan id")
     text = entity_text(identifier)
     check_project_domain(session, settings, identifier.project, identifier.domain, "launch plan id")
@@ -485,7 +408,7 @@ def register_launch_plan(
         raise InvalidArgument(
             f"launch plan '{text}' is for workflow '{entity_text(workflow_id)}', which is not registered"
         )
-    workflow = workflow_message(app.storage, workflow_row)
+    workflow = workflow_message(ctx, workflow_row)
     interface = workflow.closure.compiled_workflow.primary.template.interface
     spec = launch_plan_pb2.LaunchPlanSpec()
     spec.CopyFrom(request.spec)
@@ -494,7 +417,7 @@ def register_launch_plan(
     schedule_type = _check_schedule(f"launch plan '{text}'", spec, expected)
     # flyteadmin stores the expected inputs as the spec's default inputs, so every input is listed there.
     spec.default_inputs.CopyFrom(expected)
-    created = utcnow()
+    created = ctx.clock()
     plan = launch_plan_pb2.LaunchPlan(
         id=identifier,
         spec=spec,
@@ -507,7 +430,7 @@ def register_launch_plan(
     row = models.LaunchPlan(
         workflow_id=workflow_row.id, state=INACTIVE, schedule_type=schedule_type, updated_at=created
     )
-    _store(app, session, LAUNCH_PLAN, identifier, content, created, plan, row)
+    _store(ctx, session, LAUNCH_PLAN, identifier, content, created, plan, row)
 
 
 def expected_inputs(
@@ -685,7 +608,7 @@ def _already_registered(
 
 
 def _store(
-    app: AdminApp,
+    ctx: ServiceContext,
     session: Session,
     kind: EntityKind,
     identifier: identifier_pb2.Identifier,
@@ -697,9 +620,9 @@ def _store(
     """Insert the row (flushed, so a concurrent registration of the version fails here), then write the blob."""
     size = message.ByteSize()
     validation.size(
-        size, app.settings.max_message_bytes, f"{kind.noun} '{entity_text(identifier)}' with its closure"
+        size, ctx.settings.max_message_bytes, f"{kind.noun} '{entity_text(identifier)}' with its closure"
     )
-    uri = blobs.entity_closure_uri(app.settings.storage_prefix, identifier)
+    uri = blobs.entity_closure_uri(ctx.settings.storage_prefix, identifier)
     row.project = identifier.project
     row.domain = identifier.domain
     row.name = identifier.name
@@ -711,10 +634,10 @@ def _store(
     session.flush()
     data = message.SerializeToString(deterministic=True)
     try:
-        app.storage.write(uri, data)
+        ctx.storage.write(uri, data)
     except StorageError as exc:
         raise Unavailable(f"cannot store {kind.noun} '{entity_text(identifier)}': {exc}") from exc
-    _cache(app.storage).put(uri, data)
+    ctx.blobs.put(uri, data)
 
 
 def _describe(

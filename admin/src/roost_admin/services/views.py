@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2, task_execution_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
@@ -18,12 +16,14 @@ from google.protobuf.message import DecodeError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from roost_admin import registry
 from roost_admin.db import models
-from roost_admin.server.errors import RpcError, Unavailable
-from roost_admin.server.execution_rows import execution_identifier
-from roost_admin.server.launching import SINGLE_TASK_PREFIX
-from roost_core.storage import BlobNotFoundError, Storage, StorageError
+from roost_admin.errors import AdminError, Unavailable
+from roost_admin.services import entities
+from roost_admin.services.rows import SINGLE_TASK_PREFIX, execution_identifier
+from roost_core.storage import BlobNotFoundError, StorageError
+
+if TYPE_CHECKING:
+    from roost_admin.services.context import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -34,38 +34,11 @@ LIST_ERROR_CHARACTERS = 100
 """Lists trim error messages to this length, as flyteadmin does (Get answers carry them whole)."""
 
 
-class _SpecCache:
-    """Recently read execution specs: a spec never changes once its execution exists."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._specs: OrderedDict[str, bytes] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def read(self, storage: Storage, uri: str) -> execution_pb2.ExecutionSpec:
-        with self._lock:
-            data = self._specs.get(uri)
-            if data is not None:
-                self._specs.move_to_end(uri)
-        if data is None:
-            data = _read(storage, uri)
-            with self._lock:
-                self._specs[uri] = data
-                while len(self._specs) > self._size:
-                    self._specs.popitem(last=False)
-        spec = execution_pb2.ExecutionSpec()
-        spec.ParseFromString(data)
-        return spec
-
-
-_SPECS = _SpecCache(4096)
-
-
-def _read(storage: Storage, uri: str) -> bytes:
+def _read(ctx: ServiceContext, uri: str) -> bytes:
     try:
-        return storage.read(uri)
+        return ctx.storage.read(uri)
     except BlobNotFoundError:
-        raise RpcError(f"the blob store lost {uri}, which an execution points to") from None
+        raise AdminError(f"the blob store lost {uri}, which an execution points to") from None
     except StorageError as exc:
         raise Unavailable(f"cannot read {uri} from the blob store: {exc}") from exc
 
@@ -112,7 +85,7 @@ def _workflow_ids(session: Session, rows: Sequence[models.Execution]) -> dict[in
         workflow = workflows.get(row.workflow_id) if row.workflow_id is not None else None
         task = tasks.get(row.task_id) if row.task_id is not None else None
         if workflow is not None:
-            found[row.id] = registry.row_id(registry.WORKFLOW, workflow)
+            found[row.id] = entities.row_id(entities.WORKFLOW, workflow)
         elif task is not None:
             found[row.id] = identifier_pb2.Identifier(
                 resource_type=identifier_pb2.WORKFLOW,
@@ -125,26 +98,28 @@ def _workflow_ids(session: Session, rows: Sequence[models.Execution]) -> dict[in
 
 
 def execution_messages(
-    storage: Storage, session: Session, rows: Sequence[models.Execution], *, trim_errors: bool = False
+    ctx: ServiceContext, session: Session, rows: Sequence[models.Execution], *, trim_errors: bool = False
 ) -> list[execution_pb2.Execution]:
     """The admin Executions of rows (lists trim error messages, as flyteadmin's do)."""
     workflows = _workflow_ids(session, rows)
-    return [_execution_message(storage, session, row, workflows.get(row.id), trim_errors) for row in rows]
+    return [_execution_message(ctx, session, row, workflows.get(row.id), trim_errors) for row in rows]
 
 
-def execution_message(storage: Storage, session: Session, row: models.Execution) -> execution_pb2.Execution:
+def execution_message(
+    ctx: ServiceContext, session: Session, row: models.Execution
+) -> execution_pb2.Execution:
     """The admin Execution of a row: the spec as created, and a closure built from the row."""
-    return execution_messages(storage, session, [row])[0]
+    return execution_messages(ctx, session, [row])[0]
 
 
 def _execution_message(
-    storage: Storage,
+    ctx: ServiceContext,
     session: Session,
     row: models.Execution,
     workflow_id: identifier_pb2.Identifier | None,
     trim_errors: bool,
 ) -> execution_pb2.Execution:
-    spec = _SPECS.read(storage, row.spec_uri)
+    spec = entities.load_closure(ctx, row.spec_uri, execution_pb2.ExecutionSpec, owner="an execution")
     if row.parent_node_execution_id is not None and not spec.metadata.HasField("parent_node_execution"):
         parent = session.get(models.NodeExecution, row.parent_node_execution_id)
         parent_execution = session.get(models.Execution, parent.execution_id) if parent is not None else None
@@ -156,18 +131,18 @@ def _execution_message(
             )
     closure = execution_pb2.ExecutionClosure(
         phase=row.phase,
-        created_at=registry.timestamp(row.created_at),
-        updated_at=registry.timestamp(row.updated_at),
+        created_at=entities.timestamp(row.created_at),
+        updated_at=entities.timestamp(row.updated_at),
         state_change_details=execution_pb2.ExecutionStateChangeDetails(
             state=row.state,
-            occurred_at=registry.timestamp(row.state_changed_at or row.created_at),
+            occurred_at=entities.timestamp(row.state_changed_at or row.created_at),
             principal=row.principal,
         ),
     )
     if workflow_id is not None:
         closure.workflow_id.CopyFrom(workflow_id)
     if row.started_at is not None:
-        closure.started_at.CopyFrom(registry.timestamp(row.started_at))
+        closure.started_at.CopyFrom(entities.timestamp(row.started_at))
         closure.duration.CopyFrom(_duration(row.duration))
     aborted = row.phase in (
         core_execution_pb2.WorkflowExecution.ABORTED,
@@ -200,11 +175,11 @@ def _node_message(
 ) -> node_execution_pb2.NodeExecution:
     closure = node_execution_pb2.NodeExecutionClosure(
         phase=row.phase,
-        created_at=registry.timestamp(row.created_at),
-        updated_at=registry.timestamp(row.updated_at),
+        created_at=entities.timestamp(row.created_at),
+        updated_at=entities.timestamp(row.updated_at),
     )
     if row.started_at is not None:
-        closure.started_at.CopyFrom(registry.timestamp(row.started_at))
+        closure.started_at.CopyFrom(entities.timestamp(row.started_at))
         closure.duration.CopyFrom(_duration(row.duration))
     if _has_error(row):
         closure.error.CopyFrom(_error(row, trim_errors))
@@ -265,8 +240,8 @@ def _task_message(
 ) -> task_execution_pb2.TaskExecution:
     closure = task_execution_pb2.TaskExecutionClosure(
         phase=row.phase,
-        created_at=registry.timestamp(row.created_at),
-        updated_at=registry.timestamp(row.updated_at),
+        created_at=entities.timestamp(row.created_at),
+        updated_at=entities.timestamp(row.updated_at),
         reason=row.reason,
         task_type=row.task_type,
         event_version=row.event_version,
@@ -274,7 +249,7 @@ def _task_message(
     )
     if row.reason:
         closure.reasons.append(
-            task_execution_pb2.Reason(occurred_at=registry.timestamp(row.updated_at), message=row.reason)
+            task_execution_pb2.Reason(occurred_at=entities.timestamp(row.updated_at), message=row.reason)
         )
     if row.custom_info:
         custom = struct_pb2.Struct()
@@ -287,7 +262,7 @@ def _task_message(
             )
         )
     if row.started_at is not None:
-        closure.started_at.CopyFrom(registry.timestamp(row.started_at))
+        closure.started_at.CopyFrom(entities.timestamp(row.started_at))
         closure.duration.CopyFrom(_duration(row.duration))
     if _has_error(row):
         closure.error.CopyFrom(_error(row, False))
@@ -304,19 +279,19 @@ def _task_message(
 # data
 
 
-def literal_data(storage: Storage, uri: str) -> tuple[literals_pb2.LiteralMap | None, common_pb2.UrlBlob]:
+def literal_data(ctx: ServiceContext, uri: str) -> tuple[literals_pb2.LiteralMap | None, common_pb2.UrlBlob]:
     """A LiteralMap blob inline (when at most MAX_INLINE_BYTES) and as a URL with its size; nothing for an
     empty URI or a blob that does not exist (yet)."""
     if not uri:
         return None, common_pb2.UrlBlob()
     try:
-        data = storage.read(uri)
+        data = ctx.storage.read(uri)
     except BlobNotFoundError:
         return None, common_pb2.UrlBlob()
     except StorageError as exc:
         raise Unavailable(f"cannot read {uri} from the blob store: {exc}") from exc
     try:
-        url = storage.signed_url(uri)
+        url = ctx.storage.signed_url(uri)
     except StorageError:
         url = uri
     blob = common_pb2.UrlBlob(url=url, bytes=len(data))
@@ -332,10 +307,12 @@ def literal_data(storage: Storage, uri: str) -> tuple[literals_pb2.LiteralMap | 
     return literals, blob
 
 
-def execution_data(storage: Storage, row: models.Execution) -> execution_pb2.WorkflowExecutionGetDataResponse:
+def execution_data(
+    ctx: ServiceContext, row: models.Execution
+) -> execution_pb2.WorkflowExecutionGetDataResponse:
     """GetExecutionData: the execution's inputs (defaults merged in) and outputs."""
-    inputs, inputs_blob = literal_data(storage, row.inputs_uri)
-    outputs, outputs_blob = literal_data(storage, row.outputs_uri)
+    inputs, inputs_blob = literal_data(ctx, row.inputs_uri)
+    outputs, outputs_blob = literal_data(ctx, row.outputs_uri)
     response = execution_pb2.WorkflowExecutionGetDataResponse(inputs=inputs_blob, outputs=outputs_blob)
     if inputs is not None:
         response.full_inputs.CopyFrom(inputs)
@@ -344,17 +321,19 @@ def execution_data(storage: Storage, row: models.Execution) -> execution_pb2.Wor
     return response
 
 
-def node_data(storage: Storage, row: models.NodeExecution) -> node_execution_pb2.NodeExecutionGetDataResponse:
+def node_data(
+    ctx: ServiceContext, row: models.NodeExecution
+) -> node_execution_pb2.NodeExecutionGetDataResponse:
     """GetNodeExecutionData: the node's inputs and outputs, and the workflow a dynamic node generated."""
-    inputs, inputs_blob = literal_data(storage, row.input_uri)
-    outputs, outputs_blob = literal_data(storage, row.output_uri)
+    inputs, inputs_blob = literal_data(ctx, row.input_uri)
+    outputs, outputs_blob = literal_data(ctx, row.output_uri)
     response = node_execution_pb2.NodeExecutionGetDataResponse(inputs=inputs_blob, outputs=outputs_blob)
     if inputs is not None:
         response.full_inputs.CopyFrom(inputs)
     if outputs is not None:
         response.full_outputs.CopyFrom(outputs)
     if row.dynamic_workflow_uri:
-        closure = dynamic_workflow(storage, row)
+        closure = dynamic_workflow(ctx, row)
         response.dynamic_workflow.CopyFrom(
             node_execution_pb2.DynamicWorkflowNodeMetadata(
                 id=closure.primary.template.id, compiled_workflow=closure
@@ -363,17 +342,19 @@ def node_data(storage: Storage, row: models.NodeExecution) -> node_execution_pb2
     return response
 
 
-def dynamic_workflow(storage: Storage, row: models.NodeExecution) -> compiler_pb2.CompiledWorkflowClosure:
+def dynamic_workflow(ctx: ServiceContext, row: models.NodeExecution) -> compiler_pb2.CompiledWorkflowClosure:
     """The compiled workflow a dynamic node generated."""
     closure = compiler_pb2.CompiledWorkflowClosure()
-    closure.ParseFromString(_read(storage, row.dynamic_workflow_uri))
+    closure.ParseFromString(_read(ctx, row.dynamic_workflow_uri))
     return closure
 
 
-def task_data(storage: Storage, row: models.TaskExecution) -> task_execution_pb2.TaskExecutionGetDataResponse:
+def task_data(
+    ctx: ServiceContext, row: models.TaskExecution
+) -> task_execution_pb2.TaskExecutionGetDataResponse:
     """GetTaskExecutionData: the attempt's inputs and outputs."""
-    inputs, inputs_blob = literal_data(storage, row.input_uri)
-    outputs, outputs_blob = literal_data(storage, row.output_uri)
+    inputs, inputs_blob = literal_data(ctx, row.input_uri)
+    outputs, outputs_blob = literal_data(ctx, row.output_uri)
     response = task_execution_pb2.TaskExecutionGetDataResponse(inputs=inputs_blob, outputs=outputs_blob)
     if inputs is not None:
         response.full_inputs.CopyFrom(inputs)

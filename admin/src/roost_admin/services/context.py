@@ -1,0 +1,59 @@
+"""What every service works over, built once when the admin starts and never changed: the database, the blob
+store (with its cache of immutable blobs), the settings, the clock, the engine plugins, and the wake-up signal
+that tells engine workers there is work."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from roost_admin.config import Settings
+from roost_admin.db.base import Database, utcnow
+from roost_admin.services.blob_cache import BlobCache
+from roost_core.plugins import EnginePlugins
+from roost_core.storage import Storage
+
+
+class Wakeups:
+    """Tells whoever listens (this process's engine workers) that the database holds new work for them: a new
+    execution, a termination, a signal set, a child that ended. Services announce after they commit; workers in
+    other processes find the same work at their next poll."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def listen(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` at every announcement from now on."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def forget(self, listener: Callable[[], None]) -> None:
+        """Stop calling ``listener``."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def announce(self) -> None:
+        """There is new work in the database."""
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener()
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    """The parts services use, explicit and immutable (see the module docstring)."""
+
+    settings: Settings
+    db: Database
+    storage: Storage
+    plugins: EnginePlugins = field(default_factory=EnginePlugins)
+    blobs: BlobCache = field(default_factory=BlobCache)
+    """Immutable blobs (registered entities, execution specs) recently read or written."""
+    wakeups: Wakeups = field(default_factory=Wakeups)
+    clock: Callable[[], datetime.datetime] = utcnow
+    """Now, as a timezone-aware UTC datetime (what the database columns hold)."""
