@@ -1,0 +1,95 @@
+"""Files and folders passed between flytekit tasks, given as workflow inputs and fetched as outputs, run on
+Roost by ``test_flytekit_files.py`` on `roost start`'s default local store.
+
+This module is flytekit user code: it runs in flytekit's own virtualenv (on the client and in the task
+processes), never in the test environment.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flytekit import current_context, task, workflow
+from flytekit.types.directory import FlyteDirectory
+from flytekit.types.file import FlyteFile
+
+
+@task
+def write_note(text: str) -> FlyteFile:
+    """A file made in the task's working folder: flytekit uploads it under the raw output prefix."""
+    note = Path(current_context().working_directory) / "note.txt"
+    note.write_text(text)
+    return FlyteFile(str(note))
+
+
+@task
+def read_note(note: FlyteFile) -> str:
+    """The file's text, read through flytekit's download."""
+    with open(note) as stream:
+        return stream.read()
+
+
+@task
+def write_folder(n: int) -> FlyteDirectory:
+    """A folder of ``n`` files, each holding its index."""
+    folder = Path(current_context().working_directory) / "folder"
+    folder.mkdir()
+    for index in range(n):
+        (folder / f"part-{index}.txt").write_text(str(index))
+    return FlyteDirectory(str(folder))
+
+
+@task
+def read_folder(folder: FlyteDirectory) -> str:
+    """The folder's entries and what they hold."""
+    local = folder.download()
+    return " ".join(
+        f"{name}={Path(local, name).read_text()}" for name in sorted(os.listdir(local))
+    )
+
+
+@task
+def shout(note: FlyteFile) -> FlyteFile:
+    """A new file from one that arrived: the output fetched by FlyteRemote."""
+    with open(note) as stream:
+        text = stream.read()
+    loud = Path(current_context().working_directory) / "loud.txt"
+    loud.write_text(text.upper())
+    return FlyteFile(str(loud))
+
+
+@workflow
+def note_flow(text: str) -> str:
+    """A file from one task to the next."""
+    return read_note(note=write_note(text=text))
+
+
+@workflow
+def folder_flow(n: int) -> str:
+    """A folder from one task to the next."""
+    return read_folder(folder=write_folder(n=n))
+
+
+@workflow
+def note_input(note: FlyteFile) -> str:
+    """A file given as the workflow's input (uploaded by the client through the DataProxy)."""
+    return read_note(note=note)
+
+
+@workflow
+def folder_input(folder: FlyteDirectory) -> str:
+    """A folder given as the workflow's input."""
+    return read_folder(folder=folder)
+
+
+@workflow
+def shouted(note: FlyteFile) -> FlyteFile:
+    """A file in, a file out."""
+    return shout(note=note)
+
+
+@workflow
+def folder_output(n: int) -> FlyteDirectory:
+    """A folder as the workflow's output."""
+    return write_folder(n=n)
