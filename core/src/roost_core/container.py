@@ -140,13 +140,15 @@ def _substitute(pattern: re.Pattern[str], replacement: str, text: str) -> str:
     return pattern.sub(lambda _: replacement, text)
 
 
-def render_task_args(ctx: TaskContext, args: Sequence[str], *, namespace: str | None = None) -> list[str]:
+def render_task_args(
+    ctx: TaskContext, args: Sequence[str], *, namespace: str | None = None, local_paths: bool = False
+) -> list[str]:
     """:func:`render_args` with every value taken from a task attempt's context.
 
     Inputs are read only when an ``{{.Inputs.<name>}}`` variable occurs; ``{{.taskTemplatePath}}``
     writes the task template as ``task.pb`` next to ``inputs.pb`` (where Flyte puts it) the first
-    time it is used. A raw output prefix in the local ``file://`` store is given as its plain absolute
-    path (:func:`local_data_path`).
+    time it is used. With ``local_paths`` (the task runs on this machine), a raw output prefix in the
+    local ``file://`` store is given as its plain absolute path (:func:`local_data_path`).
     """
     input_prefix = ctx.inputs_uri.rsplit("/", 1)[0]
     inputs = ctx.read_inputs() if any(_INPUT_VALUE.search(a) for a in args) else None
@@ -162,7 +164,7 @@ def render_task_args(ctx: TaskContext, args: Sequence[str], *, namespace: str | 
         inputs_uri=ctx.inputs_uri,
         input_prefix=input_prefix,
         output_prefix=ctx.output_prefix,
-        raw_output_prefix=local_data_path(ctx.raw_output_prefix),
+        raw_output_prefix=local_data_path(ctx.raw_output_prefix) if local_paths else ctx.raw_output_prefix,
         checkpoint_prefix=ctx.checkpoint_prefix,
         prev_checkpoint_prefix=ctx.prev_checkpoint_prefix,
         inputs=inputs,

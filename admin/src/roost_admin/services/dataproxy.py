@@ -103,8 +103,8 @@ class DataProxy(Service):
         if not request.native_url:
             raise InvalidArgument("native_url is required")
         uri = blobs.stored_uri(request.native_url)
-        self._check_within_storage(uri)
-        self._check_exists(uri, f"no blob at {uri}")
+        self._check_within_storage(uri, request.native_url)
+        self._check_exists(uri, f"no blob at {request.native_url}")
         return dataproxy_pb2.CreateDownloadLocationResponse(
             signed_url=self._sign(uri, "GET", expires_in, None), expires_at=_expires_at(expires_in)
         )
@@ -183,11 +183,11 @@ class DataProxy(Service):
         if hashlib.md5(existing, usedforsecurity=False).digest() != md5:
             raise AlreadyExists(f"a file with different content already exists at {shown}")
 
-    def _check_within_storage(self, uri: str) -> None:
+    def _check_within_storage(self, uri: str, shown: str) -> None:
         prefix = self.ctx.settings.storage_prefix
         if not blobs.within(uri, prefix):
             raise InvalidArgument(
-                f"{uri} is not under this admin's storage ({prefix}); only its blobs are signed"
+                f"{shown} is not under this admin's storage ({prefix}); only its blobs are signed"
             )
 
     def _check_exists(self, uri: str, message: str) -> None:
