@@ -75,6 +75,12 @@ def executions(
     launches = [
         {"key": "note-flow", "kind": "workflow", "name": "files.note_flow", "inputs": {"text": "passed on"}},
         {"key": "folder-flow", "kind": "workflow", "name": "files.folder_flow", "inputs": {"n": 3}},
+        {
+            "key": "container-flow",
+            "kind": "workflow",
+            "name": "files.container_flow",
+            "inputs": {"text": "through a container"},
+        },
         {"key": "note-input", "kind": "workflow", "name": "files.note_input", "inputs": {"note": note}},
         {
             "key": "folder-input",
@@ -89,7 +95,9 @@ def executions(
         "version": VERSION,
         "timeout": WAIT_TIMEOUT,
         "launch": launches,
-        "attach": [{"key": name, "execution": name} for name, run in pyflyte_runs.items() if run.returncode == 0],
+        "attach": [
+            {"key": name, "execution": name} for name, run in pyflyte_runs.items() if run.returncode == 0
+        ],
     }
     return flytekit.drive(plan, DRIVER_TIMEOUT)
 
@@ -105,6 +113,12 @@ def test_a_file_flows_from_task_to_task(flytekit: Flytekit, executions: dict[str
 def test_a_folder_flows_from_task_to_task(flytekit: Flytekit, executions: dict[str, dict[str, Any]]) -> None:
     result = succeeded(flytekit, executions, "folder-flow")
     assert result["outputs"] == {"o0": "part-0.txt=0 part-1.txt=1 part-2.txt=2"}
+
+
+def test_a_file_flows_through_a_raw_container(
+    flytekit: Flytekit, executions: dict[str, dict[str, Any]]
+) -> None:
+    assert succeeded(flytekit, executions, "container-flow")["outputs"] == {"o0": "THROUGH A CONTAINER"}
 
 
 def test_remote_execute_uploads_a_local_file_input(

@@ -443,7 +443,9 @@ def _upload_blob(
     )
     # Recorded as task code records what it uploads: the local store's by its plain path.
     uri = local_data_path(target)
-    return literals_pb2.Literal(scalar=literals_pb2.Scalar(blob=literals_pb2.Blob(uri=uri, metadata=metadata)))
+    return literals_pb2.Literal(
+        scalar=literals_pb2.Scalar(blob=literals_pb2.Blob(uri=uri, metadata=metadata))
+    )
 
 
 def _read_simple(simple: int, path: Path, what: str) -> literals_pb2.Literal:

@@ -313,7 +313,9 @@ class TestRenderTaskArgs:
         ]
         assert ctx.storage.read_proto(f"{node_dir}/task.pb", tasks_pb2.TaskTemplate) == task
 
-    def test_the_local_raw_output_prefix_is_a_uri_unless_local_paths_are_asked_for(self, tmp_path: Path) -> None:
+    def test_the_local_raw_output_prefix_is_a_uri_unless_local_paths_are_asked_for(
+        self, tmp_path: Path
+    ) -> None:
         ctx = task_context(tmp_path, task_template("container"), attempt=1)
         raw = f"file://{tmp_path}/data/raw/exec1-n0-1"
         assert render_task_args(ctx, ["{{.rawOutputDataPrefix}}"]) == [raw]

@@ -73,8 +73,8 @@ def _given_prefixes(raw_output: str, checkpoint: str, prev_checkpoint: str) -> t
     """The prefixes as given, with "none" spelled as Flyte's executors spell it made empty: a template the
     executor left unfilled, and ``""`` (the rendering of an empty previous checkpoint, which an argv keeps
     as two quote characters) — as flytekit's entrypoint reads them. A raw output prefix given as a plain
-absolute path (the local store's, see ``roost_core.container.local_data_path``) becomes its ``file://``
-URI."""
+    absolute path (the local store's, see ``roost_core.container.local_data_path``) becomes its ``file://``
+    URI."""
 
     def given(value: str, template: str) -> str:
         return "" if value in (template, '""') else value

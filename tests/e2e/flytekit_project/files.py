@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flytekit import current_context, task, workflow
+from flytekit import ContainerTask, current_context, kwtypes, task, workflow
 from flytekit.types.directory import FlyteDirectory
 from flytekit.types.file import FlyteFile
 
@@ -44,9 +44,7 @@ def write_folder(n: int) -> FlyteDirectory:
 def read_folder(folder: FlyteDirectory) -> str:
     """The folder's entries and what they hold."""
     local = folder.download()
-    return " ".join(
-        f"{name}={Path(local, name).read_text()}" for name in sorted(os.listdir(local))
-    )
+    return " ".join(f"{name}={Path(local, name).read_text()}" for name in sorted(os.listdir(local)))
 
 
 @task
@@ -57,6 +55,24 @@ def shout(note: FlyteFile) -> FlyteFile:
     loud = Path(current_context().working_directory) / "loud.txt"
     loud.write_text(text.upper())
     return FlyteFile(str(loud))
+
+
+shout_in_a_container = ContainerTask(
+    name="files.shout_in_a_container",
+    image="alpine:3.20",
+    input_data_dir="/var/inputs",
+    output_data_dir="/var/outputs",
+    inputs=kwtypes(note=FlyteFile),
+    outputs=kwtypes(loud=FlyteFile),
+    command=["sh", "-c", "tr a-z A-Z < /var/inputs/note > /var/outputs/loud"],
+)
+"""A raw container: the engine's copilot downloads its input file and uploads its output file."""
+
+
+@workflow
+def container_flow(text: str) -> str:
+    """A file from a task into a raw container, and the container's file into the next task."""
+    return read_note(note=shout_in_a_container(note=write_note(text=text)))
 
 
 @workflow
