@@ -1,7 +1,8 @@
 """FlyteFile and FlyteDirectory with the real flytekit (1.16.31) on `roost start`'s default store, a local
-folder: files and folders that tasks return flow to the next task, files and folders on the client's disk
-become workflow inputs (uploaded through the DataProxy by ``FlyteRemote.execute`` and by ``pyflyte run
---remote``), and FlyteRemote downloads the files and folders an execution returns.
+folder: files and folders that tasks return flow to the next task (also through a raw ContainerTask and
+inside a dataclass), files and folders on the client's disk become workflow inputs (uploaded through the
+DataProxy by ``FlyteRemote.execute`` and by ``pyflyte run --remote``), and FlyteRemote downloads the files
+and folders an execution returns.
 
 flytekit takes a ``file://`` blob for a path it cannot open, so Roost hands flytekit the local store's data
 as plain absolute paths (see docs/porting-from-flytekit.md); these tests fail where it does not.
@@ -81,6 +82,12 @@ def executions(
             "name": "files.container_flow",
             "inputs": {"text": "through a container"},
         },
+        {
+            "key": "dataclass",
+            "kind": "workflow",
+            "name": "files.dataclass_flow",
+            "inputs": {"text": "packed"},
+        },
         {"key": "note-input", "kind": "workflow", "name": "files.note_input", "inputs": {"note": note}},
         {
             "key": "folder-input",
@@ -119,6 +126,13 @@ def test_a_file_flows_through_a_raw_container(
     flytekit: Flytekit, executions: dict[str, dict[str, Any]]
 ) -> None:
     assert succeeded(flytekit, executions, "container-flow")["outputs"] == {"o0": "THROUGH A CONTAINER"}
+
+
+def test_files_inside_a_dataclass_flow_whole_and_by_attribute(
+    flytekit: Flytekit, executions: dict[str, dict[str, Any]]
+) -> None:
+    result = succeeded(flytekit, executions, "dataclass")
+    assert result["outputs"] == {"o0": "packed", "o1": "packed ['inside.txt']"}
 
 
 def test_remote_execute_uploads_a_local_file_input(

@@ -8,6 +8,7 @@ processes), never in the test environment.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from flytekit import ContainerTask, current_context, kwtypes, task, workflow
@@ -109,3 +110,38 @@ def shouted(note: FlyteFile) -> FlyteFile:
 def folder_output(n: int) -> FlyteDirectory:
     """A folder as the workflow's output."""
     return write_folder(n=n)
+
+
+@dataclass
+class Delivery:
+    """A file and a folder travelling inside a dataclass."""
+
+    note: FlyteFile
+    folder: FlyteDirectory
+
+
+@task
+def pack(text: str) -> Delivery:
+    """A dataclass holding a new file and a new folder."""
+    work = Path(current_context().working_directory)
+    note = work / "packed.txt"
+    note.write_text(text)
+    folder = work / "packed"
+    folder.mkdir()
+    (folder / "inside.txt").write_text("inside")
+    return Delivery(note=FlyteFile(str(note)), folder=FlyteDirectory(str(folder)))
+
+
+@task
+def unpack(delivery: Delivery) -> str:
+    """What the dataclass brought."""
+    with open(delivery.note) as stream:
+        text = stream.read()
+    return f"{text} {sorted(os.listdir(delivery.folder.download()))}"
+
+
+@workflow
+def dataclass_flow(text: str) -> tuple[str, str]:
+    """Files inside a dataclass, by attribute and whole."""
+    delivery = pack(text=text)
+    return read_note(note=delivery.note), unpack(delivery=delivery)
