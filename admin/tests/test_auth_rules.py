@@ -75,6 +75,21 @@ def test_rule_paths_name_project_fields(method: str) -> None:
         assert found[0] == (PROJECT, DOMAIN) or found[0] == (PROJECT, ""), f"{method}: {found}"
 
 
+@pytest.mark.parametrize(
+    "native_url",
+    [
+        "file:///srv/roost/uploads/alpha/development/ab12/data.csv",
+        # How the DataProxy names a blob of the local store to clients (flytekit records it in literals so).
+        "/srv/roost/uploads/alpha/development/ab12/data.csv",
+    ],
+)
+def test_a_download_location_is_scoped_by_the_project_of_its_blob(native_url: str) -> None:
+    method = "/flyteidl.service.DataProxyService/CreateDownloadLocation"
+    request = dataproxy_pb2.CreateDownloadLocationRequest(native_url=native_url)
+    assert scopes(RULES[method], request, "file:///srv/roost") == [(PROJECT, DOMAIN)]
+    assert scopes(RULES[method], request, "file:///srv/other") == [("", "")]
+
+
 PRINCIPALS: dict[str, tuple[str, Role] | None] = {
     "nobody": None,
     "viewer": (PROJECT, Role.VIEWER),

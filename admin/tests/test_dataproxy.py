@@ -54,15 +54,19 @@ def put(
     return httpx.put(url, content=body, headers=headers)
 
 
-def local_path(uri: str) -> Path:
-    assert uri.startswith("file://")
-    return Path(uri[len("file://") :])
+def local_path(native_url: str) -> Path:
+    """The file a native URL of the local store names: its plain absolute path."""
+    assert native_url.startswith("/"), native_url
+    return Path(native_url)
 
 
 def test_upload_then_download_through_the_admin(app, dataproxy):
     location = dataproxy.CreateUploadLocation(upload_request())
     prefix = app.settings.storage_prefix
-    assert location.native_url == f"{prefix}/uploads/flytesnacks/development/{MD5.hex()}/fast0123.tar.gz"
+    # The local store's blobs are named by their plain paths, which flytekit can open (it cannot open file://
+    # URIs of FlyteFile and FlyteDirectory literals).
+    folder = prefix.removeprefix("file://")
+    assert location.native_url == f"{folder}/uploads/flytesnacks/development/{MD5.hex()}/fast0123.tar.gz"
     assert location.signed_url.startswith(f"{app.http_url}/data/")
     assert dict(location.headers) == {"Content-MD5": MD5_BASE64}
     remaining = location.expires_at.ToDatetime(tzinfo=datetime.UTC) - datetime.datetime.now(datetime.UTC)
@@ -73,12 +77,14 @@ def test_upload_then_download_through_the_admin(app, dataproxy):
     # pyflyte-fast-execute downloads the native URL with its own storage layer: a plain local file.
     assert local_path(location.native_url).read_bytes() == BODY
 
-    download = dataproxy.CreateDownloadLocation(
-        dataproxy_pb2.CreateDownloadLocationRequest(native_url=location.native_url)
-    )
-    fetched = httpx.get(download.signed_url)
-    assert fetched.status_code == 200
-    assert fetched.content == BODY
+    # Downloads take the native URL, or the blob's file:// URI.
+    for native_url in (location.native_url, f"file://{location.native_url}"):
+        download = dataproxy.CreateDownloadLocation(
+            dataproxy_pb2.CreateDownloadLocationRequest(native_url=native_url)
+        )
+        fetched = httpx.get(download.signed_url)
+        assert fetched.status_code == 200
+        assert fetched.content == BODY
 
     # The same content again (a re-registration) goes to the same place and succeeds.
     again = dataproxy.CreateUploadLocation(upload_request())
@@ -198,7 +204,9 @@ def test_bad_upload_requests(dataproxy, fields, code, message):
 
 def test_downloads_are_signed_only_inside_the_admin_storage(app, dataproxy):
     prefix = app.settings.storage_prefix
-    for uri in ("file:///etc/passwd", f"{prefix}/../../etc/passwd", "s3://bucket/key"):
+    folder = prefix.removeprefix("file://")
+    outside = ("file:///etc/passwd", f"{prefix}/../../etc/passwd", "s3://bucket/key", "/etc/passwd")
+    for uri in (*outside, f"{folder}/../../etc/passwd", "relative/path"):
         error = fails(
             dataproxy.CreateDownloadLocation, dataproxy_pb2.CreateDownloadLocationRequest(native_url=uri)
         )
@@ -206,11 +214,11 @@ def test_downloads_are_signed_only_inside_the_admin_storage(app, dataproxy):
             grpc.StatusCode.INVALID_ARGUMENT,
             f"{uri} is not under this admin's storage ({prefix}); only its blobs are signed",
         )
-    missing = f"{prefix}/uploads/none"
-    error = fails(
-        dataproxy.CreateDownloadLocation, dataproxy_pb2.CreateDownloadLocationRequest(native_url=missing)
-    )
-    assert (error.code(), error.details()) == (grpc.StatusCode.NOT_FOUND, f"no blob at {missing}")
+    for missing in (f"{prefix}/uploads/none", f"{folder}/uploads/none"):
+        error = fails(
+            dataproxy.CreateDownloadLocation, dataproxy_pb2.CreateDownloadLocationRequest(native_url=missing)
+        )
+        assert (error.code(), error.details()) == (grpc.StatusCode.NOT_FOUND, f"no blob at {missing}")
     error = fails(dataproxy.CreateDownloadLocation, dataproxy_pb2.CreateDownloadLocationRequest())
     assert (error.code(), error.details()) == (grpc.StatusCode.INVALID_ARGUMENT, "native_url is required")
 

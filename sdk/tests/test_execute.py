@@ -32,6 +32,7 @@ def execute(
     *,
     checkpoints: tuple[str, str] | None = None,
     module: str = "flows.simple",
+    raw: str | None = None,
 ) -> subprocess.CompletedProcess:
     checkpoint, previous = checkpoints or (f"{prefix}/cp", "")
     command = [
@@ -43,7 +44,7 @@ def execute(
         "--output-prefix",
         prefix,
         "--raw-output-data-prefix",
-        f"{prefix}/raw",
+        raw or f"{prefix}/raw",
         "--checkpoint-path",
         checkpoint,
         "--prev-checkpoint",
@@ -64,6 +65,26 @@ def test_outputs_on_file_storage(tmp_path):
     outputs = literals_pb2.LiteralMap()
     outputs.ParseFromString((tmp_path / "out" / "outputs.pb").read_bytes())
     assert outputs.literals["o0"].scalar.primitive.float_value == 6.0
+
+
+@pytest.mark.parametrize("given", ["path", "uri"])
+def test_files_go_under_the_local_raw_output_prefix_given_as_a_path_or_uri(tmp_path, given):
+    # The engine names the local store's raw output prefix by its plain path (as flytekit records local data).
+    (tmp_path / "inputs.pb").write_bytes(literal_map(x=4).SerializeToString())
+    raw = tmp_path / "raw"
+    result = execute(
+        (tmp_path / "inputs.pb").as_uri(),
+        (tmp_path / "out").as_uri(),
+        "note",
+        module="flows.files",
+        raw=str(raw) if given == "path" else raw.as_uri(),
+    )
+    assert result.returncode == 0, result.stderr
+    outputs = literals_pb2.LiteralMap()
+    outputs.ParseFromString((tmp_path / "out" / "outputs.pb").read_bytes())
+    uri = outputs.literals["o0"].scalar.blob.uri
+    assert uri.startswith(f"{raw}/"), uri
+    assert Path(uri).read_text() == "4"
 
 
 def test_a_failure_is_an_error_document_and_exit_zero_unless_asked(tmp_path):

@@ -48,8 +48,8 @@ LAUNCHES: list[dict[str, Any]] = [
 
 @pytest.fixture(scope="module")
 def flytekit_storage(seaweed: Any) -> dict[str, Any]:
-    """S3 on a real SeaweedFS server, as Flyte's sandbox keeps its data in an object store: flytekit 1.16
-    takes a ``file://`` blob for a path on this machine and refuses it as a FlyteFile input."""
+    """S3 on a real SeaweedFS server, as Flyte's sandbox keeps its data in an object store (files and folders
+    on the default local store are ``test_flytekit_files.py``'s)."""
     return {"storage": "s3://roost/flytekit-parity", "storage_options": {"s3": seaweed.store_config()}}
 
 

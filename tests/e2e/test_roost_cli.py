@@ -334,7 +334,8 @@ def test_local_files_and_folders_are_uploaded_for_a_remote_run(
         prefix = f"s3://roost/{tmp_path.name}/uploads/flytesnacks/development/"
     else:
         server = request.getfixturevalue("shared_server")
-        prefix = (server.data_dir / "data" / "uploads" / "flytesnacks" / "development").as_uri() + "/"
+        # The local store's uploads are named by their plain paths, as flytekit records local data.
+        prefix = str(server.data_dir / "data" / "uploads" / "flytesnacks" / "development") + "/"
     env = server.client_env(tmp_path)
     code = write_code(tmp_path / "code", {"reads_files.py": READS_FILES})
     (tmp_path / "notes.txt").write_text("hello from the client")

@@ -8,6 +8,11 @@
 
 Every function takes parts the admin has already validated (identifiers, file names); none of them reads or
 writes anything. :func:`within` tells whether a URI a client sent lies under the prefix.
+
+Clients are given a blob of the local ``file://`` store by its plain absolute path (:func:`client_uri`), as
+task code is given the store's raw output prefix (``roost_core.container.local_data_path``): flytekit puts
+what the DataProxy hands it into FlyteFile and FlyteDirectory literals, and cannot open a ``file://`` URI
+there. What clients send back is read either way (:func:`stored_uri`).
 """
 
 from __future__ import annotations
@@ -60,6 +65,21 @@ def raw_output_prefix(prefix: str, project: str, domain: str, name: str) -> str:
 def upload_uri(prefix: str, project: str, domain: str, root: str, filename: str) -> str:
     """Where a DataProxy upload goes; ``root`` is the content's md5 (hex) or the caller's filename_root."""
     return Storage.join(prefix, "uploads", project, domain, root, filename)
+
+
+def client_uri(uri: str) -> str:
+    """How clients are told where a blob of the storage is: a ``file:///path`` as ``/path``, others as they
+    are."""
+    return uri[len(_FILE_SCHEME) :] if uri.startswith(_FILE_SCHEME + "/") else uri
+
+
+def stored_uri(url: str) -> str:
+    """The storage URI of a blob a client names: a plain absolute path (:func:`client_uri`) as its ``file://``
+    URI, others as they are."""
+    return _FILE_SCHEME + url if url.startswith("/") else url
+
+
+_FILE_SCHEME = "file://"
 
 
 def within(uri: str, prefix: str) -> bool:

@@ -44,6 +44,7 @@ __all__ = [
     "TemplateError",
     "completion_transition",
     "generated_name",
+    "local_data_path",
     "read_task_result",
     "render_args",
     "render_task_args",
@@ -139,12 +140,15 @@ def _substitute(pattern: re.Pattern[str], replacement: str, text: str) -> str:
     return pattern.sub(lambda _: replacement, text)
 
 
-def render_task_args(ctx: TaskContext, args: Sequence[str], *, namespace: str | None = None) -> list[str]:
+def render_task_args(
+    ctx: TaskContext, args: Sequence[str], *, namespace: str | None = None, local_paths: bool = False
+) -> list[str]:
     """:func:`render_args` with every value taken from a task attempt's context.
 
     Inputs are read only when an ``{{.Inputs.<name>}}`` variable occurs; ``{{.taskTemplatePath}}``
     writes the task template as ``task.pb`` next to ``inputs.pb`` (where Flyte puts it) the first
-    time it is used.
+    time it is used. With ``local_paths`` (the task runs on this machine), a raw output prefix in the
+    local ``file://`` store is given as its plain absolute path (:func:`local_data_path`).
     """
     input_prefix = ctx.inputs_uri.rsplit("/", 1)[0]
     inputs = ctx.read_inputs() if any(_INPUT_VALUE.search(a) for a in args) else None
@@ -160,7 +164,7 @@ def render_task_args(ctx: TaskContext, args: Sequence[str], *, namespace: str | 
         inputs_uri=ctx.inputs_uri,
         input_prefix=input_prefix,
         output_prefix=ctx.output_prefix,
-        raw_output_prefix=ctx.raw_output_prefix,
+        raw_output_prefix=local_data_path(ctx.raw_output_prefix) if local_paths else ctx.raw_output_prefix,
         checkpoint_prefix=ctx.checkpoint_prefix,
         prev_checkpoint_prefix=ctx.prev_checkpoint_prefix,
         inputs=inputs,
@@ -169,6 +173,21 @@ def render_task_args(ctx: TaskContext, args: Sequence[str], *, namespace: str | 
         namespace=namespace,
         task_name=ctx.task.id.name,
     )
+
+
+def local_data_path(uri: str) -> str:
+    """How task code is told where to put data in the local store: an absolute ``file:///path`` as its plain
+    path ``/path``; any other URI as it is.
+
+    Task code records what it uploads under the raw output prefix in the literals it returns, and flytekit
+    (1.16) takes a ``file://`` URI there for a path it cannot open: its FlyteFile and FlyteDirectory check
+    ``os.path.isfile`` on the URI itself. Flytekit records local data as plain paths (as its local runs do),
+    and so does Roost's SDK, so every SDK reads what the other wrote.
+    """
+    return uri[len(_FILE_SCHEME) :] if uri.startswith(_FILE_SCHEME + "/") else uri
+
+
+_FILE_SCHEME = "file://"
 
 
 def generated_name(

@@ -12,8 +12,9 @@ contract itself. Something around it does, as Flyte's copilot does:
   ``inputs.yaml`` (the values as JSON; JSON is valid YAML, so ``inputs.yaml`` holds the same text);
 * after it exited, :func:`upload_outputs` reads the output folder (``output_path``, default
   ``/var/flyte/outputs``) by the task's output interface: a file per output, primitives parsed from
-  text (at most 1 KiB), files and folders uploaded under the raw output prefix; and writes
-  ``outputs.pb``. A ``_ERROR`` file in the output folder is the task's own error message. What cannot
+  text (at most 1 KiB), files and folders uploaded under the raw output prefix (and recorded, in the
+  local ``file://`` store, by their plain paths, as task code records them:
+  :func:`roost_core.container.local_data_path`); and writes ``outputs.pb``. A ``_ERROR`` file in the output folder is the task's own error message. What cannot
   be read is written as ``error.pb``, so the attempt fails saying why.
 
 Only files and simple types can be outputs (what Flyte's copilot reads back); inputs may be of any
@@ -42,6 +43,7 @@ from typing import Any
 from flyteidl.core import errors_pb2, execution_pb2, interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from google.protobuf import json_format, struct_pb2
 
+from roost_core.container import local_data_path
 from roost_core.errors import ErrorKind, RoostError
 from roost_core.storage import Storage, StorageError
 
@@ -439,8 +441,10 @@ def _upload_blob(
     metadata = literals_pb2.BlobMetadata(
         type=types_pb2.BlobType(format=blob_type.format, dimensionality=dimensionality)
     )
+    # Recorded as task code records what it uploads: the local store's by its plain path.
+    uri = local_data_path(target)
     return literals_pb2.Literal(
-        scalar=literals_pb2.Scalar(blob=literals_pb2.Blob(uri=target, metadata=metadata))
+        scalar=literals_pb2.Scalar(blob=literals_pb2.Blob(uri=uri, metadata=metadata))
     )
 
 

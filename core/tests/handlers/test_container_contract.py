@@ -21,6 +21,7 @@ from roost_core.container import (
     _fixed_length_id,
     completion_transition,
     generated_name,
+    local_data_path,
     read_task_result,
     render_args,
     render_task_args,
@@ -265,6 +266,19 @@ class TestRenderArgs:
         )
 
 
+@pytest.mark.parametrize(
+    ("uri", "given"),
+    [
+        ("file:///srv/roost/raw/e1-n0-0", "/srv/roost/raw/e1-n0-0"),
+        ("s3://bucket/raw/e1-n0-0", "s3://bucket/raw/e1-n0-0"),
+        ("/srv/roost/raw", "/srv/roost/raw"),
+        ("mem://raw/e1", "mem://raw/e1"),
+    ],
+)
+def test_task_code_is_told_the_local_stores_data_as_plain_paths(uri: str, given: str) -> None:
+    assert local_data_path(uri) == given
+
+
 class TestRenderTaskArgs:
     def test_values_come_from_the_context(self, tmp_path: Path) -> None:
         task = task_template("raw-container", typed_interface=interface(inputs=["n"]))
@@ -282,13 +296,15 @@ class TestRenderTaskArgs:
                 "{{.Inputs.n}}",
                 "{{.taskTemplatePath}}",
             ],
+            local_paths=True,
         )
         node_dir = f"file://{tmp_path}/data/exec1/n0"
         assert rendered == [
             f"{node_dir}/inputs.pb",
             node_dir,
             f"{node_dir}/1",
-            f"file://{tmp_path}/data/raw/exec1-n0-1",
+            # The local store's raw output prefix is a plain path: what task code records in literals.
+            f"{tmp_path}/data/raw/exec1-n0-1",
             f"{node_dir}/1/_checkpoints",
             f"{node_dir}/0/_checkpoints",
             "exec1_n0_1",
@@ -296,6 +312,17 @@ class TestRenderTaskArgs:
             f"{node_dir}/task.pb",
         ]
         assert ctx.storage.read_proto(f"{node_dir}/task.pb", tasks_pb2.TaskTemplate) == task
+
+    def test_the_local_raw_output_prefix_is_a_uri_unless_local_paths_are_asked_for(
+        self, tmp_path: Path
+    ) -> None:
+        ctx = task_context(tmp_path, task_template("container"), attempt=1)
+        raw = f"file://{tmp_path}/data/raw/exec1-n0-1"
+        assert render_task_args(ctx, ["{{.rawOutputDataPrefix}}"]) == [raw]
+        ctx.raw_output_prefix = "s3://bucket/raw/exec1-n0-0"
+        assert render_task_args(ctx, ["{{.rawOutputDataPrefix}}"], local_paths=True) == [
+            "s3://bucket/raw/exec1-n0-0"
+        ]
 
     def test_inputs_are_not_read_unless_used(self, tmp_path: Path) -> None:
         ctx = task_context(tmp_path, task_template("container"))

@@ -8,6 +8,7 @@ from pathlib import Path
 from flyteidl.core import interface_pb2, literals_pb2, tasks_pb2, types_pb2
 from google.protobuf import struct_pb2
 
+from roost_core.container import local_data_path
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskPhase
 from roost_core.handlers.local_process import LocalProcessHandler
@@ -83,8 +84,9 @@ def test_inputs_as_files_and_outputs_read_back(tmp_path: Path, handler: LocalPro
     assert outputs.literals["total"] == integer(42)
     assert outputs.literals["greeting"].scalar.primitive.string_value == "hi!"
     shout = outputs.literals["shout"].scalar.blob
-    assert shout.uri == f"{ctx.raw_output_prefix}/shout"
-    assert ctx.storage.read(shout.uri) == b"SOME NOTES"
+    # Recorded by its plain path, as task code records the local store's data (flytekit cannot open file://).
+    assert shout.uri == f"{local_data_path(ctx.raw_output_prefix)}/shout"
+    assert ctx.storage.read(f"{ctx.raw_output_prefix}/shout") == b"SOME NOTES"
 
 
 def test_default_folders(tmp_path: Path, handler: LocalProcessHandler) -> None:

@@ -115,7 +115,7 @@ def test_every_template_variable_reaches_the_process(tmp_path: Path, handler: Lo
         f"{node_dir}/inputs.pb",
         f"{node_dir}/1",
         node_dir,
-        f"file://{tmp_path}/data/raw/exec1-n0-1",
+        f"{tmp_path}/data/raw/exec1-n0-1",
         f"{node_dir}/1/_checkpoints",
         f"{node_dir}/0/_checkpoints",
         "exec1_n0_1",

@@ -176,10 +176,22 @@ def test_paths_escaping_root_are_refused(store: FileStore, tmp_path: Path) -> No
     assert (tmp_path / "b").read_bytes() == b"inside"
 
 
+def test_a_plain_absolute_path_names_the_same_blob(tmp_path: Path) -> None:
+    # Literals record the local store's blobs by their plain paths (flytekit cannot open file:// ones).
+    store = FileStore(root=str(tmp_path / "root"))
+    store.write(f"file://{tmp_path}/root/a/b.txt", b"data")
+    assert store.read(f"{tmp_path}/root/a/b.txt") == b"data"
+    assert store.exists(f"{tmp_path}/root/a/b.txt")
+    assert list(store.list(f"{tmp_path}/root/a")) == [f"file://{tmp_path}/root/a/b.txt"]
+    with pytest.raises(StorageError, match="is outside the storage root"):
+        store.read(f"{tmp_path}/root/../elsewhere")
+
+
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
         ("file://relative/x", "is not an absolute file:// URI: expected file:///absolute/path"),
+        ("relative/x", "is not a file:// URI"),
         ("s3://bucket/x", "is not a file:// URI"),
     ],
 )

@@ -87,6 +87,15 @@ def test_a_string_that_is_not_a_uri_is_refused() -> None:
     )
 
 
+def test_a_plain_absolute_path_is_a_blob_of_the_file_store(tmp_path: Path) -> None:
+    # As literals record the local store's blobs (flytekit cannot open file:// URIs of files and folders).
+    storage = make_storage({})
+    storage.write(f"file://{tmp_path}/blob", b"data")
+    assert storage.read(f"{tmp_path}/blob") == b"data"
+    with pytest.raises(StorageError, match=r"^'/x/y' is not a URI"):
+        Storage({"mem": MemoryStore()}).read("/x/y")
+
+
 def test_an_empty_storage_says_none_are_configured() -> None:
     with pytest.raises(StorageError, match="configured: none"):
         Storage({}).read("mem://x/y")

@@ -72,13 +72,18 @@ def _write_error(
 def _given_prefixes(raw_output: str, checkpoint: str, prev_checkpoint: str) -> tuple[str, str, str]:
     """The prefixes as given, with "none" spelled as Flyte's executors spell it made empty: a template the
     executor left unfilled, and ``""`` (the rendering of an empty previous checkpoint, which an argv keeps
-    as two quote characters) — as flytekit's entrypoint reads them."""
+    as two quote characters) — as flytekit's entrypoint reads them. A raw output prefix given as a plain
+    absolute path (the local store's, see ``roost_core.container.local_data_path``) becomes its ``file://``
+    URI."""
 
     def given(value: str, template: str) -> str:
         return "" if value in (template, '""') else value
 
+    raw = given(raw_output, "{{.rawOutputDataPrefix}}")
+    # The executor names a raw output prefix in its local store as a plain path (as flytekit records local
+    # data); storage serves it as a file:// URI.
     return (
-        given(raw_output, "{{.rawOutputDataPrefix}}"),
+        f"file://{raw}" if raw.startswith("/") else raw,
         given(checkpoint, "{{.checkpointOutputPrefix}}"),
         given(prev_checkpoint, "{{.prevCheckpointPrefix}}"),
     )

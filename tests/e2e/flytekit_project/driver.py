@@ -10,7 +10,9 @@
                  "envs": {...}, "labels": {...}}],          # envs and labels are optional
      "attach": [{"key": "k", "execution": "<name of an execution started elsewhere>"}]}
 
-Every ``launch`` entry is fetched and started with ``FlyteRemote.execute``; then every execution (launched or
+An input given as ``{"file": PATH}`` or ``{"folder": PATH}`` is a FlyteFile or FlyteDirectory of that local
+path, which FlyteRemote uploads through the DataProxy. Every ``launch`` entry is fetched and started with
+``FlyteRemote.execute``; then every execution (launched or
 attached) is waited for with ``FlyteRemote.wait`` (syncing its nodes). The last line printed is a JSON object
 mapping each key to ``{"execution", "phase", "outputs", "error", "nodes"}``, or to ``{"exception"}`` when the
 client raised; ``nodes`` maps node ids to ``{"phase", "outputs", "children", "task_executions"}``, and for the
@@ -36,6 +38,8 @@ from flytekit.models.core.execution import NodeExecutionPhase, WorkflowExecution
 from flytekit.remote import FlyteRemote
 from flytekit.remote.executions import FlyteNodeExecution, FlyteWorkflowExecution
 from flytekit.tools.translator import Options
+from flytekit.types.directory import FlyteDirectory
+from flytekit.types.file import FlyteFile
 from google.protobuf import json_format
 
 PROJECT = "flytesnacks"
@@ -51,21 +55,45 @@ def launch(remote: FlyteRemote, entry: dict[str, Any], version: str) -> FlyteWor
     }[entry["kind"]]
     entity = fetch(name=entry["name"], version=version)
     options = Options(labels=Labels(entry["labels"])) if "labels" in entry else None
-    return remote.execute(entity, inputs=entry["inputs"], envs=entry.get("envs"), options=options)
+    inputs = {name: local_data(value) for name, value in entry["inputs"].items()}
+    return remote.execute(entity, inputs=inputs, envs=entry.get("envs"), options=options)
+
+
+def local_data(value: Any) -> Any:
+    """A plan's input value: ``{"file": PATH}`` and ``{"folder": PATH}`` name local data to upload."""
+    if isinstance(value, dict) and set(value) == {"file"}:
+        return FlyteFile(value["file"])
+    if isinstance(value, dict) and set(value) == {"folder"}:
+        return FlyteDirectory(value["folder"])
+    return value
+
+
+def fetched(value: Any) -> Any:
+    """An output as JSON: a file as ``{"file": its text}`` and a folder as ``{"folder": {name: text}}``, both
+    read after FlyteRemote downloads them (a file's ``path`` is where that download lands)."""
+    if isinstance(value, FlyteFile):
+        return {"file": Path(value.download()).read_text()}
+    if isinstance(value, FlyteDirectory):
+        local = Path(value.download())
+        return {"folder": {item.name: item.read_text() for item in sorted(local.iterdir())}}
+    return value
 
 
 def values(outputs: LiteralsResolver | None) -> dict[str, Any] | None:
     """Outputs as Python values; None where flytekit knows no interface to read them with (branch nodes). A
     value whose Python type flytekit cannot guess here (a dataclass of user code the driver does not import)
-    is given as its literal, in protobuf's JSON form."""
+    is given as its literal, in protobuf's JSON form. Files and folders are downloaded and read (a failure to
+    download is the execution's exception)."""
     if outputs is None or outputs.variable_map is None:
         return None
     result: dict[str, Any] = {}
     for name, literal in outputs.literals.items():
         try:
-            result[name] = outputs.get(name)
+            value = outputs.get(name)
         except Exception:
             result[name] = {"literal": json_format.MessageToDict(literal.to_flyte_idl())}
+            continue
+        result[name] = fetched(value)
     return result
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from flyteidl.admin import project_pb2
 
+from roost_admin import blobs
 from roost_admin.auth.roles import Grants, Role
 
 Scope = tuple[str, str]
@@ -61,7 +62,7 @@ def scopes(rule: Rule, request: Any, storage_prefix: str) -> list[Scope]:
 def _native_url_scope(request: Any, storage_prefix: str) -> Scope:
     """The project and domain of a blob under the admin's storage: every folder there is
     ``{registry|executions|raw|uploads}/{project}/{domain}/...``."""
-    url = str(request.native_url)
+    url = blobs.stored_uri(str(request.native_url))
     prefix = storage_prefix.rstrip("/") + "/"
     if not url.startswith(prefix):
         return "", ""

@@ -2,8 +2,11 @@
 
 Uploads go to :func:`roost_admin.blobs.upload_uri`. The signed URL is the storage's: an S3 presigned URL for
 ``s3://`` storage, or for the local ``file://`` store an HMAC-signed URL under the admin's HTTP endpoint
-(``/data/...``, served by :mod:`roost_admin.http`, which checks them with :meth:`DataProxy.verify`). The ``native_url`` handed back is the blob's URI, which
-flytekit's ``pyflyte-fast-execute`` downloads with its own storage layer.
+(``/data/...``, served by :mod:`roost_admin.http`, which checks them with :meth:`DataProxy.verify`). The
+``native_url`` handed back is where the blob is, which flytekit's ``pyflyte-fast-execute`` downloads with its
+own storage layer and FlyteRemote records in the FlyteFile and FlyteDirectory literals of an execution's
+inputs: the ``s3://`` URI, or in the local store the plain absolute path (:func:`roost_admin.blobs.client_uri`),
+as flytekit cannot open ``file://`` URIs of files and folders. ``CreateDownloadLocation`` takes either form.
 
 Only blobs under the admin's storage prefix are ever signed, so a signed URL cannot reach other files.
 
@@ -87,7 +90,7 @@ class DataProxy(Service):
         md5_base64 = base64.b64encode(md5).decode() if md5 else None
         signed_url = self._sign(uri, "PUT", expires_in, md5_base64)
         response = dataproxy_pb2.CreateUploadLocationResponse(
-            signed_url=signed_url, native_url=uri, expires_at=_expires_at(expires_in)
+            signed_url=signed_url, native_url=blobs.client_uri(uri), expires_at=_expires_at(expires_in)
         )
         response.headers.update(upload_headers(md5_base64))
         return response
@@ -97,11 +100,11 @@ class DataProxy(Service):
     ) -> dataproxy_pb2.CreateDownloadLocationResponse:
         """A signed GET URL for a blob under the admin's storage."""
         expires_in = _expiry(request.expires_in if request.HasField("expires_in") else None)
-        uri = request.native_url
-        if not uri:
+        if not request.native_url:
             raise InvalidArgument("native_url is required")
-        self._check_within_storage(uri)
-        self._check_exists(uri, f"no blob at {uri}")
+        uri = blobs.stored_uri(request.native_url)
+        self._check_within_storage(uri, request.native_url)
+        self._check_exists(uri, f"no blob at {request.native_url}")
         return dataproxy_pb2.CreateDownloadLocationResponse(
             signed_url=self._sign(uri, "GET", expires_in, None), expires_at=_expires_at(expires_in)
         )
@@ -174,16 +177,17 @@ class DataProxy(Service):
             return
         except StorageError as exc:
             raise Unavailable(f"cannot check whether {uri} exists: {exc}") from exc
+        shown = blobs.client_uri(uri)
         if not md5:
-            raise AlreadyExists(f"a file already exists at {uri}; send its content_md5 to upload it again")
+            raise AlreadyExists(f"a file already exists at {shown}; send its content_md5 to upload it again")
         if hashlib.md5(existing, usedforsecurity=False).digest() != md5:
-            raise AlreadyExists(f"a file with different content already exists at {uri}")
+            raise AlreadyExists(f"a file with different content already exists at {shown}")
 
-    def _check_within_storage(self, uri: str) -> None:
+    def _check_within_storage(self, uri: str, shown: str) -> None:
         prefix = self.ctx.settings.storage_prefix
         if not blobs.within(uri, prefix):
             raise InvalidArgument(
-                f"{uri} is not under this admin's storage ({prefix}); only its blobs are signed"
+                f"{shown} is not under this admin's storage ({prefix}); only its blobs are signed"
             )
 
     def _check_exists(self, uri: str, message: str) -> None:

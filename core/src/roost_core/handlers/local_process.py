@@ -302,7 +302,9 @@ class LocalProcessHandler(TaskHandler):
                 retryable=False,
             )
         try:
-            argv = render_task_args(ctx, [*source.command, *source.args])
+            # flytekit records what it uploads under the raw output prefix in its literals, and cannot open
+            # file:// URIs there: the local store's prefix is given as a plain path.
+            argv = render_task_args(ctx, [*source.command, *source.args], local_paths=True)
         except TemplateError as exc:
             return Transition.failure("BadTaskSpecification", str(exc), retryable=False)
         loading = data_loading_config(ctx.task)

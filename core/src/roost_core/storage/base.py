@@ -83,8 +83,11 @@ class Storage:
         return tuple(sorted(self._stores))
 
     def store_for(self, uri: str) -> BlobStore:
-        """The backend serving ``uri``."""
+        """The backend serving ``uri``. A plain absolute path is a blob of the ``file`` store: that is how
+        literals record the local store's data (flytekit cannot open ``file://`` URIs of files and folders)."""
         scheme, sep, _ = uri.partition("://")
+        if not sep and uri.startswith("/") and "file" in self._stores:
+            return self._stores["file"]
         if not sep:
             raise StorageError(f"{uri!r} is not a URI: expected scheme://path (file://, s3://, ...)")
         try:

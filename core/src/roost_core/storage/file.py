@@ -27,7 +27,7 @@ _LAST_EXPIRY = 253_402_300_799
 
 
 class FileStore:
-    """Blob store for absolute ``file:///path`` URIs.
+    """Blob store for absolute ``file:///path`` URIs (and plain absolute paths, the same blobs).
 
     Writes go to a temporary file in the target's folder and are renamed into place, so a reader
     sees the old blob or the new one, never half of one. With ``root`` set, only URIs under that
@@ -54,10 +54,11 @@ class FileStore:
         return self._root
 
     def path_of(self, uri: str) -> str:
-        """The normalized local path of a ``file://`` URI, checked against ``root``."""
-        if not uri.startswith(SCHEME):
+        """The normalized local path of a ``file://`` URI or of a plain absolute path (as literals record the
+        local store's blobs), checked against ``root``."""
+        if not uri.startswith((SCHEME, "/")):
             raise StorageError(f"{uri!r} is not a file:// URI")
-        raw = uri[len(SCHEME) :]
+        raw = uri.removeprefix(SCHEME)
         if not raw.startswith("/"):
             raise StorageError(f"{uri!r} is not an absolute file:// URI: expected file:///absolute/path")
         path = _normalize(raw)
