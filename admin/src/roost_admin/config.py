@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,25 @@ from pydantic_settings import (
 from roost_admin.auth_settings import AuthSettings, TLSSettings
 
 DEFAULT_DOMAINS = ("development", "staging", "production")
+
+
+class SchedulerSettings(BaseModel):
+    """The scheduler of launch plans (``scheduler:`` in the settings file, ``ROOST_SCHEDULER__...``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Whether ``roost start`` runs the scheduler (``roost scheduler`` runs it alone whatever this says)."""
+    poll_interval: float = Field(default=1.0, gt=0)
+    """How often the scheduler looks for schedules that are due, in seconds (its lag is about this much)."""
+    catch_up_limit: int = Field(default=100, ge=0)
+    """After downtime, how many missed times of one schedule are launched at most (the latest ones, oldest
+    first); older ones are skipped, and logged, and ``roost backfill`` can still make them. A launch plan can
+    ask for fewer with its ``roost/schedule-catch-up`` annotation."""
+    misfire_grace: float = Field(default=60.0, ge=0)
+    """How late, in seconds, a time may be launched and still count as on time rather than missed."""
+    lease_seconds: float = Field(default=30.0, gt=0)
+    """How long a scheduler's claim on a schedule lasts; another scheduler takes over a dead one's after it."""
 
 
 def default_data_dir() -> Path:
@@ -90,6 +109,8 @@ class Settings(BaseSettings):
     """How many running executions one engine worker holds at most (it evaluates them in turn)."""
     engine: dict[str, Any] = Field(default_factory=dict)
     """The core engine's configuration (``roost_core.engine.EngineConfig`` keys: handlers, ...)."""
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    """The scheduler of launch plans with a schedule (cron or fixed rate)."""
     auth: AuthSettings = Field(default_factory=AuthSettings)
     """Authentication and per-project roles (off by default; ``auth.enabled`` turns them on)."""
     tls: TLSSettings = Field(default_factory=TLSSettings)
