@@ -109,6 +109,9 @@ def test_a_named_zone_keeps_wall_clock_time_and_daylight_saving_neither_skips_no
         "2026-10-26T02:30:00+01:00",
         "2026-10-27T02:30:00+01:00",
     ]
+    # An alias in a zone.
+    paris = _cron("CRON_TZ=Europe/Paris @daily")
+    assert _times(paris, START, 1) == [_at("2026-01-01T23:00:00+00:00")]
     # An hourly schedule runs every real hour: 23 on the short day, 25 on the long one, none twice.
     hourly = _cron("TZ=America/New_York 0 * * * *")
     short_day = list(hourly.between(_at("2026-03-08T00:00-05:00"), _at("2026-03-08T23:59-04:00"), START))

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from roost_admin.auth.gate import AuthGate
     from roost_admin.workers import WorkerPool
+    from roost_admin.workers.notifier import NotifierThread
     from roost_admin.workers.scheduler import SchedulerThread
 
 log = logging.getLogger(__name__)
@@ -78,6 +79,8 @@ class AdminApp:
         self.workers: WorkerPool | None = None
         self.scheduler: SchedulerThread | None = None
         """The scheduler's thread, when this process runs one."""
+        self.notifier: NotifierThread | None = None
+        """The thread delivering notifications, when this process serves and webhooks are configured."""
         self.auth: AuthGate | None = None
         """Authentication and authorization, when ``auth.enabled`` is set (built when the servers start)."""
         self.task_credentials: (
@@ -143,6 +146,11 @@ class AdminApp:
 
             self.scheduler = SchedulerThread(self.services)
             self.scheduler.start()
+        if serve and self.settings.notifications.webhooks:
+            from roost_admin.workers.notifier import NotifierThread
+
+            self.notifier = NotifierThread(self.services)
+            self.notifier.start()
 
     @property
     def services(self) -> Services:
@@ -273,6 +281,9 @@ class AdminApp:
         if self.scheduler is not None:
             self.scheduler.stop(grace)
             self.scheduler = None
+        if self.notifier is not None:
+            self.notifier.stop(grace)
+            self.notifier = None
         if self.workers is not None:
             self.workers.stop(grace)
             self.workers = None

@@ -46,6 +46,64 @@ class SchedulerSettings(BaseModel):
     """How long a scheduler's claim on a schedule lasts; another scheduler takes over a dead one's after it."""
 
 
+TERMINAL_PHASES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+"""The phases an execution ends in, by their flyteidl names."""
+
+
+class WebhookSettings(BaseModel):
+    """A webhook told when executions end: a JSON POST signed with HMAC-SHA256 (``notifications.webhooks``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+    """The channel's name (in the outbox and in messages)."""
+    url: str = Field(pattern=r"^https?://\S+$")
+    secret: str = Field(min_length=16)
+    """The HMAC-SHA256 key the receiver checks the signature with (at least 16 characters)."""
+    phases: list[str] = Field(default_factory=lambda: list(TERMINAL_PHASES))
+    """The terminal phases it is told of."""
+    projects: list[str] = Field(default_factory=list)
+    """Only executions of these projects (all when empty)."""
+    domains: list[str] = Field(default_factory=list)
+    """Only executions of these domains (all when empty)."""
+
+    @field_validator("phases")
+    @classmethod
+    def _terminal(cls, value: list[str]) -> list[str]:
+        unknown = [phase for phase in value if phase not in TERMINAL_PHASES]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a terminal phase ({', '.join(TERMINAL_PHASES)})")
+        return value
+
+
+class NotificationSettings(BaseModel):
+    """Notifications of ended executions, delivered from a durable outbox (``notifications:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    max_attempts: int = Field(default=8, ge=1)
+    """Deliveries tried before a notification is recorded as failed."""
+    backoff: float = Field(default=2.0, gt=0)
+    """Seconds before the first retry; each next one waits twice as long, up to ``max_backoff``."""
+    max_backoff: float = Field(default=300.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0)
+    """Seconds a receiver has to answer one delivery."""
+    poll_interval: float = Field(default=1.0, gt=0)
+    """How often the notifier looks for notifications to deliver."""
+    console_url: str = ""
+    """The console's base URL, for the link to the execution in every message ("" for none)."""
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique(cls, value: list[WebhookSettings]) -> list[WebhookSettings]:
+        names = [hook.name for hook in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"webhook names must be unique: {', '.join(twice)} used more than once")
+        return value
+
+
 def default_data_dir() -> Path:
     """``$ROOST_HOME``, else ``~/.roost``."""
     return Path(os.environ.get("ROOST_HOME") or Path.home() / ".roost")
@@ -111,6 +169,8 @@ class Settings(BaseSettings):
     """The core engine's configuration (``roost_core.engine.EngineConfig`` keys: handlers, ...)."""
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     """The scheduler of launch plans with a schedule (cron or fixed rate)."""
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    """Where to tell of ended executions (webhooks), and how hard to try."""
     auth: AuthSettings = Field(default_factory=AuthSettings)
     """Authentication and per-project roles (off by default; ``auth.enabled`` turns them on)."""
     tls: TLSSettings = Field(default_factory=TLSSettings)

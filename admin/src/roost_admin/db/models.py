@@ -342,3 +342,32 @@ class ScheduleState(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     """Why the last launch failed ("" when it did not)."""
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    """One message to one channel about one ended execution, in the outbox until it is delivered (or has
+    failed every attempt). Inserted in the transaction that records the execution's end."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index(None, "state", "next_attempt_at"), Index(None, "execution_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    """Sent with every attempt, so a receiver can drop repeats."""
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(_ID))
+    """The configured channel (a webhook's name)."""
+    kind: Mapped[str] = mapped_column(String(16))
+    """"webhook"."""
+    phase: Mapped[int] = mapped_column(Integer)
+    """The phase the execution ended in."""
+    body: Mapped[str] = mapped_column(Text)
+    """The message, as sent (JSON)."""
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    """"pending", "delivered" or "failed"."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(default=None)
+    claimed_by: Mapped[str] = mapped_column(String(_NAME), default="")
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime.datetime | None] = mapped_column(default=None)

@@ -17,6 +17,7 @@ from roost_admin.services.dataproxy import DataProxy
 from roost_admin.services.events import Events
 from roost_admin.services.executions import Executions
 from roost_admin.services.nodes import NodeExecutions
+from roost_admin.services.notifications import Notifier
 from roost_admin.services.projects import Projects
 from roost_admin.services.registry import Registry
 from roost_admin.services.scheduler import Scheduler
@@ -40,3 +41,4 @@ class Services:
         self.dataproxy = DataProxy(context)
         self.status = Status(context)
         self.scheduler = Scheduler(context, self.executions)
+        self.notifier = Notifier(context)
