@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import schedule_flows as sf
+from click.testing import CliRunner
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
@@ -27,6 +28,7 @@ from flyteidl.event import event_pb2
 from pydantic import ValidationError
 from test_scheduler import FakeClock, built
 
+from roost_admin.cli import admin
 from roost_admin.config import Settings
 from roost_admin.services import Services
 from roost_admin.services.notifications import signature
@@ -267,3 +269,27 @@ def test_bad_webhook_settings_are_refused(tmp_path, webhooks, message):
     with pytest.raises(ValidationError) as refused:
         Settings(data_dir=tmp_path, notifications={"webhooks": webhooks})
     assert message in str(refused.value)
+
+
+def test_roost_admin_notifications_shows_each_channels_state(tmp_path):
+    with (
+        receiving([500]) as receiver,
+        notifying(tmp_path, _hook("ops", receiver.url), max_attempts=1) as services,
+    ):
+        _launch(services, "shown")
+        _end(services, "shown", Phase.FAILED, error="no")
+        _deliver(services)
+        _launch(services, "silent")
+    runner = CliRunner()
+    shown = runner.invoke(admin, ["notifications", "shown", "--data-dir", str(tmp_path)])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output == (
+        "ops  FAILED  failed  attempts 1  last error: the receiver answered 500 Internal Server Error\n"
+    )
+    silent = runner.invoke(
+        admin, ["notifications", "flytesnacks/development/silent", "--data-dir", str(tmp_path)]
+    )
+    assert silent.output == "execution flytesnacks/development/silent has no notifications\n"
+    missing = runner.invoke(admin, ["notifications", "nope", "--data-dir", str(tmp_path)])
+    assert missing.exit_code == 1
+    assert missing.output == "Error: execution flytesnacks/development/nope does not exist\n"

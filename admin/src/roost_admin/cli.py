@@ -242,12 +242,52 @@ def migrate(config_file: str | None, data_dir: str | None, db_url: str | None, s
     click.echo(f"{settings.database_url}: schema {before or 'empty'} -> {current(db)}")
 
 
+@click.command("notifications")
+@_common
+@click.argument("execution")
+@click.option("-p", "--project", default="flytesnacks", show_default=True)
+@click.option("-d", "--domain", default="development", show_default=True)
+def notifications(
+    config_file: str | None,
+    data_dir: str | None,
+    db_url: str | None,
+    storage: str | None,
+    execution: str,
+    project: str,
+    domain: str,
+) -> None:
+    """The notifications of EXECUTION (a name, or project/domain/name): each channel, its state, attempts and
+    last error."""
+    from roost_admin.app import AdminApp
+    from roost_admin.errors import ClientError
+
+    if execution.count("/") == 2:
+        project, domain, execution = execution.split("/")
+    settings = load_settings(config_file, data_dir=data_dir, db_url=db_url, storage=storage)
+    app = AdminApp(settings)
+    app.start(serve=False, workers=0, scheduler=False)
+    try:
+        try:
+            views = app.services.notifier.list_for_execution(project, domain, execution)
+        except ClientError as exc:
+            raise click.ClickException(exc.message) from None
+        if not views:
+            click.echo(f"execution {project}/{domain}/{execution} has no notifications")
+        for view in views:
+            when = view.delivered_at.isoformat(timespec="seconds") if view.delivered_at else ""
+            line = f"{view.channel}  {view.phase}  {view.state}  attempts {view.attempts}  {when}".rstrip()
+            click.echo(line + (f"  last error: {view.last_error}" if view.last_error else ""))
+    finally:
+        app.stop()
+
+
 @click.group("admin")
 def admin() -> None:
     """Administer a Roost deployment."""
 
 
 admin.add_command(migrate)
+admin.add_command(notifications)
 admin.add_command(clients)
 admin.add_command(users)
 admin.add_command(roles)
