@@ -274,8 +274,10 @@ class Scheduler(Service):
                 error = ""
             if not self._advance(key, owner, plan_row.id, schedule.after(moment, anchor), moment, error):
                 return fired
-        # Every time up to now was launched or skipped on purpose.
-        self._advance(key, owner, plan_row.id, schedule.after(now, anchor), None, error)
+        if not due:
+            # Every time up to now was skipped on purpose (past the catch-up limit); otherwise the last launch
+            # already moved the schedule past now.
+            self._advance(key, owner, plan_row.id, schedule.after(now, anchor), None, error)
         return fired
 
     def _due_times(
