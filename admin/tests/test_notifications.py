@@ -5,6 +5,8 @@ fail, hang or are unreachable recorded as failed without touching the execution.
 from __future__ import annotations
 
 import datetime
+import email
+import email.policy
 import hashlib
 import hmac
 import http.server
@@ -14,14 +16,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schedule_flows as sf
 from click.testing import CliRunner
+from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.admin import event_pb2 as admin_event_pb2
-from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2
 from flyteidl.event import event_pb2
@@ -30,6 +33,7 @@ from test_scheduler import FakeClock, built
 
 from roost_admin.cli import admin
 from roost_admin.config import Settings
+from roost_admin.errors import InvalidArgument
 from roost_admin.services import Services
 from roost_admin.services.notifications import signature
 
@@ -95,17 +99,28 @@ def notifying(tmp_path: Path, *hooks: dict[str, Any], **settings: Any) -> Iterat
         yield services
 
 
-def _launch(services: Services, name: str, *, disable_all: bool = False, domain: str = sf.DOMAIN) -> None:
+def _launch(
+    services: Services,
+    name: str,
+    *,
+    disable_all: bool = False,
+    domain: str = sf.DOMAIN,
+    launch_plan: str = "schedule_flows.stamped",
+    notifications: execution_pb2.NotificationList | None = None,
+) -> None:
     spec = execution_pb2.ExecutionSpec(
         launch_plan=identifier_pb2.Identifier(
             resource_type=identifier_pb2.LAUNCH_PLAN,
             project=sf.PROJECT,
             domain=sf.DOMAIN,
-            name="schedule_flows.stamped",
+            name=launch_plan,
             version="v1",
         ),
-        disable_all=disable_all,
     )
+    if disable_all:
+        spec.disable_all = True
+    if notifications is not None:
+        spec.notifications.CopyFrom(notifications)
     request = execution_pb2.ExecutionCreateRequest(project=sf.PROJECT, domain=domain, name=name, spec=spec)
     moment = request.inputs.literals["kickoff"].scalar.primitive.datetime
     moment.FromDatetime(datetime.datetime(2026, 1, 5))
@@ -293,3 +308,156 @@ def test_roost_admin_notifications_shows_each_channels_state(tmp_path):
     missing = runner.invoke(admin, ["notifications", "nope", "--data-dir", str(tmp_path)])
     assert missing.exit_code == 1
     assert missing.output == "Error: execution flytesnacks/development/nope does not exist\n"
+
+
+class Mailbox:
+    """What a real SMTP server (aiosmtpd) received."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+
+@contextmanager
+def mail_server() -> Iterator[tuple[Mailbox, int]]:
+    from aiosmtpd.controller import Controller
+
+    mailbox = Mailbox()
+    controller = Controller(mailbox, hostname="127.0.0.1", port=_closed_port())
+    controller.start()
+    try:
+        yield mailbox, controller.port
+    finally:
+        controller.stop()
+
+
+def _notification(kind: str, phases: list[int], recipients: list[str], template: str = "") -> Any:
+    notification = common_pb2.Notification(phases=phases)
+    getattr(notification, kind).recipients_email.extend(recipients)
+    getattr(notification, kind).template = template
+    return notification
+
+
+def test_launch_plan_and_execution_notifications_are_mailed_with_flytes_variables(tmp_path):
+    with mail_server() as (mailbox, port):
+        smtp = {"host": "127.0.0.1", "port": port, "sender": "roost@example.org"}
+        with notifying(tmp_path, smtp=smtp, console_url="http://console.example") as services:
+            plan = sf.create_plan("told", sf.cron("@daily"))
+            plan.spec.entity_metadata.notifications.extend(
+                [
+                    _notification("email", [Phase.FAILED], ["oncall@example.org", "lead@example.org"]),
+                    _notification("slack", [Phase.SUCCEEDED], ["team-channel@example.slack.com"]),
+                    _notification(
+                        "pager_duty",
+                        [Phase.FAILED, Phase.TIMED_OUT],
+                        ["service@example.pagerduty.com"],
+                        template="{{ name }} {{ phase }}: {{ error }} ({{ launch_plan.name }}@{{ launch_plan.version }},"
+                        " {{ workflow.name }}, {{ nothing }})",
+                    ),
+                ]
+            )
+            services.registry.create_launch_plan(plan)
+            _launch(services, "fails", launch_plan="told")
+            _end(services, "fails", Phase.FAILED, error="out of disk")
+            _launch(services, "works", launch_plan="told")
+            _end(services, "works", Phase.SUCCEEDED)
+            own = execution_pb2.NotificationList(
+                notifications=[_notification("email", [Phase.SUCCEEDED], ["me@example.org"])]
+            )
+            _launch(services, "mine", launch_plan="told", notifications=own)
+            _end(services, "mine", Phase.SUCCEEDED)
+            _launch(services, "hushed", launch_plan="told", disable_all=True)
+            _end(services, "hushed", Phase.FAILED)
+            deliveries = _deliver(services)
+            assert sorted((d.channel, d.state) for d in deliveries) == [
+                ("email", "delivered"),
+                ("email", "delivered"),
+                ("pager_duty", "delivered"),
+                ("slack", "delivered"),
+            ]
+            ids = {v.id for v in services.notifier.list_for_execution(sf.PROJECT, sf.DOMAIN, "fails")}
+        by_to = {m["X-Envelope-To"]: m for m in mailbox.messages}
+        assert set(by_to) == {
+            "oncall@example.org, lead@example.org",
+            "service@example.pagerduty.com",
+            "team-channel@example.slack.com",
+            "me@example.org",
+        }
+        failed = by_to["oncall@example.org, lead@example.org"]
+        assert failed["From"] == "roost@example.org"
+        assert failed["Subject"] == 'Notice: Execution "fails" has failed in "development".'
+        assert failed.get_content().replace("\r\n", "\n").strip() == (
+            'Execution "fails" has failed in "development" of project "flytesnacks" (workflow '
+            "schedule_flows.stamped, launch plan told). out of disk\n"
+            "http://console.example/console/projects/flytesnacks/domains/development/executions/fails"
+        )
+        assert failed["Message-ID"].strip("<>").split("@")[0] in ids
+        assert by_to["service@example.pagerduty.com"].get_content().strip() == (
+            "fails failed: out of disk (told@v1, schedule_flows.stamped, {{ nothing }})"
+        )
+        assert (
+            by_to["me@example.org"]["Subject"] == 'Notice: Execution "mine" has succeeded in "development".'
+        )
+
+
+def test_an_unreachable_mail_server_ends_failed(tmp_path):
+    smtp = {"host": "127.0.0.1", "port": _closed_port(), "sender": "roost@example.org"}
+    with notifying(tmp_path, smtp=smtp, max_attempts=1) as services:
+        own = execution_pb2.NotificationList(
+            notifications=[_notification("email", [Phase.ABORTED], ["me@example.org"])]
+        )
+        _launch(services, "stopped", notifications=own)
+        _end(services, "stopped", Phase.ABORTED)
+        (delivery,) = _deliver(services)
+        assert delivery.state == "failed"
+        assert delivery.error.startswith("the mail server is unreachable: ")
+
+
+@pytest.mark.parametrize(
+    ("notification", "field", "message"),
+    [
+        (
+            common_pb2.Notification(phases=[Phase.FAILED]),
+            "[0]",
+            "names no channel (email, slack or pager_duty)",
+        ),
+        (
+            _notification("email", [], ["a@b.org"]),
+            "[0]",
+            ".phases is empty; name the terminal phases to tell of",
+        ),
+        (
+            _notification("slack", [Phase.FAILED, Phase.RUNNING], ["a@b.org"]),
+            "[0].phases[1]",
+            " is RUNNING, not a terminal phase (SUCCEEDED, FAILED, TIMED_OUT, ABORTED)",
+        ),
+        (_notification("pager_duty", [Phase.FAILED], []), "[0]", ".pager_duty.recipients_email is empty"),
+        (
+            _notification("email", [Phase.FAILED], ["a@b.org", "nobody"]),
+            "[0].email.recipients_email[1]",
+            " 'nobody' is not an email address",
+        ),
+    ],
+)
+def test_bad_notifications_are_refused_at_registration_and_launch(tmp_path, notification, field, message):
+    with notifying(tmp_path) as services:
+        plan = sf.create_plan("told", sf.cron("@daily"))
+        plan.spec.entity_metadata.notifications.append(notification)
+        with pytest.raises(InvalidArgument) as registering:
+            services.registry.create_launch_plan(plan)
+        prefix = "spec.entity_metadata.notifications"
+        text = message if message.startswith((" ", ".")) else f" {message}"
+        assert registering.value.message == (
+            f"launch plan 'flytesnacks/development/told@v1': {prefix}{field}{text}"
+        )
+        own = execution_pb2.NotificationList(notifications=[notification])
+        with pytest.raises(InvalidArgument) as launching:
+            _launch(services, "bad", notifications=own)
+        assert launching.value.message == (
+            f"execution flytesnacks/development/bad: spec.notifications.notifications{field}{text}"
+        )

@@ -80,7 +80,7 @@ class AdminApp:
         self.scheduler: SchedulerThread | None = None
         """The scheduler's thread, when this process runs one."""
         self.notifier: NotifierThread | None = None
-        """The thread delivering notifications, when this process serves and webhooks are configured."""
+        """The thread delivering notifications, when this process serves and a channel is configured."""
         self.auth: AuthGate | None = None
         """Authentication and authorization, when ``auth.enabled`` is set (built when the servers start)."""
         self.task_credentials: (
@@ -146,7 +146,8 @@ class AdminApp:
 
             self.scheduler = SchedulerThread(self.services)
             self.scheduler.start()
-        if serve and self.settings.notifications.webhooks:
+        wanted = self.settings.notifications
+        if serve and (wanted.webhooks or wanted.smtp is not None):
             from roost_admin.workers.notifier import NotifierThread
 
             self.notifier = NotifierThread(self.services)

@@ -76,6 +76,29 @@ class WebhookSettings(BaseModel):
         return value
 
 
+class SmtpSettings(BaseModel):
+    """The mail server that sends the email, Slack and PagerDuty notifications of launch plans and executions
+    (flyteadmin sends all three as email: to people, to a Slack channel's address, to a PagerDuty integration's
+    address)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    port: int = Field(default=25, gt=0, lt=65536)
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    """The From address."""
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+
+
+DEFAULT_SUBJECT = 'Notice: Execution "{{ name }}" has {{ phase }} in "{{ domain }}".'
+DEFAULT_BODY = (
+    'Execution "{{ name }}" has {{ phase }} in "{{ domain }}" of project "{{ project }}" '
+    "(workflow {{ workflow.name }}, launch plan {{ launch_plan.name }}). {{ error }}\n{{ link }}"
+)
+
+
 class NotificationSettings(BaseModel):
     """Notifications of ended executions, delivered from a durable outbox (``notifications:``)."""
 
@@ -93,6 +116,14 @@ class NotificationSettings(BaseModel):
     """How often the notifier looks for notifications to deliver."""
     console_url: str = ""
     """The console's base URL, for the link to the execution in every message ("" for none)."""
+    smtp: SmtpSettings | None = None
+    """The mail server; without one, the email, Slack and PagerDuty notifications are not sent."""
+    email_subject: str = DEFAULT_SUBJECT
+    """The subject of notification emails, with Flyte's variables: ``{{ project }}``, ``{{ domain }}``,
+    ``{{ name }}``, ``{{ phase }}``, ``{{ error }}``, ``{{ link }}``, ``{{ workflow.name }}`` (and
+    ``.project``, ``.domain``, ``.version``), ``{{ launch_plan.name }}`` (likewise)."""
+    email_body: str = DEFAULT_BODY
+    """The body of notification emails, with the same variables (a notification's own template wins)."""
 
     @field_validator("webhooks")
     @classmethod

@@ -415,6 +415,9 @@ def register_launch_plan(
     spec.workflow_id.CopyFrom(workflow_id)
     expected = expected_inputs(f"launch plan '{text}'", entity_text(workflow_id), interface, spec)
     schedule_type = _check_schedule(ctx, f"launch plan '{text}'", spec, expected)
+    validation.notifications(
+        spec.entity_metadata.notifications, f"launch plan '{text}'", "spec.entity_metadata.notifications"
+    )
     # flyteadmin stores the expected inputs as the spec's default inputs, so every input is listed there.
     spec.default_inputs.CopyFrom(expected)
     created = ctx.clock()

@@ -22,14 +22,17 @@ import hashlib
 import hmac
 import json
 import logging
+import re
+import smtplib
 import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.message import EmailMessage
 from typing import Any
 
-from flyteidl.admin import execution_pb2
+from flyteidl.admin import common_pb2, execution_pb2
 from flyteidl.core import identifier_pb2
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -44,6 +47,8 @@ from roost_admin.services.rows import get_execution, workflow_phase_name
 log = logging.getLogger(__name__)
 
 WEBHOOK = "webhook"
+EMAIL = "email"
+_VARIABLE = re.compile(r"\{\{\s*([a-z_]+(?:\.[a-z_]+)?)\s*\}\}")
 DELIVERY_BATCH = 20
 """Notifications one round claims at most."""
 CLAIM_MARGIN = 30.0
@@ -102,39 +107,98 @@ def message(ctx: ServiceContext, session: Session, row: models.Execution, ident:
     }
 
 
+def render(template: str, variables: dict[str, str]) -> str:
+    """``template`` with Flyte's ``{{ variable }}`` placeholders filled in (unknown ones are left as they are)."""
+    return _VARIABLE.sub(lambda match: variables.get(match.group(1), match.group(0)), template)
+
+
+def _variables(told: dict[str, Any]) -> dict[str, str]:
+    """The template variables of a message (see :func:`message`)."""
+    variables = {
+        "project": told["execution"]["project"],
+        "domain": told["execution"]["domain"],
+        "name": told["execution"]["name"],
+        "phase": told["phase"].lower(),
+        "error": told["error"]["message"] if told["error"] else "",
+        "link": told["link"] or "",
+    }
+    for entity in ("workflow", "launch_plan"):
+        for key in ("project", "domain", "name", "version"):
+            variables[f"{entity}.{key}"] = (told[entity] or {}).get(key, "")
+    return variables
+
+
+def _emails(
+    ctx: ServiceContext, spec: execution_pb2.ExecutionSpec, row: models.Execution, session: Session
+) -> list[tuple[str, list[str], str]]:
+    """The execution's own notifications, else its launch plan's: (channel, recipients, template) of those
+    that want its phase."""
+    notifications: Sequence[common_pb2.Notification] = spec.notifications.notifications
+    if not spec.HasField("notifications") and row.launch_plan_id is not None:
+        plan_row = session.get(models.LaunchPlan, row.launch_plan_id)
+        if plan_row is not None:
+            notifications = entities.launch_plan_message(ctx, plan_row).spec.entity_metadata.notifications
+    wanted = []
+    for notification in notifications:
+        channel = notification.WhichOneof("type")
+        if channel is None or row.phase not in notification.phases:
+            continue
+        detail = getattr(notification, channel)
+        wanted.append((channel, list(detail.recipients_email), detail.template))
+    return wanted
+
+
 def enqueue(ctx: ServiceContext, session: Session, ended: Sequence[models.Execution]) -> None:
     """Put the notifications of executions that just ended into the outbox (in the caller's transaction)."""
-    hooks = ctx.settings.notifications.webhooks
-    if not hooks:
+    settings = ctx.settings.notifications
+    if not settings.webhooks and settings.smtp is None:
         return
     now = ctx.clock()
+
+    def add(row: models.Execution, ident: str, channel: str, kind: str, body: str) -> None:
+        session.add(
+            _N(
+                id=ident,
+                execution_id=row.id,
+                channel=channel,
+                kind=kind,
+                phase=row.phase,
+                body=body,
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                claimed_by="",
+                last_error="",
+                created_at=now,
+            )
+        )
+
     for row in ended:
         phase = workflow_phase_name(row.phase)
-        wanting = [hook for hook in hooks if _wants(hook, row, phase)]
-        if not wanting:
-            continue
         spec = entities.load_closure(ctx, row.spec_uri, execution_pb2.ExecutionSpec, owner="an execution")
         if spec.disable_all:
             continue
-        for hook in wanting:
-            ident = str(uuid.uuid4())
-            body = json.dumps(message(ctx, session, row, ident), sort_keys=True)
-            session.add(
-                _N(
-                    id=ident,
-                    execution_id=row.id,
-                    channel=hook.name,
-                    kind=WEBHOOK,
-                    phase=row.phase,
-                    body=body,
-                    state="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    claimed_by="",
-                    last_error="",
-                    created_at=now,
+        for hook in settings.webhooks:
+            if _wants(hook, row, phase):
+                ident = str(uuid.uuid4())
+                add(
+                    row,
+                    ident,
+                    hook.name,
+                    WEBHOOK,
+                    json.dumps(message(ctx, session, row, ident), sort_keys=True),
                 )
-            )
+        if settings.smtp is None:
+            continue
+        for channel, recipients, template in _emails(ctx, spec, row, session):
+            ident = str(uuid.uuid4())
+            variables = _variables(message(ctx, session, row, ident))
+            email = {
+                "recipients": recipients,
+                "subject": render(settings.email_subject, variables),
+                "body": render(template or settings.email_body, variables),
+            }
+            add(row, ident, channel, EMAIL, json.dumps(email, sort_keys=True))
 
 
 @dataclass(frozen=True)
@@ -197,15 +261,51 @@ class Notifier(Service):
                 row = session.get(_N, ident) if claimed.rowcount else None  # type: ignore[attr-defined]
                 if row is None:
                     continue
-                channel, body, attempts = row.channel, row.body, row.attempts
-            hook = hooks.get(channel)
-            error = (
-                self._post(hook, ident, body)
-                if hook is not None
-                else f"webhook '{channel}' is no longer configured"
-            )
-            deliveries.append(self._settle(ident, owner, channel, attempts + 1, error, final=hook is None))
+                channel, kind, body, attempts = row.channel, row.kind, row.body, row.attempts
+            error, final = self._send(kind, hooks, channel, ident, body)
+            deliveries.append(self._settle(ident, owner, channel, attempts + 1, error, final=final))
         return deliveries
+
+    def _send(
+        self, kind: str, hooks: dict[str, WebhookSettings], channel: str, ident: str, body: str
+    ) -> tuple[str, bool]:
+        """Deliver one notification: what went wrong ("" if nothing), and whether retrying is pointless."""
+        if kind == EMAIL:
+            smtp = self.ctx.settings.notifications.smtp
+            if smtp is None:
+                return "no mail server is configured (notifications.smtp)", True
+            return self._mail(ident, body), False
+        hook = hooks.get(channel)
+        if hook is None:
+            return f"webhook '{channel}' is no longer configured", True
+        return self._post(hook, ident, body), False
+
+    def _mail(self, ident: str, body: str) -> str:
+        """Send one email; "" when the server took it, else what went wrong."""
+        smtp = self.ctx.settings.notifications.smtp
+        assert smtp is not None
+        content = json.loads(body)
+        email = EmailMessage()
+        email["From"] = smtp.sender
+        email["To"] = ", ".join(content["recipients"])
+        email["Subject"] = content["subject"]
+        # The outbox id, the same on every attempt: a receiver can drop repeats by it.
+        email["Message-ID"] = f"<{ident}@roost>"
+        email.set_content(content["body"])
+        try:
+            with smtplib.SMTP(
+                smtp.host, smtp.port, timeout=self.ctx.settings.notifications.timeout
+            ) as server:
+                if smtp.starttls:
+                    server.starttls()
+                if smtp.username:
+                    server.login(smtp.username, smtp.password)
+                server.send_message(email)
+        except smtplib.SMTPException as exc:
+            return f"the mail server refused it: {exc}"
+        except (TimeoutError, OSError) as exc:
+            return f"the mail server is unreachable: {exc}"
+        return ""
 
     def _post(self, hook: WebhookSettings, ident: str, body: str) -> str:
         """Send one delivery; "" when the receiver took it (a 2xx answer), else what went wrong."""
