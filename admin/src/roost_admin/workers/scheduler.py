@@ -24,7 +24,8 @@ def scheduler_identity() -> str:
 
 
 class SchedulerThread:
-    """Runs :meth:`~roost_admin.services.scheduler.Scheduler.fire_due` every ``scheduler.poll_interval``."""
+    """Runs :meth:`~roost_admin.services.scheduler.Scheduler.fire_due` every ``scheduler.poll_interval``, and
+    again at once after a round that fired something."""
 
     def __init__(self, services: Services, *, owner: str | None = None) -> None:
         self.services = services
@@ -41,8 +42,10 @@ class SchedulerThread:
     def _run(self) -> None:
         interval = self.services.context.settings.scheduler.poll_interval
         while not self._stop.is_set():
+            fired_any = False
             try:
                 for fired in self.services.scheduler.fire_due(self.owner):
+                    fired_any = True
                     log.info(
                         "schedule of %s fired for %s: execution %s%s",
                         fired.launch_plan,
@@ -52,7 +55,9 @@ class SchedulerThread:
                     )
             except Exception:  # a round that failed (database away) is tried again
                 log.exception("scheduler round failed; trying again in %.1f s", interval)
-            self._stop.wait(interval)
+            if not fired_any:
+                # A round that fired may have left due schedules for the next (it takes a hundred at most).
+                self._stop.wait(interval)
 
     def stop(self, grace: float = 5.0) -> None:
         """Stop after the current round (its claims are released as each schedule finishes)."""
