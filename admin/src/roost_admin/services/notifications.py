@@ -1,9 +1,11 @@
 """Notifications of ended executions, delivered at least once from a durable outbox.
 
 Enqueueing. When an execution's terminal phase (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) is recorded, the same
-transaction inserts one row in ``notifications`` per configured channel that wants it (:func:`enqueue`):
-``notifications.webhooks`` in the settings, each with the phases, projects and domains it is told of. An
-execution created with ``disable_all`` gets none. So a notification exists exactly when the end is recorded,
+transaction inserts one row in ``notifications`` per channel that wants it (:func:`enqueue`): each of
+``notifications.webhooks`` in the settings whose phases, projects and domains match, and (when
+``notifications.smtp`` names a mail server) each email, Slack or PagerDuty notification of the execution, or
+else of its launch plan, that names the phase, as an email rendered from Flyte's template variables (flyteadmin
+sends all three as email). An execution created with ``disable_all`` gets none. So a notification exists exactly when the end is recorded,
 and nothing about delivering it can delay or fail the execution.
 
 Delivering. :meth:`Notifier.deliver_due` (run by a thread of ``roost start``) claims due rows (a conditional
@@ -12,7 +14,8 @@ again after a backoff that doubles up to ``max_backoff``, or failed after ``max_
 kept, :meth:`Notifier.list_for_execution` shows it). A webhook gets a JSON POST with the headers
 ``X-Roost-Delivery`` (the row's id, the same on every attempt: receivers drop repeats by it),
 ``X-Roost-Timestamp`` (Unix seconds) and ``X-Roost-Signature: sha256=<hex>``, the HMAC-SHA256 under the
-webhook's secret of ``<timestamp>.<body>`` (:func:`signature`), so a receiver checks who sent it and when.
+webhook's secret of ``<timestamp>.<body>`` (:func:`signature`), so a receiver checks who sent it and when. An
+email goes to the mail server with the row's id as its ``Message-ID``.
 """
 
 from __future__ import annotations
