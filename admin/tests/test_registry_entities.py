@@ -289,7 +289,8 @@ STRING_LITERAL = literals_pb2.Literal(
                 setattr(spec.entity_metadata.schedule, "cron_expression", "0 * * * *"),
                 setattr(spec.entity_metadata.schedule, "kickoff_time_input_arg", "when"),
             ),
-            "the schedule's kickoff_time_input_arg 'when' is not an unfixed input",
+            "spec.entity_metadata.schedule.kickoff_time_input_arg 'when' is not an unfixed input of the launch "
+            "plan",
         ),
         (
             lambda spec: (
@@ -297,7 +298,7 @@ STRING_LITERAL = literals_pb2.Literal(
                 setattr(spec.entity_metadata.schedule.rate, "value", 5),
                 setattr(spec.entity_metadata.schedule, "kickoff_time_input_arg", "x"),
             ),
-            "the schedule's kickoff_time_input_arg 'x' must be a datetime",
+            "spec.entity_metadata.schedule.kickoff_time_input_arg 'x' must be a datetime input, not int",
         ),
         (lambda spec: spec.ClearField("workflow_id"), "spec.workflow_id is required"),
     ],

@@ -393,6 +393,15 @@ def test_launch_plans_carry_defaults_fixed_inputs_and_a_schedule():
         LaunchPlan.get_or_create(pipeline, "nightly", default_inputs={"epochs": 8})
 
 
+def test_a_cron_schedule_carries_its_offset_and_kickoff_input():
+    schedule = CronSchedule(
+        "CRON_TZ=Europe/Paris @daily", kickoff_time_input_arg="when", offset="PT2H"
+    ).to_proto()
+    assert schedule.cron_schedule.schedule == "CRON_TZ=Europe/Paris @daily"
+    assert schedule.cron_schedule.offset == "PT2H"
+    assert schedule.kickoff_time_input_arg == "when"
+
+
 def test_dynamic_tasks_serialize_as_python_tasks_with_their_settings():
     @dynamic
     def fan(n: int) -> list[int]:

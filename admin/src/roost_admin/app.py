@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
     from roost_admin.auth.gate import AuthGate
     from roost_admin.workers import WorkerPool
+    from roost_admin.workers.notifier import NotifierThread
+    from roost_admin.workers.scheduler import SchedulerThread
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,10 @@ class AdminApp:
         self.http_port = settings.http_port
         self._services: Services | None = None
         self.workers: WorkerPool | None = None
+        self.scheduler: SchedulerThread | None = None
+        """The scheduler's thread, when this process runs one."""
+        self.notifier: NotifierThread | None = None
+        """The thread delivering notifications, when this process serves and a channel is configured."""
         self.auth: AuthGate | None = None
         """Authentication and authorization, when ``auth.enabled`` is set (built when the servers start)."""
         self.task_credentials: (
@@ -93,8 +99,9 @@ class AdminApp:
             config[scheme] = {**config.get(scheme, {}), **options}
         return config
 
-    def start(self, *, serve: bool = True, workers: int | None = None) -> None:
-        """Migrate the database, then start the servers (unless ``serve`` is False) and ``workers`` workers."""
+    def start(self, *, serve: bool = True, workers: int | None = None, scheduler: bool | None = None) -> None:
+        """Migrate the database, then start the servers (unless ``serve`` is False), ``workers`` workers and
+        the scheduler (by default when serving and ``scheduler.enabled``)."""
         from roost_admin.db.migrate import upgrade
 
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -132,6 +139,19 @@ class AdminApp:
         if count:
             self.workers = self.worker_pool(count)
             self.workers.start()
+        if scheduler is None:
+            scheduler = serve and self.settings.scheduler.enabled
+        if scheduler:
+            from roost_admin.workers.scheduler import SchedulerThread
+
+            self.scheduler = SchedulerThread(self.services)
+            self.scheduler.start()
+        wanted = self.settings.notifications
+        if serve and (wanted.webhooks or wanted.smtp is not None):
+            from roost_admin.workers.notifier import NotifierThread
+
+            self.notifier = NotifierThread(self.services)
+            self.notifier.start()
 
     @property
     def services(self) -> Services:
@@ -258,7 +278,13 @@ class AdminApp:
         return f"{host}:{self.grpc_port}"
 
     def stop(self, grace: float = 5.0) -> None:
-        """Stop workers (releasing their claims), then the servers; safe to call twice."""
+        """Stop the scheduler and workers (releasing their claims), then the servers; safe to call twice."""
+        if self.scheduler is not None:
+            self.scheduler.stop(grace)
+            self.scheduler = None
+        if self.notifier is not None:
+            self.notifier.stop(grace)
+            self.notifier = None
         if self.workers is not None:
             self.workers.stop(grace)
             self.workers = None

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -25,6 +25,114 @@ from pydantic_settings import (
 from roost_admin.auth_settings import AuthSettings, TLSSettings
 
 DEFAULT_DOMAINS = ("development", "staging", "production")
+
+
+class SchedulerSettings(BaseModel):
+    """The scheduler of launch plans (``scheduler:`` in the settings file, ``ROOST_SCHEDULER__...``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Whether ``roost start`` runs the scheduler (``roost scheduler`` runs it alone whatever this says)."""
+    poll_interval: float = Field(default=1.0, gt=0)
+    """How often the scheduler looks for schedules that are due, in seconds (its lag is about this much)."""
+    catch_up_limit: int = Field(default=100, ge=0)
+    """After downtime, how many missed times of one schedule are launched at most (the latest ones, oldest
+    first); older ones are skipped, and logged, and ``roost backfill`` can still make them. A launch plan can
+    ask for fewer with its ``roost/schedule-catch-up`` annotation."""
+    misfire_grace: float = Field(default=60.0, ge=0)
+    """How late, in seconds, a time may be launched and still count as on time rather than missed."""
+    lease_seconds: float = Field(default=30.0, gt=0)
+    """How long a scheduler's claim on a schedule lasts; another scheduler takes over a dead one's after it."""
+
+
+TERMINAL_PHASES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+"""The phases an execution ends in, by their flyteidl names."""
+
+
+class WebhookSettings(BaseModel):
+    """A webhook told when executions end: a JSON POST signed with HMAC-SHA256 (``notifications.webhooks``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+    """The channel's name (in the outbox and in messages)."""
+    url: str = Field(pattern=r"^https?://\S+$")
+    secret: str = Field(min_length=16)
+    """The HMAC-SHA256 key the receiver checks the signature with (at least 16 characters)."""
+    phases: list[str] = Field(default_factory=lambda: list(TERMINAL_PHASES))
+    """The terminal phases it is told of."""
+    projects: list[str] = Field(default_factory=list)
+    """Only executions of these projects (all when empty)."""
+    domains: list[str] = Field(default_factory=list)
+    """Only executions of these domains (all when empty)."""
+
+    @field_validator("phases")
+    @classmethod
+    def _terminal(cls, value: list[str]) -> list[str]:
+        unknown = [phase for phase in value if phase not in TERMINAL_PHASES]
+        if unknown:
+            raise ValueError(f"{', '.join(unknown)}: not a terminal phase ({', '.join(TERMINAL_PHASES)})")
+        return value
+
+
+class SmtpSettings(BaseModel):
+    """The mail server that sends the email, Slack and PagerDuty notifications of launch plans and executions
+    (flyteadmin sends all three as email: to people, to a Slack channel's address, to a PagerDuty integration's
+    address)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str
+    port: int = Field(default=25, gt=0, lt=65536)
+    sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
+    """The From address."""
+    starttls: bool = False
+    username: str = ""
+    password: str = ""
+
+
+DEFAULT_SUBJECT = 'Notice: Execution "{{ name }}" has {{ phase }} in "{{ domain }}".'
+DEFAULT_BODY = (
+    'Execution "{{ name }}" has {{ phase }} in "{{ domain }}" of project "{{ project }}" '
+    "(workflow {{ workflow.name }}, launch plan {{ launch_plan.name }}). {{ error }}\n{{ link }}"
+)
+
+
+class NotificationSettings(BaseModel):
+    """Notifications of ended executions, delivered from a durable outbox (``notifications:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    webhooks: list[WebhookSettings] = Field(default_factory=list)
+    max_attempts: int = Field(default=8, ge=1)
+    """Deliveries tried before a notification is recorded as failed."""
+    backoff: float = Field(default=2.0, gt=0)
+    """Seconds before the first retry; each next one waits twice as long, up to ``max_backoff``."""
+    max_backoff: float = Field(default=300.0, gt=0)
+    timeout: float = Field(default=10.0, gt=0)
+    """Seconds a receiver has to answer one delivery."""
+    poll_interval: float = Field(default=1.0, gt=0)
+    """How often the notifier looks for notifications to deliver."""
+    console_url: str = ""
+    """The console's base URL, for the link to the execution in every message ("" for none)."""
+    smtp: SmtpSettings | None = None
+    """The mail server; without one, the email, Slack and PagerDuty notifications are not sent."""
+    email_subject: str = DEFAULT_SUBJECT
+    """The subject of notification emails, with Flyte's variables: ``{{ project }}``, ``{{ domain }}``,
+    ``{{ name }}``, ``{{ phase }}``, ``{{ error }}``, ``{{ link }}``, ``{{ workflow.name }}`` (and
+    ``.project``, ``.domain``, ``.version``), ``{{ launch_plan.name }}`` (likewise)."""
+    email_body: str = DEFAULT_BODY
+    """The body of notification emails, with the same variables (a notification's own template wins)."""
+
+    @field_validator("webhooks")
+    @classmethod
+    def _unique(cls, value: list[WebhookSettings]) -> list[WebhookSettings]:
+        names = [hook.name for hook in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"webhook names must be unique: {', '.join(twice)} used more than once")
+        return value
 
 
 def default_data_dir() -> Path:
@@ -90,6 +198,10 @@ class Settings(BaseSettings):
     """How many running executions one engine worker holds at most (it evaluates them in turn)."""
     engine: dict[str, Any] = Field(default_factory=dict)
     """The core engine's configuration (``roost_core.engine.EngineConfig`` keys: handlers, ...)."""
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    """The scheduler of launch plans with a schedule (cron or fixed rate)."""
+    notifications: NotificationSettings = Field(default_factory=NotificationSettings)
+    """Where to tell of ended executions (webhooks), and how hard to try."""
     auth: AuthSettings = Field(default_factory=AuthSettings)
     """Authentication and per-project roles (off by default; ``auth.enabled`` turns them on)."""
     tls: TLSSettings = Field(default_factory=TLSSettings)

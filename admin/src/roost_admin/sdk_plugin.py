@@ -1,9 +1,9 @@
-"""Adds ``roost start``, ``roost engine`` and ``roost admin`` to the ``roost`` command line (an SDK plugin)."""
+"""Adds ``roost start``, ``roost engine``, ``roost scheduler``, ``roost backfill`` and ``roost admin`` to the ``roost`` command line (an SDK plugin)."""
 
 from __future__ import annotations
 
 from roost.plugins.hookspecs import RegisterCommand, hookimpl
-from roost_admin.cli import admin, engine, start
+from roost_admin.cli import admin, backfill, engine, scheduler, start
 
 
 @hookimpl
@@ -12,3 +12,5 @@ def roost_cli_commands(register: RegisterCommand) -> None:
     register(start)
     register(engine)
     register(admin)
+    register(scheduler)
+    register(backfill)

@@ -23,15 +23,18 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class CronSchedule:
-    """Run on a cron schedule (``"0 * * * *"``); ``kickoff_time_input_arg`` receives the scheduled time."""
+    """Run on a cron schedule (``"0 * * * *"``, an alias such as ``"@daily"``, or ``"CRON_TZ=Europe/Paris 0 3 * * *"``
+    for a time zone other than UTC); ``kickoff_time_input_arg`` receives the scheduled time, and ``offset`` (an ISO
+    8601 duration, ``"PT2H"``, as flytekit's) shifts every time."""
 
     schedule: str
     kickoff_time_input_arg: str = ""
+    offset: str = ""
 
     def to_proto(self) -> schedule_pb2.Schedule:
         """The admin schedule."""
         return schedule_pb2.Schedule(
-            cron_schedule=schedule_pb2.CronSchedule(schedule=self.schedule),
+            cron_schedule=schedule_pb2.CronSchedule(schedule=self.schedule, offset=self.offset),
             kickoff_time_input_arg=self.kickoff_time_input_arg,
         )
 

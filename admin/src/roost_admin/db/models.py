@@ -314,3 +314,60 @@ class Signal(Base):
     """The serialized core.Literal, once set."""
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ScheduleState(Base):
+    """The running schedule of a launch plan name's active version: when it fires next, and which scheduler is
+    firing it now. Activation makes (or replaces) the row, deactivation deletes it."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (Index(None, "next_fire_at"),)
+
+    project: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    domain: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(_NAME), primary_key=True)
+    launch_plan_id: Mapped[int] = mapped_column(ForeignKey("launch_plans.id"))
+    """The active version whose schedule this is."""
+    anchor: Mapped[datetime.datetime] = mapped_column()
+    """When that version was activated: a fixed rate counts its periods from here, and nothing before it is
+    caught up."""
+    next_fire_at: Mapped[datetime.datetime | None] = mapped_column(default=None)
+    """The first fire time not launched yet (None: the schedule has no more times)."""
+    last_fire_at: Mapped[datetime.datetime | None] = mapped_column(default=None)
+    """The last fire time launched."""
+    claimed_by: Mapped[str] = mapped_column(String(_NAME), default="")
+    """The scheduler firing it now (a claim, so two schedulers do not do the same work)."""
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(default=None)
+    """When that claim lapses if its scheduler died."""
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    """Why the last launch failed ("" when it did not)."""
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class Notification(Base):
+    """One message to one channel about one ended execution, in the outbox until it is delivered (or has
+    failed every attempt). Inserted in the transaction that records the execution's end."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index(None, "state", "next_attempt_at"), Index(None, "execution_id"))
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    """Sent with every attempt, so a receiver can drop repeats."""
+    execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(_ID))
+    """The configured channel (a webhook's name)."""
+    kind: Mapped[str] = mapped_column(String(16))
+    """"webhook"."""
+    phase: Mapped[int] = mapped_column(Integer)
+    """The phase the execution ended in."""
+    body: Mapped[str] = mapped_column(Text)
+    """The message, as sent (JSON)."""
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    """"pending", "delivered" or "failed"."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(default=None)
+    claimed_by: Mapped[str] = mapped_column(String(_NAME), default="")
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime.datetime | None] = mapped_column(default=None)

@@ -17,8 +17,10 @@ from roost_admin.services.dataproxy import DataProxy
 from roost_admin.services.events import Events
 from roost_admin.services.executions import Executions
 from roost_admin.services.nodes import NodeExecutions
+from roost_admin.services.notifications import Notifier
 from roost_admin.services.projects import Projects
 from roost_admin.services.registry import Registry
+from roost_admin.services.scheduler import Scheduler
 from roost_admin.services.signals import Signals
 from roost_admin.services.status import Status
 
@@ -38,3 +40,5 @@ class Services:
         self.signals = Signals(context)
         self.dataproxy = DataProxy(context)
         self.status = Status(context)
+        self.scheduler = Scheduler(context, self.executions)
+        self.notifier = Notifier(context)

@@ -414,7 +414,10 @@ def register_launch_plan(
     spec.CopyFrom(request.spec)
     spec.workflow_id.CopyFrom(workflow_id)
     expected = expected_inputs(f"launch plan '{text}'", entity_text(workflow_id), interface, spec)
-    schedule_type = _check_schedule(f"launch plan '{text}'", spec, expected)
+    schedule_type = _check_schedule(ctx, f"launch plan '{text}'", spec, expected)
+    validation.notifications(
+        spec.entity_metadata.notifications, f"launch plan '{text}'", "spec.entity_metadata.notifications"
+    )
     # flyteadmin stores the expected inputs as the spec's default inputs, so every input is listed there.
     spec.default_inputs.CopyFrom(expected)
     created = ctx.clock()
@@ -495,36 +498,42 @@ def expected_inputs(
 
 
 def _check_schedule(
-    what: str, spec: launch_plan_pb2.LaunchPlanSpec, expected: interface_pb2.ParameterMap
+    ctx: ServiceContext, what: str, spec: launch_plan_pb2.LaunchPlanSpec, expected: interface_pb2.ParameterMap
 ) -> str:
-    """The schedule type ("", "cron", "rate"); a schedule needs every input but its kickoff-time input
-    bound, since a scheduled launch supplies nothing else."""
+    """The schedule type ("", "cron", "rate") after checking the schedule (its expression, rate, offset, zone
+    and the catch-up annotation); a schedule needs every input but its kickoff-time input bound, since a
+    scheduled launch supplies nothing else."""
     from flyteidl.core import types_pb2
 
-    schedule = spec.entity_metadata.schedule
-    if schedule.cron_expression or schedule.cron_schedule.schedule:
-        kind = "cron"
-    elif schedule.HasField("rate"):
-        kind = "rate"
-    else:
+    from roost_admin.services import schedules
+
+    schedule = schedules.parse(spec.entity_metadata.schedule, what)
+    if schedule is None:
         return ""
-    kickoff = schedule.kickoff_time_input_arg
+    schedules.catch_up_limit(spec, ctx.settings.scheduler.catch_up_limit, what)
+    kickoff = schedule.kickoff_input
+    kickoff_field = f"{schedules.FIELD}.kickoff_time_input_arg"
+    if kickoff:
+        parameter = expected.parameters.get(kickoff)
+        if parameter is None:
+            raise InvalidArgument(
+                f"{what}: {kickoff_field} '{kickoff}' is not an unfixed input of the launch plan",
+                field=kickoff_field,
+            )
+        if parameter.var.type.simple != types_pb2.DATETIME:
+            from roost_core.literal_types import describe
+
+            raise InvalidArgument(
+                f"{what}: {kickoff_field} '{kickoff}' must be a datetime input, not "
+                f"{describe(parameter.var.type)}",
+                field=kickoff_field,
+            )
     for name, parameter in sorted(expected.parameters.items()):
         if parameter.WhichOneof("behavior") == "required" and name != kickoff:
             raise InvalidArgument(
                 f"{what} has a schedule, but its input '{name}' is required: give it a default or fix it"
             )
-    if kickoff:
-        parameter = expected.parameters.get(kickoff)
-        if parameter is None:
-            raise InvalidArgument(
-                f"{what}: the schedule's kickoff_time_input_arg '{kickoff}' is not an unfixed input"
-            )
-        if parameter.var.type.simple != types_pb2.DATETIME:
-            raise InvalidArgument(
-                f"{what}: the schedule's kickoff_time_input_arg '{kickoff}' must be a datetime"
-            )
-    return kind
+    return schedule.kind
 
 
 def _check_variables(what: str, interface: interface_pb2.TypedInterface) -> None:

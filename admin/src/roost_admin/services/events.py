@@ -40,7 +40,7 @@ from roost_admin.errors import (
     NotFound,
     Unavailable,
 )
-from roost_admin.services import validation
+from roost_admin.services import notifications, validation
 from roost_admin.services.base import Service
 from roost_admin.services.rows import (
     TERMINAL_NODE,
@@ -118,6 +118,8 @@ class EventLedger:
         self.storage = storage
         self.storage_prefix = storage_prefix
         self.woke = False
+        self.ended: list[models.Execution] = []
+        """Executions whose terminal phase was recorded (their notifications are due)."""
 
     # workflow events
 
@@ -161,6 +163,8 @@ class EventLedger:
             row.outputs_uri = self._offload(event.output_data, row, "event_outputs.pb")
         elif result == "error":
             _error_columns(row, event.error)
+        if phase in TERMINAL_WORKFLOW:
+            self.ended.append(row)
         if phase in TERMINAL_WORKFLOW and row.parent_node_execution_id is not None:
             parent = self.session.get(models.NodeExecution, row.parent_node_execution_id)
             if parent is not None and wake(self.session, parent.execution_id):
@@ -438,6 +442,7 @@ class Events(Service):
         with self.ctx.db.begin() as session:
             ledger = EventLedger(session, self.ctx.storage, self.ctx.settings.storage_prefix)
             record(ledger, request.event)
+            notifications.enqueue(self.ctx, session, ledger.ended)
         if ledger.woke:
             self.ctx.wakeups.announce()
 
@@ -477,6 +482,7 @@ class Events(Service):
             ledger = EventLedger(session, self.ctx.storage, settings.storage_prefix)
             for event in events:
                 _record_engine_event(ledger, event, dynamic_workflow_uri)
+            notifications.enqueue(self.ctx, session, ledger.ended)
         if ledger.woke:
             self.ctx.wakeups.announce()
 

@@ -268,6 +268,9 @@ def create_execution(
         raise InvalidArgument("spec.launch_plan is required (the launch plan or task to execute)")
     validation.text(spec.metadata.principal, "spec.metadata.principal")
     key = key_text(project, domain, name)
+    validation.notifications(
+        spec.notifications.notifications, f"execution {key}", "spec.notifications.notifications"
+    )
     if find_execution(session, project, domain, name) is not None:
         raise AlreadyExists(f"execution {key} already exists")
     target = _resolve_target(ctx, session, spec.launch_plan)

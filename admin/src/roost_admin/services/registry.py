@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from roost_admin.db import models
 from roost_admin.errors import NotFound
-from roost_admin.services import entities, validation
+from roost_admin.services import entities, scheduler, validation
 from roost_admin.services.base import Service
 from roost_admin.services.listing import Field, Listing, parse_int, parse_time
 
@@ -265,12 +265,14 @@ class Registry(Service):
     def update_launch_plan(
         self, request: launch_plan_pb2.LaunchPlanUpdateRequest
     ) -> launch_plan_pb2.LaunchPlanUpdateResponse:
-        """Activate a version (deactivating the name's others) or deactivate it. Schedules are stored, not run."""
+        """Activate a version (deactivating the name's others) or deactivate it; its schedule, if it has one,
+        starts (replacing the previous version's) or stops with it."""
         identifier = entities.entity_id(request.id, entities.LAUNCH_PLAN, self.ctx.settings, "launch plan id")
 
         def work(session: Session) -> None:
             row = entities.get_row(session, entities.LAUNCH_PLAN, identifier)
             entities.set_launch_plan_state(session, row, request.state)
+            scheduler.on_state_change(self.ctx, session, row)
 
         self.write(work)
         return launch_plan_pb2.LaunchPlanUpdateResponse()

@@ -4,9 +4,10 @@ as its ``field``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from flyteidl.core import identifier_pb2
+from flyteidl.admin import common_pb2
+from flyteidl.core import execution_pb2, identifier_pb2
 
 from roost_admin.errors import InvalidArgument, NotFound, ResourceExhausted
 
@@ -14,6 +15,16 @@ _PROJECT = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 _VERSION = re.compile(r"^[A-Za-z0-9_.\-=+:]{1,255}$")
 _EXECUTION = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
+_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
+_PHASE = execution_pb2.WorkflowExecution.Phase
+_TERMINAL = frozenset(
+    {
+        execution_pb2.WorkflowExecution.SUCCEEDED,
+        execution_pb2.WorkflowExecution.FAILED,
+        execution_pb2.WorkflowExecution.TIMED_OUT,
+        execution_pb2.WorkflowExecution.ABORTED,
+    }
+)
 
 
 def _check(pattern: re.Pattern[str], value: str, what: str, rule: str) -> str:
@@ -110,3 +121,32 @@ def task_execution_id(
     if not ident.task_id.name:
         raise InvalidArgument(f"{what}.task_id is required", field=f"{what}.task_id")
     return ident
+
+
+def notifications(notifications: Sequence[common_pb2.Notification], what: str, field: str) -> None:
+    """Each notification names a channel, terminal phases and email addresses; INVALID_ARGUMENT naming ``what``
+    (the launch plan or execution) and the field otherwise."""
+    for index, notification in enumerate(notifications):
+        at = f"{field}[{index}]"
+        channel = notification.WhichOneof("type")
+        if channel is None:
+            raise InvalidArgument(f"{what}: {at} names no channel (email, slack or pager_duty)", field=at)
+        if not notification.phases:
+            raise InvalidArgument(
+                f"{what}: {at}.phases is empty; name the terminal phases to tell of", field=at
+            )
+        for number, phase in enumerate(notification.phases):
+            if phase not in _TERMINAL:
+                name = _PHASE.Name(phase) if phase in _PHASE.values() else str(phase)
+                raise InvalidArgument(
+                    f"{what}: {at}.phases[{number}] is {name}, not a terminal phase (SUCCEEDED, FAILED, "
+                    "TIMED_OUT, ABORTED)",
+                    field=f"{at}.phases[{number}]",
+                )
+        recipients = getattr(notification, channel).recipients_email
+        if not recipients:
+            raise InvalidArgument(f"{what}: {at}.{channel}.recipients_email is empty", field=at)
+        for number, address in enumerate(recipients):
+            if not _ADDRESS.fullmatch(address):
+                where = f"{at}.{channel}.recipients_email[{number}]"
+                raise InvalidArgument(f"{what}: {where} '{address}' is not an email address", field=where)
