@@ -14,7 +14,7 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "examples", "e2e", "lint", "types"]
+nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "presto", "examples", "e2e", "lint", "types"]
 
 PYTHON = "3.11"
 # Each package: its folder and the local packages it depends on. A session installs only those and the
@@ -24,6 +24,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sdk": ("sdk", ("core",)),
     "admin": ("admin", ("core", "sdk")),
     "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
+    "presto": ("plugins/presto", ("core", "sdk")),
 }
 
 
@@ -61,6 +62,14 @@ def sdk(session: nox.Session) -> None:
 def k8s_pod(session: nox.Session) -> None:
     """roost-k8s-pod's tests, against its Kubernetes API test server (kubectl comes with the test extra)."""
     _tests(session, "k8s_pod")
+
+
+@nox.session(python=PYTHON)
+def presto(session: nox.Session) -> None:
+    """roost-presto's tests, driving its Trino protocol server (DuckDB behind Trino's HTTP protocol) with the
+    real trino client, and its example with `roost run` and on `roost start`."""
+    session.install("-e", "./core", "-e", "./sdk", "-e", "./admin")
+    _tests(session, "presto")
 
 
 @nox.session(python=PYTHON)
