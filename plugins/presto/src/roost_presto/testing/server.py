@@ -179,7 +179,9 @@ class TrinoTestServer:
 
     def stop(self) -> None:
         """Stop serving, cancel running queries and close the database."""
-        self._http.shutdown()
+        if self._thread is not None:
+            self._http.shutdown()
+            self._thread = None
         self._http.server_close()
         with self._lock:
             queries = list(self._queries.values())
