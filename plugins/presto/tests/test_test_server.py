@@ -7,7 +7,6 @@ import decimal
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
@@ -262,4 +261,3 @@ def test_types_are_encoded_as_trino_encodes_them(trino_server: TrinoTestServer) 
             raw = json.loads(response.text)["data"][0]
         uri = status.next_uri
     assert raw == ["1.50", [1, 2], "Cg==", "2024-01-01 10:00:00.123456", None, "NaN"]
-    time.sleep(0)
