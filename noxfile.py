@@ -110,7 +110,15 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy, strict, over every package's sources."""
-    session.install("mypy>=1.13", "types-protobuf", "types-grpcio", "types-PyYAML", "types-cachetools", "uv")
+    session.install(
+        "mypy>=1.13",
+        "types-protobuf",
+        "types-grpcio",
+        "types-PyYAML",
+        "types-cachetools",
+        "types-requests",
+        "uv",
+    )
     session.install(*[arg for folder, _ in PACKAGES.values() for arg in ("-e", f"./{folder}")])
     for folder, _ in PACKAGES.values():
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})

@@ -6,8 +6,8 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from trino.mapper import RowMapperFactory
 
 __all__ = ["ConversionError", "arrow_schema", "page_parquet"]
@@ -73,7 +73,11 @@ def _as_text(value: Any) -> Any:
 def page_parquet(columns: Sequence[dict[str, Any]], rows: Sequence[Sequence[Any]]) -> bytes:
     """One result page (rows as Trino sent them, JSON values) as a parquet file."""
     schema = arrow_schema(columns)
-    mapped = RowMapperFactory().create(columns=list(columns), legacy_primitive_types=False).map(list(rows))
+    mapped = (
+        RowMapperFactory()
+        .create(columns=list(columns), legacy_primitive_types=False)
+        .map([list(row) for row in rows])
+    )
     arrays = []
     for index, field in enumerate(schema):
         values = [row[index] for row in mapped]

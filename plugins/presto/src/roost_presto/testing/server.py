@@ -538,8 +538,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(*_text(HTTPStatus.NOT_FOUND, f"Query not found: {parts[2]}"))
                 return
             with query.cond:
-                info = json.dumps(trino._query_info(query)).encode()
-            self._send(HTTPStatus.OK, info)
+                info_body = json.dumps(trino._query_info(query)).encode()
+            self._send(HTTPStatus.OK, info_body)
             return
         statement = self._statement(parts)
         if statement is None:

@@ -167,9 +167,8 @@ def _parameters(using: str | None) -> list[Any]:
 def _bind(sql: str, parameters: list[Any]) -> Any:
     """The statement parsed, its ``?`` placeholders replaced by the parameters in the order they appear."""
     import sqlglot
-    from sqlglot import exp
+    from sqlglot import TokenType, exp
     from sqlglot.errors import TokenError
-    from sqlglot.tokens import TokenType
 
     try:
         tokens = sqlglot.Dialect.get_or_raise("trino").tokenize(sql)
