@@ -42,7 +42,7 @@ def test_the_template_is_a_presto_task_with_a_presto_query() -> None:
     )
     # protobuf JSON, as Flyte's presto plugin reads it
     assert json_format.MessageToDict(template.custom) == json_format.MessageToDict(query)
-    assert list(template.interface.inputs.variables) == ["city", "limit"]
+    assert sorted(template.interface.inputs.variables) == ["city", "limit"]
     assert template.interface.outputs.variables["results"].type.HasField("structured_dataset_type")
 
 
