@@ -257,7 +257,7 @@ class TrinoPlugin(RemoteJobPlugin[QueryStatus]):
         request = self._request()
         while not cursor.done and cursor.next_uri:
             before = cursor.state
-            response = request.get(cursor.next_uri)
+            response = request.get(_with_max_wait(cursor.next_uri, self.settings.long_poll))
             rows = self._advance(meta, storage, cursor, request, response)
             self._save(meta, storage, cursor)
             if cursor.done or (not rows and cursor.state == before) or time.monotonic() > deadline:
@@ -488,6 +488,14 @@ def _bind(request: TrinoRequest, statement: str, values: list[Any]) -> str:
         raise UserError(
             f"an input cannot be bound as a Trino query parameter: {exc}", code="TrinoUnsupportedInput"
         ) from None
+
+
+def _with_max_wait(uri: str, seconds: float) -> str:
+    """``uri`` asking the coordinator to answer within ``seconds`` (its ``maxWait`` parameter)."""
+    parts = urllib.parse.urlsplit(uri)
+    query = urllib.parse.parse_qsl(parts.query)
+    query = [(k, v) for k, v in query if k != "maxWait"] + [("maxWait", f"{round(seconds * 1000)}ms")]
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query)))
 
 
 def _http_failure(exc: HttpError) -> str:

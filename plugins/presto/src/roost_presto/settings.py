@@ -105,6 +105,9 @@ class TrinoSettings(RemoteJobSettings):
     """The header that carries a task's ``routing_group`` to a Trino gateway."""
     request_timeout: Seconds = Field(default=30.0, gt=0)
     """Longest wait for one HTTP response from the coordinator."""
+    long_poll: Seconds = Field(default=1.0, gt=0, le=10)
+    """How long the coordinator may hold one ``nextUri`` request while nothing changes (Trino's ``maxWait``).
+    Shorter spreads the status workers over more queries at once, at the cost of more requests."""
     poll_budget: Seconds = Field(default=5.0, gt=0)
     """Longest time one status fetch spends following a query's ``nextUri`` (pages keep coming in the next
     fetch), so that a large result does not hold a status worker."""
