@@ -230,3 +230,74 @@ def test_the_status_workers_are_shared_by_all_queries(tmp_path: Path, trino_serv
             assert driver.until_done().phase is TaskPhase.SUCCESS
     finally:
         presto.close()
+
+
+def test_a_value_the_client_cannot_read_is_a_conversion_error_naming_the_column() -> None:
+    from roost_presto.results import ConversionError, page_parquet
+
+    columns = [{"name": "n", "type": "bigint", "typeSignature": {"rawType": "bigint", "arguments": []}}]
+    with pytest.raises(ConversionError, match="column 'n' of Trino type bigint holds a value"):
+        page_parquet(columns, [["not a number"]])
+
+
+@pytest.mark.parametrize(
+    ("columns", "message"),
+    [
+        ({"id": str}, "column 'id' is declared str but Trino returns integer"),
+        (
+            {"distance": float},
+            "the declared column 'distance' is not in the result (its columns: id, city, fare)",
+        ),
+    ],
+)
+def test_a_result_that_does_not_fit_the_declared_type_is_a_user_error(
+    tmp_path: Path, trino_server: TrinoTestServer, columns: dict[str, type], message: str
+) -> None:
+    from typing import Annotated
+
+    import pandas as pd
+
+    template = trips_task(output_structured_dataset_type=Annotated[pd.DataFrame, columns])
+    presto = handler(trino_server)
+    driver = Driver(presto, task_context(tmp_path, template, inputs=inputs()))
+    try:
+        done = driver.until_done()
+    finally:
+        presto.close()
+    assert done.phase is TaskPhase.PERMANENT_FAILURE and done.error is not None
+    assert done.error.kind is ErrorKind.USER and done.error.code == "TrinoResultType"
+    assert message in done.error.message and "task 'tests.trips'" in done.error.message
+
+
+def test_a_quota_caps_the_queries_in_flight(tmp_path: Path, trino_server: TrinoTestServer) -> None:
+    trino_server.run_seconds = 30
+    presto = handler(trino_server, quotas={"trino": 1})
+    first = Driver(presto, task_context(tmp_path / "a", trips_task(), inputs=inputs(), execution="a"))
+    second = Driver(presto, task_context(tmp_path / "b", trips_task(), inputs=inputs(), execution="b"))
+    try:
+        first.round()
+        waiting = second.round()
+        assert waiting.phase is TaskPhase.WAITING_FOR_RESOURCES
+        assert "quota 'trino': 1 of 1 units in use" in waiting.reason
+        assert trino_server.submissions == 1
+        first.abort()
+        assert second.round().phase is TaskPhase.QUEUED
+        assert trino_server.submissions == 2
+        second.abort()
+    finally:
+        presto.close()
+
+
+def test_a_task_timeout_cancels_the_query(tmp_path: Path, trino_server: TrinoTestServer) -> None:
+    from helpers import engine
+
+    from roost_core.engine.state import WorkflowPhase
+
+    trino_server.run_seconds = 60
+    run = engine(trips_task(timeout=1), tmp_path, trino_server)
+    try:
+        run.start(inputs())
+        assert run.run_to_end(timeout=30).state.phase is WorkflowPhase.FAILED
+    finally:
+        run.close()
+    wait_until(lambda: trino_server.queries[0].cancelled, "the query cancelled")

@@ -40,7 +40,7 @@ from roost_core.handler import TaskContext, TaskLog, Transition
 from roost_core.remote import JobMeta, RemoteJobHandler, RemoteJobPlugin, UserError, attempt_job_id
 from roost_core.storage import Storage
 from roost_presto.query import TemplateError, parse_template
-from roost_presto.results import ConversionError, page_parquet
+from roost_presto.results import ConversionError, check_declared, page_parquet
 from roost_presto.settings import COORDINATOR_ENV, USER_ENV, TrinoSettings
 
 __all__ = ["QueryFailure", "QueryStatus", "TrinoHandler", "TrinoPlugin"]
@@ -74,6 +74,8 @@ class QueryStatus:
     done: bool
     failure: QueryFailure | None
     info_uri: str
+    columns: tuple[tuple[str, str], ...] = ()
+    """The result's columns: name and Trino raw type."""
 
 
 @dataclasses.dataclass
@@ -262,6 +264,7 @@ class TrinoPlugin(RemoteJobPlugin[QueryStatus]):
             self._save(meta, storage, cursor)
             if cursor.done or (not rows and cursor.state == before) or time.monotonic() > deadline:
                 break
+        columns = tuple((c["name"], c["typeSignature"]["rawType"]) for c in cursor.columns or [])
         return QueryStatus(
             str(meta["id"]),
             cursor.state,
@@ -270,6 +273,7 @@ class TrinoPlugin(RemoteJobPlugin[QueryStatus]):
             cursor.done,
             cursor.failure,
             meta["info_uri"],
+            columns,
         )
 
     def _advance(
@@ -388,6 +392,13 @@ class TrinoPlugin(RemoteJobPlugin[QueryStatus]):
                 failure.name or "TrinoQueryFailed", message, kind=ErrorKind.SYSTEM, logs=logs
             )
         if resource.done:
+            mismatch = _mismatch(ctx, resource)
+            if mismatch is not None:
+                raise UserError(
+                    f"Trino query {resource.query_id}: the result does not fit the task's output type: {mismatch}; "
+                    f"query: {presto_query(ctx).statement}",
+                    code="TrinoResultType",
+                )
             ctx.write_outputs(_outputs(ctx, resource))
             return Transition.success(logs=logs)
         reason = f"Trino query {resource.query_id} {resource.state.lower()}"
@@ -528,6 +539,17 @@ def _outputs(ctx: TaskContext, resource: QueryStatus) -> literals_pb2.LiteralMap
         )
     )
     return outputs
+
+
+def _mismatch(ctx: TaskContext, resource: QueryStatus) -> str | None:
+    variables = ctx.task.interface.outputs.variables
+    if OUTPUT not in variables:
+        return None
+    declared = [
+        (c.name, c.literal_type.simple if c.literal_type.HasField("simple") else None)
+        for c in variables[OUTPUT].type.structured_dataset_type.columns
+    ]
+    return check_declared(declared, resource.columns)
 
 
 def _spool(ctx: TaskContext) -> str:

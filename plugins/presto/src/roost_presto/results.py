@@ -8,9 +8,9 @@ from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
-from trino.mapper import RowMapperFactory
+from trino.mapper import RowMapper, RowMapperFactory
 
-__all__ = ["ConversionError", "arrow_schema", "page_parquet"]
+__all__ = ["ConversionError", "arrow_schema", "check_declared", "page_parquet"]
 
 
 class ConversionError(ValueError):
@@ -73,14 +73,19 @@ def _as_text(value: Any) -> Any:
 def page_parquet(columns: Sequence[dict[str, Any]], rows: Sequence[Sequence[Any]]) -> bytes:
     """One result page (rows as Trino sent them, JSON values) as a parquet file."""
     schema = arrow_schema(columns)
-    mapped = (
-        RowMapperFactory()
-        .create(columns=list(columns), legacy_primitive_types=False)
-        .map([list(row) for row in rows])
-    )
+    row_mapper = RowMapperFactory().create(columns=list(columns), legacy_primitive_types=False)
+    assert isinstance(row_mapper, RowMapper)  # what the client makes when legacy types are off
+    mappers = row_mapper.columns
     arrays = []
     for index, field in enumerate(schema):
-        values = [row[index] for row in mapped]
+        trino_type = columns[index].get("type", columns[index]["typeSignature"]["rawType"])
+        try:
+            values = [mappers[index].map(row[index]) for row in rows]
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ConversionError(
+                f"column {field.name!r} of Trino type {trino_type} holds a value the trino client cannot "
+                f"read: {type(exc).__name__}: {exc}"
+            ) from None
         if pa.types.is_string(field.type):
             values = [_as_text(v) for v in values]
         elif pa.types.is_struct(field.type):
@@ -91,7 +96,6 @@ def page_parquet(columns: Sequence[dict[str, Any]], rows: Sequence[Sequence[Any]
         try:
             arrays.append(pa.array(values, type=field.type))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
-            trino_type = columns[index].get("type", columns[index]["typeSignature"]["rawType"])
             raise ConversionError(
                 f"column {field.name!r} of Trino type {trino_type} does not convert to arrow {field.type}: {exc}"
             ) from None
@@ -99,3 +103,34 @@ def page_parquet(columns: Sequence[dict[str, Any]], rows: Sequence[Sequence[Any]
     buffer = io.BytesIO()
     pq.write_table(table, buffer)
     return buffer.getvalue()
+
+
+_FITS: dict[int, frozenset[str]] = {
+    1: frozenset({"tinyint", "smallint", "integer", "bigint"}),  # INTEGER
+    2: frozenset({"tinyint", "smallint", "integer", "bigint", "real", "double", "decimal"}),  # FLOAT
+    3: frozenset({"varchar", "char", "json", "uuid", "ipaddress"}),  # STRING
+    4: frozenset({"boolean"}),  # BOOLEAN
+    5: frozenset({"timestamp", "timestamp with time zone", "date"}),  # DATETIME
+    6: frozenset({"interval day to second"}),  # DURATION
+}
+"""The Trino types whose values each Flyte simple type (``SimpleType`` numbers) can hold."""
+
+
+def check_declared(
+    declared: Sequence[tuple[str, int | None]], columns: Sequence[tuple[str, str]]
+) -> str | None:
+    """Why a result with ``columns`` (name, Trino raw type) is not the declared dataset type (column name, Flyte
+    simple type or None for another type), or None when it is."""
+    found = dict(columns)
+    for name, simple in declared:
+        if name not in found:
+            return f"the declared column {name!r} is not in the result (its columns: {', '.join(found) or 'none'})"
+        if simple is None:
+            continue
+        fits = _FITS.get(simple)
+        if fits is not None and found[name] not in fits:
+            return f"column {name!r} is declared {_SIMPLE_NAMES[simple]} but Trino returns {found[name]}"
+    return None
+
+
+_SIMPLE_NAMES = {1: "int", 2: "float", 3: "str", 4: "bool", 5: "datetime", 6: "timedelta"}
