@@ -14,7 +14,7 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "examples", "e2e", "lint", "types"]
+nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "presto", "examples", "e2e", "lint", "types"]
 
 PYTHON = "3.11"
 # Each package: its folder and the local packages it depends on. A session installs only those and the
@@ -24,6 +24,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sdk": ("sdk", ("core",)),
     "admin": ("admin", ("core", "sdk")),
     "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
+    "presto": ("plugins/presto", ("core", "sdk")),
 }
 
 
@@ -64,6 +65,14 @@ def k8s_pod(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def presto(session: nox.Session) -> None:
+    """roost-presto's tests, driving its Trino protocol server (DuckDB behind Trino's HTTP protocol) with the
+    real trino client, and its example with `roost run` and on `roost start`."""
+    session.install("-e", "./core", "-e", "./sdk", "-e", "./admin")
+    _tests(session, "presto")
+
+
+@nox.session(python=PYTHON)
 def admin(session: nox.Session) -> None:
     """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432."""
     _tests(session, "admin")
@@ -101,7 +110,15 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
     """mypy, strict, over every package's sources."""
-    session.install("mypy>=1.13", "types-protobuf", "types-grpcio", "types-PyYAML", "types-cachetools", "uv")
+    session.install(
+        "mypy>=1.13",
+        "types-protobuf",
+        "types-grpcio",
+        "types-PyYAML",
+        "types-cachetools",
+        "types-requests",
+        "uv",
+    )
     session.install(*[arg for folder, _ in PACKAGES.values() for arg in ("-e", f"./{folder}")])
     for folder, _ in PACKAGES.values():
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})

@@ -17,6 +17,11 @@ ARGUMENTS = {
 }
 """The `roost run` arguments after the file: the workflow and its inputs."""
 
+PLUGIN_EXAMPLES = {
+    "trino_trips.py": "presto",
+}
+"""Examples that need a plugin package and a service stand-in: each is run by its plugin's own nox session."""
+
 ANSWERS = {
     "basics.py": {"o0": 25, "o1": 17.0, "o2": "hello, roost"},
     "map.py": {"o0": 30},

@@ -195,7 +195,12 @@ class _LocalRun:
             config=EngineConfig(
                 default_for_task_types=dict.fromkeys(python_types, HANDLER_NAME), poll_interval=0.5
             ),
-            plugins=EnginePlugins([_LocalHandlers(handler, python_types)], entry_points=False),
+            # Task types that do not run in this process (a query, a raw container) are served by the
+            # installed engine plugins' handlers, as on `roost start`.
+            plugins=EnginePlugins(
+                [_LocalHandlers(handler, python_types)],
+                entry_points=any(not _runs_in_process(t) for t in tasks.values()),
+            ),
             catalog=self._catalog(frames),
             state_store=ObjectStateStore(),
             sinks={"progress": progress},
