@@ -14,7 +14,7 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "examples", "e2e", "lint", "types"]
+nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "webapi", "examples", "e2e", "lint", "types"]
 
 PYTHON = "3.11"
 # Each package: its folder and the local packages it depends on. A session installs only those and the
@@ -24,6 +24,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sdk": ("sdk", ("core",)),
     "admin": ("admin", ("core", "sdk")),
     "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
+    "webapi": ("plugins/webapi", ("core", "sdk", "admin")),
 }
 
 
@@ -61,6 +62,14 @@ def sdk(session: nox.Session) -> None:
 def k8s_pod(session: nox.Session) -> None:
     """roost-k8s-pod's tests, against its Kubernetes API test server (kubectl comes with the test extra)."""
     _tests(session, "k8s_pod")
+
+
+@nox.session(python=PYTHON)
+def webapi(session: nox.Session) -> None:
+    """roost-webapi's tests: BigQuery and Snowflake handlers driven through the real clients against bqemulator and
+    fakesnow (each stand-in, and flytekit, in a virtualenv of its own built with uv on first run)."""
+    _install(session, "webapi", extras="bigquery,snowflake,test")
+    session.run("pytest", "plugins/webapi/tests", *session.posargs)
 
 
 @nox.session(python=PYTHON)
