@@ -16,7 +16,7 @@ from roost_core.handler import TaskContext
 from roost_core.storage import Storage
 
 if TYPE_CHECKING:
-    import pyarrow
+    import pyarrow  # type: ignore[import-untyped]
 
 __all__ = ["ResultTypeError", "write_results"]
 
@@ -43,7 +43,7 @@ def write_results(ctx: TaskContext, batches: Iterable[pyarrow.RecordBatch], sche
         ctx.write_outputs(outputs)
         return
     import pyarrow
-    import pyarrow.parquet
+    import pyarrow.parquet  # type: ignore[import-untyped]
 
     target = _target_schema(schema, dataset_type)
     buffer = io.BytesIO()

@@ -19,7 +19,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flyteidl.core import literals_pb2, types_pb2
 from google.protobuf import json_format
@@ -31,9 +31,6 @@ from roost_webapi.results import ResultTypeError, declared_type, write_results
 from roost_webapi.secrets import MissingSecretError, read_secret
 from roost_webapi.settings import BigQuerySettings
 from roost_webapi.values import UnsupportedInputError, input_values
-
-if TYPE_CHECKING:
-    from google.cloud import bigquery
 
 __all__ = ["BigQueryPlugin", "BigQueryStatus", "bigquery_handler"]
 
@@ -78,10 +75,11 @@ class BigQueryPlugin(RemoteJobPlugin[BigQueryStatus]):
 
     def __init__(self, settings: BigQuerySettings) -> None:
         self.settings = settings
-        self._clients: dict[str, bigquery.Client] = {}
+        # The clients are typed Any: the library's annotations refuse arguments it documents (retry=None).
+        self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def client(self, project: str) -> bigquery.Client:
+    def client(self, project: str) -> Any:
         """A client for ``project`` (one per project, shared by all its jobs)."""
         with self._lock:
             client = self._clients.get(project)
@@ -89,7 +87,7 @@ class BigQueryPlugin(RemoteJobPlugin[BigQueryStatus]):
                 client = self._clients[project] = self._new_client(project)
             return client
 
-    def _new_client(self, project: str) -> bigquery.Client:
+    def _new_client(self, project: str) -> Any:
         from google.api_core.client_options import ClientOptions
         from google.cloud import bigquery
 
@@ -98,14 +96,14 @@ class BigQueryPlugin(RemoteJobPlugin[BigQueryStatus]):
         if settings.credentials == "anonymous":
             from google.auth.credentials import AnonymousCredentials
 
-            credentials = AnonymousCredentials()
+            credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
         elif settings.credentials == "service_account":
             from google.oauth2 import service_account
 
             key = read_secret(settings.service_account_secret, settings.secrets)
             try:
                 info = json.loads(key)
-                credentials = service_account.Credentials.from_service_account_info(
+                credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
                     info, scopes=["https://www.googleapis.com/auth/cloud-platform"]
                 )
             except (ValueError, KeyError) as exc:
@@ -129,7 +127,7 @@ class BigQueryPlugin(RemoteJobPlugin[BigQueryStatus]):
         location = custom.get("Location") or None
         query = query_text(ctx)
         try:
-            job_config = bigquery.QueryJobConfig.from_api_repr(
+            job_config: Any = bigquery.QueryJobConfig.from_api_repr(
                 {"query": {k: v for k, v in custom.items() if k not in _CUSTOM_KEYS}}
             )
             job_config.query_parameters = _parameters(ctx, inputs)

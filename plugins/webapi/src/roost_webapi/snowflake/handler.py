@@ -235,7 +235,7 @@ class SnowflakePlugin(RemoteJobPlugin[SnowflakeStatus]):
 
         # The one remote read outside get(): the rows of a finished query, once.
         def fetch(connection: SnowflakeConnection) -> Any:
-            import pyarrow
+            import pyarrow  # type: ignore[import-untyped]
 
             cursor = connection.cursor()
             try:
