@@ -91,7 +91,17 @@ def e2e(session: nox.Session) -> None:
     """End-to-end tests: `roost start` in a subprocess, driven by the `roost` CLI and by a real flytekit (whose
     own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3."""
     session.install(
-        "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
+        "-e",
+        "./core",
+        "-e",
+        "./sdk[dataframes]",
+        "-e",
+        "./admin[test]",
+        "-e",
+        "./plugins/k8s_pod[test]",
+        # `roost register examples/` imports the query example (its plugin's session runs it)
+        "-e",
+        "./plugins/webapi",
     )
     session.install("pytest>=8", "pytest-timeout>=2.3", "pyyaml", "uv")
     session.run("pytest", "tests/e2e", *session.posargs)
@@ -112,7 +122,9 @@ def types(session: nox.Session) -> None:
     """mypy, strict, over every package's sources."""
     session.install("mypy>=1.13", "types-protobuf", "types-grpcio", "types-PyYAML", "types-cachetools", "uv")
     session.install(*[arg for folder, _ in PACKAGES.values() for arg in ("-e", f"./{folder}")])
-    session.install("-e", "./plugins/webapi[bigquery,snowflake]")  # its handlers type-check against the clients
+    session.install(
+        "-e", "./plugins/webapi[bigquery,snowflake]"
+    )  # its handlers type-check against the clients
     for folder, _ in PACKAGES.values():
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})
     # The sample plugin type-checks against roost.extend, the surface plugin authors use.

@@ -17,6 +17,11 @@ ARGUMENTS = {
 }
 """The `roost run` arguments after the file: the workflow and its inputs."""
 
+PLUGIN_EXAMPLES = {
+    "bigquery_snowflake.py": "plugins/webapi/tests/test_example.py (nox -s webapi), against the stand-ins",
+}
+"""Examples that need a plugin package and stand-in services: their plugin's session runs them."""
+
 ANSWERS = {
     "basics.py": {"o0": 25, "o1": 17.0, "o2": "hello, roost"},
     "map.py": {"o0": 30},
