@@ -197,3 +197,20 @@ def test_a_missing_service_account_secret_names_the_secret(
     assert done.error is not None and done.error.kind.name == "SYSTEM"
     assert "secret 'bq_key' not found" in done.error.message
     assert "ROOST_SECRET_BQ_KEY" in done.error.message
+
+
+def test_an_input_that_cannot_be_a_parameter_is_a_user_error_naming_it(
+    tmp_path: Path, bigquery_handler: TaskHandler, bigquery_proxy: RecordingProxy
+) -> None:
+    task = BigQueryTask(
+        name="odd_input",
+        query_template="SELECT @settings",
+        task_config=BigQueryConfig(PROJECT),
+        inputs={"settings": dict},
+    )
+    done = Driver(bigquery_handler, context(tmp_path, task, {"settings": {"a": 1}})).until_done()
+    assert done.phase is TaskPhase.PERMANENT_FAILURE
+    assert done.error is not None and done.error.kind.name == "USER"
+    assert "task 'odd_input'" in done.error.message and "input 'settings'" in done.error.message
+    assert "query: SELECT @settings" in done.error.message
+    assert bigquery_proxy.count("POST", INSERT) == 0
