@@ -214,3 +214,34 @@ def test_an_input_that_cannot_be_a_parameter_is_a_user_error_naming_it(
     assert "task 'odd_input'" in done.error.message and "input 'settings'" in done.error.message
     assert "query: SELECT @settings" in done.error.message
     assert bigquery_proxy.count("POST", INSERT) == 0
+
+
+def test_many_concurrent_jobs_need_no_thread_each(tmp_path: Path, bigquery_proxy: RecordingProxy) -> None:
+    import threading
+
+    handler = build_handler(
+        [roost_webapi.engine],
+        "bigquery",
+        section=bigquery_section(bigquery_proxy.url, workers=4, quotas={"bq": 60}),
+    )
+    bigquery_proxy.hold = True
+    try:
+        drivers = [
+            Driver(
+                handler,
+                context(tmp_path / str(i), orders_task(), {"minimum": 1.0, "paid": True}, execution=f"e{i}"),
+            )
+            for i in range(60)
+        ]
+        before = threading.active_count()
+        for driver in drivers:
+            driver.until(lambda t: t.phase is TaskPhase.RUNNING, "the job running")
+        running = threading.active_count()
+        bigquery_proxy.hold = False
+        for driver in drivers:
+            assert driver.until_done().phase is TaskPhase.SUCCESS
+    finally:
+        handler.close()
+    assert bigquery_proxy.count("POST", INSERT) == 60
+    # the status cache's 4 workers (and the proxy's request threads, which end with their requests)
+    assert running - before <= 4 + 8, (before, running)

@@ -51,9 +51,20 @@ class SnowflakeStatus:
     error: str = ""
 
 
+class SnowflakeHandler(RemoteJobHandler[SnowflakeStatus]):
+    """The remote-job handler that also logs out of Snowflake when the engine closes it."""
+
+    plugin: SnowflakePlugin
+
+    def close(self) -> None:
+        """Stop watching, then close the shared connections."""
+        super().close()
+        self.plugin.close()
+
+
 def snowflake_handler(settings: SnowflakeSettings) -> RemoteJobHandler[SnowflakeStatus]:
     """The handler for ``snowflake`` tasks."""
-    return RemoteJobHandler(SnowflakePlugin(settings), settings)
+    return SnowflakeHandler(SnowflakePlugin(settings), settings)
 
 
 def query_text(ctx: TaskContext) -> str:
