@@ -14,7 +14,7 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "presto", "examples", "e2e", "lint", "types"]
+nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "presto", "webapi", "examples", "e2e", "lint", "types"]
 
 PYTHON = "3.11"
 # Each package: its folder and the local packages it depends on. A session installs only those and the
@@ -25,6 +25,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "admin": ("admin", ("core", "sdk")),
     "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
     "presto": ("plugins/presto", ("core", "sdk")),
+    "webapi": ("plugins/webapi", ("core", "sdk", "admin")),
 }
 
 
@@ -73,6 +74,14 @@ def presto(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def webapi(session: nox.Session) -> None:
+    """roost-webapi's tests: BigQuery and Snowflake handlers driven through the real clients against bqemulator and
+    fakesnow (each stand-in, and flytekit, in a virtualenv of its own built with uv on first run)."""
+    _install(session, "webapi", extras="bigquery,snowflake,test")
+    session.run("pytest", "plugins/webapi/tests", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def admin(session: nox.Session) -> None:
     """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432."""
     _tests(session, "admin")
@@ -91,7 +100,17 @@ def e2e(session: nox.Session) -> None:
     """End-to-end tests: `roost start` in a subprocess, driven by the `roost` CLI and by a real flytekit (whose
     own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3."""
     session.install(
-        "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
+        "-e",
+        "./core",
+        "-e",
+        "./sdk[dataframes]",
+        "-e",
+        "./admin[test]",
+        "-e",
+        "./plugins/k8s_pod[test]",
+        # `roost register examples/` imports the query example (its plugin's session runs it)
+        "-e",
+        "./plugins/webapi",
     )
     session.install("pytest>=8", "pytest-timeout>=2.3", "pyyaml", "uv")
     session.run("pytest", "tests/e2e", *session.posargs)
@@ -120,6 +139,9 @@ def types(session: nox.Session) -> None:
         "uv",
     )
     session.install(*[arg for folder, _ in PACKAGES.values() for arg in ("-e", f"./{folder}")])
+    session.install(
+        "-e", "./plugins/webapi[bigquery,snowflake]"
+    )  # its handlers type-check against the clients
     for folder, _ in PACKAGES.values():
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})
     # The sample plugin type-checks against roost.extend, the surface plugin authors use.

@@ -18,9 +18,10 @@ ARGUMENTS = {
 """The `roost run` arguments after the file: the workflow and its inputs."""
 
 PLUGIN_EXAMPLES = {
-    "trino_trips.py": "presto",
+    "trino_trips.py": "plugins/presto/tests (nox -s presto), against its Trino test server",
+    "bigquery_snowflake.py": "plugins/webapi/tests/test_example.py (nox -s webapi), against the stand-ins",
 }
-"""Examples that need a plugin package and a service stand-in: each is run by its plugin's own nox session."""
+"""Examples that need a plugin package and stand-in services: their plugin's session runs them."""
 
 ANSWERS = {
     "basics.py": {"o0": 25, "o1": 17.0, "o2": "hello, roost"},

@@ -187,20 +187,25 @@ class _LocalRun:
             frames=frames,
         )
         python_types = {t.task_type for t in tasks.values() if _runs_in_process(t)}
+        # Tasks run by a plugin's engine handler (a query on a web API) need the installed engine plugins and
+        # their configuration, the engine section of $ROOST_CONFIG as `roost start` reads it.
+        plugin_handlers = any(not _runs_in_process(t) for t in tasks.values())
+        configured = _configured_engine() if plugin_handlers else EngineConfig()
         live = self.options.progress if self.options.progress is not None else sys.stderr.isatty()
         progress = ProgressSink(f"{self.wf.label} ({self.name})", live=live, stream=sys.stderr)
         launcher = InProcessLauncher(self._launch_plans(), (self.folder / "children").as_uri())
         engine = Engine(
             storage,
             config=EngineConfig(
-                default_for_task_types=dict.fromkeys(python_types, HANDLER_NAME), poll_interval=0.5
+                default_for_task_types={
+                    **configured.default_for_task_types,
+                    **dict.fromkeys(python_types, HANDLER_NAME),
+                },
+                handlers=configured.handlers,
+                shared=configured.shared,
+                poll_interval=0.5,
             ),
-            # Task types that do not run in this process (a query, a raw container) are served by the
-            # installed engine plugins' handlers, as on `roost start`.
-            plugins=EnginePlugins(
-                [_LocalHandlers(handler, python_types)],
-                entry_points=any(not _runs_in_process(t) for t in tasks.values()),
-            ),
+            plugins=EnginePlugins([_LocalHandlers(handler, python_types)], entry_points=plugin_handlers),
             catalog=self._catalog(frames),
             state_store=ObjectStateStore(),
             sinks={"progress": progress},
@@ -319,6 +324,27 @@ class _LocalHandlers:
     def roost_task_handlers(self, register: Any) -> None:
         # Chosen for these task types by the run's default_for_task_types, not by a default offer.
         register(HANDLER_NAME, lambda: self.handler, task_types=sorted(self.task_types))
+
+
+def _configured_engine() -> EngineConfig:
+    """The ``engine`` section of the file named by ``$ROOST_CONFIG`` (handler settings, shared sections), if any."""
+    import os
+
+    import yaml
+
+    from roost_core.errors import ConfigurationError
+
+    path = os.environ.get("ROOST_CONFIG")
+    if not path:
+        return EngineConfig()
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigurationError(f"$ROOST_CONFIG {path}: cannot read it: {exc}") from None
+    section = data.get("engine") if isinstance(data, Mapping) else None
+    if not isinstance(section, Mapping):
+        return EngineConfig()
+    return EngineConfig.from_mapping(section)
 
 
 def _runs_in_process(task: Task) -> bool:
