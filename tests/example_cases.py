@@ -17,6 +17,10 @@ ARGUMENTS = {
 }
 """The `roost run` arguments after the file: the workflow and its inputs."""
 
+PLUGIN_EXAMPLES = {"mpi_": "plugins/mpi/tests"}
+"""Examples of plugin packages, by file-name prefix → the tests that run them (in the plugin's own session,
+which installs the plugin and its heavy dependencies); the examples session leaves them out."""
+
 ANSWERS = {
     "basics.py": {"o0": 25, "o1": 17.0, "o2": "hello, roost"},
     "map.py": {"o0": 30},

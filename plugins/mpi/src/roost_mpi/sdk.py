@@ -26,6 +26,7 @@ class MPITask(PluginTask[MPIJob]):
 
     task_type = "mpi"
     task_type_version = 1
+    runs_in_process = False  # every rank runs under mpirun, started by the engine's MPI handler
 
     def __init__(self, fn: Callable[..., Any], options: TaskOptions, task_config: MPIJob) -> None:
         super().__init__(fn, options, task_config)
