@@ -94,6 +94,8 @@ def e2e(session: nox.Session) -> None:
     session.install(
         "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
     )
+    # The plugins' SDK sides, so that `roost register examples/` loads their examples (no MPI needed to register).
+    session.install("-e", "./plugins/mpi")
     session.install("pytest>=8", "pytest-timeout>=2.3", "pyyaml", "uv")
     session.run("pytest", "tests/e2e", *session.posargs)
 

@@ -56,7 +56,7 @@ def test_examples_run_remotely(
     env = server.client_env(tmp_path)
     registered = succeeded(roost(env, "register", "."), server)
     assert registered.startswith("registered in flytesnacks/development as version ")
-    assert "17 task(s), 8 workflow(s), 8 launch plan(s)" in registered
+    assert "20 task(s), 9 workflow(s), 9 launch plan(s)" in registered
 
     # Launched all at once: the workers run them side by side.
     runs = {
