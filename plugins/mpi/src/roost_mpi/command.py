@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import PurePosixPath
 
-__all__ = ["MPIRUN_FLAGS", "MPIRUN_NAMES", "CommandError", "program_of", "task_command"]
+__all__ = ["FAST_EXECUTE_NAMES", "MPIRUN_FLAGS", "MPIRUN_NAMES", "CommandError", "program_of", "task_command"]
 
 MPIRUN_FLAGS = (
     "--allow-run-as-root",
@@ -37,6 +37,8 @@ MPIRUN_FLAGS = (
 """The ``mpirun`` flags flytekitplugins-kfmpi registers (the MPI operator's launcher supplies the hosts)."""
 MPIRUN_NAMES = frozenset({"mpirun", "mpiexec", "prterun", "orterun"})
 """Launcher programs a command line may start with."""
+FAST_EXECUTE_NAMES = frozenset({"pyflyte-fast-execute", "roost-fast-execute"})
+"""Commands that download fast-registered code, then run the command line after their ``--``."""
 _RANK_COUNT_FLAGS = frozenset({"-np", "-n", "--np", "--n", "-c"})
 _FLYTEKIT_ENTRYPOINT = "entrypoint.py"
 
@@ -53,9 +55,15 @@ def task_command(ranks: int, program: Sequence[str]) -> list[str]:
 def program_of(argv: Sequence[str]) -> list[str]:
     """The program each rank runs, from a task's command line (see the module docstring).
 
-    A command line that does not start with ``mpirun`` is the program itself.
+    Fast registration puts its code download first (``pyflyte-fast-execute ... -- mpirun ...``, as flytekit
+    registers MPI tasks); the download then stays in front of the program, so each rank gets the code. A
+    command line without ``mpirun`` is the program itself.
     """
     args = list(argv)
+    download: list[str] = []
+    if args and PurePosixPath(args[0]).name in FAST_EXECUTE_NAMES and "--" in args:
+        end = args.index("--") + 1
+        download, args = args[:end], args[end:]
     if args and PurePosixPath(args[0]).name in MPIRUN_NAMES:
         count_at = next((i for i, arg in enumerate(args) if arg in _RANK_COUNT_FLAGS), None)
         if count_at is None or count_at + 2 > len(args):
@@ -69,4 +77,4 @@ def program_of(argv: Sequence[str]) -> list[str]:
         and PurePosixPath(args[1]).name == _FLYTEKIT_ENTRYPOINT
     ):
         args = args[2:]
-    return args
+    return [*download, *args]

@@ -1,0 +1,47 @@
+"""A flytekit 1.16 module with flytekitplugins-kfmpi tasks, registered on `roost start` with `pyflyte register`."""
+
+import typing
+
+from flytekit import task, workflow
+from flytekitplugins.kfmpi import Launcher, MPIJob, Worker
+
+GANG = MPIJob(launcher=Launcher(replicas=1), worker=Worker(replicas=2), slots=2)
+
+
+class Reduced(typing.NamedTuple):
+    total: int
+    ranks: int
+
+
+@task
+def numbers(n: int) -> list[int]:
+    return list(range(1, n + 1))
+
+
+@task(task_config=GANG)
+def allreduce_sum(values: list[int]) -> Reduced:
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    share = sum(values[comm.Get_rank() :: comm.Get_size()])
+    return Reduced(comm.allreduce(share, op=MPI.SUM), comm.Get_size())
+
+
+@task(task_config=GANG)
+def crash(rank: int) -> int:
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    if comm.Get_rank() == rank:
+        raise ValueError(f"rank {rank} refuses")
+    return int(comm.allreduce(1))
+
+
+@workflow
+def wf(n: int = 100) -> Reduced:
+    return allreduce_sum(values=numbers(n=n))
+
+
+@workflow
+def crashing(rank: int = 1) -> int:
+    return crash(rank=rank)
