@@ -3,11 +3,14 @@
 whose command line is ``mpirun ... -np N roost-execute ...`` (see :mod:`roost_mpi.command`).
 
 Called directly in Python the function runs once, as a single rank; under ``roost run`` and ``roost start``
-the engine's MPI handler runs every rank.
+the engine's MPI handler runs every rank. When the function raises on one rank of several, the process ends
+the whole MPI world once its error is written (``MPI_Abort``), so the ranks waiting for it do not hang.
 """
 
 from __future__ import annotations
 
+import atexit
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +40,15 @@ class MPITask(PluginTask[MPIJob]):
         """How many ranks run the function: workers times slots."""
         return rank_count(self.task_config)
 
+    def execute(self, **inputs: Any) -> Any:
+        """Call the function; when it raises on a rank of a larger world, end the whole world as this process
+        exits (after its error is written), since the other ranks may be waiting for this one."""
+        try:
+            return super().execute(**inputs)
+        except BaseException:
+            atexit.register(_abort_world)
+            raise
+
     def custom(self, settings: SerializationSettings) -> dict[str, Any]:
         """flyteidl's ``DistributedMPITrainingTask``, as flytekitplugins-kfmpi encodes it."""
         return job_custom(self.task_config)
@@ -44,6 +56,18 @@ class MPITask(PluginTask[MPIJob]):
     def container_args(self, settings: SerializationSettings) -> list[str]:
         """``mpirun <flytekit's flags> -np <ranks>`` before the usual ``roost-execute`` command line."""
         return task_command(self.ranks, super().container_args(settings))
+
+
+def _abort_world() -> None:
+    """``MPI_Abort`` on ``COMM_WORLD`` if this process started MPI with other ranks. Registered after mpi4py's
+    own exit handler, so it runs before it: that one finalizes, which would wait for ranks waiting for us."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
+        return
+    world = mpi.COMM_WORLD
+    if world.Get_size() > 1:
+        sys.stderr.flush()
+        world.Abort(1)
 
 
 @hookimpl
