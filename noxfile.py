@@ -24,7 +24,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sdk": ("sdk", ("core",)),
     "admin": ("admin", ("core", "sdk")),
     "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
-    "mpi": ("plugins/mpi", ("core", "sdk")),
+    "mpi": ("plugins/mpi", ("core", "sdk", "k8s_pod")),
 }
 
 

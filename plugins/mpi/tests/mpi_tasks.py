@@ -47,3 +47,12 @@ def sleeper(seconds: int) -> int:
 
     time.sleep(seconds)
     return int(MPI.COMM_WORLD.allreduce(1))
+
+
+@task(task_config=GANG)
+def world(n: int) -> list[int]:
+    """[sum over ranks of (rank + n), world size]: the same on every rank."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    return [comm.allreduce(comm.Get_rank() + n), comm.Get_size()]
