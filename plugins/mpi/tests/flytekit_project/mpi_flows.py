@@ -1,4 +1,5 @@
-"""A flytekit 1.16 module with flytekitplugins-kfmpi tasks, registered on `roost start` with `pyflyte register`."""
+"""A flytekit 1.16 module with flytekitplugins-kfmpi tasks, registered on `roost start` with `pyflyte register`;
+``wf`` is examples/mpi_allreduce.py written for flytekit (the benchmark runs both)."""
 
 import typing
 
@@ -37,9 +38,17 @@ def crash(rank: int) -> int:
     return int(comm.allreduce(1))
 
 
+@task
+def check(total: int, n: int) -> int:
+    if total != n * (n + 1) // 2:
+        raise ValueError(f"the ranks summed 1..{n} to {total}")
+    return total
+
+
 @workflow
 def wf(n: int = 100) -> Reduced:
-    return allreduce_sum(values=numbers(n=n))
+    reduced = allreduce_sum(values=numbers(n=n))
+    return Reduced(check(total=reduced.total, n=n), reduced.ranks)
 
 
 @workflow
