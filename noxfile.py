@@ -14,7 +14,19 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "presto", "webapi", "examples", "e2e", "lint", "types"]
+nox.options.sessions = [
+    "core",
+    "sdk",
+    "admin",
+    "k8s_pod",
+    "presto",
+    "webapi",
+    "mpi",
+    "examples",
+    "e2e",
+    "lint",
+    "types",
+]
 
 PYTHON = "3.11"
 # Each package: its folder and the local packages it depends on. A session installs only those and the
@@ -26,6 +38,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
     "presto": ("plugins/presto", ("core", "sdk")),
     "webapi": ("plugins/webapi", ("core", "sdk", "admin")),
+    "mpi": ("plugins/mpi", ("core", "sdk", "k8s_pod")),
 }
 
 
@@ -82,6 +95,15 @@ def webapi(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def mpi(session: nox.Session) -> None:
+    """roost-mpi's tests with a real Open MPI and mpi4py from pip (only here), its examples run with `roost run`
+    and `roost start`, and flytekit's kfmpi plugin (in its own virtualenv) to compare with."""
+    _install(session, "mpi")
+    session.install("-e", "./admin")
+    session.run("pytest", "plugins/mpi/tests", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def admin(session: nox.Session) -> None:
     """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432."""
     _tests(session, "admin")
@@ -112,6 +134,8 @@ def e2e(session: nox.Session) -> None:
         "-e",
         "./plugins/webapi",
     )
+    # The plugins' SDK sides, so that `roost register examples/` loads their examples (no MPI needed to register).
+    session.install("-e", "./plugins/mpi")
     session.install("pytest>=8", "pytest-timeout>=2.3", "pyyaml", "uv")
     session.run("pytest", "tests/e2e", *session.posargs)
 

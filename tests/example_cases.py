@@ -20,8 +20,10 @@ ARGUMENTS = {
 PLUGIN_EXAMPLES = {
     "trino_trips.py": "plugins/presto/tests (nox -s presto), against its Trino test server",
     "bigquery_snowflake.py": "plugins/webapi/tests/test_example.py (nox -s webapi), against the stand-ins",
+    "mpi_": "plugins/mpi/tests (nox -s mpi)",
 }
-"""Examples that need a plugin package and stand-in services: their plugin's session runs them."""
+"""Examples of plugin packages, by file name or file-name prefix → the tests that run them (in the plugin's own
+session, which installs the plugin and its heavy dependencies or stand-ins); the examples session leaves them out."""
 
 ANSWERS = {
     "basics.py": {"o0": 25, "o1": 17.0, "o2": "hello, roost"},

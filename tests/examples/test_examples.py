@@ -32,7 +32,10 @@ def roost_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_every_example_is_covered():
-    assert sorted(p.name for p in EXAMPLES.glob("*.py")) == sorted([*ARGUMENTS, *PLUGIN_EXAMPLES])
+    plugins = tuple(PLUGIN_EXAMPLES)
+    assert sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith(plugins)) == sorted(
+        ARGUMENTS
+    )
 
 
 @pytest.mark.parametrize("example", sorted(ARGUMENTS))

@@ -67,6 +67,10 @@ class Task(Entity):
     kind = "task"
     task_type: ClassVar[str] = "python-task"
     task_type_version: ClassVar[int] = 0
+    runs_in_process: ClassVar[bool] = True
+    """False for task classes that only their engine handler can run (an MPI gang needs ``mpirun``): a local
+    run (``roost run``) then loads the installed engine plugins and hands these tasks to the handler chosen for
+    their task type, in a process of their own, instead of calling :meth:`execute` in its own process."""
 
     def __init__(
         self, name: str, interface: Interface, options: TaskOptions | None = None, task_config: Any = None

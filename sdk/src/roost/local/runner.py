@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import os
 import sys
 import tempfile
 import uuid
@@ -202,9 +203,10 @@ class _LocalRun:
                     **dict.fromkeys(python_types, HANDLER_NAME),
                 },
                 handlers=configured.handlers,
-                shared=configured.shared,
+                shared={**configured.shared, **_out_of_process_environment(tasks)},
                 poll_interval=0.5,
             ),
+            # Tasks that do not run in this process need their task type's handler: a plugin's, or a built-in.
             plugins=EnginePlugins([_LocalHandlers(handler, python_types)], entry_points=plugin_handlers),
             catalog=self._catalog(frames),
             state_store=ObjectStateStore(),
@@ -328,8 +330,6 @@ class _LocalHandlers:
 
 def _configured_engine() -> EngineConfig:
     """The ``engine`` section of the file named by ``$ROOST_CONFIG`` (handler settings, shared sections), if any."""
-    import os
-
     import yaml
 
     from roost_core.errors import ConfigurationError
@@ -348,8 +348,29 @@ def _configured_engine() -> EngineConfig:
 
 
 def _runs_in_process(task: Task) -> bool:
-    """Tasks whose code (or plugin's local execution) runs in Python, as opposed to raw containers."""
-    return type(task).execute is not Task.execute
+    """Tasks whose code (or plugin's local execution) runs in Python, as opposed to raw containers and tasks
+    that only their engine handler runs (``Task.runs_in_process``)."""
+    return task.runs_in_process and type(task).execute is not Task.execute
+
+
+def _out_of_process_environment(tasks: Mapping[str, Task]) -> dict[str, dict[str, Any]]:
+    """The shared ``task_environment`` of tasks run in a process of their own: the source roots of their
+    modules go first on ``PYTHONPATH``, so that ``roost-execute`` imports them as this process did."""
+    from roost.loader import module_name_for_file
+
+    roots: list[str] = []
+    for task in tasks.values():
+        module = sys.modules.get(task.name.rpartition(".")[0]) if not _runs_in_process(task) else None
+        file = getattr(module, "__file__", None)
+        if file:
+            root = str(module_name_for_file(file)[1])
+            if root not in roots:
+                roots.append(root)
+    if not roots:
+        return {}
+    inherited = os.environ.get("PYTHONPATH")
+    path = os.pathsep.join([*roots, inherited] if inherited else roots)
+    return {"task_environment": {"env": {"PYTHONPATH": path}}}
 
 
 def _skip_sleeps(closure: compiler_pb2.CompiledWorkflowClosure) -> None:

@@ -1,0 +1,151 @@
+"""Runs one rank of a local MPI task and records how it ended. ``mpirun`` starts one per rank.
+
+Usage: ``python -I _rank.py RANK_DIR GRACE -- PROGRAM...``. Standard library only, so it runs in isolated
+mode whatever the task's environment holds.
+
+- The rank (``OMPI_COMM_WORLD_RANK``, ``PMI_RANK`` or ``PMIX_RANK``) gets its own folder ``RANK_DIR/<rank>``:
+  the program's ``--output-prefix`` is replaced by ``<rank>/out`` (the engine uploads rank 0's result), and an
+  absolute ``--dest-dir`` (fast-registered code) by ``<rank>/code``, so ranks never write the same files.
+- This process dies with the ``mpirun`` daemon that started it, and the program, its child, dies with this
+  process (``PR_SET_PDEATHSIG``), so when ``mpirun`` ends, however it ends, nothing is left behind. SIGTERM is
+  passed on to the program.
+- A task SDK that catches the user's exception writes ``error.pb`` and then exits normally, and its MPI
+  library's finalize waits for ranks that wait for it: a hang. So once ``error.pb`` shows up and the
+  program has not exited within ``GRACE`` seconds, it is killed. A rank that left an error document exits
+  non-zero either way, which makes ``mpirun`` end every other rank.
+- ``<rank>/exit.json`` records the exit (return code, whether an error document was written, whether the
+  rank was stopped from outside, and when); ``<rank>/stderr.log`` keeps its stderr, also passed on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK")
+_PR_SET_PDEATHSIG = 1
+_POLL = 0.05
+
+
+def rank_of(environ: dict[str, str] | os._Environ[str]) -> int:
+    """This process's rank, from the variables MPI launchers set."""
+    for name in RANK_VARIABLES:
+        if environ.get(name, "").isdigit():
+            return int(environ[name])
+    raise SystemExit(f"roost-mpi: no rank in the environment (none of {', '.join(RANK_VARIABLES)} is set)")
+
+
+def rank_program(program: list[str], folder: Path) -> list[str]:
+    """``program`` with its output prefix and fast-registration folder moved into the rank's ``folder``."""
+    result = list(program)
+    for index, arg in enumerate(result[:-1]):
+        if arg == "--output-prefix":
+            result[index + 1] = (folder / "out").as_uri()
+        elif arg == "--dest-dir" and os.path.isabs(result[index + 1]):
+            result[index + 1] = str(folder / "code")
+    return result
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def _pump(source: IO[bytes], copies: tuple[IO[bytes], ...]) -> None:
+    for line in iter(source.readline, b""):
+        for copy in copies:
+            with contextlib.suppress(OSError, ValueError):
+                copy.write(line)
+                copy.flush()
+
+
+def _write_json(path: Path, data: dict[str, object]) -> None:
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps(data))
+    os.replace(temporary, path)
+
+
+def main(argv: list[str]) -> int:
+    """Run the rank described by ``argv`` (see the module docstring)."""
+    rank_dir, grace, separator, *program = argv[1:]
+    if separator != "--" or not program:
+        raise SystemExit("usage: _rank.py RANK_DIR GRACE -- PROGRAM...")
+    # Die with mpirun's daemon whatever kills it (it puts ranks in process groups of their own, which a
+    # kill of the attempt's group does not reach); then the program dies with this process.
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:
+        return 1
+    rank = rank_of(os.environ)
+    folder = Path(rank_dir) / str(rank)
+    (folder / "code").mkdir(parents=True, exist_ok=True)
+    error_document = folder / "out" / "error.pb"
+    stopped = threading.Event()
+    child: subprocess.Popen[bytes] | None = None
+
+    def on_terminate(signum: int, frame: FrameType | None) -> None:
+        stopped.set()
+        if child is not None:
+            with contextlib.suppress(ProcessLookupError):
+                child.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, on_terminate)
+    signal.signal(signal.SIGINT, on_terminate)
+    with open(folder / "stderr.log", "wb") as log:
+        try:
+            child = subprocess.Popen(
+                rank_program(program, folder),
+                stdin=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                preexec_fn=_die_with_parent,  # noqa: PLW1509 (no thread runs yet in this process)
+            )
+        except OSError as exc:
+            _write_json(
+                folder / "exit.json",
+                {"rank": rank, "start_error": exc.strerror or str(exc), "ended": time.time()},
+            )
+            return 1
+        assert child.stderr is not None
+        pump = threading.Thread(target=_pump, args=(child.stderr, (sys.stderr.buffer, log)), daemon=True)
+        pump.start()
+        _write_json(folder / "rank.json", {"rank": rank, "pid": child.pid})
+        kill_at: float | None = None
+        killed_after_error = False
+        while child.poll() is None:
+            if kill_at is None and error_document.exists():
+                kill_at = time.monotonic() + float(grace)
+            if kill_at is not None and time.monotonic() > kill_at:
+                with contextlib.suppress(ProcessLookupError):
+                    child.kill()
+                killed_after_error = True
+                break
+            time.sleep(_POLL)
+        returncode = child.wait()
+        pump.join(timeout=2)
+    wrote_error = error_document.exists()
+    _write_json(
+        folder / "exit.json",
+        {
+            "rank": rank,
+            "returncode": returncode,
+            "error_document": wrote_error,
+            "killed_after_error": killed_after_error,
+            "stopped": stopped.is_set(),
+            "ended": time.time(),
+        },
+    )
+    return 0 if returncode == 0 and not wrote_error else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

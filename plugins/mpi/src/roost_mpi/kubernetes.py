@@ -1,0 +1,218 @@
+"""The ``mpi-kubernetes`` handler: an MPI task as a Kubeflow ``kubeflow.org/v1`` MPIJob (Training Operator v1,
+the version Flyte's MPI plugin creates). Needs the ``kubernetes`` extra (``roost-k8s-pod``).
+
+Built on ``roost_k8s_pod``'s resource machinery (deterministic names, create once, informers, abort by
+delete, cleanup). The MPIJob:
+
+- ``spec.slotsPerWorker`` = the task's slots; ``spec.runPolicy`` from its run policy;
+- ``Launcher`` and ``Worker`` replica specs, each a pod template made from the task's pod
+  (:func:`roost_k8s_pod.build_pod_spec`: image, resources, environment, secrets, pod templates and every
+  shared default), its primary container named ``mpi`` (the operator's default container), then the group's
+  own image, resources, command and restart policy from ``custom``. The launcher runs the task's command line
+  (``mpirun ... -np N <program>``); workers run their ``command`` when given, else the task's, as Flyte does.
+
+Phases come from the MPIJob's conditions (the latest true one, as Flyte reads them): none or ``Created`` →
+queued; ``Running`` and ``Restarting`` → running; ``Suspended`` → waiting for resources; ``Succeeded`` →
+success once rank output is found under the output prefix; ``Failed`` → the task's own error document when a
+rank wrote one, else a retryable failure with the operator's reason and message.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+from flyteidl.core import tasks_pb2
+from flyteidl.plugins.kubeflow import common_pb2, mpi_pb2
+
+from roost_core.container import ResultKind, completion_transition, read_task_result
+from roost_core.errors import ErrorKind
+from roost_core.handler import Transition
+from roost_k8s_pod import (
+    BuildError,
+    K8sHandlerSettings,
+    K8sResourceHandler,
+    ResourceContext,
+    ResourceKind,
+    build_pod_spec,
+)
+from roost_mpi.job import JobError, read_job
+
+__all__ = ["MPIJOB", "MPIJobHandler", "MPIJobSettings", "mpijob_phase"]
+
+MPIJOB = ResourceKind("kubeflow.org/v1", "MPIJob", "mpijobs")
+"""Training Operator v1's MPIJob."""
+CONTAINER_NAME = "mpi"
+"""The container the operator expects in each replica (``MPIJobDefaultContainerName``)."""
+_RESTART_POLICIES = {
+    common_pb2.RESTART_POLICY_NEVER: "Never",
+    common_pb2.RESTART_POLICY_ON_FAILURE: "OnFailure",
+    common_pb2.RESTART_POLICY_ALWAYS: "Always",
+}
+_CLEAN_POD_POLICIES = {
+    common_pb2.CLEANPOD_POLICY_NONE: "None",
+    common_pb2.CLEANPOD_POLICY_RUNNING: "Running",
+    common_pb2.CLEANPOD_POLICY_ALL: "All",
+}
+_RESOURCE_NAMES = {
+    tasks_pb2.Resources.CPU: "cpu",
+    tasks_pb2.Resources.MEMORY: "memory",
+    tasks_pb2.Resources.EPHEMERAL_STORAGE: "ephemeral-storage",
+}
+
+
+class MPIJobSettings(K8sHandlerSettings):
+    """The settings of ``mpi-kubernetes`` (``engine.handlers.mpi-kubernetes``): the shared ``kubernetes`` and
+    ``task_environment`` sections, which it reads as the Pod handler does."""
+
+
+class MPIJobHandler(K8sResourceHandler):
+    """Runs ``mpi`` tasks as Kubeflow MPIJobs; see the module docstring."""
+
+    name = "mpi-kubernetes"
+    resource_kind = MPIJOB
+    settings_class = MPIJobSettings
+
+    def build_resource(self, ctx: ResourceContext) -> dict[str, Any]:
+        """The MPIJob of the attempt."""
+        try:
+            job = read_job(ctx.task).message
+        except JobError as exc:
+            raise BuildError(str(exc)) from None
+        pod = build_pod_spec(ctx)
+        spec: dict[str, Any] = {
+            "slotsPerWorker": int(job.slots) or 1,
+            "mpiReplicaSpecs": {
+                "Launcher": self._replica(
+                    ctx, pod.spec, pod.metadata, pod.primary_container, job.launcher_replicas
+                ),
+                "Worker": self._replica(
+                    ctx, pod.spec, pod.metadata, pod.primary_container, job.worker_replicas
+                ),
+            },
+        }
+        if job.HasField("run_policy"):
+            spec["runPolicy"] = _run_policy(job.run_policy)
+        return {"apiVersion": MPIJOB.api_version, "kind": MPIJOB.kind, "spec": spec}
+
+    def phase_of(self, ctx: ResourceContext, obj: Mapping[str, Any]) -> Transition:
+        """The attempt's phase from the MPIJob's conditions (see :func:`mpijob_phase`)."""
+        phase = mpijob_phase(obj)
+        where = f"{ctx.describe()}: MPIJob {ctx.namespace}/{ctx.name}"
+        if phase.kind == "queued":
+            return Transition.queued(reason=phase.reason or "waiting for the MPI operator")
+        if phase.kind == "running":
+            return Transition.running(reason=phase.reason)
+        if phase.kind == "suspended":
+            return Transition.waiting_for_resources(f"{where} is suspended: {phase.message}", wake_after=None)
+        result = read_task_result(ctx.task_context.storage, ctx.task_context.output_prefix)
+        if phase.kind == "succeeded" or result.kind is ResultKind.ERROR:
+            return completion_transition(result, ctx.task)
+        return Transition.failure(
+            phase.reason or "MPIJobFailed",
+            f"{where} failed: {phase.message or 'the operator gave no message'}",
+            kind=ErrorKind.USER,
+        )
+
+    def _replica(
+        self,
+        ctx: ResourceContext,
+        pod_spec: Mapping[str, Any],
+        metadata: Mapping[str, Any],
+        primary: str,
+        group: mpi_pb2.DistributedMPITrainingReplicaSpec,
+    ) -> dict[str, Any]:
+        spec = copy.deepcopy(dict(pod_spec))
+        spec.pop("restartPolicy", None)
+        container = next(c for c in spec["containers"] if c.get("name") == primary)
+        container["name"] = CONTAINER_NAME
+        if group.image:
+            container["image"] = group.image
+        if group.command:
+            container["command"] = list(group.command)
+            container.pop("args", None)
+        resources = _resources(ctx, group.resources)
+        if resources:
+            container["resources"] = resources
+        template: dict[str, Any] = {"spec": spec}
+        if metadata:
+            template["metadata"] = copy.deepcopy(dict(metadata))
+        return {
+            "replicas": int(group.replicas) or 1,
+            "restartPolicy": _RESTART_POLICIES.get(group.restart_policy, "Never"),
+            "template": template,
+        }
+
+
+def _resources(ctx: ResourceContext, resources: tasks_pb2.Resources) -> dict[str, dict[str, str]]:
+    """A replica group's own resources as Kubernetes requests and limits (GPUs by the configured name)."""
+    names = {**_RESOURCE_NAMES, tasks_pb2.Resources.GPU: ctx.kubernetes.gpu_resource_name}
+    converted: dict[str, dict[str, str]] = {}
+    for key, entries in (("requests", resources.requests), ("limits", resources.limits)):
+        values = {names[e.name]: e.value for e in entries if e.name in names}
+        if values:
+            converted[key] = values
+    return converted
+
+
+def _run_policy(policy: common_pb2.RunPolicy) -> dict[str, Any]:
+    converted: dict[str, Any] = {"cleanPodPolicy": _CLEAN_POD_POLICIES.get(policy.clean_pod_policy, "None")}
+    if policy.ttl_seconds_after_finished:
+        converted["ttlSecondsAfterFinished"] = int(policy.ttl_seconds_after_finished)
+    if policy.active_deadline_seconds:
+        converted["activeDeadlineSeconds"] = int(policy.active_deadline_seconds)
+    if policy.backoff_limit:
+        converted["backoffLimit"] = int(policy.backoff_limit)
+    return converted
+
+
+class MPIJobPhase:
+    """What an MPIJob's status says: ``kind`` (queued, running, suspended, succeeded, failed), and the
+    condition's reason and message."""
+
+    __slots__ = ("kind", "message", "reason")
+
+    def __init__(self, kind: str, reason: str = "", message: str = "") -> None:
+        self.kind = kind
+        self.reason = reason
+        self.message = message
+
+    def __repr__(self) -> str:
+        return f"MPIJobPhase({self.kind!r}, {self.reason!r}, {self.message!r})"
+
+
+_KINDS = {
+    "Created": "queued",
+    "Running": "running",
+    "Restarting": "running",
+    "Suspended": "suspended",
+    "Succeeded": "succeeded",
+    "Failed": "failed",
+}
+
+
+def mpijob_phase(obj: Mapping[str, Any]) -> MPIJobPhase:
+    """The phase of an MPIJob from its conditions: the last true one in time (ties: the later in the list),
+    as the operator appends them; a terminal condition wins over any other."""
+    conditions = [
+        c
+        for c in ((obj.get("status") or {}).get("conditions") or [])
+        if c.get("status") == "True" and c.get("type")
+    ]
+    if not conditions:
+        return MPIJobPhase("queued")
+    terminal = [c for c in conditions if c["type"] in ("Succeeded", "Failed")]
+    ordered = sorted(
+        enumerate(terminal or conditions),
+        key=lambda item: (
+            str(item[1].get("lastTransitionTime") or item[1].get("lastUpdateTime") or ""),
+            item[0],
+        ),
+    )
+    latest = ordered[-1][1]
+    return MPIJobPhase(
+        _KINDS.get(str(latest["type"]), "queued"),
+        str(latest.get("reason") or ""),
+        str(latest.get("message") or ""),
+    )
