@@ -14,7 +14,7 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "examples", "e2e", "lint", "types"]
+nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "ray", "examples", "e2e", "lint", "types"]
 
 PYTHON = "3.11"
 # Each package: its folder and the local packages it depends on. A session installs only those and the
@@ -24,6 +24,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sdk": ("sdk", ("core",)),
     "admin": ("admin", ("core", "sdk")),
     "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
+    "ray": ("plugins/ray", ("core", "sdk")),
 }
 
 
@@ -61,6 +62,17 @@ def sdk(session: nox.Session) -> None:
 def k8s_pod(session: nox.Session) -> None:
     """roost-k8s-pod's tests, against its Kubernetes API test server (kubectl comes with the test extra)."""
     _tests(session, "k8s_pod")
+
+
+@nox.session(python=PYTHON)
+def ray(session: nox.Session) -> None:
+    """roost-ray's tests, on a real local Ray (installed only here); the end-to-end tests also install the
+    admin (`roost start`) and build a flytekit + flytekitplugins-ray virtualenv on first run."""
+    session.install(
+        *("-e", "./core", "-e", "./sdk", "-e", "./admin", "-e", "./plugins/k8s_pod[testing]"),
+        *("-e", "./plugins/ray[test,kubernetes]"),
+    )
+    session.run("pytest", "plugins/ray/tests", *session.posargs)
 
 
 @nox.session(python=PYTHON)
