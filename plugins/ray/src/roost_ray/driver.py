@@ -28,7 +28,14 @@ from roost_ray.runtime import RuntimePool, RuntimeShape, shape_for
 if TYPE_CHECKING:
     from roost.extend import TaskOptions
 
-__all__ = ["DEFAULT_OBJECT_STORE", "OBJECT_STORE_FRACTION", "check_runtime_env", "connect", "local_shape"]
+__all__ = [
+    "DEFAULT_OBJECT_STORE",
+    "OBJECT_STORE_FRACTION",
+    "check_runtime_env",
+    "close_local_runtimes",
+    "connect",
+    "local_shape",
+]
 
 DEFAULT_OBJECT_STORE = 256 * 1024**2
 """The object store of a local runtime for a task that names no memory."""
@@ -58,6 +65,22 @@ def _local_pool() -> RuntimePool:
             _pool = RuntimePool(reuse=True, idle_timeout=float("inf"))
             atexit.register(_pool.close)
         return _pool
+
+
+def close_local_runtimes() -> None:
+    """Disconnect this process's driver and stop its local runtimes (they also stop when the process exits)."""
+    global _pool
+    with _pool_lock:
+        pool, _pool = _pool, None
+    if pool is None:
+        return
+    with _connection.changed:
+        if "ray" in sys.modules and not _connection.users:
+            import ray
+
+            ray.shutdown()
+            _connection.key = None
+    pool.close()
 
 
 def local_shape(options: TaskOptions, head_params: Mapping[str, str] | None = None) -> RuntimeShape:
