@@ -63,7 +63,9 @@ def _local_pool() -> RuntimePool:
     with _pool_lock:
         if _pool is None:
             _pool = RuntimePool(reuse=True, idle_timeout=float("inf"))
-            atexit.register(_pool.close)
+            # After Ray's own exit handler was registered (at import), so it runs first: the driver leaves,
+            # then its cluster stops.
+            atexit.register(close_local_runtimes)
         return _pool
 
 
@@ -178,10 +180,13 @@ def check_runtime_env(label: str, runtime_env: Mapping[str, Any]) -> None:
     except RuntimeEnvSetupError as exc:
         raise RuntimeEnvError(
             f"{label}: RayJobConfig.runtime_env {json.dumps(dict(runtime_env))} failed to install; fix the "
-            f"packages or paths it names. Ray said: {_first_lines(str(exc))}"
+            f"packages or paths it names. Ray said: {_gist(str(exc))}"
         ) from None
 
 
-def _first_lines(text: str, count: int = 12) -> str:
+def _gist(text: str, tail: int = 3) -> str:
+    """The first line of Ray's report and its last ones (the error itself), without the traceback between."""
     lines = [line for line in text.splitlines() if line.strip()]
-    return "\n".join(lines[:count])
+    if len(lines) <= tail + 1:
+        return "\n".join(lines)
+    return "\n".join([lines[0], "...", *lines[-tail:]])

@@ -160,7 +160,9 @@ class RayRuntime:
             *([f"--memory={shape.memory}"] if shape.memory else []),
             *(f"--{name}={value}" for name, value in shape.start_params),
         ]
-        env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
+        # One try at installing a runtime environment: Ray's default three (each building a virtualenv) makes a
+        # broken one take minutes to report; what fails to install once fails again.
+        env = {"RUNTIME_ENV_RETRY_TIMES": "1", **os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
         env.pop("RAY_ADDRESS", None)
         with open(self.log, "wb") as log:
             try:
