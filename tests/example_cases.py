@@ -17,6 +17,9 @@ ARGUMENTS = {
 }
 """The `roost run` arguments after the file: the workflow and its inputs."""
 
+PLUGIN_EXAMPLES = {"ray_fanout.py": "plugins/ray"}
+"""Examples that need a plugin package, run by that package's own session (its tests), not here."""
+
 ANSWERS = {
     "basics.py": {"o0": 25, "o1": 17.0, "o2": "hello, roost"},
     "map.py": {"o0": 30},
