@@ -46,7 +46,10 @@ def server(flytekit_venv: Path, flytekit_image: str, tmp_path_factory: pytest.Te
         "log_dir": str(folder / "task-logs"),
         "idle_timeout": 20,
     }
-    started = start_roost(folder, {"engine": {"handlers": {"ray-local": ray_local}}})
+    # flytekit's plain tasks run through local-process, which needs the same image mapping.
+    local_process = {"image_environments": ray_local["image_environments"], "log_dir": ray_local["log_dir"]}
+    handlers = {"ray-local": ray_local, "local-process": local_process}
+    started = start_roost(folder, {"engine": {"handlers": handlers}})
     yield started
     started.stop()
 
