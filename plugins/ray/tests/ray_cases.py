@@ -21,7 +21,10 @@ CASES = {
         ttl_seconds_after_finished=60,
     ),
     "clamped": RayJobConfig(
-        worker_node_config=[WorkerNodeConfig("a", 3, min_replicas=5), WorkerNodeConfig("b", 3, max_replicas=1)]
+        worker_node_config=[
+            WorkerNodeConfig("a", 3, min_replicas=5),
+            WorkerNodeConfig("b", 3, max_replicas=1),
+        ]
     ),
     "resources": RayJobConfig(
         head_node_config=HeadNodeConfig(requests=Resources(cpu="1", mem="2Gi")),

@@ -2,8 +2,8 @@
 
 import os
 import time
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import ray
 
@@ -73,7 +73,10 @@ BROKEN_ENV = {"conda": "roost-no-such-conda-env"}
 """A runtime environment that cannot install: a conda environment that does not exist (nor does conda)."""
 
 
-@task(task_config=RayJobConfig(worker_node_config=WORKERS, runtime_env=BROKEN_ENV), limits=Resources(cpu="1", mem="512Mi"))
+@task(
+    task_config=RayJobConfig(worker_node_config=WORKERS, runtime_env=BROKEN_ENV),
+    limits=Resources(cpu="1", mem="512Mi"),
+)
 def uninstallable(n: int) -> int:
     """Never gets to run its remote call."""
     return ray.get(square.remote(n))

@@ -18,11 +18,18 @@ HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[2] / "examples"
 EXAMPLE = "ray_fanout.py"
 ANSWER = "the squares below 100 sum to 328350"
+PROJECT = ("--project", "flytesnacks", "--domain", "development")
 
 
 def _roost(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [tool("roost"), *args], capture_output=True, text=True, env=env, cwd=EXAMPLES, timeout=timeout, check=False
+        [tool("roost"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=EXAMPLES,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -38,7 +45,9 @@ def test_the_example_runs_with_roost_run(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def server(flytekit_venv: Path, flytekit_image: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostServer]:
+def server(
+    flytekit_venv: Path, flytekit_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RoostServer]:
     folder = tmp_path_factory.mktemp("roost-start")
     ray_local = {
         "image_environments": {flytekit_image: str(flytekit_venv)},
@@ -75,19 +84,36 @@ def test_a_flytekit_ray_workflow_registered_with_pyflyte_runs(
 ) -> None:
     project = shutil.copytree(HERE / "flytekit_project", tmp_path / "project")
     config = tmp_path / "pyflyte.yaml"
-    config.write_text(yaml.safe_dump({"admin": {"endpoint": f"dns:///{server.grpc_endpoint}", "insecure": True}}))
-    env = {"PATH": f"{flytekit_venv / 'bin'}:/usr/bin:/bin", "HOME": str(tmp_path), "FLYTE_SDK_LOGGING_LEVEL": "40"}
+    config.write_text(
+        yaml.safe_dump({"admin": {"endpoint": f"dns:///{server.grpc_endpoint}", "insecure": True}})
+    )
+    env = {
+        "PATH": f"{flytekit_venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "FLYTE_SDK_LOGGING_LEVEL": "40",
+    }
     pyflyte = str(flytekit_venv / "bin" / "pyflyte")
     register = subprocess.run(
-        [pyflyte, "--config", str(config), "register", "--project", "flytesnacks", "--domain", "development"]
-        + ["--version", "ray1", "ray_flows.py"],
-        capture_output=True, text=True, cwd=project, env=env, timeout=300, check=False,
+        [pyflyte, "--config", str(config), "register", *PROJECT, "--version", "ray1", "ray_flows.py"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert register.returncode == 0, _explain(server, register)
     run = subprocess.run(
         [str(flytekit_venv / "bin" / "python"), "run_remote.py", str(config), "ray_flows.wf", "ray1", "12"],
-        capture_output=True, text=True, cwd=project, env=env, timeout=400, check=False,
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=env,
+        timeout=400,
+        check=False,
     )
     assert run.returncode == 0, _explain(server, run)
     result = json.loads(run.stdout.strip().splitlines()[-1])
-    assert result == {"phase": "SUCCEEDED", "o0": f"total={sum(i * i for i in range(12))}"}, _explain(server, run)
+    assert result == {"phase": "SUCCEEDED", "o0": f"total={sum(i * i for i in range(12))}"}, _explain(
+        server, run
+    )

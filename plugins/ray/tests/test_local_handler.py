@@ -86,14 +86,18 @@ def test_abort_kills_the_driver_and_every_process_of_the_runtime(
     ctx = task_context(tmp_path, template, inputs=_string_inputs(marker=str(marker)), execution="abort")
     driver = Driver(handler, ctx, wait=120)
     driver.until(lambda t: t.phase is TaskPhase.RUNNING, "the driver running")
-    wait_until(lambda: marker.exists() and marker.read_text(), "a Ray worker running the remote call", timeout=120)
+    wait_until(
+        lambda: marker.exists() and marker.read_text(), "a Ray worker running the remote call", timeout=120
+    )
     worker = int(marker.read_text())
     session = driver.ctx.state["runtime"]["session"]
     supervisor = driver.ctx.state["process"]["pid"]
     assert worker in session_processes(session)
     driver.abort()
     wait_until(lambda: not session_processes(session), "the runtime's processes gone", timeout=30)
-    wait_until(lambda: not _alive(worker) and not _group_alive(supervisor), "driver and worker gone", timeout=30)
+    wait_until(
+        lambda: not _alive(worker) and not _group_alive(supervisor), "driver and worker gone", timeout=30
+    )
     assert handler.pool.runtimes() == []
 
 

@@ -73,7 +73,7 @@ class WorkerNodeConfig:
 class AutoscalerOptionsConfig:
     """KubeRay's autoscaler sidecar: how eagerly it scales, how long idle workers live, its image and pod."""
 
-    UpscalingMode: ClassVar[type[Any]] = ray_pb2.AutoscalerOptions.UpscalingMode  # type: ignore[assignment]
+    UpscalingMode: ClassVar[Any] = ray_pb2.AutoscalerOptions.UpscalingMode
     upscaling_mode: int | None = None
     """``AutoscalerOptionsConfig.UpscalingMode.UPSCALING_MODE_DEFAULT`` (``_AGGRESSIVE``, ``_CONSERVATIVE``)."""
     idle_timeout_seconds: int | None = None
@@ -106,7 +106,7 @@ def config_problems(config: object) -> list[str]:
     if not isinstance(config, RayJobConfig):
         return [f"task_config must be a RayJobConfig, not {type(config).__name__}"]
     problems: list[str] = []
-    workers = config.worker_node_config
+    workers: object = config.worker_node_config  # checked: users pass anything
     if not isinstance(workers, list | tuple):
         problems.append(
             "RayJobConfig.worker_node_config must be a list of WorkerNodeConfig, "
@@ -114,7 +114,8 @@ def config_problems(config: object) -> list[str]:
         )
         workers = []
     names: set[str] = set()
-    for index, worker in enumerate(workers):
+    given: list[object] = list(workers)
+    for index, worker in enumerate(given):
         where = f"RayJobConfig.worker_node_config[{index}]"
         if not isinstance(worker, WorkerNodeConfig):
             problems.append(f"{where} must be a WorkerNodeConfig, not {type(worker).__name__}")
@@ -138,17 +139,23 @@ def config_problems(config: object) -> list[str]:
             problems.append(f"{where}: min_replicas ({low}) is greater than max_replicas ({high})")
         problems += _pod_problems(where, worker)
         problems += _params_problems(f"{where}.ray_start_params", worker.ray_start_params)
-    head = config.head_node_config
+    head: object = config.head_node_config
     if head is not None:
         if not isinstance(head, HeadNodeConfig):
-            problems.append(f"RayJobConfig.head_node_config must be a HeadNodeConfig, not {type(head).__name__}")
+            problems.append(
+                f"RayJobConfig.head_node_config must be a HeadNodeConfig, not {type(head).__name__}"
+            )
         else:
             problems += _pod_problems("RayJobConfig.head_node_config", head)
-            problems += _params_problems("RayJobConfig.head_node_config.ray_start_params", head.ray_start_params)
+            problems += _params_problems(
+                "RayJobConfig.head_node_config.ray_start_params", head.ray_start_params
+            )
     ttl = config.ttl_seconds_after_finished
     if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
-        problems.append(f"RayJobConfig.ttl_seconds_after_finished must be a non-negative integer, not {ttl!r}")
-    env = config.runtime_env
+        problems.append(
+            f"RayJobConfig.ttl_seconds_after_finished must be a non-negative integer, not {ttl!r}"
+        )
+    env: object = config.runtime_env
     if env is not None:
         if not isinstance(env, Mapping):
             problems.append(f"RayJobConfig.runtime_env must be a dict, not {type(env).__name__}")

@@ -42,8 +42,16 @@ DEFAULT_OBJECT_STORE = 256 * 1024**2
 OBJECT_STORE_FRACTION = 0.3
 """The share of a task's memory given to a local runtime's object store."""
 
-_pool: RuntimePool | None = None
-_pool_lock = threading.Lock()
+
+class _Pools:
+    """This process's local runtime pool, made on first use."""
+
+    def __init__(self) -> None:
+        self.pool: RuntimePool | None = None
+        self.lock = threading.Lock()
+
+
+_pools = _Pools()
 
 
 class _Connection:
@@ -59,26 +67,24 @@ _connection = _Connection()
 
 
 def _local_pool() -> RuntimePool:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = RuntimePool(reuse=True, idle_timeout=float("inf"))
+    with _pools.lock:
+        if _pools.pool is None:
+            _pools.pool = RuntimePool(reuse=True, idle_timeout=float("inf"))
             # After Ray's own exit handler was registered (at import), so it runs first: the driver leaves,
             # then its cluster stops.
             atexit.register(close_local_runtimes)
-        return _pool
+        return _pools.pool
 
 
 def close_local_runtimes() -> None:
     """Disconnect this process's driver and stop its local runtimes (they also stop when the process exits)."""
-    global _pool
-    with _pool_lock:
-        pool, _pool = _pool, None
+    with _pools.lock:
+        pool, _pools.pool = _pools.pool, None
     if pool is None:
         return
     with _connection.changed:
         if "ray" in sys.modules and not _connection.users:
-            import ray
+            import ray  # type: ignore[import-not-found,unused-ignore]
 
             ray.shutdown()
             _connection.key = None
@@ -108,7 +114,7 @@ def connect(
     label: str, config: RayJobConfig, options: TaskOptions, fn: Callable[..., Any]
 ) -> Callable[[], None]:
     """Make this process a driver of the task's Ray job; returns what releases it."""
-    import ray
+    import ray  # type: ignore[import-not-found,unused-ignore]
 
     address = config.address or os.environ.get("RAY_ADDRESS", "")
     lease: str | None = None
@@ -120,7 +126,9 @@ def connect(
         runtime.ready.wait()
         if runtime.error is not None:
             _local_pool().release(lease)
-            raise RuntimeError(f"{label}: could not start a local Ray runtime ({shape.describe()}): {runtime.error}")
+            raise RuntimeError(
+                f"{label}: could not start a local Ray runtime ({shape.describe()}): {runtime.error}"
+            )
         address = runtime.address
     runtime_env = dict(config.runtime_env or {})
     key = (address, json.dumps(runtime_env, sort_keys=True))
@@ -166,15 +174,12 @@ def _code_paths(fn: Callable[..., Any]) -> list[str]:
 
 def check_runtime_env(label: str, runtime_env: Mapping[str, Any]) -> None:
     """Install the job's runtime environment now, so that its failure names the task and the field."""
-    import ray
-    from ray.exceptions import RuntimeEnvSetupError
+    import ray  # type: ignore[import-not-found,unused-ignore]
+    from ray.exceptions import RuntimeEnvSetupError  # type: ignore[import-not-found,unused-ignore]
 
     from roost_ray.task import RuntimeEnvError
 
-    @ray.remote(num_cpus=0)
-    def ready() -> bool:
-        return True
-
+    ready = ray.remote(num_cpus=0)(_ready)
     try:
         ray.get(ready.remote())
     except RuntimeEnvSetupError as exc:
@@ -182,6 +187,11 @@ def check_runtime_env(label: str, runtime_env: Mapping[str, Any]) -> None:
             f"{label}: RayJobConfig.runtime_env {json.dumps(dict(runtime_env))} failed to install; fix the "
             f"packages or paths it names. Ray said: {_gist(str(exc))}"
         ) from None
+
+
+def _ready() -> bool:
+    """A remote call that needs nothing but the job's runtime environment."""
+    return True
 
 
 def _gist(text: str, tail: int = 3) -> str:

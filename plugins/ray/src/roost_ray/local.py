@@ -31,7 +31,14 @@ from google.protobuf.json_format import MessageToDict
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskContext, TaskHandler, TaskLog, TaskPhase, Transition
 from roost_core.handlers.local_process import LocalProcessHandler
-from roost_ray.runtime import RayRuntime, RuntimePool, RuntimeShape, kill_session, session_processes, shape_for
+from roost_ray.runtime import (
+    RayRuntime,
+    RuntimePool,
+    RuntimeShape,
+    kill_session,
+    session_processes,
+    shape_for,
+)
 from roost_ray.settings import RayLocalSettings
 
 __all__ = ["RayLocalHandler"]
@@ -142,9 +149,7 @@ class RayLocalHandler(TaskHandler):
         return str(Path(sys.executable).parent / "ray")
 
     def _process_context(self, ctx: TaskContext, state: Mapping[str, Any], address: str) -> TaskContext:
-        return dataclasses.replace(
-            ctx, state=state, environment={**ctx.environment, "RAY_ADDRESS": address}
-        )
+        return dataclasses.replace(ctx, state=state, environment={**ctx.environment, "RAY_ADDRESS": address})
 
     def _wrap(
         self,
@@ -172,10 +177,10 @@ class RayLocalHandler(TaskHandler):
         held = self.pool.holder(user)
         self.pool.release(user, stop_if_alone=abort)
         session = (ctx.state.get("runtime") or {}).get("session")
-        if held is None and isinstance(session, int) and not self._known(session):
-            # The runtime of an engine that is gone (this attempt outlived a restart): no new attempt joins it.
-            if session_processes(session):
-                kill_session(session)
+        # The runtime of an engine that is gone (this attempt outlived a restart): no new attempt joins it.
+        unknown = held is None and isinstance(session, int) and not self._known(session)
+        if unknown and isinstance(session, int) and session_processes(session):
+            kill_session(session)
 
     def _known(self, session: int) -> bool:
         return any(r.session == session for r in self.pool.runtimes())
@@ -188,6 +193,13 @@ def _runtime_state(runtime: RayRuntime) -> dict[str, Any]:
 def _attempt_key(ctx: TaskContext) -> str:
     execution = ctx.task_execution_id.node_execution_id.execution_id
     identity = "\0".join(
-        [execution.project, execution.domain, execution.name, ctx.node_id, str(ctx.attempt), ctx.output_prefix]
+        [
+            execution.project,
+            execution.domain,
+            execution.name,
+            ctx.node_id,
+            str(ctx.attempt),
+            ctx.output_prefix,
+        ]
     )
     return hashlib.sha256(identity.encode()).hexdigest()[:24]

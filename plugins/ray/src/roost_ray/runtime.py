@@ -282,17 +282,13 @@ class RuntimePool:
     ) -> RayRuntime:
         """The runtime ``user`` runs on: the one it already holds, a live one of the same shape, or a new one."""
         with self._lock:
-            for runtime in self._runtimes.values():
-                if user in runtime.users:
-                    return runtime
+            for held in self._runtimes.values():
+                if user in held.users:
+                    return held
             if self._closed:
                 raise RuntimeStartError("the Ray runtime pool is closed")
             runtime = next(
-                (
-                    r
-                    for r in self._runtimes.values()
-                    if r.shape == shape and self.reuse and r.error is None
-                ),
+                (r for r in self._runtimes.values() if r.shape == shape and self.reuse and r.error is None),
                 None,
             )
             if runtime is None:
@@ -301,7 +297,10 @@ class RuntimePool:
                 runtime = RayRuntime(shape, folder)
                 self._runtimes[str(folder)] = runtime
                 threading.Thread(
-                    target=runtime.start, args=(self.start_timeout,), name=f"ray start {folder.name}", daemon=True
+                    target=runtime.start,
+                    args=(self.start_timeout,),
+                    name=f"ray start {folder.name}",
+                    daemon=True,
                 ).start()
             runtime.users.add(user)
             runtime.idle_since = None
