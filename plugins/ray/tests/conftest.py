@@ -15,6 +15,7 @@ from roost_core.testing.virtualenv import (
     kept_folder,
     requirements_key,
 )
+from roost_ray.runtime import session_processes, started_sessions
 
 FLYTEKIT_REQUIREMENTS = ("flytekit==1.16.31", "flytekitplugins-ray==1.16.31", "kubernetes>=30,<37")
 DEFAULT_IMAGE = "from flytekit.configuration import DefaultImages; print(DefaultImages.default_image())"
@@ -38,20 +39,6 @@ def flytekit_image(flytekit_venv: Path) -> str:
     return subprocess.run(asked, capture_output=True, text=True, timeout=120, check=True).stdout.strip()
 
 
-def ray_runtime_processes() -> list[str]:
-    """Command lines of live processes of local runtimes started by these tests (their folders' prefix)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if "roost-ray-" in command:
-                found.append(f"{entry.name}: {command[:200]}")
-    return found
-
-
 @pytest.fixture(autouse=True, scope="session")
 def no_runtime_left() -> Iterator[None]:
     """Every local Ray runtime the tests started is gone when they end."""
@@ -59,5 +46,6 @@ def no_runtime_left() -> Iterator[None]:
     from roost_ray import driver
 
     driver.close_local_runtimes()
-    left = ray_runtime_processes()
-    assert not left, "local Ray runtime processes were left running:\n" + "\n".join(left)
+    left = {session: session_processes(session) for session in started_sessions()}
+    left = {session: pids for session, pids in left.items() if pids}
+    assert not left, f"processes of local Ray runtimes were left running (session: pids): {left}"

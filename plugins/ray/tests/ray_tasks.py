@@ -99,3 +99,9 @@ def hang(marker: str) -> int:
 def fan_stats(n: int) -> tuple[int, float]:
     """The sum of squares below n (one remote call each), and the CPUs of the cluster it ran on."""
     return sum(ray.get([square.remote(i) for i in range(n)])), ray.cluster_resources()["CPU"]
+
+
+@task(task_config=RayJobConfig(worker_node_config=WORKERS), limits=Resources(cpu="1", mem="512Mi"))
+def fan_out_int(n: int) -> int:
+    """The sum of squares below n, one remote call each."""
+    return sum(ray.get([square.remote(i) for i in range(n)]))

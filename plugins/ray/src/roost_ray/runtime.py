@@ -38,6 +38,7 @@ __all__ = [
     "parse_cpu",
     "parse_memory",
     "session_processes",
+    "started_sessions",
 ]
 
 MIN_OBJECT_STORE_MEMORY = 78_643_200
@@ -58,6 +59,15 @@ _MEMORY_SUFFIXES = {
 # ray start flags a task's head_node_config may pass through to a local head: they shape what the head offers
 # its tasks. Ports, addresses, folders and the like stay the runtime's own.
 PASSED_START_PARAMS = frozenset({"num-gpus", "resources"})
+
+
+_started: set[int] = set()
+
+
+def started_sessions() -> set[int]:
+    """The sessions of every runtime this process started (stopped ones included): what to look for when
+    checking that nothing was left running."""
+    return set(_started)
 
 
 class RuntimeStartError(Exception):
@@ -178,6 +188,7 @@ class RayRuntime:
                 raise RuntimeStartError(f"could not run {shape.ray!r}: {exc}") from None
         self._process = process
         self.session = process.pid
+        _started.add(process.pid)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if _READY_LINE in self.log.read_text(errors="replace"):
