@@ -221,27 +221,43 @@ class RayRuntime:
 
 
 def session_processes(session: int) -> list[int]:
-    """The pids of the live processes in a session."""
+    """The pids of the live processes in a session (zombies, dead but not yet reaped, are left out)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
-                if os.getsid(int(entry)) == session:
+                if os.getsid(int(entry)) == session and not _zombie(entry):
                     found.append(int(entry))
             except (ProcessLookupError, PermissionError):
                 continue
     return found
 
 
+def _zombie(pid: str) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # gone
+    return stat[stat.rindex(")") + 2 :].startswith(("Z", "X"))
+
+
 def kill_session(session: int, *, grace: float = 2.0) -> None:
-    """SIGTERM every process of the session, then SIGKILL what is left after ``grace`` seconds."""
+    """SIGTERM every process of the session, SIGKILL what is left after ``grace`` seconds, and wait (as long
+    again) for those to be gone."""
     _signal_all(session_processes(session), signal.SIGTERM)
-    deadline = time.monotonic() + grace
+    if _gone(session, grace):
+        return
+    _signal_all(session_processes(session), signal.SIGKILL)
+    _gone(session, grace)
+
+
+def _gone(session: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not session_processes(session):
-            return
+            return True
         time.sleep(0.05)
-    _signal_all(session_processes(session), signal.SIGKILL)
+    return not session_processes(session)
 
 
 def _signal_all(pids: Iterable[int], sig: signal.Signals) -> None:
