@@ -13,6 +13,7 @@ off, or when the pool closes).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import math
 import os
@@ -303,6 +304,8 @@ class RuntimePool:
         self._lock = threading.Lock()
         self._closed = False
         self._reaper: threading.Timer | None = None
+        # A process that exits normally without closing its pool still stops its runtimes.
+        atexit.register(self.close)
 
     def acquire(
         self, shape: RuntimeShape, user: str, on_ready: Callable[[], None] = lambda: None
