@@ -22,6 +22,7 @@ nox.options.sessions = [
     "presto",
     "webapi",
     "mpi",
+    "ray",
     "examples",
     "e2e",
     "lint",
@@ -39,7 +40,11 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "presto": ("plugins/presto", ("core", "sdk")),
     "webapi": ("plugins/webapi", ("core", "sdk", "admin")),
     "mpi": ("plugins/mpi", ("core", "sdk", "k8s_pod")),
+    "ray": ("plugins/ray", ("core", "sdk")),
 }
+
+HEAVY = {"ray"}
+"""Packages whose dependencies (Ray, Spark, MPI) are installed only in their own session."""
 
 
 def _install(session: nox.Session, name: str, extras: str = "test") -> None:
@@ -104,6 +109,17 @@ def mpi(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def ray(session: nox.Session) -> None:
+    """roost-ray's tests, on a real local Ray (installed only here); the end-to-end tests also install the
+    admin (`roost start`) and build a flytekit + flytekitplugins-ray virtualenv on first run."""
+    session.install(
+        *("-e", "./core", "-e", "./sdk", "-e", "./admin", "-e", "./plugins/k8s_pod[testing]"),
+        *("-e", "./plugins/ray[test,kubernetes]"),
+    )
+    session.run("pytest", "plugins/ray/tests", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def admin(session: nox.Session) -> None:
     """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432."""
     _tests(session, "admin")
@@ -162,10 +178,11 @@ def types(session: nox.Session) -> None:
         "types-requests",
         "uv",
     )
-    session.install(*[arg for folder, _ in PACKAGES.values() for arg in ("-e", f"./{folder}")])
-    session.install(
-        "-e", "./plugins/webapi[bigquery,snowflake]"
-    )  # its handlers type-check against the clients
+    light = [name for name in PACKAGES if name not in HEAVY]
+    session.install(*[arg for name in light for arg in ("-e", f"./{PACKAGES[name][0]}")])
+    session.install("-e", "./plugins/webapi[bigquery,snowflake]")  # its handlers type-check against the clients
+    # Their heavy dependencies stay in their own sessions: type-checked against their sources only.
+    session.install("--no-deps", *[arg for name in sorted(HEAVY) for arg in ("-e", f"./{PACKAGES[name][0]}")])
     for folder, _ in PACKAGES.values():
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})
     # The sample plugin type-checks against roost.extend, the surface plugin authors use.

@@ -1,0 +1,51 @@
+"""Fixtures: a flytekit + flytekitplugins-ray virtualenv (built with uv on first use, kept in pytest's cache), and
+a check that no local Ray runtime outlives the tests."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from roost_core.testing.virtualenv import (
+    VirtualenvBuildError,
+    cached_virtualenv,
+    kept_folder,
+    requirements_key,
+)
+from roost_ray.runtime import session_processes, started_sessions
+
+FLYTEKIT_REQUIREMENTS = ("flytekit==1.16.31", "flytekitplugins-ray==1.16.31", "kubernetes>=30,<37")
+DEFAULT_IMAGE = "from flytekit.configuration import DefaultImages; print(DefaultImages.default_image())"
+
+
+@pytest.fixture(scope="session")
+def flytekit_venv(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The virtualenv holding flytekit and flytekitplugins-ray 1.16.31."""
+    name = f"ray-flytekit-venv-{requirements_key(FLYTEKIT_REQUIREMENTS)}"
+    folder = kept_folder(pytestconfig, tmp_path_factory.mktemp, name)
+    try:
+        return cached_virtualenv(folder, FLYTEKIT_REQUIREMENTS)
+    except VirtualenvBuildError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def flytekit_image(flytekit_venv: Path) -> str:
+    """The image flytekit registers its tasks with (what ``image_environments`` maps to the virtualenv)."""
+    asked = [str(flytekit_venv / "bin" / "python"), "-c", DEFAULT_IMAGE]
+    return subprocess.run(asked, capture_output=True, text=True, timeout=120, check=True).stdout.strip()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_runtime_left() -> Iterator[None]:
+    """Every local Ray runtime the tests started is gone when they end."""
+    yield
+    from roost_ray import driver
+
+    driver.close_local_runtimes()
+    left = {session: session_processes(session) for session in started_sessions()}
+    left = {session: pids for session, pids in left.items() if pids}
+    assert not left, f"processes of local Ray runtimes were left running (session: pids): {left}"

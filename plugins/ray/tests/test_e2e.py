@@ -1,0 +1,141 @@
+"""End to end on this machine: the Ray example with `roost run`, and with `roost start` + `roost run --remote`;
+and a flytekit 1.16 workflow with a flytekitplugins-ray task, registered with `pyflyte register` and run through
+FlyteRemote on `roost start`, which runs its Ray task through the ray-local handler."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from server import RoostServer, start_roost, tool
+
+from roost_ray.runtime import kill_session, started_sessions
+
+HERE = Path(__file__).parent
+EXAMPLES = HERE.parents[2] / "examples"
+EXAMPLE = "ray_fanout.py"
+ANSWER = "the squares below 100 sum to 328350"
+PROJECT = ("--project", "flytesnacks", "--domain", "development")
+
+
+def _roost(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [tool("roost"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=EXAMPLES,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def test_the_example_runs_with_roost_run(tmp_path: Path) -> None:
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("RAY_")},
+        "ROOST_CACHE_DIR": str(tmp_path / "cache"),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    run = _roost(env, "run", "--no-progress", "-o", "json", EXAMPLE, "wf", "--n", "100")
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == {"o0": ANSWER}
+
+
+@pytest.fixture(scope="module")
+def server(
+    flytekit_venv: Path, flytekit_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RoostServer]:
+    folder = tmp_path_factory.mktemp("roost-start")
+    ray_local = {
+        "image_environments": {flytekit_image: str(flytekit_venv)},
+        "work_dir": str(folder / "attempts"),
+        "log_dir": str(folder / "task-logs"),
+        "idle_timeout": 20,
+    }
+    # flytekit's plain tasks run through local-process, which needs the same image mapping.
+    local_process = {"image_environments": ray_local["image_environments"], "log_dir": ray_local["log_dir"]}
+    handlers = {"ray-local": ray_local, "local-process": local_process}
+    started = start_roost(folder, {"engine": {"handlers": handlers}})
+    yield started
+    started.stop()
+    # Known gap: runtimes started by the server's engine workers outlive `roost start` when it stops (its
+    # workers do not close their handlers); stop them here so that the tests leave nothing running.
+    for session in _foreign_runtime_sessions():
+        kill_session(session)
+
+
+def _foreign_runtime_sessions() -> set[int]:
+    """Sessions of live local Ray runtimes (their folders' prefix) that this process did not start."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                command = (entry / "cmdline").read_bytes()
+                session = os.getsid(int(entry.name))
+            except (OSError, ProcessLookupError):
+                continue
+            if b"roost-ray-" in command and session not in started_sessions():
+                found.add(session)
+    return found
+
+
+def _explain(server: RoostServer, run: subprocess.CompletedProcess[str]) -> str:
+    logs = "\n".join(
+        f"--- {log.parent.name}\n{log.read_text(errors='replace')[-3000:]}"
+        for log in sorted((server.folder / "task-logs").glob("*/stderr.log"))
+        if log.stat().st_size
+    )
+    return f"stdout:\n{run.stdout[-3000:]}\nstderr:\n{run.stderr[-3000:]}\ntasks:\n{logs}\nserver:\n{server.log()[-3000:]}"
+
+
+def test_the_example_runs_on_roost_start(server: RoostServer) -> None:
+    run = _roost(server.client_env(), "run", "--remote", "--wait", "-o", "json", EXAMPLE, "wf", "--n", "100")
+    assert run.returncode == 0, _explain(server, run)
+    printed = run.stdout[run.stdout.index("\n{") :] if "\n{" in run.stdout else run.stdout
+    assert json.loads(printed) == {"o0": ANSWER}, _explain(server, run)
+
+
+def test_a_flytekit_ray_workflow_registered_with_pyflyte_runs(
+    server: RoostServer, flytekit_venv: Path, tmp_path: Path
+) -> None:
+    project = shutil.copytree(HERE / "flytekit_project", tmp_path / "project")
+    config = tmp_path / "pyflyte.yaml"
+    config.write_text(
+        yaml.safe_dump({"admin": {"endpoint": f"dns:///{server.grpc_endpoint}", "insecure": True}})
+    )
+    env = {
+        "PATH": f"{flytekit_venv / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "FLYTE_SDK_LOGGING_LEVEL": "40",
+    }
+    pyflyte = str(flytekit_venv / "bin" / "pyflyte")
+    register = subprocess.run(
+        [pyflyte, "--config", str(config), "register", *PROJECT, "--version", "ray1", "ray_flows.py"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert register.returncode == 0, _explain(server, register)
+    run = subprocess.run(
+        [str(flytekit_venv / "bin" / "python"), "run_remote.py", str(config), "ray_flows.wf", "ray1", "12"],
+        capture_output=True,
+        text=True,
+        cwd=project,
+        env=env,
+        timeout=400,
+        check=False,
+    )
+    assert run.returncode == 0, _explain(server, run)
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result == {"phase": "SUCCEEDED", "o0": f"total={sum(i * i for i in range(12))}"}, _explain(
+        server, run
+    )
