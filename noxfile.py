@@ -14,7 +14,7 @@ import nox
 ROOT = Path(__file__).parent
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_existing_virtualenvs = True
-nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "examples", "e2e", "lint", "types"]
+nox.options.sessions = ["core", "sdk", "admin", "k8s_pod", "spark", "examples", "e2e", "lint", "types"]
 
 PYTHON = "3.11"
 # Each package: its folder and the local packages it depends on. A session installs only those and the
@@ -24,6 +24,7 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sdk": ("sdk", ("core",)),
     "admin": ("admin", ("core", "sdk")),
     "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
+    "spark": ("plugins/spark", ("core", "sdk", "k8s_pod")),
 }
 
 
@@ -61,6 +62,15 @@ def sdk(session: nox.Session) -> None:
 def k8s_pod(session: nox.Session) -> None:
     """roost-k8s-pod's tests, against its Kubernetes API test server (kubectl comes with the test extra)."""
     _tests(session, "k8s_pod")
+
+
+@nox.session(python=PYTHON)
+def spark(session: nox.Session) -> None:
+    """roost-spark's tests: real pyspark (only here) on the machine's Java 17, `roost start` with the admin, the
+    Kubernetes test server with the spark-operator stand-in, and flytekitplugins-spark in flytekit's virtualenv."""
+    _install(session, "spark")
+    session.install("-e", "./admin")
+    session.run("pytest", "plugins/spark/tests", *session.posargs)
 
 
 @nox.session(python=PYTHON)
