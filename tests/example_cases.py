@@ -6,6 +6,10 @@ from pathlib import Path
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
+PLUGIN_EXAMPLES = {"spark_": "plugins/spark"}
+"""Examples that need a plugin package, by file-name prefix → the package whose own session runs them (the
+examples session installs no plugin)."""
+
 ARGUMENTS = {
     "basics.py": ["wf", "--x", "3"],
     "map.py": ["wf"],
