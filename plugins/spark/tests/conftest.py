@@ -24,6 +24,7 @@ def flytekit_venv(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPath
         *FLYTEKIT_REQUIREMENTS,
         f"pyspark=={importlib.metadata.version('pyspark')}",
         "pandas<3",
+        "pyarrow>=15",
         "kubernetes>=30,<37",
     ]
     folder = kept_folder(pytestconfig, tmp_path_factory.mktemp, f"flytekit-spark-{requirements_key(requirements)}")
