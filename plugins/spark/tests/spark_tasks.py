@@ -19,9 +19,9 @@ def settings_seen(n: int) -> str:
     return " ".join(
         [
             spark.sparkContext.master,
-            conf.get("spark.sql.shuffle.partitions"),
-            conf.get("spark.hadoop.x.y"),
-            conf.get("spark.ui.enabled"),
+            str(conf.get("spark.sql.shuffle.partitions")),
+            str(conf.get("spark.hadoop.x.y")),
+            str(conf.get("spark.ui.enabled")),
             str(total),
         ]
     )

@@ -36,12 +36,12 @@ _CPU = 1  # flyteidl Resources.ResourceName.CPU
 
 
 def read_spark_job(ctx: TaskContext) -> spark_pb2.SparkJob:
-    """The task's ``SparkJob``; ``ValueError`` naming the task when ``custom`` is not one."""
+    """The task's ``SparkJob``; ``ValueError`` saying what is wrong when ``custom`` is not one."""
     custom: dict[str, Any] = MessageToDict(ctx.task.custom) if ctx.task.HasField("custom") else {}
     try:
         return ParseDict(custom, spark_pb2.SparkJob(), ignore_unknown_fields=True)
     except ParseError as exc:
-        raise ValueError(f"task {ctx.task.id.name!r}: its custom is not a SparkJob: {exc}") from None
+        raise ValueError(f"its custom is not a SparkJob: {exc}") from None
 
 
 def task_cpus(ctx: TaskContext) -> float | None:
@@ -87,7 +87,9 @@ class SparkLocalHandler(TaskHandler):
         try:
             job = read_spark_job(ctx)
         except ValueError as exc:
-            raise _Refusal(Transition.failure("BadTaskSpecification", str(exc), retryable=False)) from None
+            raise _Refusal(
+                Transition.failure("BadTaskSpecification", f"task {task!r}: {exc}", retryable=False)
+            ) from None
         problems = check_conf(dict(job.sparkConf), dict(job.hadoopConf))
         if problems:
             raise _Refusal(
