@@ -33,7 +33,9 @@ def roost_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_every_example_is_covered():
     plugins = tuple(PLUGIN_EXAMPLES)
-    assert sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith(plugins)) == sorted(ARGUMENTS)
+    assert sorted(p.name for p in EXAMPLES.glob("*.py") if not p.name.startswith(plugins)) == sorted(
+        ARGUMENTS
+    )
 
 
 @pytest.mark.parametrize("example", sorted(ARGUMENTS))

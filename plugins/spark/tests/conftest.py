@@ -27,5 +27,7 @@ def flytekit_venv(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPath
         "pyarrow>=15",
         "kubernetes>=30,<37",
     ]
-    folder = kept_folder(pytestconfig, tmp_path_factory.mktemp, f"flytekit-spark-{requirements_key(requirements)}")
+    folder = kept_folder(
+        pytestconfig, tmp_path_factory.mktemp, f"flytekit-spark-{requirements_key(requirements)}"
+    )
     return cached_virtualenv(folder, requirements)

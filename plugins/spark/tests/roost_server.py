@@ -96,5 +96,11 @@ def start_roost(folder: Path, settings: dict[str, Any] | None = None) -> RoostSe
 def roost(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """A `roost` command."""
     return subprocess.run(
-        [tool("roost"), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=RUN_TIMEOUT, check=False
+        [tool("roost"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=RUN_TIMEOUT,
+        check=False,
     )

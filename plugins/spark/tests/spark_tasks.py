@@ -9,8 +9,10 @@ from roost import Resources, current_context, task
 from roost_spark import Spark
 
 
-@task(task_config=Spark(spark_conf={"spark.sql.shuffle.partitions": "3"}, hadoop_conf={"x.y": "z"}),
-      limits=Resources(cpu="2"))
+@task(
+    task_config=Spark(spark_conf={"spark.sql.shuffle.partitions": "3"}, hadoop_conf={"x.y": "z"}),
+    limits=Resources(cpu="2"),
+)
 def settings_seen(n: int) -> str:
     """What the session was started with, and a small job on it."""
     spark = current_context().spark_session

@@ -42,7 +42,9 @@ class Flytekit:
             f"--- {log.parent.name}\n{log.read_text(errors='replace')[-3000:]}"
             for log in sorted((self.folder / "task-logs").glob("*/stderr.log"))
         )
-        return f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n{logs}\nserver:\n{self.server.log()[-4000:]}"
+        return (
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}\n{logs}\nserver:\n{self.server.log()[-4000:]}"
+        )
 
     def execute(self, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         python = str(self.venv / "bin" / "python")
@@ -58,7 +60,10 @@ def flytekit(flytekit_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     folder = tmp_path_factory.mktemp("flytekit-interop")
     image = subprocess.run(
         [str(flytekit_venv / "bin" / "python"), "-c", DEFAULT_IMAGE],
-        capture_output=True, text=True, timeout=120, check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     ).stdout.strip()
     processes = {
         "image_environments": {image: str(flytekit_venv)},
@@ -69,8 +74,17 @@ def flytekit(flytekit_venv: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     server = start_roost(folder / "server", settings)
     client = Flytekit(server, flytekit_venv, folder)
     registered = client.run(
-        str(flytekit_venv / "bin" / "pyflyte"), "--config", str(client.config), "register",
-        "--project", "flytesnacks", "--domain", "development", "--version", VERSION, "spark_flows.py",
+        str(flytekit_venv / "bin" / "pyflyte"),
+        "--config",
+        str(client.config),
+        "register",
+        "--project",
+        "flytesnacks",
+        "--domain",
+        "development",
+        "--version",
+        VERSION,
+        "spark_flows.py",
     )
     assert registered.returncode == 0, client.explain(registered)
     yield client

@@ -23,8 +23,7 @@ from roost_k8s_pod import PodTemplate, ResourceContext
 from roost_k8s_pod.testing import KubeTestServer, SchemasNotFoundError
 from roost_spark import Spark
 from roost_spark.kubernetes.handler import SparkKubernetesHandler, spark_memory
-from roost_spark.kubernetes.settings import SparkKubernetesSettings
-from roost_spark.kubernetes.status import AppPhase, read_status
+from roost_spark.kubernetes.status import read_status
 from roost_spark.testing import SparkOperator
 
 HERE = Path(__file__).parent
@@ -94,13 +93,18 @@ def pod_task() -> Any:
         spark_conf={"spark.executor.instances": "3", "spark.executor.memory": "2g"},
         hadoop_conf={"fs.a": "b"},
         driver_pod=PodTemplate(
-            pod_spec={"containers": [{"name": "primary"}], "tolerations": [{"key": "spark", "operator": "Exists"}]},
+            pod_spec={
+                "containers": [{"name": "primary"}],
+                "tolerations": [{"key": "spark", "operator": "Exists"}],
+            },
             labels={"role": "driver"},
         ),
         executor_pod=PodTemplate(annotations={"note": "executor"}),
     )
 
-    @task(task_config=config, requests=Resources(cpu="1500m", mem="1Gi"), limits=Resources(cpu="2", mem="1Gi"))
+    @task(
+        task_config=config, requests=Resources(cpu="1500m", mem="1Gi"), limits=Resources(cpu="2", mem="1Gi")
+    )
     def pods(n: int) -> int:
         return n
 
@@ -152,7 +156,10 @@ def test_a_bad_setting_is_refused_before_anything_is_created(
 SUCCESS = [
     {},
     {"applicationState": {"state": "SUBMITTED"}, "driverInfo": {"podName": "a-driver"}},
-    {"applicationState": {"state": "RUNNING"}, "driverInfo": {"podName": "a-driver", "webUIAddress": "10.0.0.1:4040"}},
+    {
+        "applicationState": {"state": "RUNNING"},
+        "driverInfo": {"podName": "a-driver", "webUIAddress": "10.0.0.1:4040"},
+    },
     {"applicationState": {"state": "SUCCEEDING"}, "driverInfo": {"podName": "a-driver"}},
     {"applicationState": {"state": "COMPLETED"}, "driverInfo": {"podName": "a-driver"}},
 ]
@@ -160,8 +167,18 @@ FAILURE = [
     {},
     {"applicationState": {"state": "SUBMITTED"}},
     {"applicationState": {"state": "RUNNING"}},
-    {"applicationState": {"state": "FAILING", "errorMessage": "driver container failed with ExitCode: 1, Reason: Error"}},
-    {"applicationState": {"state": "FAILED", "errorMessage": "driver container failed with ExitCode: 1, Reason: Error"}},
+    {
+        "applicationState": {
+            "state": "FAILING",
+            "errorMessage": "driver container failed with ExitCode: 1, Reason: Error",
+        }
+    },
+    {
+        "applicationState": {
+            "state": "FAILED",
+            "errorMessage": "driver container failed with ExitCode: 1, Reason: Error",
+        }
+    },
 ]
 RERUN = [
     {"applicationState": {"state": "INVALIDATING"}},
@@ -204,7 +221,10 @@ def test_phases_of_recorded_statuses(handler: SparkKubernetesHandler, tmp_path: 
     refused = handler.phase_of(ctx, {"status": RERUN[4]})
     assert refused.error.code == "SparkSubmissionFailed" and refused.error.kind is ErrorKind.SYSTEM
     assert refused.phase is TaskPhase.RETRYABLE_FAILURE
-    assert "could not submit SparkApplication proj-dev/exec1-n0-0: failed to run spark-submit" in refused.error.message
+    assert (
+        "could not submit SparkApplication proj-dev/exec1-n0-0: failed to run spark-submit"
+        in refused.error.message
+    )
     # completed without outputs: the task's interface wants one
     missing = handler.phase_of(ctx, {"status": SUCCESS[4]})
     assert missing.phase is TaskPhase.RETRYABLE_FAILURE
@@ -230,8 +250,13 @@ def test_settings_refuse_a_bad_default_conf(server: KubeTestServer, tmp_path: Pa
     from roost_core.extend import SettingsError
 
     with pytest.raises(SettingsError) as raised:
-        build_handler([roost_spark.engine], "spark-kubernetes", section={"spark_conf": {"spark.executor.cores": "x"}})
-    assert "engine.handlers.spark-kubernetes.spark_conf: spark_conf['spark.executor.cores'] = 'x': expected a whole number" in str(raised.value)
+        build_handler(
+            [roost_spark.engine], "spark-kubernetes", section={"spark_conf": {"spark.executor.cores": "x"}}
+        )
+    assert (
+        "engine.handlers.spark-kubernetes.spark_conf: spark_conf['spark.executor.cores'] = 'x': expected a whole number"
+        in str(raised.value)
+    )
 
 
 # end to end: the operator stand-in runs the driver on the kubelet
@@ -261,7 +286,9 @@ def test_a_spark_task_runs_as_a_spark_application(
 
 
 def test_a_failing_spark_job_is_the_users_error(handler: SparkKubernetesHandler, tmp_path: Path) -> None:
-    done = Driver(handler, context(tmp_path, template(spark_tasks.fails), execution="userfail"), wait=300).until_done()
+    done = Driver(
+        handler, context(tmp_path, template(spark_tasks.fails), execution="userfail"), wait=300
+    ).until_done()
     assert done.phase.is_failure
     assert done.error.kind is ErrorKind.USER
     assert "ZeroDivisionError" in done.error.message
@@ -276,9 +303,13 @@ def test_abort_deletes_the_application_and_stops_the_driver(
     driver.until(lambda t: t.phase is TaskPhase.RUNNING, "the application to run")
     pod = "aborted-n0-0-driver"
     assert server.kubelet is not None
-    wait_until(lambda: server.kubelet.container_running(NAMESPACE, pod, "spark-kubernetes-driver"), "the driver")
+    wait_until(
+        lambda: server.kubelet.container_running(NAMESPACE, pod, "spark-kubernetes-driver"), "the driver"
+    )
     driver.abort()
-    wait_until(lambda: server.get("sparkapplications", NAMESPACE, "aborted-n0-0") is None, "the application to go")
+    wait_until(
+        lambda: server.get("sparkapplications", NAMESPACE, "aborted-n0-0") is None, "the application to go"
+    )
     wait_until(lambda: server.get("pods", NAMESPACE, pod) is None, "the driver pod to go")
     wait_until(
         lambda: not server.kubelet.container_running(NAMESPACE, pod, "spark-kubernetes-driver"),

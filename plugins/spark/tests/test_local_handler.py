@@ -121,7 +121,7 @@ def test_an_old_java_is_refused(tmp_path: Path) -> None:
     home = tmp_path / "jdk8"
     (home / "bin").mkdir(parents=True)
     java = home / "bin" / "java"
-    java.write_text('#!/bin/sh\necho \'openjdk version "1.8.0_392"\' >&2\n')
+    java.write_text("#!/bin/sh\necho 'openjdk version \"1.8.0_392\"' >&2\n")
     java.chmod(0o755)
     with pytest.raises(JavaError) as raised:
         find_java({"JAVA_HOME": str(home)})

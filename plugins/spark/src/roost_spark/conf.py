@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
+from typing import Any
 
 __all__ = ["check_conf", "submit_arguments"]
 
@@ -35,7 +36,7 @@ _SIZE_KEYS = re.compile(
 _BOOLEAN_KEYS = re.compile(r"spark\..*\.enabled")
 
 
-def check_conf(spark_conf: Mapping[object, object], hadoop_conf: Mapping[object, object]) -> list[str]:
+def check_conf(spark_conf: Mapping[Any, Any], hadoop_conf: Mapping[Any, Any]) -> list[str]:
     """What is wrong with these settings, one sentence per problem naming the field and key; empty if fine."""
     problems: list[str] = []
     for field, conf in (("spark_conf", spark_conf), ("hadoop_conf", hadoop_conf)):

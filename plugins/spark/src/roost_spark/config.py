@@ -59,7 +59,9 @@ class Spark:
         for name in ("spark_conf", "hadoop_conf"):
             value = getattr(self, name)
             if not isinstance(value, Mapping):
-                raise SparkConfigError(f"Spark({name}=...) must be a dict of strings, not {type(value).__name__}")
+                raise SparkConfigError(
+                    f"Spark({name}=...) must be a dict of strings, not {type(value).__name__}"
+                )
             setattr(self, name, dict(value))
         problems = check_conf(self.spark_conf, self.hadoop_conf)
         if problems:

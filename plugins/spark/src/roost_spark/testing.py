@@ -81,7 +81,10 @@ class SparkOperator:
         current = self.server.get("sparkapplications", namespace, name)
         assert current is not None, f"no SparkApplication {namespace}/{name}"
         status = dict(current.get("status") or {})
-        status["applicationState"] = {"state": state, **({"errorMessage": error_message} if error_message else {})}
+        status["applicationState"] = {
+            "state": state,
+            **({"errorMessage": error_message} if error_message else {}),
+        }
         self.server.set_status("sparkapplications", namespace, name, status)
 
     # reconciling
@@ -155,7 +158,10 @@ class SparkOperator:
         env = [
             *(driver.get("env") or []),
             {"name": "SPARK_LOCAL_IP", "value": "127.0.0.1"},
-            {"name": "PYSPARK_SUBMIT_ARGS", "value": submit_arguments(f"local[{driver.get('cores', 1)}]", settings)},
+            {
+                "name": "PYSPARK_SUBMIT_ARGS",
+                "value": submit_arguments(f"local[{driver.get('cores', 1)}]", settings),
+            },
         ]
         return {
             "apiVersion": "v1",
