@@ -23,6 +23,7 @@ nox.options.sessions = [
     "webapi",
     "mpi",
     "ray",
+    "spark",
     "examples",
     "e2e",
     "lint",
@@ -41,9 +42,10 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "webapi": ("plugins/webapi", ("core", "sdk", "admin")),
     "mpi": ("plugins/mpi", ("core", "sdk", "k8s_pod")),
     "ray": ("plugins/ray", ("core", "sdk")),
+    "spark": ("plugins/spark", ("core", "sdk", "k8s_pod")),
 }
 
-HEAVY = {"ray"}
+HEAVY = {"ray", "spark"}
 """Packages whose dependencies (Ray, Spark, MPI) are installed only in their own session."""
 
 
@@ -120,6 +122,15 @@ def ray(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+def spark(session: nox.Session) -> None:
+    """roost-spark's tests: real pyspark (only here) on the machine's Java 17, `roost start` with the admin, the
+    Kubernetes test server with the spark-operator stand-in, and flytekitplugins-spark in flytekit's virtualenv."""
+    _install(session, "spark")
+    session.install("-e", "./admin")
+    session.run("pytest", "plugins/spark/tests", *session.posargs)
+
+
+@nox.session(python=PYTHON)
 def admin(session: nox.Session) -> None:
     """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432."""
     _tests(session, "admin")
@@ -137,21 +148,10 @@ def examples(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """End-to-end tests: `roost start` in a subprocess, driven by the `roost` CLI and by a real flytekit (whose
     own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3."""
-    session.install(
-        "-e",
-        "./core",
-        "-e",
-        "./sdk[dataframes]",
-        "-e",
-        "./admin[test]",
-        "-e",
-        "./plugins/k8s_pod[test]",
-        # `roost register examples/` imports the query example (its plugin's session runs it)
-        "-e",
-        "./plugins/webapi",
-    )
-    # The plugins' SDK sides, so that `roost register examples/` loads their examples (no MPI needed to register).
-    session.install("-e", "./plugins/mpi")
+    session.install("-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]")
+    # The light plugins' SDK sides, so that `roost register examples/` loads their examples (their own sessions
+    # run them); Spark's and Ray's examples need pyspark and ray, so the tests register with --skip-errors.
+    session.install("-e", "./plugins/presto", "-e", "./plugins/webapi", "-e", "./plugins/mpi")
     session.install("pytest>=8", "pytest-timeout>=2.3", "pyyaml", "uv")
     session.run("pytest", "tests/e2e", *session.posargs)
 

@@ -22,6 +22,7 @@ PLUGIN_EXAMPLES = {
     "bigquery_snowflake.py": "plugins/webapi/tests/test_example.py (nox -s webapi), against the stand-ins",
     "mpi_": "plugins/mpi/tests (nox -s mpi)",
     "ray_fanout.py": "plugins/ray/tests (nox -s ray)",
+    "spark_": "plugins/spark/tests (nox -s spark)",
 }
 """Examples of plugin packages, by file name or file-name prefix → the tests that run them (in the plugin's own
 session, which installs the plugin and its heavy dependencies or stand-ins); the examples session leaves them out."""

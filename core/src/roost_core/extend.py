@@ -10,6 +10,8 @@ Settings: :class:`HandlerSettings`, :class:`SharedSettings`, :class:`TaskEnviron
 :class:`ConfigurationError`, :class:`SettingsError`.
 The container contract: :func:`render_task_args`, :func:`read_task_result`, :func:`completion_transition`,
 :func:`generated_name`; copilot data loading: :func:`data_loading_config`.
+Local processes: :class:`LocalProcessHandler` and :class:`LocalProcessSettings` (``local-process``), for a
+handler that runs a task's command on this machine with its own environment or checks around it.
 Remote jobs: :class:`RemoteJobPlugin`, :class:`RemoteJobHandler`, :class:`RemoteJobSettings`,
 :class:`UserError`, :func:`attempt_job_id`.
 Storage: :class:`Storage`, :class:`BlobStore`, :class:`StorageError`.
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from roost_core.copilot import data_loading_config
     from roost_core.errors import ConfigurationError, ErrorKind, ExecutionError, SettingsError
     from roost_core.handler import TaskContext, TaskHandler, TaskLog, TaskPhase, Transition
+    from roost_core.handlers.local_process import LocalProcessHandler, LocalProcessSettings
     from roost_core.plugins.hookspecs import RegisterHandler, hookimpl
     from roost_core.remote import (
         RemoteJobHandler,
@@ -52,6 +55,8 @@ _HOMES = {
     "TaskLog": "roost_core.handler",
     "TaskPhase": "roost_core.handler",
     "Transition": "roost_core.handler",
+    "LocalProcessHandler": "roost_core.handlers.local_process",
+    "LocalProcessSettings": "roost_core.handlers.local_process",
     "RegisterHandler": "roost_core.plugins.hookspecs",
     "hookimpl": "roost_core.plugins.hookspecs",
     "RemoteJobHandler": "roost_core.remote",
@@ -74,6 +79,8 @@ __all__ = [
     "ErrorKind",
     "ExecutionError",
     "HandlerSettings",
+    "LocalProcessHandler",
+    "LocalProcessSettings",
     "RegisterHandler",
     "RemoteJobHandler",
     "RemoteJobPlugin",
