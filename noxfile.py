@@ -148,7 +148,9 @@ def examples(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """End-to-end tests: `roost start` in a subprocess, driven by the `roost` CLI and by a real flytekit (whose
     own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3."""
-    session.install("-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]")
+    session.install(
+        "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
+    )
     # The light plugins' SDK sides, so that `roost register examples/` loads their examples (their own sessions
     # run them); Spark's and Ray's examples need pyspark and ray, so the tests register with --skip-errors.
     session.install("-e", "./plugins/presto", "-e", "./plugins/webapi", "-e", "./plugins/mpi")
@@ -180,7 +182,9 @@ def types(session: nox.Session) -> None:
     )
     light = [name for name in PACKAGES if name not in HEAVY]
     session.install(*[arg for name in light for arg in ("-e", f"./{PACKAGES[name][0]}")])
-    session.install("-e", "./plugins/webapi[bigquery,snowflake]")  # its handlers type-check against the clients
+    session.install(
+        "-e", "./plugins/webapi[bigquery,snowflake]"
+    )  # its handlers type-check against the clients
     # Their heavy dependencies stay in their own sessions: type-checked against their sources only.
     session.install("--no-deps", *[arg for name in sorted(HEAVY) for arg in ("-e", f"./{PACKAGES[name][0]}")])
     for folder, _ in PACKAGES.values():
