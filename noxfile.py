@@ -182,9 +182,8 @@ def types(session: nox.Session) -> None:
     )
     light = [name for name in PACKAGES if name not in HEAVY]
     session.install(*[arg for name in light for arg in ("-e", f"./{PACKAGES[name][0]}")])
-    session.install(
-        "-e", "./plugins/webapi[bigquery,snowflake]"
-    )  # its handlers type-check against the clients
+    # Handlers and test servers type-check against the client libraries they use.
+    session.install("-e", "./plugins/webapi[bigquery,snowflake]", "-e", "./plugins/presto[testing]")
     # Their heavy dependencies stay in their own sessions: type-checked against their sources only.
     session.install("--no-deps", *[arg for name in sorted(HEAVY) for arg in ("-e", f"./{PACKAGES[name][0]}")])
     for folder, _ in PACKAGES.values():
