@@ -98,6 +98,8 @@ def webapi(session: nox.Session) -> None:
     """roost-webapi's tests: BigQuery and Snowflake handlers driven through the real clients against bqemulator and
     fakesnow (each stand-in, and flytekit, in a virtualenv of its own built with uv on first run)."""
     _install(session, "webapi", extras="bigquery,snowflake,test")
+    # examples/sql_pipeline.py starts with a Trino query: roost-presto and its test server
+    session.install("-e", "./plugins/presto[testing]")
     session.run("pytest", "plugins/webapi/tests", *session.posargs)
 
 

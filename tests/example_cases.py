@@ -20,6 +20,7 @@ ARGUMENTS = {
 PLUGIN_EXAMPLES = {
     "trino_trips.py": "plugins/presto/tests (nox -s presto), against its Trino test server",
     "bigquery_snowflake.py": "plugins/webapi/tests/test_example.py (nox -s webapi), against the stand-ins",
+    "sql_pipeline.py": "plugins/webapi/tests/test_sql_pipeline.py (nox -s webapi), against the stand-ins",
     "mpi_": "plugins/mpi/tests (nox -s mpi)",
     "ray_fanout.py": "plugins/ray/tests (nox -s ray)",
     "spark_": "plugins/spark/tests (nox -s spark)",

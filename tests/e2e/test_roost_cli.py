@@ -57,7 +57,7 @@ def test_examples_run_remotely(
     # Plugin examples (PLUGIN_EXAMPLES) need their plugin package, which this session does not install.
     registered = succeeded(roost(env, "register", ".", "--skip-errors"), server)
     assert registered.startswith("registered in flytesnacks/development as version ")
-    assert "26 task(s), 11 workflow(s), 11 launch plan(s)" in registered
+    assert "32 task(s), 12 workflow(s), 12 launch plan(s)" in registered
 
     # Launched all at once: the workers run them side by side.
     runs = {
