@@ -51,13 +51,18 @@ def tool(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def server(
-    tmp_path_factory: pytest.TempPathFactory, bigquery_emulator: BigQueryEmulator, fakesnow: FakeSnowflake
+    tmp_path_factory: pytest.TempPathFactory,
+    bigquery_emulator: BigQueryEmulator,
+    fakesnow: FakeSnowflake,
+    trino_coordinator: str,
 ) -> Iterator[Server]:
+    """`roost start` with the BigQuery, Snowflake and (for examples/sql_pipeline.py) Trino handlers configured."""
     folder = tmp_path_factory.mktemp("roost-start")
     config = folder / "roost.yaml"
     handlers = {
         "bigquery": bigquery_section(bigquery_emulator.url),
         "snowflake": snowflake_section(fakesnow.port),
+        "presto": {"coordinator": trino_coordinator, "resync_interval": 0.2},
     }
     config.write_text(yaml.safe_dump({"engine": {"handlers": handlers}}))
     command = [tool("roost"), "start", "--config", str(config), "--data-dir", str(folder / "data")]
