@@ -33,8 +33,13 @@ from flyteidl.core import errors_pb2, execution_pb2, tasks_pb2
 from google.protobuf.message import DecodeError
 from pydantic import Field
 
-from roost_core.extend import TaskContext, TaskHandler, Transition
-from roost_core.handlers.local_process import LocalProcessHandler, LocalProcessSettings
+from roost_core.extend import (
+    LocalProcessHandler,
+    LocalProcessSettings,
+    TaskContext,
+    TaskHandler,
+    Transition,
+)
 from roost_core.settings import Seconds
 from roost_mpi.command import CommandError, program_of
 from roost_mpi.job import JobError, read_job

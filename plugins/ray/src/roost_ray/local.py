@@ -29,8 +29,8 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 
 from roost_core.errors import ErrorKind
+from roost_core.extend import LocalProcessHandler
 from roost_core.handler import TaskContext, TaskHandler, TaskLog, TaskPhase, Transition
-from roost_core.handlers.local_process import LocalProcessHandler
 from roost_ray.runtime import (
     RayRuntime,
     RuntimePool,

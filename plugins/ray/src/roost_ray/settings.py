@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from roost_core.handlers.local_process import LocalProcessSettings
+from roost_core.extend import LocalProcessSettings
 from roost_core.settings import Seconds
 
 __all__ = ["RayLocalSettings"]
