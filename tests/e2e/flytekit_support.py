@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import RoostServer, Starter
+from conftest import Starter
 from flytekit_env import FlytekitEnv
+
+from roost_admin.testing.server import RoostServer
 
 pytest_plugins = ["flytekit_env"]
 

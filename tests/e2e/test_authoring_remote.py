@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import RoostServer, Starter
+from conftest import Starter
 from test_roost_cli import roost, succeeded, wait_for
+
+from roost_admin.testing.server import RoostServer
 
 CODE = """
     import asyncio

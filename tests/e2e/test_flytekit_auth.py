@@ -15,11 +15,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
-from conftest import RoostServer, Starter, tool
+from conftest import Starter
 from flytekit_support import PROJECT_SOURCE, Flytekit
 
 from roost_admin.auth.execution_credentials import ExecutionCredentials
 from roost_admin.testing.oidc import TestIssuer
+from roost_admin.testing.server import RoostServer, tool
 
 if TYPE_CHECKING:
     from flytekit_env import FlytekitEnv

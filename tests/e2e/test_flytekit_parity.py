@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import tool
 from flytekit_support import Flytekit, succeeded, user_nodes
+
+from roost_admin.testing.server import tool
 
 pytest_plugins = ["flytekit_support"]
 

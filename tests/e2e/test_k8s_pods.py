@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import EXAMPLES, Starter, tool
+from conftest import EXAMPLES, Starter
 from example_cases import ANSWERS, ARGUMENTS, FILE_LINES
 from test_roost_cli import TIMEOUT, roost, succeeded
 
+from roost_admin.testing.server import tool
 from roost_k8s_pod.testing import KubeletOptions, KubeTestServer
 
 NAMESPACE = "flytesnacks-development"

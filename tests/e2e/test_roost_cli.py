@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import EXAMPLES, RoostServer, Starter, tool
+from conftest import EXAMPLES, Starter
 from example_cases import ANSWERS, ARGUMENTS, FILE_LINES
+
+from roost_admin.testing.server import RoostServer, tool
 
 TIMEOUT = 240
 

@@ -16,10 +16,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import RoostServer, Starter
+from conftest import Starter
 from test_roost_cli import roost, succeeded, wait_for
 
 from roost_admin.services.schedules import execution_name
+from roost_admin.testing.server import RoostServer
 
 SCHEDULED = """
     import datetime

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 import yaml
-from servers import RoostServer, start_roost
+
+from roost_admin.testing.server import RoostServer, start_roost
 
 HERE = Path(__file__).parent
 DEFAULT_IMAGE = "from flytekit.configuration import DefaultImages; print(DefaultImages.default_image())"

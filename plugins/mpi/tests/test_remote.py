@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from servers import RoostServer, start_roost, tool
 from test_examples import EXAMPLES, RUNS
+
+from roost_admin.testing.server import RoostServer, run_roost, start_roost
 
 
 @pytest.fixture
@@ -22,24 +22,11 @@ def server(tmp_path: Path) -> Iterator[RoostServer]:
 
 def test_example_runs_on_roost_start(server: RoostServer, tmp_path: Path) -> None:
     args, answer = RUNS["mpi_allreduce.py"]
-    result = subprocess.run(
-        [
-            tool("roost"),
-            "run",
-            "--remote",
-            "--wait",
-            "--no-progress",
-            "-o",
-            "json",
-            "mpi_allreduce.py",
-            *args,
-        ],
-        capture_output=True,
-        text=True,
-        env=server.client_env(tmp_path),
+    result = run_roost(
+        server.client_env(tmp_path),
+        *("run", "--remote", "--wait", "--no-progress", "-o", "json", "mpi_allreduce.py", *args),
         cwd=EXAMPLES,
         timeout=300,
-        check=False,
     )
     assert result.returncode == 0, f"{result.stderr}\nserver:\n{server.log()}"
     assert json.loads(result.stdout) == answer

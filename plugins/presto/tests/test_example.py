@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 ANSWER = {"o0": {"ams": 15.5, "ber": 12.0}}
@@ -63,71 +59,20 @@ def test_roost_run(tmp_path: Path, coordinator: str) -> None:
 
 def test_roost_start(tmp_path: Path, coordinator: str) -> None:
     """The coordinator comes from the engine's configuration file; the client's environment has none."""
-    pytest.importorskip(
-        "roost_admin", reason="`roost start` needs roost-admin (the presto nox session installs it)"
+    server_module = pytest.importorskip(
+        "roost_admin.testing.server",
+        reason="`roost start` needs roost-admin (the presto nox session installs it)",
     )
-    config = tmp_path / "roost.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {"engine": {"handlers": {"presto": {"coordinator": coordinator, "resync_interval": 0.2}}}}
-        )
-    )
-    command = [tool("roost"), "start", "--config", str(config), "--data-dir", str(tmp_path / "roost")]
-    command += ["--grpc-port", "0", "--http-port", "0", "--workers", "2"]
-    server = subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=clean_env(tmp_path),
-        cwd=tmp_path,
-    )
-    output: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert server.stdout is not None
-        for line in server.stdout:
-            output.append(line)
-            if line.startswith("Press Ctrl-C"):
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
+    settings = {"engine": {"handlers": {"presto": {"coordinator": coordinator, "resync_interval": 0.2}}}}
+    server = server_module.start_roost(tmp_path / "server", settings)
     try:
-        assert ready.wait(90), "".join(output)
-        grpc = re.search(r"gRPC:\s+(\S+)", "".join(output))
-        assert grpc is not None and server.poll() is None, "".join(output)
-        env = {
-            **clean_env(tmp_path),
-            "ROOST_ENDPOINT": grpc.group(1),
-            "ROOST_CLIENT_CONFIG": str(tmp_path / "client.yaml"),
-        }
-        result = subprocess.run(
-            [
-                tool("roost"),
-                "run",
-                "--remote",
-                "--wait",
-                "--no-progress",
-                "-o",
-                "json",
-                "trino_trips.py",
-                "wf",
-            ],
-            capture_output=True,
-            text=True,
-            env=env,
+        result = server_module.run_roost(
+            server.client_env(tmp_path, base=clean_env(tmp_path)),
+            *("run", "--remote", "--wait", "--no-progress", "-o", "json", "trino_trips.py", "wf"),
             cwd=EXAMPLES,
             timeout=TIMEOUT,
-            check=False,
         )
-        assert result.returncode == 0, result.stderr + "".join(output)
+        assert result.returncode == 0, result.stderr + server.log()
         assert json.loads(result.stdout) == ANSWER
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        server.stop()

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from server import RoostServer, start_roost, tool
 
+from roost_admin.testing.server import RoostServer, run_roost, start_roost
 from roost_ray.runtime import kill_session, started_sessions
 
 HERE = Path(__file__).parent
@@ -25,15 +25,7 @@ PROJECT = ("--project", "flytesnacks", "--domain", "development")
 
 
 def _roost(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [tool("roost"), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=EXAMPLES,
-        timeout=timeout,
-        check=False,
-    )
+    return run_roost(env, *args, cwd=EXAMPLES, timeout=timeout)
 
 
 def test_the_example_runs_with_roost_run(tmp_path: Path) -> None:
@@ -61,9 +53,9 @@ def server(
     # flytekit's plain tasks run through local-process, which needs the same image mapping.
     local_process = {"image_environments": ray_local["image_environments"], "log_dir": ray_local["log_dir"]}
     handlers = {"ray-local": ray_local, "local-process": local_process}
-    started = start_roost(folder, {"engine": {"handlers": handlers}})
+    started = start_roost(folder, {"engine": {"handlers": handlers}}, drop_env=("ROOST_", "RAY_"))
     yield started
-    started.stop()
+    started.stop(timeout=60)
     # Known gap: runtimes started by the server's engine workers outlive `roost start` when it stops (its
     # workers do not close their handlers); stop them here so that the tests leave nothing running.
     for session in _foreign_runtime_sessions():
@@ -95,7 +87,18 @@ def _explain(server: RoostServer, run: subprocess.CompletedProcess[str]) -> str:
 
 
 def test_the_example_runs_on_roost_start(server: RoostServer) -> None:
-    run = _roost(server.client_env(), "run", "--remote", "--wait", "-o", "json", EXAMPLE, "wf", "--n", "100")
+    run = _roost(
+        server.client_env(server.folder / "client"),
+        "run",
+        "--remote",
+        "--wait",
+        "-o",
+        "json",
+        EXAMPLE,
+        "wf",
+        "--n",
+        "100",
+    )
     assert run.returncode == 0, _explain(server, run)
     printed = run.stdout[run.stdout.index("\n{") :] if "\n{" in run.stdout else run.stdout
     assert json.loads(printed) == {"o0": ANSWER}, _explain(server, run)

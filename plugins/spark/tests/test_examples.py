@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from roost_server import RoostServer, roost, start_roost
+
+from roost_admin.testing.server import RoostServer, run_roost, start_roost
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 ARGUMENTS = ["spark_pipeline.py", "wf", "--rows", "20"]
@@ -25,13 +26,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RoostServer]:
 
 def test_roost_run(tmp_path: Path) -> None:
     env = {**os.environ, "ROOST_CACHE_DIR": str(tmp_path / "cache"), "XDG_DATA_HOME": str(tmp_path / "data")}
-    ran = roost(env, "run", "--no-progress", "-o", "json", *ARGUMENTS, cwd=EXAMPLES)
+    ran = run_roost(env, "run", "--no-progress", "-o", "json", *ARGUMENTS, cwd=EXAMPLES)
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout) == ANSWER
 
 
 def test_roost_run_remote_on_roost_start(server: RoostServer, tmp_path: Path) -> None:
     env = server.client_env(tmp_path)
-    ran = roost(env, "run", "--remote", "--wait", "--no-progress", "-o", "json", *ARGUMENTS, cwd=EXAMPLES)
+    ran = run_roost(env, "run", "--remote", "--wait", "--no-progress", "-o", "json", *ARGUMENTS, cwd=EXAMPLES)
     assert ran.returncode == 0, f"{ran.stderr}\n{server.log()}"
     assert json.loads(ran.stdout) == ANSWER

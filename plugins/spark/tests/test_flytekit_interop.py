@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import yaml
-from roost_server import RoostServer, start_roost
+
+from roost_admin.testing.server import RoostServer, start_roost
 
 PROJECT = Path(__file__).parent / "flytekit_project"
 DEFAULT_IMAGE = "from flytekit.configuration import DefaultImages; print(DefaultImages.default_image())"

@@ -3,8 +3,6 @@ each, and handlers built as an engine builds them."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,18 +158,13 @@ def snowflake_handler(snowflake_proxy: RecordingProxy, snowflake_password: str) 
 
 @pytest.fixture(scope="session")
 def trino_coordinator() -> Iterator[str]:
-    """roost-presto's Trino test server with examples/trino_trips.sql, run as a user would (`python -m`): the
-    first step of examples/sql_pipeline.py."""
-    pytest.importorskip("roost_presto.testing", reason="examples/sql_pipeline.py needs roost-presto[testing]")
-    setup = Path(__file__).resolve().parents[3] / "examples" / "trino_trips.sql"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "roost_presto.testing", "--setup", str(setup)],
-        stdout=subprocess.PIPE,
-        text=True,
+    """roost-presto's Trino test server holding examples/trino_trips.sql: the first step of
+    examples/sql_pipeline.py."""
+    testing = pytest.importorskip(
+        "roost_presto.testing", reason="examples/sql_pipeline.py needs roost-presto[testing]"
     )
-    assert process.stdout is not None
-    url = process.stdout.readline().strip()
-    assert url.startswith("http://"), url
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    setup = Path(__file__).resolve().parents[3] / "examples" / "trino_trips.sql"
+    with testing.TrinoTestServer() as server:
+        for statement in (s for s in setup.read_text().split(";") if s.strip()):
+            server.execute(statement)
+        yield server.url

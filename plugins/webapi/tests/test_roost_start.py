@@ -6,15 +6,9 @@ from __future__ import annotations
 import io
 import json
 import os
-import re
 import shutil
-import signal
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,6 +17,7 @@ from conftest import PROJECT, bigquery_section, snowflake_section
 from test_example import ANSWER, EXAMPLE
 from test_sdk import FLYTEKIT
 
+from roost_admin.testing.server import RoostServer, start_roost, tool
 from roost_core.testing.virtualenv import (
     VirtualenvBuildError,
     cached_virtualenv,
@@ -31,22 +26,7 @@ from roost_core.testing.virtualenv import (
 )
 from roost_webapi.testing import BigQueryEmulator, FakeSnowflake
 
-START_TIMEOUT = 90.0
 PROJECT_SOURCE = Path(__file__).with_name("flytekit_project")
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[str]
-    grpc: str
-    output: list[str]
-
-    def log(self) -> str:
-        return "".join(self.output)
-
-
-def tool(name: str) -> str:
-    return str(Path(sys.executable).with_name(name))
 
 
 @pytest.fixture(scope="module")
@@ -55,62 +35,28 @@ def server(
     bigquery_emulator: BigQueryEmulator,
     fakesnow: FakeSnowflake,
     trino_coordinator: str,
-) -> Iterator[Server]:
+) -> Iterator[RoostServer]:
     """`roost start` with the BigQuery, Snowflake and (for examples/sql_pipeline.py) Trino handlers configured."""
-    folder = tmp_path_factory.mktemp("roost-start")
-    config = folder / "roost.yaml"
     handlers = {
         "bigquery": bigquery_section(bigquery_emulator.url),
         "snowflake": snowflake_section(fakesnow.port),
         "presto": {"coordinator": trino_coordinator, "resync_interval": 0.2},
     }
-    config.write_text(yaml.safe_dump({"engine": {"handlers": handlers}}))
-    command = [tool("roost"), "start", "--config", str(config), "--data-dir", str(folder / "data")]
-    command += ["--grpc-port", "0", "--http-port", "0", "--workers", "2"]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
-    env["ROOST_SECRET_SNOWFLAKE_PASSWORD"] = "any"  # the engine's secret provider reads it
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    output: list[str] = []
-    ready = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if line.startswith("Press Ctrl-C"):
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=read, daemon=True).start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while not ready.wait(0.1):
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"roost start did not come up:\n{''.join(output)}", pytrace=False)
-    grpc = re.search(r"gRPC:\s+(\S+)", "".join(output))
-    if process.poll() is not None or grpc is None:
-        pytest.fail(f"roost start failed:\n{''.join(output)}", pytrace=False)
-    yield Server(process, grpc.group(1), output)
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    started = start_roost(
+        tmp_path_factory.mktemp("roost-start"),
+        {"engine": {"handlers": handlers}},
+        env={"ROOST_SECRET_SNOWFLAKE_PASSWORD": "any"},  # the engine's secret provider reads it
+    )
+    yield started
+    started.stop()
 
 
-def client_env(server: Server, home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ROOST_ENDPOINT": server.grpc,
-        "ROOST_CLIENT_CONFIG": str(home / "client.yaml"),
-        "XDG_DATA_HOME": str(home / "data"),
-        "ROOST_CACHE_DIR": str(home / "cache"),
-        "ROOST_EXAMPLE_BIGQUERY_PROJECT": PROJECT,
-    }
+def client_env(server: RoostServer, home: Path) -> dict[str, str]:
+    """A client of ``server`` that runs the examples against the BigQuery stand-in's project."""
+    return {**server.client_env(home), "ROOST_EXAMPLE_BIGQUERY_PROJECT": PROJECT}
 
 
-def test_the_example_runs_on_roost_start(server: Server, tmp_path: Path) -> None:
+def test_the_example_runs_on_roost_start(server: RoostServer, tmp_path: Path) -> None:
     run = subprocess.run(
         [tool("roost"), "run", "--remote", "--wait", "--no-progress", "-o", "json", EXAMPLE.name, "wf"],
         capture_output=True,
@@ -136,13 +82,15 @@ def flytekit_python(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPa
 
 
 def test_flytekit_query_tasks_registered_with_pyflyte_run_on_roost(
-    server: Server, flytekit_python: str, tmp_path: Path
+    server: RoostServer, flytekit_python: str, tmp_path: Path
 ) -> None:
     import pyarrow.parquet
 
     project = shutil.copytree(PROJECT_SOURCE, tmp_path / "project")
     config = tmp_path / "pyflyte.yaml"
-    config.write_text(yaml.safe_dump({"admin": {"endpoint": f"dns:///{server.grpc}", "insecure": True}}))
+    config.write_text(
+        yaml.safe_dump({"admin": {"endpoint": f"dns:///{server.grpc_endpoint}", "insecure": True}})
+    )
     env = {**os.environ, "ROOST_TEST_BIGQUERY_PROJECT": PROJECT}
     pyflyte = str(Path(flytekit_python).with_name("pyflyte"))
     register = subprocess.run(

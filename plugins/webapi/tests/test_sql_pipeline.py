@@ -10,8 +10,9 @@ from pathlib import Path
 
 import yaml
 from test_example import example_env
-from test_roost_start import Server, client_env, server, tool
+from test_roost_start import client_env, server
 
+from roost_admin.testing.server import RoostServer, tool
 from roost_webapi.testing import BigQueryEmulator, FakeSnowflake
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
@@ -50,7 +51,7 @@ def test_the_pipeline_runs_locally(
     assert json.loads(run.stdout) == ANSWER
 
 
-def test_the_pipeline_runs_on_roost_start(server: Server, tmp_path: Path) -> None:
+def test_the_pipeline_runs_on_roost_start(server: RoostServer, tmp_path: Path) -> None:
     run = subprocess.run(
         [tool("roost"), "run", "--remote", "--wait", "--no-progress", "-o", "json", "sql_pipeline.py", "wf"],
         capture_output=True,
