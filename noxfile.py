@@ -38,25 +38,28 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "sdk": ("sdk", ("core",)),
     "admin": ("admin", ("core", "sdk")),
     "k8s_pod": ("plugins/k8s_pod", ("core", "sdk")),
-    "presto": ("plugins/presto", ("core", "sdk")),
+    # plugins: their tests run workflows on `roost start` too, so they need the admin
+    "presto": ("plugins/presto", ("core", "sdk", "admin")),
     "webapi": ("plugins/webapi", ("core", "sdk", "admin")),
-    "mpi": ("plugins/mpi", ("core", "sdk", "k8s_pod")),
-    "ray": ("plugins/ray", ("core", "sdk")),
-    "spark": ("plugins/spark", ("core", "sdk", "k8s_pod")),
+    "mpi": ("plugins/mpi", ("core", "sdk", "admin", "k8s_pod")),
+    "ray": ("plugins/ray", ("core", "sdk", "admin", "k8s_pod")),
+    "spark": ("plugins/spark", ("core", "sdk", "admin", "k8s_pod")),
 }
 
 HEAVY = {"ray", "spark"}
-"""Packages whose dependencies (Ray, Spark, MPI) are installed only in their own session."""
+"""Packages whose dependencies (Ray, pyspark) are too heavy for the types session: installed only in their own."""
 
 
-def _install(session: nox.Session, name: str, extras: str = "test") -> None:
+def _install(session: nox.Session, name: str, extras: str = "test", *also: str) -> None:
+    """The package with ``extras``, the local packages it depends on, and ``also`` (more editable folders)."""
     folder, requires = PACKAGES[name]
     local = [arg for dep in requires for arg in ("-e", f"./{PACKAGES[dep][0]}")]
-    session.install(*local, "-e", f"./{folder}[{extras}]" if extras else f"./{folder}")
+    extra = [arg for path in also for arg in ("-e", path)]
+    session.install(*local, "-e", f"./{folder}[{extras}]" if extras else f"./{folder}", *extra)
 
 
-def _tests(session: nox.Session, name: str) -> None:
-    _install(session, name)
+def _tests(session: nox.Session, name: str, extras: str = "test", *also: str) -> None:
+    _install(session, name, extras, *also)
     session.run("pytest", f"{PACKAGES[name][0]}/tests", *session.posargs)
 
 
@@ -89,7 +92,6 @@ def k8s_pod(session: nox.Session) -> None:
 def presto(session: nox.Session) -> None:
     """roost-presto's tests, driving its Trino protocol server (DuckDB behind Trino's HTTP protocol) with the
     real trino client, and its example with `roost run` and on `roost start`."""
-    session.install("-e", "./core", "-e", "./sdk", "-e", "./admin")
     _tests(session, "presto")
 
 
@@ -97,39 +99,29 @@ def presto(session: nox.Session) -> None:
 def webapi(session: nox.Session) -> None:
     """roost-webapi's tests: BigQuery and Snowflake handlers driven through the real clients against bqemulator and
     fakesnow (each stand-in, and flytekit, in a virtualenv of its own built with uv on first run)."""
-    _install(session, "webapi", extras="bigquery,snowflake,test")
     # examples/sql_pipeline.py starts with a Trino query: roost-presto and its test server
-    session.install("-e", "./plugins/presto[testing]")
-    session.run("pytest", "plugins/webapi/tests", *session.posargs)
+    _tests(session, "webapi", "bigquery,snowflake,test", "./plugins/presto[testing]")
 
 
 @nox.session(python=PYTHON)
 def mpi(session: nox.Session) -> None:
     """roost-mpi's tests with a real Open MPI and mpi4py from pip (only here), its examples run with `roost run`
     and `roost start`, and flytekit's kfmpi plugin (in its own virtualenv) to compare with."""
-    _install(session, "mpi")
-    session.install("-e", "./admin")
-    session.run("pytest", "plugins/mpi/tests", *session.posargs)
+    _tests(session, "mpi")
 
 
 @nox.session(python=PYTHON)
 def ray(session: nox.Session) -> None:
     """roost-ray's tests, on a real local Ray (installed only here); the end-to-end tests also install the
     admin (`roost start`) and build a flytekit + flytekitplugins-ray virtualenv on first run."""
-    session.install(
-        *("-e", "./core", "-e", "./sdk", "-e", "./admin", "-e", "./plugins/k8s_pod[testing]"),
-        *("-e", "./plugins/ray[test,kubernetes]"),
-    )
-    session.run("pytest", "plugins/ray/tests", *session.posargs)
+    _tests(session, "ray", "test,kubernetes", "./plugins/k8s_pod[testing]")
 
 
 @nox.session(python=PYTHON)
 def spark(session: nox.Session) -> None:
     """roost-spark's tests: real pyspark (only here) on the machine's Java 17, `roost start` with the admin, the
     Kubernetes test server with the spark-operator stand-in, and flytekitplugins-spark in flytekit's virtualenv."""
-    _install(session, "spark")
-    session.install("-e", "./admin")
-    session.run("pytest", "plugins/spark/tests", *session.posargs)
+    _tests(session, "spark")
 
 
 @nox.session(python=PYTHON)
