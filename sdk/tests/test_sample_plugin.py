@@ -259,4 +259,4 @@ def test_import_roost_extend_imports_nothing_else():
         "import sys, roost.extend; print(sorted(m for m in sys.modules if m.startswith(('roost', 'pluggy'))))"
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert run.stdout.strip() == "['roost', 'roost.extend']"
+    assert run.stdout.strip() == "['roost', 'roost.extend', 'roost_core', 'roost_core.lazy']"

@@ -5,8 +5,9 @@ Names are imported on first use, so adding the admin's commands to ``roost`` cos
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from roost_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from roost_admin.app import AdminApp
@@ -21,10 +22,4 @@ _EXPORTS = {
 __all__ = ["AdminApp", "Settings", "load_settings"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'roost_admin' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

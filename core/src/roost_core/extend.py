@@ -20,8 +20,9 @@ The test kit is :mod:`roost_core.testing` (tasks, driver, harness).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from roost_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from roost_core.container import completion_transition, generated_name, read_task_result, render_task_args
@@ -107,10 +108,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'roost_core.extend' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)

@@ -17,8 +17,9 @@ Names are imported on first use, so ``import roost`` costs next to nothing.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from roost_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from roost.conditionals import conditional
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from roost.workflows import FailurePolicy, workflow
 
 _EXPORTS = {
+    "Workflow": "roost.imperative:ImperativeWorkflow",  # flytekit's ``Workflow`` is the imperative builder
     "task": "roost.tasks",
     "dynamic": "roost.tasks",
     "workflow": "roost.workflows",
@@ -73,8 +75,6 @@ _EXPORTS = {
     "OutputLocation": "roost.shell",
     "eager": "roost.eager",
 }
-_RENAMED = {"Workflow": ("roost.imperative", "ImperativeWorkflow")}
-"""Names exported under another name than their module's (flytekit's ``Workflow`` is the imperative builder)."""
 
 __all__ = [
     "Cache",
@@ -113,10 +113,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module, attribute = _RENAMED.get(name) or (_EXPORTS.get(name), name)
-    if module is None:
-        raise AttributeError(f"module 'roost' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), attribute)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS)

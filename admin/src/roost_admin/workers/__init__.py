@@ -9,7 +9,9 @@ leases and wake-ups, and :mod:`roost_admin.workers.config` for the engine's conf
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from roost_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from roost_admin.workers.pool import WorkerPool
@@ -17,10 +19,5 @@ if TYPE_CHECKING:
 __all__ = ["WorkerPool"]
 
 
-def __getattr__(name: str) -> Any:
-    # Imported on first use: `import roost_admin.workers` stays light until a pool is made.
-    if name == "WorkerPool":
-        from roost_admin.workers.pool import WorkerPool
-
-        return WorkerPool
-    raise AttributeError(f"module 'roost_admin.workers' has no attribute {name!r}")
+# Imported on first use: `import roost_admin.workers` stays light until a pool is made.
+__getattr__ = lazy_exports(__name__, {"WorkerPool": "roost_admin.workers.pool"})

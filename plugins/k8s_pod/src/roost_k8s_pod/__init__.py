@@ -21,8 +21,9 @@ needs the ``roost`` SDK. The Kubernetes API test server is :mod:`roost_k8s_pod.t
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from roost_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from roost_k8s_pod.engine import TASK_TYPES
@@ -73,36 +74,30 @@ __all__ = [
 ]
 
 _HOMES = {
-    "POD": "kube",
-    "KubeApiError": "kube",
-    "KubeClient": "kube",
-    "KubeUnavailableError": "kube",
-    "ResourceKind": "kube",
-    "TASK_TYPES": "engine",
-    "PodHandler": "pod",
-    "MANAGED_BY_LABEL": "resource",
-    "AbortBehavior": "resource",
-    "BuildError": "resource",
-    "K8sResourceHandler": "resource",
-    "ResourceContext": "resource",
-    "sanitize_label_value": "resource",
-    "ClusterSettings": "settings",
-    "K8sHandlerSettings": "settings",
-    "KubernetesSettings": "settings",
-    "LogLink": "settings",
-    "PodSettings": "settings",
-    "PodSpec": "pod.builder",
-    "build_pod_spec": "pod.builder",
-    "ContainerTask": "sdk",
-    "Pod": "sdk",
-    "PodTemplate": "sdk",
+    "POD": "roost_k8s_pod.kube",
+    "KubeApiError": "roost_k8s_pod.kube",
+    "KubeClient": "roost_k8s_pod.kube",
+    "KubeUnavailableError": "roost_k8s_pod.kube",
+    "ResourceKind": "roost_k8s_pod.kube",
+    "TASK_TYPES": "roost_k8s_pod.engine",
+    "PodHandler": "roost_k8s_pod.pod",
+    "MANAGED_BY_LABEL": "roost_k8s_pod.resource",
+    "AbortBehavior": "roost_k8s_pod.resource",
+    "BuildError": "roost_k8s_pod.resource",
+    "K8sResourceHandler": "roost_k8s_pod.resource",
+    "ResourceContext": "roost_k8s_pod.resource",
+    "sanitize_label_value": "roost_k8s_pod.resource",
+    "ClusterSettings": "roost_k8s_pod.settings",
+    "K8sHandlerSettings": "roost_k8s_pod.settings",
+    "KubernetesSettings": "roost_k8s_pod.settings",
+    "LogLink": "roost_k8s_pod.settings",
+    "PodSettings": "roost_k8s_pod.settings",
+    "PodSpec": "roost_k8s_pod.pod.builder",
+    "build_pod_spec": "roost_k8s_pod.pod.builder",
+    "ContainerTask": "roost_k8s_pod.sdk",
+    "Pod": "roost_k8s_pod.sdk",
+    "PodTemplate": "roost_k8s_pod.sdk",
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'roost_k8s_pod' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"roost_k8s_pod.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)

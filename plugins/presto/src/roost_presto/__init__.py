@@ -11,8 +11,9 @@ Names are imported on first use, so ``import roost_presto`` loads nothing heavy.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from roost_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from roost_presto.sdk import PrestoTask, TrinoTask
@@ -28,8 +29,4 @@ _EXPORTS = {
 __all__ = ["PrestoTask", "SecretRef", "TrinoSettings", "TrinoTask"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'roost_presto' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

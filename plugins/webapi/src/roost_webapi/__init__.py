@@ -13,8 +13,9 @@ for tests are in :mod:`roost_webapi.testing`.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from roost_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from roost_webapi.bigquery.task import BigQueryConfig, BigQueryTask
@@ -43,8 +44,4 @@ _EXPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'roost_webapi' has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
