@@ -19,6 +19,7 @@ from roost_admin.services.executions import Executions
 from roost_admin.services.nodes import NodeExecutions
 from roost_admin.services.notifications import Notifier
 from roost_admin.services.projects import Projects
+from roost_admin.services.recovery import Recovery
 from roost_admin.services.registry import Registry
 from roost_admin.services.scheduler import Scheduler
 from roost_admin.services.signals import Signals
@@ -35,6 +36,7 @@ class Services:
         self.projects = Projects(context)
         self.registry = Registry(context)
         self.executions = Executions(context)
+        self.recovery = Recovery(context)
         self.nodes = NodeExecutions(context)
         self.events = Events(context)
         self.signals = Signals(context)
