@@ -277,6 +277,12 @@ class _Planner:
                 return self._decide(uid, False, f"branch: the case {taken!r} taken before is gone")
             whole = self._judge(chosen, f"{uid}-0-{taken}", f"{original_uid}-0-{taken}", clean)
             return self._decide(uid, whole, f"branch: takes {taken!r} again")
+        task = self._task(node)
+        problem = reuse_problem(task, self.tasks.get(task.id.name) if task is not None else None)
+        if problem is not None:
+            return self._decide(uid, False, problem)
+        if not clean:
+            return self._decide(uid, False, "a node it depends on re-runs")
         if original is None:
             return self._decide(uid, False, "it did not run in the original execution")
         if not original.phase.is_success:
@@ -285,10 +291,4 @@ class _Planner:
             return self._decide(uid, False, "launch plan nodes run again when resuming")
         if original.dynamic_closure_uri:
             return self._decide(uid, False, "dynamic task: it runs again to generate its workflow")
-        task = self._task(node)
-        problem = reuse_problem(task, self.tasks.get(task.id.name) if task is not None else None)
-        if problem is not None:
-            return self._decide(uid, False, problem)
-        if not clean:
-            return self._decide(uid, False, "a node it depends on re-runs")
         return self._decide(uid, True, "unchanged")
