@@ -100,7 +100,9 @@ def bench(tmp_path: Path, database_url: str) -> Iterator[Bench]:
     with running_admin(tmp_path, database_url, register=False, engine=engine) as (_, admin, _signals):
         registry_flows.register(
             admin,
-            registry_flows.serialize(flows.chain, flows.mapped, flows.dynamic_steps, flows.nested, flows.holding, version="v1"),
+            registry_flows.serialize(
+                flows.chain, flows.mapped, flows.dynamic_steps, flows.nested, flows.holding, version="v1"
+            ),
         )
         yield Bench(admin, tmp_path)
 

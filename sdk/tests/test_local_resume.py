@@ -18,7 +18,7 @@ from roost.tasks import DETERMINISTIC_TAG
 from roost_core.engine.recovery import DETERMINISTIC_TAG as ENGINE_TAG
 
 MODULE = "resumable_steps"
-SOURCE = '''
+SOURCE = """
 import os
 
 from roost import task, workflow
@@ -66,7 +66,7 @@ def steps(x: {x_type}) -> int:
 @workflow
 def other(x: int) -> int:
     return a(x=x)
-'''
+"""
 
 
 class Steps:
@@ -101,7 +101,10 @@ def steps(tmp_path: Path):
 def _failed_run(steps: Steps) -> str:
     module = steps.load()
     steps.flag.touch()
-    with local_options(keep_for_resume=True, cache=False, progress=False), pytest.raises(ExecutionFailedError):
+    with (
+        local_options(keep_for_resume=True, cache=False, progress=False),
+        pytest.raises(ExecutionFailedError),
+    ):
         run_local(module.steps, {"x": 0})
     assert steps.runs() == Counter(a=1, b=1, c=1)
     steps.flag.unlink()
@@ -133,7 +136,10 @@ def test_resume_after_editing_a_step_reruns_it_and_everything_after(steps: Steps
 def test_resume_refuses_unknown_runs_other_workflows_and_changed_interfaces(steps: Steps):
     name = _failed_run(steps)
     module = steps.load()
-    with local_options(resume_from="local-nosuch", cache=False, progress=False), pytest.raises(ResumeError) as info:
+    with (
+        local_options(resume_from="local-nosuch", cache=False, progress=False),
+        pytest.raises(ResumeError) as info,
+    ):
         run_local(module.steps, {"x": 0})
     assert str(info.value) == f"no local run 'local-nosuch' to resume from (kept runs: {name})"
     with local_options(resume_from=name, cache=False, progress=False), pytest.raises(ResumeError) as info:

@@ -52,7 +52,7 @@ class AdminService(Servicer, admin_pb2_grpc.AdminServiceServicer):  # type: igno
     GetExecutionData = Unary("executions", "get_execution_data")
     TerminateExecution = Unary("executions", "terminate_execution")
 
-    def RecoverExecution(  # noqa: N802  # flyteidl's RPC name
+    def RecoverExecution(  # flyteidl's RPC name
         self, request: execution_pb2.ExecutionRecoverRequest, context: grpc.ServicerContext
     ) -> Any:
         """Recover an ended execution; with Roost's resume headers, resume it on another version

@@ -174,7 +174,9 @@ class Recovery(Service):
         interface; INVALID_ARGUMENT naming what differs otherwise."""
         workflow_row = session.get(models.Workflow, target.workflow_id)
         if workflow_row is None:
-            raise FailedPrecondition(f"launch plan {target.name}@{target.version} points to a workflow that is gone")
+            raise FailedPrecondition(
+                f"launch plan {target.name}@{target.version} points to a workflow that is gone"
+            )
         before = session.get(models.Workflow, original.workflow_id) if original.workflow_id else None
         if before is not None and before.name != workflow_row.name:
             raise InvalidArgument(

@@ -143,7 +143,10 @@ class Recovery:
 
 def original_tasks(source: RecoverySource, storage: Storage) -> dict[str, tasks_pb2.TaskTemplate]:
     """The tasks of the original execution by name: its closure's and its dynamic workflows'."""
-    uris = [source.closure_uri, *(n.dynamic_closure_uri for n in source.nodes.values() if n.dynamic_closure_uri)]
+    uris = [
+        source.closure_uri,
+        *(n.dynamic_closure_uri for n in source.nodes.values() if n.dynamic_closure_uri),
+    ]
     tasks: dict[str, tasks_pb2.TaskTemplate] = {}
     for uri in uris:
         closure = storage.read_proto(uri, compiler_pb2.CompiledWorkflowClosure)
@@ -152,9 +155,7 @@ def original_tasks(source: RecoverySource, storage: Storage) -> dict[str, tasks_
     return tasks
 
 
-def reuse_problem(
-    task: tasks_pb2.TaskTemplate | None, original: tasks_pb2.TaskTemplate | None
-) -> str | None:
+def reuse_problem(task: tasks_pb2.TaskTemplate | None, original: tasks_pb2.TaskTemplate | None) -> str | None:
     """Why a node running ``task`` cannot reuse the original's outputs when resuming (its task side), or None."""
     if task is None:
         return None
@@ -286,7 +287,9 @@ class _Planner:
         if original is None:
             return self._decide(uid, False, "it did not run in the original execution")
         if not original.phase.is_success:
-            return self._decide(uid, False, f"it ended {original.phase.name.lower()} in the original execution")
+            return self._decide(
+                uid, False, f"it ended {original.phase.name.lower()} in the original execution"
+            )
         if kind == "workflow_node":
             return self._decide(uid, False, "launch plan nodes run again when resuming")
         if original.dynamic_closure_uri:

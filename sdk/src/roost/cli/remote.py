@@ -420,9 +420,13 @@ def relaunch_command(name: str, project: str | None, domain: str | None) -> None
 @click.argument("name")
 @PROJECT
 @DOMAIN
-@click.option("--version", default="", help="Resume on this version of the launch plan, reusing what is unchanged.")
+@click.option(
+    "--version", default="", help="Resume on this version of the launch plan, reusing what is unchanged."
+)
 @click.option("--latest", is_flag=True, help="Resume on the newest registered version.")
-@click.option("--dry-run", is_flag=True, help="With --version or --latest: print what would be reused, and why.")
+@click.option(
+    "--dry-run", is_flag=True, help="With --version or --latest: print what would be reused, and why."
+)
 @click.option("--new-name", default="", help="The new execution's name [default: generated].")
 @OUTPUT
 def recover_command(
@@ -452,7 +456,11 @@ def recover_command(
             new, plan = client.recover(ident, name=new_name, version=target, dry_run=dry_run)
         if dry_run:
             rows = [
-                {"node": step["node"], "action": "reuse" if step["reuse"] else "re-run", "reason": step["reason"]}
+                {
+                    "node": step["node"],
+                    "action": "reuse" if step["reuse"] else "re-run",
+                    "reason": step["reason"],
+                }
                 for step in plan
             ]
             _emit(rows, output, ["node", "action", "reason"], title=f"resuming {name} on {target}")

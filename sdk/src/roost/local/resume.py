@@ -106,4 +106,3 @@ def source(name: str, closure: compiler_pb2.CompiledWorkflowClosure) -> Recovery
     if problems:
         raise ResumeError(f"workflow {after!r} cannot resume local run {name!r}: " + "; ".join(problems))
     return RecoverySource.from_bytes(blob.read_bytes())
-

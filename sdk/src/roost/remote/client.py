@@ -6,10 +6,10 @@ message. Calls that flytekit retries (UNAVAILABLE) are retried here too, a few t
 
 from __future__ import annotations
 
-import functools
-import json
 import base64
+import functools
 import hashlib
+import json
 import ssl
 import time
 import urllib.request
