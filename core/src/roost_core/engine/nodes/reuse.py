@@ -103,7 +103,7 @@ def _same_inputs(run: Run, inputs: literals_pb2.LiteralMap, original: NodeState)
     if not original.inputs_uri:
         return not inputs.literals
     before = run.literal_map(original.inputs_uri)
-    return before.SerializeToString(deterministic=True) == inputs.SerializeToString(deterministic=True)
+    return bool(before.SerializeToString(deterministic=True) == inputs.SerializeToString(deterministic=True))
 
 
 def _may_reuse_content(run: Run, recovery: Recovery, ref: NodeRef) -> bool:
