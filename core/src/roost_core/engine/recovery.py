@@ -47,11 +47,23 @@ def is_deterministic(task: tasks_pb2.TaskTemplate) -> bool:
     return bool(task.metadata.discoverable) or DETERMINISTIC_TAG in task.metadata.tags
 
 
+_DISTRIBUTION_FLAG = "--additional-distribution"
+
+
 def task_digest(task: tasks_pb2.TaskTemplate) -> str:
-    """A digest of a task template's content, its version string left out."""
+    """A digest of a task template's content, its version string left out.
+
+    For a task carrying :data:`DETERMINISTIC_TAG` with its source's digest, the URL of the fast-registered code
+    archive is left out too: it changes with any file of the project, and the tag stands for the task's code.
+    """
     copy = tasks_pb2.TaskTemplate()
     copy.CopyFrom(task)
     copy.id.ClearField("version")
+    if copy.metadata.tags.get(DETERMINISTIC_TAG):
+        args = copy.container.args
+        for index in range(len(args) - 1):
+            if args[index] == _DISTRIBUTION_FLAG:
+                args[index + 1] = ""
     return hashlib.sha256(copy.SerializeToString(deterministic=True)).hexdigest()
 
 
