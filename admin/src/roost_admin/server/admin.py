@@ -68,6 +68,7 @@ class AdminService(Servicer, admin_pb2_grpc.AdminServiceServicer):  # type: igno
         return result.response
 
     UpdateExecution = Unary("executions", "update_execution")
+    GetExecutionMetrics = Unary("metrics", "get_execution_metrics")
     # node and task executions
     GetNodeExecution = Unary("nodes", "get_node_execution")
     ListNodeExecutions = Unary("nodes", "list_node_executions")

@@ -16,6 +16,7 @@ from roost_admin.services.context import ServiceContext, Wakeups
 from roost_admin.services.dataproxy import DataProxy
 from roost_admin.services.events import Events
 from roost_admin.services.executions import Executions
+from roost_admin.services.metrics import Metrics
 from roost_admin.services.nodes import NodeExecutions
 from roost_admin.services.notifications import Notifier
 from roost_admin.services.projects import Projects
@@ -43,4 +44,5 @@ class Services:
         self.dataproxy = DataProxy(context)
         self.status = Status(context)
         self.scheduler = Scheduler(context, self.executions)
+        self.metrics = Metrics(context, self.executions, self.nodes, self.registry)
         self.notifier = Notifier(context)
