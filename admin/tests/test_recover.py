@@ -17,6 +17,9 @@ from flyteidl.admin import common_pb2, execution_pb2, node_execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2
 from flyteidl.service import admin_pb2_grpc
+from sqlalchemy import delete
+
+from roost_admin.db import models
 
 PROJECT = registry_flows.PROJECT
 DOMAIN = registry_flows.DOMAIN
@@ -28,8 +31,9 @@ RECOVERED = core_execution_pb2.NodeExecution.RECOVERED
 class Bench:
     """An admin whose tasks note their runs in ``log`` and fail while ``flag`` exists."""
 
-    def __init__(self, admin: admin_pb2_grpc.AdminServiceStub, folder: Path) -> None:
+    def __init__(self, admin: admin_pb2_grpc.AdminServiceStub, folder: Path, app: Any) -> None:
         self.admin = admin
+        self.app = app
         self.log = folder / "ran.log"
         self.flag = folder / "flag"
 
@@ -91,20 +95,21 @@ class Bench:
 
 @contextmanager
 def bench(tmp_path: Path, database_url: str) -> Iterator[Bench]:
+    """A Bench over a running admin with recover_flows registered."""
     env = {
         "PYTHONPATH": str(TESTS),
         "RECOVER_LOG": str(tmp_path / "ran.log"),
         "RECOVER_FLAG": str(tmp_path / "flag"),
     }
     engine = {"task_environment": {"env": env}, "handlers": {"local-process": {}}}
-    with running_admin(tmp_path, database_url, register=False, engine=engine) as (_, admin, _signals):
+    with running_admin(tmp_path, database_url, register=False, engine=engine) as (app, admin, _signals):
         registry_flows.register(
             admin,
             registry_flows.serialize(
                 flows.chain, flows.mapped, flows.dynamic_steps, flows.nested, flows.holding, version="v1"
             ),
         )
-        yield Bench(admin, tmp_path)
+        yield Bench(admin, tmp_path, app)
 
 
 def test_recovering_a_chain_reruns_only_the_failed_step_and_what_follows(tmp_path, database_url):
@@ -192,3 +197,13 @@ def test_recover_refuses_missing_and_running_executions(tmp_path, database_url):
             )
         )
         assert len(listed.executions) == 1  # nothing half-created
+
+        # An execution whose saved state is gone (created before states were kept) cannot be recovered.
+        with b.app.db.begin() as session:
+            session.execute(delete(models.ExecutionState))
+        error = fails(b.admin.RecoverExecution, execution_pb2.ExecutionRecoverRequest(id=running))
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert (
+            error.details()
+            == f"execution {PROJECT}/{DOMAIN}/{running.name} has no saved state to recover from"
+        )

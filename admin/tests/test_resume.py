@@ -276,3 +276,31 @@ def test_resume_refuses_incompatible_versions_and_creates_nothing(tmp_path, data
             "roost-resume-dry-run plans a resume: it needs roost-resume-version (a version or 'latest')"
         )
         assert b.executions() == 1
+
+        b.flag.touch()
+        task = identifier_pb2.Identifier(
+            resource_type=identifier_pb2.TASK,
+            project=PROJECT,
+            domain=DOMAIN,
+            name=f"{MODULE}.r4",
+            version="v1",
+        )
+        single = b.admin.CreateExecution(
+            execution_pb2.ExecutionCreateRequest(
+                project=PROJECT,
+                domain=DOMAIN,
+                spec=execution_pb2.ExecutionSpec(launch_plan=task),
+                inputs=literal_map(x=1),
+            )
+        ).id
+        wait(b.admin, single)
+        error = fails(
+            lambda r: b.admin.RecoverExecution(r, metadata=[("roost-resume-version", "v3")]),
+            execution_pb2.ExecutionRecoverRequest(id=single),
+        )
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error.details() == (
+            f"execution {PROJECT}/{DOMAIN}/{single.name} ran task '{MODULE}.r4', not a workflow: only workflow "
+            "executions can be resumed on another version"
+        )
+        assert b.executions() == 2
