@@ -22,6 +22,10 @@ class ExecutionFailedError(RoostError):
         self.error = error
 
 
+class ResumeError(RoostError):
+    """A local run cannot resume from the run it names (``roost run --resume-from``); the message says why."""
+
+
 class RemoteError(RoostError):
     """A call to the admin failed; the message says which call and what the admin answered."""
 

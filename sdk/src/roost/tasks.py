@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -27,6 +28,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 C = TypeVar("C")
 
 ROOST_VERSION = "0.1.0"
+DETERMINISTIC_TAG = "roost.deterministic"
+"""The TaskMetadata tag of deterministic tasks (the engine's ``roost_core.engine.recovery.DETERMINISTIC_TAG``;
+not imported from there, which would load the engine with ``import roost``)."""
+
 SERIALIZATION_ENV = "ROOST_SERIALIZATION"
 """The environment variable that hands a dynamic task its serialization settings."""
 
@@ -45,6 +50,9 @@ class TaskOptions:
     container_image: str | ImageSpec | None = None
     environment: Mapping[str, str] = field(default_factory=dict)
     deck: bool = False
+    deterministic: bool = False
+    """Declares the outputs a function of the inputs and the code: resuming an execution on a new version
+    may reuse this task's outputs when neither changed (``roost recover --version``)."""
     docs: str = ""
 
 
@@ -200,6 +208,15 @@ class Task(Entity):
             ]
         )
 
+    def code_digest(self) -> str:
+        """A digest of the task's source code ("" where there is none to read)."""
+        function = getattr(self, "fn", None)
+        try:
+            source = inspect.getsource(function) if function is not None else ""
+        except (OSError, TypeError):
+            source = ""
+        return hashlib.sha256(source.encode()).hexdigest() if source else ""
+
     def resolver_args(self) -> list[str]:
         """How ``roost-execute`` finds this task again: ``--task-module M --task-name N``."""
         module, _, name = self.name.rpartition(".")
@@ -220,6 +237,9 @@ class Task(Entity):
         )
         if options.deck:
             metadata.generates_deck.value = True
+        if options.deterministic:
+            # The tag's value is the code's digest, so editing the code changes the template's content.
+            metadata.tags[DETERMINISTIC_TAG] = self.code_digest()
         if options.interruptible is not None:
             metadata.interruptible = options.interruptible
         if options.timeout is not None:
@@ -355,6 +375,7 @@ def task(
     container_image: str | ImageSpec | None = None,
     environment: Mapping[str, str] | None = None,
     deck: bool = False,
+    deterministic: bool = False,
 ) -> Callable[[F], F]: ...
 
 
@@ -376,11 +397,14 @@ def task(
     container_image: str | ImageSpec | None = None,
     environment: Mapping[str, str] | None = None,
     deck: bool = False,
+    deterministic: bool = False,
 ) -> Any:
     """Make a task of a typed function: ``@task`` or ``@task(retries=2, cache=Cache(version="1"))``.
 
     ``resources`` sets requests and limits at once; ``task_config`` selects a plugin task type (e.g.
-    ``Spark(...)``); ``deck=True`` keeps the HTML the task adds with ``current_context().deck``.
+    ``Spark(...)``); ``deck=True`` keeps the HTML the task adds with ``current_context().deck``;
+    ``deterministic=True`` lets resuming an execution on an edited version reuse the task's outputs while its
+    code and inputs are unchanged (``cache=True`` declares the same).
     """
 
     def decorate(function: Callable[..., Any]) -> Any:
@@ -406,6 +430,7 @@ def task(
             container_image=container_image,
             environment=dict(environment or {}),
             deck=deck,
+            deterministic=deterministic,
             docs=function.__doc__ or "",
         )
         if task_config is None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import grpc
+from flyteidl.admin import execution_pb2
 from flyteidl.service import admin_pb2_grpc
 
 from roost_admin.server.adapter import Servicer, Unary
+from roost_admin.server.errors import answer
+from roost_admin.services.recovery import RESUME_PLAN_TRAILER, ResumeRequest
 
 
 class AdminService(Servicer, admin_pb2_grpc.AdminServiceServicer):  # type: ignore[misc]  # flyteidl is untyped
@@ -45,7 +51,24 @@ class AdminService(Servicer, admin_pb2_grpc.AdminServiceServicer):  # type: igno
     ListExecutions = Unary("executions", "list_executions")
     GetExecutionData = Unary("executions", "get_execution_data")
     TerminateExecution = Unary("executions", "terminate_execution")
+
+    def RecoverExecution(  # flyteidl's RPC name
+        self, request: execution_pb2.ExecutionRecoverRequest, context: grpc.ServicerContext
+    ) -> Any:
+        """Recover an ended execution; with Roost's resume headers, resume it on another version
+        (:mod:`roost_admin.services.recovery`)."""
+        try:
+            resume = ResumeRequest.from_metadata(context.invocation_metadata() or ())
+            result = self.services.recovery.recover_execution(request, resume)
+        except Exception as exc:  # every failure gets a proper status, never grpc's UNKNOWN
+            answer(context, "RecoverExecution", exc)
+            raise  # answer() aborts the call; this line is never reached
+        if result.plan:
+            context.set_trailing_metadata(((RESUME_PLAN_TRAILER, result.plan),))
+        return result.response
+
     UpdateExecution = Unary("executions", "update_execution")
+    GetExecutionMetrics = Unary("metrics", "get_execution_metrics")
     # node and task executions
     GetNodeExecution = Unary("nodes", "get_node_execution")
     ListNodeExecutions = Unary("nodes", "list_node_executions")

@@ -16,9 +16,11 @@ from roost_admin.services.context import ServiceContext, Wakeups
 from roost_admin.services.dataproxy import DataProxy
 from roost_admin.services.events import Events
 from roost_admin.services.executions import Executions
+from roost_admin.services.metrics import Metrics
 from roost_admin.services.nodes import NodeExecutions
 from roost_admin.services.notifications import Notifier
 from roost_admin.services.projects import Projects
+from roost_admin.services.recovery import Recovery
 from roost_admin.services.registry import Registry
 from roost_admin.services.scheduler import Scheduler
 from roost_admin.services.signals import Signals
@@ -35,10 +37,12 @@ class Services:
         self.projects = Projects(context)
         self.registry = Registry(context)
         self.executions = Executions(context)
+        self.recovery = Recovery(context)
         self.nodes = NodeExecutions(context)
         self.events = Events(context)
         self.signals = Signals(context)
         self.dataproxy = DataProxy(context)
         self.status = Status(context)
         self.scheduler = Scheduler(context, self.executions)
+        self.metrics = Metrics(context, self.executions, self.nodes, self.registry)
         self.notifier = Notifier(context)

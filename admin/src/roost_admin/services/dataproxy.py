@@ -28,7 +28,7 @@ import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flyteidl.core import identifier_pb2
+from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import dataproxy_pb2
 from google.protobuf import duration_pb2, timestamp_pb2
 from sqlalchemy import select
@@ -43,8 +43,10 @@ from roost_admin.errors import (
     PermissionDenied,
     Unavailable,
 )
+from roost_admin.services import flyte_urls, validation
 from roost_admin.services.base import Service
 from roost_admin.services.entities import check_project_domain
+from roost_admin.services.rows import execution_key, get_execution, get_node, key_text
 from roost_core.storage import BlobNotFoundError, FileStore, StorageError, upload_headers
 
 if TYPE_CHECKING:
@@ -131,6 +133,60 @@ class DataProxy(Service):
             expires_at=expires_at,
             pre_signed_urls=dataproxy_pb2.PreSignedURLs(signed_url=[url], expires_at=expires_at),
         )
+
+    def get_data(self, request: dataproxy_pb2.GetDataRequest) -> dataproxy_pb2.GetDataResponse:
+        """The inputs or outputs (all, or one by name) of an execution, a node execution or a task attempt,
+        or a signed link to a node's deck, named by a ``flyte://`` URL (:mod:`roost_admin.services.flyte_urls`)."""
+        url = flyte_urls.parse(request.flyte_url)
+        domains = self.ctx.settings.domains
+        execution_id = validation.execution_id(domains, url.execution, "flyte_url")
+        node_id = identifier_pb2.NodeExecutionIdentifier(node_id=url.node, execution_id=execution_id)
+        if url.kind == "d":
+            link = self.create_download_link(
+                dataproxy_pb2.CreateDownloadLinkRequest(
+                    artifact_type=dataproxy_pb2.ARTIFACT_TYPE_DECK, node_execution_id=node_id
+                )
+            )
+            return dataproxy_pb2.GetDataResponse(pre_signed_urls=link.pre_signed_urls)
+        with self.ctx.db.session() as session:
+            if not url.node:
+                row = get_execution(session, execution_id)
+                what = f"execution {key_text(execution_id.project, execution_id.domain, execution_id.name)}"
+                uris = (row.inputs_uri, row.outputs_uri)
+            else:
+                execution, node = get_node(session, node_id)
+                what = f"node execution '{url.node}' of execution {execution_key(execution)}"
+                uris = (node.input_uri, node.output_uri)
+                if url.attempt is not None:
+                    task = session.scalar(
+                        select(models.TaskExecution).where(
+                            models.TaskExecution.node_execution_id == node.id,
+                            models.TaskExecution.retry_attempt == url.attempt,
+                        )
+                    )
+                    what = f"attempt {url.attempt} of {what}"
+                    if task is None:
+                        raise NotFound(f"{what} does not exist")
+                    uris = (task.input_uri, task.output_uri)
+        literals = self._literals(uris[0] if url.kind == "i" else uris[1])
+        if not url.name:
+            return dataproxy_pb2.GetDataResponse(literal_map=literals)
+        if url.name not in literals.literals:
+            side = "input" if url.kind == "i" else "output"
+            known = ", ".join(sorted(literals.literals)) or "none"
+            raise NotFound(f"{what} has no {side} {url.name!r} ({side}s: {known})")
+        return dataproxy_pb2.GetDataResponse(literal=literals.literals[url.name])
+
+    def _literals(self, uri: str) -> literals_pb2.LiteralMap:
+        """A LiteralMap blob, whatever its size; empty when there is none (yet)."""
+        if not uri:
+            return literals_pb2.LiteralMap()
+        try:
+            return self.ctx.storage.read_proto(uri, literals_pb2.LiteralMap)
+        except BlobNotFoundError:
+            return literals_pb2.LiteralMap()
+        except StorageError as exc:
+            raise Unavailable(f"cannot read {uri} from the blob store: {exc}") from exc
 
     def signed_blob(
         self, path: str, method: str, expires: str, signature: str, content_md5: str | None

@@ -47,6 +47,7 @@ from roost_admin.services.state import SessionStateStore
 from roost_core import literal_types
 from roost_core.compiler import CompileError, compile_workflow
 from roost_core.engine import Engine, ExecutionOptions, InvalidInputsError
+from roost_core.engine.recovery import RecoverySource
 from roost_core.storage import StorageError
 
 if TYPE_CHECKING:
@@ -255,9 +256,11 @@ def create_execution(
     spec: execution_pb2.ExecutionSpec,
     inputs: literals_pb2.LiteralMap,
     parent_execution: str = "",
+    recover_from: RecoverySource | None = None,
 ) -> models.Execution:
     """Create and queue an execution in the caller's transaction (see the module docstring); ``name`` empty
-    means a generated one. The caller commits, then pokes the engine workers."""
+    means a generated one; ``recover_from`` makes it a recovered or resumed execution. The caller commits,
+    then pokes the engine workers."""
     settings = ctx.settings
     entities.check_project_domain(session, settings, project, domain, "execution")
     if name:
@@ -316,6 +319,7 @@ def create_execution(
             data_prefix=data_prefix,
             raw_output_prefix=raw,
             options=_options(target, stored_spec, parent_execution),
+            recover_from=recover_from,
         )
     except InvalidInputsError as exc:
         raise InvalidArgument(f"{target.what}: {exc}") from None

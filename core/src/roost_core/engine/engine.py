@@ -24,6 +24,7 @@ from roost_core.engine.config import EngineConfig, ExecutionOptions
 from roost_core.engine.launcher import ChildLauncher, ChildStatus
 from roost_core.engine.nodes import attempt, failure
 from roost_core.engine.phases import WorkflowPhase
+from roost_core.engine.recovery import RECOVERY_BLOB, RecoverySource
 from roost_core.engine.run import Run
 from roost_core.engine.signals import SignalSource
 from roost_core.engine.state import ExecutionState
@@ -111,8 +112,12 @@ class Engine:
         data_prefix: str,
         raw_output_prefix: str = "",
         options: ExecutionOptions | None = None,
+        recover_from: RecoverySource | None = None,
     ) -> Run:
-        """Check the inputs, write the closure and inputs, save the first state; nothing runs yet."""
+        """Check the inputs, write the closure and inputs, save the first state; nothing runs yet.
+
+        With ``recover_from``, the execution reuses that execution's node outputs (see
+        :mod:`roost_core.engine.recovery`)."""
         _check_inputs(closure, inputs)
         data_prefix = data_prefix.rstrip("/")
         closure_uri = self.storage.join(data_prefix, "closure.pb")
@@ -131,6 +136,9 @@ class Engine:
             options=(options or ExecutionOptions()).to_dict(),
             updated_at=self.clock(),
         )
+        if recover_from is not None:
+            state.recovery_uri = self.storage.join(data_prefix, RECOVERY_BLOB)
+            self.storage.write(state.recovery_uri, recover_from.to_bytes())
         run = Run(self, state, closure)
         self.state_store.save(state)
         return run

@@ -120,7 +120,7 @@ class EventFactory:
         child = state.child_execution
         failed = phase in (NodePhase.FAILED, NodePhase.FAILING, NodePhase.TIMED_OUT)
         error = state.error if failed else None
-        output_uri = state.outputs_uri if phase is NodePhase.SUCCEEDED else ""
+        output_uri = state.outputs_uri if phase.is_success else ""
 
         def build() -> event_pb2.NodeExecutionEvent:
             kind = node.WhichOneof("target")

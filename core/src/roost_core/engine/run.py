@@ -13,6 +13,7 @@ from roost_core.engine.bindings import BindingError
 from roost_core.engine.config import ExecutionOptions
 from roost_core.engine.graph import START_NODE, ClosureIndex, WorkflowGraph
 from roost_core.engine.phases import NodePhase
+from roost_core.engine.recovery import Recovery, RecoverySource
 from roost_core.engine.reporting import EventFactory, TaskReport
 from roost_core.engine.state import ExecutionState, NodeState
 from roost_core.errors import ExecutionError
@@ -107,6 +108,11 @@ class Run:
         self.pending_visits = 0
         """Nodes (and map indices) still to be visited in the current round, after the one being visited."""
         self.storage_errors: dict[str, int] = {}
+        self.recovery: Recovery | None = None
+        """What a recovered or resumed execution may reuse; None for other executions."""
+        if state.recovery_uri:
+            source = RecoverySource.from_bytes(engine.storage.read(state.recovery_uri))
+            self.recovery = Recovery(source, engine.storage)
         limit = self.options.max_parallelism
         self.max_parallelism = engine.config.default_max_parallelism if limit is None else limit
 

@@ -306,6 +306,9 @@ class ExecutionState:
     """Per sink, how many of the outbox's first events it has received."""
     cleanups: list[PendingCleanup] = field(default_factory=list)
     """Handler cleanups owed to ended attempts, run once this state is saved (see :class:`PendingCleanup`)."""
+    recovery_uri: str = ""
+    """For a recovered or resumed execution: the blob naming what it may reuse
+    (:class:`~roost_core.engine.recovery.RecoverySource`)."""
 
     @property
     def key(self) -> str:
@@ -330,7 +333,7 @@ class ExecutionState:
         }
         if self.error is not None:
             data["error"] = self.error.to_dict()
-        for name in ("outputs_uri", "abort_cause"):
+        for name in ("outputs_uri", "abort_cause", "recovery_uri"):
             if getattr(self, name):
                 data[name] = getattr(self, name)
         for name in ("started_at", "updated_at"):
@@ -371,4 +374,5 @@ class ExecutionState:
             outbox=[_event_from_dict(e) for e in data.get("outbox", [])],
             delivered=dict(data.get("delivered", {})),
             cleanups=[PendingCleanup.from_dict(c) for c in data.get("cleanups", [])],
+            recovery_uri=data.get("recovery_uri", ""),
         )

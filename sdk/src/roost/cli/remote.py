@@ -416,6 +416,61 @@ def relaunch_command(name: str, project: str | None, domain: str | None) -> None
     _guarded(act)
 
 
+@click.command("recover")
+@click.argument("name")
+@PROJECT
+@DOMAIN
+@click.option(
+    "--version", default="", help="Resume on this version of the launch plan, reusing what is unchanged."
+)
+@click.option("--latest", is_flag=True, help="Resume on the newest registered version.")
+@click.option(
+    "--dry-run", is_flag=True, help="With --version or --latest: print what would be reused, and why."
+)
+@click.option("--new-name", default="", help="The new execution's name [default: generated].")
+@OUTPUT
+def recover_command(
+    name: str,
+    project: str | None,
+    domain: str | None,
+    version: str,
+    latest: bool,
+    dry_run: bool,
+    new_name: str,
+    output: str,
+) -> None:
+    """Recover an ended execution: what succeeded is reused, the rest runs. With --version or --latest,
+    resume it on that version: deterministic tasks whose code and inputs are unchanged are reused."""
+    from flyteidl.core import identifier_pb2
+
+    if version and latest:
+        raise click.UsageError("give --version or --latest, not both")
+    if dry_run and not (version or latest):
+        raise click.UsageError("--dry-run plans a resume: give --version or --latest")
+    project, domain = _scope(project, domain)
+    target = "latest" if latest else version
+
+    def act() -> None:
+        ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
+        with _client() as client:
+            new, plan = client.recover(ident, name=new_name, version=target, dry_run=dry_run)
+        if dry_run:
+            rows = [
+                {
+                    "node": step["node"],
+                    "action": "reuse" if step["reuse"] else "re-run",
+                    "reason": step["reason"],
+                }
+                for step in plan
+            ]
+            _emit(rows, output, ["node", "action", "reason"], title=f"resuming {name} on {target}")
+            return
+        how = f"resumed {name} on version {target}" if target else f"recovered {name}"
+        click.echo(f"{how} as {project}/{domain}/{new.name}")
+
+    _guarded(act)
+
+
 @click.group("create")
 def create_group() -> None:
     """Create admin objects."""
@@ -478,6 +533,7 @@ COMMANDS = [
     get_command,
     terminate_command,
     relaunch_command,
+    recover_command,
     create_group,
     update_group,
 ]

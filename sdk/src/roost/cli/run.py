@@ -78,6 +78,12 @@ _RUN_OPTIONS = [
         ["--signal"], multiple=True, metavar="NAME=VALUE", help="Answer the signal NAME (repeatable)."
     ),
     click.Option(["--no-progress"], is_flag=True, help="Plain log lines instead of a live table."),
+    click.Option(
+        ["--resume-from"],
+        default="",
+        metavar="RUN",
+        help="Resume from the local run RUN: reuse its deterministic nodes whose code and inputs are unchanged.",
+    ),
     click.Option(["--remote"], is_flag=True, help="Register and run on the admin of the client config."),
     click.Option(["--wait"], is_flag=True, help="With --remote: wait for the end and print the outputs."),
     click.Option(["--name"], default="", help="With --remote: the execution's name [default: generated]."),
@@ -270,6 +276,8 @@ def _run(entity: Any, values: dict[str, Any], entity_output: str | None) -> None
         "approvals": frozenset(options["approve"]),
         "signals": signals,
         "progress": False if options["no_progress"] else None,
+        "keep_for_resume": True,
+        "resume_from": options["resume_from"],
     }
     if options["remote"]:
         from roost.cli.remote import run_remote

@@ -73,6 +73,10 @@ class LocalOptions:
     domain: str = "development"
     outputs_folder: Path | None = None
     """Where returned files and folders are kept; default ``$XDG_DATA_HOME/roost/outputs/<execution>``."""
+    keep_for_resume: bool = False
+    """Keep what a later run needs to resume from this one (:mod:`roost.local.resume`); the CLI sets it."""
+    resume_from: str = ""
+    """The name of a kept local run to resume from: its unchanged deterministic nodes are reused."""
 
 
 _OPTIONS: contextvars.ContextVar[LocalOptions] = contextvars.ContextVar(
@@ -225,6 +229,11 @@ class _LocalRun:
                 values,
                 TypeContext(storage, self.raw_prefix, work_dir=self.folder / "inputs", frames=frames),
             )
+            recover_from = None
+            if self.options.resume_from:
+                from roost.local import resume
+
+                recover_from = resume.source(self.options.resume_from, closure)
             run = engine.start(
                 identifier_pb2.WorkflowExecutionIdentifier(
                     project=self.settings.project, domain=self.settings.domain, name=self.name
@@ -238,8 +247,13 @@ class _LocalRun:
                     overwrite_cache=self.options.overwrite_cache,
                     launch_plan=self._launch_plan_id(),
                 ),
+                recover_from=recover_from,
             )
             engine.run(run)
+            if self.options.keep_for_resume:
+                from roost.local import resume
+
+                resume.keep(run, storage, self.raw_prefix, frames)
         finally:
             children.close()
             serve_locally(self.name, None)

@@ -7,7 +7,9 @@ message. Calls that flytekit retries (UNAVAILABLE) are retried here too, a few t
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
+import json
 import ssl
 import time
 import urllib.request
@@ -266,6 +268,31 @@ class RemoteClient:
             execution_pb2.ExecutionRelaunchRequest(id=execution_id, name=name),
         )
         return response.id
+
+    def recover(
+        self,
+        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
+        *,
+        name: str = "",
+        version: str = "",
+        dry_run: bool = False,
+    ) -> tuple[identifier_pb2.WorkflowExecutionIdentifier, list[dict[str, Any]]]:
+        """Recover an ended execution (RecoverExecution); with ``version`` (or ``"latest"``), resume it on
+        that version of its launch plan through Roost's resume headers. Returns the new execution's id (empty
+        for a dry run) and, for a dry run, the plan: ``{"node", "reuse", "reason"}`` per node."""
+        metadata = []
+        if version:
+            metadata.append(("roost-resume-version", version))
+        if dry_run:
+            metadata.append(("roost-resume-dry-run", "true"))
+        response, call = self.call(
+            "RecoverExecution",
+            functools.partial(self.admin.RecoverExecution.with_call, metadata=metadata),
+            execution_pb2.ExecutionRecoverRequest(id=execution_id, name=name),
+        )
+        trailing = dict(call.trailing_metadata() or ())
+        plan = json.loads(trailing["roost-resume-plan"]) if "roost-resume-plan" in trailing else []
+        return response.id, plan
 
     # listings
 

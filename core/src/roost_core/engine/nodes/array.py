@@ -16,7 +16,7 @@ import math
 from flyteidl.core import literals_pb2, tasks_pb2, workflow_pb2
 from flyteidl.event import event_pb2
 
-from roost_core.engine.nodes import attempt, common
+from roost_core.engine.nodes import attempt, common, reuse
 from roost_core.engine.nodes.attempt import TaskSite
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.reporting import TaskReport, external_resource
@@ -126,6 +126,7 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
     except (KeyError, ValueError) as exc:
         run.fail(ref, state, ExecutionError("MalformedArrayNode", str(exc.args[0]), ErrorKind.USER))
         return
+    recovered: list[int] = []
     if state.phase is NodePhase.NOT_YET_STARTED:
         inputs = common.start(run, ref, state)
         if inputs is None:
@@ -136,10 +137,11 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
             return
         state.subnodes = [NodeState() for _ in range(size)]
         run.set_phase(ref, state, NodePhase.RUNNING, target=task.id)
+        recovered = reuse.array_indices(run, ref, state)
     subnodes = state.subnodes or []
     parallelism = ref.node.array_node.parallelism
     running = sum(1 for s in subnodes if s.phase in (NodePhase.QUEUED, NodePhase.RUNNING))
-    changed: list[event_pb2.ExternalResourceInfo] = []
+    changed = [_external(index, subnodes[index], []) for index in recovered]
     # Indices still to visit count as pending, so no index is taken for the only work there is.
     visits = sum(1 for sub in subnodes if not sub.phase.is_terminal)
     run.pending_visits += visits

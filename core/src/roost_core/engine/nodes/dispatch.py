@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from types import ModuleType
 
-from roost_core.engine.nodes import array, branch, gate, task, workflow
+from roost_core.engine.nodes import array, branch, gate, reuse, task, workflow
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.run import NodeRef, Run
 from roost_core.engine.state import NodeState
@@ -52,7 +52,12 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
         )
         return
     try:
-        kind.advance(run, ref, state)
+        if not (
+            state.phase is NodePhase.NOT_YET_STARTED
+            and run.recovery is not None
+            and reuse.try_reuse(run, ref, state)
+        ):
+            kind.advance(run, ref, state)
     except StorageError as exc:
         errors = run.storage_errors[ref.uid] = run.storage_errors.get(ref.uid, 0) + 1
         if errors < MAX_STORAGE_ERRORS:

@@ -13,7 +13,7 @@ from roost_core.compiler import CompileError, compile_workflow
 from roost_core.engine import scope as scopes
 from roost_core.engine.bindings import BindingError
 from roost_core.engine.graph import ClosureIndex, id_key
-from roost_core.engine.nodes import attempt
+from roost_core.engine.nodes import attempt, reuse
 from roost_core.engine.nodes.attempt import TaskSite
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.run import NodeRef, Run, Scope
@@ -74,10 +74,12 @@ def begin(run: Run, ref: NodeRef, state: NodeState, site: TaskSite) -> None:
 
 def _scope(run: Run, ref: NodeRef, state: NodeState) -> Scope:
     index = run.dynamic_index(ref.uid, state.dynamic_closure_uri)
+    prefix = f"{ref.uid}-{state.attempt}-"
+    reuse.enter_scope(run, ref, prefix)
     return Scope(
         index.primary,
         index,
-        prefix=f"{ref.uid}-{state.attempt}-",
+        prefix=prefix,
         parent_uid=ref.uid,
         retry_group=str(state.attempt),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flyteidl.core import tasks_pb2
 
-from roost_core.engine.nodes import attempt, common, dynamic
+from roost_core.engine.nodes import attempt, common, dynamic, reuse
 from roost_core.engine.nodes.attempt import Outcome, TaskSite
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.run import NodeRef, Run
@@ -38,8 +38,13 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
     task = _task(run, ref, state)
     if task is None:
         return
-    if state.phase is NodePhase.NOT_YET_STARTED and common.start(run, ref, state, task) is None:
-        return
+    if state.phase is NodePhase.NOT_YET_STARTED:
+        if common.start(run, ref, state, task) is None:
+            return
+        generated = reuse.dynamic_workflow(run, ref, state)
+        if generated:
+            state.dynamic_closure_uri = generated
+            run.set_phase(ref, state, NodePhase.DYNAMIC_RUNNING, target=task.id)
     task_site = site(run, ref, state, task)
     if state.phase is NodePhase.DYNAMIC_RUNNING:
         dynamic.advance(run, ref, state, task_site)

@@ -8,7 +8,7 @@ import hashlib
 from roost_core.engine import scope as scopes
 from roost_core.engine.bindings import BindingError
 from roost_core.engine.launcher import ChildRequest
-from roost_core.engine.nodes import common, failure
+from roost_core.engine.nodes import common, failure, reuse
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.run import NodeRef, Run, Scope
 from roost_core.engine.state import NodeState
@@ -25,10 +25,12 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
 
 def _scope(run: Run, ref: NodeRef, state: NodeState) -> Scope:
     graph = ref.scope.index.workflow(ref.node.workflow_node.sub_workflow_ref)
+    prefix = f"{ref.uid}-{state.attempt}-"
+    reuse.enter_scope(run, ref, prefix)
     return Scope(
         graph,
         ref.scope.index,
-        prefix=f"{ref.uid}-{state.attempt}-",
+        prefix=prefix,
         parent_uid=ref.uid,
         inputs_uri=state.inputs_uri,
         retry_group=str(state.attempt),
