@@ -371,3 +371,31 @@ class Notification(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime.datetime | None] = mapped_column(default=None)
+
+
+class MatchableAttribute(Base):
+    """One matchable attribute (Flyte's "resource"): the settings of one kind for a project, a project and
+    domain, or a workflow in one. Empty ``domain`` and ``workflow`` mark the broader levels."""
+
+    __tablename__ = "matchable_attributes"
+    __table_args__ = (
+        UniqueConstraint(
+            "resource_type",
+            "project",
+            "domain",
+            "workflow",
+            "launch_plan",
+            name="uq_matchable_attributes_scope",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_type: Mapped[int] = mapped_column(Integer)
+    """admin.MatchableResource."""
+    project: Mapped[str] = mapped_column(String(_ID))
+    domain: Mapped[str] = mapped_column(String(_ID), default="")
+    workflow: Mapped[str] = mapped_column(String(_NAME), default="")
+    launch_plan: Mapped[str] = mapped_column(String(_NAME), default="")
+    attributes: Mapped[bytes] = mapped_column(LargeBinary)
+    """The serialized admin.MatchingAttributes."""
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
