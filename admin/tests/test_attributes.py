@@ -4,20 +4,23 @@ launch plan > workflow > project-domain > project > admin configuration), per ki
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
+import attribute_flows
 import grpc
 import pytest
 import registry_flows as flows
 from conftest import make_settings
-from execution_support import fails, literal_map
-from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2
+from execution_support import fails, literal, literal_map, outputs, running_admin, wait, wait_until
+from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, signal_pb2
 from flyteidl.admin import matchable_resource_pb2 as mr
 from flyteidl.admin import project_attributes_pb2 as pa
 from flyteidl.admin import project_domain_attributes_pb2 as pda
 from flyteidl.admin import workflow_attributes_pb2 as wa
 from flyteidl.core import compiler_pb2, identifier_pb2, security_pb2, tasks_pb2
+from flyteidl.core import execution_pb2 as core_execution_pb2
 from google.protobuf import wrappers_pb2
 
 from roost_admin import blobs
@@ -30,6 +33,7 @@ from roost_core.plugins import EnginePlugins
 from roost_core.storage import build_storage
 
 P, D = flows.PROJECT, flows.DOMAIN
+Phase = core_execution_pb2.WorkflowExecution
 WORKFLOW = "registry_flows.outer"
 
 
@@ -524,3 +528,104 @@ def test_a_launch_plans_settings_beat_the_attributes(services):
     _spec, options, _closure = _launch(services, plan_name="attr.lp")
     assert (options["max_parallelism"], options["labels"]) == (3, {"from": "launch plan"})
     assert options["annotations"] == {"a": "attribute"}
+
+
+# --------------------------------------------------------------------------------------------------
+# What a task's process gets
+
+
+def _register_reported(admin: Any) -> None:
+    flows.register(admin, flows.serialize(attribute_flows.reported, attribute_flows.gated_report))
+
+
+def _start(admin: Any, name: str, x: int) -> identifier_pb2.WorkflowExecutionIdentifier:
+    plan = identifier_pb2.Identifier(
+        resource_type=identifier_pb2.LAUNCH_PLAN, project=P, domain=D, name=name, version="v1"
+    )
+    request = execution_pb2.ExecutionCreateRequest(
+        project=P, domain=D, spec=execution_pb2.ExecutionSpec(launch_plan=plan), inputs=literal_map(x=x)
+    )
+    return admin.CreateExecution(request).id
+
+
+def _waiting(signals: Any, ident: Any) -> list[signal_pb2.Signal]:
+    listed = signals.ListSignals(signal_pb2.SignalListRequest(workflow_execution_id=ident, limit=10))
+    return list(listed.signals)
+
+
+def _reported(admin: Any, ident: Any) -> dict[str, Any]:
+    execution = wait(admin, ident)
+    assert execution.closure.phase == Phase.SUCCEEDED, execution.closure.error.message
+    return json.loads(outputs(admin, ident)["o0"])
+
+
+def test_task_resource_defaults_reach_the_task_process_and_a_later_change_does_not(tmp_path, database_url):
+    with running_admin(tmp_path, database_url, register=False) as (_, admin, signals):
+        _register_reported(admin)
+        _update(
+            admin,
+            "workflow",
+            _resources(cpu_default="250m", memory_default="64Mi", memory_limit="128Mi"),
+            workflow="attribute_flows.gated_report",
+        )
+        _update(
+            admin,
+            "domain",
+            mr.MatchingAttributes(
+                workflow_execution_config=mr.WorkflowExecutionConfig(
+                    envs=common_pb2.Envs(values=[{"key": "WHO", "value": "domain"}])
+                )
+            ),
+        )
+        ident = _start(admin, "attribute_flows.gated_report", x=1)
+        (gate,) = wait_until(lambda: _waiting(signals, ident), what="the gate's signal")
+        # Changed while the execution runs: only later executions see it.
+        _update(admin, "workflow", _resources(cpu_default="2"), workflow="attribute_flows.gated_report")
+        _update(
+            admin,
+            "domain",
+            mr.MatchingAttributes(
+                workflow_execution_config=mr.WorkflowExecutionConfig(
+                    envs=common_pb2.Envs(values=[{"key": "WHO", "value": "changed"}])
+                )
+            ),
+        )
+        signals.SetSignal(signal_pb2.SignalSetRequest(id=gate.id, value=literal(True)))
+        assert _reported(admin, ident) == {
+            "ROOST_CPU_LIMIT": "250m",
+            "ROOST_CPU_REQUEST": "250m",
+            "ROOST_MEMORY_LIMIT": "64Mi",
+            "ROOST_MEMORY_REQUEST": "64Mi",
+            "WHO": "domain",
+            "x": 2,
+        }
+        later = _start(admin, "attribute_flows.reported", x=2)
+        assert _reported(admin, later) == {"WHO": "changed", "x": 2}, "the workflow attribute is another's"
+
+
+def test_a_plugin_override_naming_no_installed_handler_fails_the_task_unless_it_falls_back(
+    tmp_path, database_url
+):
+    with running_admin(tmp_path, database_url, register=False) as (_, admin, _signals):
+        _register_reported(admin)
+
+        def override(behavior: int) -> mr.MatchingAttributes:
+            return mr.MatchingAttributes(
+                plugin_overrides=mr.PluginOverrides(
+                    overrides=[
+                        mr.PluginOverride(
+                            task_type="python-task", plugin_id=["gpu-farm"], missing_plugin_behavior=behavior
+                        )
+                    ]
+                )
+            )
+
+        _update(admin, "project", override(mr.PluginOverride.FAIL))
+        failed = wait(admin, _start(admin, "attribute_flows.reported", x=1))
+        assert failed.closure.phase == Phase.FAILED
+        assert (
+            "none of the handlers gpu-farm that the execution's plugin override names for task type "
+            "'python-task' is installed; installed handlers: "
+        ) in failed.closure.error.message
+        _update(admin, "project", override(mr.PluginOverride.USE_DEFAULT))
+        assert _reported(admin, _start(admin, "attribute_flows.reported", x=3))["x"] == 3

@@ -13,13 +13,14 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from flyteidl.admin import (
     common_pb2,
     execution_pb2,
     launch_plan_pb2,
+    matchable_resource_pb2,
     node_execution_pb2,
     project_pb2,
     task_execution_pb2,
@@ -31,6 +32,9 @@ from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc
 
 from roost.errors import RemoteError
 from roost.remote.config import ClientConfig
+
+if TYPE_CHECKING:
+    from roost.remote.attributes import AttributeScope
 
 T = TypeVar("T")
 _RETRIED = (grpc.StatusCode.UNAVAILABLE,)
@@ -330,6 +334,31 @@ class RemoteClient:
                 project=project_pb2.Project(id=project_id, name=name or project_id, description=description)
             ),
         )
+
+    def update_attributes(
+        self, scope: AttributeScope, attributes: matchable_resource_pb2.MatchingAttributes
+    ) -> None:
+        """Set the attribute of its kind at ``scope`` (a project, a project and domain, or a workflow)."""
+        from roost.remote.attributes import update_request
+
+        name, request = update_request(scope, attributes)
+        self.call(name, getattr(self.admin, name), request)
+
+    def get_attributes(self, scope: AttributeScope, kind: int) -> matchable_resource_pb2.MatchingAttributes:
+        """The attribute of ``kind`` (a ``MatchableResource``) set at exactly ``scope``."""
+        from roost.remote.attributes import get_request
+
+        name, request = get_request(scope, kind)
+        response = self.call(name, getattr(self.admin, name), request)
+        found: matchable_resource_pb2.MatchingAttributes = response.attributes.matching_attributes
+        return found
+
+    def delete_attributes(self, scope: AttributeScope, kind: int) -> None:
+        """Remove the attribute of ``kind`` set at ``scope``."""
+        from roost.remote.attributes import get_request
+
+        name, request = get_request(scope, kind, "Delete")
+        self.call(name, getattr(self.admin, name), request)
 
     def get_task(self, task_id: identifier_pb2.Identifier) -> task_pb2.Task:
         """A registered task."""
