@@ -33,9 +33,10 @@ TASK_RESOURCE_FIELDS = ("cpu", "gpu", "memory", "storage", "ephemeral_storage")
 def kind_name(kind: int) -> str:
     """``TASK_RESOURCE`` for messages (the number for an unknown kind)."""
     try:
-        return mr.MatchableResource.Name(kind)
+        name: str = mr.MatchableResource.Name(kind)
     except ValueError:
         return str(kind)
+    return name
 
 
 def check_kind(kind: int, what: str) -> int:

@@ -108,15 +108,14 @@ def _check_keys(
         if field is None:
             known = ", ".join([*extra, *(f.name for f in descriptor.fields)])
             raise AttributeDocumentError(f"{source}: unknown key '{where}'; known keys here: {known}")
-        if field.type != FieldDescriptor.TYPE_MESSAGE:
-            continue
-        if field.message_type.GetOptions().map_entry:
+        message = field.message_type
+        if field.type != FieldDescriptor.TYPE_MESSAGE or message is None or message.GetOptions().map_entry:
             continue
         # A list given for a single message is ParseDict's error; its items are checked like a repeated field's.
         items = item if isinstance(item, list) else [item]
         for index, element in enumerate(items):
             at = f"{where}[{index}]" if isinstance(item, list) else where
-            _check_keys(element, field.message_type, source, at)
+            _check_keys(element, message, source, at)
 
 
 def document_of(scope: AttributeScope, attributes: mr.MatchingAttributes) -> dict[str, Any]:
