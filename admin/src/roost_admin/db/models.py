@@ -199,6 +199,9 @@ class Execution(Base):
     wake_at: Mapped[datetime.datetime | None] = mapped_column(default=None)
     """Unclaimed: when the execution wants its next round (None once it ended). Claimed: set by whoever
     changed the execution from outside (terminate, a signal, a child ending) to make the holder look at it."""
+    held_limit: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Above 0: the execution waits (QUEUED, unclaimable, not counted as active) until fewer than this many
+    executions of its launch plan are active (the launch plan's concurrency policy with ``wait``)."""
 
     state_row: Mapped[ExecutionState | None] = relationship(back_populates="execution", cascade="all")
 

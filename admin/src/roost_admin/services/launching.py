@@ -34,7 +34,7 @@ from roost_admin import blobs
 from roost_admin.db import models
 from roost_admin.db.base import utcnow
 from roost_admin.errors import AdminError, AlreadyExists, AlreadyInTerminalState, InvalidArgument, Unavailable
-from roost_admin.services import entities, resolution, validation
+from roost_admin.services import concurrency, entities, resolution, validation
 from roost_admin.services.rows import (
     SINGLE_TASK_PREFIX,
     TERMINAL_WORKFLOW,
@@ -285,6 +285,9 @@ def create_execution(
         raise AlreadyExists(f"execution {key} already exists")
     target = _resolve_target(ctx, session, spec.launch_plan)
     merged = _merge_inputs(target, inputs)
+    held_limit = (
+        concurrency.admit(session, target.launch_plan, target.what) if target.launch_plan is not None else 0
+    )
     stored_spec = _settle_spec(target, spec)
     workflow_name = target.closure.primary.template.id.name
     plan_name = target.launch_plan.id.name if target.launch_plan is not None else ""
@@ -313,7 +316,9 @@ def create_execution(
         user_inputs_uri=storage.join(data_prefix, "user_inputs.pb"),
         created_at=now,
         updated_at=now,
-        wake_at=now,
+        # A held execution is not claimable until its launch plan's concurrency policy lets it start.
+        wake_at=None if held_limit else now,
+        held_limit=held_limit,
     )
     session.add(row)
     session.flush()
@@ -381,6 +386,7 @@ def terminate(row: models.Execution, cause: str, principal: str) -> None:
             "terminated",
             phase,
         )
+    row.held_limit = 0
     row.abort_cause = cause or "terminated"
     row.abort_principal = principal
     row.phase = core_execution_pb2.WorkflowExecution.ABORTING

@@ -1,4 +1,5 @@
-"""Matchable attributes: per project, project and domain, or workflow settings of each kind.
+"""Matchable attributes (per project, project and domain, or workflow settings of each kind), and executions
+held by their launch plan's concurrency policy.
 
 Revision ID: 0007
 Revises: 0004
@@ -39,7 +40,12 @@ def upgrade() -> None:
         ),
     )
 
+    with op.batch_alter_table("executions") as table:
+        table.add_column(sa.Column("held_limit", sa.Integer(), nullable=False, server_default="0"))
+
 
 def downgrade() -> None:
     """Revert this revision."""
+    with op.batch_alter_table("executions") as table:
+        table.drop_column("held_limit")
     op.drop_table("matchable_attributes")
