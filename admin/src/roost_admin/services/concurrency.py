@@ -104,7 +104,7 @@ def admit(session: Session, plan: launch_plan_pb2.LaunchPlan, what: str) -> int:
         return 0
     ident = plan.id
     _lock(session, ident.project, ident.domain, ident.name)
-    limit = plan.spec.concurrency_policy.max
+    limit = int(plan.spec.concurrency_policy.max)
     if _active(session, ident.project, ident.domain, ident.name) < limit:
         return 0
     if chosen is Behavior.SKIP:

@@ -23,6 +23,7 @@ from roost.cli.attributes import (
     show_attributes,
     update_attributes,
 )
+from roost.cli.signals import approve_command, signal_group, signal_rows
 from roost.errors import RemoteError, WorkflowDefinitionError
 
 OUTPUT = click.option(
@@ -283,7 +284,7 @@ def _print_outputs(client: Any, execution_id: Any, workflow: Any, output: str) -
 @click.argument(
     "kind",
     type=click.Choice(
-        ["projects", "tasks", "workflows", "launchplans", "executions", "execution", "attributes"]
+        ["projects", "tasks", "workflows", "launchplans", "executions", "execution", "attributes", "signals"]
     ),
 )
 @click.argument("name", required=False, default="")
@@ -314,8 +315,9 @@ def get_command(
     file: Path | None,
     output: str,
 ) -> None:
-    """List projects, tasks, workflows, launch plans or executions; show one execution; or show the
-    matchable attribute of one kind (``attributes --kind K``; without --domain the project's own)."""
+    """List projects, tasks, workflows, launch plans or executions; show one execution or its signals
+    (``signals NAME``); or show the matchable attribute of one kind (``attributes --kind K``; without --domain
+    the project's own)."""
     if kind == "attributes":
         if attribute_kind is None:
             raise click.UsageError("roost get attributes needs --kind")
@@ -326,6 +328,12 @@ def get_command(
 
     def act() -> None:
         with _client() as client:
+            if kind == "signals":
+                if not name:
+                    raise click.UsageError("roost get signals needs the execution's NAME")
+                rows = signal_rows(client, project, domain, name)
+                _emit(rows, output, ["signal", "type", "value"], f"signals of {name}")
+                return
             if kind == "execution":
                 if not name:
                     raise click.UsageError("roost get execution needs the execution's NAME")
@@ -535,5 +543,7 @@ COMMANDS = [
     create_group,
     update_group,
     delete_group,
+    approve_command,
+    signal_group,
 ]
 """The client commands ``roost`` adds to its group."""

@@ -23,12 +23,13 @@ from flyteidl.admin import (
     matchable_resource_pb2,
     node_execution_pb2,
     project_pb2,
+    signal_pb2,
     task_execution_pb2,
     task_pb2,
     workflow_pb2,
 )
-from flyteidl.core import identifier_pb2
-from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc
+from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc, signal_pb2_grpc
 
 from roost.errors import RemoteError
 from roost.remote.config import ClientConfig
@@ -65,6 +66,7 @@ class RemoteClient:
         self.channel = grpc.intercept_channel(self.raw_channel, AuthInterceptor(self.credentials))
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
         self.dataproxy = dataproxy_pb2_grpc.DataProxyServiceStub(self.channel)
+        self.signals = signal_pb2_grpc.SignalServiceStub(self.channel)
 
     def close(self) -> None:
         """Close the channel."""
@@ -194,6 +196,27 @@ class RemoteClient:
             self.admin.GetExecution,
             execution_pb2.WorkflowExecutionGetRequest(id=execution_id),
         )
+
+    def execution_signals(
+        self, execution_id: identifier_pb2.WorkflowExecutionIdentifier
+    ) -> list[signal_pb2.Signal]:
+        """Every signal of an execution (its gates' and its tasks'), set or waiting."""
+        found: list[signal_pb2.Signal] = []
+        token = ""
+        while True:
+            response = self.call(
+                "ListSignals",
+                self.signals.ListSignals,
+                signal_pb2.SignalListRequest(workflow_execution_id=execution_id, limit=_PAGE, token=token),
+            )
+            found.extend(response.signals)
+            token = response.token
+            if not token:
+                return found
+
+    def set_signal(self, signal_id: identifier_pb2.SignalIdentifier, value: literals_pb2.Literal) -> None:
+        """Give a waiting signal its value."""
+        self.call("SetSignal", self.signals.SetSignal, signal_pb2.SignalSetRequest(id=signal_id, value=value))
 
     def execution_data(
         self, execution_id: identifier_pb2.WorkflowExecutionIdentifier
