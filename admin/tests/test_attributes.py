@@ -625,7 +625,7 @@ def test_a_plugin_override_naming_no_installed_handler_fails_the_task_unless_it_
         assert failed.closure.phase == Phase.FAILED
         assert (
             "none of the handlers gpu-farm that the execution's plugin override names for task type "
-            "'python-task' is installed; installed handlers: "
+            "'python-task' is installed and takes that type; installed handlers: "
         ) in failed.closure.error.message
         _update(admin, "project", override(mr.PluginOverride.USE_DEFAULT))
         assert _reported(admin, _start(admin, "attribute_flows.reported", x=3))["x"] == 3

@@ -331,7 +331,7 @@ class HandlerSet:
             return self.for_task_type(task_type)
         raise UnknownTaskTypeError(
             f"none of the handlers {', '.join(preferred)} that the execution's plugin override names for task "
-            f"type {task_type!r} is installed; installed handlers: {self.describe()}"
+            f"type {task_type!r} is installed and takes that type; installed handlers: {self.describe()}"
         )
 
     def by_name(self, name: str) -> TaskHandler:
