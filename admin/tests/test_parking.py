@@ -4,6 +4,7 @@ set or the timer is due, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import registry_flows
@@ -16,8 +17,9 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from roost_admin.db import models
 
 Phase = core_execution_pb2.WorkflowExecution
-WAITING = 6
-"""Executions parked on approval at once: three times the worker's slots."""
+WAITING = int(os.environ.get("ROOST_PARKED_EXECUTIONS", "6"))
+"""Executions parked on approval at once: three times the worker's slots (``ROOST_PARKED_EXECUTIONS=1000``
+for the issue's scale, opt-in: each runs two task processes)."""
 
 
 def _gates(signals: Any, ident: Any) -> list[signal_pb2.Signal]:
