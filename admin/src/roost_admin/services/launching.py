@@ -3,8 +3,10 @@ engine workers' child launcher share.
 
 Creating an execution resolves what it runs (a launch plan and its workflow, or a single task wrapped in a
 one-node workflow, as flyteadmin does), merges the launch plan's default and fixed inputs into the caller's,
-checks them against the expected inputs, settles labels, annotations, raw output prefix, max parallelism and
-the other per-execution options (the request's values win over the launch plan's), inserts the row, writes
+checks them against the expected inputs, admits it under the launch plan's concurrency policy
+(:mod:`~roost_admin.services.concurrency`), settles labels, annotations, raw output prefix, max parallelism and
+the other per-execution options (the request's values win over the launch plan's, whose win over the matchable
+attributes: :mod:`~roost_admin.services.resolution`), inserts the row, writes
 the spec and inputs to the blob store and starts the engine's execution (closure, inputs and first state),
 all in the caller's transaction. The row is flushed before any blob is written, so a second execution of the
 same name fails on the unique constraint before it could overwrite the first one's blobs.
