@@ -29,6 +29,9 @@ ENTITY_FOLDERS = {
     identifier_pb2.LAUNCH_PLAN: "launch_plans",
 }
 """The registry folder of each registrable resource type."""
+ATTRIBUTES = "attributes.pb"
+"""The blob under an execution's data prefix listing the matchable attributes that applied to it (written only
+when some did)."""
 DATA_PATH = "/data"
 """Where the admin's HTTP endpoint serves the signed URLs of the local store (its ``url_base`` is the endpoint's
 URL followed by this)."""

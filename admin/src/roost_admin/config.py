@@ -27,6 +27,36 @@ from roost_admin.auth_settings import AuthSettings, TLSSettings
 DEFAULT_DOMAINS = ("development", "staging", "production")
 
 
+_TASK_RESOURCES = ("cpu", "gpu", "memory", "storage", "ephemeral_storage")
+
+
+class TaskResourceSettings(BaseModel):
+    """Task resource defaults and limits of every project (``task_resources:``, flyteadmin's setting of the
+    same name): the last level of TASK_RESOURCE attributes, under every project, domain and workflow one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: dict[str, str] = Field(default_factory=dict)
+    """Requests of tasks that set none: ``{cpu: 500m, memory: 1Gi}``."""
+    limits: dict[str, str] = Field(default_factory=dict)
+    """The most a task may request or be limited to; more is lowered to this."""
+
+    @field_validator("defaults", "limits")
+    @classmethod
+    def _quantities(cls, values: dict[str, str]) -> dict[str, str]:
+        from roost_core.quantity import QuantityError, parse_quantity
+
+        for name, value in values.items():
+            if name not in _TASK_RESOURCES:
+                raise ValueError(f"unknown resource {name!r}; known: {', '.join(_TASK_RESOURCES)}")
+            try:
+                if parse_quantity(value) < 0:
+                    raise ValueError(f"{name}: {value!r} is negative")
+            except QuantityError as exc:
+                raise ValueError(f"{name}: {value!r} is not a valid quantity: {exc}") from None
+        return values
+
+
 class SchedulerSettings(BaseModel):
     """The scheduler of launch plans (``scheduler:`` in the settings file, ``ROOST_SCHEDULER__...``)."""
 
@@ -198,6 +228,8 @@ class Settings(BaseSettings):
     """How many running executions one engine worker holds at most (it evaluates them in turn)."""
     engine: dict[str, Any] = Field(default_factory=dict)
     """The core engine's configuration (``roost_core.engine.EngineConfig`` keys: handlers, ...)."""
+    task_resources: TaskResourceSettings = Field(default_factory=TaskResourceSettings)
+    """Task resource defaults and limits where no TASK_RESOURCE attribute sets them."""
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     """The scheduler of launch plans with a schedule (cron or fixed rate)."""
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)

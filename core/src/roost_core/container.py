@@ -298,6 +298,16 @@ def _go_float(value: float) -> str:
     return f"{sign}{digits[:point]}.{digits[point:]}"
 
 
+def resource_environment(resources: tasks_pb2.Resources) -> dict[str, str]:
+    """``ROOST_CPU_REQUEST``, ``ROOST_MEMORY_LIMIT``, ... for each request and limit ``resources`` sets."""
+    env: dict[str, str] = {}
+    for part, entries in (("REQUEST", resources.requests), ("LIMIT", resources.limits)):
+        for entry in entries:
+            if entry.name != tasks_pb2.Resources.UNKNOWN and entry.value:
+                env[f"ROOST_{tasks_pb2.Resources.ResourceName.Name(entry.name)}_{part}"] = entry.value
+    return env
+
+
 def task_environment(
     task_execution_id: identifier_pb2.TaskExecutionIdentifier,
     *,
@@ -307,13 +317,17 @@ def task_environment(
     execution_env: Mapping[str, str] | None = None,
     console_url: str = "",
     unique_node_id: str = "",
+    resources: tasks_pb2.Resources | None = None,
 ) -> dict[str, str]:
     """The environment of a task process: the container's variables, then the attempt's identity.
 
     Identity variables are set under Flyte's names (``FLYTE_INTERNAL_EXECUTION_ID``, ...) and under
     the short aliases flytekit also reads (``_F_NM``, ...); they win over a container variable of
     the same name, as in Flyte. ``execution_env`` (the execution's ``envs``) comes last and wins
-    over both. ``console_url`` adds ``FLYTE_EXECUTION_URL`` pointing at the node's page.
+    over both. ``console_url`` adds ``FLYTE_EXECUTION_URL`` pointing at the node's page. ``resources``
+    (the container's requests and limits, after the admin's task resource defaults) are told as
+    ``ROOST_<NAME>_REQUEST`` and ``ROOST_<NAME>_LIMIT`` (``ROOST_CPU_LIMIT=2``), so a process that no pod
+    confines can still size itself.
     """
     env = {pair.key: pair.value for pair in container_env}
     execution = task_execution_id.node_execution_id.execution_id
@@ -334,6 +348,8 @@ def task_environment(
             for name in names:
                 env[name] = value
     env["FLYTE_ATTEMPT_NUMBER"] = str(task_execution_id.retry_attempt)
+    if resources is not None:
+        env.update(resource_environment(resources))
     if console_url:
         node = unique_node_id or task_execution_id.node_execution_id.node_id
         env["FLYTE_EXECUTION_URL"] = (

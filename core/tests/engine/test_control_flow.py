@@ -186,6 +186,31 @@ def test_an_approval_gate_waits_for_its_signal(kit):
     assert run.state.error.message == "node 'ok': approval 'ship-it' was rejected"
 
 
+def test_a_round_waiting_only_for_a_signal_or_a_timer_is_parkable(kit):
+    signals = MemorySignals()
+    kit.engine = kit.new_engine(signals=signals)
+    approve = workflow_pb2.ApproveCondition(signal_id="ship-it")
+    closure = compile_(
+        workflow("wf", [gate_node("ok", approve=approve)], {"x": INT}, {"y": INT}, {"y": ref("ok", "x")}), []
+    )
+    run = kit.start(closure, literal_map(x=integer(9)))
+    waiting = kit.engine.evaluate(run)
+    assert (waiting.parkable, waiting.timer) == (True, None)
+    assert waiting.next_wake is not None, "an engine nobody wakes still polls for the signal"
+
+    sleep = workflow_pb2.SleepCondition()
+    sleep.duration.FromSeconds(60)
+    nodes = [
+        gate_node("nap", bind=False, sleep=sleep),
+        task_node("after", ECHO, {"x": wf_input("x")}, upstream=["nap"]),
+    ]
+    closure = compile_(workflow("wf", nodes, {"x": INT}, {"y": INT}, {"y": ref("after", "x")}), [ECHO])
+    run = kit.start(closure, literal_map(x=integer(4)))
+    sleeping = kit.engine.evaluate(run)
+    assert sleeping.parkable
+    assert sleeping.timer == run.state.nodes["nap"].wake_at
+
+
 def test_a_signal_gate_outputs_the_value_and_checks_its_type(kit):
     signals = MemorySignals()
     kit.engine = kit.new_engine(signals=signals)

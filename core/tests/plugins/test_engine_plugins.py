@@ -191,6 +191,19 @@ def test_configuration_chooses_a_candidate():
     assert choice.reason == "configured in engine.default_for_task_types"
 
 
+def test_an_executions_override_picks_the_first_installed_handler_that_takes_the_type():
+    handlers = EnginePlugins([QuickPlugin()], entry_points=False).handlers()
+    # "echo" is installed but does not take python-task; "gpu-farm" is not installed.
+    assert handlers.for_task("python-task", ["gpu-farm", "echo", "quick"], fallback=False).name == "quick"
+    assert handlers.for_task("python-task", ["gpu-farm"], fallback=True).name == "local-process"
+    with pytest.raises(UnknownTaskTypeError) as raised:
+        handlers.for_task("python-task", ["gpu-farm", "echo"], fallback=False)
+    assert str(raised.value).startswith(
+        "none of the handlers gpu-farm, echo that the execution's plugin override names for task type "
+        "'python-task' is installed and takes that type; installed handlers: echo (echo), "
+    )
+
+
 def test_a_candidate_nobody_chose_names_the_setting():
     class OnlyCandidate:
         @hookimpl

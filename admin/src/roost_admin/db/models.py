@@ -199,6 +199,9 @@ class Execution(Base):
     wake_at: Mapped[datetime.datetime | None] = mapped_column(default=None)
     """Unclaimed: when the execution wants its next round (None once it ended). Claimed: set by whoever
     changed the execution from outside (terminate, a signal, a child ending) to make the holder look at it."""
+    held_limit: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """Above 0: the execution waits (QUEUED, unclaimable, not counted as active) until fewer than this many
+    executions of its launch plan are active (the launch plan's concurrency policy with ``wait``)."""
 
     state_row: Mapped[ExecutionState | None] = relationship(back_populates="execution", cascade="all")
 
@@ -371,3 +374,31 @@ class Notification(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime.datetime | None] = mapped_column(default=None)
+
+
+class MatchableAttribute(Base):
+    """One matchable attribute (Flyte's "resource"): the settings of one kind for a project, a project and
+    domain, or a workflow in one. Empty ``domain`` and ``workflow`` mark the broader levels."""
+
+    __tablename__ = "matchable_attributes"
+    __table_args__ = (
+        UniqueConstraint(
+            "resource_type",
+            "project",
+            "domain",
+            "workflow",
+            "launch_plan",
+            name="uq_matchable_attributes_scope",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    resource_type: Mapped[int] = mapped_column(Integer)
+    """admin.MatchableResource."""
+    project: Mapped[str] = mapped_column(String(_ID))
+    domain: Mapped[str] = mapped_column(String(_ID), default="")
+    workflow: Mapped[str] = mapped_column(String(_NAME), default="")
+    launch_plan: Mapped[str] = mapped_column(String(_NAME), default="")
+    attributes: Mapped[bytes] = mapped_column(LargeBinary)
+    """The serialized admin.MatchingAttributes."""
+    updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)

@@ -23,6 +23,17 @@ class AdminService(Servicer, admin_pb2_grpc.AdminServiceServicer):  # type: igno
     GetProject = Unary("projects", "get_project")
     ListProjects = Unary("projects", "list_projects")
     GetDomains = Unary("projects", "get_domains")
+    # matchable attributes
+    UpdateProjectAttributes = Unary("attributes", "update_project_attributes")
+    GetProjectAttributes = Unary("attributes", "get_project_attributes")
+    DeleteProjectAttributes = Unary("attributes", "delete_project_attributes")
+    UpdateProjectDomainAttributes = Unary("attributes", "update_project_domain_attributes")
+    GetProjectDomainAttributes = Unary("attributes", "get_project_domain_attributes")
+    DeleteProjectDomainAttributes = Unary("attributes", "delete_project_domain_attributes")
+    UpdateWorkflowAttributes = Unary("attributes", "update_workflow_attributes")
+    GetWorkflowAttributes = Unary("attributes", "get_workflow_attributes")
+    DeleteWorkflowAttributes = Unary("attributes", "delete_workflow_attributes")
+    ListMatchableAttributes = Unary("attributes", "list_matchable_attributes")
     # registry
     CreateTask = Unary("registry", "create_task")
     GetTask = Unary("registry", "get_task")

@@ -12,6 +12,7 @@ for gRPC, :mod:`roost_admin.http`) map requests to service calls and errors to t
 
 from __future__ import annotations
 
+from roost_admin.services.attributes import Attributes
 from roost_admin.services.context import ServiceContext, Wakeups
 from roost_admin.services.dataproxy import DataProxy
 from roost_admin.services.events import Events
@@ -35,6 +36,7 @@ class Services:
     def __init__(self, context: ServiceContext) -> None:
         self.context = context
         self.projects = Projects(context)
+        self.attributes = Attributes(context)
         self.registry = Registry(context)
         self.executions = Executions(context)
         self.recovery = Recovery(context)

@@ -49,7 +49,7 @@ from roost_admin.errors import (
     NotFound,
     Unavailable,
 )
-from roost_admin.services import validation
+from roost_admin.services import concurrency, validation
 from roost_core.storage import BlobNotFoundError, StorageError
 
 if TYPE_CHECKING:
@@ -415,6 +415,7 @@ def register_launch_plan(
     spec.workflow_id.CopyFrom(workflow_id)
     expected = expected_inputs(f"launch plan '{text}'", entity_text(workflow_id), interface, spec)
     schedule_type = _check_schedule(ctx, f"launch plan '{text}'", spec, expected)
+    concurrency.behavior(spec, f"launch plan '{text}'")
     validation.notifications(
         spec.entity_metadata.notifications, f"launch plan '{text}'", "spec.entity_metadata.notifications"
     )

@@ -40,7 +40,7 @@ from roost_admin.errors import (
     NotFound,
     Unavailable,
 )
-from roost_admin.services import notifications, validation
+from roost_admin.services import concurrency, notifications, validation
 from roost_admin.services.base import Service
 from roost_admin.services.rows import (
     TERMINAL_NODE,
@@ -443,6 +443,8 @@ class Events(Service):
             ledger = EventLedger(session, self.ctx.storage, self.ctx.settings.storage_prefix)
             record(ledger, request.event)
             notifications.enqueue(self.ctx, session, ledger.ended)
+            if concurrency.release(session, ledger.ended):
+                ledger.woke = True
         if ledger.woke:
             self.ctx.wakeups.announce()
 
@@ -483,6 +485,8 @@ class Events(Service):
             for event in events:
                 _record_engine_event(ledger, event, dynamic_workflow_uri)
             notifications.enqueue(self.ctx, session, ledger.ended)
+            if concurrency.release(session, ledger.ended):
+                ledger.woke = True
         if ledger.woke:
             self.ctx.wakeups.announce()
 

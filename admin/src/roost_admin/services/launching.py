@@ -3,8 +3,10 @@ engine workers' child launcher share.
 
 Creating an execution resolves what it runs (a launch plan and its workflow, or a single task wrapped in a
 one-node workflow, as flyteadmin does), merges the launch plan's default and fixed inputs into the caller's,
-checks them against the expected inputs, settles labels, annotations, raw output prefix, max parallelism and
-the other per-execution options (the request's values win over the launch plan's), inserts the row, writes
+checks them against the expected inputs, admits it under the launch plan's concurrency policy
+(:mod:`~roost_admin.services.concurrency`), settles labels, annotations, raw output prefix, max parallelism and
+the other per-execution options (the request's values win over the launch plan's, whose win over the matchable
+attributes: :mod:`~roost_admin.services.resolution`), inserts the row, writes
 the spec and inputs to the blob store and starts the engine's execution (closure, inputs and first state),
 all in the caller's transaction. The row is flushed before any blob is written, so a second execution of the
 same name fails on the unique constraint before it could overwrite the first one's blobs.
@@ -17,7 +19,7 @@ import string
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flyteidl.admin import execution_pb2, launch_plan_pb2
+from flyteidl.admin import execution_pb2, launch_plan_pb2, matchable_resource_pb2
 from flyteidl.core import (
     compiler_pb2,
     identifier_pb2,
@@ -34,7 +36,7 @@ from roost_admin import blobs
 from roost_admin.db import models
 from roost_admin.db.base import utcnow
 from roost_admin.errors import AdminError, AlreadyExists, AlreadyInTerminalState, InvalidArgument, Unavailable
-from roost_admin.services import entities, validation
+from roost_admin.services import concurrency, entities, resolution, validation
 from roost_admin.services.rows import (
     SINGLE_TASK_PREFIX,
     TERMINAL_WORKFLOW,
@@ -51,6 +53,7 @@ from roost_core.engine.recovery import RecoverySource
 from roost_core.storage import StorageError
 
 if TYPE_CHECKING:
+    from roost_admin.config import Settings
     from roost_admin.services.context import ServiceContext
 
 _NAME_FIRST = string.ascii_lowercase
@@ -226,14 +229,21 @@ def _settle_spec(target: _Target, request_spec: execution_pb2.ExecutionSpec) -> 
         spec.overwrite_cache = True
     if not spec.envs.values and plan.envs.values:
         spec.envs.CopyFrom(plan.envs)
+    if not spec.HasField("quality_of_service") and plan.HasField("quality_of_service"):
+        spec.quality_of_service.CopyFrom(plan.quality_of_service)
+    if not spec.HasField("cluster_assignment") and plan.HasField("cluster_assignment"):
+        spec.cluster_assignment.CopyFrom(plan.cluster_assignment)
     return spec
 
 
-def _options(target: _Target, spec: execution_pb2.ExecutionSpec, parent_execution: str) -> ExecutionOptions:
+def _options(
+    target: _Target, spec: execution_pb2.ExecutionSpec, parent_execution: str, matched: resolution.Matched
+) -> ExecutionOptions:
     launch_plan: dict[str, str] = {}
     if target.launch_plan is not None:
         lp = target.launch_plan.id
         launch_plan = {"project": lp.project, "domain": lp.domain, "name": lp.name, "version": lp.version}
+    handlers, fallback = resolution.plugin_handlers(matched)
     return ExecutionOptions(
         max_parallelism=spec.max_parallelism or None,
         interruptible=spec.interruptible.value if spec.HasField("interruptible") else None,
@@ -243,6 +253,8 @@ def _options(target: _Target, spec: execution_pb2.ExecutionSpec, parent_executio
         environment={pair.key: pair.value for pair in spec.envs.values},
         launch_plan=launch_plan,
         parent_execution=parent_execution,
+        task_handlers=handlers,
+        task_handlers_fallback=fallback,
     )
 
 
@@ -278,7 +290,18 @@ def create_execution(
         raise AlreadyExists(f"execution {key} already exists")
     target = _resolve_target(ctx, session, spec.launch_plan)
     merged = _merge_inputs(target, inputs)
+    held_limit = (
+        concurrency.admit(session, target.launch_plan, target.what) if target.launch_plan is not None else 0
+    )
     stored_spec = _settle_spec(target, spec)
+    workflow_name = target.closure.primary.template.id.name
+    plan_name = target.launch_plan.id.name if target.launch_plan is not None else ""
+    matched = resolution.match(session, project, domain, workflow_name, plan_name)
+    resolution.settle_spec(stored_spec, matched)
+    closure = target.closure
+    resources = resolution.task_resources(matched, _configured_task_resources(settings))
+    if resources is not None:
+        closure = resolution.apply_task_resources(closure, resources)
     now = ctx.clock()
     data_prefix = blobs.execution_data_prefix(settings.storage_prefix, project, domain, name)
     storage = ctx.storage
@@ -298,7 +321,9 @@ def create_execution(
         user_inputs_uri=storage.join(data_prefix, "user_inputs.pb"),
         created_at=now,
         updated_at=now,
-        wake_at=now,
+        # A held execution is not claimable until its launch plan's concurrency policy lets it start.
+        wake_at=None if held_limit else now,
+        held_limit=held_limit,
     )
     session.add(row)
     session.flush()
@@ -312,20 +337,35 @@ def create_execution(
     try:
         storage.write_proto(row.spec_uri, stored_spec)
         storage.write_proto(row.user_inputs_uri, inputs)
+        if matched.attributes:
+            storage.write_proto(storage.join(data_prefix, blobs.ATTRIBUTES), matched.record())
         engine.start(
             identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name),
-            target.closure,
+            closure,
             merged,
             data_prefix=data_prefix,
             raw_output_prefix=raw,
+<<<<<<< HEAD
             options=_options(target, stored_spec, parent_execution),
             recover_from=recover_from,
+=======
+            options=_options(target, stored_spec, parent_execution, matched),
+>>>>>>> attributes
         )
     except InvalidInputsError as exc:
         raise InvalidArgument(f"{target.what}: {exc}") from None
     except StorageError as exc:
         raise Unavailable(f"cannot store execution {key}: {exc}") from exc
     return row
+
+
+def _configured_task_resources(settings: Settings) -> matchable_resource_pb2.TaskResourceAttributes:
+    """The admin's ``task_resources`` setting as a TASK_RESOURCE attribute."""
+    configured = settings.task_resources
+    return matchable_resource_pb2.TaskResourceAttributes(
+        defaults=matchable_resource_pb2.TaskResourceSpec(**configured.defaults),
+        limits=matchable_resource_pb2.TaskResourceSpec(**configured.limits),
+    )
 
 
 def relaunch_spec(
@@ -356,6 +396,7 @@ def terminate(row: models.Execution, cause: str, principal: str) -> None:
             "terminated",
             phase,
         )
+    row.held_limit = 0
     row.abort_cause = cause or "terminated"
     row.abort_principal = principal
     row.phase = core_execution_pb2.WorkflowExecution.ABORTING

@@ -21,6 +21,11 @@ execution) sets the row's ``wake_at`` to now. A holder picks up its rows' wake-u
 next database poll, every ``worker_poll_interval``; ``WorkerPool.poke()`` makes the workers of this process
 poll at once, so changes made through this process's RPCs take effect immediately.
 
+Parking. An execution that only waits for signals, child executions or timers (the engine's round says
+``parkable``: no task attempt in flight, no events or cleanups left) is let go: its slot is free for others.
+Whatever ends the wait sets ``wake_at`` (SetSignal, a child's end, terminate), its earliest timer becomes
+``wake_at``, and any worker claims it again then; a wake-up that arrived while it was held stays in ``wake_at``.
+
 Letting go. An execution that ended, with all its events recorded, is released with ``wake_at`` cleared. On
 ``stop`` (SIGTERM or Ctrl-C of ``roost start`` and ``roost engine``) the workers finish their current round and
 release what they hold with ``wake_at`` now, so another worker picks it up at once. A process that dies keeps its
@@ -38,11 +43,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flyteidl.core import compiler_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from roost_admin.db import models
@@ -214,6 +219,9 @@ class _Worker:
                 return
             held.due = now + max(pool.engine.config.event_backoff, 1.0)
             return
+        if result.parkable:
+            self._park(held, result.timer)
+            return
         due = now + pool.engine.config.poll_interval
         if result.next_wake is not None:
             due = min(due, result.next_wake)
@@ -327,6 +335,27 @@ class _Worker:
                 )
         except SQLAlchemyError:
             log.warning("releasing execution %s failed; its lease will expire", held.run.key, exc_info=True)
+        self._drop(held, release=False)
+
+    def _park(self, held: _Held, timer: float | None) -> None:
+        """Let go of an execution that only waits for a signal, a child execution or a timer: its slot is
+        free for others. A signal, a child's end or terminate sets ``wake_at`` (so any worker claims it
+        again); the timer becomes ``wake_at``. A wake-up that came while it was held is kept, not lost."""
+        wake_at: Any = _E.wake_at
+        if timer is not None:
+            wake_at = func.coalesce(_E.wake_at, datetime.datetime.fromtimestamp(timer, datetime.UTC))
+        try:
+            with self.pool.context.db.begin() as session:
+                session.execute(
+                    update(_E)
+                    .where(_E.id == held.execution_id, _E.claimed_by == self.identity)
+                    .values(claimed_by="", lease_until=None, wake_at=wake_at)
+                    .execution_options(synchronize_session=False)
+                )
+        except SQLAlchemyError:
+            log.warning("parking execution %s failed; keeping it", held.run.key, exc_info=True)
+            held.due = time.time() + self.pool.engine.config.poll_interval
+            return
         self._drop(held, release=False)
 
     def _drop(self, held: _Held, *, release: bool) -> None:

@@ -111,6 +111,12 @@ class ExecutionOptions:
     """The launch plan's identifier fields (project, domain, name, version), if launched from one."""
     parent_execution: str = ""
     """``project/domain/name`` of the execution that launched this one as a child."""
+    task_handlers: dict[str, list[str]] = field(default_factory=dict)
+    """Task type → handler names in order of preference, overriding the engine's choice for this execution
+    (Flyte's PLUGIN_OVERRIDE); the first installed one serves the task."""
+    task_handlers_fallback: list[str] = field(default_factory=list)
+    """Task types of ``task_handlers`` that fall back to the engine's choice when none of their handlers is
+    installed (Flyte's ``USE_DEFAULT``); the others fail the task naming the handlers."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the execution state."""

@@ -53,6 +53,11 @@ class RoundResult:
     phase: WorkflowPhase
     next_wake: float | None
     """When the execution wants its next round at the latest (epoch seconds), if it asked."""
+    parkable: bool = False
+    """Nothing runs: the execution waits only for signals, child executions or timers. A store that wakes
+    executions when a signal is set or a child ends may put it away until then, or until :attr:`timer`."""
+    timer: float | None = None
+    """The earliest time a timer of a parkable execution is due (a sleep, a deadline), if any."""
 
 
 class Engine:
@@ -178,6 +183,8 @@ class Engine:
         state = run.state
         run.now = now = self.clock()
         run.next_wake = None
+        run.timer = None
+        run.outside_waits = 0
         run.pending_visits = 0
         if not state.phase.is_terminal:
             state.rounds += 1
@@ -193,7 +200,8 @@ class Engine:
         if state.phase.is_terminal and (cleaned or len(state.outbox) < pending):
             # No later round will save the emptier outbox or cleanup list of an ended execution.
             self.state_store.save(state)
-        return RoundResult(state.phase, run.next_wake)
+        parkable = run.parkable
+        return RoundResult(state.phase, run.next_wake, parkable, run.timer if parkable else None)
 
     def _clean_up(self, run: Run) -> bool:
         """Run the cleanups the saved state owes; True if there were any."""

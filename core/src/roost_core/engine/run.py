@@ -103,6 +103,11 @@ class Run:
         self._woken = threading.Event()
         self.now = 0.0
         self.next_wake: float | None = None
+        self.timer: float | None = None
+        """The earliest time the current round asked for, other than the polls of outside waits."""
+        self.outside_waits = 0
+        """Nodes that, in the current round, wait for something outside the engine (a signal, a child
+        execution) whose arrival wakes the execution through its store."""
         self.active_attempts = _attempts_in_flight(state)
         """Task attempts of this execution a handler holds now; counted once, then kept up to date."""
         self.pending_visits = 0
@@ -137,6 +142,31 @@ class Run:
         """Ask for the next round no later than ``when`` (epoch seconds)."""
         if self.next_wake is None or when < self.next_wake:
             self.next_wake = when
+        if self.timer is None or when < self.timer:
+            self.timer = when
+
+    def wait_outside(self) -> None:
+        """A node waits for a signal or a child execution: poll for it after ``poll_interval`` (an engine
+        without a store that wakes it needs that), and count it, so a store that wakes executions when such
+        things change may park the execution (see :attr:`RoundResult.parkable`)."""
+        self.outside_waits += 1
+        when = self.now + self.engine.config.poll_interval
+        if self.next_wake is None or when < self.next_wake:
+            self.next_wake = when
+
+    @property
+    def parkable(self) -> bool:
+        """After a round: whether the execution only waits for outside things and timers (no task attempt in
+        flight, no events or cleanups left, no storage error being retried)."""
+        state = self.state
+        return (
+            (self.outside_waits > 0 or self.timer is not None)
+            and not state.phase.is_terminal
+            and not state.outbox
+            and not state.cleanups
+            and not self.storage_errors
+            and _attempts_in_flight(state) == 0
+        )
 
     # parallelism
 

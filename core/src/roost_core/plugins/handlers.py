@@ -319,6 +319,21 @@ class HandlerSet:
             )
         return self.by_name(choice.chosen)
 
+    def for_task(self, task_type: str, preferred: list[str], *, fallback: bool) -> TaskHandler:
+        """The first installed handler of ``preferred`` that takes ``task_type`` (an execution's override);
+        when there is none, the handler :meth:`for_task_type` picks if ``fallback``, else an error naming
+        them."""
+        for name in preferred:
+            reg = self._registrations.get(name)
+            if reg is not None and task_type in reg.task_types:
+                return self.by_name(name)
+        if fallback or not preferred:
+            return self.for_task_type(task_type)
+        raise UnknownTaskTypeError(
+            f"none of the handlers {', '.join(preferred)} that the execution's plugin override names for task "
+            f"type {task_type!r} is installed and takes that type; installed handlers: {self.describe()}"
+        )
+
     def by_name(self, name: str) -> TaskHandler:
         """The handler registered as ``name``, built on first use."""
         handler = self._built.get(name)

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import click
@@ -14,6 +15,15 @@ from google.protobuf import json_format
 from rich.console import Console
 from rich.table import Table
 
+from roost.cli.attributes import (
+    KIND,
+    WORKFLOW,
+    delete_attributes,
+    scope_of,
+    show_attributes,
+    update_attributes,
+)
+from roost.cli.signals import approve_command, signal_group, signal_rows
 from roost.errors import RemoteError, WorkflowDefinitionError
 
 OUTPUT = click.option(
@@ -272,22 +282,58 @@ def _print_outputs(client: Any, execution_id: Any, workflow: Any, output: str) -
 
 @click.command("get")
 @click.argument(
-    "kind", type=click.Choice(["projects", "tasks", "workflows", "launchplans", "executions", "execution"])
+    "kind",
+    type=click.Choice(
+        ["projects", "tasks", "workflows", "launchplans", "executions", "execution", "attributes", "signals"]
+    ),
 )
 @click.argument("name", required=False, default="")
 @PROJECT
 @DOMAIN
 @click.option("--nodes", is_flag=True, help="With `execution NAME`: a table of its nodes.")
 @click.option("--limit", default=100, show_default=True, help="At most this many rows.")
+@WORKFLOW
+@KIND
+@click.option(
+    "-f",
+    "--file",
+    "file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="With `attributes`: write the document to this file (to edit it for `roost update attributes`).",
+)
 @OUTPUT
 def get_command(
-    kind: str, name: str, project: str | None, domain: str | None, nodes: bool, limit: int, output: str
+    kind: str,
+    name: str,
+    project: str | None,
+    domain: str | None,
+    nodes: bool,
+    limit: int,
+    workflow: str,
+    attribute_kind: str | None,
+    file: Path | None,
+    output: str,
 ) -> None:
-    """List projects, tasks, workflows, launch plans or executions; or show one execution."""
+    """List projects, tasks, workflows, launch plans or executions; show one execution or its signals
+    (``signals NAME``); or show the matchable attribute of one kind (``attributes --kind K``; without --domain
+    the project's own)."""
+    if kind == "attributes":
+        if attribute_kind is None:
+            raise click.UsageError("roost get attributes needs --kind")
+        scope = scope_of(project, domain, workflow)
+        _guarded(lambda: _show_attributes(scope, attribute_kind, file, output))
+        return
     project, domain = _scope(project, domain)
 
     def act() -> None:
         with _client() as client:
+            if kind == "signals":
+                if not name:
+                    raise click.UsageError("roost get signals needs the execution's NAME")
+                rows = signal_rows(client, project, domain, name)
+                _emit(rows, output, ["signal", "type", "value"], f"signals of {name}")
+                return
             if kind == "execution":
                 if not name:
                     raise click.UsageError("roost get execution needs the execution's NAME")
@@ -296,6 +342,11 @@ def get_command(
             _show_list(client, kind, project, domain, name, limit, output)
 
     _guarded(act)
+
+
+def _show_attributes(scope: Any, kind: str, file: Path | None, output: str) -> None:
+    with _client() as client:
+        show_attributes(client, scope, kind, file, output)
 
 
 def _show_list(client: Any, kind: str, project: str, domain: str, name: str, limit: int, output: str) -> None:
@@ -527,6 +578,17 @@ def update_launch_plan(
     _guarded(act)
 
 
+update_group.add_command(update_attributes)
+
+
+@click.group("delete")
+def delete_group() -> None:
+    """Remove admin objects."""
+
+
+delete_group.add_command(delete_attributes)
+
+
 COMMANDS = [
     config_group,
     register_command,
@@ -536,5 +598,8 @@ COMMANDS = [
     recover_command,
     create_group,
     update_group,
+    delete_group,
+    approve_command,
+    signal_group,
 ]
 """The client commands ``roost`` adds to its group."""

@@ -15,24 +15,29 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import grpc
 from flyteidl.admin import (
     common_pb2,
     execution_pb2,
     launch_plan_pb2,
+    matchable_resource_pb2,
     node_execution_pb2,
     project_pb2,
+    signal_pb2,
     task_execution_pb2,
     task_pb2,
     workflow_pb2,
 )
-from flyteidl.core import identifier_pb2
-from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc
+from flyteidl.core import identifier_pb2, literals_pb2
+from flyteidl.service import admin_pb2_grpc, dataproxy_pb2, dataproxy_pb2_grpc, signal_pb2_grpc
 
 from roost.errors import RemoteError
 from roost.remote.config import ClientConfig
+
+if TYPE_CHECKING:
+    from roost.remote.attributes import AttributeScope
 
 T = TypeVar("T")
 _RETRIED = (grpc.StatusCode.UNAVAILABLE,)
@@ -63,6 +68,7 @@ class RemoteClient:
         self.channel = grpc.intercept_channel(self.raw_channel, AuthInterceptor(self.credentials))
         self.admin = admin_pb2_grpc.AdminServiceStub(self.channel)
         self.dataproxy = dataproxy_pb2_grpc.DataProxyServiceStub(self.channel)
+        self.signals = signal_pb2_grpc.SignalServiceStub(self.channel)
 
     def close(self) -> None:
         """Close the channel."""
@@ -192,6 +198,27 @@ class RemoteClient:
             self.admin.GetExecution,
             execution_pb2.WorkflowExecutionGetRequest(id=execution_id),
         )
+
+    def execution_signals(
+        self, execution_id: identifier_pb2.WorkflowExecutionIdentifier
+    ) -> list[signal_pb2.Signal]:
+        """Every signal of an execution (its gates' and its tasks'), set or waiting."""
+        found: list[signal_pb2.Signal] = []
+        token = ""
+        while True:
+            response = self.call(
+                "ListSignals",
+                self.signals.ListSignals,
+                signal_pb2.SignalListRequest(workflow_execution_id=execution_id, limit=_PAGE, token=token),
+            )
+            found.extend(response.signals)
+            token = response.token
+            if not token:
+                return found
+
+    def set_signal(self, signal_id: identifier_pb2.SignalIdentifier, value: literals_pb2.Literal) -> None:
+        """Give a waiting signal its value."""
+        self.call("SetSignal", self.signals.SetSignal, signal_pb2.SignalSetRequest(id=signal_id, value=value))
 
     def execution_data(
         self, execution_id: identifier_pb2.WorkflowExecutionIdentifier
@@ -357,6 +384,31 @@ class RemoteClient:
                 project=project_pb2.Project(id=project_id, name=name or project_id, description=description)
             ),
         )
+
+    def update_attributes(
+        self, scope: AttributeScope, attributes: matchable_resource_pb2.MatchingAttributes
+    ) -> None:
+        """Set the attribute of its kind at ``scope`` (a project, a project and domain, or a workflow)."""
+        from roost.remote.attributes import update_request
+
+        name, request = update_request(scope, attributes)
+        self.call(name, getattr(self.admin, name), request)
+
+    def get_attributes(self, scope: AttributeScope, kind: int) -> matchable_resource_pb2.MatchingAttributes:
+        """The attribute of ``kind`` (a ``MatchableResource``) set at exactly ``scope``."""
+        from roost.remote.attributes import get_request
+
+        name, request = get_request(scope, kind)
+        response = self.call(name, getattr(self.admin, name), request)
+        found: matchable_resource_pb2.MatchingAttributes = response.attributes.matching_attributes
+        return found
+
+    def delete_attributes(self, scope: AttributeScope, kind: int) -> None:
+        """Remove the attribute of ``kind`` set at ``scope``."""
+        from roost.remote.attributes import get_request
+
+        name, request = get_request(scope, kind, "Delete")
+        self.call(name, getattr(self.admin, name), request)
 
     def get_task(self, task_id: identifier_pb2.Identifier) -> task_pb2.Task:
         """A registered task."""

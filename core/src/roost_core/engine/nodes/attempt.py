@@ -78,6 +78,15 @@ class StepResult:
     reports: list[TaskReport] = field(default_factory=list)
 
 
+def task_handler(run: Run, task_type: str) -> TaskHandler:
+    """The handler of ``task_type`` in this execution: its plugin override's, else the engine's choice."""
+    preferred = run.options.task_handlers.get(task_type)
+    if not preferred:
+        return run.engine.handlers.for_task_type(task_type)
+    fallback = task_type in run.options.task_handlers_fallback
+    return run.engine.handlers.for_task(task_type, preferred, fallback=fallback)
+
+
 def attempt_dir(run: Run, site: TaskSite, attempt: int) -> str:
     """Where attempt ``attempt`` writes its outputs."""
     return run.engine.storage.join(site.data_dir, str(attempt))
@@ -87,7 +96,7 @@ def step(run: Run, site: TaskSite, state: NodeState) -> StepResult:
     """Advance a queued or running task execution."""
     result = StepResult()
     try:
-        handler = run.engine.handlers.for_task_type(site.task.type)
+        handler = task_handler(run, site.task.type)
     except RoostError as exc:
         _finish_failed(
             run,
@@ -171,6 +180,7 @@ def task_context(
             workflow=run.index.primary.template.id.name,
             launch_plan=run.options.launch_plan.get("name", ""),
             container_env=task.container.env,
+            resources=task.container.resources,
             execution_env={
                 **run.options.environment,
                 **attempt.extra_env,
@@ -611,7 +621,7 @@ def abort(run: Run, site: TaskSite, state: NodeState, reason: str) -> StepResult
     """Abort the current attempt, if one is in flight (used when the node or execution is aborted)."""
     result = StepResult()
     try:
-        handler = run.engine.handlers.for_task_type(site.task.type)
+        handler = task_handler(run, site.task.type)
     except RoostError:
         return result
     _abort_attempt(run, site, state, handler, result, reason)

@@ -66,7 +66,7 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
     signal_id, literal_type = _signal(ref)
     value = signals.get(run.key, signal_id)
     if value is None:
-        run.wake_at(run.now + run.engine.config.poll_interval)
+        run.wait_outside()
         return
     if kind == "approve":
         approved = value.scalar.primitive.boolean if value.scalar.primitive.HasField("boolean") else None

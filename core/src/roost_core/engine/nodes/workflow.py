@@ -128,7 +128,7 @@ def _advance_launch_plan(run: Run, ref: NodeRef, state: NodeState) -> None:
         run.set_phase(ref, state, NodePhase.RUNNING)
     status = launcher.status(state.child_execution)
     if not status.phase.is_terminal:
-        run.wake_at(run.now + run.engine.config.poll_interval)
+        run.wait_outside()
         return
     if status.outputs is not None and status.phase.name == "SUCCEEDED":
         state.outputs_uri = run.engine.storage.join(run.data_dir(ref.uid), str(state.attempt), "outputs.pb")

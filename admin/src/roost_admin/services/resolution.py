@@ -1,0 +1,215 @@
+"""How matchable attributes apply to a new execution, with Flyte's precedence: the execution's spec, then its
+launch plan, then the most specific stored attribute of each kind (the workflow's, else the project and
+domain's, else the project's), then the admin's configuration.
+
+Everything is settled when the execution is created and recorded with it (the stored spec, the task
+templates of the stored closure, the engine's options, and ``attributes.pb`` listing the attributes that
+matched), so changing an attribute later alters only executions created after the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flyteidl.admin import execution_pb2
+from flyteidl.admin import matchable_resource_pb2 as mr
+from flyteidl.core import compiler_pb2, tasks_pb2
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from roost_admin.db import models
+from roost_admin.services.attribute_checks import TASK_RESOURCE_FIELDS
+from roost_core.quantity import parse_quantity
+
+_RESOURCE_NAMES = {
+    "cpu": tasks_pb2.Resources.CPU,
+    "gpu": tasks_pb2.Resources.GPU,
+    "memory": tasks_pb2.Resources.MEMORY,
+    "storage": tasks_pb2.Resources.STORAGE,
+    "ephemeral_storage": tasks_pb2.Resources.EPHEMERAL_STORAGE,
+}
+_NO_DEFAULT_REQUEST = {"gpu"}
+"""Resources never requested by default (Flyte gives a task a GPU only when it asks for one)."""
+
+
+@dataclass(frozen=True)
+class Matched:
+    """The attribute of each kind that applies to one execution, and where each was set."""
+
+    attributes: dict[int, mr.MatchableAttributesConfiguration] = field(default_factory=dict)
+
+    def get(self, kind: int) -> mr.MatchingAttributes | None:
+        """The attribute of ``kind``, if one matched."""
+        found = self.attributes.get(kind)
+        return found.attributes if found is not None else None
+
+    def record(self) -> mr.ListMatchableAttributesResponse:
+        """What is stored with the execution: every matched attribute with its scope."""
+        return mr.ListMatchableAttributesResponse(
+            configurations=[self.attributes[kind] for kind in sorted(self.attributes)]
+        )
+
+
+def match(session: Session, project: str, domain: str, workflow: str, launch_plan: str) -> Matched:
+    """The most specific stored attribute of each kind for an execution of ``workflow`` (launched through
+    ``launch_plan``) in ``project`` and ``domain``."""
+    table = models.MatchableAttribute
+    rows = session.scalars(
+        select(table).where(
+            table.project == project,
+            table.domain.in_((domain, "")),
+            table.workflow.in_((workflow, "")),
+            table.launch_plan.in_((launch_plan, "")),
+        )
+    ).all()
+    best: dict[int, models.MatchableAttribute] = {}
+    for row in rows:
+        if row.domain == "" and (row.workflow or row.launch_plan):
+            continue  # a workflow attribute always has its domain; no scope skips the domain
+        current = best.get(row.resource_type)
+        if current is None or _specificity(row) > _specificity(current):
+            best[row.resource_type] = row
+    return Matched(
+        {
+            kind: mr.MatchableAttributesConfiguration(
+                attributes=mr.MatchingAttributes.FromString(row.attributes),
+                project=row.project,
+                domain=row.domain,
+                workflow=row.workflow,
+                launch_plan=row.launch_plan,
+            )
+            for kind, row in best.items()
+        }
+    )
+
+
+def _specificity(row: models.MatchableAttribute) -> tuple[bool, bool, bool]:
+    return (bool(row.launch_plan), bool(row.workflow), bool(row.domain))
+
+
+def settle_spec(spec: execution_pb2.ExecutionSpec, matched: Matched) -> None:
+    """Fill what the spec (already merged with its launch plan) leaves unset from the matched attributes."""
+    config = matched.get(mr.WORKFLOW_EXECUTION_CONFIG)
+    if config is not None:
+        _settle_execution_config(spec, config.workflow_execution_config)
+    qos = matched.get(mr.QUALITY_OF_SERVICE_SPECIFICATION)
+    if qos is not None and not spec.HasField("quality_of_service"):
+        spec.quality_of_service.CopyFrom(qos.quality_of_service)
+    label = matched.get(mr.EXECUTION_CLUSTER_LABEL)
+    if label is not None and not spec.HasField("execution_cluster_label"):
+        spec.execution_cluster_label.CopyFrom(label.execution_cluster_label)
+    assignment = matched.get(mr.CLUSTER_ASSIGNMENT)
+    if assignment is not None and not spec.HasField("cluster_assignment"):
+        spec.cluster_assignment.CopyFrom(assignment.cluster_assignment)
+
+
+def _settle_execution_config(spec: execution_pb2.ExecutionSpec, config: mr.WorkflowExecutionConfig) -> None:
+    if not spec.max_parallelism and config.max_parallelism:
+        spec.max_parallelism = config.max_parallelism
+    if not spec.HasField("security_context") and config.HasField("security_context"):
+        spec.security_context.CopyFrom(config.security_context)
+    if (
+        not spec.raw_output_data_config.output_location_prefix
+        and config.raw_output_data_config.output_location_prefix
+    ):
+        spec.raw_output_data_config.CopyFrom(config.raw_output_data_config)
+    if not spec.labels.values and config.labels.values:
+        spec.labels.CopyFrom(config.labels)
+    if not spec.annotations.values and config.annotations.values:
+        spec.annotations.CopyFrom(config.annotations)
+    if not spec.HasField("interruptible") and config.HasField("interruptible"):
+        spec.interruptible.CopyFrom(config.interruptible)
+    if not spec.overwrite_cache and config.overwrite_cache:
+        spec.overwrite_cache = True
+    if not spec.envs.values and config.envs.values:
+        spec.envs.CopyFrom(config.envs)
+
+
+def task_resources(
+    matched: Matched, configured: mr.TaskResourceAttributes
+) -> mr.TaskResourceAttributes | None:
+    """The task resource defaults and limits of an execution: the matched attribute's values, each unset one
+    from the admin's configuration; None when neither sets anything."""
+    merged = mr.TaskResourceAttributes()
+    merged.CopyFrom(configured)
+    found = matched.get(mr.TASK_RESOURCE)
+    if found is not None:
+        for part in ("defaults", "limits"):
+            values = getattr(found.task_resource_attributes, part)
+            for name in TASK_RESOURCE_FIELDS:
+                if getattr(values, name):
+                    setattr(getattr(merged, part), name, getattr(values, name))
+    if not merged.HasField("defaults") and not merged.HasField("limits"):
+        return None
+    if merged.defaults.ByteSize() == 0 and merged.limits.ByteSize() == 0:
+        return None
+    return merged
+
+
+def apply_task_resources(
+    closure: compiler_pb2.CompiledWorkflowClosure, resources: mr.TaskResourceAttributes
+) -> compiler_pb2.CompiledWorkflowClosure:
+    """A copy of ``closure`` whose container tasks get the defaults and limits (flytepropeller's rules): a
+    resource the task does not request is requested at the default; a limit the task does not set is its
+    request; then requests and limits above the limit are lowered to it, and a request above its limit to
+    the limit."""
+    settled = compiler_pb2.CompiledWorkflowClosure()
+    settled.CopyFrom(closure)
+    for compiled in settled.tasks:
+        template = compiled.template
+        if template.WhichOneof("target") == "container":
+            _apply(template.container.resources, resources)
+    return settled
+
+
+def _apply(task: tasks_pb2.Resources, attributes: mr.TaskResourceAttributes) -> None:
+    requests = _values(task.requests)
+    limits = _values(task.limits)
+    for name, resource in _RESOURCE_NAMES.items():
+        default = getattr(attributes.defaults, name)
+        cap_text = getattr(attributes.limits, name)
+        cap = parse_quantity(cap_text) if cap_text else None
+        if resource not in requests and default and name not in _NO_DEFAULT_REQUEST:
+            requests[resource] = default
+        if resource not in requests and resource not in limits:
+            continue
+        if resource not in limits and resource in requests:
+            limits[resource] = requests[resource]
+        if cap is not None:
+            for values in (requests, limits):
+                if resource in values and parse_quantity(values[resource]) > cap:
+                    values[resource] = cap_text
+        if (
+            resource in requests
+            and resource in limits
+            and parse_quantity(requests[resource]) > parse_quantity(limits[resource])
+        ):
+            requests[resource] = limits[resource]
+    _store(task.requests, requests)
+    _store(task.limits, limits)
+
+
+def _values(entries: Any) -> dict[int, str]:
+    return {entry.name: entry.value for entry in entries}
+
+
+def _store(entries: Any, values: dict[int, str]) -> None:
+    del entries[:]
+    for name in sorted(values):
+        entries.add(name=name, value=values[name])
+
+
+def plugin_handlers(matched: Matched) -> tuple[dict[str, list[str]], list[str]]:
+    """The engine's per-execution handler choice from the matched PLUGIN_OVERRIDE: task type → handler names,
+    and the task types that fall back to the engine's own choice (``USE_DEFAULT``)."""
+    found = matched.get(mr.PLUGIN_OVERRIDE)
+    if found is None:
+        return {}, []
+    handlers: dict[str, list[str]] = {}
+    fallback: list[str] = []
+    for override in found.plugin_overrides.overrides:
+        handlers[override.task_type] = list(override.plugin_id)
+        if override.missing_plugin_behavior == mr.PluginOverride.USE_DEFAULT:
+            fallback.append(override.task_type)
+    return handlers, sorted(fallback)
