@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from roost_admin.auth.gate import AuthGate
     from roost_admin.workers import WorkerPool
     from roost_admin.workers.notifier import NotifierThread
+    from roost_admin.workers.publisher import PublisherThread
     from roost_admin.workers.scheduler import SchedulerThread
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class AdminApp:
         self.scheduler: SchedulerThread | None = None
         """The scheduler's thread, when this process runs one."""
         self.notifier: NotifierThread | None = None
+        self.publisher: PublisherThread | None = None
         """The thread delivering notifications, when this process serves and a channel is configured."""
         self.auth: AuthGate | None = None
         """Authentication and authorization, when ``auth.enabled`` is set (built when the servers start)."""
@@ -152,6 +154,11 @@ class AdminApp:
 
             self.notifier = NotifierThread(self.services)
             self.notifier.start()
+        if serve and self.settings.events.subscribers:
+            from roost_admin.workers.publisher import PublisherThread
+
+            self.publisher = PublisherThread(self.services)
+            self.publisher.start()
 
     @property
     def services(self) -> Services:
@@ -285,6 +292,9 @@ class AdminApp:
         if self.notifier is not None:
             self.notifier.stop(grace)
             self.notifier = None
+        if self.publisher is not None:
+            self.publisher.stop(grace)
+            self.publisher = None
         if self.workers is not None:
             self.workers.stop(grace)
             self.workers = None

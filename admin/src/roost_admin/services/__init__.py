@@ -19,6 +19,7 @@ from roost_admin.services.executions import Executions
 from roost_admin.services.nodes import NodeExecutions
 from roost_admin.services.notifications import Notifier
 from roost_admin.services.projects import Projects
+from roost_admin.services.publishing import Publisher
 from roost_admin.services.registry import Registry
 from roost_admin.services.scheduler import Scheduler
 from roost_admin.services.signals import Signals
@@ -42,3 +43,4 @@ class Services:
         self.status = Status(context)
         self.scheduler = Scheduler(context, self.executions)
         self.notifier = Notifier(context)
+        self.publisher = Publisher(context)
