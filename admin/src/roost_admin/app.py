@@ -120,6 +120,7 @@ class AdminApp:
                 )
             )
             self._services.projects.ensure_defaults()
+            self._services.context.channels()  # channel settings a channel refuses stop the start, naming them
         except BaseException:
             if http_socket is not None:
                 http_socket.close()
@@ -149,7 +150,7 @@ class AdminApp:
             self.scheduler = SchedulerThread(self.services)
             self.scheduler.start()
         wanted = self.settings.notifications
-        if serve and (wanted.webhooks or wanted.smtp is not None):
+        if serve and (wanted.webhooks or wanted.smtp is not None or set(wanted.routes.values()) != {"email"}):
             from roost_admin.workers.notifier import NotifierThread
 
             self.notifier = NotifierThread(self.services)

@@ -99,6 +99,10 @@ DEFAULT_BODY = (
 )
 
 
+DEFAULT_ROUTES = {"email": "email", "slack": "email", "pager_duty": "email"}
+"""flyteadmin's way: every kind of notification is an email."""
+
+
 class NotificationSettings(BaseModel):
     """Notifications of ended executions, delivered from a durable outbox (``notifications:``)."""
 
@@ -124,6 +128,19 @@ class NotificationSettings(BaseModel):
     ``.project``, ``.domain``, ``.version``), ``{{ launch_plan.name }}`` (likewise)."""
     email_body: str = DEFAULT_BODY
     """The body of notification emails, with the same variables (a notification's own template wins)."""
+    routes: dict[Literal["email", "slack", "pager_duty"], str] = Field(
+        default_factory=lambda: dict(DEFAULT_ROUTES)
+    )
+    """The channel each kind of Flyte notification is sent through (by its registered name: ``email``,
+    ``slack``, ``pagerduty``, or a plugin's); kinds left out keep flyteadmin's way, email."""
+    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Each channel's settings by its name (``slack: {url, routes, template}``, ``pagerduty: {routing_key,
+    routes, severity, summary}``)."""
+
+    @field_validator("routes")
+    @classmethod
+    def _all_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        return {**DEFAULT_ROUTES, **value}
 
     @field_validator("webhooks")
     @classmethod

@@ -269,7 +269,11 @@ def create_execution(
     validation.text(spec.metadata.principal, "spec.metadata.principal")
     key = key_text(project, domain, name)
     validation.notifications(
-        spec.notifications.notifications, f"execution {key}", "spec.notifications.notifications"
+        spec.notifications.notifications,
+        f"execution {key}",
+        "spec.notifications.notifications",
+        ctx.settings.notifications.routes,
+        ctx.channels(),
     )
     if find_execution(session, project, domain, name) is not None:
         raise AlreadyExists(f"execution {key} already exists")
