@@ -103,7 +103,11 @@ class AdminPlugins:
                 try:
                     section = registration.settings.model_validate(section or {})
                 except ValidationError as exc:
-                    raise ConfigurationError(f"notifications.channels.{name}: {exc}") from exc
+                    problems = "; ".join(
+                        f"notifications.channels.{name}.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                        for e in exc.errors()
+                    )
+                    raise ConfigurationError(problems) from exc
             built[name] = hookspecs.build(registration.factory, notifications, section)
         with self._lock:
             self._built = (notifications, built)

@@ -504,6 +504,7 @@ def check_notifications(ctx: ServiceContext, what: str, spec: launch_plan_pb2.La
         "spec.entity_metadata.notifications",
         ctx.settings.notifications.routes,
         ctx.channels(),
+        ctx.notifiers.registrations(),
     )
 
 

@@ -274,6 +274,7 @@ def create_execution(
         "spec.notifications.notifications",
         ctx.settings.notifications.routes,
         ctx.channels(),
+        ctx.notifiers.registrations(),
     )
     if find_execution(session, project, domain, name) is not None:
         raise AlreadyExists(f"execution {key} already exists")

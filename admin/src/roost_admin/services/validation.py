@@ -129,6 +129,7 @@ def notifications(
     field: str,
     routes: Mapping[str, str],
     channels: Mapping[str, Channel],
+    registered: Iterable[str],
 ) -> None:
     """Each notification names a kind whose channel (``routes``) is registered, terminal phases, and
     recipients that channel can reach; INVALID_ARGUMENT naming ``what`` (the launch plan or execution) and the
@@ -143,7 +144,7 @@ def notifications(
         if channel is None:
             raise InvalidArgument(
                 f"{what}: {at}.{kind} is sent through channel '{name}' (notifications.routes.{kind}), which is "
-                f"not registered (registered: {', '.join(sorted(channels))})",
+                f"not registered (registered: {', '.join(sorted(registered))})",
                 field=f"{at}.{kind}",
             )
         if not notification.phases:
