@@ -191,6 +191,7 @@ class AdminApp:
         from roost_admin.server.admin import AdminService
         from roost_admin.server.dataproxy import DataProxyService
         from roost_admin.server.edge import EdgeInterceptor
+        from roost_admin.server.roost_service import RoostService, add_roost_service
         from roost_admin.server.signals import SignalService
         from roost_admin.services.request_checks import RequestLimits
 
@@ -207,6 +208,7 @@ class AdminApp:
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(self.services), server)
         dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyService(self.services), server)
         signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalService(self.services), server)
+        add_roost_service(RoostService(self.services), server)
         if self.auth is not None:
             from roost_admin.server.auth_services import add_auth_services
 

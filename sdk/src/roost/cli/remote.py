@@ -272,7 +272,10 @@ def _print_outputs(client: Any, execution_id: Any, workflow: Any, output: str) -
 
 @click.command("get")
 @click.argument(
-    "kind", type=click.Choice(["projects", "tasks", "workflows", "launchplans", "executions", "execution"])
+    "kind",
+    type=click.Choice(
+        ["projects", "tasks", "workflows", "launchplans", "executions", "execution", "notifications"]
+    ),
 )
 @click.argument("name", required=False, default="")
 @PROJECT
@@ -283,7 +286,8 @@ def _print_outputs(client: Any, execution_id: Any, workflow: Any, output: str) -
 def get_command(
     kind: str, name: str, project: str | None, domain: str | None, nodes: bool, limit: int, output: str
 ) -> None:
-    """List projects, tasks, workflows, launch plans or executions; or show one execution."""
+    """List projects, tasks, workflows, launch plans or executions; or show one execution, or its
+    notifications (each delivery's channel, state, attempts and last error)."""
     project, domain = _scope(project, domain)
 
     def act() -> None:
@@ -292,6 +296,11 @@ def get_command(
                 if not name:
                     raise click.UsageError("roost get execution needs the execution's NAME")
                 _show_execution(client, project, domain, name, nodes, output)
+                return
+            if kind == "notifications":
+                if not name:
+                    raise click.UsageError("roost get notifications needs the execution's NAME")
+                _show_notifications(client, project, domain, name, output)
                 return
             _show_list(client, kind, project, domain, name, limit, output)
 
@@ -332,6 +341,27 @@ def _show_list(client: Any, kind: str, project: str, domain: str, name: str, lim
     else:
         rows = [{"name": e.name} for e in items]
         _emit(rows, output, ["name"])
+
+
+def _show_notifications(client: Any, project: str, domain: str, name: str, output: str) -> None:
+    from flyteidl.core import identifier_pb2
+
+    execution_id = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
+    rows = [
+        {
+            "channel": found["channel"],
+            "phase": found["phase"],
+            "state": found["state"],
+            "attempts": int(found["attempts"]),
+            "delivered": found["delivered_at"],
+            "last error": found["last_error"],
+        }
+        for found in client.notifications(execution_id)
+    ]
+    if not rows and output == "table":
+        click.echo(f"execution {project}/{domain}/{name} has no notifications")
+        return
+    _emit(rows, output, ["channel", "phase", "state", "attempts", "delivered", "last error"])
 
 
 def _show_execution(client: Any, project: str, domain: str, name: str, nodes: bool, output: str) -> None:

@@ -191,6 +191,22 @@ class RemoteClient:
             execution_pb2.WorkflowExecutionGetRequest(id=execution_id),
         )
 
+    def notifications(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> list[dict[str, Any]]:
+        """The notifications of an execution with each delivery's state, attempts and last error (Roost's own
+        RPC beside flyteidl's: ``/roost.admin.RoostService/ListExecutionNotifications``)."""
+        from google.protobuf import json_format, struct_pb2
+
+        method = self.channel.unary_unary(
+            "/roost.admin.RoostService/ListExecutionNotifications",
+            request_serializer=execution_pb2.WorkflowExecutionGetRequest.SerializeToString,
+            response_deserializer=struct_pb2.Struct.FromString,
+        )
+        answer = self.call(
+            "ListExecutionNotifications", method, execution_pb2.WorkflowExecutionGetRequest(id=execution_id)
+        )
+        found: list[dict[str, Any]] = json_format.MessageToDict(answer).get("notifications", [])
+        return found
+
     def execution_data(
         self, execution_id: identifier_pb2.WorkflowExecutionIdentifier
     ) -> execution_pb2.WorkflowExecutionGetDataResponse:
