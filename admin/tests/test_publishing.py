@@ -331,3 +331,62 @@ def test_bad_subscriber_settings_are_refused_naming_the_field(tmp_path):
         )
     with pytest.raises(ValidationError, match=r"events.subscribers.0.types.0"):
         Settings(data_dir=tmp_path, events={"subscribers": [{"name": "b", "url": NATS_URL, "types": ["job"]}]})
+
+
+def test_roost_admin_events_shows_each_subscribers_cursor(tmp_path):
+    import yaml
+    from click.testing import CliRunner
+
+    from roost_admin.cli import admin
+
+    with receiving([503]) as down:
+        subscriber = {"name": "audit", "url": down.url, "secret": SECRET, "types": ["workflow"]}
+        with publishing(f"sqlite:///{tmp_path / 'roost.db'}", tmp_path, subscriber) as services:
+            _run(services, "seen")
+            _drain(services, 1)
+    config = tmp_path / "roost.yaml"
+    config.write_text(yaml.safe_dump({"events": {"subscribers": [subscriber]}}))
+    runner = CliRunner()
+    shown = runner.invoke(admin, ["events", "--config", str(config), "--data-dir", str(tmp_path)])
+    assert shown.exit_code == 0, shown.output
+    assert shown.output == (
+        "audit  delivered 0  waiting 5  attempts 1  last error: the receiver answered 503 Service Unavailable\n"
+    )
+    none = runner.invoke(admin, ["events", "--data-dir", str(tmp_path)])
+    assert none.output == "no event subscribers are configured (events.subscribers)\n"
+
+
+@pytest.mark.skipif(not _nats_reachable(), reason="no NATS server at 127.0.0.1:4222")
+def test_roost_start_publishes_its_engines_events_to_nats(tmp_path, database_url):
+    import execution_support as support
+
+    stream = f"ROOST_TEST_{uuid.uuid4().hex[:8].upper()}"
+    subscriber = {"name": "bus", "url": NATS_URL, "subject": f"roosttest{uuid.uuid4().hex[:8]}", "stream": stream}
+    events = {"subscribers": [subscriber], "poll_interval": 0.05}
+    try:
+        with support.running_admin(tmp_path, database_url, workers=1, events=events) as (app, admin, _):
+            ident = support.launch(admin, "one", x=1)
+            ended = support.wait(admin, ident)
+            assert ended.closure.phase == Phase.SUCCEEDED
+
+            def published() -> list[dict[str, Any]]:
+                try:
+                    found = [event for _, event in _consume(NATS_URL, stream)]
+                except Exception:  # the stream is made by the publisher's first round
+                    return []
+                done = any(
+                    e["type"].endswith("WorkflowExecution") and e["data"]["rawEvent"]["phase"] == "SUCCEEDED"
+                    for e in found
+                )
+                return found if done else []
+
+            found = support.wait_until(published, what="the execution's events on NATS")
+            assert app.publisher is not None
+    finally:
+        _delete_stream(NATS_URL, stream)
+    mine = [e for e in found if e["subject"] == f"{ident.project}/{ident.domain}/{ident.name}"]
+    kinds = {e["type"].rsplit(".", 1)[1] for e in mine}
+    assert kinds == {"WorkflowExecution", "NodeExecution", "TaskExecution"}
+    workflow_phases = [e["data"]["rawEvent"]["phase"] for e in mine if e["type"].endswith("WorkflowExecution")]
+    assert workflow_phases[-1] == "SUCCEEDED" and "RUNNING" in workflow_phases
+    assert mine[-1]["type"].endswith("WorkflowExecution"), "the end comes last"
