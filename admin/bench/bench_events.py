@@ -40,9 +40,16 @@ def _fill(services: Services) -> float:
     per = EVENTS // EXECUTIONS
     for number in range(EXECUTIONS):
         execution = models.Execution(
-            project=PROJECT, domain=DOMAIN, name=f"e{number}", principal="bench", outputs_uri="", updated_at=now
+            project=PROJECT,
+            domain=DOMAIN,
+            name=f"e{number}",
+            principal="bench",
+            outputs_uri="",
+            updated_at=now,
         )
-        ident = identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name=execution.name)
+        ident = identifier_pb2.WorkflowExecutionIdentifier(
+            project=PROJECT, domain=DOMAIN, name=execution.name
+        )
         recorded = []
         for index in range(per):
             event = event_pb2.NodeExecutionEvent(
@@ -105,7 +112,9 @@ def run(label: str, url: str, folder: Path) -> tuple[str, ...]:
     settings = Settings(data_dir=folder, db_url=url, workers=0, events={"subscribers": [subscriber]})
     db = Database(url)
     upgrade(db)
-    storage = build_storage(EnginePlugins(), {"file": {"url_base": "http://nowhere/data", "signing_key": b"k"}})
+    storage = build_storage(
+        EnginePlugins(), {"file": {"url_base": "http://nowhere/data", "signing_key": b"k"}}
+    )
     services = Services(ServiceContext(settings=settings, db=db, storage=storage))
     try:
         filling = _fill(services)

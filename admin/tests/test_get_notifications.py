@@ -49,7 +49,11 @@ def test_roost_get_notifications_shows_each_delivery(tmp_path, database_url):
                     response_deserializer=struct_pb2.Struct.FromString,
                 )
                 with pytest.raises(grpc.RpcError) as refused:
-                    listed(execution_pb2.WorkflowExecutionGetRequest(id=identifier_pb2.WorkflowExecutionIdentifier()))
+                    listed(
+                        execution_pb2.WorkflowExecutionGetRequest(
+                            id=identifier_pb2.WorkflowExecutionIdentifier()
+                        )
+                    )
     assert shown.exit_code == 0, shown.output
     rows = sorted(json.loads(shown.output), key=lambda row: row["channel"])
     assert [(r["channel"], r["phase"], r["state"], r["attempts"]) for r in rows] == [

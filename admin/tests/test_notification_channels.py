@@ -76,7 +76,9 @@ def told(tmp_path: Path, *plugins: object, **notifications: Any) -> Iterator[Ser
     settings = Settings(data_dir=tmp_path, db_url=url, workers=0, notifications=options)
     db = Database(url)
     upgrade(db)
-    storage = build_storage(EnginePlugins(), {"file": {"url_base": "http://nowhere/data", "signing_key": b"k"}})
+    storage = build_storage(
+        EnginePlugins(), {"file": {"url_base": "http://nowhere/data", "signing_key": b"k"}}
+    )
     context = ServiceContext(
         settings=settings,
         db=db,
@@ -101,8 +103,10 @@ def _told(kind: str, recipients: list[str], template: str = "") -> execution_pb2
 
 
 def test_slack_notifications_go_to_incoming_webhooks_with_the_channels_template(tmp_path):
-    with receiving() as ops, receiving([500, 200]) as fallback:
-        with told(
+    with (
+        receiving() as ops,
+        receiving([500, 200]) as fallback,
+        told(
             tmp_path,
             routes={"slack": "slack"},
             console_url="http://console.example",
@@ -113,20 +117,21 @@ def test_slack_notifications_go_to_incoming_webhooks_with_the_channels_template(
                     "template": "{{ project }}/{{ name }} {{ phase }}: {{ error }} <{{ link }}>",
                 }
             },
-        ) as services:
-            _launch(services, "broke", notifications=_told("slack", ["#ops", "#all", "#more"]))
-            _launch(services, "custom", notifications=_told("slack", ["#ops"], "{{ workflow.name }} done"))
-            _end(services, "broke", Phase.FAILED, error="it broke")
-            _end(services, "custom", Phase.SUCCEEDED)
-            first = _deliver(services)
-            assert sorted(d.state for d in first) == ["delivered", "delivered", "pending"]
-            services.context.clock.advance(datetime.timedelta(seconds=1))  # type: ignore[attr-defined]
-            assert [d.state for d in _deliver(services)] == ["delivered"], "a 500 is retried"
-            views = services.notifier.list_for_execution(sf.PROJECT, sf.DOMAIN, "broke")
-            assert sorted((v.channel, v.state, v.attempts) for v in views) == [
-                ("slack", "delivered", 1),
-                ("slack", "delivered", 2),
-            ]
+        ) as services,
+    ):
+        _launch(services, "broke", notifications=_told("slack", ["#ops", "#all", "#more"]))
+        _launch(services, "custom", notifications=_told("slack", ["#ops"], "{{ workflow.name }} done"))
+        _end(services, "broke", Phase.FAILED, error="it broke")
+        _end(services, "custom", Phase.SUCCEEDED)
+        first = _deliver(services)
+        assert sorted(d.state for d in first) == ["delivered", "delivered", "pending"]
+        services.context.clock.advance(datetime.timedelta(seconds=1))  # type: ignore[attr-defined]
+        assert [d.state for d in _deliver(services)] == ["delivered"], "a 500 is retried"
+        views = services.notifier.list_for_execution(sf.PROJECT, sf.DOMAIN, "broke")
+        assert sorted((v.channel, v.state, v.attempts) for v in views) == [
+            ("slack", "delivered", 1),
+            ("slack", "delivered", 2),
+        ]
     texts = sorted(json.loads(body)["text"] for _, body in ops.requests)
     assert texts == [
         "flytesnacks/broke failed: it broke <http://console.example/console/projects/flytesnacks/domains/"
@@ -141,8 +146,9 @@ def test_slack_notifications_go_to_incoming_webhooks_with_the_channels_template(
 
 
 def test_pagerduty_notifications_are_events_api_v2_triggers_per_routing_key(tmp_path):
-    with receiving() as pagerduty:
-        with told(
+    with (
+        receiving() as pagerduty,
+        told(
             tmp_path,
             routes={"pager_duty": "pagerduty"},
             channels={
@@ -154,11 +160,12 @@ def test_pagerduty_notifications_are_events_api_v2_triggers_per_routing_key(tmp_
                     "summary": "{{ name }} {{ phase }} in {{ domain }}",
                 }
             },
-        ) as services:
-            recipients = ["oncall@example.org", "other@example.org"]
-            _launch(services, "paged", notifications=_told("pager_duty", recipients))
-            _end(services, "paged", Phase.FAILED, error="out of memory")
-            assert sorted(d.state for d in _deliver(services)) == ["delivered", "delivered"]
+        ) as services,
+    ):
+        recipients = ["oncall@example.org", "other@example.org"]
+        _launch(services, "paged", notifications=_told("pager_duty", recipients))
+        _end(services, "paged", Phase.FAILED, error="out of memory")
+        assert sorted(d.state for d in _deliver(services)) == ["delivered", "delivered"]
     events = sorted((json.loads(body) for _, body in pagerduty.requests), key=lambda e: e["routing_key"])
     assert [e["routing_key"] for e in events] == [
         "R0UTING0DEFAULT0000000000000000",
@@ -228,12 +235,12 @@ def test_an_unregistered_channel_is_refused_at_registration_launch_and_activatio
 
 
 def test_bad_channel_settings_stop_the_admin_naming_them(tmp_path):
-    with pytest.raises(ConfigurationError, match=r"notifications.channels.teams: channel 'teams' is not registered"):
-        with told(tmp_path, channels={"teams": {}}) as services:
-            services.context.channels()
-    with pytest.raises(ConfigurationError) as refused:
-        with told(tmp_path, channels={"pagerduty": {"severity": "loud"}}) as services:
-            services.context.channels()
+    unknown = r"notifications.channels.teams: channel 'teams' is not registered"
+    with pytest.raises(ConfigurationError, match=unknown), told(tmp_path, channels={"teams": {}}) as services:
+        services.context.channels()
+    bad = {"pagerduty": {"severity": "loud"}}
+    with pytest.raises(ConfigurationError) as refused, told(tmp_path, channels=bad) as services:
+        services.context.channels()
     assert str(refused.value) == (
         "notifications.channels.pagerduty.severity: Input should be 'critical', 'error', 'warning' or 'info'"
     )

@@ -281,23 +281,29 @@ def test_a_broker_outage_mid_stream_and_an_admin_restart_lose_nothing(database_u
 
 
 def test_webhook_subscribers_get_signed_cloudevents_that_their_filters_want(database_url, tmp_path):
-    with receiving() as workflows, receiving([500]) as everything:
-        with publishing(
+    with (
+        receiving() as workflows,
+        receiving([500]) as everything,
+        publishing(
             database_url,
             tmp_path,
             {"name": "wf", "url": workflows.url, "secret": SECRET, "types": ["workflow"]},
             {"name": "all", "url": everything.url, "secret": SECRET, "domains": [sf.DOMAIN]},
             {"name": "other", "url": everything.url, "secret": SECRET, "projects": ["elsewhere"]},
-        ) as services:
-            _run(services, "one")
-            rounds = {r.subscriber: r for r in _drain(services, 1)}
-            assert rounds["wf"].sent == 2 and rounds["other"].sent == 0
-            assert rounds["all"].sent == 0 and rounds["all"].error == "the receiver answered 500 Internal Server Error"
-            assert _outbox(services) == 5, "kept for the subscriber that failed"
-            services.context.clock.advance(datetime.timedelta(seconds=2))  # type: ignore[attr-defined]
-            rounds = {r.subscriber: r for r in _drain(services, 1)}
-            assert rounds["all"].sent == 5
-            assert _outbox(services) == 0
+        ) as services,
+    ):
+        _run(services, "one")
+        rounds = {r.subscriber: r for r in _drain(services, 1)}
+        assert rounds["wf"].sent == 2 and rounds["other"].sent == 0
+        assert (
+            rounds["all"].sent == 0
+            and rounds["all"].error == "the receiver answered 500 Internal Server Error"
+        )
+        assert _outbox(services) == 5, "kept for the subscriber that failed"
+        services.context.clock.advance(datetime.timedelta(seconds=2))  # type: ignore[attr-defined]
+        rounds = {r.subscriber: r for r in _drain(services, 1)}
+        assert rounds["all"].sent == 5
+        assert _outbox(services) == 0
     assert [json.loads(body)["data"]["rawEvent"]["phase"] for _, body in workflows.requests] == [
         "RUNNING",
         "SUCCEEDED",
@@ -330,7 +336,9 @@ def test_bad_subscriber_settings_are_refused_naming_the_field(tmp_path):
             events={"subscribers": [{"name": "bus", "url": NATS_URL}, {"name": "bus", "url": NATS_URL}]},
         )
     with pytest.raises(ValidationError, match=r"events.subscribers.0.types.0"):
-        Settings(data_dir=tmp_path, events={"subscribers": [{"name": "b", "url": NATS_URL, "types": ["job"]}]})
+        Settings(
+            data_dir=tmp_path, events={"subscribers": [{"name": "b", "url": NATS_URL, "types": ["job"]}]}
+        )
 
 
 def test_roost_admin_events_shows_each_subscribers_cursor(tmp_path):
@@ -361,7 +369,12 @@ def test_roost_start_publishes_its_engines_events_to_nats(tmp_path, database_url
     import execution_support as support
 
     stream = f"ROOST_TEST_{uuid.uuid4().hex[:8].upper()}"
-    subscriber = {"name": "bus", "url": NATS_URL, "subject": f"roosttest{uuid.uuid4().hex[:8]}", "stream": stream}
+    subscriber = {
+        "name": "bus",
+        "url": NATS_URL,
+        "subject": f"roosttest{uuid.uuid4().hex[:8]}",
+        "stream": stream,
+    }
     events = {"subscribers": [subscriber], "poll_interval": 0.05}
     try:
         with support.running_admin(tmp_path, database_url, workers=1, events=events) as (app, admin, _):
@@ -387,6 +400,8 @@ def test_roost_start_publishes_its_engines_events_to_nats(tmp_path, database_url
     mine = [e for e in found if e["subject"] == f"{ident.project}/{ident.domain}/{ident.name}"]
     kinds = {e["type"].rsplit(".", 1)[1] for e in mine}
     assert kinds == {"WorkflowExecution", "NodeExecution", "TaskExecution"}
-    workflow_phases = [e["data"]["rawEvent"]["phase"] for e in mine if e["type"].endswith("WorkflowExecution")]
+    workflow_phases = [
+        e["data"]["rawEvent"]["phase"] for e in mine if e["type"].endswith("WorkflowExecution")
+    ]
     assert workflow_phases[-1] == "SUCCEEDED" and "RUNNING" in workflow_phases
     assert mine[-1]["type"].endswith("WorkflowExecution"), "the end comes last"

@@ -53,7 +53,7 @@ class Channel(Protocol):
     """A way of delivering notifications (built once per admin from its settings)."""
 
     def check(self, recipient: str) -> str:
-        """"" when the channel can reach ``recipient``, else what is wrong ("is not an email address")."""
+        """ "" when the channel can reach ``recipient``, else what is wrong ("is not an email address")."""
 
     def compose(self, ended: Ended) -> list[dict[str, Any]]:
         """The messages to send (each becomes one outbox row, delivered and retried on its own)."""

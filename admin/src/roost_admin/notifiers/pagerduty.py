@@ -15,9 +15,7 @@ from roost_admin.notifiers._http import post
 from roost_admin.notifiers.hookspecs import Ended
 from roost_admin.notifiers.templates import render
 
-DEFAULT_SUMMARY = (
-    'Execution "{{ project }}/{{ domain }}/{{ name }}" has {{ phase }} (workflow {{ workflow.name }}). {{ error }}'
-)
+DEFAULT_SUMMARY = 'Execution "{{ project }}/{{ domain }}/{{ name }}" has {{ phase }} (workflow {{ workflow.name }}). {{ error }}'
 
 
 class PagerDutySettings(BaseModel):

@@ -16,7 +16,7 @@ from roost_admin.notifiers.hookspecs import Ended
 from roost_admin.notifiers.templates import render
 
 DEFAULT_TEXT = (
-    ':bell: Execution <{{ link }}|{{ project }}/{{ domain }}/{{ name }}> has *{{ phase }}* '
+    ":bell: Execution <{{ link }}|{{ project }}/{{ domain }}/{{ name }}> has *{{ phase }}* "
     "(workflow `{{ workflow.name }}`, launch plan `{{ launch_plan.name }}`). {{ error }}"
 )
 

@@ -175,7 +175,9 @@ def enqueue(ctx: ServiceContext, session: Session, ended: Sequence[models.Execut
             name = settings.routes[kind]
             channel = channels.get(name)
             if channel is None:  # its plugin was uninstalled after the launch plan was registered
-                log.warning("notification of %s (%s) left out: channel %r is not registered", row.name, kind, name)
+                log.warning(
+                    "notification of %s (%s) left out: channel %r is not registered", row.name, kind, name
+                )
                 continue
             ident = str(uuid.uuid4())
             told = message(ctx, session, row, ident)
