@@ -244,3 +244,52 @@ def test_bad_channel_settings_stop_the_admin_naming_them(tmp_path):
     assert str(refused.value) == (
         "notifications.channels.pagerduty.severity: Input should be 'critical', 'error', 'warning' or 'info'"
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "routes", "recipient", "problem"),
+    [
+        (
+            "slack",
+            {"slack": "slack"},
+            "#ops",
+            "has no Slack webhook (notifications.channels.slack.routes, or .url)",
+        ),
+        (
+            "pager_duty",
+            {"pager_duty": "pagerduty"},
+            "oncall@example.org",
+            "has no PagerDuty routing key (notifications.channels.pagerduty.routes, or .routing_key)",
+        ),
+        (
+            "email",
+            {"email": "webhook"},
+            "a@b.org",
+            "cannot be reached through a webhook (webhooks are configured in notifications.webhooks)",
+        ),
+    ],
+)
+def test_a_recipient_the_channel_cannot_reach_is_refused(tmp_path, kind, routes, recipient, problem):
+    plan = sf.create_plan("told", sf.cron("@daily"))
+    plan.spec.entity_metadata.notifications.extend(_told(kind, [recipient]).notifications)
+    with told(tmp_path, routes=routes) as services, pytest.raises(InvalidArgument) as refused:
+        services.registry.create_launch_plan(plan)
+    assert refused.value.message == (
+        f"launch plan 'flytesnacks/development/told@v1': spec.entity_metadata.notifications[0].{kind}."
+        f"recipients_email[0] '{recipient}' {problem}"
+    )
+
+
+def test_routes_name_kinds_of_notification_and_a_channel_registers_once(tmp_path):
+    with pytest.raises(ValueError, match=r"teams: not a kind of notification \(email, slack, pager_duty\)"):
+        Settings(data_dir=tmp_path, notifications={"routes": {"teams": "teams"}})
+
+    class Again:
+        @staticmethod
+        @hookimpl
+        def roost_notification_channels(register: RegisterChannel) -> None:
+            register("slack", TeamsChannel)
+
+    with pytest.raises(ConfigurationError) as twice:
+        AdminPlugins((Again,), entry_points=False).registrations()
+    assert str(twice.value).startswith("notification channel 'slack' is registered twice: by ")

@@ -128,9 +128,7 @@ class NotificationSettings(BaseModel):
     ``.project``, ``.domain``, ``.version``), ``{{ launch_plan.name }}`` (likewise)."""
     email_body: str = DEFAULT_BODY
     """The body of notification emails, with the same variables (a notification's own template wins)."""
-    routes: dict[Literal["email", "slack", "pager_duty"], str] = Field(
-        default_factory=lambda: dict(DEFAULT_ROUTES)
-    )
+    routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
     """The channel each kind of Flyte notification is sent through (by its registered name: ``email``,
     ``slack``, ``pagerduty``, or a plugin's); kinds left out keep flyteadmin's way, email."""
     channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -140,6 +138,11 @@ class NotificationSettings(BaseModel):
     @field_validator("routes")
     @classmethod
     def _all_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(DEFAULT_ROUTES))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a kind of notification ({', '.join(DEFAULT_ROUTES)})"
+            )
         return {**DEFAULT_ROUTES, **value}
 
     @field_validator("webhooks")
@@ -152,7 +155,8 @@ class NotificationSettings(BaseModel):
         return value
 
 
-EVENT_KINDS = ("workflow", "node", "task")
+EventKind = Literal["workflow", "node", "task"]
+EVENT_KINDS: tuple[EventKind, ...] = ("workflow", "node", "task")
 """The kinds of execution event published (flyteadmin's ``eventTypes``)."""
 
 
@@ -173,7 +177,7 @@ class SubscriberSettings(BaseModel):
     event; "" publishes to core NATS (delivered once the server has it)."""
     secret: str = ""
     """Webhook: the HMAC-SHA256 key of the ``X-Roost-Signature`` header (at least 16 characters)."""
-    types: list[Literal["workflow", "node", "task"]] = Field(default_factory=lambda: list(EVENT_KINDS))
+    types: list[EventKind] = Field(default_factory=lambda: list(EVENT_KINDS))
     """The kinds of event it is sent."""
     projects: list[str] = Field(default_factory=list)
     """Only events of these projects (all when empty)."""

@@ -340,7 +340,8 @@ class Publisher(Service):
         connection = self._nats.get(subscriber.name)
         if connection is None or connection.subscriber != subscriber:
             connection = self._nats[subscriber.name] = _Nats(subscriber, self.ctx.settings.events.timeout)
-        return self._run(connection.send(prepared))
+        taken: tuple[int, str] = self._run(connection.send(prepared))
+        return taken
 
     def _run(self, work: Any) -> Any:
         if self._loop is None:
