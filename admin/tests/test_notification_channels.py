@@ -293,3 +293,15 @@ def test_routes_name_kinds_of_notification_and_a_channel_registers_once(tmp_path
     with pytest.raises(ConfigurationError) as twice:
         AdminPlugins((Again,), entry_points=False).registrations()
     assert str(twice.value).startswith("notification channel 'slack' is registered twice: by ")
+
+    class Long:
+        @staticmethod
+        @hookimpl
+        def roost_notification_channels(register: RegisterChannel) -> None:
+            register("microsoft-teams-channel", TeamsChannel)
+
+    with pytest.raises(ConfigurationError) as long:
+        AdminPlugins((Long,), entry_points=False).registrations()
+    assert str(long.value).endswith(
+        ": a name is 1 to 16 lowercase letters, digits, '_' or '-', starting with a letter"
+    )

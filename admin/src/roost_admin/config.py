@@ -121,7 +121,7 @@ class NotificationSettings(BaseModel):
     console_url: str = ""
     """The console's base URL, for the link to the execution in every message ("" for none)."""
     smtp: SmtpSettings | None = None
-    """The mail server; without one, the email, Slack and PagerDuty notifications are not sent."""
+    """The mail server; without one, notifications routed to the email channel are not sent."""
     email_subject: str = DEFAULT_SUBJECT
     """The subject of notification emails, with Flyte's variables: ``{{ project }}``, ``{{ domain }}``,
     ``{{ name }}``, ``{{ phase }}``, ``{{ error }}``, ``{{ link }}``, ``{{ workflow.name }}`` (and

@@ -356,9 +356,9 @@ class Notification(Base):
     """Sent with every attempt, so a receiver can drop repeats."""
     execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(_ID))
-    """The configured channel (a webhook's name)."""
+    """A webhook's name, or the kind of Flyte notification ("email", "slack", "pager_duty")."""
     kind: Mapped[str] = mapped_column(String(16))
-    """"webhook"."""
+    """The channel that sends it ("webhook", "email", "slack", "pagerduty", or a plugin's)."""
     phase: Mapped[int] = mapped_column(Integer)
     """The phase the execution ended in."""
     body: Mapped[str] = mapped_column(Text)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from roost_admin.config import NotificationSettings
 
 ENTRY_POINT_GROUP = "roost.admin"
+_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
+"""A channel's name (it is kept in the outbox's 16-character ``kind`` column)."""
 BUILTIN_PLUGINS = ("roost_admin.notifiers.builtin",)
 
 
@@ -67,6 +70,11 @@ class AdminPlugins:
                         settings: type[BaseModel] | None = None,
                         _plugin: str = impl.plugin_name,
                     ) -> None:
+                        if not _NAME.fullmatch(name):
+                            raise ConfigurationError(
+                                f"notification channel {name!r} of {_plugin!r}: a name is 1 to 16 lowercase "
+                                "letters, digits, '_' or '-', starting with a letter"
+                            )
                         if name in found:
                             raise ConfigurationError(
                                 f"notification channel {name!r} is registered twice: by "

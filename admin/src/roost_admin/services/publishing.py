@@ -52,8 +52,9 @@ log = logging.getLogger(__name__)
 TYPE_PREFIX = "com.flyte.resource.cloudevents."
 """flyteadmin's CloudEvent type prefix; the type ends in WorkflowExecution, NodeExecution or TaskExecution."""
 _TYPES = {"workflow": "WorkflowExecution", "node": "NodeExecution", "task": "TaskExecution"}
-CLAIM_MARGIN = 30.0
-"""Seconds a subscriber's claim lasts beyond what sending one batch may take."""
+CLAIM_MARGIN = 60.0
+"""Seconds a subscriber's claim lasts beyond the broker's timeout: a round stops at its first failure, so only a
+round of many slow successes outlasts it (its cursor update is then refused and its events are sent again)."""
 _R = models.EventRecord
 _C = models.EventCursor
 
@@ -276,7 +277,7 @@ class Publisher(Service):
     def _claim(self, name: str, owner: str) -> int | None:
         settings = self.ctx.settings.events
         now = self.ctx.clock()
-        lease = now + datetime.timedelta(seconds=settings.timeout * settings.batch + CLAIM_MARGIN)
+        lease = now + datetime.timedelta(seconds=settings.timeout + CLAIM_MARGIN)
         with self.ctx.db.begin() as session:
             if session.get(_C, name) is None:
                 try:
