@@ -190,6 +190,8 @@ def test_events_are_published_to_jetstream_as_flyte_cloudevents_in_order(databas
     assert succeeded["data"]["rawEvent"]["phase"] == "SUCCEEDED"
     assert succeeded["data"]["rawEvent"]["executionId"]["name"] == "first"
     assert succeeded["data"]["launchPlanId"]["name"] == "schedule_flows.stamped"
+    assert set(succeeded["data"]["outputInterface"]["outputs"]["variables"]) == {"o0"}
+    assert "outputInterface" not in first[0]["data"], "only a succeeded workflow's event carries it"
     assert first[1]["data"]["rawEvent"]["inputUri"].endswith("/in")
     assert first[2]["source"] == f"{sf.PROJECT}/{sf.DOMAIN}/first/n0/0"
     subjects = {s for s, _ in found}

@@ -33,6 +33,7 @@ from typing import Any
 
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent
+from flyteidl.core import execution_pb2 as core_execution_pb2
 from flyteidl.core import identifier_pb2
 from flyteidl.event import cloudevents_pb2, event_pb2
 from google.protobuf import json_format
@@ -42,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from roost_admin.config import SubscriberSettings
 from roost_admin.db import models
+from roost_admin.services import entities
 from roost_admin.services.base import Service
 from roost_admin.services.context import ServiceContext
 from roost_admin.services.notifications import signature
@@ -80,9 +82,12 @@ def _launch_plan(session: Session, execution: models.Execution) -> identifier_pb
     )
 
 
-def cloud_event(session: Session, execution: models.Execution, message: Any) -> tuple[str, CloudEvent]:
+def cloud_event(
+    ctx: ServiceContext, session: Session, execution: models.Execution, message: Any
+) -> tuple[str, CloudEvent]:
     """The kind ("workflow", "node" or "task") and CloudEvent of one recorded event, as flyteadmin's
-    CloudEvent publisher makes it (inline input and output data are left out: their URIs stay)."""
+    CloudEvent publisher makes it (inline input and output data are left out: their URIs stay; a succeeded
+    workflow's event carries the workflow's output interface)."""
     raw = type(message)()
     raw.CopyFrom(message)
     key = f"{execution.project}/{execution.domain}/{execution.name}"
@@ -92,6 +97,10 @@ def cloud_event(session: Session, execution: models.Execution, message: Any) -> 
         if raw.WhichOneof("output_result") == "output_data":
             raw.output_uri = execution.outputs_uri or ""
         wrapped = cloudevents_pb2.CloudEventWorkflowExecution(raw_event=raw, principal=execution.principal)
+        workflow = session.get(models.Workflow, execution.workflow_id) if execution.workflow_id else None
+        if raw.phase == core_execution_pb2.WorkflowExecution.SUCCEEDED and workflow is not None:
+            closure = entities.workflow_message(ctx, workflow).closure
+            wrapped.output_interface.CopyFrom(closure.compiled_workflow.primary.template.interface)
     elif isinstance(raw, event_pb2.NodeExecutionEvent):
         kind = "node"
         source = ident = f"{key}/{raw.id.node_id}"
@@ -139,7 +148,7 @@ def enqueue(ctx: ServiceContext, session: Session, recorded: Sequence[tuple[mode
     if not ctx.settings.events.subscribers or not recorded:
         return
     now = ctx.clock()
-    made = [(execution, *cloud_event(session, execution, message)) for execution, message in recorded]
+    made = [(execution, *cloud_event(ctx, session, execution, message)) for execution, message in recorded]
     session.execute(
         update(models.EventSequence)
         .where(models.EventSequence.id == 1)
