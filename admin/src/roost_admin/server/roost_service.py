@@ -16,6 +16,10 @@ from roost_admin.server.errors import answer
 
 SERVICE = "roost.admin.RoostService"
 LIST_NOTIFICATIONS = "ListExecutionNotifications"
+METHODS: dict[str, type[execution_pb2.WorkflowExecutionGetRequest]] = {
+    f"/{SERVICE}/{LIST_NOTIFICATIONS}": execution_pb2.WorkflowExecutionGetRequest
+}
+"""Roost's own RPCs by full method name, with their request types (the authorization table covers each)."""
 
 
 class RoostService(Servicer):
