@@ -4,6 +4,9 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+
 import grpc
 import pytest
 from auth_support import bearer, code_of, error_of, grant, token
@@ -13,15 +16,20 @@ from google.protobuf import message_factory
 from roost_admin.app import AdminApp
 from roost_admin.auth.roles import Grants, Principal, Role
 from roost_admin.auth.rules import RULES, Rule, scopes
+from roost_admin.server.roost_service import METHODS as ROOST_METHODS
 
 SERVICES = [
     service
     for module in (admin_pb2, dataproxy_pb2, signal_pb2, auth_pb2, identity_pb2)
     for service in module.DESCRIPTOR.services_by_name.values()
 ]
-METHODS = {
+METHODS: dict[str, Any] = {
     f"/{service.full_name}/{method.name}": method for service in SERVICES for method in service.methods
 }
+# Roost's own service beside flyteidl's: what the table needs of a method is its request type.
+METHODS.update(
+    {name: SimpleNamespace(input_type=request.DESCRIPTOR) for name, request in ROOST_METHODS.items()}
+)
 PROJECT, DOMAIN = "alpha", "development"
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from roost_admin.auth.gate import AuthGate
     from roost_admin.workers import WorkerPool
     from roost_admin.workers.notifier import NotifierThread
+    from roost_admin.workers.publisher import PublisherThread
     from roost_admin.workers.scheduler import SchedulerThread
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class AdminApp:
         self.scheduler: SchedulerThread | None = None
         """The scheduler's thread, when this process runs one."""
         self.notifier: NotifierThread | None = None
+        self.publisher: PublisherThread | None = None
         """The thread delivering notifications, when this process serves and a channel is configured."""
         self.auth: AuthGate | None = None
         """Authentication and authorization, when ``auth.enabled`` is set (built when the servers start)."""
@@ -118,6 +120,7 @@ class AdminApp:
                 )
             )
             self._services.projects.ensure_defaults()
+            self._services.context.channels()  # channel settings a channel refuses stop the start, naming them
         except BaseException:
             if http_socket is not None:
                 http_socket.close()
@@ -147,11 +150,16 @@ class AdminApp:
             self.scheduler = SchedulerThread(self.services)
             self.scheduler.start()
         wanted = self.settings.notifications
-        if serve and (wanted.webhooks or wanted.smtp is not None):
+        if serve and (wanted.webhooks or wanted.smtp is not None or set(wanted.routes.values()) != {"email"}):
             from roost_admin.workers.notifier import NotifierThread
 
             self.notifier = NotifierThread(self.services)
             self.notifier.start()
+        if serve and self.settings.events.subscribers:
+            from roost_admin.workers.publisher import PublisherThread
+
+            self.publisher = PublisherThread(self.services)
+            self.publisher.start()
 
     @property
     def services(self) -> Services:
@@ -183,6 +191,7 @@ class AdminApp:
         from roost_admin.server.admin import AdminService
         from roost_admin.server.dataproxy import DataProxyService
         from roost_admin.server.edge import EdgeInterceptor
+        from roost_admin.server.roost_service import RoostService, add_roost_service
         from roost_admin.server.signals import SignalService
         from roost_admin.services.request_checks import RequestLimits
 
@@ -199,6 +208,7 @@ class AdminApp:
         admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminService(self.services), server)
         dataproxy_pb2_grpc.add_DataProxyServiceServicer_to_server(DataProxyService(self.services), server)
         signal_pb2_grpc.add_SignalServiceServicer_to_server(SignalService(self.services), server)
+        add_roost_service(RoostService(self.services), server)
         if self.auth is not None:
             from roost_admin.server.auth_services import add_auth_services
 
@@ -285,6 +295,9 @@ class AdminApp:
         if self.notifier is not None:
             self.notifier.stop(grace)
             self.notifier = None
+        if self.publisher is not None:
+            self.publisher.stop(grace)
+            self.publisher = None
         if self.workers is not None:
             self.workers.stop(grace)
             self.workers = None

@@ -281,6 +281,29 @@ def notifications(
         app.stop()
 
 
+@click.command("events")
+@_common
+def events(config_file: str | None, data_dir: str | None, db_url: str | None, storage: str | None) -> None:
+    """Each event subscriber's cursor: events delivered, events waiting, failed attempts and the last error."""
+    from roost_admin.app import AdminApp
+
+    settings = load_settings(config_file, data_dir=data_dir, db_url=db_url, storage=storage)
+    app = AdminApp(settings)
+    app.start(serve=False, workers=0, scheduler=False)
+    try:
+        views = app.services.publisher.cursors()
+        if not views:
+            click.echo("no event subscribers are configured (events.subscribers)")
+        for view in views:
+            line = (
+                f"{view.subscriber}  delivered {view.delivered}  waiting {view.pending}  "
+                f"attempts {view.attempts}"
+            )
+            click.echo(line + (f"  last error: {view.last_error}" if view.last_error else ""))
+    finally:
+        app.stop()
+
+
 @click.group("admin")
 def admin() -> None:
     """Administer a Roost deployment."""
@@ -288,6 +311,7 @@ def admin() -> None:
 
 admin.add_command(migrate)
 admin.add_command(notifications)
+admin.add_command(events)
 admin.add_command(clients)
 admin.add_command(users)
 admin.add_command(roles)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import (
@@ -129,6 +129,10 @@ DEFAULT_BODY = (
 )
 
 
+DEFAULT_ROUTES = {"email": "email", "slack": "email", "pager_duty": "email"}
+"""flyteadmin's way: every kind of notification is an email."""
+
+
 class NotificationSettings(BaseModel):
     """Notifications of ended executions, delivered from a durable outbox (``notifications:``)."""
 
@@ -147,13 +151,29 @@ class NotificationSettings(BaseModel):
     console_url: str = ""
     """The console's base URL, for the link to the execution in every message ("" for none)."""
     smtp: SmtpSettings | None = None
-    """The mail server; without one, the email, Slack and PagerDuty notifications are not sent."""
+    """The mail server; without one, notifications routed to the email channel are not sent."""
     email_subject: str = DEFAULT_SUBJECT
     """The subject of notification emails, with Flyte's variables: ``{{ project }}``, ``{{ domain }}``,
     ``{{ name }}``, ``{{ phase }}``, ``{{ error }}``, ``{{ link }}``, ``{{ workflow.name }}`` (and
     ``.project``, ``.domain``, ``.version``), ``{{ launch_plan.name }}`` (likewise)."""
     email_body: str = DEFAULT_BODY
     """The body of notification emails, with the same variables (a notification's own template wins)."""
+    routes: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_ROUTES))
+    """The channel each kind of Flyte notification is sent through (by its registered name: ``email``,
+    ``slack``, ``pagerduty``, or a plugin's); kinds left out keep flyteadmin's way, email."""
+    channels: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Each channel's settings by its name (``slack: {url, routes, template}``, ``pagerduty: {routing_key,
+    routes, severity, summary}``)."""
+
+    @field_validator("routes")
+    @classmethod
+    def _all_kinds(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(DEFAULT_ROUTES))
+        if unknown:
+            raise ValueError(
+                f"{', '.join(unknown)}: not a kind of notification ({', '.join(DEFAULT_ROUTES)})"
+            )
+        return {**DEFAULT_ROUTES, **value}
 
     @field_validator("webhooks")
     @classmethod
@@ -162,6 +182,73 @@ class NotificationSettings(BaseModel):
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:
             raise ValueError(f"webhook names must be unique: {', '.join(twice)} used more than once")
+        return value
+
+
+EventKind = Literal["workflow", "node", "task"]
+EVENT_KINDS: tuple[EventKind, ...] = ("workflow", "node", "task")
+"""The kinds of execution event published (flyteadmin's ``eventTypes``)."""
+
+
+class SubscriberSettings(BaseModel):
+    """A subscriber to execution events as CloudEvents (``events.subscribers``): a NATS server
+    (``nats://`` URL; JetStream when ``stream`` is set) or a webhook (``http(s)://``, signed like the
+    notification webhooks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")
+    """The subscriber's name (its cursor in the database)."""
+    url: str = Field(pattern=r"^(nats|tls|https?)://\S+$")
+    subject: str = Field(default="roost.events", pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$")
+    """NATS: events go to ``<subject>.<project>.<domain>.<kind>``."""
+    stream: str = Field(default="", pattern=r"^[A-Za-z0-9_-]*$")
+    """NATS: the JetStream stream (made when missing, over ``<subject>.>``) whose acknowledgement delivers an
+    event; "" publishes to core NATS (delivered once the server has it)."""
+    secret: str = ""
+    """Webhook: the HMAC-SHA256 key of the ``X-Roost-Signature`` header (at least 16 characters)."""
+    types: list[EventKind] = Field(default_factory=lambda: list(EVENT_KINDS))
+    """The kinds of event it is sent."""
+    projects: list[str] = Field(default_factory=list)
+    """Only events of these projects (all when empty)."""
+    domains: list[str] = Field(default_factory=list)
+    """Only events of these domains (all when empty)."""
+
+    @property
+    def is_nats(self) -> bool:
+        """Whether the subscriber is a NATS server (else a webhook)."""
+        return not self.url.startswith("http")
+
+    @model_validator(mode="after")
+    def _secret(self) -> SubscriberSettings:
+        if not self.is_nats and len(self.secret) < 16:
+            raise ValueError(f"subscriber {self.name!r}: a webhook needs a secret of at least 16 characters")
+        return self
+
+
+class EventSettings(BaseModel):
+    """Publishing execution events as CloudEvents from a durable outbox (``events:``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subscribers: list[SubscriberSettings] = Field(default_factory=list)
+    batch: int = Field(default=200, ge=1)
+    """Events one round sends a subscriber at most."""
+    backoff: float = Field(default=1.0, gt=0)
+    """Seconds before a subscriber that failed is tried again; doubling up to ``max_backoff``."""
+    max_backoff: float = Field(default=60.0, gt=0)
+    timeout: float = Field(default=5.0, gt=0)
+    """Seconds a broker or receiver has to take one event."""
+    poll_interval: float = Field(default=0.5, gt=0)
+    """How often the publisher looks for new events."""
+
+    @field_validator("subscribers")
+    @classmethod
+    def _unique(cls, value: list[SubscriberSettings]) -> list[SubscriberSettings]:
+        names = [subscriber.name for subscriber in value]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:
+            raise ValueError(f"subscriber names must be unique: {', '.join(twice)} used more than once")
         return value
 
 
@@ -234,6 +321,8 @@ class Settings(BaseSettings):
     """The scheduler of launch plans with a schedule (cron or fixed rate)."""
     notifications: NotificationSettings = Field(default_factory=NotificationSettings)
     """Where to tell of ended executions (webhooks), and how hard to try."""
+    events: EventSettings = Field(default_factory=EventSettings)
+    """Where execution events are published as CloudEvents (NATS, webhooks)."""
     auth: AuthSettings = Field(default_factory=AuthSettings)
     """Authentication and per-project roles (off by default; ``auth.enabled`` turns them on)."""
     tls: TLSSettings = Field(default_factory=TLSSettings)

@@ -180,5 +180,7 @@ RULES: dict[str, Rule] = {
     **{f"/flyteidl.service.DataProxyService/{name}": rule for name, rule in _DATA_PROXY_SERVICE.items()},
     **{f"/flyteidl.service.SignalService/{name}": rule for name, rule in _SIGNAL_SERVICE.items()},
     **{f"/flyteidl.service.{name}": rule for name, rule in _AUTH_SERVICES.items()},
+    # Roost's own service (roost_admin.server.roost_service): what Flyte's API has no RPC for.
+    "/roost.admin.RoostService/ListExecutionNotifications": Rule(_V, ("id.project",)),
 }
 """Every RPC's rule, by full method name (``/flyteidl.service.AdminService/GetTask``)."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Float,
     ForeignKey,
     Index,
@@ -358,9 +359,9 @@ class Notification(Base):
     """Sent with every attempt, so a receiver can drop repeats."""
     execution_id: Mapped[int] = mapped_column(ForeignKey("executions.id", ondelete="CASCADE"))
     channel: Mapped[str] = mapped_column(String(_ID))
-    """The configured channel (a webhook's name)."""
+    """A webhook's name, or the kind of Flyte notification ("email", "slack", "pager_duty")."""
     kind: Mapped[str] = mapped_column(String(16))
-    """"webhook"."""
+    """The channel that sends it ("webhook", "email", "slack", "pagerduty", or a plugin's)."""
     phase: Mapped[int] = mapped_column(Integer)
     """The phase the execution ended in."""
     body: Mapped[str] = mapped_column(Text)
@@ -402,3 +403,47 @@ class MatchableAttribute(Base):
     attributes: Mapped[bytes] = mapped_column(LargeBinary)
     """The serialized admin.MatchingAttributes."""
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+class EventRecord(Base):
+    """One execution event as a CloudEvent, in the outbox until every subscriber's cursor has passed it.
+    Inserted in the transaction that records the event; ``seq`` comes from :class:`EventSequence`, whose row
+    that transaction holds locked until it commits, so events become visible in ``seq`` order."""
+
+    __tablename__ = "event_outbox"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    project: Mapped[str] = mapped_column(String(_ID))
+    domain: Mapped[str] = mapped_column(String(_ID))
+    execution: Mapped[str] = mapped_column(String(_NAME))
+    """The execution's name."""
+    kind: Mapped[str] = mapped_column(String(16))
+    """"workflow", "node" or "task"."""
+    body: Mapped[str] = mapped_column(Text)
+    """The CloudEvent, in its structured JSON form (as a webhook gets it)."""
+    created_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
+class EventSequence(Base):
+    """The one row numbering the outbox (``last``: the highest ``seq`` given out)."""
+
+    __tablename__ = "event_sequence"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class EventCursor(Base):
+    """How far one subscriber has been sent the outbox, and who is sending it now."""
+
+    __tablename__ = "event_cursors"
+
+    subscriber: Mapped[str] = mapped_column(String(_ID), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The ``seq`` of the last event it was sent (or skipped by its filters)."""
+    delivered: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Events sent to it so far."""
+    claimed_by: Mapped[str] = mapped_column(String(_NAME), default="")
+    lease_until: Mapped[datetime.datetime | None] = mapped_column(default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Failed attempts in a row at the event after ``position``."""
+    next_attempt_at: Mapped[datetime.datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str] = mapped_column(Text, default="")

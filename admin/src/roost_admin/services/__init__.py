@@ -22,6 +22,7 @@ from roost_admin.services.nodes import NodeExecutions
 from roost_admin.services.notifications import Notifier
 from roost_admin.services.projects import Projects
 from roost_admin.services.recovery import Recovery
+from roost_admin.services.publishing import Publisher
 from roost_admin.services.registry import Registry
 from roost_admin.services.scheduler import Scheduler
 from roost_admin.services.signals import Signals
@@ -48,3 +49,4 @@ class Services:
         self.scheduler = Scheduler(context, self.executions)
         self.metrics = Metrics(context, self.executions, self.nodes, self.registry)
         self.notifier = Notifier(context)
+        self.publisher = Publisher(context)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from roost_admin.config import Settings
 from roost_admin.db.base import Database, utcnow
+from roost_admin.notifiers import AdminPlugins, Channel
 from roost_admin.services.blob_cache import BlobCache
 from roost_core.plugins import EnginePlugins
 from roost_core.storage import Storage
@@ -57,3 +58,9 @@ class ServiceContext:
     wakeups: Wakeups = field(default_factory=Wakeups)
     clock: Callable[[], datetime.datetime] = utcnow
     """Now, as a timezone-aware UTC datetime (what the database columns hold)."""
+    notifiers: AdminPlugins = field(default_factory=AdminPlugins)
+    """The notification channels, built-in and from plugins."""
+
+    def channels(self) -> dict[str, Channel]:
+        """The notification channels in use, built from the settings (once)."""
+        return self.notifiers.channels(self.settings.notifications)

@@ -416,9 +416,7 @@ def register_launch_plan(
     expected = expected_inputs(f"launch plan '{text}'", entity_text(workflow_id), interface, spec)
     schedule_type = _check_schedule(ctx, f"launch plan '{text}'", spec, expected)
     concurrency.behavior(spec, f"launch plan '{text}'")
-    validation.notifications(
-        spec.entity_metadata.notifications, f"launch plan '{text}'", "spec.entity_metadata.notifications"
-    )
+    check_notifications(ctx, f"launch plan '{text}'", spec)
     # flyteadmin stores the expected inputs as the spec's default inputs, so every input is listed there.
     spec.default_inputs.CopyFrom(expected)
     created = ctx.clock()
@@ -496,6 +494,19 @@ def expected_inputs(
                 )
             )
     return expected
+
+
+def check_notifications(ctx: ServiceContext, what: str, spec: launch_plan_pb2.LaunchPlanSpec) -> None:
+    """A launch plan's notifications: channels registered, terminal phases, reachable recipients (at
+    registration, and again at activation: a channel's plugin or its routes may have changed since)."""
+    validation.notifications(
+        spec.entity_metadata.notifications,
+        what,
+        "spec.entity_metadata.notifications",
+        ctx.settings.notifications.routes,
+        ctx.channels(),
+        ctx.notifiers.registrations(),
+    )
 
 
 def _check_schedule(

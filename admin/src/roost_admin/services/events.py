@@ -40,7 +40,7 @@ from roost_admin.errors import (
     NotFound,
     Unavailable,
 )
-from roost_admin.services import concurrency, notifications, validation
+from roost_admin.services import concurrency, notifications, publishing, validation
 from roost_admin.services.base import Service
 from roost_admin.services.rows import (
     TERMINAL_NODE,
@@ -120,6 +120,8 @@ class EventLedger:
         self.woke = False
         self.ended: list[models.Execution] = []
         """Executions whose terminal phase was recorded (their notifications are due)."""
+        self.recorded: list[tuple[models.Execution, Any]] = []
+        """Every event recorded, with its execution (they are published)."""
 
     # workflow events
 
@@ -163,6 +165,7 @@ class EventLedger:
             row.outputs_uri = self._offload(event.output_data, row, "event_outputs.pb")
         elif result == "error":
             _error_columns(row, event.error)
+        self.recorded.append((row, event))
         if phase in TERMINAL_WORKFLOW:
             self.ended.append(row)
         if phase in TERMINAL_WORKFLOW and row.parent_node_execution_id is not None:
@@ -237,6 +240,7 @@ class EventLedger:
         self._apply_node(event, execution, row, phase, occurred, dynamic_workflow_uri)
         if child is not None:
             self._link_child(execution, row, child)
+        self.recorded.append((execution, event))
         return row
 
     def _apply_node(
@@ -351,6 +355,7 @@ class EventLedger:
                     current,
                 )
         self._apply_task(event, execution, node, row, phase, version, occurred)
+        self.recorded.append((execution, event))
         return row
 
     def _apply_task(
@@ -443,6 +448,7 @@ class Events(Service):
             ledger = EventLedger(session, self.ctx.storage, self.ctx.settings.storage_prefix)
             record(ledger, request.event)
             notifications.enqueue(self.ctx, session, ledger.ended)
+            publishing.enqueue(self.ctx, session, ledger.recorded)
             if concurrency.release(session, ledger.ended):
                 ledger.woke = True
         if ledger.woke:
@@ -485,6 +491,7 @@ class Events(Service):
             for event in events:
                 _record_engine_event(ledger, event, dynamic_workflow_uri)
             notifications.enqueue(self.ctx, session, ledger.ended)
+            publishing.enqueue(self.ctx, session, ledger.recorded)
             if concurrency.release(session, ledger.ended):
                 ledger.woke = True
         if ledger.woke:

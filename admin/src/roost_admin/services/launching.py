@@ -284,7 +284,12 @@ def create_execution(
     validation.text(spec.metadata.principal, "spec.metadata.principal")
     key = key_text(project, domain, name)
     validation.notifications(
-        spec.notifications.notifications, f"execution {key}", "spec.notifications.notifications"
+        spec.notifications.notifications,
+        f"execution {key}",
+        "spec.notifications.notifications",
+        ctx.settings.notifications.routes,
+        ctx.channels(),
+        ctx.notifiers.registrations(),
     )
     if find_execution(session, project, domain, name) is not None:
         raise AlreadyExists(f"execution {key} already exists")
@@ -345,12 +350,8 @@ def create_execution(
             merged,
             data_prefix=data_prefix,
             raw_output_prefix=raw,
-<<<<<<< HEAD
-            options=_options(target, stored_spec, parent_execution),
-            recover_from=recover_from,
-=======
             options=_options(target, stored_spec, parent_execution, matched),
->>>>>>> attributes
+            recover_from=recover_from,
         )
     except InvalidInputsError as exc:
         raise InvalidArgument(f"{target.what}: {exc}") from None

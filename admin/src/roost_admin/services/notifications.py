@@ -1,38 +1,32 @@
 """Notifications of ended executions, delivered at least once from a durable outbox.
 
 Enqueueing. When an execution's terminal phase (SUCCEEDED, FAILED, TIMED_OUT, ABORTED) is recorded, the same
-transaction inserts one row in ``notifications`` per channel that wants it (:func:`enqueue`): each of
-``notifications.webhooks`` in the settings whose phases, projects and domains match, and (when
-``notifications.smtp`` names a mail server) each email, Slack or PagerDuty notification of the execution, or
-else of its launch plan, that names the phase, as an email rendered from Flyte's template variables (flyteadmin
-sends all three as email). An execution created with ``disable_all`` gets none. So a notification exists exactly when the end is recorded,
-and nothing about delivering it can delay or fail the execution.
+transaction inserts one row in ``notifications`` per message (:func:`enqueue`): each of
+``notifications.webhooks`` in the settings whose phases, projects and domains match, and each email, Slack or
+PagerDuty notification of the execution, or else of its launch plan, that names the phase, composed by the
+channel ``notifications.routes`` sends that kind through (email, as flyteadmin sends all three, unless routed to
+the native ``slack`` or ``pagerduty`` channel or a plugin's; see :mod:`roost_admin.notifiers`). An execution
+created with ``disable_all`` gets none. So a notification exists exactly when the end is recorded, and nothing
+about delivering it can delay or fail the execution.
 
 Delivering. :meth:`Notifier.deliver_due` (run by a thread of ``roost start``) claims due rows (a conditional
 UPDATE with a lease, so any number of notifiers share the outbox), sends each, and marks it delivered, or due
 again after a backoff that doubles up to ``max_backoff``, or failed after ``max_attempts`` (its last error
-kept, :meth:`Notifier.list_for_execution` shows it). A webhook gets a JSON POST with the headers
-``X-Roost-Delivery`` (the row's id, the same on every attempt: receivers drop repeats by it),
-``X-Roost-Timestamp`` (Unix seconds) and ``X-Roost-Signature: sha256=<hex>``, the HMAC-SHA256 under the
-webhook's secret of ``<timestamp>.<body>`` (:func:`signature`), so a receiver checks who sent it and when. An
-email goes to the mail server with the row's id as its ``Message-ID``.
+kept, :meth:`Notifier.list_for_execution` shows it); the row's channel (``kind``) sends it. A webhook gets a
+JSON POST with the headers ``X-Roost-Delivery`` (the row's id, the same on every attempt: receivers drop
+repeats by it), ``X-Roost-Timestamp`` (Unix seconds) and ``X-Roost-Signature: sha256=<hex>``, the HMAC-SHA256
+under the webhook's secret of ``<timestamp>.<body>`` (:func:`signature`). An email goes to the mail server
+with the row's id as its ``Message-ID``.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
-import hmac
 import json
 import logging
-import re
-import smtplib
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 from flyteidl.admin import common_pb2, execution_pb2
@@ -42,6 +36,8 @@ from sqlalchemy.orm import Session
 
 from roost_admin.config import WebhookSettings
 from roost_admin.db import models
+from roost_admin.notifiers import Ended, render
+from roost_admin.notifiers.webhook import signature
 from roost_admin.services import entities, validation
 from roost_admin.services.base import Service
 from roost_admin.services.context import ServiceContext
@@ -49,20 +45,14 @@ from roost_admin.services.rows import get_execution, workflow_phase_name
 
 log = logging.getLogger(__name__)
 
+__all__ = ["Delivery", "NotificationView", "Notifier", "enqueue", "message", "render", "signature"]
+
 WEBHOOK = "webhook"
-EMAIL = "email"
-_VARIABLE = re.compile(r"\{\{\s*([a-z_]+(?:\.[a-z_]+)?)\s*\}\}")
 DELIVERY_BATCH = 20
 """Notifications one round claims at most."""
 CLAIM_MARGIN = 30.0
 """Seconds a claim lasts beyond the receiver's timeout."""
 _N = models.Notification
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """``sha256=<hex>``: HMAC-SHA256 under ``secret`` of ``<timestamp>.<body>``."""
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
 
 
 def _wants(hook: WebhookSettings, row: models.Execution, phase: str) -> bool:
@@ -110,11 +100,6 @@ def message(ctx: ServiceContext, session: Session, row: models.Execution, ident:
     }
 
 
-def render(template: str, variables: dict[str, str]) -> str:
-    """``template`` with Flyte's ``{{ variable }}`` placeholders filled in (unknown ones are left as they are)."""
-    return _VARIABLE.sub(lambda match: variables.get(match.group(1), match.group(0)), template)
-
-
 def _variables(told: dict[str, Any]) -> dict[str, str]:
     """The template variables of a message (see :func:`message`)."""
     variables = {
@@ -131,7 +116,7 @@ def _variables(told: dict[str, Any]) -> dict[str, str]:
     return variables
 
 
-def _emails(
+def _wanted(
     ctx: ServiceContext, spec: execution_pb2.ExecutionSpec, row: models.Execution, session: Session
 ) -> list[tuple[str, list[str], str]]:
     """The execution's own notifications, else its launch plan's: (channel, recipients, template) of those
@@ -154,19 +139,20 @@ def _emails(
 def enqueue(ctx: ServiceContext, session: Session, ended: Sequence[models.Execution]) -> None:
     """Put the notifications of executions that just ended into the outbox (in the caller's transaction)."""
     settings = ctx.settings.notifications
-    if not settings.webhooks and settings.smtp is None:
-        return
+    if not settings.webhooks and settings.smtp is None and set(settings.routes.values()) == {"email"}:
+        return  # nothing could be sent: no need to read the executions' specs
+    channels = ctx.channels()
     now = ctx.clock()
 
-    def add(row: models.Execution, ident: str, channel: str, kind: str, body: str) -> None:
+    def add(row: models.Execution, ident: str, label: str, kind: str, body: dict[str, Any]) -> None:
         session.add(
             _N(
                 id=ident,
                 execution_id=row.id,
-                channel=channel,
+                channel=label,
                 kind=kind,
                 phase=row.phase,
-                body=body,
+                body=json.dumps(body, sort_keys=True),
                 state="pending",
                 attempts=0,
                 next_attempt_at=now,
@@ -184,24 +170,20 @@ def enqueue(ctx: ServiceContext, session: Session, ended: Sequence[models.Execut
         for hook in settings.webhooks:
             if _wants(hook, row, phase):
                 ident = str(uuid.uuid4())
-                add(
-                    row,
-                    ident,
-                    hook.name,
-                    WEBHOOK,
-                    json.dumps(message(ctx, session, row, ident), sort_keys=True),
+                add(row, ident, hook.name, WEBHOOK, message(ctx, session, row, ident))
+        for kind, recipients, template in _wanted(ctx, spec, row, session):
+            name = settings.routes[kind]
+            channel = channels.get(name)
+            if channel is None:  # its plugin was uninstalled after the launch plan was registered
+                log.warning(
+                    "notification of %s (%s) left out: channel %r is not registered", row.name, kind, name
                 )
-        if settings.smtp is None:
-            continue
-        for channel, recipients, template in _emails(ctx, spec, row, session):
+                continue
             ident = str(uuid.uuid4())
-            variables = _variables(message(ctx, session, row, ident))
-            email = {
-                "recipients": recipients,
-                "subject": render(settings.email_subject, variables),
-                "body": render(template or settings.email_body, variables),
-            }
-            add(row, ident, channel, EMAIL, json.dumps(email, sort_keys=True))
+            told = message(ctx, session, row, ident)
+            composed = channel.compose(Ended(ident, told, _variables(told), recipients, template))
+            for number, body in enumerate(composed):
+                add(row, ident if number == 0 else str(uuid.uuid4()), kind, name, body)
 
 
 @dataclass(frozen=True)
@@ -248,7 +230,6 @@ class Notifier(Service):
                 .limit(DELIVERY_BATCH)
             ).all()
         lease = now + datetime.timedelta(seconds=settings.timeout + CLAIM_MARGIN)
-        hooks = {hook.name: hook for hook in settings.webhooks}
         deliveries = []
         for ident in ids:
             with self.ctx.db.begin() as session:
@@ -265,79 +246,18 @@ class Notifier(Service):
                 if row is None:
                     continue
                 channel, kind, body, attempts = row.channel, row.kind, row.body, row.attempts
-            error, final = self._send(kind, hooks, channel, ident, body)
+            error, final = self._send(kind, channel, ident, body)
             deliveries.append(self._settle(ident, owner, channel, attempts + 1, error, final=final))
         return deliveries
 
-    def _send(
-        self, kind: str, hooks: dict[str, WebhookSettings], channel: str, ident: str, body: str
-    ) -> tuple[str, bool]:
+    def _send(self, kind: str, label: str, ident: str, body: str) -> tuple[str, bool]:
         """Deliver one notification: what went wrong ("" if nothing), and whether retrying is pointless."""
-        if kind == EMAIL:
-            smtp = self.ctx.settings.notifications.smtp
-            if smtp is None:
-                return "no mail server is configured (notifications.smtp)", True
-            return self._mail(ident, body), False
-        hook = hooks.get(channel)
-        if hook is None:
-            return f"webhook '{channel}' is no longer configured", True
-        return self._post(hook, ident, body), False
-
-    def _mail(self, ident: str, body: str) -> str:
-        """Send one email; "" when the server took it, else what went wrong."""
-        smtp = self.ctx.settings.notifications.smtp
-        assert smtp is not None
-        content = json.loads(body)
-        email = EmailMessage()
-        email["From"] = smtp.sender
-        email["To"] = ", ".join(content["recipients"])
-        email["Subject"] = content["subject"]
-        # The outbox id, the same on every attempt: a receiver can drop repeats by it.
-        email["Message-ID"] = f"<{ident}@roost>"
-        email.set_content(content["body"])
-        try:
-            with smtplib.SMTP(
-                smtp.host, smtp.port, timeout=self.ctx.settings.notifications.timeout
-            ) as server:
-                if smtp.starttls:
-                    server.starttls()
-                if smtp.username:
-                    server.login(smtp.username, smtp.password)
-                server.send_message(email)
-        except smtplib.SMTPException as exc:
-            return f"the mail server refused it: {exc}"
-        except (TimeoutError, OSError) as exc:
-            return f"the mail server is unreachable: {exc}"
-        return ""
-
-    def _post(self, hook: WebhookSettings, ident: str, body: str) -> str:
-        """Send one delivery; "" when the receiver took it (a 2xx answer), else what went wrong."""
-        data = body.encode()
-        timestamp = str(int(self.ctx.clock().timestamp()))
-        request = urllib.request.Request(
-            hook.url,
-            data=data,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "roost-notifier",
-                "X-Roost-Delivery": ident,
-                "X-Roost-Timestamp": timestamp,
-                "X-Roost-Signature": signature(hook.secret, timestamp, data),
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=self.ctx.settings.notifications.timeout) as response:
-                status = int(response.status)
-        except urllib.error.HTTPError as exc:
-            return f"the receiver answered {exc.code} {exc.reason}"
-        except urllib.error.URLError as exc:
-            return f"the receiver is unreachable: {exc.reason}"
-        except (TimeoutError, OSError) as exc:
-            return f"the receiver did not answer in time: {exc}"
-        if not 200 <= status < 300:
-            return f"the receiver answered {status}"
-        return ""
+        channel = self.ctx.channels().get(kind)
+        if channel is None:
+            return f"channel '{kind}' is not registered", True
+        if kind == WEBHOOK and all(hook.name != label for hook in self.ctx.settings.notifications.webhooks):
+            return f"webhook '{label}' is no longer configured", True
+        return channel.send(ident, label, json.loads(body)), False
 
     def _settle(
         self, ident: str, owner: str, channel: str, attempts: int, error: str, *, final: bool

@@ -271,6 +271,11 @@ class Registry(Service):
 
         def work(session: Session) -> None:
             row = entities.get_row(session, entities.LAUNCH_PLAN, identifier)
+            if request.state == entities.ACTIVE:
+                plan = entities.launch_plan_message(self.ctx, row)
+                entities.check_notifications(
+                    self.ctx, f"launch plan '{entities.entity_text(identifier)}'", plan.spec
+                )
             entities.set_launch_plan_state(session, row, request.state)
             scheduler.on_state_change(self.ctx, session, row)
 

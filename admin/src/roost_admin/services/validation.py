@@ -4,18 +4,18 @@ as its ``field``)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from flyteidl.admin import common_pb2
 from flyteidl.core import execution_pb2, identifier_pb2
 
 from roost_admin.errors import InvalidArgument, NotFound, ResourceExhausted
+from roost_admin.notifiers import Channel
 
 _PROJECT = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,254}$")
 _VERSION = re.compile(r"^[A-Za-z0-9_.\-=+:]{1,255}$")
 _EXECUTION = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
-_ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")
 _PHASE = execution_pb2.WorkflowExecution.Phase
 _TERMINAL = frozenset(
     {
@@ -123,30 +123,47 @@ def task_execution_id(
     return ident
 
 
-def notifications(notifications: Sequence[common_pb2.Notification], what: str, field: str) -> None:
-    """Each notification names a channel, terminal phases and email addresses; INVALID_ARGUMENT naming ``what``
-    (the launch plan or execution) and the field otherwise."""
+def notifications(
+    notifications: Sequence[common_pb2.Notification],
+    what: str,
+    field: str,
+    routes: Mapping[str, str],
+    channels: Mapping[str, Channel],
+    registered: Iterable[str],
+) -> None:
+    """Each notification names a kind whose channel (``routes``) is registered, terminal phases, and
+    recipients that channel can reach; INVALID_ARGUMENT naming ``what`` (the launch plan or execution) and the
+    field otherwise."""
     for index, notification in enumerate(notifications):
         at = f"{field}[{index}]"
-        channel = notification.WhichOneof("type")
-        if channel is None:
+        kind = notification.WhichOneof("type")
+        if kind is None:
             raise InvalidArgument(f"{what}: {at} names no channel (email, slack or pager_duty)", field=at)
+        name = routes.get(kind, "email")
+        channel = channels.get(name)
+        if channel is None:
+            raise InvalidArgument(
+                f"{what}: {at}.{kind} is sent through channel '{name}' (notifications.routes.{kind}), which is "
+                f"not registered (registered: {', '.join(sorted(registered))})",
+                field=f"{at}.{kind}",
+            )
         if not notification.phases:
             raise InvalidArgument(
                 f"{what}: {at}.phases is empty; name the terminal phases to tell of", field=at
             )
         for number, phase in enumerate(notification.phases):
             if phase not in _TERMINAL:
-                name = _PHASE.Name(phase) if phase in _PHASE.values() else str(phase)
+                phase_name = _PHASE.Name(phase) if phase in _PHASE.values() else str(phase)
                 raise InvalidArgument(
-                    f"{what}: {at}.phases[{number}] is {name}, not a terminal phase (SUCCEEDED, FAILED, "
+                    f"{what}: {at}.phases[{number}] is {phase_name}, not a terminal phase (SUCCEEDED, FAILED, "
                     "TIMED_OUT, ABORTED)",
                     field=f"{at}.phases[{number}]",
                 )
-        recipients = getattr(notification, channel).recipients_email
+        recipients = getattr(notification, kind).recipients_email
         if not recipients:
-            raise InvalidArgument(f"{what}: {at}.{channel}.recipients_email is empty", field=at)
+            raise InvalidArgument(f"{what}: {at}.{kind}.recipients_email is empty", field=at)
         for number, address in enumerate(recipients):
-            if not _ADDRESS.fullmatch(address):
-                where = f"{at}.{channel}.recipients_email[{number}]"
-                raise InvalidArgument(f"{what}: {where} '{address}' is not an email address", field=where)
+            problem = channel.check(address)
+            if problem:
+                where = f"{at}.{kind}.recipients_email[{number}]"
+                raise InvalidArgument(f"{what}: {where} '{address}' {problem}", field=where)

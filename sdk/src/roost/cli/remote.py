@@ -284,7 +284,8 @@ def _print_outputs(client: Any, execution_id: Any, workflow: Any, output: str) -
 @click.argument(
     "kind",
     type=click.Choice(
-        ["projects", "tasks", "workflows", "launchplans", "executions", "execution", "attributes", "signals"]
+        ["projects", "tasks", "workflows", "launchplans", "executions", "execution", "attributes", "signals",
+         "notifications"]
     ),
 )
 @click.argument("name", required=False, default="")
@@ -315,9 +316,9 @@ def get_command(
     file: Path | None,
     output: str,
 ) -> None:
-    """List projects, tasks, workflows, launch plans or executions; show one execution or its signals
-    (``signals NAME``); or show the matchable attribute of one kind (``attributes --kind K``; without --domain
-    the project's own)."""
+    """List projects, tasks, workflows, launch plans or executions; show one execution, its signals (``signals
+    NAME``) or its notifications (``notifications NAME``: each delivery's channel, state, attempts and last error);
+    or show the matchable attribute of one kind (``attributes --kind K``; without --domain the project's own)."""
     if kind == "attributes":
         if attribute_kind is None:
             raise click.UsageError("roost get attributes needs --kind")
@@ -338,6 +339,11 @@ def get_command(
                 if not name:
                     raise click.UsageError("roost get execution needs the execution's NAME")
                 _show_execution(client, project, domain, name, nodes, output)
+                return
+            if kind == "notifications":
+                if not name:
+                    raise click.UsageError("roost get notifications needs the execution's NAME")
+                _show_notifications(client, project, domain, name, output)
                 return
             _show_list(client, kind, project, domain, name, limit, output)
 
@@ -383,6 +389,27 @@ def _show_list(client: Any, kind: str, project: str, domain: str, name: str, lim
     else:
         rows = [{"name": e.name} for e in items]
         _emit(rows, output, ["name"])
+
+
+def _show_notifications(client: Any, project: str, domain: str, name: str, output: str) -> None:
+    from flyteidl.core import identifier_pb2
+
+    execution_id = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
+    rows = [
+        {
+            "channel": found["channel"],
+            "phase": found["phase"],
+            "state": found["state"],
+            "attempts": int(found["attempts"]),
+            "delivered": found["delivered_at"],
+            "last error": found["last_error"],
+        }
+        for found in client.notifications(execution_id)
+    ]
+    if not rows and output == "table":
+        click.echo(f"execution {project}/{domain}/{name} has no notifications")
+        return
+    _emit(rows, output, ["channel", "phase", "state", "attempts", "delivered", "last error"])
 
 
 def _show_execution(client: Any, project: str, domain: str, name: str, nodes: bool, output: str) -> None:

@@ -219,6 +219,21 @@ class RemoteClient:
     def set_signal(self, signal_id: identifier_pb2.SignalIdentifier, value: literals_pb2.Literal) -> None:
         """Give a waiting signal its value."""
         self.call("SetSignal", self.signals.SetSignal, signal_pb2.SignalSetRequest(id=signal_id, value=value))
+    def notifications(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> list[dict[str, Any]]:
+        """The notifications of an execution with each delivery's state, attempts and last error (Roost's own
+        RPC beside flyteidl's: ``/roost.admin.RoostService/ListExecutionNotifications``)."""
+        from google.protobuf import json_format, struct_pb2
+
+        method = self.channel.unary_unary(
+            "/roost.admin.RoostService/ListExecutionNotifications",
+            request_serializer=execution_pb2.WorkflowExecutionGetRequest.SerializeToString,
+            response_deserializer=struct_pb2.Struct.FromString,
+        )
+        answer = self.call(
+            "ListExecutionNotifications", method, execution_pb2.WorkflowExecutionGetRequest(id=execution_id)
+        )
+        found: list[dict[str, Any]] = json_format.MessageToDict(answer).get("notifications", [])
+        return found
 
     def execution_data(
         self, execution_id: identifier_pb2.WorkflowExecutionIdentifier
