@@ -403,6 +403,8 @@ class MatchableAttribute(Base):
     attributes: Mapped[bytes] = mapped_column(LargeBinary)
     """The serialized admin.MatchingAttributes."""
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow)
+
+
 class EventRecord(Base):
     """One execution event as a CloudEvent, in the outbox until every subscriber's cursor has passed it.
     Inserted in the transaction that records the event; ``seq`` comes from :class:`EventSequence`, whose row

@@ -21,8 +21,8 @@ from roost_admin.services.metrics import Metrics
 from roost_admin.services.nodes import NodeExecutions
 from roost_admin.services.notifications import Notifier
 from roost_admin.services.projects import Projects
-from roost_admin.services.recovery import Recovery
 from roost_admin.services.publishing import Publisher
+from roost_admin.services.recovery import Recovery
 from roost_admin.services.registry import Registry
 from roost_admin.services.scheduler import Scheduler
 from roost_admin.services.signals import Signals

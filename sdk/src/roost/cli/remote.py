@@ -284,8 +284,17 @@ def _print_outputs(client: Any, execution_id: Any, workflow: Any, output: str) -
 @click.argument(
     "kind",
     type=click.Choice(
-        ["projects", "tasks", "workflows", "launchplans", "executions", "execution", "attributes", "signals",
-         "notifications"]
+        [
+            "projects",
+            "tasks",
+            "workflows",
+            "launchplans",
+            "executions",
+            "execution",
+            "attributes",
+            "signals",
+            "notifications",
+        ]
     ),
 )
 @click.argument("name", required=False, default="")

@@ -219,6 +219,7 @@ class RemoteClient:
     def set_signal(self, signal_id: identifier_pb2.SignalIdentifier, value: literals_pb2.Literal) -> None:
         """Give a waiting signal its value."""
         self.call("SetSignal", self.signals.SetSignal, signal_pb2.SignalSetRequest(id=signal_id, value=value))
+
     def notifications(self, execution_id: identifier_pb2.WorkflowExecutionIdentifier) -> list[dict[str, Any]]:
         """The notifications of an execution with each delivery's state, attempts and last error (Roost's own
         RPC beside flyteidl's: ``/roost.admin.RoostService/ListExecutionNotifications``)."""
