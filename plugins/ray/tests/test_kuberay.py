@@ -5,6 +5,7 @@ KubeRay reports. Every object the handler and the stand-in create passes the CRD
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from flyteidl.core import literals_pb2
 
 import roost_ray.engine
 from roost.testing import check_task_template
+from roost_admin.testing.server import run_roost, start_roost
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskPhase
 from roost_core.testing.driver import Driver, wait_until
@@ -26,6 +28,7 @@ from roost_ray.k8s import RayK8sHandler
 from roost_ray.testing import CLUSTER_LABEL, KubeRayOperator
 
 HERE = Path(__file__).parent
+EXAMPLES = HERE.parents[2] / "examples"
 NAMESPACE = "proj-dev"
 
 
@@ -186,3 +189,56 @@ def test_a_submission_kuberay_gives_up_on_fails_with_its_reason_and_message(
     )
     submitters = [p for p in server.list_objects("pods", NAMESPACE) if "job-name" in p["metadata"]["labels"]]
     assert len(submitters) == 3  # KubeRay's default backoff limit of 2: three tries
+
+
+def test_the_example_runs_on_roost_start_as_a_rayjob(
+    server: KubeTestServer, operator: KubeRayOperator, tmp_path: Path
+) -> None:
+    """SDK → `roost start` (ray: ray-k8s) → RayJob → the stand-in's head runs the task → outputs; the task's
+    events carry the Ray dashboard link."""
+    from roost.remote import ClientConfig, RemoteClient
+
+    namespace = "flytesnacks-development"
+    server.create_namespace(namespace)
+    kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig")
+    settings = {
+        "engine": {
+            "default_for_task_types": {"ray": "ray-k8s"},
+            "kubernetes": {
+                "clusters": {"default": {"kubeconfig": str(kubeconfig)}},
+                "delete_on_finalize": False,  # kept, to be looked at below
+            },
+        }
+    }
+    roost = start_roost(tmp_path / "server", settings, drop_env=("ROOST_", "RAY_"))
+    try:
+        env = roost.client_env(tmp_path / "client")
+        args = (
+            "run",
+            "--remote",
+            "--wait",
+            "--no-progress",
+            "-o",
+            "json",
+            "ray_fanout.py",
+            "wf",
+            "--n",
+            "100",
+        )
+        run = run_roost(env, *args, cwd=EXAMPLES, timeout=300)
+        assert run.returncode == 0, f"{run.stderr}\nserver:\n{roost.log()[-3000:]}"
+        assert json.loads(run.stdout) == {"o0": "the squares below 100 sum to 328350"}
+        with RemoteClient(ClientConfig(endpoint=roost.grpc_endpoint)) as client:
+            (execution,) = client.list("executions", "flytesnacks", "development")
+            logs = [
+                log
+                for node in client.node_executions(execution.id)
+                for attempt in client.task_executions(node.id)
+                for log in attempt.closure.logs
+            ]
+    finally:
+        roost.stop()
+    (job,) = server.list_objects("rayjobs", namespace)
+    assert (job["status"]["jobDeploymentStatus"], job["status"]["jobStatus"]) == ("Complete", "SUCCEEDED")
+    dashboard = [(log.name, log.uri) for log in logs if log.name == "Ray dashboard"]
+    assert dashboard == [("Ray dashboard", f"http://{job['status']['dashboardURL']}")]
