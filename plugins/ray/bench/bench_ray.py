@@ -25,7 +25,7 @@ from roost_core.testing.virtualenv import cached_virtualenv, requirements_key
 
 HERE = Path(__file__).parent
 N = 100
-ROUNDS = 4
+ROUNDS = 6
 # The requirements of the tests' flytekit virtualenv (tests/conftest.py), so one uv cache serves both.
 FLYTEKIT_REQUIREMENTS = ("flytekit==1.16.31", "flytekitplugins-ray==1.16.31", "kubernetes>=30,<37")
 
