@@ -127,6 +127,7 @@ def test_a_task_that_raises_fails_with_its_error(
     assert (job["status"]["jobDeploymentStatus"], job["status"]["jobStatus"]) == ("Complete", "SUCCEEDED")
 
 
+@pytest.mark.exhaustive
 def test_a_driver_that_dies_fails_the_ray_job_and_the_task(
     server: KubeTestServer, handler: RayK8sHandler, tmp_path: Path
 ) -> None:
