@@ -105,3 +105,20 @@ def fan_stats(n: int) -> tuple[int, float]:
 def fan_out_int(n: int) -> int:
     """The sum of squares below n, one remote call each."""
     return sum(ray.get([square.remote(i) for i in range(n)]))
+
+
+@task(task_config=RayJobConfig(worker_node_config=WORKERS), limits=Resources(cpu="1", mem="512Mi"))
+def explode(n: int) -> int:
+    """Fails in a remote call: the user's error."""
+
+    @ray.remote
+    def boom(x: int) -> int:
+        raise ValueError(f"no square for {x}")
+
+    return ray.get(boom.remote(n))
+
+
+@task(task_config=RayJobConfig(worker_node_config=WORKERS), limits=Resources(cpu="1", mem="512Mi"))
+def crash(code: int) -> int:
+    """The driver's process dies without a word: the Ray job fails, with no error document."""
+    os._exit(code)

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from roost_admin.testing.server import RoostServer, run_roost, start_roost
-from roost_ray.runtime import kill_session, started_sessions
+from roost_core.testing.driver import wait_until
+from roost_ray.runtime import started_sessions
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[2] / "examples"
@@ -56,10 +57,6 @@ def server(
     started = start_roost(folder, {"engine": {"handlers": handlers}}, drop_env=("ROOST_", "RAY_"))
     yield started
     started.stop(timeout=60)
-    # Known gap: runtimes started by the server's engine workers outlive `roost start` when it stops (its
-    # workers do not close their handlers); stop them here so that the tests leave nothing running.
-    for session in _foreign_runtime_sessions():
-        kill_session(session)
 
 
 def _foreign_runtime_sessions() -> set[int]:
@@ -75,6 +72,24 @@ def _foreign_runtime_sessions() -> set[int]:
             if b"roost-ray-" in command and session not in started_sessions():
                 found.add(session)
     return found
+
+
+def test_the_runtimes_of_roost_start_end_with_it(tmp_path: Path) -> None:
+    """A runtime kept for reuse (idle_timeout) by an engine worker of `roost start` stops when the server does."""
+    before = _foreign_runtime_sessions()
+    handlers = {"ray-local": {"idle_timeout": 600, "work_dir": str(tmp_path / "attempts")}}
+    started = start_roost(
+        tmp_path / "server", {"engine": {"handlers": handlers}}, drop_env=("ROOST_", "RAY_")
+    )
+    try:
+        env = started.client_env(tmp_path / "client")
+        run = _roost(env, "run", "--remote", "--wait", "-o", "json", EXAMPLE, "wf", "--n", "10")
+        assert run.returncode == 0, _explain(started, run)
+        kept = _foreign_runtime_sessions() - before
+        assert kept, "the runtime was not kept for reuse"
+    finally:
+        assert started.stop(timeout=60) is not None
+    wait_until(lambda: not (_foreign_runtime_sessions() & kept), "the runtimes to end", timeout=30)
 
 
 def _explain(server: RoostServer, run: subprocess.CompletedProcess[str]) -> str:

@@ -1,0 +1,57 @@
+"""Roost's half of bench_ray.py: numbers → a Ray fan-out of remote calls → a sentence, run ROUNDS times in one
+process as `roost run` runs it; prints the seconds of each run as JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import ray
+
+from roost import Resources, task, workflow
+from roost.extend import run_locally
+from roost_ray import RayJobConfig, WorkerNodeConfig
+
+
+@ray.remote
+def square(x: int) -> int:
+    return x * x
+
+
+@task
+def numbers(n: int) -> list[int]:
+    return list(range(n))
+
+
+@task(
+    task_config=RayJobConfig(worker_node_config=[WorkerNodeConfig(group_name="workers", replicas=1)]),
+    limits=Resources(cpu="2", mem="1Gi"),
+)
+def sum_of_squares(xs: list[int]) -> int:
+    return sum(ray.get([square.remote(x) for x in xs]))
+
+
+@task
+def describe(total: int) -> str:
+    return f"total={total}"
+
+
+@workflow
+def fan_out(n: int) -> str:
+    return describe(total=sum_of_squares(xs=numbers(n=n)))
+
+
+def main() -> None:
+    n, rounds = int(sys.argv[1]), int(sys.argv[2])
+    seconds = []
+    result = None
+    for _ in range(rounds):
+        started = time.perf_counter()
+        result = run_locally(fan_out, {"n": n})
+        seconds.append(time.perf_counter() - started)
+    print(json.dumps({"seconds": seconds, "result": result}))
+
+
+if __name__ == "__main__":
+    main()
