@@ -7,7 +7,9 @@ stable surface for custom-resource plugins (Spark, Ray, MPI; see ``docs/plugins.
   :class:`BuildError`, :data:`POD`, :data:`MANAGED_BY_LABEL`, :func:`sanitize_label_value`: the machinery
   that creates, watches, aborts and cleans up one object per attempt;
 * :func:`build_pod_spec`, :class:`PodSpec`: the pod spec for a task (containers, resources, environment,
-  secrets, pod templates, copilot), from the shared settings;
+  secrets, pod templates, copilot), from the shared settings; :func:`pending_pod_transition` judges a Pending
+  pod (unschedulable, image pull and container errors, the pending timeout) as the Pod handler does, and
+  :func:`render_log_links` fills in the configured log links, for the pods an operator makes;
 * :class:`KubernetesSettings` (the shared ``engine.kubernetes`` section), :class:`K8sHandlerSettings` (the
   base of a Kubernetes handler's settings), :class:`ClusterSettings`, :class:`LogLink`;
 * :class:`KubeClient`, :class:`KubeApiError`, :class:`KubeUnavailableError`: the REST calls.
@@ -29,12 +31,14 @@ if TYPE_CHECKING:
     from roost_k8s_pod.kube import POD, KubeApiError, KubeClient, KubeUnavailableError, ResourceKind
     from roost_k8s_pod.pod import PodHandler
     from roost_k8s_pod.pod.builder import PodSpec, build_pod_spec
+    from roost_k8s_pod.pod.status import pending_pod_transition
     from roost_k8s_pod.resource import (
         MANAGED_BY_LABEL,
         AbortBehavior,
         BuildError,
         K8sResourceHandler,
         ResourceContext,
+        render_log_links,
         sanitize_label_value,
     )
     from roost_k8s_pod.sdk import ContainerTask, Pod, PodTemplate
@@ -69,6 +73,8 @@ __all__ = [
     "ResourceContext",
     "ResourceKind",
     "build_pod_spec",
+    "pending_pod_transition",
+    "render_log_links",
     "sanitize_label_value",
 ]
 
@@ -86,6 +92,8 @@ _HOMES = {
     "K8sResourceHandler": "resource",
     "ResourceContext": "resource",
     "sanitize_label_value": "resource",
+    "render_log_links": "resource",
+    "pending_pod_transition": "pod.status",
     "ClusterSettings": "settings",
     "K8sHandlerSettings": "settings",
     "KubernetesSettings": "settings",

@@ -4,7 +4,9 @@ Usage: ``python -I _launch.py MPIRUN RANKS RANK_DIR GRACE EXTRA_FLAGS_JSON -- PR
 library only, so it runs in isolated mode with whatever Python the engine has.
 
 It asks ``MPIRUN --version`` which implementation it is, to pass the flags a one-machine run needs (Open MPI:
-run as root when root, more ranks than cores, no binding), then runs each rank through ``_rank.py`` (see
+run as root when root, more ranks than cores, no binding) and its one-machine transports (Open MPI:
+``OMPI_MCA_btl=self,sm`` unless the environment names transports; its default list includes libfabric's, whose
+probing costs each rank about a second in ``MPI_Init``), then runs each rank through ``_rank.py`` (see
 there). SIGTERM (an abort) is passed to ``mpirun``, which ends the ranks. ``RANK_DIR/done.json`` records
 ``mpirun``'s exit code, and this process exits with it; or why ``mpirun`` could not start (then it exits 0:
 the handler reports the error).
@@ -15,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
 
@@ -25,7 +29,8 @@ RANK_SCRIPT = Path(__file__).with_name("_rank.py")
 
 
 def implementation(mpirun: str) -> str:
-    """``"openmpi"``, ``"mpich"`` or ``""`` (unknown), from ``mpirun --version``."""
+    """``"openmpi"`` (``"openmpi4"`` before Open MPI 5), ``"mpich"`` or ``""`` (unknown), from
+    ``mpirun --version``."""
     try:
         run = subprocess.run(
             [mpirun, "--version"],
@@ -39,7 +44,8 @@ def implementation(mpirun: str) -> str:
         return ""
     text = (run.stdout + run.stderr).lower()
     if "open mpi" in text or "open-mpi" in text or "openrte" in text:
-        return "openmpi"
+        version = re.search(r"\)\s*(\d+)\.", text)
+        return "openmpi4" if version is not None and int(version.group(1)) < 5 else "openmpi"
     if "hydra" in text or "mpich" in text:
         return "mpich"
     return ""
@@ -47,10 +53,18 @@ def implementation(mpirun: str) -> str:
 
 def local_flags(kind: str) -> list[str]:
     """What ``mpirun`` needs to run every rank on this machine."""
-    if kind == "openmpi":
+    if kind.startswith("openmpi"):
         root = ["--allow-run-as-root"] if os.geteuid() == 0 else []
         return [*root, "--oversubscribe", "--bind-to", "none"]
     return []
+
+
+def local_environment(kind: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """What ``mpirun``'s environment gains for a one-machine run: Open MPI's shared-memory transports, unless
+    ``environ`` chooses transports itself (a ``--mca btl`` flag overrides this too)."""
+    if not kind.startswith("openmpi") or "OMPI_MCA_btl" in environ:
+        return {}
+    return {"OMPI_MCA_btl": "self,vader" if kind == "openmpi4" else "self,sm"}
 
 
 def _write_done(path: Path, data: dict[str, object]) -> None:
@@ -64,9 +78,10 @@ def main(argv: list[str]) -> int:
     if separator != "--" or not program:
         raise SystemExit("usage: _launch.py MPIRUN RANKS RANK_DIR GRACE EXTRA_FLAGS_JSON -- PROGRAM...")
     Path(rank_dir).mkdir(parents=True, exist_ok=True)
+    kind = implementation(mpirun)
     command = [
         mpirun,
-        *local_flags(implementation(mpirun)),
+        *local_flags(kind),
         *json.loads(extra),
         "-np",
         ranks,
@@ -80,7 +95,9 @@ def main(argv: list[str]) -> int:
     ]
     done = Path(rank_dir) / "done.json"
     try:
-        launcher = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+        launcher = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, env={**os.environ, **local_environment(kind, os.environ)}
+        )
     except OSError as exc:
         _write_done(
             done, {"start_error": exc.strerror or str(exc), "errno": exc.errno or 0, "command": command}

@@ -6,6 +6,7 @@ mode whatever the task's environment holds.
 - The rank (``OMPI_COMM_WORLD_RANK``, ``PMI_RANK`` or ``PMIX_RANK``) gets its own folder ``RANK_DIR/<rank>``:
   the program's ``--output-prefix`` is replaced by ``<rank>/out`` (the engine uploads rank 0's result), and an
   absolute ``--dest-dir`` (fast-registered code) by ``<rank>/code``, so ranks never write the same files.
+  The program gets ``ROOST_MPI_LOCAL_RANK``: Roost's tasks then leave naming a failed rank to the handler.
 - This process dies with the ``mpirun`` daemon that started it, and the program, its child, dies with this
   process (``PR_SET_PDEATHSIG``), so when ``mpirun`` ends, however it ends, nothing is left behind. SIGTERM is
   passed on to the program.
@@ -33,6 +34,8 @@ from types import FrameType
 from typing import IO
 
 RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK")
+LOCAL_RANK_VARIABLE = "ROOST_MPI_LOCAL_RANK"
+"""Tells the SDK side (``roost_mpi.sdk``) that this wrapper names failed ranks (set for the program)."""
 _PR_SET_PDEATHSIG = 1
 _POLL = 0.05
 
@@ -105,6 +108,7 @@ def main(argv: list[str]) -> int:
         try:
             child = subprocess.Popen(
                 rank_program(program, folder),
+                env={**os.environ, LOCAL_RANK_VARIABLE: str(rank)},
                 stdin=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 (no thread runs yet in this process)
@@ -129,7 +133,8 @@ def main(argv: list[str]) -> int:
                     child.kill()
                 killed_after_error = True
                 break
-            time.sleep(_POLL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(_POLL)  # returns as soon as the program exits
         returncode = child.wait()
         pump.join(timeout=2)
     wrote_error = error_document.exists()
