@@ -68,3 +68,9 @@ def late_ranks(n: int) -> list[int]:
     if comm.Get_rank():
         time.sleep(0.5)
     return [n, comm.Get_rank()]
+
+
+@task(task_config=GANG)
+def transports() -> str:
+    """The Open MPI transports the ranks were given (``OMPI_MCA_btl``)."""
+    return os.environ.get("OMPI_MCA_btl", "")  # noqa: SIM112 (Open MPI spells it so)

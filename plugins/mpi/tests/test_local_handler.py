@@ -148,3 +148,29 @@ def test_a_task_without_mpi_custom_is_refused(tmp_path: Path) -> None:
         done.error.message
         == "task 'mpi_tasks.allreduce': custom.workerReplicas.replicas must be at least 1, not 0"
     )
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"), [({}, "self,sm"), ({"OMPI_MCA_btl": "self,tcp"}, "self,tcp")]
+)
+def test_ranks_get_one_machine_transports_unless_the_environment_names_some(
+    tmp_path: Path, environment: dict[str, str], expected: str
+) -> None:
+    # Open MPI's default transports include libfabric's, whose probing costs every rank about a second.
+    with mpi_handler(tmp_path, task_environment={"env": environment}) as handler:
+        ctx = context(tmp_path, mpi_tasks.transports, {})
+        done = Driver(handler, ctx).until_done()
+        assert done.phase is TaskPhase.SUCCESS, done
+        outputs = ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)
+        assert outputs.literals["o0"].scalar.primitive.string_value == expected
+
+
+def test_only_rank_zero_writes_outputs(tmp_path: Path) -> None:
+    with mpi_handler(tmp_path) as handler:
+        ctx = context(tmp_path, mpi_tasks.world, {"n": 1})
+        done = Driver(handler, ctx).until_done()
+        assert done.phase is TaskPhase.SUCCESS, done
+        written = sorted(
+            int(p.parent.parent.name) for p in (tmp_path / "work").glob("mpi-ranks/*/*/out/outputs.pb")
+        )
+        assert written == [0]
