@@ -342,3 +342,28 @@ def test_the_v2beta1_mpijob_of_the_mpi_operator_is_valid(tmp_path: Path) -> None
             assert worker["template"]["spec"]["containers"][0]["command"] == ["/usr/sbin/sshd", "-De"]
         finally:
             handler.close()
+
+
+@task(
+    task_config=MPIJob(
+        launcher=Launcher(replicas=1),
+        worker=Worker(replicas=2, requests=Resources(cpu="100")),
+        slots=1,
+    )
+)
+def big_workers(n: int) -> int:
+    return n
+
+
+def test_unschedulable_workers_make_the_attempt_wait_too(
+    server: KubeTestServer, operator: MPIOperator, handler: TaskHandler, tmp_path: Path
+) -> None:
+    ctx = identity(tmp_path, big_workers, {"n": 1})
+    driver = Driver(handler, ctx)
+    waiting = driver.until(lambda t: t.phase is TaskPhase.WAITING_FOR_RESOURCES, "the workers to wait")
+    name = driver.ctx.state["name"]
+    assert waiting.reason == (
+        f"worker 0 pod {NAMESPACE}/{name}-worker-0: Unschedulable: 0/1 nodes are available: 1 Insufficient cpu."
+    )
+    driver.abort()
+    wait_until(lambda: server.get("mpijobs", NAMESPACE, name) is None, "the MPIJob to be deleted")
