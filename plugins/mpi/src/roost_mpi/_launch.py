@@ -34,7 +34,7 @@ ZYGOTE_VARIABLE = "ROOST_MPI_ZYGOTE"
 """Where the ranks' wrappers find the zygote's socket (see ``_rank.py``)."""
 ZYGOTE_SOCKET = "zygote.sock"
 ZYGOTE_START_TIMEOUT = 60.0
-"""Seconds the zygote may take to import the SDK; the ranks start without it after that."""
+"""Seconds the zygote may take to listen; the ranks start without it after that."""
 _PR_SET_PDEATHSIG = 1
 
 

@@ -2,9 +2,9 @@
 Roost's task runner once, instead of each rank importing it again (a fifth of a second of CPU per rank).
 
 Usage: ``python -m roost_mpi._zygote SOCKET`` with the Python of the task's ``roost-execute``; ``_launch.py``
-starts it before ``mpirun`` and stops it after. It imports the SDK's task runner and loads its plugins (never
-the task's module, nor MPI: a rank initialises MPI itself, with its own launcher's variables), then listens on
-the Unix socket ``SOCKET``. Each rank's wrapper (``_rank.py``) sends the rank's command line, environment and
+starts it before ``mpirun`` and stops it after. It listens on the Unix socket ``SOCKET``, then imports the
+SDK's task runner and loads its plugins (never the task's module, nor MPI: a rank initialises MPI itself, with
+its own launcher's variables) while ``mpirun`` starts the ranks, then serves them. Each rank's wrapper (``_rank.py``) sends the rank's command line, environment and
 working folder with three file descriptors (its stdout, the write end of its stderr pipe, and the read end of
 a lifeline pipe whose write end only the wrapper holds); the zygote forks, answers with the child's pid, and
 once the child ended with its return code (negative for a signal). The child takes the descriptors as its
@@ -103,7 +103,10 @@ def serve(path: str) -> tuple[dict[str, Any], list[int]]:
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(path)
     server.listen(64)
-    print("ready", flush=True)  # what _launch.py waits for
+    # Listening is what _launch.py waits for: wrappers that connect meanwhile wait while the SDK is imported,
+    # at the same time as mpirun starts them.
+    print("ready", flush=True)
+    preload()
     wakeup_read, wakeup_write = os.pipe()
     os.set_blocking(wakeup_write, False)
     signal.set_wakeup_fd(wakeup_write)
@@ -160,8 +163,7 @@ def _reap(children: dict[int, socket.socket]) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """Preload, then serve on ``argv[1]``; a forked child runs ``roost-execute`` and exits with it."""
-    preload()
+    """Serve on ``argv[1]`` (preloading); a forked child runs ``roost-execute`` and exits with it."""
     request, fds = serve(argv[1])
     _become_rank(request, fds)
     from roost.execute import main as execute
