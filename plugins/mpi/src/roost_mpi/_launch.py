@@ -7,7 +7,8 @@ It asks ``MPIRUN --version`` which implementation it is, to pass the flags a one
 run as root when root, more ranks than cores, no binding) and its one-machine transports (Open MPI:
 ``OMPI_MCA_btl=self,sm`` unless the environment names transports; its default list includes libfabric's, whose
 probing costs each rank about a second in ``MPI_Init``), then runs each rank through ``_rank.py`` (see
-there). SIGTERM (an abort) is passed to ``mpirun``, which ends the ranks. ``RANK_DIR/done.json`` records
+there). When the program is ``roost-execute`` it first starts the attempt's zygote (``_zygote.py``), from which
+the wrappers have the ranks forked, and stops it when ``mpirun`` ended. SIGTERM (an abort) is passed to ``mpirun``, which ends the ranks. ``RANK_DIR/done.json`` records
 ``mpirun``'s exit code, and this process exits with it; or why ``mpirun`` could not start (then it exits 0:
 the handler reports the error).
 """

@@ -9,7 +9,9 @@ mode whatever the task's environment holds.
   The program gets ``ROOST_MPI_LOCAL_RANK``: Roost's tasks then leave naming a failed rank to the handler.
 - This process dies with the ``mpirun`` daemon that started it, and the program, its child, dies with this
   process (``PR_SET_PDEATHSIG``), so when ``mpirun`` ends, however it ends, nothing is left behind. SIGTERM is
-  passed on to the program.
+  passed on to the program. A ``roost-execute`` program is forked by the attempt's zygote when there is one
+  (``ROOST_MPI_ZYGOTE``, see ``_zygote.py``) instead: it then dies when its lifeline pipe, whose write end only
+  this process holds, closes.
 - A task SDK that catches the user's exception writes ``error.pb`` and then exits normally, and its MPI
   library's finalize waits for ranks that wait for it: a hang. So once ``error.pb`` shows up and the
   program has not exited within ``GRACE`` seconds, it is killed. A rank that left an error document exits
