@@ -56,3 +56,21 @@ def world(n: int) -> list[int]:
 
     comm = MPI.COMM_WORLD
     return [comm.allreduce(comm.Get_rank() + n), comm.Get_size()]
+
+
+@task(task_config=GANG)
+def late_ranks(n: int) -> list[int]:
+    """[n, this rank]; every rank but 0 returns half a second after rank 0 (so it would write last)."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    comm.Barrier()
+    if comm.Get_rank():
+        time.sleep(0.5)
+    return [n, comm.Get_rank()]
+
+
+@task(task_config=GANG)
+def transports() -> str:
+    """The Open MPI transports the ranks were given (``OMPI_MCA_btl``)."""
+    return os.environ.get("OMPI_MCA_btl", "")  # noqa: SIM112 (Open MPI spells it so)

@@ -4,6 +4,8 @@ back; a rank that fails ends the attempt within seconds, naming the rank; abort 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -148,3 +150,72 @@ def test_a_task_without_mpi_custom_is_refused(tmp_path: Path) -> None:
         done.error.message
         == "task 'mpi_tasks.allreduce': custom.workerReplicas.replicas must be at least 1, not 0"
     )
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"), [({}, "self,sm"), ({"OMPI_MCA_btl": "self,tcp"}, "self,tcp")]
+)
+def test_ranks_get_one_machine_transports_unless_the_environment_names_some(
+    tmp_path: Path, environment: dict[str, str], expected: str
+) -> None:
+    # Open MPI's default transports include libfabric's, whose probing costs every rank about a second.
+    with mpi_handler(tmp_path, task_environment={"env": environment}) as handler:
+        ctx = context(tmp_path, mpi_tasks.transports, {})
+        done = Driver(handler, ctx).until_done()
+        assert done.phase is TaskPhase.SUCCESS, done
+        outputs = ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)
+        assert outputs.literals["o0"].scalar.primitive.string_value == expected
+
+
+def test_only_rank_zero_writes_outputs(tmp_path: Path) -> None:
+    with mpi_handler(tmp_path) as handler:
+        ctx = context(tmp_path, mpi_tasks.world, {"n": 1})
+        done = Driver(handler, ctx).until_done()
+        assert done.phase is TaskPhase.SUCCESS, done
+        written = sorted(
+            int(p.parent.parent.name) for p in (tmp_path / "work").glob("mpi-ranks/*/*/out/outputs.pb")
+        )
+        assert written == [0]
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
+def command_line(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+
+
+def test_roost_ranks_are_forked_from_one_zygote_and_die_with_their_wrapper(tmp_path: Path) -> None:
+    # Each rank of a Roost task is forked from one process that imported the task runner once (a fifth of a
+    # second of CPU less per rank); it still dies with the wrapper mpirun started for it.
+    with mpi_handler(tmp_path) as handler:
+        ctx = context(tmp_path, mpi_tasks.sleeper, {"seconds": 600})
+        driver = Driver(handler, ctx)
+        driver.round()
+        records = wait_until(
+            lambda: (
+                found
+                if len(found := list((tmp_path / "work").glob("mpi-ranks/*/*/rank.json"))) == 4
+                else None
+            ),
+            "4 ranks started",
+        )
+        ranks = {
+            int(json.loads(p.read_text())["rank"]): int(json.loads(p.read_text())["pid"]) for p in records
+        }
+        zygotes = {parent_of(pid) for pid in ranks.values()}
+        assert len(zygotes) == 1
+        assert "roost_mpi._zygote" in command_line(zygotes.pop())
+        wrapper = next(
+            pid
+            for pid in descendants(int(driver.ctx.state["pid"]))
+            if "_rank.py" in command_line(pid)
+            and b"OMPI_COMM_WORLD_RANK=1\0" in Path(f"/proc/{pid}/environ").read_bytes()
+        )
+        os.kill(wrapper, signal.SIGKILL)
+        wait_until(lambda: not alive(ranks[1]), "rank 1 to die with its wrapper", timeout=30)
+        handler.abort(driver.ctx)
+        wait_until(lambda: not any(alive(pid) for pid in ranks.values()), "every rank gone", timeout=30)
+        driver.until_done()
+        driver.finalize()

@@ -117,7 +117,8 @@ class Task(Entity):
 
     def dispatch(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> Any:
         """Run on a LiteralMap and return the outputs as a LiteralMap (a dynamic task: its DynamicJobSpec),
-        converting both ways, inside the attempt's life (:mod:`roost.lifecycle`)."""
+        converting both ways, inside the attempt's life (:mod:`roost.lifecycle`). A subclass may return None
+        when another process writes the attempt's outputs (an MPI rank other than 0): nothing is written."""
         from roost import lifecycle
 
         with lifecycle.task_attempt(self, ctx) as prepared:

@@ -7,7 +7,9 @@ stable surface for custom-resource plugins (Spark, Ray, MPI; see ``docs/plugins.
   :class:`BuildError`, :data:`POD`, :data:`MANAGED_BY_LABEL`, :func:`sanitize_label_value`: the machinery
   that creates, watches, aborts and cleans up one object per attempt;
 * :func:`build_pod_spec`, :class:`PodSpec`: the pod spec for a task (containers, resources, environment,
-  secrets, pod templates, copilot), from the shared settings;
+  secrets, pod templates, copilot), from the shared settings; :func:`pending_pod_transition` judges a Pending
+  pod (unschedulable, image pull and container errors, the pending timeout) as the Pod handler does, and
+  :func:`render_log_links` fills in the configured log links, for the pods an operator makes;
 * :class:`KubernetesSettings` (the shared ``engine.kubernetes`` section), :class:`K8sHandlerSettings` (the
   base of a Kubernetes handler's settings), :class:`ClusterSettings`, :class:`LogLink`;
 * :class:`KubeClient`, :class:`KubeApiError`, :class:`KubeUnavailableError`: the REST calls.
@@ -30,12 +32,14 @@ if TYPE_CHECKING:
     from roost_k8s_pod.kube import POD, KubeApiError, KubeClient, KubeUnavailableError, ResourceKind
     from roost_k8s_pod.pod import PodHandler
     from roost_k8s_pod.pod.builder import PodSpec, build_pod_spec
+    from roost_k8s_pod.pod.status import pending_pod_transition
     from roost_k8s_pod.resource import (
         MANAGED_BY_LABEL,
         AbortBehavior,
         BuildError,
         K8sResourceHandler,
         ResourceContext,
+        render_log_links,
         sanitize_label_value,
     )
     from roost_k8s_pod.sdk import ContainerTask, Pod, PodTemplate
@@ -70,6 +74,8 @@ __all__ = [
     "ResourceContext",
     "ResourceKind",
     "build_pod_spec",
+    "pending_pod_transition",
+    "render_log_links",
     "sanitize_label_value",
 ]
 
@@ -87,6 +93,8 @@ _HOMES = {
     "K8sResourceHandler": "roost_k8s_pod.resource",
     "ResourceContext": "roost_k8s_pod.resource",
     "sanitize_label_value": "roost_k8s_pod.resource",
+    "render_log_links": "roost_k8s_pod.resource",
+    "pending_pod_transition": "roost_k8s_pod.pod.status",
     "ClusterSettings": "roost_k8s_pod.settings",
     "K8sHandlerSettings": "roost_k8s_pod.settings",
     "KubernetesSettings": "roost_k8s_pod.settings",

@@ -14,7 +14,9 @@ A plugin subclasses :class:`K8sResourceHandler`, names its kind, and supplies tw
 
 and optionally :meth:`~K8sResourceHandler.abort_behavior` (patch instead of delete),
 :meth:`~K8sResourceHandler.extra_resources` (objects created first and deleted with it),
-:meth:`~K8sResourceHandler.on_deleted` and :meth:`~K8sResourceHandler.log_variables`.
+:meth:`~K8sResourceHandler.on_deleted`, :meth:`~K8sResourceHandler.log_variables` and
+:meth:`~K8sResourceHandler.log_links` (links for the pods an operator makes, with :func:`render_log_links`).
+:meth:`~K8sResourceHandler.watch_related` follows such a pod (the attempt is woken when it changes).
 
 The machinery does the rest. The first ``handle`` of an attempt picks the cluster (the execution's
 cluster label), the namespace (the namespace template) and a deterministic name (Flyte's
@@ -31,6 +33,7 @@ engine process picks up the attempt through its informer without creating anythi
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import re
 from collections.abc import Mapping, Sequence
@@ -55,6 +58,7 @@ __all__ = [
     "BuildError",
     "K8sResourceHandler",
     "ResourceContext",
+    "render_log_links",
     "sanitize_label_value",
 ]
 
@@ -222,6 +226,26 @@ class K8sResourceHandler(TaskHandler):
             "taskDomain": attempt.task_id.domain,
         }
 
+    def log_links(self, ctx: ResourceContext, obj: Mapping[str, Any]) -> tuple[TaskLog, ...]:
+        """The attempt's log links (``kubernetes.log_links`` rendered with :meth:`log_variables`); a plugin
+        whose object makes several pods overrides it to link each one (see :func:`render_log_links`)."""
+        return render_log_links(ctx, self.log_variables(ctx, obj))
+
+    def watch_related(self, ctx: ResourceContext, kind: ResourceKind, name: str) -> Mapping[str, Any] | None:
+        """Another object of the attempt in its namespace (a pod the operator made from the attempt's object),
+        as an informer of ``kind`` last saw it; None before it is seen and once it is deleted. The attempt is
+        woken whenever it changes. Only objects labelled with :data:`MANAGED_BY_LABEL` are seen (give the
+        operator's pod templates that label). :meth:`unwatch_related` ends it."""
+        informer = self._informer(ctx, self._client(ctx), kind)
+        informer.subscribe(ctx.namespace, name, ctx.task_context.notify)
+        cached = informer.get(ctx.namespace, name)
+        return None if cached is None or cached.deleted else cached.obj
+
+    def unwatch_related(self, ctx: ResourceContext, kind: ResourceKind, name: str) -> None:
+        """Stop following an object :meth:`watch_related` followed (at ``finalize``)."""
+        with contextlib.suppress(ConfigurationError):
+            self._informer(ctx, self._client(ctx), kind).unsubscribe(ctx.namespace, name)
+
     # the TaskHandler contract
 
     def handle(self, ctx: TaskContext) -> Transition:
@@ -337,13 +361,15 @@ class K8sResourceHandler(TaskHandler):
             )
         return self._clusters.client(rctx.cluster, cluster, timeout=settings.request_timeout)
 
-    def _informer(self, rctx: ResourceContext, client: KubeClient) -> Informer:
+    def _informer(
+        self, rctx: ResourceContext, client: KubeClient, kind: ResourceKind | None = None
+    ) -> Informer:
         settings = rctx.kubernetes
         namespace = rctx.namespace if settings.informer_scope == "namespace" else None
         return self._informers.get(
             rctx.cluster,
             client,
-            self.resource_kind,
+            kind or self.resource_kind,
             namespace,
             label_selector="=".join(MANAGED_BY_LABEL),
             resync_interval=settings.resync_interval,
@@ -399,7 +425,7 @@ class K8sResourceHandler(TaskHandler):
 
     def _complete(self, rctx: ResourceContext, transition: Transition, obj: Mapping[str, Any]) -> Transition:
         state = {**(transition.state or {}), **self._state(rctx)}
-        logs = transition.logs or (self._logs(rctx, obj) if obj else ())
+        logs = transition.logs or (self.log_links(rctx, obj) if obj else ())
         wake_after = transition.wake_after
         if not transition.phase.is_terminal:
             recheck = rctx.kubernetes.recheck_interval
@@ -488,19 +514,6 @@ class K8sResourceHandler(TaskHandler):
         }
         return obj
 
-    def _logs(self, rctx: ResourceContext, obj: Mapping[str, Any]) -> tuple[TaskLog, ...]:
-        if not rctx.kubernetes.log_links:
-            return ()
-        variables = {k.lower(): v for k, v in self.log_variables(rctx, obj).items()}
-
-        def value(match: re.Match[str]) -> str:
-            found = variables.get(match.group(1).lower())
-            return found if found else match.group(0)
-
-        return tuple(
-            TaskLog(link.name, _LOG_VARIABLE.sub(value, link.template)) for link in rctx.kubernetes.log_links
-        )
-
     def _for_cleanup(self, ctx: TaskContext) -> tuple[ResourceContext | None, KubeClient | None]:
         where = self._where(ctx)
         if isinstance(where, Transition):
@@ -519,6 +532,25 @@ class K8sResourceHandler(TaskHandler):
             except (KubeApiError, KubeUnavailableError):
                 return False
         return self.phase_of(rctx, obj).phase.is_failure
+
+
+def render_log_links(
+    ctx: ResourceContext, variables: Mapping[str, str], *, name_suffix: str = ""
+) -> tuple[TaskLog, ...]:
+    """The configured ``kubernetes.log_links`` with ``variables`` filled in (names matched case-insensitively),
+    each link's name followed by ``name_suffix`` (`` (launcher)``, to tell one pod's links from another's)."""
+    if not ctx.kubernetes.log_links:
+        return ()
+    lowered = {k.lower(): v for k, v in variables.items()}
+
+    def value(match: re.Match[str]) -> str:
+        found = lowered.get(match.group(1).lower())
+        return found if found else match.group(0)
+
+    return tuple(
+        TaskLog(link.name + name_suffix, _LOG_VARIABLE.sub(value, link.template))
+        for link in ctx.kubernetes.log_links
+    )
 
 
 def _create_once(

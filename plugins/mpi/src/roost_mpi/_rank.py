@@ -6,9 +6,12 @@ mode whatever the task's environment holds.
 - The rank (``OMPI_COMM_WORLD_RANK``, ``PMI_RANK`` or ``PMIX_RANK``) gets its own folder ``RANK_DIR/<rank>``:
   the program's ``--output-prefix`` is replaced by ``<rank>/out`` (the engine uploads rank 0's result), and an
   absolute ``--dest-dir`` (fast-registered code) by ``<rank>/code``, so ranks never write the same files.
+  The program gets ``ROOST_MPI_LOCAL_RANK``: Roost's tasks then leave naming a failed rank to the handler.
 - This process dies with the ``mpirun`` daemon that started it, and the program, its child, dies with this
   process (``PR_SET_PDEATHSIG``), so when ``mpirun`` ends, however it ends, nothing is left behind. SIGTERM is
-  passed on to the program.
+  passed on to the program. A ``roost-execute`` program is forked by the attempt's zygote when there is one
+  (``ROOST_MPI_ZYGOTE``, see ``_zygote.py``) instead: it then dies when its lifeline pipe, whose write end only
+  this process holds, closes.
 - A task SDK that catches the user's exception writes ``error.pb`` and then exits normally, and its MPI
   library's finalize waits for ranks that wait for it: a hang. So once ``error.pb`` shows up and the
   program has not exited within ``GRACE`` seconds, it is killed. A rank that left an error document exits
@@ -19,11 +22,14 @@ mode whatever the task's environment holds.
 
 from __future__ import annotations
 
+import array
 import contextlib
 import ctypes
 import json
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -33,6 +39,10 @@ from types import FrameType
 from typing import IO
 
 RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK")
+ZYGOTE_VARIABLE = "ROOST_MPI_ZYGOTE"
+"""The socket of the attempt's zygote (``_zygote.py``), set by ``_launch.py`` when it started one."""
+LOCAL_RANK_VARIABLE = "ROOST_MPI_LOCAL_RANK"
+"""Tells the SDK side (``roost_mpi.sdk``) that this wrapper names failed ranks (set for the program)."""
 _PR_SET_PDEATHSIG = 1
 _POLL = 0.05
 
@@ -69,6 +79,73 @@ def _pump(source: IO[bytes], copies: tuple[IO[bytes], ...]) -> None:
                 copy.flush()
 
 
+class _Forked:
+    """A rank's program forked by the attempt's zygote (``_zygote.py``): what this wrapper uses of ``Popen``."""
+
+    def __init__(
+        self, conn: socket.socket, answers: IO[bytes], pid: int, stderr: IO[bytes], lifeline: int
+    ) -> None:
+        self.pid = pid
+        self.stderr = stderr
+        self.returncode: int | None = None
+        self._conn = conn
+        self._answers = answers  # unbuffered, so that select() on the socket sees what is left to read
+        self._lifeline = lifeline  # its write end: the child dies when this process does
+
+    def poll(self) -> int | None:
+        if self.returncode is None and select.select([self._conn], [], [], 0)[0]:
+            self._read()
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            if not select.select([self._conn], [], [], timeout)[0]:
+                raise subprocess.TimeoutExpired("rank", timeout or 0.0)
+            self._read()
+        assert self.returncode is not None
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+    def _read(self) -> None:
+        line = self._answers.readline()
+        # No answer: the zygote died, and the rank (its child) with it.
+        self.returncode = int(json.loads(line)["returncode"]) if line else -signal.SIGKILL
+        os.close(self._lifeline)
+
+
+def _forked(argv: list[str], env: dict[str, str]) -> _Forked | None:
+    """The rank's ``roost-execute`` forked by the attempt's zygote, if ``_launch.py`` started one (its socket in
+    ``ROOST_MPI_ZYGOTE``) and the program is ``roost-execute``; None to start it here."""
+    path = os.environ.get(ZYGOTE_VARIABLE)
+    if not path or os.path.basename(argv[0]) != "roost-execute":
+        return None
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stderr_read, stderr_write = os.pipe()
+    lifeline_read, lifeline_write = os.pipe()
+    try:
+        conn.connect(path)
+        request = {"argv": argv, "env": env, "cwd": os.getcwd()}
+        payload = json.dumps(request).encode() + b"\n"
+        fds = array.array("i", [sys.stdout.fileno(), stderr_write, lifeline_read])
+        conn.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
+        answers: IO[bytes] = conn.makefile("rb", buffering=0)  # type: ignore[assignment]
+        pid = int(json.loads(answers.readline())["pid"])
+    except (OSError, ValueError, KeyError):
+        conn.close()
+        for fd in (stderr_read, stderr_write, lifeline_read, lifeline_write):
+            os.close(fd)
+        return None
+    os.close(stderr_write)
+    os.close(lifeline_read)
+    return _Forked(conn, answers, pid, os.fdopen(stderr_read, "rb"), lifeline_write)
+
+
 def _write_json(path: Path, data: dict[str, object]) -> None:
     temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(data))
@@ -91,7 +168,7 @@ def main(argv: list[str]) -> int:
     (folder / "code").mkdir(parents=True, exist_ok=True)
     error_document = folder / "out" / "error.pb"
     stopped = threading.Event()
-    child: subprocess.Popen[bytes] | None = None
+    child: subprocess.Popen[bytes] | _Forked | None = None
 
     def on_terminate(signum: int, frame: FrameType | None) -> None:
         stopped.set()
@@ -102,9 +179,12 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, on_terminate)
     signal.signal(signal.SIGINT, on_terminate)
     with open(folder / "stderr.log", "wb") as log:
+        argv = rank_program(program, folder)
+        env = {**os.environ, LOCAL_RANK_VARIABLE: str(rank)}
         try:
-            child = subprocess.Popen(
-                rank_program(program, folder),
+            child = _forked(argv, env) or subprocess.Popen(
+                argv,
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 preexec_fn=_die_with_parent,  # noqa: PLW1509 (no thread runs yet in this process)
@@ -129,7 +209,8 @@ def main(argv: list[str]) -> int:
                     child.kill()
                 killed_after_error = True
                 break
-            time.sleep(_POLL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(_POLL)  # returns as soon as the program exits
         returncode = child.wait()
         pump.join(timeout=2)
     wrote_error = error_document.exists()

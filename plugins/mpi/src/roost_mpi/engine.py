@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from roost_core.extend import RegisterHandler, TaskHandler, hookimpl
 
 if TYPE_CHECKING:
-    from roost_mpi.kubernetes import MPIJobSettings
+    from roost_mpi._kubernetes_settings import MPIJobSettings
     from roost_mpi.local import MPILocalSettings
 
 __all__ = ["TASK_TYPES", "roost_task_handlers"]
@@ -53,5 +53,5 @@ def roost_task_handlers(register: RegisterHandler) -> None:
             "mpi-kubernetes",
             kubernetes_handler,
             task_types=TASK_TYPES,
-            settings="roost_mpi.kubernetes:MPIJobSettings",
+            settings="roost_mpi._kubernetes_settings:MPIJobSettings",
         )

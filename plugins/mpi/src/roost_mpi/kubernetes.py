@@ -1,5 +1,6 @@
-"""The ``mpi-kubernetes`` handler: an MPI task as a Kubeflow ``kubeflow.org/v1`` MPIJob (Training Operator v1,
-the version Flyte's MPI plugin creates). Needs the ``kubernetes`` extra (``roost-k8s-pod``).
+"""The ``mpi-kubernetes`` handler: an MPI task as a Kubeflow MPIJob: ``kubeflow.org/v1`` (Training Operator v1,
+the version Flyte's MPI plugin creates) or, with ``api_version``, the standalone MPI Operator's
+``kubeflow.org/v2beta1``. Needs the ``kubernetes`` extra (``roost-k8s-pod``).
 
 Built on ``roost_k8s_pod``'s resource machinery (deterministic names, create once, informers, abort by
 delete, cleanup). The MPIJob:
@@ -10,11 +11,22 @@ delete, cleanup). The MPIJob:
   shared default), its primary container named ``mpi`` (the operator's default container), then the group's
   own image, resources, command and restart policy from ``custom``. The launcher runs the task's command line
   (``mpirun ... -np N <program>``); workers run their ``command`` when given, else the task's, as Flyte does.
+  The templates carry the machinery's ``managed-by`` label, which the operator copies to its pods, so the
+  handler's pod informer sees them.
 
 Phases come from the MPIJob's conditions (the latest true one, as Flyte reads them): none or ``Created`` →
-queued; ``Running`` and ``Restarting`` → running; ``Suspended`` → waiting for resources; ``Succeeded`` →
-success once rank output is found under the output prefix; ``Failed`` → the task's own error document when a
-rank wrote one, else a retryable failure with the operator's reason and message.
+queued, unless one of its pods (the launcher, ``<name>-launcher``, then the workers, ``<name>-worker-<i>``)
+is Pending for a reason the Pod handler would report: unschedulable → WAITING_FOR_RESOURCES with the
+scheduler's message, image pull or container errors → initializing then a failure after their grace periods,
+and a failure once ``pod_pending_timeout`` passed (the Pod handler's settings and judgement,
+:func:`roost_k8s_pod.pending_pod_transition`); ``Running`` and ``Restarting`` → running; ``Suspended`` →
+waiting for resources; ``Succeeded`` → success once the outputs are found under the output prefix; ``Failed``
+→ the task's own error document when a rank wrote one, else a retryable failure with the operator's reason
+and message. Log links (``kubernetes.log_links``) are rendered for the launcher and each worker pod, their
+names followed by `` (launcher)``, `` (worker 0)``...
+
+Only rank 0 of a Roost task writes the outputs (``roost_mpi.sdk``), and a failed rank's error names it;
+flytekit's kfmpi tasks write from every rank, as on Flyte.
 """
 
 from __future__ import annotations
@@ -28,21 +40,31 @@ from flyteidl.plugins.kubeflow import common_pb2, mpi_pb2
 
 from roost_core.container import ResultKind, completion_transition, read_task_result
 from roost_core.errors import ErrorKind
-from roost_core.handler import Transition
+from roost_core.handler import TaskContext, TaskLog, TaskPhase, Transition
 from roost_k8s_pod import (
+    MANAGED_BY_LABEL,
+    POD,
     BuildError,
-    K8sHandlerSettings,
     K8sResourceHandler,
     ResourceContext,
     ResourceKind,
     build_pod_spec,
+    pending_pod_transition,
+    render_log_links,
 )
+from roost_mpi._kubernetes_settings import MPIJobSettings
 from roost_mpi.job import JobError, read_job
 
-__all__ = ["MPIJOB", "MPIJobHandler", "MPIJobSettings", "mpijob_phase"]
+__all__ = ["MPIJOB", "MPIJOB_V2BETA1", "MPIJobHandler", "MPIJobSettings", "mpijob_phase"]
 
 MPIJOB = ResourceKind("kubeflow.org/v1", "MPIJob", "mpijobs")
 """Training Operator v1's MPIJob."""
+MPIJOB_V2BETA1 = ResourceKind("kubeflow.org/v2beta1", "MPIJob", "mpijobs")
+"""The standalone MPI Operator's MPIJob."""
+LAUNCHER_SUFFIX = "-launcher"
+WORKER_SUFFIX = "-worker-"
+"""Pods are ``<job>-launcher`` (v1; in v2beta1 the launcher Job's) and ``<job>-worker-<index>``."""
+_PENDING_ORDER = {TaskPhase.WAITING_FOR_RESOURCES: 0, TaskPhase.INITIALIZING: 1, TaskPhase.QUEUED: 2}
 CONTAINER_NAME = "mpi"
 """The container the operator expects in each replica (``MPIJobDefaultContainerName``)."""
 _RESTART_POLICIES = {
@@ -62,17 +84,18 @@ _RESOURCE_NAMES = {
 }
 
 
-class MPIJobSettings(K8sHandlerSettings):
-    """The settings of ``mpi-kubernetes`` (``engine.handlers.mpi-kubernetes``): the shared ``kubernetes`` and
-    ``task_environment`` sections, which it reads as the Pod handler does."""
-
-
 class MPIJobHandler(K8sResourceHandler):
     """Runs ``mpi`` tasks as Kubeflow MPIJobs; see the module docstring."""
 
     name = "mpi-kubernetes"
     resource_kind = MPIJOB
     settings_class = MPIJobSettings
+
+    def __init__(self, settings: MPIJobSettings | None = None) -> None:
+        super().__init__(settings)
+        assert isinstance(self.settings, MPIJobSettings)
+        if self.settings.api_version == MPIJOB_V2BETA1.api_version:
+            self.resource_kind = MPIJOB_V2BETA1  # type: ignore[misc]  # chosen by the settings
 
     def build_resource(self, ctx: ResourceContext) -> dict[str, Any]:
         """The MPIJob of the attempt."""
@@ -94,14 +117,17 @@ class MPIJobHandler(K8sResourceHandler):
         }
         if job.HasField("run_policy"):
             spec["runPolicy"] = _run_policy(job.run_policy)
-        return {"apiVersion": MPIJOB.api_version, "kind": MPIJOB.kind, "spec": spec}
+        kind = self.resource_kind
+        return {"apiVersion": kind.api_version, "kind": kind.kind, "spec": spec}
 
     def phase_of(self, ctx: ResourceContext, obj: Mapping[str, Any]) -> Transition:
-        """The attempt's phase from the MPIJob's conditions (see :func:`mpijob_phase`)."""
+        """The attempt's phase from the MPIJob's conditions (see :func:`mpijob_phase`) and, while it waits,
+        from its pods."""
         phase = mpijob_phase(obj)
         where = f"{ctx.describe()}: MPIJob {ctx.namespace}/{ctx.name}"
         if phase.kind == "queued":
-            return Transition.queued(reason=phase.reason or "waiting for the MPI operator")
+            waiting = self._pending_pods(ctx, obj)
+            return waiting or Transition.queued(reason=phase.reason or "waiting for the MPI operator")
         if phase.kind == "running":
             return Transition.running(reason=phase.reason)
         if phase.kind == "suspended":
@@ -114,6 +140,58 @@ class MPIJobHandler(K8sResourceHandler):
             f"{where} failed: {phase.message or 'the operator gave no message'}",
             kind=ErrorKind.USER,
         )
+
+    def log_links(self, ctx: ResourceContext, obj: Mapping[str, Any]) -> tuple[TaskLog, ...]:
+        """The configured log links of the launcher pod and of each worker pod."""
+        variables = self.log_variables(ctx, obj)
+        links: list[TaskLog] = []
+        for pod, label in self._pods(ctx, obj):
+            links += render_log_links(ctx, {**variables, "podName": pod}, name_suffix=f" ({label})")
+        return tuple(links)
+
+    def finalize(self, ctx: TaskContext) -> None:
+        """Stop following the pods, then the machinery's cleanup (the MPIJob's deletion takes its pods)."""
+        rctx = self._resource_context(ctx)
+        if rctx is not None:
+            for pod, _ in self._pods(rctx, {}):
+                self.unwatch_related(rctx, POD, pod)
+        super().finalize(ctx)
+
+    def _resource_context(self, ctx: TaskContext) -> ResourceContext | None:
+        state = ctx.state
+        if not state.get("name"):
+            return None
+        return ResourceContext(
+            ctx, self.settings, str(state["cluster"]), str(state["namespace"]), str(state["name"])
+        )
+
+    def _pods(self, ctx: ResourceContext, obj: Mapping[str, Any]) -> list[tuple[str, str]]:
+        """The MPIJob's pods the operator names after it: (name, what) of the launcher (v1) and the workers."""
+        try:
+            workers = int(read_job(ctx.task).message.worker_replicas.replicas) or 1
+        except JobError:
+            workers = 0
+        replicas = ((obj.get("spec") or {}).get("mpiReplicaSpecs") or {}).get("Worker") or {}
+        workers = int(replicas.get("replicas") or workers)
+        pods = [(f"{ctx.name}{LAUNCHER_SUFFIX}", "launcher")] if self.resource_kind is MPIJOB else []
+        return pods + [(f"{ctx.name}{WORKER_SUFFIX}{i}", f"worker {i}") for i in range(workers)]
+
+    def _pending_pods(self, ctx: ResourceContext, obj: Mapping[str, Any]) -> Transition | None:
+        """What the MPIJob's Pending pods say, judged as the Pod handler judges its pods: a failure, else the
+        longest wait (unschedulable before initializing before queued); None when no pod is Pending."""
+        settings = self.settings
+        assert isinstance(settings, MPIJobSettings)
+        found: list[Transition] = []
+        for name, label in self._pods(ctx, obj):
+            pod = self.watch_related(ctx, POD, name)
+            if pod is None or (pod.get("status") or {}).get("phase", "Pending") != "Pending":
+                continue
+            what = f"{label} pod {ctx.namespace}/{name}"
+            transition = pending_pod_transition(ctx, settings, pod, what=what)
+            if transition.phase.is_terminal:
+                return transition
+            found.append(transition)
+        return min(found, key=lambda t: _PENDING_ORDER.get(t.phase, 3), default=None)
 
     def _replica(
         self,
@@ -135,9 +213,12 @@ class MPIJobHandler(K8sResourceHandler):
         resources = _resources(ctx, group.resources)
         if resources:
             container["resources"] = resources
-        template: dict[str, Any] = {"spec": spec}
-        if metadata:
-            template["metadata"] = copy.deepcopy(dict(metadata))
+        template_metadata = copy.deepcopy(dict(metadata))
+        template_metadata["labels"] = {
+            **(template_metadata.get("labels") or {}),
+            MANAGED_BY_LABEL[0]: MANAGED_BY_LABEL[1],
+        }
+        template: dict[str, Any] = {"metadata": template_metadata, "spec": spec}
         return {
             "replicas": int(group.replicas) or 1,
             "restartPolicy": _RESTART_POLICIES.get(group.restart_policy, "Never"),

@@ -3,7 +3,8 @@
 It is core's ``local-process`` handler (supervision, locking, restart safety, abort by process group, logs)
 running a different command line: the task's program (:func:`roost_mpi.command.program_of`) under
 ``_launch.py``, which starts ``workers x slots`` ranks with ``mpirun`` from the task's environment (the image's
-Python environment from ``image_environments``, else the engine's own), each through ``_rank.py``.
+Python environment from ``image_environments``, else the engine's own), each through ``_rank.py``; the ranks
+of Roost's own tasks are forked from one process that imported the task runner once (``_zygote.py``).
 
 Every rank writes its result into its own folder under ``work_dir/mpi-ranks/<attempt>``; when ``mpirun`` has
 ended, the handler puts the result under the attempt's output prefix: the error of the rank that failed first

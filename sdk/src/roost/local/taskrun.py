@@ -104,7 +104,9 @@ def run_task(
         except Exception as exc:  # the task's own code failed: that is the outcome, not a crash
             # As in Flyte, only a RecoverableError (or a system error) spends the task's retries.
             return TaskOutcome(False, f"USER:{type(exc).__name__}", _user_error(task, exc), retryable=False)
-        if isinstance(result, dynamic_job_pb2.DynamicJobSpec):
+        if result is None:
+            pass  # the task leaves its outputs to another process (an MPI rank other than 0)
+        elif isinstance(result, dynamic_job_pb2.DynamicJobSpec):
             storage.write_proto(storage.join(run.output_prefix, "futures.pb"), result)
         else:
             storage.write_proto(storage.join(run.output_prefix, "outputs.pb"), result)

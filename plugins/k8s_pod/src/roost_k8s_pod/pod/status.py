@@ -40,7 +40,7 @@ from roost_k8s_pod.pod.builder import COPILOT_UPLOADER, PRIMARY_CONTAINER_KEY
 from roost_k8s_pod.resource import ResourceContext
 from roost_k8s_pod.settings import PodSettings
 
-__all__ = ["pod_transition"]
+__all__ = ["deleted_transition", "pending_pod_transition", "pod_transition"]
 
 SIGKILL_CODES = (137, 247)
 """Exit codes of a container killed with SIGKILL (247: the unsigned form Flyte also checks)."""
@@ -66,7 +66,7 @@ def pod_transition(ctx: ResourceContext, pod: Mapping[str, Any], client: KubeCli
     if phase == "Failed":
         return _failed(ctx, pod, primary, client)
     if phase == "Pending":
-        return _pending(ctx, settings, pod)
+        return pending_pod_transition(ctx, settings, pod)
     return _running(ctx, pod, primary, client)
 
 
@@ -164,28 +164,38 @@ def _uploading(ctx: ResourceContext, status: Mapping[str, Any]) -> bool:
     return True
 
 
-def _pending(ctx: ResourceContext, settings: PodSettings, pod: Mapping[str, Any]) -> Transition:
+def pending_pod_transition(
+    ctx: ResourceContext, settings: PodSettings, pod: Mapping[str, Any], *, what: str = ""
+) -> Transition:
+    """The attempt's transition for a Pending ``pod``, judged with ``settings`` as the Pod handler judges its
+    pods (see the module docstring): unschedulable → WAITING_FOR_RESOURCES with the scheduler's message,
+    container errors after their grace periods, and ``pod_pending_timeout``. Handlers of operators use it on
+    the pods the operator made; ``what`` (``launcher pod ns/x``) then starts every message."""
     status = pod.get("status") or {}
     now = time.time()
     scheduled = _condition(status, "PodScheduled")
     since = _since(pod)
     timeout = settings.pod_pending_timeout
+    prefix = f"{what}: " if what else ""
     if timeout > 0 and now - since >= timeout:
         return Transition.failure(
             "PodPendingTimeout",
-            f"{ctx.describe()}: the pod stayed Pending for more than {timeout:g}s ({_describe_pending(status)})",
+            f"{ctx.describe()}: {what or 'the pod'} stayed Pending for more than {timeout:g}s "
+            f"({_describe_pending(status)})",
         )
+    # Recheck when the timeout is due, should nothing else change meanwhile.
+    due = max(1.0, timeout - (now - since)) if timeout > 0 else None
     if scheduled is not None and scheduled.get("status") == "False":
-        reason = f"{scheduled.get('reason', '')}: {scheduled.get('message', '')}"
+        reason = f"{prefix}{scheduled.get('reason', '')}: {scheduled.get('message', '')}"
         if scheduled.get("reason") == "Unschedulable":
-            return Transition.waiting_for_resources(reason, wake_after=None)
-        return Transition.queued(reason=reason)
+            return Transition.waiting_for_resources(reason, wake_after=due)
+        return Transition.queued(reason=reason, wake_after=due)
     for container in _statuses(status):
         waiting = (container.get("state") or {}).get("waiting")
         if not waiting or container.get("ready"):
             continue
         reason, message = str(waiting.get("reason", "")), str(waiting.get("message", ""))
-        said = f"container {container.get('name')!r}: {reason}: {message}".rstrip(": ")
+        said = f"{prefix}container {container.get('name')!r}: {reason}: {message}".rstrip(": ")
         if reason in _STARTING or not reason:
             return Transition(TaskPhase.INITIALIZING, reason=said)
         grace = {
@@ -205,7 +215,7 @@ def _pending(ctx: ResourceContext, settings: PodSettings, pod: Mapping[str, Any]
         if reason in ("ErrImagePull", "ImagePullBackOff"):
             return Transition.failure(reason, message, kind=ErrorKind.SYSTEM)
         return Transition.failure(reason, message, retryable=False)
-    return Transition.queued(reason=_describe_pending(status) or "Scheduling")
+    return Transition.queued(reason=prefix + (_describe_pending(status) or "Scheduling"), wake_after=due)
 
 
 def _exit_failure(
