@@ -86,7 +86,9 @@ def test_min_success_ratio_fills_failed_indices_with_none():
         return map_task(refuse_odd, min_success_ratio=0.9)(x=xs)
 
     assert lenient(xs=[2, 3, 4]) == [2, None, 4]
-    with pytest.raises(ExecutionFailedError, match=r"index 1: task '.*refuse_odd' raised ValueError: 3 is odd"):
+    with pytest.raises(
+        ExecutionFailedError, match=r"index 1: task '.*refuse_odd' raised ValueError: 3 is odd"
+    ):
         strict(xs=[2, 3, 4])
 
 

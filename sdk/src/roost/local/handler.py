@@ -112,7 +112,12 @@ class InProcessHandler(TaskHandler):
         from roost.tasks import DynamicTask
 
         found = self._tasks.get(task.id.name) or find_task(task.id.name)
-        if self._processes or found is None or isinstance(found, DynamicTask | EagerTask) or found.options.deck:
+        if (
+            self._processes
+            or found is None
+            or isinstance(found, DynamicTask | EagerTask)
+            or found.options.deck
+        ):
             return None
         sdk_task = found
         work_dir, serialization, frames = self._work_dir, self._serialization, self._frames
