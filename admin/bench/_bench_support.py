@@ -63,17 +63,20 @@ def postgres_database() -> Iterator[str | None]:
 
 
 @contextmanager
-def running_admin(folder: Path, db_url: str = "", *, workers: int = 0) -> Iterator[AdminApp]:
+def running_admin(
+    folder: Path, db_url: str = "", *, workers: int = 0, local_process: dict[str, Any] | None = None
+) -> Iterator[AdminApp]:
     """An admin (gRPC and HTTP on free ports) with its data in ``folder`` and the database at ``db_url``
     (empty: SQLite in ``folder``), and ``workers`` engine workers whose task processes can import the
-    benchmark workflows."""
+    benchmark workflows; ``local_process`` adds settings of the local-process handler."""
+    handler = {"task_environment": {"env": {"PYTHONPATH": str(HERE)}}, **(local_process or {})}
     settings = Settings(
         data_dir=folder,
         db_url=db_url,
         grpc_port=0,
         http_port=0,
         workers=workers,
-        engine={"handlers": {"local-process": {"task_environment": {"env": {"PYTHONPATH": str(HERE)}}}}},
+        engine={"handlers": {"local-process": handler}},
     )
     app = AdminApp(settings)
     app.start()
