@@ -60,8 +60,10 @@ def wait(stub: admin_pb2_grpc.AdminServiceStub, ident: identifier_pb2.WorkflowEx
     while (current := phase(stub, ident)) not in TERMINAL:
         time.sleep(0.005)
     if current != core_execution_pb2.WorkflowExecution.SUCCEEDED:
+        closure = stub.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident)).closure
         raise SystemExit(
-            f"execution {ident.name} ended {core_execution_pb2.WorkflowExecution.Phase.Name(current)}"
+            f"execution {ident.name} ended {core_execution_pb2.WorkflowExecution.Phase.Name(current)}: "
+            f"{closure.error.message}"
         )
 
 
