@@ -232,7 +232,7 @@ class InlineAttempt:
     """The first attempt of one array node index, for a handler that runs it to its end at once.
 
     See :meth:`TaskHandler.inline_runner`: the engine gives the inputs in memory and takes the outputs back in
-    memory, so a trivial index costs a function call, not an engine attempt with its events and blobs.
+    memory, so a trivial index costs a function call, not an engine attempt with its handler rounds.
     """
 
     task: tasks_pb2.TaskTemplate
@@ -275,7 +275,7 @@ class TaskHandler(abc.ABC):
         The runner returns the outputs or a failure :class:`Transition`; it must not raise for failures of
         the task's code. The engine asks only for tasks that are not cached and have no time limit; retries
         of a failed index are ordinary attempts, and the engine stops running a node's indices inline once
-        one of them is slow, so that it never waits long on user code. For handlers that run tasks in this
+        they prove slow, so that it does not wait long on user code. For handlers that run tasks in this
         process: a trivial index then costs a function call, not an engine attempt.
         """
         return None
