@@ -8,7 +8,10 @@ first on ``sys.path``; task processes find ``_bench_flows`` through ``PYTHONPATH
 from __future__ import annotations
 
 import math
+import os
 import statistics
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -60,17 +63,20 @@ def postgres_database() -> Iterator[str | None]:
 
 
 @contextmanager
-def running_admin(folder: Path, db_url: str = "", *, workers: int = 0) -> Iterator[AdminApp]:
+def running_admin(
+    folder: Path, db_url: str = "", *, workers: int = 0, local_process: dict[str, Any] | None = None
+) -> Iterator[AdminApp]:
     """An admin (gRPC and HTTP on free ports) with its data in ``folder`` and the database at ``db_url``
     (empty: SQLite in ``folder``), and ``workers`` engine workers whose task processes can import the
-    benchmark workflows."""
+    benchmark workflows; ``local_process`` adds settings of the local-process handler."""
+    handler = {"task_environment": {"env": {"PYTHONPATH": str(HERE)}}, **(local_process or {})}
     settings = Settings(
         data_dir=folder,
         db_url=db_url,
         grpc_port=0,
         http_port=0,
         workers=workers,
-        engine={"handlers": {"local-process": {"env": {"PYTHONPATH": str(HERE)}}}},
+        engine={"handlers": {"local-process": handler}},
     )
     app = AdminApp(settings)
     app.start()
@@ -162,6 +168,29 @@ def p50(values: Sequence[float]) -> float:
 def ms(seconds: float) -> str:
     """Seconds as milliseconds, for a table cell."""
     return f"{seconds * 1000:.1f} ms"
+
+
+def warm_fork_floor(samples: int = 50) -> float:
+    """Median seconds to fork this (warm) interpreter and reap the child: the floor of a warm task process."""
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def cold_start_floor(samples: int = 10) -> float:
+    """Median seconds of ``python -c pass`` in a fresh interpreter: the floor of a cold task process."""
+    times = []
+    for _ in range(samples):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], note: str = "") -> None:

@@ -1,7 +1,8 @@
 """Executions end to end, over a real gRPC socket, with engine workers running python tasks as local processes:
 
-- the time from CreateExecution to SUCCEEDED (as GetExecution reports it) of a one-task workflow on the
-  embedded default (SQLite, local folder, two workers), run one after another;
+- the time from CreateExecution to SUCCEEDED (as GetExecution reports it) of a one-task workflow and of a
+  ten-task chain on the embedded default (SQLite, local folder, two workers), run one after another, the
+  chain's cost per task next to its floors: forking a warm interpreter, and starting a cold ``python -c pass``;
 - executions per minute of a ten-task chain with two workers on the PostgreSQL server at 127.0.0.1:5432
   (when reachable), many executions launched at once.
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from _bench_flows import one, ten
 from _bench_support import (
     admin_stub,
+    cold_start_floor,
     launch,
     p50,
     percentile,
@@ -26,6 +28,7 @@ from _bench_support import (
     print_table,
     register,
     running_admin,
+    warm_fork_floor,
 )
 from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
@@ -35,6 +38,7 @@ from flyteidl.service import admin_pb2_grpc
 from roost import LaunchPlan
 
 LATENCY_RUNS = 20
+CHAIN_RUNS = 10
 THROUGHPUT_EXECUTIONS = 20
 WORKERS = 2
 TERMINAL = {
@@ -56,30 +60,48 @@ def wait(stub: admin_pb2_grpc.AdminServiceStub, ident: identifier_pb2.WorkflowEx
     while (current := phase(stub, ident)) not in TERMINAL:
         time.sleep(0.005)
     if current != core_execution_pb2.WorkflowExecution.SUCCEEDED:
+        closure = stub.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident)).closure
         raise SystemExit(
-            f"execution {ident.name} ended {core_execution_pb2.WorkflowExecution.Phase.Name(current)}"
+            f"execution {ident.name} ended {core_execution_pb2.WorkflowExecution.Phase.Name(current)}: "
+            f"{closure.error.message}"
         )
 
 
+def latencies(stub: admin_pb2_grpc.AdminServiceStub, launch_plan: str, runs: int) -> list[float]:
+    """Seconds from CreateExecution to SUCCEEDED of ``runs`` executions, one after another, after a warm-up."""
+    wait(stub, launch(stub, launch_plan))  # warm up: imports, handler threads
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        wait(stub, launch(stub, launch_plan))
+        times.append(time.perf_counter() - start)
+    return times
+
+
 def latency() -> list[tuple[str, str, str]]:
-    """CreateExecution -> SUCCEEDED of a one-task workflow on SQLite, one execution at a time."""
+    """CreateExecution -> SUCCEEDED of a one-task workflow and a ten-task chain on SQLite, one at a time,
+    with the chain's cost per task next to its floors."""
     with (
         tempfile.TemporaryDirectory() as folder,
         running_admin(Path(folder), workers=WORKERS) as app,
         admin_stub(app) as stub,
     ):
-        register(stub, [LaunchPlan.get_or_create(one)])
-        wait(stub, launch(stub, ONE))  # warm up: imports, handler threads
-        times = []
-        for _ in range(LATENCY_RUNS):
-            start = time.perf_counter()
-            wait(stub, launch(stub, ONE))
-            times.append(time.perf_counter() - start)
-    what = "CreateExecution -> SUCCEEDED, one python task, SQLite"
+        register(stub, [LaunchPlan.get_or_create(one), LaunchPlan.get_or_create(ten)])
+        single = latencies(stub, ONE, LATENCY_RUNS)
+        chain = latencies(stub, TEN, CHAIN_RUNS)
+    fork, cold = warm_fork_floor(), cold_start_floor()
+    per_task = p50(chain) / 10
+    what = "CreateExecution -> SUCCEEDED, SQLite"
     return [
-        (f"{what}: p50", f"{p50(times):.3f} s", "< 0.5 s"),
-        ("  p90", f"{percentile(times, 0.9):.3f} s", ""),
-        ("  min / max", f"{min(times):.3f} s / {max(times):.3f} s", ""),
+        (f"{what}, one python task: p50", f"{p50(single):.3f} s", "< 0.5 s"),
+        ("  p90", f"{percentile(single, 0.9):.3f} s", ""),
+        ("  min / max", f"{min(single):.3f} s / {max(single):.3f} s", ""),
+        (f"{what}, ten-task chain: p50", f"{p50(chain):.3f} s", "< 0.3 s"),
+        ("  per task", f"{per_task * 1000:.1f} ms", ""),
+        ("  floor: fork of a warm interpreter", f"{fork * 1000:.2f} ms", ""),
+        ("  per task / warm fork", f"{per_task / fork:.0f}x", "near 1x"),
+        ("  floor: cold `python -c pass`", f"{cold * 1000:.1f} ms", ""),
+        ("  per task / cold start", f"{per_task / cold:.1f}x", ""),
     ]
 
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from roost import RecoverableError, eager, task, workflow
-from roost.eager import EagerChildError, EagerTask
+from roost.eager_workflows import EagerChildError, EagerTask
 from roost.errors import ExecutionFailedError, WorkflowDefinitionError
 from roost.local.runner import run_local
 from roost.serialize import SerializationSettings, Serializer

@@ -24,6 +24,8 @@ from roost_core.errors import ErrorKind, ExecutionError
 from roost_core.storage import Storage
 
 __all__ = [
+    "InlineAttempt",
+    "InlineRunner",
     "TaskContext",
     "TaskHandler",
     "TaskLog",
@@ -225,6 +227,28 @@ class TaskContext:
         self.storage.write_proto(self.outputs_uri, outputs)
 
 
+@dataclass(frozen=True, slots=True)
+class InlineAttempt:
+    """The first attempt of one array node index, for a handler that runs it to its end at once.
+
+    See :meth:`TaskHandler.inline_runner`: the engine gives the inputs in memory and takes the outputs back in
+    memory, so a trivial index costs a function call, not an engine attempt with its handler rounds.
+    """
+
+    task: tasks_pb2.TaskTemplate
+    execution_id: identifier_pb2.WorkflowExecutionIdentifier
+    node_id: str
+    """The index's unique id within the execution (``n0-0-n3``: node, node attempt, index)."""
+    storage: Storage
+    inputs: literals_pb2.LiteralMap
+    output_prefix: str
+    raw_output_prefix: str
+
+
+InlineRunner = Callable[[InlineAttempt], literals_pb2.LiteralMap | Transition]
+"""What :meth:`TaskHandler.inline_runner` returns."""
+
+
 class TaskHandler(abc.ABC):
     """Runs tasks of one or more types. Subclass it and register a factory with ``roost_task_handlers``.
 
@@ -243,6 +267,18 @@ class TaskHandler(abc.ABC):
     @abc.abstractmethod
     def handle(self, ctx: TaskContext) -> Transition:
         """Start or check the attempt and report its phase. Must not block and must be idempotent."""
+
+    def inline_runner(self, task: tasks_pb2.TaskTemplate) -> InlineRunner | None:
+        """A function running first attempts of ``task``'s array node indices to their end in the calling
+        (engine) thread, or None (the default): each index then gets an ordinary attempt.
+
+        The runner returns the outputs or a failure :class:`Transition`; it must not raise for failures of
+        the task's code. The engine asks only for tasks that are not cached and have no time limit; retries
+        of a failed index are ordinary attempts, and the engine stops running a node's indices inline once
+        they prove slow, so that it does not wait long on user code. For handlers that run tasks in this
+        process: a trivial index then costs a function call, not an engine attempt.
+        """
+        return None
 
     def abort(self, ctx: TaskContext) -> None:  # noqa: B027 - most handlers have nothing to abort
         """Stop the attempt: kill the process, delete the object. Idempotent.

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from flyteidl.core import dynamic_job_pb2, identifier_pb2, literals_pb2
+from flyteidl.core import dynamic_job_pb2, identifier_pb2, literals_pb2, tasks_pb2
 
 from roost_core import hookimpl
 from roost_core.engine import Engine, EngineConfig, MemoryStateStore, Run
 from roost_core.engine.graph import is_start_or_end
 from roost_core.errors import ErrorKind
 from roost_core.events import MemorySink
-from roost_core.handler import TaskContext, TaskHandler, Transition
+from roost_core.handler import InlineAttempt, InlineRunner, TaskContext, TaskHandler, Transition
 from roost_core.plugins import EnginePlugins
 from roost_core.storage import Storage
 from roost_core.storage.file import FileStore
@@ -124,12 +125,53 @@ class DynamicMaker(TaskHandler):
         return Transition.success()
 
 
+class Inline(TaskHandler):
+    """Runs map indices inline when it may, echoing x: ``custom.retry`` fails each inline run (retryable),
+    ``custom.fail_odd`` fails odd x for good, ``custom.wrong`` returns a string, ``custom.running`` a RUNNING
+    transition, ``custom.sleep`` sleeps first."""
+
+    name = "inline"
+
+    def __init__(self) -> None:
+        self.inline: list[str] = []
+        self.handled: set[str] = set()
+        self.lock = threading.Lock()
+
+    def inline_runner(self, task: tasks_pb2.TaskTemplate) -> InlineRunner | None:
+        custom = task.custom
+
+        def run(attempt: InlineAttempt) -> literals_pb2.LiteralMap | Transition:
+            self.inline.append(attempt.node_id)
+            if "sleep" in custom:
+                time.sleep(float(custom["sleep"]))
+            if "retry" in custom:
+                return Transition.failure("Flaky", "an inline failure")
+            if "fail_odd" in custom and attempt.inputs.literals["x"].scalar.primitive.integer % 2:
+                return Transition.failure("Odd", "odd input", retryable=False)
+            if "running" in custom:
+                return Transition.running()
+            if "wrong" in custom:
+                outputs = literals_pb2.LiteralMap()
+                outputs.literals["x"].scalar.primitive.string_value = "not a number"
+                return outputs
+            return attempt.inputs
+
+        return run
+
+    def handle(self, ctx: TaskContext) -> Transition:
+        with self.lock:
+            self.handled.add(ctx.node_id)
+        ctx.write_outputs(ctx.read_inputs())
+        return Transition.success()
+
+
 class TestHandlers:
     """The plugin registering the handlers above."""
 
     def __init__(self) -> None:
         self.counting = CountingEcho()
         self.gate = Gate()
+        self.inline = Inline()
 
     @hookimpl
     def roost_task_handlers(self, register: Callable[..., None]) -> None:
@@ -139,6 +181,7 @@ class TestHandlers:
         register("exploding", Exploding, task_types=["exploding"], default=True)
         register("wrong-outputs", WrongOutputs, task_types=["wrong-outputs"], default=True)
         register("make-dynamic", DynamicMaker, task_types=["make-dynamic"], default=True)
+        register("inline", lambda: self.inline, task_types=["inline"], default=True)
 
 
 class EngineKit:

@@ -16,10 +16,11 @@ from flyte import (
     wf_input,
     workflow,
 )
-from flyteidl.core import execution_pb2, literals_pb2, workflow_pb2
+from flyteidl.core import catalog_pb2, execution_pb2, literals_pb2, workflow_pb2
 from google.protobuf import wrappers_pb2
 
 from roost_core.engine import NodePhase, WorkflowPhase
+from roost_core.engine.nodes import array
 
 ECHO = task("echo_t", "echo", {"x": INT})
 
@@ -149,3 +150,100 @@ def test_a_dynamic_node_runs_the_workflow_its_task_generated(kit):
     assert run.state.nodes["n0"].phase is NodePhase.SUCCEEDED
     child = next(e for e in kit.events("node") if e.id.node_id == "n0-0-dn1")
     assert child.parent_node_metadata.node_id == "n0"
+
+
+def _index_phases(kit, node_id="m"):
+    """The last phase each index reported in the node's task events, by index."""
+    last = {}
+    for event in kit.events("task"):
+        if event.parent_node_execution_id.node_id == node_id:
+            for resource in event.metadata.external_resources:
+                last[resource.index] = execution_pb2.TaskExecution.Phase.Name(resource.phase)
+    return last
+
+
+def test_indices_of_an_inline_handler_run_inline_in_order_with_no_attempt_each(kit):
+    mapped = task("inline_t", "inline", {"x": INT})
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints(range(1000))))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    assert value(kit.engine.outputs(run).literals["ys"]) == list(range(1000))
+    assert len(kit.handlers.inline.inline) == 1000
+    assert kit.handlers.inline.handled == set()
+    assert _index_phases(kit) == dict.fromkeys(range(1000), "SUCCEEDED")
+    assert all(s.task is None and s.attempt == 0 for s in run.state.nodes["m"].subnodes)
+
+
+def test_an_index_failing_inline_is_retried_as_an_ordinary_attempt(kit):
+    mapped = task("inline_t", "inline", {"x": INT}, custom={"retry": 1}, retries=1)
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints([5, 6, 7])))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    assert value(kit.engine.outputs(run).literals["ys"]) == [5, 6, 7]
+    assert [s.attempt for s in run.state.nodes["m"].subnodes] == [1, 1, 1]
+    assert kit.handlers.inline.inline == ["m-0-n0", "m-0-n1", "m-0-n2"]
+    assert kit.handlers.inline.handled == {"m-0-n0", "m-0-n1", "m-0-n2"}
+    attempts = {
+        (r.index, r.retry_attempt, execution_pb2.TaskExecution.Phase.Name(r.phase))
+        for e in kit.events("task")
+        for r in e.metadata.external_resources
+    }
+    assert {(0, 0, "RETRYABLE_FAILED"), (0, 1, "SUCCEEDED")} <= attempts
+
+
+def test_inline_failures_count_against_min_success_ratio(kit):
+    mapped = task("inline_t", "inline", {"x": INT}, custom={"fail_odd": 1})
+    run = kit.run(map_workflow(mapped, min_success_ratio=0.5), literal_map(xs=ints([2, 3, 4, 5])))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    assert value(kit.engine.outputs(run).literals["ys"]) == [2, None, 4, None]
+    run = kit.run(map_workflow(mapped, min_success_ratio=0.8), literal_map(xs=ints([2, 3, 4, 5])))
+    assert run.state.phase is WorkflowPhase.FAILED
+    assert run.state.error.message == (
+        "node 'm': 2 of 4 mapped task(s) failed, at most 0 may; first error: node 'm' index 1: odd input"
+    )
+
+
+def test_inline_outputs_of_the_wrong_type_fail_the_index(kit):
+    mapped = task("inline_t", "inline", {"x": INT}, custom={"wrong": 1})
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints([1])))
+    assert run.state.phase is WorkflowPhase.FAILED
+    assert run.state.error.message == (
+        "node 'm': 1 of 1 mapped task(s) failed, at most 0 may; first error: task 'inline_t' on node 'm' "
+        "index 0 returned output 'x' of type str, expected int"
+    )
+
+
+def test_cached_tasks_keep_a_cache_entry_per_index_and_do_not_run_inline(kit):
+    mapped = task("inline_t", "inline", {"x": INT}, cache_version="1")
+    first = kit.run(map_workflow(mapped), literal_map(xs=ints([1, 2])))
+    assert first.state.phase is WorkflowPhase.SUCCEEDED
+    assert kit.handlers.inline.inline == []
+    assert kit.handlers.inline.handled == {"m-0-n0", "m-0-n1"}
+    again = kit.run(map_workflow(mapped), literal_map(xs=ints([2, 3])))
+    assert value(kit.engine.outputs(again).literals["ys"]) == [2, 3]
+    statuses = [s.cache_status for s in again.state.nodes["m"].subnodes]
+    assert statuses == [catalog_pb2.CACHE_HIT, catalog_pb2.CACHE_POPULATED]
+
+
+def test_slow_indices_stop_running_inline_and_the_rest_get_ordinary_attempts(kit):
+    mapped = task("inline_t", "inline", {"x": INT}, custom={"sleep": array.INLINE_SLOW * 2})
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints(range(5))))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    assert value(kit.engine.outputs(run).literals["ys"]) == list(range(5))
+    assert kit.handlers.inline.inline == ["m-0-n0"]
+    assert kit.handlers.inline.handled == {f"m-0-n{i}" for i in range(1, 5)}
+
+
+def test_tasks_with_a_timeout_do_not_run_inline(kit):
+    mapped = task("inline_t", "inline", {"x": INT}, timeout=60)
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints([1, 2])))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    assert kit.handlers.inline.inline == []
+
+
+def test_an_inline_runner_that_returns_no_outputs_fails_the_index_naming_it(kit):
+    mapped = task("inline_t", "inline", {"x": INT}, custom={"running": 1})
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints([1])))
+    assert run.state.phase is WorkflowPhase.FAILED
+    assert run.state.error.message == (
+        "node 'm': 1 of 1 mapped task(s) failed, at most 0 may; first error: node 'm' index 0: "
+        "the inline runner returned RUNNING, not outputs or a failure"
+    )

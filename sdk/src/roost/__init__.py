@@ -24,7 +24,7 @@ from roost_core.lazy import lazy_exports
 if TYPE_CHECKING:
     from roost.conditionals import conditional
     from roost.context import current_context
-    from roost.eager import eager
+    from roost.eager_workflows import eager
     from roost.errors import FlyteRecoverableException, RecoverableError
     from roost.gates import approve, sleep, wait_for_input
     from roost.hashing import HashMethod
@@ -73,7 +73,7 @@ _EXPORTS = {
     "HashMethod": "roost.hashing",
     "ShellTask": "roost.shell",
     "OutputLocation": "roost.shell",
-    "eager": "roost.eager",
+    "eager": "roost.eager_workflows",
 }
 
 __all__ = [

@@ -61,7 +61,9 @@ def to_literal(
 
     Without ``ctx``, the context of the task running now is used, else the definition context.
     """
-    from roost.types import TypeContext, engine
+    # Submodules, not the lazily exporting package: this runs for every value of every task.
+    from roost.types import engine
+    from roost.types.context import TypeContext
     from roost.types.errors import TypeTransformerError
 
     context = ctx or TypeContext.current() or definition_context()

@@ -13,8 +13,7 @@ import importlib
 import keyword
 import logging
 import os
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -240,14 +239,25 @@ def current_context() -> TaskRunContext:
     return found
 
 
-@contextmanager
-def running_task(ctx: TaskRunContext) -> Iterator[TaskRunContext]:
-    """Make ``ctx`` the current context while a task's code runs."""
-    token = _CURRENT.set(ctx)
-    try:
-        yield ctx
-    finally:
-        _CURRENT.reset(token)
+def running_task(ctx: TaskRunContext) -> AbstractContextManager[TaskRunContext]:
+    """Make ``ctx`` the current context while a task's code runs (``with running_task(ctx): ...``)."""
+    return _Running(ctx)
+
+
+class _Running(AbstractContextManager[TaskRunContext]):
+    """A plain class, not a generator: it is entered several times for every task attempt."""
+
+    __slots__ = ("_ctx", "_token")
+
+    def __init__(self, ctx: TaskRunContext) -> None:
+        self._ctx = ctx
+
+    def __enter__(self) -> TaskRunContext:
+        self._token = _CURRENT.set(self._ctx)
+        return self._ctx
+
+    def __exit__(self, *exc: object) -> None:
+        _CURRENT.reset(self._token)
 
 
 _RESERVED = frozenset({f.name for f in dataclasses.fields(TaskRunContext)} | set(dir(TaskRunContext)))

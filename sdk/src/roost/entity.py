@@ -44,7 +44,7 @@ class Entity(abc.ABC):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         state = current_compilation()
         if state is None:
-            from roost.eager import current_controller
+            from roost.eager_workflows import current_controller
 
             controller = current_controller()
             if controller is not None:  # inside an eager workflow: a child execution, awaited

@@ -46,8 +46,11 @@ def task_attempt(task: Task, ctx: TaskRunContext) -> Iterator[TaskRunContext]:
     """Run ``pre_execute``, then the block with the context it returned made current, then the cleanups."""
     succeeded = False
     try:
-        with running_task(ctx):
-            prepared = _guarded(task, "pre_execute", "PreExecuteFailed", lambda: task.pre_execute(ctx))
+        if _overrides(task, "pre_execute"):
+            with running_task(ctx):
+                prepared = _guarded(task, "pre_execute", "PreExecuteFailed", lambda: task.pre_execute(ctx))
+        else:  # a plain task: nothing to guard (this runs for every index of a local map)
+            prepared = ctx
         if not isinstance(prepared, TaskRunContext):
             raise TaskLifecycleError(
                 f"{task.label}: {type(task).__name__}.pre_execute returned a {type(prepared).__name__}, "
@@ -63,7 +66,16 @@ def task_attempt(task: Task, ctx: TaskRunContext) -> Iterator[TaskRunContext]:
 
 def post_execute(task: Task, ctx: TaskRunContext, outputs: Any) -> Any:
     """``task.post_execute(ctx, outputs)``, its failures reported as the plugin's."""
+    if not _overrides(task, "post_execute"):
+        return outputs
     return _guarded(task, "post_execute", "PostExecuteFailed", lambda: task.post_execute(ctx, outputs))
+
+
+def _overrides(task: Task, method: str) -> bool:
+    """Whether the task's class has its own ``method`` (a plugin's), not the base class's pass-through."""
+    from roost.tasks import Task
+
+    return getattr(type(task), method) is not getattr(Task, method) or method in getattr(task, "__dict__", {})
 
 
 def _guarded(task: Task, method: str, code: str, call: Callable[[], R]) -> R:

@@ -129,10 +129,11 @@ class Task(Entity):
     def inputs_from_literals(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> dict[str, Any]:
         """The Python values of the inputs; defaults fill inputs the map leaves out."""
         values: dict[str, Any] = {}
+        label = self.label
         for name, python_type in self.interface.inputs.items():
             if name in inputs.literals:
                 values[name] = _typing.to_python(
-                    ctx.types, inputs.literals[name], python_type, where=f"{self.label} input {name!r}"
+                    ctx.types, inputs.literals[name], python_type, where=f"{label} input {name!r}"
                 )
             elif name in self.interface.defaults:
                 values[name] = self.interface.defaults[name]
@@ -149,12 +150,13 @@ class Task(Entity):
         except TypeError as exc:
             raise TaskExecutionError(str(exc)) from None
         outputs = literals_pb2.LiteralMap()
+        label = self.label
         for name, python_type in self.interface.outputs.items():
             outputs.literals[name].CopyFrom(
                 _typing.to_literal(
                     values[name],
                     python_type,
-                    where=f"{self.label} output {name!r}",
+                    where=f"{label} output {name!r}",
                     ctx=ctx.types,
                     error=TaskExecutionError,
                 )

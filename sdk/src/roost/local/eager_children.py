@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from flyteidl.core import identifier_pb2, literals_pb2
 
-from roost.eager import serve_locally
+from roost.eager_workflows import serve_locally
 from roost.errors import WorkflowDefinitionError
 from roost.serialize import SerializationSettings, Serializer
 

@@ -17,9 +17,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from roost.local.taskrun import TaskOutcome, TaskRun, run_task
+from flyteidl.core import literals_pb2, tasks_pb2
+
+from roost.local.taskrun import TaskOutcome, TaskRun, run_task, run_task_in_memory
 from roost_core.errors import ErrorKind
-from roost_core.handler import TaskContext, TaskHandler, Transition
+from roost_core.handler import InlineAttempt, InlineRunner, TaskContext, TaskHandler, Transition
 
 if TYPE_CHECKING:
     from roost.serialize import SerializationSettings
@@ -103,6 +105,43 @@ class InProcessHandler(TaskHandler):
             self._futures.pop(key, None)
         return _transition(future.result())
 
+    def inline_runner(self, task: tasks_pb2.TaskTemplate) -> InlineRunner | None:
+        """Map indices of plain tasks run in the engine's thread, on their inputs and outputs in memory
+        (dynamic and eager tasks, tasks keeping a report, and runs in worker processes: ordinary attempts)."""
+        from roost.eager_workflows import EagerTask
+        from roost.tasks import DynamicTask
+
+        found = self._tasks.get(task.id.name) or find_task(task.id.name)
+        if (
+            self._processes
+            or found is None
+            or isinstance(found, DynamicTask | EagerTask)
+            or found.options.deck
+        ):
+            return None
+        sdk_task = found
+        work_dir, serialization, frames = self._work_dir, self._serialization, self._frames
+
+        def run(attempt: InlineAttempt) -> literals_pb2.LiteralMap | Transition:
+            execution = attempt.execution_id
+            run = TaskRun(
+                inputs_uri="",
+                output_prefix=attempt.output_prefix,
+                raw_output_prefix=attempt.raw_output_prefix,
+                checkpoint_prefix=f"{attempt.output_prefix}/_checkpoints",
+                project=execution.project,
+                domain=execution.domain,
+                execution_name=execution.name,
+                task_version=task.id.version,
+                node_id=attempt.node_id,
+            )
+            outcome = run_task_in_memory(
+                sdk_task, run, attempt.storage, work_dir, attempt.inputs, serialization, frames
+            )
+            return _transition(outcome) if isinstance(outcome, TaskOutcome) else outcome
+
+        return run
+
     @staticmethod
     def _task_run(ctx: TaskContext, *, with_inputs: bool) -> TaskRun:
         execution = ctx.task_execution_id.node_execution_id.execution_id
@@ -141,7 +180,7 @@ class InProcessHandler(TaskHandler):
     def abort(self, ctx: TaskContext) -> None:
         """Cancel the attempt if it has not started; a running thread finishes but its result is dropped
         (an eager workflow's children are aborted)."""
-        from roost.eager import abort_local_children
+        from roost.eager_workflows import abort_local_children
 
         with self._lock:
             future = self._futures.pop(self._key(ctx), None)

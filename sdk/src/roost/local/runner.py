@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from flyteidl.core import compiler_pb2, identifier_pb2, literals_pb2
 
 from roost import _typing
-from roost.eager import serve_locally
+from roost.eager_workflows import serve_locally
 from roost.errors import ExecutionFailedError
 from roost.local.eager_children import LocalChildren
 from roost.local.handler import HANDLER_NAME, InProcessHandler

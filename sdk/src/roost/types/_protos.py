@@ -53,12 +53,13 @@ def with_tag(literal_type: types_pb2.LiteralType, tag: str) -> types_pb2.Literal
 
 def scalar_literal(**scalar: Any) -> literals_pb2.Literal:
     """``Literal(scalar=Scalar(**scalar))``."""
-    return literals_pb2.Literal(scalar=literals_pb2.Scalar(**scalar))
+    # A mapping for the nested message is built in place, where a Scalar would be built and then copied.
+    return literals_pb2.Literal(scalar=scalar)
 
 
 def primitive_literal(**primitive: Any) -> literals_pb2.Literal:
     """``Literal(scalar=Scalar(primitive=Primitive(**primitive)))``."""
-    return scalar_literal(primitive=literals_pb2.Primitive(**primitive))
+    return literals_pb2.Literal(scalar={"primitive": primitive})
 
 
 def msgpack_literal(data: Any) -> literals_pb2.Literal:

@@ -7,27 +7,46 @@ index's container reads the array node's full ``inputs.pb`` and finds its elemen
 ``BATCH_JOB_ARRAY_INDEX_VAR_NAME`` environment variable; in ``INDIVIDUAL_INPUT_FILES`` mode each index gets its
 own ``inputs.pb``. Outputs are gathered into lists in index order; an index that failed (allowed by
 ``min_successes`` / ``min_success_ratio``) contributes a None.
+
+Handlers that run tasks in this process (:meth:`~roost_core.handler.TaskHandler.inline_runner`) get an index's
+first attempt as one call in the engine's thread, inputs and outputs in memory, with no attempt state, handler
+round or task events of its own: a map over many trivial items then costs about a function call per item.
+Cached tasks (the cache is per index), tasks with a time limit and retries go through ordinary attempts, and a
+node stops running inline once its indices take longer than :data:`INLINE_SLOW` (its other indices then run in
+parallel as ordinary attempts); a round runs inline for about :data:`INLINE_BUDGET` at most before it
+yields to the rest of the execution.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import time
+from dataclasses import dataclass, field, replace
 
-from flyteidl.core import literals_pb2, tasks_pb2, workflow_pb2
+from flyteidl.core import literals_pb2, tasks_pb2, types_pb2, workflow_pb2
 from flyteidl.event import event_pb2
 
+from roost_core import literal_types
 from roost_core.engine.nodes import attempt, common, reuse
 from roost_core.engine.nodes.attempt import TaskSite
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.reporting import TaskReport, external_resource
 from roost_core.engine.run import NodeRef, Run
 from roost_core.engine.state import NodeState
-from roost_core.errors import ErrorKind, ExecutionError
-from roost_core.handler import TaskPhase
+from roost_core.errors import ErrorKind, ExecutionError, RoostError
+from roost_core.handler import InlineAttempt, InlineRunner, TaskPhase, Transition
+
+log = logging.getLogger(__name__)
 
 INDEX_VAR_NAME = "BATCH_JOB_ARRAY_INDEX_VAR_NAME"
 INDEX_VAR = "FLYTE_K8S_ARRAY_INDEX"
 _NONE = literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void()))
+INLINE_BUDGET = 0.05
+"""Seconds of inline indices per round, after which the engine looks at the rest of the execution."""
+INLINE_SLOW = 0.01
+"""Inline indices taking longer than this (seconds) on average end inline running for their node (the average,
+so that one pause of a busy machine does not)."""
 
 
 def _task(run: Run, ref: NodeRef) -> tasks_pb2.TaskTemplate:
@@ -87,6 +106,8 @@ def _site(
     state: NodeState,
     task: tasks_pb2.TaskTemplate,
     index: int,
+    *,
+    write_inputs: bool = True,
 ) -> TaskSite:
     storage = run.engine.storage
     data_dir = storage.join(run.data_dir(ref.uid), str(index))
@@ -94,7 +115,7 @@ def _site(
     inputs_uri = state.inputs_uri
     if ref.node.array_node.data_mode == workflow_pb2.ArrayNode.INDIVIDUAL_INPUT_FILES:
         inputs_uri = storage.join(data_dir, "inputs.pb")
-        if not storage.exists(inputs_uri):
+        if write_inputs and not storage.exists(inputs_uri):
             storage.write_proto(inputs_uri, index_inputs)
     return TaskSite(
         uid=f"{ref.uid}-{state.attempt}-n{index}",
@@ -117,6 +138,120 @@ def _required(ref: NodeRef, size: int) -> int:
     if criteria == "min_success_ratio":
         return min(math.ceil(float(array.min_success_ratio) * size), size)
     return size
+
+
+@dataclass(slots=True)
+class _Inline:
+    """A node attempt's inline running: its runner while it lasts (None once an index was slow), and what
+    every index shares."""
+
+    runner: InlineRunner | None
+    count: int = 0
+    seconds: float = 0.0
+    """How many indices ran inline, and for how long in all."""
+    data_dir: str = ""
+    raw_prefix: str = ""
+    outputs: dict[str, types_pb2.LiteralType] = field(default_factory=dict)
+    """The type of each output of one index."""
+
+
+def _inline(run: Run, ref: NodeRef, state: NodeState, task: tasks_pb2.TaskTemplate) -> _Inline:
+    """Whether this node attempt's indices may run inline: a runner from the handler, no cache, no time
+    limit."""
+
+    def decide() -> _Inline:
+        site = _site(run, ref, state, task, 0, write_inputs=False)
+        if attempt.cache_key(site) is not None or any(attempt.deadlines(run, site)):
+            return _Inline(None)
+        try:
+            handler = run.engine.handlers.for_task_type(task.type)
+        except RoostError:  # the ordinary attempt reports the unknown task type
+            return _Inline(None)
+        try:
+            runner = handler.inline_runner(task)
+        except Exception:  # a handler is plugin code: ordinary attempts then report what is wrong
+            log.exception("%s: inline_runner failed; its indices run as ordinary attempts", site.label)
+            return _Inline(None)
+        if runner is None:
+            return _Inline(None)
+        outputs = {}
+        for name, variable in task.interface.outputs.variables.items():
+            expected = variable.type
+            if site.element_outputs and expected.HasField("collection_type"):
+                expected = expected.collection_type
+            outputs[name] = expected
+        return _Inline(
+            runner,
+            data_dir=run.data_dir(ref.uid).rstrip("/"),
+            raw_prefix=run.state.raw_output_prefix.rstrip("/"),
+            outputs=outputs,
+        )
+
+    return run.derived(("array-inline", ref.uid, state.attempt), decide)
+
+
+def _run_inline(
+    run: Run, ref: NodeRef, state: NodeState, task: tasks_pb2.TaskTemplate, inline: _Inline, index: int
+) -> attempt.StepResult:
+    """Run index ``index``'s first attempt inline."""
+    runner = inline.runner
+    assert runner is not None
+    output_prefix = f"{inline.data_dir}/{index}/0"
+    uid = f"{ref.uid}-{state.attempt}-n{index}"
+    item = InlineAttempt(
+        task=task,
+        execution_id=run.execution_id,
+        node_id=uid,
+        storage=run.engine.storage,
+        inputs=_index_inputs(run, ref, state, index),
+        output_prefix=output_prefix,
+        raw_output_prefix=f"{inline.raw_prefix}/{uid}/0",
+    )
+    started = time.perf_counter()
+    try:
+        outcome = runner(item)
+    except Exception as exc:  # a handler is plugin code: its crash fails the attempt, not the engine
+        outcome = Transition.failure(
+            "HandlerError",
+            f"task {task.id.name!r}: inline runner raised {type(exc).__name__}: {exc}",
+            kind=ErrorKind.SYSTEM,
+        )
+    inline.count += 1
+    inline.seconds += time.perf_counter() - started
+    if inline.seconds > INLINE_SLOW * inline.count:
+        inline.runner = None
+    sub = (state.subnodes or [])[index]
+    sub.queued_at = sub.attempt_started_at = run.now
+    result = attempt.StepResult()
+    if isinstance(outcome, literals_pb2.LiteralMap):
+        if all(
+            name in outcome.literals and literal_types.literal_matches(outcome.literals[name], expected)
+            for name, expected in inline.outputs.items()
+        ):
+            outputs_uri = f"{output_prefix}/outputs.pb"
+            run.write_literal_map(outputs_uri, outcome)
+            sub.outputs_uri = outputs_uri
+            sub.phase = NodePhase.SUCCEEDED
+            result.node_phases.append(NodePhase.SUCCEEDED)
+            result.reports.append(TaskReport(0, int(TaskPhase.SUCCESS), 0, run.now, output_uri=outputs_uri))
+            return result
+        site = _site(run, ref, state, task, index, write_inputs=False)
+        problem = attempt.check_outputs(site, outcome) or f"{site.label} returned outputs of the wrong type"
+        error = ExecutionError("OutputsMismatch", problem, ErrorKind.USER)
+        attempt.fail_inline(run, site, sub, result, error, retryable=False)
+        return result
+    site = _site(run, ref, state, task, index, write_inputs=False)
+    if outcome.error is None:
+        error = ExecutionError(
+            "HandlerError",
+            f"{site.where}: the inline runner returned {outcome.phase.name}, not outputs or a failure",
+            ErrorKind.SYSTEM,
+        )
+        attempt.fail_inline(run, site, sub, result, error, retryable=False)
+        return result
+    error = replace(outcome.error, message=f"{site.where}: {outcome.error.message}")
+    attempt.fail_inline(run, site, sub, result, error, retryable=outcome.phase is TaskPhase.RETRYABLE_FAILURE)
+    return result
 
 
 def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
@@ -142,6 +277,8 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
     parallelism = ref.node.array_node.parallelism
     running = sum(1 for s in subnodes if s.phase in (NodePhase.QUEUED, NodePhase.RUNNING))
     changed = [_external(index, subnodes[index], []) for index in recovered]
+    inline: _Inline | None = None  # decided at the first index to start
+    inline_until = time.perf_counter() + INLINE_BUDGET
     # Indices still to visit count as pending, so no index is taken for the only work there is.
     visits = sum(1 for sub in subnodes if not sub.phase.is_terminal)
     run.pending_visits += visits
@@ -153,6 +290,18 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
         if sub.phase is NodePhase.NOT_YET_STARTED:
             if parallelism and running >= parallelism:
                 continue
+            inline = inline or _inline(run, ref, state, task)
+            if inline.runner is not None:
+                if time.perf_counter() > inline_until:
+                    run.wake_at(run.now)  # the rest next round, after the other nodes had theirs
+                    continue
+                if run.may_start_attempt():
+                    done = _run_inline(run, ref, state, task, inline, index)
+                    run.attempt_ended()
+                    changed.append(_external(index, sub, done.reports))
+                    if not sub.phase.is_terminal:  # failed, to be retried as an ordinary attempt
+                        running += 1
+                    continue
             sub.phase = NodePhase.QUEUED
             sub.queued_at = run.now
             running += 1

@@ -152,7 +152,7 @@ def record(run: Run, site: TaskSite, state: NodeState, handler: TaskHandler) -> 
 
 def context(run: Run, site: TaskSite, state: NodeState, handler: TaskHandler) -> TaskContext:
     """The TaskContext of the current attempt."""
-    exclusive = run.active_attempts == 1 and run.pending_visits == 0 and not _deadlines(run, site)[0]
+    exclusive = run.active_attempts == 1 and run.pending_visits == 0 and not deadlines(run, site)[0]
     return task_context(run, record(run, site, state, handler), exclusive=exclusive, inputs=site.inputs)
 
 
@@ -308,7 +308,7 @@ def _begin_attempt(
     return True
 
 
-def _deadlines(run: Run, site: TaskSite) -> tuple[float, float]:
+def deadlines(run: Run, site: TaskSite) -> tuple[float, float]:
     """(execution deadline, active deadline) in seconds; 0 = none."""
     timeout = site.node.metadata.timeout if site.node.metadata.HasField("timeout") else None
     if timeout is None and site.task.metadata.HasField("timeout"):
@@ -323,7 +323,7 @@ def _deadlines(run: Run, site: TaskSite) -> tuple[float, float]:
 def _deadlines_passed(
     run: Run, site: TaskSite, state: NodeState, handler: TaskHandler, result: StepResult
 ) -> bool:
-    execution, active = _deadlines(run, site)
+    execution, active = deadlines(run, site)
     if active and state.queued_at is not None:
         if run.now >= state.queued_at + active:
             _abort_attempt(run, site, state, handler, result, "node timed out")
@@ -506,6 +506,15 @@ def check_outputs(site: TaskSite, outputs: literals_pb2.LiteralMap) -> str | Non
                 f"expected {literal_types.describe(expected)}"
             )
     return None
+
+
+def fail_inline(
+    run: Run, site: TaskSite, state: NodeState, result: StepResult, error: ExecutionError, *, retryable: bool
+) -> None:
+    """An index's first attempt, run inline, failed: queue its retry as an ordinary attempt, or fail it."""
+    _after_failure(run, site, state, result, error, retryable=retryable)
+    if not state.phase.is_terminal:
+        state.phase = NodePhase.QUEUED
 
 
 def _after_failure(
