@@ -86,8 +86,9 @@ def total(values: list[int]) -> int:
 
 @workflow
 def mapped(n: int) -> int:
-    """A map task over 0..n-1, then the sum."""
-    return total(values=map_task(square)(x=spread(n=n)))
+    """A map task over 0..n-1, one index at a time (so which indices ran before one failed is certain), then
+    the sum."""
+    return total(values=map_task(square, concurrency=1)(x=spread(n=n)))
 
 
 @dynamic

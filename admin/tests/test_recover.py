@@ -134,11 +134,11 @@ def test_recovering_a_map_task_reruns_only_its_failed_index(tmp_path, database_u
     with bench(tmp_path, database_url) as b:
         b.flag.touch()
         original = b.launch("mapped", n=4)
-        assert b.runs() == Counter({"spread": 1, "square 0": 1, "square 1": 1, "square 2": 1, "square 3": 1})
+        assert b.runs() == Counter({"spread": 1, "square 0": 1, "square 1": 1, "square 2": 1})
         b.flag.unlink()
         recovered = b.recover(original)
         assert recovered.closure.phase == SUCCEEDED
-        assert b.runs() == Counter({"square 2": 1, "total": 1})
+        assert b.runs() == Counter({"square 2": 1, "square 3": 1, "total": 1})
         assert outputs(b.admin, recovered.id) == {"o0": 0 + 1 + 4 + 9}
 
 

@@ -30,11 +30,22 @@ _PAGE = 100
 
 
 def _operation(start: timestamp_pb2.Timestamp, end: timestamp_pb2.Timestamp, name: str) -> metrics_pb2.Span:
+    if _time(start) > _time(end):
+        start = end  # within rounding (see _not_before): a span never ends before it starts
     return metrics_pb2.Span(start_time=start, end_time=end, operation_id=name)
 
 
 def _time(stamp: timestamp_pb2.Timestamp) -> datetime.datetime:
     return stamp.ToDatetime()
+
+
+_SKEW = datetime.timedelta(milliseconds=1)
+"""Times recorded apart (a task's end computed from its start and duration) may differ by rounding."""
+
+
+def _not_before(later: timestamp_pb2.Timestamp, earlier: timestamp_pb2.Timestamp) -> bool:
+    """Whether ``later`` is not before ``earlier``, give or take rounding: a teardown span then follows."""
+    return _time(later) >= _time(earlier) - _SKEW
 
 
 def _set(stamp: timestamp_pb2.Timestamp) -> bool:
@@ -120,7 +131,7 @@ class Metrics(Service):
         compiled = self._compiled(closure.workflow_id)
         self._nodes_spans(nodes, compiled, span.spans, depth - 1)
         last = self._latest_upstream(END_NODE, compiled, nodes)
-        if last is not None and _time(closure.updated_at) >= _time(last.closure.updated_at):
+        if last is not None and _not_before(closure.updated_at, last.closure.updated_at):
             span.spans.append(_operation(last.closure.updated_at, closure.updated_at, "WORKFLOW_TEARDOWN"))
         return span
 
@@ -224,7 +235,7 @@ class Metrics(Service):
         spans.append(_operation(node.closure.created_at, start.closure.updated_at, "NODE_SETUP"))
         self._nodes_spans(children, closure, spans, depth)
         last = self._latest_upstream(END_NODE, closure, children)
-        if last is not None and _time(node.closure.updated_at) >= _time(last.closure.updated_at):
+        if last is not None and _not_before(node.closure.updated_at, last.closure.updated_at):
             spans.append(_operation(last.closure.updated_at, node.closure.updated_at, "NODE_TEARDOWN"))
 
     def _branch(
@@ -248,7 +259,7 @@ class Metrics(Service):
         spans.append(_operation(node.closure.created_at, taken.closure.created_at, "NODE_SETUP"))
         if chosen is not None:
             spans.append(self._node(taken, chosen, closure, depth))
-        if _time(node.closure.updated_at) >= _time(taken.closure.updated_at):
+        if _not_before(node.closure.updated_at, taken.closure.updated_at):
             spans.append(_operation(taken.closure.updated_at, node.closure.updated_at, "NODE_TEARDOWN"))
 
     def _taken(self, node: node_execution_pb2.NodeExecution) -> list[node_execution_pb2.NodeExecution]:
@@ -297,12 +308,12 @@ class Metrics(Service):
                 closure = data.dynamic_workflow.compiled_workflow
                 self._nodes_spans(children, closure, spans, depth)
                 final = self._latest_upstream(END_NODE, closure, children)
-                if final is not None and _time(node.closure.updated_at) >= _time(final.closure.updated_at):
+                if final is not None and _not_before(node.closure.updated_at, final.closure.updated_at):
                     spans.append(
                         _operation(final.closure.updated_at, node.closure.updated_at, "NODE_TEARDOWN")
                     )
                 return
-        if _time(node.closure.updated_at) >= _time(last.closure.updated_at):
+        if _not_before(node.closure.updated_at, last.closure.updated_at):
             spans.append(_operation(last.closure.updated_at, node.closure.updated_at, "NODE_TEARDOWN"))
 
     @staticmethod
@@ -318,7 +329,7 @@ class Metrics(Service):
             return span
         end = _ended(closure.started_at, closure.duration)
         span.spans.append(_operation(closure.started_at, end, "TASK_RUNTIME"))
-        if _time(closure.updated_at) >= _time(end):
+        if _not_before(closure.updated_at, end):
             span.spans.append(_operation(end, closure.updated_at, "TASK_TEARDOWN"))
         return span
 
@@ -332,5 +343,5 @@ class Metrics(Service):
         child = self._executions.get_execution(execution_pb2.WorkflowExecutionGetRequest(id=child_id))
         spans.append(_operation(node.closure.created_at, child.closure.created_at, "NODE_SETUP"))
         spans.append(self._execution(child, depth))
-        if _time(node.closure.updated_at) >= _time(child.closure.updated_at):
+        if _not_before(node.closure.updated_at, child.closure.updated_at):
             spans.append(_operation(child.closure.updated_at, node.closure.updated_at, "NODE_TEARDOWN"))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import logging
 import os
 import sys
 import tempfile
@@ -51,6 +52,9 @@ if TYPE_CHECKING:
     from roost.entity import Entity
     from roost.launch_plan import LaunchPlan
     from roost_core.engine import Run
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -251,15 +255,24 @@ class _LocalRun:
             )
             engine.run(run)
             if self.options.keep_for_resume:
-                from roost.local import resume
-
-                resume.keep(run, storage, self.raw_prefix, frames)
+                self._keep(run, storage, frames)
         finally:
             children.close()
             serve_locally(self.name, None)
             engine.close()
             progress.close()
         return self._result(engine, run, storage, frames)
+
+    def _keep(self, run: Run, storage: Any, frames: FrameMemo | None) -> None:
+        """Keep the run for ``--resume-from``; best effort: a run that could not be kept still returns."""
+        from roost.local import resume
+
+        try:
+            resume.keep(run, storage, self.raw_prefix, frames)
+        except Exception as exc:  # keeping is a convenience; the run's own result must not depend on it
+            log.warning(
+                "run %s could not be kept for --resume-from: %s: %s", self.name, type(exc).__name__, exc
+            )
 
     def _result(self, engine: Engine, run: Run, storage: Any, frames: FrameMemo | None) -> LocalResult:
         state = run.state
