@@ -193,13 +193,15 @@ def test_changes_made_through_one_admin_reach_workers_in_another_process(tmp_pat
                 ),
                 what="the gate's signal",
             )
-            assert claimed_by(app, gated.name).startswith(engine.workers.identity)
+            # Waiting at its gate it is parked (unclaimed); the signal wakes it through the database.
+            wait_until(lambda: claimed_by(app, gated.name) == "", what="the waiting execution parked")
             signals.SetSignal(signal_pb2.SignalSetRequest(id=gate.id, value=literal(True)))
             assert wait(admin, gated).closure.phase == Phase.SUCCEEDED
             assert outputs(admin, gated) == {"o0": 4}
             pid_file = tmp_path / "pid"
             slow = launch(admin, "slow", path=str(pid_file), seconds=60.0, x=1)
             wait_until(lambda: pid_file.exists(), what="the task's start")
+            assert claimed_by(app, slow.name).startswith(engine.workers.identity)
             admin.TerminateExecution(execution_pb2.ExecutionTerminateRequest(id=slow, cause="from afar"))
             assert wait(admin, slow).closure.phase == Phase.ABORTED
         finally:
