@@ -25,8 +25,6 @@ import asyncio
 import datetime
 import json
 import logging
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -43,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from roost_admin.config import SubscriberSettings
 from roost_admin.db import models
+from roost_admin.notifiers._http import post
 from roost_admin.services import entities
 from roost_admin.services.base import Service
 from roost_admin.services.context import ServiceContext
@@ -362,28 +361,18 @@ class Publisher(Service):
         """POST one structured-mode CloudEvent; "" when the receiver took it (a 2xx answer)."""
         data = body.encode()
         stamp = str(int(self.ctx.clock().timestamp()))
-        request = urllib.request.Request(
+        return post(
             subscriber.url,
-            data=data,
-            method="POST",
-            headers={
+            data,
+            {
                 "Content-Type": JSONFormat().get_content_type(),
                 "User-Agent": "roost-publisher",
                 "X-Roost-Delivery": json.loads(body)["id"],
                 "X-Roost-Timestamp": stamp,
                 "X-Roost-Signature": signature(subscriber.secret, stamp, data),
             },
+            self.ctx.settings.events.timeout,
         )
-        try:
-            with urllib.request.urlopen(request, timeout=self.ctx.settings.events.timeout) as response:
-                status = int(response.status)
-        except urllib.error.HTTPError as exc:
-            return f"the receiver answered {exc.code} {exc.reason}"
-        except urllib.error.URLError as exc:
-            return f"the receiver is unreachable: {exc.reason}"
-        except (TimeoutError, OSError) as exc:
-            return f"the receiver did not answer in time: {exc}"
-        return "" if 200 <= status < 300 else f"the receiver answered {status}"
 
     def _settle(self, name: str, owner: str, reached: int, sent: int, error: str) -> PublishRound:
         settings = self.ctx.settings.events
