@@ -14,19 +14,20 @@ import pytest
 import registry_flows as flows
 from conftest import make_settings
 from execution_support import fails, literal, literal_map, outputs, running_admin, wait, wait_until
-from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, signal_pb2
+from flyteidl.admin import common_pb2, execution_pb2, launch_plan_pb2, signal_pb2, task_pb2
 from flyteidl.admin import matchable_resource_pb2 as mr
 from flyteidl.admin import project_attributes_pb2 as pa
 from flyteidl.admin import project_domain_attributes_pb2 as pda
 from flyteidl.admin import workflow_attributes_pb2 as wa
 from flyteidl.core import compiler_pb2, identifier_pb2, security_pb2, tasks_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from google.protobuf import wrappers_pb2
+from google.protobuf import json_format, wrappers_pb2
 
 from roost_admin import blobs
 from roost_admin.db import models
 from roost_admin.db.base import Database
 from roost_admin.db.migrate import upgrade
+from roost_admin.errors import InvalidArgument
 from roost_admin.services import ServiceContext, Services
 from roost_admin.services.state import load_state
 from roost_core.plugins import EnginePlugins
@@ -467,6 +468,90 @@ def test_task_resources_fill_what_the_task_leaves_unset_and_are_capped(services)
     }
 
 
+def _pod_task(services: Services, name: str, containers: list[dict[str, Any]]) -> identifier_pb2.Identifier:
+    """Register registry_flows' add_one as a pod task (a ``k8s_pod`` target, flytekit's sidecar task) whose
+    primary container is the first of ``containers``."""
+    request = flows.task_requests(flows.serialize(flows.inner))[0]
+    template = request.spec.template
+    template.ClearField("container")
+    template.type = "sidecar"
+    template.task_type_version = 2
+    template.config["primary_container_name"] = containers[0]["name"]
+    json_format.ParseDict({"containers": containers}, template.k8s_pod.pod_spec)
+    template.id.name = request.id.name = name
+    services.registry.create_task(task_pb2.TaskCreateRequest(id=request.id, spec=request.spec))
+    return request.id
+
+
+def _run_task(services: Services, task: identifier_pb2.Identifier) -> str:
+    name = f"e{next(_COUNTER)}"
+    services.executions.create_execution(
+        execution_pb2.ExecutionCreateRequest(
+            project=P,
+            domain=D,
+            name=name,
+            spec=execution_pb2.ExecutionSpec(launch_plan=task),
+            inputs=literal_map(x=1),
+        )
+    )
+    return name
+
+
+def _pod_containers(services: Services, name: str) -> dict[str, Any]:
+    """The resources of each container of the pod task in the closure stored for execution ``name``."""
+    with services.context.db.session() as session:
+        row = session.query(models.Execution).filter_by(name=name).one()
+        state = load_state(session, row.id, name)
+    assert state is not None
+    closure = services.context.storage.read_proto(state.closure_uri, compiler_pb2.CompiledWorkflowClosure)
+    (compiled,) = closure.tasks
+    spec = json_format.MessageToDict(compiled.template.k8s_pod.pod_spec)
+    return {c["name"]: c.get("resources", {}) for c in spec["containers"]}
+
+
+def test_a_pod_tasks_primary_container_gets_the_task_resources_and_its_sidecars_stay_within_limits(services):
+    task = _pod_task(
+        services,
+        "pod_add_one",
+        [
+            {"name": "primary", "image": "img", "resources": {"requests": {"cpu": "4"}}},
+            {"name": "sidecar", "image": "side", "resources": {"requests": {"memory": "1Gi"}}},
+            {"name": "idle", "image": "side"},
+        ],
+    )
+    _update(services, "project", _resources(cpu_default="500m", memory_default="256Mi", memory_limit="512Mi"))
+    _update(services, "domain", _resources(cpu_limit="2"))
+    # The domain's attribute matches (cpu limit 2); unset values come from the configuration (memory 100Mi).
+    containers = _pod_containers(services, _run_task(services, task))
+    assert containers == {
+        "primary": {"requests": {"cpu": "2", "memory": "100Mi"}, "limits": {"cpu": "2", "memory": "100Mi"}},
+        "sidecar": {"requests": {"memory": "1Gi"}, "limits": {"memory": "1Gi"}},
+        "idle": {},
+    }
+    _update(services, "domain", _resources(cpu_limit="2", memory_default="256Mi", memory_limit="512Mi"))
+    containers = _pod_containers(services, _run_task(services, task))
+    assert containers["primary"] == {
+        "requests": {"cpu": "2", "memory": "256Mi"},
+        "limits": {"cpu": "2", "memory": "256Mi"},
+    }
+    assert containers["sidecar"] == {"requests": {"memory": "512Mi"}, "limits": {"memory": "512Mi"}}
+
+
+def test_a_pod_task_with_an_invalid_quantity_is_refused_naming_it_and_nothing_is_created(services):
+    task = _pod_task(
+        services, "pod_bad", [{"name": "main", "image": "img", "resources": {"limits": {"memory": "lots"}}}]
+    )
+    with pytest.raises(InvalidArgument) as info:
+        _run_task(services, task)
+    assert str(info.value) == (
+        "task 'pod_bad' k8s_pod.pod_spec.containers[0] ('main').resources.limits.memory 'lots' is not a valid "
+        "quantity: quantities must match the regular expression "
+        "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got 'lots'"
+    )
+    with services.context.db.session() as session:
+        assert session.query(models.Execution).count() == 0
+
+
 def test_the_execution_spec_and_launch_plan_beat_every_attribute(services):
     config = mr.WorkflowExecutionConfig(
         max_parallelism=7,
@@ -601,6 +686,22 @@ def test_task_resource_defaults_reach_the_task_process_and_a_later_change_does_n
         }
         later = _start(admin, "attribute_flows.reported", x=2)
         assert _reported(admin, later) == {"WHO": "changed", "x": 2}, "the workflow attribute is another's"
+
+
+def test_the_tasks_a_dynamic_node_generates_get_the_executions_task_resources(tmp_path, database_url):
+    with running_admin(tmp_path, database_url, register=False) as (_, admin, _signals):
+        flows.register(admin, flows.serialize(attribute_flows.generated_report))
+        # report_big requests 2 CPUs: the limit lowers it; its memory comes from the default.
+        _update(admin, "project", _resources(memory_default="64Mi", cpu_limit="1"))
+        ident = _start(admin, "attribute_flows.generated_report", x=1)
+        assert _reported(admin, ident) == {
+            "ROOST_CPU_LIMIT": "1",
+            "ROOST_CPU_REQUEST": "1",
+            "ROOST_MEMORY_LIMIT": "64Mi",
+            "ROOST_MEMORY_REQUEST": "64Mi",
+            "WHO": "",
+            "x": 1,
+        }
 
 
 def test_a_plugin_override_naming_no_installed_handler_fails_the_task_unless_it_falls_back(

@@ -102,7 +102,8 @@ class WrongOutputs(TaskHandler):
 
 
 class DynamicMaker(TaskHandler):
-    """A dynamic task: writes ``futures.pb`` that chains ``custom.length`` echo tasks from input x."""
+    """A dynamic task: writes ``futures.pb`` that chains ``custom.length`` echo tasks from input x; with
+    ``custom.cpu`` the echo task is a container task requesting that much CPU."""
 
     name = "make-dynamic"
     produces_futures = True
@@ -110,7 +111,13 @@ class DynamicMaker(TaskHandler):
     def handle(self, ctx: TaskContext) -> Transition:
         from flyte import INT, ref, task, task_node
 
-        echo = task("dyn_echo", "echo", {"x": INT})
+        container = None
+        if "cpu" in ctx.task.custom:
+            cpu = tasks_pb2.Resources.ResourceEntry(
+                name=tasks_pb2.Resources.CPU, value=ctx.task.custom["cpu"]
+            )
+            container = tasks_pb2.Container(image="echo", resources=tasks_pb2.Resources(requests=[cpu]))
+        echo = task("dyn_echo", "echo", {"x": INT}, container=container)
         length = int(ctx.task.custom["length"])
         x = ctx.read_inputs().literals["x"]
         nodes = [task_node("dn0", echo, {"x": literals_pb2.BindingData(scalar=x.scalar)})]

@@ -16,10 +16,10 @@ from flyte import (
     wf_input,
     workflow,
 )
-from flyteidl.core import catalog_pb2, execution_pb2, literals_pb2, workflow_pb2
+from flyteidl.core import catalog_pb2, compiler_pb2, execution_pb2, literals_pb2, tasks_pb2, workflow_pb2
 from google.protobuf import wrappers_pb2
 
-from roost_core.engine import NodePhase, WorkflowPhase
+from roost_core.engine import ExecutionOptions, NodePhase, WorkflowPhase
 from roost_core.engine.nodes import array
 
 ECHO = task("echo_t", "echo", {"x": INT})
@@ -150,6 +150,59 @@ def test_a_dynamic_node_runs_the_workflow_its_task_generated(kit):
     assert run.state.nodes["n0"].phase is NodePhase.SUCCEEDED
     child = next(e for e in kit.events("node") if e.id.node_id == "n0-0-dn1")
     assert child.parent_node_metadata.node_id == "n0"
+
+
+def _dynamic(custom):
+    maker = task("maker", "make-dynamic", {"x": INT}, custom=custom)
+    return compile_(
+        workflow(
+            "dyn",
+            [task_node("n0", maker, {"x": wf_input("x")})],
+            {"x": INT},
+            {"y": INT},
+            {"y": ref("n0", "x")},
+        ),
+        [maker],
+    )
+
+
+TASK_RESOURCES = ExecutionOptions(
+    task_resources={"defaults": {"memory": "1Gi", "cpu": "250m"}, "limits": {"cpu": "1"}}
+)
+
+
+def test_the_tasks_a_dynamic_node_generates_get_the_executions_task_resources(kit):
+    run = kit.run(_dynamic({"length": 2, "cpu": "4"}), literal_map(x=integer(3)), options=TASK_RESOURCES)
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    stored = kit.storage.read_proto(
+        run.state.nodes["n0"].dynamic_closure_uri, compiler_pb2.CompiledWorkflowClosure
+    )
+    (echo,) = [t.template for t in stored.tasks if t.template.id.name == "dyn_echo"]
+    names = tasks_pb2.Resources.ResourceName.Name
+    resources = echo.container.resources
+    # Its 4 CPUs are lowered to the limit; memory it did not request comes from the default.
+    assert [(names(e.name), e.value) for e in resources.requests] == [("CPU", "1"), ("MEMORY", "1Gi")]
+    assert [(names(e.name), e.value) for e in resources.limits] == [("CPU", "1"), ("MEMORY", "1Gi")]
+    # Without recorded task resources the generated task keeps its own request.
+    run = kit.run(_dynamic({"length": 1, "cpu": "4"}), literal_map(x=integer(3)))
+    stored = kit.storage.read_proto(
+        run.state.nodes["n0"].dynamic_closure_uri, compiler_pb2.CompiledWorkflowClosure
+    )
+    (echo,) = [t.template for t in stored.tasks if t.template.id.name == "dyn_echo"]
+    assert [(names(e.name), e.value) for e in echo.container.resources.requests] == [("CPU", "4")]
+    assert not echo.container.resources.limits
+
+
+def test_a_generated_task_with_an_invalid_quantity_fails_the_dynamic_node_naming_it(kit):
+    run = kit.run(_dynamic({"length": 1, "cpu": "lots"}), literal_map(x=integer(3)), options=TASK_RESOURCES)
+    assert run.state.phase is WorkflowPhase.FAILED
+    assert run.state.nodes["n0"].phase is NodePhase.FAILED
+    assert run.state.error.code == "DynamicWorkflowInvalid"
+    assert run.state.error.message == (
+        "task 'maker' on node 'n0': the workflow it generated: task 'dyn_echo' container.resources.requests.cpu 'lots' is not a "
+        "valid quantity: quantities must match the regular expression "
+        "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$', got 'lots'"
+    )
 
 
 def _index_phases(kit, node_id="m"):

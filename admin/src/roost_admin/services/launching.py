@@ -237,7 +237,11 @@ def _settle_spec(target: _Target, request_spec: execution_pb2.ExecutionSpec) -> 
 
 
 def _options(
-    target: _Target, spec: execution_pb2.ExecutionSpec, parent_execution: str, matched: resolution.Matched
+    target: _Target,
+    spec: execution_pb2.ExecutionSpec,
+    parent_execution: str,
+    matched: resolution.Matched,
+    task_resources: dict[str, dict[str, str]],
 ) -> ExecutionOptions:
     launch_plan: dict[str, str] = {}
     if target.launch_plan is not None:
@@ -255,6 +259,7 @@ def _options(
         parent_execution=parent_execution,
         task_handlers=handlers,
         task_handlers_fallback=fallback,
+        task_resources=task_resources,
     )
 
 
@@ -305,8 +310,9 @@ def create_execution(
     resolution.settle_spec(stored_spec, matched)
     closure = target.closure
     resources = resolution.task_resources(matched, _configured_task_resources(settings))
-    if resources is not None:
-        closure = resolution.apply_task_resources(closure, resources)
+    rules = resolution.resource_rules(resources) if resources is not None else {}
+    if rules:
+        closure = resolution.apply_task_resources(closure, rules)
     now = ctx.clock()
     data_prefix = blobs.execution_data_prefix(settings.storage_prefix, project, domain, name)
     storage = ctx.storage
@@ -350,7 +356,7 @@ def create_execution(
             merged,
             data_prefix=data_prefix,
             raw_output_prefix=raw,
-            options=_options(target, stored_spec, parent_execution, matched),
+            options=_options(target, stored_spec, parent_execution, matched, rules),
             recover_from=recover_from,
         )
     except InvalidInputsError as exc:

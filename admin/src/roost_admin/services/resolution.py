@@ -10,27 +10,17 @@ matched), so changing an attribute later alters only executions created after th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 from flyteidl.admin import execution_pb2
 from flyteidl.admin import matchable_resource_pb2 as mr
-from flyteidl.core import compiler_pb2, tasks_pb2
+from flyteidl.core import compiler_pb2
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from roost_admin.db import models
+from roost_admin.errors import InvalidArgument
 from roost_admin.services.attribute_checks import TASK_RESOURCE_FIELDS
-from roost_core.quantity import parse_quantity
-
-_RESOURCE_NAMES = {
-    "cpu": tasks_pb2.Resources.CPU,
-    "gpu": tasks_pb2.Resources.GPU,
-    "memory": tasks_pb2.Resources.MEMORY,
-    "storage": tasks_pb2.Resources.STORAGE,
-    "ephemeral_storage": tasks_pb2.Resources.EPHEMERAL_STORAGE,
-}
-_NO_DEFAULT_REQUEST = {"gpu"}
-"""Resources never requested by default (Flyte gives a task a GPU only when it asks for one)."""
+from roost_core.task_resources import RESOURCES, TaskResourceError, settle_closure
 
 
 @dataclass(frozen=True)
@@ -147,57 +137,29 @@ def task_resources(
     return merged
 
 
+def resource_rules(resources: mr.TaskResourceAttributes) -> dict[str, dict[str, str]]:
+    """The defaults and limits as the engine's options keep them (``ExecutionOptions.task_resources``):
+    resource field name → quantity, unset ones left out."""
+    return {
+        part: {
+            name: getattr(getattr(resources, part), name)
+            for name in RESOURCES
+            if getattr(getattr(resources, part), name)
+        }
+        for part in ("defaults", "limits")
+    }
+
+
 def apply_task_resources(
-    closure: compiler_pb2.CompiledWorkflowClosure, resources: mr.TaskResourceAttributes
+    closure: compiler_pb2.CompiledWorkflowClosure, rules: dict[str, dict[str, str]]
 ) -> compiler_pb2.CompiledWorkflowClosure:
-    """A copy of ``closure`` whose container tasks get the defaults and limits (flytepropeller's rules): a
-    resource the task does not request is requested at the default; a limit the task does not set is its
-    request; then requests and limits above the limit are lowered to it, and a request above its limit to
-    the limit."""
-    settled = compiler_pb2.CompiledWorkflowClosure()
-    settled.CopyFrom(closure)
-    for compiled in settled.tasks:
-        template = compiled.template
-        if template.WhichOneof("target") == "container":
-            _apply(template.container.resources, resources)
-    return settled
-
-
-def _apply(task: tasks_pb2.Resources, attributes: mr.TaskResourceAttributes) -> None:
-    requests = _values(task.requests)
-    limits = _values(task.limits)
-    for name, resource in _RESOURCE_NAMES.items():
-        default = getattr(attributes.defaults, name)
-        cap_text = getattr(attributes.limits, name)
-        cap = parse_quantity(cap_text) if cap_text else None
-        if resource not in requests and default and name not in _NO_DEFAULT_REQUEST:
-            requests[resource] = default
-        if resource not in requests and resource not in limits:
-            continue
-        if resource not in limits and resource in requests:
-            limits[resource] = requests[resource]
-        if cap is not None:
-            for values in (requests, limits):
-                if resource in values and parse_quantity(values[resource]) > cap:
-                    values[resource] = cap_text
-        if (
-            resource in requests
-            and resource in limits
-            and parse_quantity(requests[resource]) > parse_quantity(limits[resource])
-        ):
-            requests[resource] = limits[resource]
-    _store(task.requests, requests)
-    _store(task.limits, limits)
-
-
-def _values(entries: Any) -> dict[int, str]:
-    return {entry.name: entry.value for entry in entries}
-
-
-def _store(entries: Any, values: dict[int, str]) -> None:
-    del entries[:]
-    for name in sorted(values):
-        entries.add(name=name, value=values[name])
+    """A copy of ``closure`` whose container tasks, and pod tasks' primary containers, got the defaults and
+    limits (flytepropeller's rules, :mod:`roost_core.task_resources`); a task's own invalid quantity is
+    INVALID_ARGUMENT naming it."""
+    try:
+        return settle_closure(closure, rules["defaults"], rules["limits"])
+    except TaskResourceError as exc:
+        raise InvalidArgument(str(exc)) from None
 
 
 def plugin_handlers(matched: Matched) -> tuple[dict[str, list[str]], list[str]]:

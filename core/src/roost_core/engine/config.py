@@ -117,6 +117,10 @@ class ExecutionOptions:
     task_handlers_fallback: list[str] = field(default_factory=list)
     """Task types of ``task_handlers`` that fall back to the engine's choice when none of their handlers is
     installed (Flyte's ``USE_DEFAULT``); the others fail the task naming the handlers."""
+    task_resources: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The execution's TASK_RESOURCE defaults and limits (``{"defaults": {"cpu": "500m"}, "limits": {...}}``,
+    resource field name → quantity), applied to the tasks its dynamic nodes generate; the admin applied them
+    to the closure's tasks already (:mod:`roost_core.task_resources`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for the execution state."""

@@ -19,6 +19,7 @@ from roost_core.engine.phases import NodePhase
 from roost_core.engine.run import NodeRef, Run, Scope
 from roost_core.engine.state import NodeState
 from roost_core.errors import ErrorKind, ExecutionError
+from roost_core.task_resources import TaskResourceError, settle_closure
 
 
 def _workflow(site: TaskSite, spec: dynamic_job_pb2.DynamicJobSpec) -> workflow_pb2.WorkflowTemplate:
@@ -65,6 +66,22 @@ def begin(run: Run, ref: NodeRef, state: NodeState, site: TaskSite) -> None:
             ),
         )
         return
+    resources = run.options.task_resources
+    if resources:
+        # The generated tasks get the execution's recorded TASK_RESOURCE, as the closure's tasks did.
+        try:
+            closure = settle_closure(closure, resources.get("defaults", {}), resources.get("limits", {}))
+        except TaskResourceError as exc:
+            run.fail(
+                ref,
+                state,
+                ExecutionError(
+                    "DynamicWorkflowInvalid",
+                    f"{site.label}: the workflow it generated: {exc}",
+                    ErrorKind.USER,
+                ),
+            )
+            return
     state.dynamic_closure_uri = storage.join(folder, "futures_compiled.pb")
     storage.write_proto(state.dynamic_closure_uri, closure)
     run.remember_dynamic(ref.uid, ClosureIndex(closure, parent=run.index))
