@@ -112,9 +112,11 @@ def test_a_sleeping_execution_is_parked_until_its_timer(tmp_path, database_url):
 def test_executions_waiting_on_remote_jobs_are_parked_between_polls(tmp_path, database_url):
     service = remote_job_flows.SlowService(polls=3)
     plugins = EnginePlugins([remote_job_flows.SlowJobHooks(service)])
-    engine = engine_section(
-        handlers={"local-process": {}, "slow-job": {"resync_interval": 0.2, "workers": 2}}
-    )
+    # Each parked execution is claimed again at every poll; at the opt-in scale the polls are spaced out so
+    # the one worker keeps up (the default is 30 s).
+    resync = max(0.2, WAITING / 50)
+    engine = engine_section(handlers={"local-process": {}, "slow-job": {"resync_interval": resync}})
+    patience = 60 + WAITING / 2
     with running_admin(
         tmp_path, database_url, workers=1, executions_per_worker=2, plugins=plugins, engine=engine
     ) as (app, admin, _signals):
@@ -123,19 +125,19 @@ def test_executions_waiting_on_remote_jobs_are_parked_between_polls(tmp_path, da
         names = [ident.name for ident in waiting]
         # Each submitted its job although the only worker holds two executions at a time, and each waits
         # parked, with its next poll as its timer.
-        wait_until(lambda: len(service.submissions) == WAITING, timeout=60, what="every job submitted")
+        wait_until(lambda: len(service.submissions) == WAITING, timeout=patience, what="every job submitted")
         wait_until(
             lambda: all(row.claimed_by == "" and row.wake_at is not None for row in _rows(app, names)),
-            timeout=30,
+            timeout=patience,
             what="every execution waiting on its job parked",
         )
         fresh = launch(admin, "one", x=1)
-        assert wait(admin, fresh).closure.phase == Phase.SUCCEEDED
+        assert wait(admin, fresh, timeout=patience).closure.phase == Phase.SUCCEEDED
         assert outputs(admin, fresh) == {"o0": 2}
         assert all(row.phase == Phase.RUNNING for row in _rows(app, names))
         service.release()
         for i, ident in enumerate(waiting):
-            assert wait(admin, ident).closure.phase == Phase.SUCCEEDED
+            assert wait(admin, ident, timeout=patience).closure.phase == Phase.SUCCEEDED
             assert outputs(admin, ident) == {"o0": 10 * (i + 1)}
         # Claimed again and polled after parking, never submitted again.
         assert sorted(service.submissions.values()) == [1] * WAITING
