@@ -345,9 +345,10 @@ class _Worker:
         self._drop(held, release=False)
 
     def _park(self, held: _Held, timer: float | None) -> None:
-        """Let go of an execution that only waits for a signal, a child execution or a timer: its slot is
-        free for others. A signal, a child's end or terminate sets ``wake_at`` (so any worker claims it
-        again); the timer becomes ``wake_at``. A wake-up that came while it was held is kept, not lost."""
+        """Let go of an execution that only waits for a signal, a child execution, a timer or a remote job's
+        next poll: its slot is free for others. A signal, a child's end, terminate or a remote job's changed
+        status sets ``wake_at`` (so any worker claims it again); the timer becomes ``wake_at``. A wake-up that
+        came while it was held is kept, not lost."""
         wake_at: Any = _E.wake_at
         if timer is not None:
             wake_at = func.coalesce(_E.wake_at, datetime.datetime.fromtimestamp(timer, datetime.UTC))
