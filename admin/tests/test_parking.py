@@ -114,7 +114,7 @@ def test_executions_waiting_on_remote_jobs_are_parked_between_polls(tmp_path, da
     plugins = EnginePlugins([remote_job_flows.SlowJobHooks(service)])
     # Each parked execution is claimed again at every poll; at the opt-in scale the polls are spaced out so
     # the one worker keeps up (the default is 30 s).
-    resync = max(0.2, WAITING / 50)
+    resync = max(0.2, WAITING / 20)
     engine = engine_section(handlers={"local-process": {}, "slow-job": {"resync_interval": resync}})
     patience = 60 + WAITING / 2
     with running_admin(

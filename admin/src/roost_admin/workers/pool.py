@@ -272,7 +272,11 @@ class _Worker:
             and_(_E.claimed_by == "", _E.wake_at <= now),
             and_(_E.claimed_by != "", _E.lease_until < now),
         )
-        candidates = select(_E.id).where(claimable).order_by(_E.id).limit(count)
+        # Earliest due first, so a new execution is not starved by parked ones whose polls keep coming due;
+        # rows of a dead holder (no wake_at) go first.
+        candidates = (
+            select(_E.id).where(claimable).order_by(_E.wake_at.asc().nulls_first(), _E.id).limit(count)
+        )
         if not pool.context.db.is_sqlite:
             candidates = candidates.with_for_update(skip_locked=True)
         with pool.context.db.begin() as session:
@@ -369,6 +373,7 @@ class _Worker:
             self._held.pop(held.execution_id, None)
             woken = held.execution_id in self._woken
             self._woken.discard(held.execution_id)
+            self._sync_now = True  # fill the freed slot now, not at the next poll
         if woken:
             # A wake-up (a remote job's status changed) came after the round began: not to be lost.
             self.pool.wake_parked(held.execution_id)
