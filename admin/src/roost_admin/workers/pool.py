@@ -6,7 +6,8 @@ worker claims with one UPDATE that sets ``claimed_by`` to its identity and ``lea
 ``lease_seconds``; on PostgreSQL the candidates are picked ``FOR UPDATE SKIP LOCKED``, so workers in any
 number of processes never claim the same row and never wait on each other; on SQLite the single UPDATE is
 atomic (SQLite has one writer at a time), which makes several threads safe, but several processes on one
-SQLite file are not supported.
+SQLite file are not supported. The earliest due are claimed first (those of dead holders before all), and a
+slot freed by parking is filled at once.
 
 Holding. A worker keeps the executions it claimed (up to ``executions_per_worker``) in memory with their
 engine :class:`~roost_core.engine.Run` and evaluates each when it is due: when a handler or the engine woke it
