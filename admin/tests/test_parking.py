@@ -164,3 +164,20 @@ def _launch_remote_job(admin: Any, x: int) -> identifier_pb2.WorkflowExecutionId
 def _rows(app: Any, names: list[str]) -> list[models.Execution]:
     with app.db.session() as session:
         return session.query(models.Execution).filter(models.Execution.name.in_(names)).all()
+
+
+def test_a_parked_execution_is_woken_by_its_remote_jobs_status_change(tmp_path, database_url):
+    service = remote_job_flows.SlowService(polls=1)
+    service.release()
+    plugins = EnginePlugins([remote_job_flows.SlowJobHooks(service)])
+    # The next poll is an hour away: only the status cache's wake-up, through the database, brings the
+    # parked execution back when its job is done.
+    engine = engine_section(handlers={"local-process": {}, "slow-job": {"resync_interval": 3600}})
+    with running_admin(
+        tmp_path, database_url, workers=1, executions_per_worker=1, plugins=plugins, engine=engine
+    ) as (_app, admin, _signals):
+        registry_flows.register(admin, registry_flows.serialize(remote_job_flows.waits_on_job))
+        ident = _launch_remote_job(admin, x=4)
+        assert wait(admin, ident).closure.phase == Phase.SUCCEEDED
+        assert outputs(admin, ident) == {"o0": 40}
+        assert list(service.submissions.values()) == [1]
