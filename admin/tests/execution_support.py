@@ -19,6 +19,7 @@ from flyteidl.core import identifier_pb2, literals_pb2
 from flyteidl.service import admin_pb2_grpc, signal_pb2_grpc
 
 from roost_admin.app import AdminApp, grpc_options
+from roost_core.plugins import EnginePlugins
 
 TESTS = Path(__file__).parent
 PROJECT = registry_flows.PROJECT
@@ -56,11 +57,18 @@ def engine_section(**extra: Any) -> dict[str, Any]:
 
 @contextmanager
 def running_admin(
-    tmp_path: Path, database_url: str, *, workers: int = 2, register: bool = True, **settings: Any
+    tmp_path: Path,
+    database_url: str,
+    *,
+    workers: int = 2,
+    register: bool = True,
+    plugins: EnginePlugins | None = None,
+    **settings: Any,
 ) -> Iterator[tuple[AdminApp, admin_pb2_grpc.AdminServiceStub, signal_pb2_grpc.SignalServiceStub]]:
-    """A started admin with ``workers`` engine workers, its flows registered, and stubs over a real socket."""
+    """A started admin with ``workers`` engine workers (and ``plugins``' handlers), its flows registered, and
+    stubs over a real socket."""
     settings.setdefault("engine", engine_section())
-    app = AdminApp(make_settings(tmp_path, database_url, workers=workers, **settings))
+    app = AdminApp(make_settings(tmp_path, database_url, workers=workers, **settings), plugins=plugins)
     app.start()
     try:
         with grpc.insecure_channel(

@@ -88,6 +88,11 @@ class Transition:
     becomes its own event. ``state`` replaces the persisted plugin state; ``None`` keeps it unchanged.
     ``wake_after`` asks the engine to look again within that many seconds; handlers that can tell when
     something changed call ``ctx.notify()`` instead.
+
+    ``parkable`` says the attempt's work runs outside this process (a remote job) and ``state`` holds all a
+    later round needs to find it: an execution whose attempts in flight all said so, with a ``wake_after``,
+    may be parked until then (its worker's slot is freed); ``ctx.notify()`` still wakes it. Handlers that
+    supervise a process of their own leave it False.
     """
 
     phase: TaskPhase
@@ -98,6 +103,7 @@ class Transition:
     error: ExecutionError | None = None
     wake_after: float | None = None
     custom_info: Mapping[str, Any] | None = None
+    parkable: bool = False
 
     def __post_init__(self) -> None:
         if self.phase.is_failure and self.error is None:

@@ -6,7 +6,8 @@ worker claims with one UPDATE that sets ``claimed_by`` to its identity and ``lea
 ``lease_seconds``; on PostgreSQL the candidates are picked ``FOR UPDATE SKIP LOCKED``, so workers in any
 number of processes never claim the same row and never wait on each other; on SQLite the single UPDATE is
 atomic (SQLite has one writer at a time), which makes several threads safe, but several processes on one
-SQLite file are not supported.
+SQLite file are not supported. The earliest due are claimed first (those of dead holders before all), and a
+slot freed by parking is filled at once.
 
 Holding. A worker keeps the executions it claimed (up to ``executions_per_worker``) in memory with their
 engine :class:`~roost_core.engine.Run` and evaluates each when it is due: when a handler or the engine woke it
@@ -21,10 +22,12 @@ execution) sets the row's ``wake_at`` to now. A holder picks up its rows' wake-u
 next database poll, every ``worker_poll_interval``; ``WorkerPool.poke()`` makes the workers of this process
 poll at once, so changes made through this process's RPCs take effect immediately.
 
-Parking. An execution that only waits for signals, child executions or timers (the engine's round says
-``parkable``: no task attempt in flight, no events or cleanups left) is let go: its slot is free for others.
-Whatever ends the wait sets ``wake_at`` (SetSignal, a child's end, terminate), its earliest timer becomes
-``wake_at``, and any worker claims it again then; a wake-up that arrived while it was held stays in ``wake_at``.
+Parking. An execution that only waits for signals, child executions, timers or remote jobs between polls (the
+engine's round says ``parkable``: no task attempt in flight but remote jobs, no events or cleanups left) is let
+go: its slot is free for others. Whatever ends the wait sets ``wake_at`` (SetSignal, a child's end, terminate,
+and a remote job's status change seen by this process's status cache, through :meth:`WorkerPool.wake_parked`),
+its earliest timer (a remote job's next poll) becomes ``wake_at``, and any worker claims it again then; a
+wake-up that arrived while it was held stays in ``wake_at``.
 
 Letting go. An execution that ended, with all its events recorded, is released with ``wake_at`` cleared. On
 ``stop`` (SIGTERM or Ctrl-C of ``roost start`` and ``roost engine``) the workers finish their current round and
@@ -53,7 +56,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from roost_admin.db import models
 from roost_admin.db.base import utcnow
 from roost_admin.services import Services
-from roost_admin.services.rows import key_text
+from roost_admin.services.rows import key_text, wake
 from roost_admin.services.state import load_state
 from roost_admin.workers.config import admin_environment, engine_config, in_settings, storage_environment
 from roost_admin.workers.identity import WorkerIdentity
@@ -144,10 +147,15 @@ class _Worker:
             self._cond.notify()
 
     def woken(self, execution_id: int) -> None:
-        """A held execution asked for a round."""
+        """An execution asked for a round: at once if this worker holds it; through the database if it was
+        parked since (a remote job's status changed), so whichever worker claims it next looks."""
         with self._cond:
-            self._woken.add(execution_id)
-            self._cond.notify()
+            held = execution_id in self._held
+            if held:
+                self._woken.add(execution_id)
+                self._cond.notify()
+        if not held:
+            self.pool.wake_parked(execution_id)
 
     def held_ids(self) -> list[int]:
         with self._cond:
@@ -265,7 +273,11 @@ class _Worker:
             and_(_E.claimed_by == "", _E.wake_at <= now),
             and_(_E.claimed_by != "", _E.lease_until < now),
         )
-        candidates = select(_E.id).where(claimable).order_by(_E.id).limit(count)
+        # Earliest due first, so a new execution is not starved by parked ones whose polls keep coming due;
+        # rows of a dead holder (no wake_at) go first.
+        candidates = (
+            select(_E.id).where(claimable).order_by(_E.wake_at.asc().nulls_first(), _E.id).limit(count)
+        )
         if not pool.context.db.is_sqlite:
             candidates = candidates.with_for_update(skip_locked=True)
         with pool.context.db.begin() as session:
@@ -338,9 +350,10 @@ class _Worker:
         self._drop(held, release=False)
 
     def _park(self, held: _Held, timer: float | None) -> None:
-        """Let go of an execution that only waits for a signal, a child execution or a timer: its slot is
-        free for others. A signal, a child's end or terminate sets ``wake_at`` (so any worker claims it
-        again); the timer becomes ``wake_at``. A wake-up that came while it was held is kept, not lost."""
+        """Let go of an execution that only waits for a signal, a child execution, a timer or a remote job's
+        next poll: its slot is free for others. A signal, a child's end, terminate or a remote job's changed
+        status sets ``wake_at`` (so any worker claims it again); the timer becomes ``wake_at``. A wake-up that
+        came while it was held is kept, not lost."""
         wake_at: Any = _E.wake_at
         if timer is not None:
             wake_at = func.coalesce(_E.wake_at, datetime.datetime.fromtimestamp(timer, datetime.UTC))
@@ -356,7 +369,15 @@ class _Worker:
             log.warning("parking execution %s failed; keeping it", held.run.key, exc_info=True)
             held.due = time.time() + self.pool.engine.config.poll_interval
             return
-        self._drop(held, release=False)
+        self.pool.store.forget(held.run.key)
+        with self._cond:
+            self._held.pop(held.execution_id, None)
+            woken = held.execution_id in self._woken
+            self._woken.discard(held.execution_id)
+            self._sync_now = True  # fill the freed slot now, not at the next poll
+        if woken:
+            # A wake-up (a remote job's status changed) came after the round began: not to be lost.
+            self.pool.wake_parked(held.execution_id)
 
     def _drop(self, held: _Held, *, release: bool) -> None:
         if release:
@@ -455,6 +476,18 @@ class WorkerPool:
         count = getattr(handed_back, "rowcount", 0)
         if count:
             log.info("resuming %d execution(s) an earlier process of %s held", count, self.identity)
+
+    def wake_parked(self, execution_id: int) -> None:
+        """A handler of this process woke an execution no worker here holds (parked between a remote job's
+        polls): set its ``wake_at`` so it is claimed again now. If that fails, its timer still wakes it."""
+        try:
+            with self.context.db.begin() as session:
+                unfinished = wake(session, execution_id)
+        except SQLAlchemyError:
+            log.warning("waking parked execution %d failed; its timer will", execution_id, exc_info=True)
+            return
+        if unfinished:
+            self.poke()
 
     def poke(self) -> None:
         """Something changed in the database (a new execution, a wake-up): have every worker look now."""

@@ -54,10 +54,13 @@ class RoundResult:
     next_wake: float | None
     """When the execution wants its next round at the latest (epoch seconds), if it asked."""
     parkable: bool = False
-    """Nothing runs: the execution waits only for signals, child executions or timers. A store that wakes
-    executions when a signal is set or a child ends may put it away until then, or until :attr:`timer`."""
+    """Nothing runs here: the execution waits only for signals, child executions, timers or remote jobs
+    between polls (:attr:`Transition.parkable <roost_core.handler.Transition.parkable>`). A store that wakes
+    executions when a signal is set, a child ends or a handler notifies may put it away until then, or until
+    :attr:`timer`."""
     timer: float | None = None
-    """The earliest time a timer of a parkable execution is due (a sleep, a deadline), if any."""
+    """The earliest time a timer of a parkable execution is due (a sleep, a deadline, a remote job's next
+    poll), if any."""
 
 
 class Engine:
@@ -185,6 +188,7 @@ class Engine:
         run.next_wake = None
         run.timer = None
         run.outside_waits = 0
+        run.parkable_attempts = 0
         run.pending_visits = 0
         if not state.phase.is_terminal:
             state.rounds += 1

@@ -108,6 +108,8 @@ class Run:
         self.outside_waits = 0
         """Nodes that, in the current round, wait for something outside the engine (a signal, a child
         execution) whose arrival wakes the execution through its store."""
+        self.parkable_attempts = 0
+        """Task attempts whose handler said, in the current round, that they may be parked (remote jobs)."""
         self.active_attempts = _attempts_in_flight(state)
         """Task attempts of this execution a handler holds now; counted once, then kept up to date."""
         self.pending_visits = 0
@@ -157,7 +159,8 @@ class Run:
     @property
     def parkable(self) -> bool:
         """After a round: whether the execution only waits for outside things and timers (no task attempt in
-        flight, no events or cleanups left, no storage error being retried)."""
+        flight other than remote jobs between polls, no events or cleanups left, no storage error being
+        retried)."""
         state = self.state
         return (
             (self.outside_waits > 0 or self.timer is not None)
@@ -165,7 +168,7 @@ class Run:
             and not state.outbox
             and not state.cleanups
             and not self.storage_errors
-            and _attempts_in_flight(state) == 0
+            and _attempts_in_flight(state) <= self.parkable_attempts
         )
 
     # parallelism

@@ -10,7 +10,10 @@ Each attempt moves through three phases, kept in its plugin state (:class:`Remot
     Failures are retried next round until ``max_system_failures`` is exceeded.
 ``created``
     The job's meta is saved. The status cache fetches it in the background; each round maps the
-    latest status through the plugin's ``status``. A terminal phase stops the watching.
+    latest status through the plugin's ``status``. A terminal phase stops the watching. Until then the
+    transitions are ``parkable`` with the next poll as ``wake_after``: the execution may be let go by its
+    worker between polls (the meta in the state finds the job again, so nothing is submitted twice), and
+    the cache's wake-up on a changed status, or its timer, brings it back.
 
 ``abort`` cancels the remote job; ``finalize`` stops watching it and releases its quota units.
 """
@@ -240,7 +243,13 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
         label = self.plugin.job_label(meta)
         log.info("%s: created remote job %s", where, label)
         runtime.cache.track(key, meta, ctx.notify)
-        return Transition.queued(state=state.to_mapping(), reason=f"created remote job {label}")
+        return Transition(
+            TaskPhase.QUEUED,
+            state=state.to_mapping(),
+            reason=f"created remote job {label}",
+            wake_after=runtime.config.resync_interval,
+            parkable=True,
+        )
 
     def _watch(self, ctx: TaskContext, runtime: _Runtime, key: str, state: RemoteJobState) -> Transition:
         assert state.meta is not None  # RemoteJobState.from_mapping guarantees it for CREATED
@@ -267,9 +276,12 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
                 state=state.to_mapping(),
             )
         if not cached.fetched:
-            return Transition.queued(
+            return Transition(
+                TaskPhase.QUEUED,
                 state=state.to_mapping(),
                 reason=f"waiting for the first status of remote job {self.plugin.job_label(meta)}",
+                wake_after=runtime.config.resync_interval,
+                parkable=True,
             )
         try:
             transition = self.plugin.status(ctx, cached.resource)
@@ -299,13 +311,18 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
                 retryable=False,
                 state=state.to_mapping(),
             )
+        state = dataclasses.replace(state, system_failures=0)
         if transition.phase.is_terminal:
             runtime.cache.untrack(key)
-        state = dataclasses.replace(state, system_failures=0)
-        error = transition.error
-        if error is not None:
-            error = dataclasses.replace(error, message=f"{where}: {error.message}")
-        return dataclasses.replace(transition, state=state.to_mapping(), error=error)
+            error = transition.error
+            if error is not None:
+                error = dataclasses.replace(error, message=f"{where}: {error.message}")
+            return dataclasses.replace(transition, state=state.to_mapping(), error=error)
+        # The job runs elsewhere and the saved meta finds it again: the execution may wait parked until the
+        # cache sees a change (it notifies) or the next poll is due.
+        resync = runtime.config.resync_interval
+        wake_after = resync if transition.wake_after is None else min(transition.wake_after, resync)
+        return dataclasses.replace(transition, state=state.to_mapping(), wake_after=wake_after, parkable=True)
 
     def _system_failure(
         self,

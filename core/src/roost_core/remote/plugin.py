@@ -34,8 +34,9 @@ watched until it ends. Subclass :class:`RemoteJobPlugin`, wrap it in
         register("my-query", query_handler, task_types=["my-query"], default=True, settings=RemoteJobSettings)
 
 The machinery does the rest: quotas, rate limits, retries of failed calls, polling ``get`` in the
-background and waking the execution when the status changes, and persisting ``create``'s result so
-that an engine restart resumes watching the same job.
+background and waking the execution when the status changes, persisting ``create``'s result so
+that an engine restart resumes watching the same job, and letting an admin worker park the execution
+between polls (its slot serves others meanwhile).
 """
 
 from __future__ import annotations

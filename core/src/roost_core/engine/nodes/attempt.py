@@ -377,6 +377,8 @@ def _apply(
         result.node_phases.append(NodePhase.RUNNING)
     if transition.wake_after is not None and not transition.phase.is_terminal:
         run.wake_at(run.now + transition.wake_after)
+        if transition.parkable:
+            run.parkable_attempts += 1
     if transition.phase is TaskPhase.SUCCESS:
         _after_success(run, site, state, handler, ctx, transition, result)
         return
