@@ -126,8 +126,10 @@ def spark(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def admin(session: nox.Session) -> None:
-    """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432."""
-    _tests(session, "admin")
+    """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432, on three pytest-xdist
+    workers (most of a test's time is spent waiting on servers and task processes; `-- -n 0` runs them in one)."""
+    _install(session, "admin")
+    session.run("pytest", "admin/tests", "-n", "3", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -3,6 +3,11 @@ real gRPC and HTTP on ports the system picks, and flyteidl stubs connected to it
 
 from __future__ import annotations
 
+import atexit
+import concurrent.futures
+import functools
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,30 +20,73 @@ from flyteidl.service import admin_pb2_grpc, dataproxy_pb2_grpc, signal_pb2_grpc
 
 from roost_admin.app import AdminApp, grpc_options
 from roost_admin.config import Settings
+from roost_admin.db.base import Database
+from roost_admin.db.migrate import upgrade
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 
 
+@functools.cache
+def _migrated_template(kind: str) -> str:
+    """A database at the schema's head, made once per test process, that fresh databases are copied from: a
+    SQLite file, or the name of a PostgreSQL template database. Copying skips the migrations a test would
+    otherwise run (most of an admin's start-up, about a second on PostgreSQL)."""
+    if kind == "sqlite":
+        folder = Path(tempfile.mkdtemp(prefix="roost-template-"))
+        atexit.register(shutil.rmtree, folder, True)
+        url = f"sqlite:///{folder / 'roost.db'}"
+        name = str(folder / "roost.db")
+    else:
+        name = f"roost_template_{uuid.uuid4().hex[:12]}"
+        with _postgres_server() as server, server.connect() as connection:
+            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+        atexit.register(_drop_postgres, name)
+        url = f"{POSTGRES}/{name}"
+    db = Database(url)
+    try:
+        upgrade(db)
+    finally:
+        db.dispose()
+    return name
+
+
+@contextmanager
+def _postgres_server() -> Iterator[sqlalchemy.Engine]:
+    server = sqlalchemy.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
+    try:
+        yield server
+    except sqlalchemy.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}", pytrace=False)
+    finally:
+        server.dispose()
+
+
+def _drop_postgres(name: str) -> None:
+    with _postgres_server() as server, server.connect() as connection:
+        connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+_dropping = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="drop-database")
+"""Drops used PostgreSQL databases in the background: a drop takes a few hundred milliseconds a test need not wait."""
+atexit.register(_dropping.shutdown)
+
+
 @contextmanager
 def fresh_database(kind: str, folder: Path) -> Iterator[str]:
-    """The URL of a fresh, empty database: a SQLite file in ``folder``, or a new PostgreSQL database dropped
-    afterwards."""
+    """The URL of a fresh database at the schema's head, holding no rows: a SQLite file in ``folder``, or a new
+    PostgreSQL database, dropped afterwards."""
+    template = _migrated_template(kind)
     if kind == "sqlite":
+        shutil.copyfile(template, folder / "roost.db")
         yield f"sqlite:///{folder / 'roost.db'}"
         return
     name = f"roost_test_{uuid.uuid4().hex[:12]}"
-    server = sqlalchemy.create_engine(f"{POSTGRES}/postgres", isolation_level="AUTOCOMMIT")
-    try:
-        with server.connect() as connection:
-            connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
-    except sqlalchemy.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at 127.0.0.1:5432: {exc}", pytrace=False)
+    with _postgres_server() as server, server.connect() as connection:
+        connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
     try:
         yield f"{POSTGRES}/{name}"
     finally:
-        with server.connect() as connection:
-            connection.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        server.dispose()
+        _dropping.submit(_drop_postgres, name)
 
 
 DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

