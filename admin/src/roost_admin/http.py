@@ -1,7 +1,6 @@
-"""The admin's HTTP endpoint: ``/healthz``, the HTTP/JSON API and console (their own packages), and the signed
-upload and download URLs of the local blob store, over
-the admin's services (the status service's ping, the data proxy's check of a signed URL); this module handles
-only HTTP: statuses, streaming a body to disk.
+"""The admin's HTTP endpoint: ``/healthz``, the HTTP/JSON API and the console (their own packages), and the
+signed upload and download URLs of the local blob store, over the admin's services (the status service's ping,
+the data proxy's check of a signed URL); this module handles only HTTP: statuses, streaming a body to disk.
 
 A signed URL (made by ``FileStore.signed_url`` for the DataProxy) looks like
 ``{http_url}/data/{path}?method=PUT&expires=...&signature=...``. ``PUT`` stores the body at the path,
@@ -84,6 +83,7 @@ def build_http_app(services: Services, gate: AuthGate | None = None) -> Starlett
     URLs, the HTTP/JSON API (:mod:`roost_admin.api`) and the console (:mod:`roost_admin.console`). ``gate``, when
     auth is on, checks the role each API operation and console page needs."""
     from roost_admin.api import api_routes
+    from roost_admin.console import console_routes
 
     context = services.context
 
@@ -119,6 +119,7 @@ def build_http_app(services: Services, gate: AuthGate | None = None) -> Starlett
             Route("/healthz", healthz, methods=["GET"]),
             Route(DATA_PATH + "/{path:path}", data, methods=["GET", "PUT"]),
             *api_routes(services, gate),
+            *console_routes(services, gate),
         ]
     )
 

@@ -74,13 +74,21 @@ Call = Callable[[Message, Sequence[tuple[str, str]]], tuple[Message, dict[str, s
 headers out."""
 
 
+def service_operation(services: Services, service: str, rpc: str) -> Callable[[Message], Message] | None:
+    """The service operation the gRPC servicer of ``service`` (``AdminService``) binds to ``rpc``
+    (``GetExecution``), or None when it binds none."""
+    bound = vars(_SERVICERS[service]).get(rpc)
+    if isinstance(bound, Unary):
+        call: Callable[[Message], Message] = getattr(getattr(services, bound.service), bound.operation)
+        return call
+    return None
+
+
 def operation_of(services: Services, binding: Binding) -> Call:
     """The service operation serving ``binding``'s RPC: the one its gRPC servicer binds."""
     method = binding.method
-    servicer = _SERVICERS[method.containing_service.name]
-    bound = vars(servicer).get(method.name)
-    if isinstance(bound, Unary):
-        call: Callable[[Message], Message] = getattr(getattr(services, bound.service), bound.operation)
+    call = service_operation(services, method.containing_service.name, method.name)
+    if call is not None:
         return lambda request, headers: (call(request), {})
     if method.full_name == "flyteidl.service.AdminService.RecoverExecution":
 

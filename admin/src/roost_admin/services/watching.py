@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from flyteidl.admin import execution_pb2
+from sqlalchemy import func, select
 
 from roost_admin.db import models
 from roost_admin.errors import NotFound
@@ -66,3 +67,20 @@ class Watching(Service):
                     for node_id, phase, updated_at, parent_node_id in nodes
                 ),
             )
+
+    def phase_counts(self, project: str, domain: str) -> dict[int, int]:
+        """How many executions of ``project``/``domain`` (archived ones left out, as lists leave them out) are in
+        each phase: one grouped count over the (project, domain, phase) index."""
+        validation.project_id(project, "project")
+        execution = models.Execution
+        with self.ctx.db.session() as session:
+            rows = session.execute(
+                select(execution.phase, func.count())
+                .where(
+                    execution.project == project,
+                    execution.domain == domain,
+                    execution.state == execution_pb2.EXECUTION_ACTIVE,
+                )
+                .group_by(execution.phase)
+            ).all()
+        return {int(phase): int(count) for phase, count in rows}
