@@ -282,3 +282,29 @@ def test_assets_ship_in_the_package_and_pages_work_in_both_colour_schemes(site: 
     assert css.status_code == 200 and "prefers-color-scheme: dark" in css.text
     script = site.http.get("/console/static/console.js")
     assert script.status_code == 200 and "EventSource" in script.text
+
+
+def _workflow(edges: list[tuple[str, str]]) -> Any:
+    from flyteidl.core import compiler_pb2, workflow_pb2
+
+    compiled = compiler_pb2.CompiledWorkflow()
+    names = {name for edge in edges for name in edge} - {"start-node", "end-node"}
+    compiled.template.nodes.extend(workflow_pb2.Node(id=name) for name in sorted(names))
+    for source, target in edges:
+        compiled.connections.downstream[source].ids.append(target)
+    return compiled
+
+
+def test_the_graph_lays_out_by_longest_path_at_any_depth() -> None:
+    from roost_admin.console.graph import graph_svg, layout
+
+    diamond = _workflow(
+        [("start-node", "a"), ("a", "b"), ("b", "c"), ("a", "c"), ("c", "end-node"), ("start-node", "d")]
+    )
+    columns = {node.node_id: node.column for node in layout(diamond)[0]}
+    assert columns == {"start-node": 0, "a": 1, "d": 1, "b": 2, "c": 3, "end-node": 4}
+    chain = [("start-node", "n0")] + [(f"n{i}", f"n{i + 1}") for i in range(2_000)] + [("n2000", "end-node")]
+    placed, edges = layout(_workflow(chain))
+    assert max(node.column for node in placed) == 2_002 and len(edges) == 2_002
+    svg = graph_svg(_workflow(chain), {"n5": "RUNNING"}, "/x")
+    assert svg.count('class="node-link"') == 2_003 and "phase-RUNNING" in svg

@@ -6,6 +6,7 @@ changes."""
 from __future__ import annotations
 
 import datetime
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
@@ -65,21 +66,7 @@ def layout(workflow: compiler_pb2.CompiledWorkflow) -> tuple[list[GraphNode], li
         for target in targets.ids
         if source in nodes and target in nodes
     ]
-    upstream: dict[str, list[str]] = {node_id: [] for node_id in nodes}
-    for source, target in edges:
-        upstream[target].append(source)
-    column: dict[str, int] = {}
-
-    def depth(node_id: str, seen: frozenset[str]) -> int:
-        if node_id in column:
-            return column[node_id]
-        parents = [p for p in upstream[node_id] if p not in seen]
-        value = 1 + max((depth(p, seen | {node_id}) for p in parents), default=-1)
-        column[node_id] = value
-        return value
-
-    for node_id in nodes:
-        depth(node_id, frozenset())
+    column = _columns(nodes, edges)
     rows: dict[int, int] = {}
     placed: list[GraphNode] = []
     order = {node_id: index for index, node_id in enumerate(nodes)}
@@ -89,6 +76,33 @@ def layout(workflow: compiler_pb2.CompiledWorkflow) -> tuple[list[GraphNode], li
         node = nodes[node_id]
         placed.append(GraphNode(node_id, _label(node), _kind(node), column[node_id], row))
     return placed, edges
+
+
+def _columns(nodes: Mapping[str, object], edges: Sequence[tuple[str, str]]) -> dict[str, int]:
+    """Each node's column: the length of the longest path to it from a node without inputs (Kahn's order, so
+    graphs of any depth are laid out without recursion). Nodes on a cycle (compiled workflows have none) go
+    after everything else."""
+    downstream: dict[str, list[str]] = {node_id: [] for node_id in nodes}
+    waiting = dict.fromkeys(nodes, 0)
+    for source, target in edges:
+        downstream[source].append(target)
+        waiting[target] += 1
+    column = dict.fromkeys(nodes, 0)
+    ready = deque(node_id for node_id, count in waiting.items() if count == 0)
+    done: set[str] = set()
+    while ready:
+        node_id = ready.popleft()
+        done.add(node_id)
+        for target in downstream[node_id]:
+            column[target] = max(column[target], column[node_id] + 1)
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                ready.append(target)
+    last = max(column.values(), default=0)
+    for node_id in nodes:
+        if node_id not in done:
+            column[node_id] = last + 1
+    return column
 
 
 def _position(node: GraphNode) -> tuple[int, int]:
