@@ -43,7 +43,8 @@ class Site:
         self.done = launch(admin, "one", name="done", x=3)
         self.broken = launch(admin, "failing", name="broken", x=1)
         self.pair = launch(admin, "pair", name="paired", x=4)
-        for ident in (self.done, self.broken, self.pair):
+        self.dynamic = launch(admin, "dyn", name="dynamic", n=2)
+        for ident in (self.done, self.broken, self.pair, self.dynamic):
             wait(admin, ident)
 
     def page(self, path: str, status: int = 200, **params: Any) -> str:
@@ -308,3 +309,14 @@ def test_the_graph_lays_out_by_longest_path_at_any_depth() -> None:
     assert max(node.column for node in placed) == 2_002 and len(edges) == 2_002
     svg = graph_svg(_workflow(chain), {"n5": "RUNNING"}, "/x")
     assert svg.count('class="node-link"') == 2_003 and "phase-RUNNING" in svg
+
+
+def test_a_dynamic_nodes_panel_lists_the_nodes_it_ran(site: Site) -> None:
+    page = site.page(f"{BASE}/executions/dynamic")
+    node_id = re.search(r'data-node="(n\d+)"', page).group(1)
+    panel = site.page(f"{BASE}/executions/dynamic", node=node_id)
+    inside = re.findall(rf'href="{BASE}/executions/dynamic\?node=([^"#]+)#node"', panel)
+    assert len(inside) >= 2 and all(child.startswith(f"{node_id}-") for child in inside)
+    task = next(child for child in inside if not child.endswith(("start-node", "end-node")))
+    child = site.page(f"{BASE}/executions/dynamic", node=task)
+    assert "succeeded" in text_of(child) and "Attempt 0" in text_of(child)

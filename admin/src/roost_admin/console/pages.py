@@ -465,6 +465,18 @@ class Console:
             "ListTaskExecutions",
             task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_ident, limit=1000),
         ).task_executions
+        children = []
+        if (
+            node.metadata.is_parent_node
+        ):  # a sub-workflow, dynamic or array node: its own nodes, to drill into
+            children = list(
+                reader.call(
+                    "ListNodeExecutions",
+                    node_execution_pb2.NodeExecutionListRequest(
+                        workflow_execution_id=ident, unique_parent_id=node_id, limit=10_000
+                    ),
+                ).node_executions
+            )
         cache = ""
         if node.closure.HasField("task_node_metadata"):
             cache = _cache_name(node.closure.task_node_metadata.cache_status)
@@ -475,6 +487,7 @@ class Console:
             "inputs": _values(data.full_inputs),
             "outputs": _values(data.full_outputs),
             "attempts": attempts,
+            "children": children,
             "cache": cache,
             "missing": False,
         }
