@@ -4,6 +4,7 @@ import this module: the tests put this folder on the task processes' PYTHONPATH.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -24,7 +25,8 @@ def double(x: int) -> int:
 
 @task
 def explode(x: int) -> int:
-    """Always fails, naming x."""
+    """Always fails, naming x (after a line on stderr, which the console's log view shows)."""
+    print(f"about to fail on {x}", file=sys.stderr)
     raise ValueError(f"cannot take {x}")
 
 

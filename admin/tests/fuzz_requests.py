@@ -248,11 +248,36 @@ class HttpRequest:
 def http_requests(signed_urls: Sequence[str], base: str) -> st.SearchStrategy[HttpRequest]:
     """HTTP requests: random methods, paths, query strings, headers and bodies, some of them changes to real
     signed URLs (``signed_urls``, under ``base``)."""
+    import re
     from urllib.parse import parse_qsl, quote, urlsplit
+
+    from roost_admin.api.bindings import bindings
 
     real = [urlsplit(url) for url in signed_urls]
     texts = st.one_of(st.sampled_from(EDGE_STRINGS), st.text(max_size=24))
+    templates = [
+        *sorted({binding.template for binding in bindings()}),
+        "/api/v1/events/executions/{p}/{d}/{n}",
+        "/console/projects/{p}",
+        "/console/projects/{p}/{s}",
+        "/console/projects/{p}/domains/{d}/{s}",
+        "/console/projects/{p}/domains/{d}/executions/{n}",
+        "/console/projects/{p}/domains/{d}/executions/{n}/terminate",
+        "/console/projects/{p}/domains/{d}/executions/{n}/signals/{s}",
+        "/console/projects/{p}/domains/{d}/executions/{n}/nodes/{s}/attempts/{a}/logs/{l}",
+        "/console/projects/{p}/domains/{d}/{k}/{n}/version/{v}",
+        "/console/projects/{p}/domains/{d}/launch_plan/{n}/version/{v}/launch",
+    ]
+
+    def filled(template: str, parts: list[str]) -> str:
+        values = iter(parts)
+        return re.sub(r"\{[^}]+\}", lambda _: quote(next(values), safe=""), template)
+
+    served = st.tuples(st.sampled_from(templates), st.lists(texts, min_size=12, max_size=12)).map(
+        lambda pair: filled(*pair)
+    )
     paths = st.one_of(
+        served,
         st.sampled_from(
             ["/healthz", "/data/", "/data", "/", "/data/%00", "/data/a%2F..%2F..%2Fetc", "/nope"]
         ),

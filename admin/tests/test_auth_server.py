@@ -342,13 +342,25 @@ def test_auth_off_serves_no_auth_services_and_never_unauthenticated(
 
 
 def test_http_routes_need_a_token_unless_public(auth_app: AdminApp) -> None:
-    from roost_admin.auth.http_policy import is_public
+    from roost_admin.api.bindings import bindings
+    from roost_admin.auth.http_policy import is_public, policy_of
+    from roost_admin.auth.rules import RULES
     from roost_admin.http import build_http_app
 
-    for route in build_http_app(auth_app.services).routes:
-        path = getattr(route, "path", "")
-        assert is_public(path.replace("{path:path}", "x")), f"HTTP route {path} has no policy"
+    policies = set()
+    for route in build_http_app(auth_app.services, auth_app.auth).routes:
+        path = getattr(route, "path", "").replace("{path:path}", "x")
+        policy = policy_of(path)
+        assert policy is not None, f"HTTP route {path} has no policy"
+        assert is_public(path) == (policy in ("public", "signed"))
+        policies.add(policy)
+    assert policies == {"public", "signed", "authorized"}
+    # every API route serves an operation whose rule says which role it needs
+    assert all(binding.operation in RULES for binding in bindings())
     assert httpx.get(f"{auth_app.http_url}/healthz").status_code == 200
+    for path in ("/api/v1/openapi.json", "/api/v1/projects", "/api/v1/events/executions/p/d/x"):
+        refused = httpx.get(f"{auth_app.http_url}{path}")
+        assert refused.status_code == 401, path
     hidden = httpx.get(f"{auth_app.http_url}/anything")
     assert hidden.status_code == 401 and hidden.headers["www-authenticate"] == 'Bearer realm="roost"'
     assert (

@@ -249,7 +249,7 @@ class AdminApp:
 
         from roost_admin.http import build_http_app
 
-        asgi: ASGIApp = build_http_app(self.services)
+        asgi: ASGIApp = build_http_app(self.services, self.auth)
         if self.auth is not None:
             from roost_admin.auth.http_policy import guarded
 
@@ -259,6 +259,8 @@ class AdminApp:
             asgi,
             log_level="warning",
             lifespan="off",
+            # Open event streams (the API's, the console's) would hold a stop for as long as they last.
+            timeout_graceful_shutdown=1,
             ssl_certfile=tls.cert_file,
             ssl_keyfile=tls.key_file,
         )

@@ -1,6 +1,6 @@
-"""The admin's HTTP endpoint: ``/healthz``, and the signed upload and download URLs of the local blob store, over
-the admin's services (the status service's ping, the data proxy's check of a signed URL); this module handles
-only HTTP: statuses, streaming a body to disk.
+"""The admin's HTTP endpoint: ``/healthz``, the HTTP/JSON API and the console (their own packages), and the
+signed upload and download URLs of the local blob store, over the admin's services (the status service's ping,
+the data proxy's check of a signed URL); this module handles only HTTP: statuses, streaming a body to disk.
 
 A signed URL (made by ``FileStore.signed_url`` for the DataProxy) looks like
 ``{http_url}/data/{path}?method=PUT&expires=...&signature=...``. ``PUT`` stores the body at the path,
@@ -47,6 +47,7 @@ from roost_admin.errors import (
 from roost_core.storage.file import TEMP_PREFIX
 
 if TYPE_CHECKING:
+    from roost_admin.auth.gate import AuthGate
     from roost_admin.services import Services
 
 log = logging.getLogger(__name__)
@@ -77,8 +78,13 @@ _PATH_CONFLICTS = frozenset({errno.EEXIST, errno.ENOTDIR, errno.EISDIR})
 _NO_HARD_LINKS = frozenset({errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK})
 
 
-def build_http_app(services: Services) -> Starlette:
-    """The HTTP application ``roost start`` serves next to gRPC, over the admin's services."""
+def build_http_app(services: Services, gate: AuthGate | None = None) -> Starlette:
+    """The HTTP application ``roost start`` serves next to gRPC, over the admin's services: health, signed data
+    URLs, the HTTP/JSON API (:mod:`roost_admin.api`) and the console (:mod:`roost_admin.console`). ``gate``, when
+    auth is on, checks the role each API operation and console page needs."""
+    from roost_admin.api import api_routes
+    from roost_admin.console import console_routes
+
     context = services.context
 
     async def healthz(request: Request) -> Response:
@@ -112,6 +118,8 @@ def build_http_app(services: Services) -> Starlette:
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route(DATA_PATH + "/{path:path}", data, methods=["GET", "PUT"]),
+            *api_routes(services, gate),
+            *console_routes(services, gate),
         ]
     )
 

@@ -1,5 +1,9 @@
-"""The HTTP side of enforcement: every route of the admin's HTTP endpoint has a policy, and a request to a
-path without one needs a valid bearer token (``Authorization: Bearer ...``) or gets 401.
+"""The HTTP side of enforcement: every route of the admin's HTTP endpoint has a policy (:func:`policy_of`), and a
+request to a path that is not public needs a valid bearer token (``Authorization: Bearer ...``) or gets 401.
+
+The HTTP/JSON API under ``/api/v1/`` and the console under ``/console`` need a token, as flyteadmin's gateway
+does; the policy hands the token's principal to the route (:data:`PRINCIPAL`), which checks the role the
+operation's rule asks for (:meth:`roost_admin.auth.gate.AuthGate.authorize`), as the gRPC interceptor does.
 
 Public paths: ``/healthz``, the authorization server's endpoints (which authenticate their callers
 themselves), and the signed data URLs under ``/data/``, whose HMAC signature and expiry are the credential, as
@@ -29,9 +33,27 @@ SIGNED_PREFIXES = (DATA_PATH + "/",)
 """Paths whose URLs carry their own signature."""
 
 
+AUTHORIZED_PREFIXES = ("/api/v1/", "/console/")
+"""Paths served to a bearer token's principal, each route checking the role its operation needs."""
+PRINCIPAL = "roost.principal"
+"""The key of the ASGI scope under which the policy leaves the authenticated principal for the route."""
+
+
 def is_public(path: str) -> bool:
     """Whether ``path`` is served without a bearer token."""
     return path in PUBLIC_PATHS or path.startswith(SIGNED_PREFIXES)
+
+
+def policy_of(path: str) -> str | None:
+    """The policy of a route's path: ``public``, ``signed`` (the URL is the credential), ``authorized`` (a token,
+    then the operation's role), or None for a path that has none (and so needs a token and is not a route)."""
+    if path in PUBLIC_PATHS:
+        return "public"
+    if path.startswith(SIGNED_PREFIXES):
+        return "signed"
+    if path == "/console" or path.startswith(AUTHORIZED_PREFIXES):
+        return "authorized"
+    return None
 
 
 class HttpPolicy:
@@ -47,7 +69,7 @@ class HttpPolicy:
             return
         headers = [(key.decode("latin-1"), value.decode("latin-1")) for key, value in scope["headers"]]
         try:
-            self.gate.authenticate(headers)
+            scope[PRINCIPAL] = self.gate.authenticate(headers)
         except TokenError as exc:
             await _reply(send, 401, str(exc), {"www-authenticate": 'Bearer realm="roost"'})
             return

@@ -94,7 +94,7 @@ def code_of(exc: AdminError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
-def _details(exc: AdminError) -> list[tuple[str, str | bytes]]:
+def status_details(exc: AdminError) -> list[tuple[str, str | bytes]]:
     """Trailing metadata carrying what the error says beyond its message: flyteadmin's
     ``EventFailureReason.already_in_terminal_state``, which tells an event producer to stop sending events."""
     if not isinstance(exc, AlreadyInTerminalState):
@@ -181,7 +181,7 @@ def answer(context: grpc.ServicerContext, method: str, exc: BaseException) -> No
     trailing: list[tuple[str, str | bytes]] = [(REQUEST_ID_KEY, request_id())]
     if isinstance(exc, AdminError) and code in CLIENT_FAULTS:
         # Keys ending in -bin carry bytes (grpc-status-details-bin: a google.rpc.Status).
-        trailing.extend(_details(exc))
+        trailing.extend(status_details(exc))
     context.set_trailing_metadata(tuple(trailing))
     context.abort(code, message)
 

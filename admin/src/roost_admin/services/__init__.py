@@ -27,6 +27,7 @@ from roost_admin.services.registry import Registry
 from roost_admin.services.scheduler import Scheduler
 from roost_admin.services.signals import Signals
 from roost_admin.services.status import Status
+from roost_admin.services.watching import Watching
 
 __all__ = ["ServiceContext", "Services", "Wakeups"]
 
@@ -50,3 +51,4 @@ class Services:
         self.metrics = Metrics(context, self.executions, self.nodes, self.registry)
         self.notifier = Notifier(context)
         self.publisher = Publisher(context)
+        self.watching = Watching(context)

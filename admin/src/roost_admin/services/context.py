@@ -45,6 +45,39 @@ class Wakeups:
             listener()
 
 
+ExecutionKey = tuple[str, str, str]
+"""(project, domain, name) of a workflow execution."""
+
+
+class Recorded:
+    """Tells whoever listens in this process (the HTTP API's live streams) which executions just had events
+    recorded, after the transaction that recorded them committed."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[frozenset[ExecutionKey]], None]] = []
+        self._lock = threading.Lock()
+
+    def listen(self, listener: Callable[[frozenset[ExecutionKey]], None]) -> None:
+        """Call ``listener`` with the executions of every later announcement."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def forget(self, listener: Callable[[frozenset[ExecutionKey]], None]) -> None:
+        """Stop calling ``listener``."""
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def announce(self, executions: frozenset[ExecutionKey]) -> None:
+        """Events of ``executions`` were recorded (nothing is announced for an empty set)."""
+        if not executions:
+            return
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(executions)
+
+
 @dataclass(frozen=True)
 class ServiceContext:
     """The parts services use, explicit and immutable (see the module docstring)."""
@@ -56,6 +89,8 @@ class ServiceContext:
     blobs: BlobCache = field(default_factory=BlobCache)
     """Immutable blobs (registered entities, execution specs) recently read or written."""
     wakeups: Wakeups = field(default_factory=Wakeups)
+    recorded: Recorded = field(default_factory=Recorded)
+    """Which executions just had events recorded (or their phase changed by a request)."""
     clock: Callable[[], datetime.datetime] = utcnow
     """Now, as a timezone-aware UTC datetime (what the database columns hold)."""
     notifiers: AdminPlugins = field(default_factory=AdminPlugins)

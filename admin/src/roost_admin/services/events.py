@@ -42,6 +42,7 @@ from roost_admin.errors import (
 )
 from roost_admin.services import concurrency, notifications, publishing, validation
 from roost_admin.services.base import Service
+from roost_admin.services.context import ExecutionKey
 from roost_admin.services.rows import (
     TERMINAL_NODE,
     TERMINAL_TASK,
@@ -122,6 +123,10 @@ class EventLedger:
         """Executions whose terminal phase was recorded (their notifications are due)."""
         self.recorded: list[tuple[models.Execution, Any]] = []
         """Every event recorded, with its execution (they are published)."""
+
+    def executions(self) -> frozenset[ExecutionKey]:
+        """(project, domain, name) of every execution an event was recorded for."""
+        return frozenset((row.project, row.domain, row.name) for row, _ in self.recorded)
 
     # workflow events
 
@@ -451,8 +456,10 @@ class Events(Service):
             publishing.enqueue(self.ctx, session, ledger.recorded)
             if concurrency.release(session, ledger.ended):
                 ledger.woke = True
+            touched = ledger.executions()
         if ledger.woke:
             self.ctx.wakeups.announce()
+        self.ctx.recorded.announce(touched)
 
     def create_workflow_event(
         self, request: admin_event_pb2.WorkflowExecutionEventRequest
@@ -494,8 +501,10 @@ class Events(Service):
             publishing.enqueue(self.ctx, session, ledger.recorded)
             if concurrency.release(session, ledger.ended):
                 ledger.woke = True
+            touched = ledger.executions()
         if ledger.woke:
             self.ctx.wakeups.announce()
+        self.ctx.recorded.announce(touched)
 
 
 def _record_engine_event(

@@ -15,7 +15,7 @@ from roost_admin.db import models
 from roost_admin.errors import AlreadyExists, InvalidArgument, NotFound
 from roost_admin.services import validation
 from roost_admin.services.base import Service
-from roost_admin.services.listing import Field, Listing, parse_int, parse_time
+from roost_admin.services.listing import MAX_LIMIT, Field, Listing, parse_int, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,13 @@ class Projects(Service):
             return project_message(row, self.ctx.settings.domains)
 
     def list_projects(self, request: project_pb2.ProjectListRequest) -> project_pb2.Projects:
-        """Projects, archived ones only when a filter asks (flyteadmin's default)."""
+        """Projects, archived ones only when a filter asks (flyteadmin's default). Without a limit, as many as a
+        page holds: flyteadmin lists every project then, and clients (flyteconsole, a bare HTTP GET) rely on it."""
+        if not request.limit:
+            unlimited = project_pb2.ProjectListRequest()
+            unlimited.CopyFrom(request)
+            unlimited.limit = MAX_LIMIT
+            request = unlimited
         query = select(models.Project)
         if not request.filters:
             query = query.where(models.Project.state != project_pb2.Project.ARCHIVED)
