@@ -48,8 +48,7 @@ from flyteidl.core import literals_pb2, tasks_pb2
 from google.protobuf import duration_pb2, json_format
 from google.protobuf.message import Message
 
-from roost_core.engine import EngineConfig
-from roost_core.engine import NodePhase
+from roost_core.engine import EngineConfig, NodePhase
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskContext, TaskHandler, TaskPhase, Transition
 from roost_core.testing.driver import WAIT_SECONDS
