@@ -175,6 +175,8 @@ def types(session: nox.Session) -> None:
         "types-cachetools",
         "types-requests",
         "uv",
+        # the conformance suite and the test fixtures packages ship are pytest plugins
+        "pytest>=8",
     )
     light = [name for name in PACKAGES if name not in HEAVY]
     session.install(*[arg for name in light for arg in ("-e", f"./{PACKAGES[name][0]}")])

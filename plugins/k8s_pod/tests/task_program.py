@@ -4,7 +4,7 @@
 
 ``double`` writes o0 = 2 * x (``gate FILE`` too, once FILE exists); ``add`` writes sum = a + b; ``env NAME...`` writes each variable's value;
 ``error`` writes error.pb and exits 0 (as flytekit does); ``fail`` prints lines and exits 3; ``sleep``
-sleeps until killed; ``nothing`` exits 0.
+sleeps until killed; ``nap SECONDS`` sleeps that long, then doubles; ``nothing`` exits 0.
 """
 
 from __future__ import annotations
@@ -71,6 +71,10 @@ def main() -> int:
     elif mode == "gate":
         while not os.path.exists(rest[0]):
             time.sleep(0.05)
+        x = inputs.literals["x"].scalar.primitive.integer
+        write(output_prefix, "outputs.pb", literals_pb2.LiteralMap(literals={"o0": integer(2 * x)}))
+    elif mode == "nap":
+        time.sleep(float(rest[0]))
         x = inputs.literals["x"].scalar.primitive.integer
         write(output_prefix, "outputs.pb", literals_pb2.LiteralMap(literals={"o0": integer(2 * x)}))
     elif mode == "sleep":

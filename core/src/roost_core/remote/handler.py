@@ -276,8 +276,11 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
                 state=state.to_mapping(),
             )
         if not cached.fetched:
+            # after a restart: the phase the engine last saw, never an earlier one
+            phase, version = state.reported
             return Transition(
-                TaskPhase.QUEUED,
+                max(TaskPhase.QUEUED, TaskPhase(phase)) if phase else TaskPhase.QUEUED,
+                version=version,
                 state=state.to_mapping(),
                 reason=f"waiting for the first status of remote job {self.plugin.job_label(meta)}",
                 wake_after=runtime.config.resync_interval,
@@ -312,6 +315,8 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
                 state=state.to_mapping(),
             )
         state = dataclasses.replace(state, system_failures=0)
+        if not transition.phase.is_terminal:
+            state = dataclasses.replace(state, reported=(int(transition.phase), transition.version))
         if transition.phase.is_terminal:
             runtime.cache.untrack(key)
             error = transition.error

@@ -37,15 +37,21 @@ class RemoteJobState:
     """The quota units this attempt holds."""
     system_failures: int = 0
     """Consecutive failures of ``create`` or ``status``; reset by a success."""
+    reported: tuple[int, int] = (0, 0)
+    """The last unfinished task phase and version ``status`` gave: what the attempt reports again while a
+    new status cache (after a restart) has not fetched the job yet, so that its phase never goes back."""
 
     def to_mapping(self) -> dict[str, Any]:
         """The form stored as ``Transition.state``."""
-        return {
+        data: dict[str, Any] = {
             "phase": self.phase.value,
             "meta": dict(self.meta) if self.meta is not None else None,
             "quota": dict(self.quota),
             "system_failures": self.system_failures,
         }
+        if self.reported != (0, 0):
+            data["reported"] = list(self.reported)
+        return data
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> RemoteJobState:
@@ -69,7 +75,14 @@ class RemoteJobState:
         failures = data.get("system_failures", 0)
         if type(failures) is not int or failures < 0:
             raise CorruptStateError(f"system_failures must be a whole number, got {failures!r}")
-        return cls(phase, meta, dict(quota), failures)
+        reported = data.get("reported", [0, 0])
+        if (
+            not isinstance(reported, list | tuple)
+            or len(reported) != 2
+            or not all(type(n) is int and n >= 0 for n in reported)
+        ):
+            raise CorruptStateError(f"reported must be a task phase and a version, got {reported!r}")
+        return cls(phase, meta, dict(quota), failures, (reported[0], reported[1]))
 
 
 def json_copy(meta: Any) -> dict[str, Any]:
