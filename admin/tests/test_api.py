@@ -474,6 +474,18 @@ def test_a_bare_get_of_projects_lists_them_as_flyteadmin_does(world: World) -> N
     assert PROJECT in ids and response.json()["token"] == ""
 
 
+def test_head_answers_as_get_without_a_body(world: World) -> None:
+    get = world.http.get("/api/v1/projects")
+    head = world.http.head("/api/v1/projects")
+    assert (head.status_code, head.headers["content-type"]) == (200, get.headers["content-type"])
+    assert head.content == b""
+    missing = world.http.head(f"/api/v1/active_launch_plans/{PROJECT}/{DOMAIN}/no-such-plan")
+    assert (
+        missing.status_code
+        == world.http.get(f"/api/v1/active_launch_plans/{PROJECT}/{DOMAIN}/no-such-plan").status_code
+    )
+
+
 def test_pages_carry_the_grpc_tokens(world: World) -> None:
     path = f"/api/v1/executions/{PROJECT}/{DOMAIN}"
     first = world.http.get(

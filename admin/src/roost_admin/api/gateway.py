@@ -147,12 +147,14 @@ class Gateway:
         calls = {verb: operation_of(self.services, binding) for verb, binding in verbs.items()}
 
         async def endpoint(request: Request) -> Response:
-            binding = verbs[request.method]
+            # Starlette answers HEAD wherever GET is routed; HEAD is GET without the body, as HTTP says.
+            verb = "GET" if request.method == "HEAD" else request.method
+            binding = verbs[verb]
             request_id = request_id_from(list(request.headers.items()))
             body = await request.body() if binding.body else b""
             principal: Principal | None = request.scope.get(PRINCIPAL)
             return await run_in_threadpool(
-                self._serve, binding, calls[request.method], request, body, principal, request_id
+                self._serve, binding, calls[verb], request, body, principal, request_id
             )
 
         return endpoint
