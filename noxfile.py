@@ -1,7 +1,7 @@
 """Test, lint, type-check and benchmark sessions: one session per package, each in its own virtualenv.
 
 nox                  # every package's tests, the examples, lint and types (what CI runs)
-nox -s core          # one package's tests; arguments after -- go to pytest
+nox -s core          # one package's tests; arguments after -- go to pytest (paths replace the folder)
 nox -s bench -- core # benchmarks of one package
 """
 
@@ -58,9 +58,16 @@ def _install(session: nox.Session, name: str, extras: str = "test", *also: str) 
     session.install(*local, "-e", f"./{folder}[{extras}]" if extras else f"./{folder}", *extra)
 
 
+def _pytest(session: nox.Session, folder: str, *options: str) -> None:
+    """pytest over ``folder``, or over the paths given after ``--`` when there are any (``nox -s core --
+    core/tests/test_x.py -x`` runs that file only)."""
+    paths = [arg for arg in session.posargs if not arg.startswith("-") and Path(arg.split("::")[0]).exists()]
+    session.run("pytest", *([] if paths else [folder]), *options, *session.posargs)
+
+
 def _tests(session: nox.Session, name: str, extras: str = "test", *also: str) -> None:
     _install(session, name, extras, *also)
-    session.run("pytest", f"{PACKAGES[name][0]}/tests", *session.posargs)
+    _pytest(session, f"{PACKAGES[name][0]}/tests")
 
 
 @nox.session(python=PYTHON)
@@ -79,7 +86,7 @@ def sdk(session: nox.Session) -> None:
     virtualenv on first run)."""
     _install(session, "sdk")
     session.install("--no-deps", "-e", f"./{SAMPLE_PLUGIN}")
-    session.run("pytest", "sdk/tests", *session.posargs)
+    _pytest(session, "sdk/tests")
 
 
 @nox.session(python=PYTHON)
@@ -129,7 +136,7 @@ def admin(session: nox.Session) -> None:
     """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432, on three pytest-xdist
     workers (most of a test's time is spent waiting on servers and task processes; `-- -n 0` runs them in one)."""
     _install(session, "admin")
-    session.run("pytest", "admin/tests", "-n", "3", *session.posargs)
+    _pytest(session, "admin/tests", "-n", "3")
 
 
 @nox.session(python=PYTHON)
@@ -137,7 +144,7 @@ def examples(session: nox.Session) -> None:
     """Every example under examples/, and every runnable example of the porting guide, run with `roost run`."""
     _install(session, "sdk", extras="dataframes,pydantic")
     session.install("pytest>=8", "pytest-timeout>=2.3")
-    session.run("pytest", "tests/examples", *session.posargs)
+    _pytest(session, "tests/examples")
 
 
 @nox.session(python=PYTHON)
@@ -150,8 +157,10 @@ def e2e(session: nox.Session) -> None:
     # The light plugins' SDK sides, so that `roost register examples/` loads their examples (their own sessions
     # run them); Spark's and Ray's examples need pyspark and ray, so the tests register with --skip-errors.
     session.install("-e", "./plugins/presto", "-e", "./plugins/webapi", "-e", "./plugins/mpi")
-    session.install("pytest>=8", "pytest-timeout>=2.3", "pyyaml", "uv")
-    session.run("pytest", "tests/e2e", *session.posargs)
+    session.install("pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.6", "pyyaml", "uv")
+    # Two workers, a test module each at a time: most of a test's time is spent waiting on servers and task
+    # processes (a schedule's next minute, flytekit's imports), so two modules overlap well even on two cores.
+    _pytest(session, "tests/e2e", "-n", "2", "--dist", "loadfile")
 
 
 @nox.session(python=PYTHON)

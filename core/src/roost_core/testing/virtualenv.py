@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import subprocess
 import sys
@@ -28,26 +29,34 @@ def requirements_key(requirements: Sequence[str]) -> str:
 def cached_virtualenv(folder: Path, requirements: Sequence[str]) -> Path:
     """The folder of a virtualenv under ``folder`` holding ``requirements``, built on first use.
 
-    A marker written after the install says the build finished, so an interrupted build is redone.
+    A marker written after the install says the build finished, so an interrupted build is redone. A lock
+    on the folder makes concurrent test processes (pytest-xdist workers) wait for one build instead of racing.
     """
     venv = folder / "venv"
     done = folder / _DONE
-    if not done.exists():
-        import uv
-
-        uv_bin = uv.find_uv_bin()
-        python = str(venv / "bin" / "python")
-        for command in (
-            [uv_bin, "venv", "--quiet", "--clear", "--python", sys.executable, str(venv)],
-            [uv_bin, "pip", "install", "--quiet", "--python", python, *requirements],
-        ):
-            run = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
-            if run.returncode != 0:
-                raise VirtualenvBuildError(
-                    f"building the virtualenv {venv} failed: {' '.join(command)}\n{run.stdout}\n{run.stderr}"
-                )
-        done.write_text("\n".join(requirements))
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            _build(venv, requirements)
+            done.write_text("\n".join(requirements))
     return venv
+
+
+def _build(venv: Path, requirements: Sequence[str]) -> None:
+    import uv
+
+    uv_bin = uv.find_uv_bin()
+    python = str(venv / "bin" / "python")
+    for command in (
+        [uv_bin, "venv", "--quiet", "--clear", "--python", sys.executable, str(venv)],
+        [uv_bin, "pip", "install", "--quiet", "--python", python, *requirements],
+    ):
+        run = subprocess.run(command, capture_output=True, text=True, timeout=BUILD_TIMEOUT, check=False)
+        if run.returncode != 0:
+            raise VirtualenvBuildError(
+                f"building the virtualenv {venv} failed: {' '.join(command)}\n{run.stdout}\n{run.stderr}"
+            )
 
 
 def kept_folder(pytestconfig: object, mktemp: Callable[[str], Path], name: str) -> Path:
