@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from runtime_processes import foreign_runtime_sessions
 
+from roost_core.testing.driver import wait_until
 from roost_core.testing.virtualenv import (
     VirtualenvBuildError,
     cached_virtualenv,
@@ -41,7 +43,9 @@ def flytekit_image(flytekit_venv: Path) -> str:
 
 @pytest.fixture(autouse=True, scope="session")
 def no_runtime_left() -> Iterator[None]:
-    """Every local Ray runtime the tests started is gone when they end."""
+    """Every local Ray runtime the tests started, or a `roost start` or `roost run` they started did, is gone
+    when they end."""
+    before = foreign_runtime_sessions()
     yield
     from roost_ray import driver
 
@@ -49,3 +53,9 @@ def no_runtime_left() -> Iterator[None]:
     left = {session: session_processes(session) for session in started_sessions()}
     left = {session: pids for session, pids in left.items() if pids}
     assert not left, f"processes of local Ray runtimes were left running (session: pids): {left}"
+    # Other processes' pools stop their runtimes as those processes end, which may take a moment.
+    wait_until(
+        lambda: not foreign_runtime_sessions() - before,
+        "the Ray runtimes of roost processes the tests started to end",
+        timeout=30,
+    )

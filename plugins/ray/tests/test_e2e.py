@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from runtime_processes import foreign_runtime_sessions
 
 from roost_admin.testing.server import RoostServer, run_roost, start_roost
 from roost_core.testing.driver import wait_until
-from roost_ray.runtime import started_sessions
 
 HERE = Path(__file__).parent
 EXAMPLES = HERE.parents[2] / "examples"
@@ -59,24 +59,9 @@ def server(
     started.stop(timeout=60)
 
 
-def _foreign_runtime_sessions() -> set[int]:
-    """Sessions of live local Ray runtimes (their folders' prefix) that this process did not start."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes()
-                session = os.getsid(int(entry.name))
-            except (OSError, ProcessLookupError):
-                continue
-            if b"roost-ray-" in command and session not in started_sessions():
-                found.add(session)
-    return found
-
-
 def test_the_runtimes_of_roost_start_end_with_it(tmp_path: Path) -> None:
     """A runtime kept for reuse (idle_timeout) by an engine worker of `roost start` stops when the server does."""
-    before = _foreign_runtime_sessions()
+    before = foreign_runtime_sessions()
     handlers = {"ray-local": {"idle_timeout": 600, "work_dir": str(tmp_path / "attempts")}}
     started = start_roost(
         tmp_path / "server", {"engine": {"handlers": handlers}}, drop_env=("ROOST_", "RAY_")
@@ -85,11 +70,11 @@ def test_the_runtimes_of_roost_start_end_with_it(tmp_path: Path) -> None:
         env = started.client_env(tmp_path / "client")
         run = _roost(env, "run", "--remote", "--wait", "-o", "json", EXAMPLE, "wf", "--n", "10")
         assert run.returncode == 0, _explain(started, run)
-        kept = _foreign_runtime_sessions() - before
+        kept = foreign_runtime_sessions() - before
         assert kept, "the runtime was not kept for reuse"
     finally:
         assert started.stop(timeout=60) is not None
-    wait_until(lambda: not (_foreign_runtime_sessions() & kept), "the runtimes to end", timeout=30)
+    wait_until(lambda: not (foreign_runtime_sessions() & kept), "the runtimes to end", timeout=30)
 
 
 def _explain(server: RoostServer, run: subprocess.CompletedProcess[str]) -> str:

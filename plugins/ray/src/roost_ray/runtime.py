@@ -301,6 +301,9 @@ class RuntimePool:
         self.idle_timeout = idle_timeout
         self.start_timeout = start_timeout
         self._runtimes: dict[str, RayRuntime] = {}
+        # Runtimes another thread (the idle reaper) is stopping: close() stops them too, so a process that ends
+        # while a reaper is between SIGTERM and SIGKILL does not leave a Ray head running.
+        self._stopping: list[RayRuntime] = []
         self._lock = threading.Lock()
         self._closed = False
         self._reaper: threading.Timer | None = None
@@ -358,12 +361,12 @@ class RuntimePool:
                 if stop_if_alone or not self.reuse or runtime.error is not None or self.idle_timeout <= 0:
                     del self._runtimes[key]
                     stop.append(runtime)
+                    self._stopping.append(runtime)
                 else:
                     runtime.idle_since = time.monotonic()
                     if not math.isinf(self.idle_timeout):
                         self._schedule_reaper()
-        for runtime in stop:
-            runtime.stop()
+        self._stop(stop)
 
     def runtimes(self) -> list[RayRuntime]:
         """The runtimes alive or starting."""
@@ -374,7 +377,7 @@ class RuntimePool:
         """Stop every runtime."""
         with self._lock:
             self._closed = True
-            runtimes = list(self._runtimes.values())
+            runtimes = [*self._runtimes.values(), *self._stopping]
             self._runtimes.clear()
             if self._reaper is not None:
                 self._reaper.cancel()
@@ -397,10 +400,20 @@ class RuntimePool:
                 if runtime.idle_since is not None and now - runtime.idle_since >= self.idle_timeout:
                     del self._runtimes[key]
                     stop.append(runtime)
+                    self._stopping.append(runtime)
             if any(r.idle_since is not None for r in self._runtimes.values()):
                 self._schedule_reaper()
-        for runtime in stop:
-            runtime.stop()
+        self._stop(stop)
+
+    def _stop(self, runtimes: list[RayRuntime]) -> None:
+        """Stop ``runtimes``, moved from ``_runtimes`` to ``_stopping`` (in one hold of the lock, so that
+        :meth:`close` always sees them)."""
+        try:
+            for runtime in runtimes:
+                runtime.stop()
+        finally:
+            with self._lock:
+                self._stopping = [r for r in self._stopping if all(r is not s for s in runtimes)]
 
 
 def _when_set(event: threading.Event, call: Callable[[], None]) -> None:
