@@ -7,12 +7,14 @@ fails leaves nothing half-written.
 from __future__ import annotations
 
 import datetime
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -50,7 +52,55 @@ def make_engine(url: str, **options: Any) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **options)
+    engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800, **options)
+    _ping_after_idling(engine)
+    return engine
+
+
+PING_AFTER_IDLE = 10.0
+"""Seconds a pooled PostgreSQL connection may sit idle before it is pinged on its next checkout. A ping on
+every checkout (``pool_pre_ping``) costs a round trip per transaction; a connection in steady use is known to
+be alive, and one the server dropped while busy fails its statement and is replaced, as SQLAlchemy does."""
+
+_IDLE_SINCE = "roost_idle_since"
+
+
+def _ping_after_idling(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _taken(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_IDLE_SINCE, None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            ping(dbapi_connection)
+        except Exception as exc:  # whatever the driver raises for a dead connection
+            # The pool discards this connection and checks out another (SQLAlchemy's disconnect protocol).
+            raise DisconnectionError(
+                f"a pooled connection idle for {time.monotonic() - since:.0f}s is gone"
+            ) from exc
+
+
+def ping(dbapi_connection: Any) -> None:
+    """One round trip on a driver connection, leaving it outside a transaction."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT 1")
+    finally:
+        cursor.close()
+    dbapi_connection.rollback()
+
+
+def violates_unique(exc: IntegrityError, table: str, *columns: str) -> bool:
+    """Whether ``exc`` is the violation of ``table``'s unique constraint over ``columns`` (named by ``NAMING``
+    on PostgreSQL; SQLite names the columns)."""
+    text = str(exc.orig)
+    constraint = f'"uq_{table}_{"_".join(columns)}"'
+    sqlite = "UNIQUE constraint failed: " + ", ".join(f"{table}.{column}" for column in columns)
+    return constraint in text or sqlite in text
 
 
 class Database:

@@ -148,6 +148,8 @@ class Execution(Base):
         # scan above read every execution of the project and domain before it fills a page.
         Index(None, "project", "domain", "phase", "created_at"),
         Index(None, "parent_node_execution_id"),
+        # Lists filtered by launch plan (a schedule's runs, the console's launch-plan page), newest first.
+        Index(None, "launch_plan_id", "created_at"),
         # The engine workers' claim queries: due executions, expired leases, and a worker's own claims.
         Index(None, "wake_at"),
         Index(None, "lease_until"),

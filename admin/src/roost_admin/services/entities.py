@@ -53,6 +53,8 @@ from roost_admin.services import concurrency, validation
 from roost_core.storage import BlobNotFoundError, StorageError
 
 if TYPE_CHECKING:
+    from sqlalchemy.sql.base import ExecutableOption
+
     from roost_admin.config import Settings
     from roost_admin.services.context import ServiceContext
 
@@ -187,11 +189,15 @@ def entity_id(
     return checked
 
 
-def find_row(session: Session, kind: EntityKind, identifier: identifier_pb2.Identifier) -> Any:
-    """The row of a registered version, or None."""
+def find_row(
+    session: Session, kind: EntityKind, identifier: identifier_pb2.Identifier, *options: ExecutableOption
+) -> Any:
+    """The row of a registered version, or None; ``options`` load related rows in the same query."""
     model = kind.model
     return session.scalars(
-        select(model).where(
+        select(model)
+        .options(*options)
+        .where(
             model.project == identifier.project,
             model.domain == identifier.domain,
             model.name == identifier.name,
@@ -200,9 +206,11 @@ def find_row(session: Session, kind: EntityKind, identifier: identifier_pb2.Iden
     ).one_or_none()
 
 
-def get_row(session: Session, kind: EntityKind, identifier: identifier_pb2.Identifier) -> Any:
+def get_row(
+    session: Session, kind: EntityKind, identifier: identifier_pb2.Identifier, *options: ExecutableOption
+) -> Any:
     """The row of a registered version; NOT_FOUND naming it otherwise."""
-    row = find_row(session, kind, identifier)
+    row = find_row(session, kind, identifier, *options)
     if row is None:
         raise NotFound(f"{kind.noun} '{entity_text(identifier)}' is not registered")
     return row

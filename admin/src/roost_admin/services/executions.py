@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from roost_admin.db import models
-from roost_admin.errors import InvalidArgument
+from roost_admin.errors import AlreadyExists, InvalidArgument
 from roost_admin.services import launching, validation, views
 from roost_admin.services.base import Service
 from roost_admin.services.listing import (
@@ -250,7 +250,7 @@ class Executions(Service):
                     inputs=request.inputs,
                     parent_execution=request.parent,
                 )
-        except IntegrityError:
+        except (AlreadyExists, IntegrityError):
             log.debug("child execution %s was created concurrently", key)
         self.ctx.wakeups.announce()
         return key

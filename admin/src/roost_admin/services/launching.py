@@ -30,18 +30,18 @@ from flyteidl.core import (
     workflow_pb2,
 )
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
 
 from roost_admin import blobs
 from roost_admin.db import models
-from roost_admin.db.base import utcnow
-from roost_admin.errors import AdminError, AlreadyExists, AlreadyInTerminalState, InvalidArgument, Unavailable
+from roost_admin.db.base import utcnow, violates_unique
+from roost_admin.errors import AlreadyExists, AlreadyInTerminalState, InvalidArgument, Unavailable
 from roost_admin.services import concurrency, entities, resolution, validation
 from roost_admin.services.rows import (
     SINGLE_TASK_PREFIX,
     TERMINAL_WORKFLOW,
     execution_key,
-    find_execution,
     key_text,
     workflow_phase_name,
 )
@@ -106,11 +106,10 @@ def _resolve_target(ctx: ServiceContext, session: Session, reference: identifier
         kind = identifier_pb2.ResourceType.Name(reference.resource_type)
         raise InvalidArgument(f"spec.launch_plan must name a LAUNCH_PLAN or a TASK, not {kind}")
     ident = entities.entity_id(reference, entities.LAUNCH_PLAN, settings, "spec.launch_plan")
-    row = entities.get_row(session, entities.LAUNCH_PLAN, ident)
+    # The workflow row comes in the same query (its foreign key guarantees there is one).
+    row = entities.get_row(session, entities.LAUNCH_PLAN, ident, joinedload(models.LaunchPlan.workflow))
     plan = entities.launch_plan_message(ctx, row)
-    workflow_row = session.get(models.Workflow, row.workflow_id)
-    if workflow_row is None:
-        raise AdminError(f"launch plan '{entities.entity_text(ident)}' points to a workflow row that is gone")
+    workflow_row = row.workflow
     workflow = entities.workflow_message(ctx, workflow_row)
     return _Target(
         what=f"launch plan '{entities.entity_text(ident)}'",
@@ -296,8 +295,6 @@ def create_execution(
         ctx.channels(),
         ctx.notifiers.registrations(),
     )
-    if find_execution(session, project, domain, name) is not None:
-        raise AlreadyExists(f"execution {key} already exists")
     target = _resolve_target(ctx, session, spec.launch_plan)
     merged = _merge_inputs(target, inputs)
     held_limit = (
@@ -337,7 +334,14 @@ def create_execution(
         held_limit=held_limit,
     )
     session.add(row)
-    session.flush()
+    try:
+        # A taken name is found by the insert itself (no SELECT first): the unique constraint decides, even
+        # between two admins racing for the same name, and nothing is written to storage before it has.
+        session.flush()
+    except IntegrityError as exc:
+        if violates_unique(exc, "executions", "project", "domain", "name"):
+            raise AlreadyExists(f"execution {key} already exists") from None
+        raise
     raw_prefix = stored_spec.raw_output_data_config.output_location_prefix
     raw = (
         storage.join(raw_prefix, name)

@@ -40,12 +40,12 @@ class SessionStateStore:
         self._execution = execution
 
     def save(self, state: ExecutionState) -> None:
-        """Insert or replace the execution's state row in the session."""
+        """Add the execution's first state row to the session (a new execution has none yet)."""
         if state.key != f"{self._execution.project}/{self._execution.domain}/{self._execution.name}":
             raise StateStoreError(
                 f"this store only saves execution {self._execution.name!r}, not {state.key!r}"
             )
-        self._session.merge(
+        self._session.add(
             models.ExecutionState(execution_id=self._execution.id, data=state.to_dict(), saved_at=utcnow())
         )
 

@@ -1,0 +1,189 @@
+"""How many SQL statements an RPC costs, counted on the admin's engine (SQLite and PostgreSQL): CreateExecution
+and a list filtered by launch plan make no needless round trips, the list is served by an index, and a pooled
+PostgreSQL connection the server dropped is replaced without a ping on every checkout."""
+
+from __future__ import annotations
+
+import datetime
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import grpc
+import pytest
+import sqlalchemy
+from conftest import fresh_database
+from execution_support import DOMAIN, PROJECT, launch, running_admin
+from flyteidl.admin import common_pb2
+from sqlalchemy import event
+
+from roost_admin.app import AdminApp
+from roost_admin.db import base, models
+
+Sent = dict[int, list[tuple[str, Any]]]
+
+
+@contextmanager
+def statements(app: AdminApp) -> Iterator[Sent]:
+    """The statements (with their parameters) each thread sent to the database while the block ran."""
+    seen: Sent = {}
+    lock = threading.Lock()
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        with lock:
+            seen.setdefault(threading.get_ident(), []).append((" ".join(statement.split()), parameters))
+
+    engine = app.db.engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def of_the_call(seen: Sent, marker: str) -> list[tuple[str, Any]]:
+    """The statements of the thread that served the call: the one that sent ``marker``."""
+    (found,) = [sent for sent in seen.values() if any(marker in statement for statement, _ in sent)]
+    return found
+
+
+@pytest.fixture
+def pings(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every ping of a pooled connection (the driver connections pinged)."""
+    pinged: list[object] = []
+    real = base.ping
+
+    def counted(connection: Any) -> None:
+        pinged.append(connection)
+        real(connection)
+
+    monkeypatch.setattr(base, "ping", counted)
+    return pinged
+
+
+def test_create_execution_costs_five_statements_and_no_ping(tmp_path, database_url, pings) -> None:
+    with running_admin(tmp_path, database_url, workers=0) as (app, admin, _):
+        launch(admin, "one", x=1)
+        with statements(app) as seen:
+            launch(admin, "one", x=2)
+    sent = [
+        statement.split(" (")[0].split(" WHERE")[0]
+        for statement, _ in of_the_call(seen, "INSERT INTO executions")
+    ]
+    # The project (exists, active), the launch plan with its workflow (one join), the matchable attributes
+    # that apply, the execution, its first state. A taken name is the insert's unique violation, not a SELECT.
+    assert len(sent) == 5, sent
+    assert sent[0].startswith("SELECT projects.") and "FROM projects" in sent[0]
+    assert "FROM launch_plans LEFT OUTER JOIN workflows" in sent[1]
+    assert "FROM matchable_attributes" in sent[2]
+    assert sent[3:] == ["INSERT INTO executions", "INSERT INTO execution_states"]
+    assert pings == [], "a connection in steady use is not pinged"
+
+
+def test_a_taken_name_is_refused_and_the_original_is_untouched(tmp_path, database_url) -> None:
+    with running_admin(tmp_path, database_url, workers=0) as (app, admin, _):
+        first = launch(admin, "one", name="taken", x=1)
+        spec_before = app.services.executions.get_execution(_get(first)).spec
+        with pytest.raises(grpc.RpcError) as refused:
+            launch(admin, "one", name="taken", x=2)
+        assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert refused.value.details() == f"execution {PROJECT}/{DOMAIN}/taken already exists"
+        data = app.services.executions.get_execution_data(_data(first))
+        assert data.full_inputs.literals["x"].scalar.primitive.integer == 1, "the original's inputs were kept"
+        assert app.services.executions.get_execution(_get(first)).spec == spec_before
+
+
+def _get(ident: Any) -> Any:
+    from flyteidl.admin import execution_pb2
+
+    return execution_pb2.WorkflowExecutionGetRequest(id=ident)
+
+
+def _data(ident: Any) -> Any:
+    from flyteidl.admin import execution_pb2
+
+    return execution_pb2.WorkflowExecutionGetDataRequest(id=ident)
+
+
+def test_a_dropped_postgres_connection_is_replaced_after_idling(tmp_path, monkeypatch, pings) -> None:
+    monkeypatch.setattr(base, "PING_AFTER_IDLE", 0.0)
+    with (
+        fresh_database("postgres", tmp_path) as url,
+        running_admin(tmp_path, url, workers=0) as (_, admin, _s),
+    ):
+        launch(admin, "one", x=1)
+        server = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        with server.connect() as connection:
+            ended = connection.execute(
+                sqlalchemy.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        server.dispose()
+        assert ended >= 1, "the admin's pooled connections were ended"
+        assert launch(admin, "one", x=2).name, "the next call is served on a fresh connection"
+        assert pings, "the idle connection was pinged, found dead and replaced"
+
+
+LAUNCH_PLANS = 400
+PER_PLAN = 12
+
+
+def test_a_list_filtered_by_launch_plan_uses_the_index(tmp_path, database_url) -> None:
+    with running_admin(tmp_path, database_url, workers=0) as (app, admin, _):
+        launch(admin, "one", x=1)
+        _many_executions(app)
+        request = common_pb2.ResourceListRequest(
+            id=common_pb2.NamedEntityIdentifier(project=PROJECT, domain=DOMAIN),
+            limit=10,
+            filters="eq(launch_plan.name,plan-7)",
+            sort_by=common_pb2.Sort(key="created_at", direction=common_pb2.Sort.DESCENDING),
+        )
+        with statements(app) as seen:
+            listed = admin.ListExecutions(request)
+        assert len(listed.executions) == 10 and listed.token == "10"
+        query = [(s, p) for s, p in of_the_call(seen, "FROM executions") if "FROM executions" in s]
+        assert len(query) == 1, "one query for the page (its rows' details come without one per row)"
+        plan = _explain(app, *query[0])
+        assert "ix_executions_launch_plan_id_created_at" in plan, plan
+
+
+def _many_executions(app: AdminApp) -> None:
+    """``LAUNCH_PLANS`` launch plans (copies of a registered one) with ``PER_PLAN`` executions each, analysed."""
+    engine = app.db.engine
+    plans, executions = models.LaunchPlan.__table__, models.Execution.__table__
+    with engine.begin() as connection:
+        plan = dict(connection.execute(sqlalchemy.select(plans)).mappings().first() or {})
+        row = dict(connection.execute(sqlalchemy.select(executions)).mappings().first() or {})
+        plan.pop("id"), row.pop("id")
+        connection.execute(
+            plans.insert(), [{**plan, "name": f"plan-{n}", "version": "v"} for n in range(LAUNCH_PLANS)]
+        )
+        named = dict(connection.execute(sqlalchemy.select(plans.c.name, plans.c.id)).all())
+        ids = [named[f"plan-{n}"] for n in range(LAUNCH_PLANS)]
+        start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+        connection.execute(
+            executions.insert(),
+            [
+                {
+                    **row,
+                    "name": f"e{n}-{i}",
+                    "launch_plan_id": plan_id,
+                    "created_at": start + datetime.timedelta(seconds=n * PER_PLAN + i),
+                }
+                for n, plan_id in enumerate(ids)
+                for i in range(PER_PLAN)
+            ],
+        )
+        connection.execute(sqlalchemy.text("ANALYZE"))
+
+
+def _explain(app: AdminApp, statement: str, parameters: Any) -> str:
+    """The plan the database makes for ``statement`` with ``parameters``."""
+    sqlite = app.db.is_sqlite
+    with app.db.engine.connect() as connection:
+        cursor = connection.connection.cursor()
+        cursor.execute(("EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN ") + statement, parameters)
+        return "\n".join(str(line) for line in cursor.fetchall())
