@@ -12,6 +12,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -84,6 +85,28 @@ def running_admin(
         yield app
     finally:
         app.stop()
+
+
+@contextmanager
+def bench_admin(db_url: str = "") -> Iterator[tuple[AdminApp, admin_pb2_grpc.AdminServiceStub]]:
+    """An admin without engine workers on ``db_url`` (empty: SQLite), its data in a throw-away folder, and an
+    AdminService client of it: the start-up every admin benchmark shares."""
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        running_admin(Path(folder), db_url) as app,
+        admin_stub(app) as stub,
+    ):
+        yield app, stub
+
+
+def on_each_database(run: Callable[[str, str], R], skipped: R) -> list[R]:
+    """``run(label, db_url)`` on a fresh SQLite database, then on a fresh PostgreSQL database of
+    :data:`POSTGRES` (``skipped`` in its place when the server is not reachable)."""
+    with tempfile.TemporaryDirectory() as folder:
+        results = [run("SQLite", f"sqlite:///{folder}/roost.db")]
+    with postgres_database() as url:
+        results.append(skipped if url is None else run("PostgreSQL", url))
+    return results
 
 
 def channel(app: AdminApp) -> grpc.Channel:

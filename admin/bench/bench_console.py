@@ -13,21 +13,18 @@ Printed, never asserted.
 
 from __future__ import annotations
 
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 from _bench_support import (
     DOMAIN,
     PROJECT,
-    admin_stub,
+    bench_admin,
     ms,
     p50,
     percentile,
     postgres_database,
     print_table,
-    running_admin,
 )
 from bench_api import seed
 from flyteidl.admin import common_pb2
@@ -51,12 +48,7 @@ def main() -> None:
         if url is None:
             print("skipped: no PostgreSQL server at 127.0.0.1:5432")
             return
-        with (
-            tempfile.TemporaryDirectory() as folder,
-            running_admin(Path(folder), url) as app,
-            admin_stub(app) as stub,
-            httpx.Client(base_url=app.http_url, timeout=60) as http,
-        ):
+        with bench_admin(url) as (app, stub), httpx.Client(base_url=app.http_url, timeout=60) as http:
             seeded = seed(app, stub)
             base = f"/console/projects/{PROJECT}/domains/{DOMAIN}/executions"
 

@@ -3,19 +3,15 @@ and on the PostgreSQL server at 127.0.0.1:5432 (when reachable). Printed, never 
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from _bench_support import (
     DOMAIN,
     PROJECT,
-    admin_stub,
+    bench_admin,
     ms,
+    on_each_database,
     p50,
     percentile,
-    postgres_database,
     print_table,
-    running_admin,
     timed,
 )
 from flyteidl.admin import common_pb2, task_pb2, workflow_pb2
@@ -87,14 +83,14 @@ def chain(name: str, task_ids: list[identifier_pb2.Identifier]) -> workflow_pb2.
     )
 
 
-def run(label: str, database_url: str, folder: Path) -> list[tuple[str, str, str, str]]:
+def run(label: str, database_url: str) -> list[tuple[str, str, str, str]]:
     """Time each registry call on one database; a table row per call."""
     rows = []
 
     def report(what: str, seconds: list[float]) -> None:
         rows.append((f"{label}: {what}", str(len(seconds)), ms(p50(seconds)), ms(percentile(seconds, 0.99))))
 
-    with running_admin(folder, database_url) as app, admin_stub(app) as admin:
+    with bench_admin(database_url) as (_, admin):
         tasks = [task(f"bench.t{i}") for i in range(TASKS)]
         report("CreateTask", timed(admin.CreateTask, tasks))
         report("CreateTask, identical again", timed(admin.CreateTask, tasks[:50]))
@@ -110,13 +106,8 @@ def run(label: str, database_url: str, folder: Path) -> list[tuple[str, str, str
 
 def main() -> None:
     """Both databases, one table."""
-    with tempfile.TemporaryDirectory() as temp:
-        rows = run("SQLite", f"sqlite:///{temp}/roost.db", Path(temp) / "sqlite")
-    with postgres_database() as url, tempfile.TemporaryDirectory() as temp:
-        if url is None:
-            rows.append(("PostgreSQL: skipped (no server at 127.0.0.1:5432)", "", "", ""))
-        else:
-            rows += run("PostgreSQL", url, Path(temp))
+    skipped = [("PostgreSQL: skipped (no server at 127.0.0.1:5432)", "", "", "")]
+    rows = [row for rows in on_each_database(run, skipped) for row in rows]
     print_table("Registry latency over gRPC (one client, file store)", ["call", "n", "p50", "p99"], rows)
 
 

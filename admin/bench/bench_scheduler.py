@@ -6,23 +6,20 @@ never asserted; about a minute and a half per database (most of it waiting for t
 from __future__ import annotations
 
 import datetime
-import tempfile
 import time
-from pathlib import Path
 
 from _bench_flows import one
 from _bench_support import (
     DOMAIN,
     PROJECT,
     VERSION,
-    admin_stub,
+    bench_admin,
     ms,
+    on_each_database,
     p50,
     percentile,
-    postgres_database,
     print_table,
     register,
-    running_admin,
 )
 from flyteidl.admin import common_pb2, launch_plan_pb2
 from flyteidl.core import identifier_pb2
@@ -41,9 +38,11 @@ TEMPLATE = LaunchPlan.get_or_create(
 )
 
 
-def run(label: str, url: str, folder: Path, schedulers: int) -> tuple[str, ...]:
-    """Register and activate the schedules, wait for their common minute, measure each one's lag."""
-    with running_admin(folder, url) as app, admin_stub(app) as admin:
+def run(label: str, url: str) -> tuple[str, ...]:
+    """Register and activate the schedules, wait for their common minute, measure each one's lag: with the
+    scheduler of `roost start` alone on SQLite, and with a second scheduler sharing the work on PostgreSQL."""
+    schedulers = 1 if url.startswith("sqlite") else 2
+    with bench_admin(url) as (app, admin):
         register(admin, [TEMPLATE])
         plan = admin.GetLaunchPlan(
             common_pb2.ObjectGetRequest(
@@ -110,14 +109,8 @@ def _wait(services: Services, target: datetime.datetime, names: list[str]) -> li
 
 def main() -> None:
     """Both databases, one table."""
-    rows = []
-    with tempfile.TemporaryDirectory() as temp:
-        rows.append(run("SQLite", f"sqlite:///{temp}/roost.db", Path(temp) / "sqlite", 1))
-    with postgres_database() as url, tempfile.TemporaryDirectory() as temp:
-        if url is None:
-            rows.append(("PostgreSQL: skipped (no server at 127.0.0.1:5432)", "", "", "", ""))
-        else:
-            rows.append(run("PostgreSQL", url, Path(temp), 2))
+    skipped: tuple[str, ...] = ("PostgreSQL: skipped (no server at 127.0.0.1:5432)", "", "", "", "")
+    rows = on_each_database(run, skipped)
     print_table(
         f"Scheduler lag: {SCHEDULES} schedules due at one minute (scheduled time -> execution created)",
         ["setup", "n", "p50", "p99", "max"],
