@@ -143,7 +143,8 @@ def examples(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
     """End-to-end tests: `roost start` in a subprocess, driven by the `roost` CLI and by a real flytekit (whose
-    own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3."""
+    own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3; and
+    that docs/plugin-reference.md is what docs/gen_plugin_reference.py writes (it imports core, sdk, k8s_pod)."""
     session.install(
         "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
     )
