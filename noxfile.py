@@ -167,7 +167,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
-    """mypy, strict, over every package's sources."""
+    """mypy, strict, over every package's sources; and tests/typing: mypy must flag plugin modules whose hooks
+    or handler methods break the typed contracts (needs core, sdk and k8s_pod installed, as here)."""
     session.install(
         "mypy>=1.13",
         "types-protobuf",
@@ -189,6 +190,8 @@ def types(session: nox.Session) -> None:
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})
     # The sample plugin type-checks against roost.extend, the surface plugin authors use.
     session.run("mypy", "-p", "roost_sample_plugin", env={"MYPYPATH": f"sdk/src:{SAMPLE_PLUGIN}/src"})
+    # mypy flags plugins that break the typed contracts (hook protocols, handler bases): small cases.
+    session.run("pytest", "tests/typing", "-q", "-p", "no:cacheprovider")
 
 
 @nox.session(python=PYTHON)
