@@ -143,8 +143,10 @@ def examples(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
     """End-to-end tests: `roost start` in a subprocess, driven by the `roost` CLI and by a real flytekit (whose
-    own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3; and
-    that docs/plugin-reference.md is what docs/gen_plugin_reference.py writes (it imports core, sdk, k8s_pod)."""
+    own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3;
+    that docs/plugin-reference.md is what docs/gen_plugin_reference.py writes (it imports core, sdk, k8s_pod);
+    and that `roost plugin new` packages of every kind pass their own tests: they are pip-installed (uv) into one
+    virtualenv of their own beside the local core, sdk and admin, built once per session (about 45 s)."""
     session.install(
         "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
     )
