@@ -79,4 +79,23 @@ def test_an_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
 def test_an_unknown_kind_lists_the_kinds(tmp_path: Path) -> None:
     code, output = new(tmp_path, "x", "--kind", "nope")
     assert code != 0
-    assert "Invalid value for '--kind': 'nope' is not 'in-process'" in output
+    assert "Invalid value for '--kind': 'nope' is not one of 'in-process', 'remote-job'" in output
+
+
+def test_a_remote_job_plugin_gets_its_jobs_settings_and_a_service_stand_in(tmp_path: Path) -> None:
+    code, output = new(tmp_path, "rates", "--kind", "remote-job")
+    assert code == 0, output
+    package = tmp_path / "roost-rates" / "src" / "roost_rates"
+    assert sorted(p.name for p in package.rglob("*.py")) == [
+        "__init__.py",
+        "__init__.py",
+        "engine.py",
+        "jobs.py",
+        "sdk.py",
+        "service.py",
+        "settings.py",
+        "task.py",
+    ]
+    assert "class RatesJobs(RemoteJobPlugin[JobStatus]):" in (package / "jobs.py").read_text()
+    assert 'URL_ENV = "ROOST_RATES_URL"' in (package / "settings.py").read_text()
+    assert 'settings="roost_rates.settings:RatesSettings"' in (package / "engine.py").read_text()

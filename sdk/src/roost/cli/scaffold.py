@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-KINDS = ("in-process",)
+KINDS = ("in-process", "remote-job")
 """The kinds of plugin ``roost plugin new`` writes, each a folder of templates."""
 
 
@@ -33,9 +33,11 @@ def check_name(name: str) -> None:
 
 
 def variables(name: str) -> dict[str, str]:
-    """What the templates refer to: ``$name``, ``$Name``, ``$package``, ``$distribution``, ``$task_type``."""
+    """What the templates refer to: ``$name``, ``$Name``, ``$NAME``, ``$package``, ``$distribution``,
+    ``$task_type``."""
     return {
         "name": name,
+        "NAME": name.upper(),
         "Name": "".join(part.capitalize() for part in name.split("_")),
         "package": f"roost_{name}",
         "distribution": f"roost-{name.replace('_', '-')}",
