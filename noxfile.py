@@ -150,7 +150,10 @@ def examples(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def e2e(session: nox.Session) -> None:
     """End-to-end tests: `roost start` in a subprocess, driven by the `roost` CLI and by a real flytekit (whose
-    own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3."""
+    own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3;
+    that docs/plugin-reference.md is what docs/gen_plugin_reference.py writes (it imports core, sdk, k8s_pod);
+    and that `roost plugin new` packages of every kind pass their own tests: they are pip-installed (uv) into one
+    virtualenv of their own beside the local core, sdk and admin, built once per session (about 60 s for both kinds)."""
     session.install(
         "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
     )
@@ -175,7 +178,8 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def types(session: nox.Session) -> None:
-    """mypy, strict, over every package's sources."""
+    """mypy, strict, over every package's sources; and tests/typing: mypy must flag plugin modules whose hooks
+    or handler methods break the typed contracts (needs core, sdk and k8s_pod installed, as here)."""
     session.install(
         "mypy>=1.13",
         "types-protobuf",
@@ -197,6 +201,8 @@ def types(session: nox.Session) -> None:
         session.run("mypy", f"{folder}/src", env={"MYPYPATH": f"{folder}/src"})
     # The sample plugin type-checks against roost.extend, the surface plugin authors use.
     session.run("mypy", "-p", "roost_sample_plugin", env={"MYPYPATH": f"sdk/src:{SAMPLE_PLUGIN}/src"})
+    # mypy flags plugins that break the typed contracts (hook protocols, handler bases): small cases.
+    session.run("pytest", "tests/typing", "-q", "-p", "no:cacheprovider")
 
 
 @nox.session(python=PYTHON)

@@ -369,3 +369,65 @@ def test_the_plugin_surface_exports_what_it_documents_lazily():
     assert out.strip() == "[]"
     with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
         roost_core.extend.Nope  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    ("source", "error"),
+    [
+        (
+            "from roost_core import hookimpl\n\n@hookimpl\ndef roost_task_handlers(register, extra):\n    pass\n",
+            "'extra'",
+        ),
+        (
+            "from roost_core import hookimpl\n\n@hookimpl\ndef roost_task_handlers(register: int) -> None:\n"
+            "    pass\n",
+            "plugin 'broken': hook implementation does not match its specification: hook 'roost_task_handlers': "
+            "parameter 'register' is annotated int, the specification says RegisterHandler",
+        ),
+        (
+            "from roost_core import hookimpl\n\n@hookimpl\ndef roost_task_handlers(register) -> str:\n"
+            "    return ''\n",
+            "hook 'roost_task_handlers': the return is annotated str, the specification says None",
+        ),
+        (
+            "from __future__ import annotations\nfrom typing import TYPE_CHECKING\nfrom roost_core import hookimpl\n"
+            "if TYPE_CHECKING:\n    from roost_core.plugins.hookspecs import RegisterSink\n\n"
+            "@hookimpl\ndef roost_task_handlers(register: RegisterSink) -> None:\n    pass\n",
+            "parameter 'register' is annotated RegisterSink, the specification says RegisterHandler",
+        ),
+    ],
+)
+def test_a_hook_implementation_that_differs_from_its_specification_is_named_and_left_out(
+    tmp_path, monkeypatch, source, error
+):
+    installed(tmp_path, monkeypatch, "broken", source)
+    plugins = EnginePlugins()
+    assert plugins.handlers().for_task_type("python-task").name == "local-process"
+    [failure] = plugins.failures
+    assert failure.name == "broken"
+    assert "roost_task_handlers" in failure.problem
+    assert error in failure.problem
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        "register: RegisterHandler) -> None",
+        "register: 'hookspecs.RegisterHandler') -> None",
+        "register)",
+    ],
+)
+def test_a_hook_implementation_annotated_like_its_specification_or_not_at_all_loads(
+    tmp_path, monkeypatch, annotations
+):
+    source = (
+        "from __future__ import annotations\nfrom typing import TYPE_CHECKING\nfrom roost_core import hookimpl\n"
+        "if TYPE_CHECKING:\n    from roost_core.plugins import hookspecs\n"
+        "    from roost_core.plugins.hookspecs import RegisterHandler\n\n"
+        f"@hookimpl\ndef roost_task_handlers({annotations}:\n"
+        "    register('x', object, task_types=['x-type'], default=True)\n"
+    )
+    installed(tmp_path, monkeypatch, "fine", source)
+    plugins = EnginePlugins()
+    assert plugins.failures == []
+    assert [r.name for r in plugins.handler_registrations() if r.plugin == "fine"] == ["x"]

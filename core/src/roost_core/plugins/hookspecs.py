@@ -12,6 +12,14 @@ a ``register`` callable; call it once per thing the plugin provides::
 
 Roost's own handlers, sinks and stores are registered through these same hooks. A function named like a
 hook but misspelled fails loading that plugin with an error naming it; the other plugins keep working.
+
+For mypy to check a plugin's hook signatures, assign its module to the protocol of each hook it implements
+(in a test or any type-checked module; nothing happens at run time)::
+
+    import roost_mine.engine
+    from roost_core.plugins.hookspecs import TaskHandlersPlugin
+
+    plugin: TaskHandlersPlugin = roost_mine.engine  # mypy names a wrong or misspelled hook here
 """
 
 from __future__ import annotations
@@ -93,3 +101,25 @@ def roost_event_sinks(register: RegisterSink) -> None:
 @hookspec
 def roost_blob_stores(register: RegisterStore) -> None:
     """Register blob store factories by the URI scheme they serve."""
+
+
+class TaskHandlersPlugin(Protocol):
+    """An engine plugin implementing :func:`roost_task_handlers`, for type checkers (see the module's
+    docstring)."""
+
+    def roost_task_handlers(self, register: RegisterHandler) -> None:
+        """See :func:`roost_task_handlers`."""
+
+
+class EventSinksPlugin(Protocol):
+    """An engine plugin implementing :func:`roost_event_sinks`, for type checkers."""
+
+    def roost_event_sinks(self, register: RegisterSink) -> None:
+        """See :func:`roost_event_sinks`."""
+
+
+class BlobStoresPlugin(Protocol):
+    """An engine plugin implementing :func:`roost_blob_stores`, for type checkers."""
+
+    def roost_blob_stores(self, register: RegisterStore) -> None:
+        """See :func:`roost_blob_stores`."""

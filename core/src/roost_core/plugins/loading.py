@@ -4,16 +4,22 @@ The engine's plugin manager (``roost.engine``) and the SDK's (``roost.sdk``, ``r
 entry points through :func:`load_entry_points`.
 
 A plugin fails to load when its module raises on import (a missing dependency, a bug), when pluggy refuses
-it (a hook implementation whose arguments do not match the specification), or when it implements a hook that
-does not exist (usually a misspelling). Each failure is logged once, as a warning naming the plugin, its
+it (a hook implementation with an argument the specification does not have), when an annotation of a hook
+implementation differs from the specification's (see :func:`check_annotations`), or when it implements a hook
+that does not exist (usually a misspelling). Each failure is logged once, as a warning naming the plugin, its
 distribution and the error, and kept for ``roost plugins``; everything else keeps working.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
+import inspect
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pluggy
 
@@ -74,6 +80,7 @@ def load_entry_points(manager: pluggy.PluginManager, group: str) -> LoadedPlugin
             continue
         try:
             manager.check_pending()
+            check_annotations(manager, entry_point.name)
         except pluggy.PluginValidationError as exc:
             manager.unregister(name=entry_point.name)
             problems.append(_left_out(group, entry_point.name, distribution, exc))
@@ -96,3 +103,83 @@ def _left_out(group: str, name: str, distribution: str, exc: BaseException) -> P
 def raised_in_hook(hook: str, exc: BaseException) -> str:
     """The problem of a plugin that loaded but raised in ``hook``: what it registered there is left out."""
     return f"raised in {hook} and its registrations are left out: {describe_error(exc)}"
+
+
+_MISSING = object()
+
+
+def check_annotations(manager: pluggy.PluginManager, plugin_name: str) -> None:
+    """Raise :class:`pluggy.PluginValidationError` when a hook implementation of ``plugin_name`` annotates a
+    parameter or its return differently from the hook's specification.
+
+    pluggy checks only parameter names (pluggy#191); here, where both sides give an annotation for the same
+    parameter (or the return) and both resolve, they must be equal. An annotation that does not resolve (a
+    name only imported under ``TYPE_CHECKING``) is compared by its text, without module prefixes.
+    """
+    plugin = manager.get_plugin(plugin_name)
+    if plugin is None:
+        return
+    differences: list[str] = []
+    for caller in manager.get_hookcallers(plugin) or []:
+        spec = caller.spec
+        if spec is None:
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            differences.extend(
+                f"hook {caller.name!r}: {d}" for d in _differences(spec.function, impl.function)
+            )
+    if differences:
+        raise pluggy.PluginValidationError(
+            plugin,
+            f"plugin {plugin_name!r}: hook implementation does not match its specification: "
+            + "; ".join(differences),
+        )
+
+
+def _differences(spec: Callable[..., object], impl: Callable[..., object]) -> list[str]:
+    spec_hints, impl_hints = _hints(spec), _hints(impl)
+    impl_parameters = inspect.signature(impl).parameters
+    found: list[str] = []
+    for name in [*inspect.signature(spec).parameters, "return"]:
+        if name != "return" and name not in impl_parameters:
+            continue  # pluggy lets an implementation take fewer arguments than its specification
+        want, got = spec_hints.get(name, _MISSING), impl_hints.get(name, _MISSING)
+        if want is _MISSING or got is _MISSING or _same(want, got):
+            continue
+        where = "the return" if name == "return" else f"parameter {name!r}"
+        found.append(f"{where} is annotated {_show(got)}, the specification says {_show(want)}")
+    return found
+
+
+def _hints(function: Callable[..., object]) -> dict[str, Any]:
+    """A function's annotations, each resolved in the function's module where it can be, else kept as text."""
+    namespace = getattr(function, "__globals__", {})
+    hints: dict[str, Any] = {}
+    for name, annotation in dict(getattr(function, "__annotations__", {})).items():
+        hints[name] = annotation
+        if isinstance(annotation, str):
+            # what typing.get_type_hints does; a name only imported for type checkers stays text
+            with contextlib.suppress(Exception):
+                hints[name] = eval(annotation, dict(namespace))
+    return hints
+
+
+def _same(want: object, got: object) -> bool:
+    if isinstance(want, str) or isinstance(got, str):
+        return _text(want) == _text(got)
+    return want == got
+
+
+def _text(annotation: object) -> str:
+    """An annotation's text without module prefixes (``hookspecs.RegisterHandler`` -> ``RegisterHandler``)."""
+    return re.sub(r"\b(?:\w+\.)+(\w)", r"\1", _show(annotation).replace(" ", ""))
+
+
+def _show(annotation: object) -> str:
+    if isinstance(annotation, str):
+        return annotation
+    if isinstance(annotation, type):
+        return annotation.__qualname__
+    return repr(annotation).replace("typing.", "")

@@ -10,6 +10,7 @@ import click
 from roost.cli.auth import login, logout
 from roost.cli.remote import COMMANDS as REMOTE_COMMANDS
 from roost.cli.run import RunGroup
+from roost.cli.scaffold import plugin
 
 
 class RoostGroup(click.Group):
@@ -35,7 +36,7 @@ def main() -> None:
 
 
 main.add_command(RunGroup(name="run", help=RunGroup.__doc__))
-for _command in (*REMOTE_COMMANDS, login, logout):
+for _command in (*REMOTE_COMMANDS, login, logout, plugin):
     main.add_command(_command)
 
 

@@ -6,6 +6,14 @@ Roost's own types, data frame kinds, task kinds and commands register through th
 that fails to import, or implements a hook that does not exist (a misspelling), is left out with a warning
 naming it, its distribution and the error; the rest keeps working. Loading the SDK side never imports an
 engine-side module. ``roost.extend`` exports these names as the stable surface for plugin authors.
+
+For mypy to check a plugin's hook signatures, assign its module to the protocol of each hook it implements
+(in a test or any type-checked module; nothing happens at run time)::
+
+    import roost_mine.sdk
+    from roost.plugins.hookspecs import TaskTypesPlugin
+
+    plugin: TaskTypesPlugin = roost_mine.sdk  # mypy names a wrong or misspelled hook here
 """
 
 from __future__ import annotations
@@ -101,3 +109,45 @@ def roost_image_builders(register: RegisterImageBuilder) -> None:
 @hookspec
 def roost_cli_commands(register: RegisterCommand) -> None:
     """Register extra ``roost`` CLI commands."""
+
+
+class TaskTypesPlugin(Protocol):
+    """An SDK plugin implementing :func:`roost_task_types`, for type checkers (see the module's docstring)."""
+
+    def roost_task_types(self, register: RegisterTaskType) -> None:
+        """See :func:`roost_task_types`."""
+
+
+class TypeTransformersPlugin(Protocol):
+    """An SDK plugin implementing :func:`roost_type_transformers`, for type checkers (see the module's docstring)."""
+
+    def roost_type_transformers(self, register: RegisterTransformer) -> None:
+        """See :func:`roost_type_transformers`."""
+
+
+class StructuredDatasetHandlersPlugin(Protocol):
+    """An SDK plugin implementing :func:`roost_structured_dataset_handlers`, for type checkers (see the module's docstring)."""
+
+    def roost_structured_dataset_handlers(self, register: RegisterDatasetHandler) -> None:
+        """See :func:`roost_structured_dataset_handlers`."""
+
+
+class ContextAttributesPlugin(Protocol):
+    """An SDK plugin implementing :func:`roost_context_attributes`, for type checkers (see the module's docstring)."""
+
+    def roost_context_attributes(self, register: RegisterContextAttribute) -> None:
+        """See :func:`roost_context_attributes`."""
+
+
+class ImageBuildersPlugin(Protocol):
+    """An SDK plugin implementing :func:`roost_image_builders`, for type checkers (see the module's docstring)."""
+
+    def roost_image_builders(self, register: RegisterImageBuilder) -> None:
+        """See :func:`roost_image_builders`."""
+
+
+class CliCommandsPlugin(Protocol):
+    """An SDK plugin implementing :func:`roost_cli_commands`, for type checkers (see the module's docstring)."""
+
+    def roost_cli_commands(self, register: RegisterCommand) -> None:
+        """See :func:`roost_cli_commands`."""
