@@ -415,13 +415,14 @@ def test_a_hook_implementation_that_differs_from_its_specification_is_named_and_
         "register: RegisterHandler) -> None",
         "register: 'hookspecs.RegisterHandler') -> None",
         "register)",
+        "register: Any) -> Any",
     ],
 )
 def test_a_hook_implementation_annotated_like_its_specification_or_not_at_all_loads(
     tmp_path, monkeypatch, annotations
 ):
     source = (
-        "from __future__ import annotations\nfrom typing import TYPE_CHECKING\nfrom roost_core import hookimpl\n"
+        "from __future__ import annotations\nfrom typing import TYPE_CHECKING, Any\nfrom roost_core import hookimpl\n"
         "if TYPE_CHECKING:\n    from roost_core.plugins import hookspecs\n"
         "    from roost_core.plugins.hookspecs import RegisterHandler\n\n"
         f"@hookimpl\ndef roost_task_handlers({annotations}:\n"

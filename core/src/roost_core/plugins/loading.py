@@ -167,6 +167,8 @@ def _hints(function: Callable[..., object]) -> dict[str, Any]:
 
 
 def _same(want: object, got: object) -> bool:
+    if got is Any or got == "Any":
+        return True  # an implementation may opt out of checking, as mypy lets it
     if isinstance(want, str) or isinstance(got, str):
         return _text(want) == _text(got)
     return want == got
