@@ -34,10 +34,7 @@ class TestTrinoHandlerConformance(HandlerConformance):
         server = coordinator
         return dataclasses.replace(
             presto_subject(server),
-            exemptions={
-                "handle_is_idempotent": "open: with every call repeated, this check sometimes waits past its "
-                "hang guard on the Trino test server (seen in the full session); to be investigated",
-            },
+            exemptions={},
             example=Example(
                 folder=EXAMPLES,
                 file="trino_trips.py",
