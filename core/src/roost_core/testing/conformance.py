@@ -440,6 +440,12 @@ class HandlerConformance:
                         f"{plugin.handler}: handle() is not idempotent: called twice with the same state in "
                         f"round {call}, it returned {_describe(first)}, then {_describe(again)}"
                     )
+                if first.phase.is_terminal and again.phase is not first.phase:
+                    raise ConformanceError(
+                        f"{plugin.handler}: handle() is not idempotent: called twice with the same state in "
+                        f"round {call}, it ended the task ({_describe(first)}), then said {_describe(again)}; "
+                        f"a repeated final call must end the same way (keep what ended it until finalize())"
+                    )
                 behind = phase_regressions([saved, again]) if saved is not None else []
                 if behind:
                     raise ConformanceError(
