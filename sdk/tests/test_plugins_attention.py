@@ -27,7 +27,9 @@ def troubled_distribution(site: Path) -> None:
         "twin_a = roost_twin_a_sdk\n"
         "twin_b = roost_twin_b_sdk\n"
         "idle = roost_idle_sdk\n"
-        "lonely = roost_lonely\n"
+        "lonely = roost_lonely\n\n"
+        "[roost.conformance]\n"
+        "twin_a = roost_twin_a_conformance\n"
     )
     for side in ("twin_a_sdk", "twin_b_sdk", "idle_sdk", "idle_engine"):
         (site / f"roost_{side}.py").write_text('"""Registers nothing."""\n')
@@ -38,6 +40,7 @@ def troubled_distribution(site: Path) -> None:
     )
     (site / "roost_twin_a.py").write_text(handler.format(name="twin-a", task_type="twin"))
     (site / "roost_twin_b.py").write_text(handler.format(name="twin-b", task_type="twin"))
+    (site / "roost_twin_a_conformance.py").write_text(BROKEN_SUBJECT)
     (site / "roost_solo.py").write_text(handler.format(name="solo", task_type="solo-job"))
     (site / "roost_lonely.py").write_text(
         "from roost.extend import hookimpl\nfrom roost_sample_plugin import AuditedTask\n\n"
@@ -45,6 +48,40 @@ def troubled_distribution(site: Path) -> None:
         "class LonelyTask(AuditedTask):\n    task_type = 'lonely-job'\n\n"
         "@hookimpl\ndef roost_task_types(register):\n    register(Lonely, LonelyTask)\n"
     )
+
+
+BROKEN_SUBJECT = """
+import pytest
+from roost_core.handler import TaskHandler, Transition
+from roost_core.plugins.hookspecs import hookimpl
+from roost_core.testing.conformance import CHECKS, HandlerConformance, PluginUnderTest, TaskCase
+from roost_core.testing.tasks import task_template
+
+
+class AbortRaises(TaskHandler):
+    def handle(self, ctx):
+        return Transition.success()
+
+    def abort(self, ctx):
+        raise KeyError("job")
+
+
+class Plugin:
+    @hookimpl
+    def roost_task_handlers(self, register):
+        register("twin-a", AbortRaises, task_types=["twin"])
+
+
+class TestTwinA(HandlerConformance):
+    @pytest.fixture
+    def plugin(self):
+        return PluginUnderTest(
+            plugins=[Plugin()],
+            handler="twin-a",
+            succeeds=TaskCase(task_template("twin")),
+            exemptions={check: "only abort is looked at here" for check in CHECKS if check != "abort_before_handle"},
+        )
+"""
 
 
 def roost(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -119,3 +156,24 @@ def test_roost_plugins_check_says_what_to_add_when_no_subject_is_declared(tmp_pa
         missing.stderr
     )
     assert "sample" in missing.stderr
+
+
+def test_roost_plugins_check_fails_with_the_suites_message_for_a_broken_plugin(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    troubled_distribution(site)
+    result = roost(site, "plugins", "check", "twin_a")
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = [[cell.strip() for cell in line.strip("│").split("│")] for line in result.stdout.splitlines()]
+    failed = [row for row in rows if len(row) == 4 and row[2] == "failed"]
+    assert failed == [
+        [
+            "TestTwinA",
+            "abort_and_finalize_are_safe_before_the_first_handle",
+            "failed",
+            "roost_core.testing.conformance.ConformanceError: twin-a: abort() before the first handle() raised "
+            "KeyError: 'job'; with nothing started it must do nothing",
+        ]
+    ], result.stdout
+    skipped = [row for row in rows if len(row) == 4 and row[2] == "skipped"]
+    assert len(skipped) == 14 and all(row[3].endswith("only abort is looked at here") for row in skipped)
+    assert "0 passed, 1 failed, 14 skipped" in result.stdout

@@ -203,7 +203,17 @@ def run_checks(name: str, pytest_args: Sequence[str] = ()) -> list[CheckResult]:
     module = conformance_subject(name)
     collector = _Collector()
     code = pytest.main(
-        ["--pyargs", module, "-qq", "-p", "no:cacheprovider", "--disable-warnings", "-rN", *pytest_args],
+        [
+            "--pyargs",
+            module,
+            "-qq",
+            "-p",
+            "no:cacheprovider",
+            "--disable-warnings",
+            "-rN",
+            "--tb=no",
+            *pytest_args,
+        ],
         plugins=[collector],
     )
     if not collector.results:
