@@ -29,6 +29,7 @@ from roost_core.remote import (
     RemoteJobPlugin,
     UserError,
 )
+from roost_core.remote.naming import attempt_job_id
 from roost_core.storage import Storage
 from roost_core.testing.harness import FakeClock
 
@@ -87,6 +88,29 @@ def test_happy_path_creates_watches_and_writes_outputs(
     # handle never fetched inline: every get ran on the cache's worker threads.
     assert plugin.get_threads
     assert all(name.startswith("roost-remote-fake-query-") for name in plugin.get_threads)
+
+
+def test_a_repeated_final_round_ends_the_same_way_until_finalize(
+    make_handler: MakeHandler, service: FakeQueryService, storage: Storage
+) -> None:
+    # The engine may call handle again with the state from before the final round (its save failed, a
+    # crash): the job's final status is kept, so the repeat does not wait for a status fetched anew.
+    handler = make_handler()
+    event = threading.Event()
+    ctx = make_ctx(storage, notify=event.set)
+    step(handler, ctx)
+    assert woken(event)
+    service.set_state("q-1", "SUCCEEDED", rows=42)
+    assert woken(event)
+    before = dict(ctx.state)
+    first = handler.handle(ctx)
+    again = handler.handle(ctx)
+    assert ctx.state == before
+    assert (first.phase, again.phase) == (TaskPhase.SUCCESS, TaskPhase.SUCCESS), again
+    key = attempt_job_id(ctx.task_execution_id)
+    assert key in handler.status_cache and len(handler.status_cache) == 0, "kept, but no longer fetched"
+    handler.finalize(ctx)
+    assert key not in handler.status_cache
 
 
 def test_remote_failure_is_a_user_failure_naming_task_and_job(

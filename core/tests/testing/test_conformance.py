@@ -113,6 +113,23 @@ class GoesBack(JobHandler):
         return transition
 
 
+class ForgetsTheEnd(JobHandler):
+    """A repeated final call no longer knows the job ended (it forgot the job when it reported the end)."""
+
+    def __init__(self, service: JobService) -> None:
+        super().__init__(service)
+        self.ended: set[str] = set()
+
+    def handle(self, ctx: TaskContext) -> Transition:
+        key = self.key(ctx)
+        if key in self.ended:
+            return Transition.running(state=dict(ctx.state), wake_after=0.05)
+        transition = super().handle(ctx)
+        if transition.phase.is_terminal:
+            self.ended.add(key)
+        return transition
+
+
 class TupleState(JobHandler):
     def handle(self, ctx: TaskContext) -> Transition:
         transition = super().handle(ctx)
@@ -187,6 +204,12 @@ SUITE = HandlerConformance()
             r"toy: abort\(\) before the first handle\(\) raised KeyError",
         ),
         (AbortRaises, "test_abort_is_idempotent", r"toy: abort\(\) of a running task raised KeyError"),
+        (
+            ForgetsTheEnd,
+            "test_handle_is_idempotent",
+            r"toy: handle\(\) is not idempotent: called twice with the same state in round \d+, it ended the "
+            r"task \(SUCCESS\), then said RUNNING; a repeated final call must end the same way",
+        ),
         (GoesBack, "test_phases_move_forward", r"toy: phases went backwards: call \d+: RUNNING -> QUEUED"),
         (TupleState, "test_state_round_trips_through_json", r"toy: the plugin state changes through JSON"),
         (BlocksInHandle, "test_handle_does_not_block", r"toy: handle\(\) blocked for more than 2 s"),

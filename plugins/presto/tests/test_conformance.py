@@ -1,27 +1,23 @@
 """The presto handler passes the handler conformance suite (roost_core.testing.conformance) against the Trino
-test server, with the real trino client; its example runs with `roost run` and on `roost start`."""
+test server, with the real trino client: the subject the package declares for `roost plugins check presto`
+(roost_presto.testing.conformance), plus its example run with `roost run` and on `roost start`; and `roost
+plugins check presto` itself prints its table of checks."""
 
 from __future__ import annotations
 
-import socket
+import dataclasses
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flyteidl.plugins import presto_pb2
-from helpers import inputs, section, trips_task
 
-import roost_presto.engine
-from roost_core.testing.conformance import Example, HandlerConformance, PluginUnderTest, TaskCase
+from roost_core.testing.conformance import Example, HandlerConformance, PluginUnderTest
 from roost_presto.testing import TrinoTestServer
+from roost_presto.testing.conformance import presto_subject
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -36,34 +32,9 @@ class TestTrinoHandlerConformance(HandlerConformance):
     @pytest.fixture
     def plugin(self, coordinator: TrinoTestServer) -> PluginUnderTest:
         server = coordinator
-
-        def running() -> int:
-            return sum(1 for query in server.queries if query.state not in ("FINISHED", "FAILED"))
-
-        return PluginUnderTest(
-            plugins=[roost_presto.engine],
-            handler="presto",
-            section=section(server),
-            succeeds=TaskCase(trips_task(), inputs("ams", 10)),
-            slow=TaskCase(trips_task(), inputs("ber", 10)),
-            fails_user=TaskCase(
-                trips_task(
-                    "SELECT nope FROM trips WHERE city = {{ .inputs.city }} LIMIT {{ .inputs.limit }}"
-                ),
-                inputs(),
-            ),
-            unreachable={
-                "coordinator": f"http://127.0.0.1:{_closed_port()}",
-                "resync_interval": 0.05,
-                "max_system_failures": 0,
-            },
-            submissions=lambda: server.submissions,
-            running=running,
-            custom_message=presto_pb2.PrestoQuery,
-            exemptions={
-                "handle_is_idempotent": "open: with every call repeated, this check sometimes waits past its "
-                "hang guard on the Trino test server (seen in the full session); to be investigated",
-            },
+        return dataclasses.replace(
+            presto_subject(server),
+            exemptions={},
             example=Example(
                 folder=EXAMPLES,
                 file="trino_trips.py",
@@ -76,3 +47,24 @@ class TestTrinoHandlerConformance(HandlerConformance):
                 },
             ),
         )
+
+
+def test_roost_plugins_check_runs_the_declared_subject_and_prints_each_check(tmp_path: Path) -> None:
+    roost = Path(sys.executable).with_name("roost")
+    done = subprocess.run(
+        [str(roost), "plugins", "check", "presto", "-k", "state_round_trips or in_a_local_run"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env={"PATH": str(roost.parent), "COLUMNS": "200", "HOME": str(tmp_path)},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if "TestPrestoConformance" in line]
+    assert len(rows) == 2, done.stdout
+    assert any("state_round_trips_through_json" in row and "passed" in row for row in rows), rows
+    assert any(
+        "runs_in_a_local_run" in row and "skipped" in row and "no example workflow" in row for row in rows
+    ), rows
+    assert "1 passed, 0 failed, 1 skipped" in done.stdout

@@ -10,10 +10,11 @@ Each attempt moves through three phases, kept in its plugin state (:class:`Remot
     Failures are retried next round until ``max_system_failures`` is exceeded.
 ``created``
     The job's meta is saved. The status cache fetches it in the background; each round maps the
-    latest status through the plugin's ``status``. A terminal phase stops the watching. Until then the
-    transitions are ``parkable`` with the next poll as ``wake_after``: the execution may be let go by its
-    worker between polls (the meta in the state finds the job again, so nothing is submitted twice), and
-    the cache's wake-up on a changed status, or its timer, brings it back.
+    latest status through the plugin's ``status``. A terminal phase stops the fetching; the last status is
+    kept until ``finalize``, so that a repeated call ends the same way. Until then the transitions are
+    ``parkable`` with the next poll as ``wake_after``: the execution may be let go by its worker between
+    polls (the meta in the state finds the job again, so nothing is submitted twice), and the cache's
+    wake-up on a changed status, or its timer, brings it back.
 
 ``abort`` cancels the remote job; ``finalize`` stops watching it and releases its quota units.
 """
@@ -257,10 +258,10 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
         where = f"{describe_attempt(ctx)}, remote job {self.plugin.job_label(meta)}"
         cached = runtime.cache.track(key, meta, ctx.notify)
         if cached.user_error is not None:
-            runtime.cache.untrack(key)
+            runtime.cache.settle(key)
             return _user_failure(f"{where}: {cached.user_error.message}", cached.user_error, state)
         if cached.gave_up:
-            runtime.cache.untrack(key)
+            runtime.cache.settle(key)
             cancelled = (
                 "the job was cancelled"
                 if self._cancel_quietly(meta, where)
@@ -289,17 +290,17 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
         try:
             transition = self.plugin.status(ctx, cached.resource)
         except UserError as exc:
-            runtime.cache.untrack(key)
+            runtime.cache.settle(key)
             return _user_failure(f"{where}: {exc.message}", exc, state)
         except Exception as exc:  # the plugin's call: a system failure, retried within the budget
             failed = self._system_failure(
                 runtime, where, "status", exc, state=state, retry_phase=TaskPhase.RUNNING
             )
             if failed.phase.is_terminal:
-                runtime.cache.untrack(key)
+                runtime.cache.settle(key)
             return failed
         if not isinstance(transition, Transition) or transition.state is not None:
-            runtime.cache.untrack(key)
+            runtime.cache.settle(key)
             got = (
                 "a Transition with state set"
                 if isinstance(transition, Transition)
@@ -318,7 +319,7 @@ class RemoteJobHandler(TaskHandler, Generic[ResourceT]):
         if not transition.phase.is_terminal:
             state = dataclasses.replace(state, reported=(int(transition.phase), transition.version))
         if transition.phase.is_terminal:
-            runtime.cache.untrack(key)
+            runtime.cache.settle(key)
             error = transition.error
             if error is not None:
                 error = dataclasses.replace(error, message=f"{where}: {error.message}")

@@ -57,6 +57,7 @@ class _Entry:
         "notify",
         "resource",
         "seq",
+        "settled",
         "user_error",
     )
 
@@ -70,6 +71,7 @@ class _Entry:
         self.user_error: UserError | None = None
         self.gave_up = False
         self.seq = 0
+        self.settled = False
 
     def snapshot(self) -> CachedStatus:
         return CachedStatus(
@@ -129,6 +131,16 @@ class StatusCache:
                 entry.notify = notify
             return entry.snapshot()
 
+    def settle(self, key: str) -> None:
+        """Stop fetching a job whose attempt ended, but keep its last status until :meth:`untrack`: a
+        repeated ``handle`` of the ended attempt (the engine's save failed, a crash) must read the same
+        final status, not a fresh, unfetched one."""
+        with self._cond:
+            entry = self._entries.get(key)
+            if entry is not None:
+                entry.settled = True
+                entry.seq = -1  # its heap items are skipped
+
     def untrack(self, key: str) -> None:
         """Stop watching a job; untracking an unknown key is harmless."""
         with self._cond:
@@ -139,8 +151,9 @@ class StatusCache:
             return key in self._entries
 
     def __len__(self) -> int:
+        """The jobs being fetched (settled ones are not)."""
         with self._cond:
-            return len(self._entries)
+            return sum(not entry.settled for entry in self._entries.values())
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop the workers and forget every job; waits up to ``timeout`` for calls in flight."""
@@ -222,7 +235,7 @@ class StatusCache:
                 if entry.failures > self._max_failures:
                     entry.gave_up = True
                     changed = True
-            if entry.user_error is None and not entry.gave_up:
+            if entry.user_error is None and not entry.gave_up and not entry.settled:
                 self._schedule(key, entry, self._resync)
             notify = entry.notify if changed else None
         if notify is not None:

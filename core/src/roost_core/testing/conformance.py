@@ -394,20 +394,30 @@ class HandlerConformance:
     def _submissions(self, plugin: PluginUnderTest) -> int:
         return plugin.submissions() if plugin.submissions is not None else 0
 
+    def _start_slow(
+        self, plugin: PluginUnderTest, handler: TaskHandler, tmp_path: Path, meaning: str
+    ) -> _Rounds:
+        """Rounds of ``handle`` on the slow case until it is queued or running; fails (saying what that
+        ``meaning``) when it ends first."""
+        assert plugin.slow is not None
+        rounds = _Rounds(plugin, handler, self._context(plugin, tmp_path, plugin.slow))
+        reached = rounds.until(_in_flight)
+        if reached.phase.is_terminal:
+            raise ConformanceError(
+                f"{plugin.handler}: the slow task ended ({_describe(reached)}) before handle() ever "
+                f"reported it queued or running: {meaning}"
+            )
+        return rounds
+
     # the checks
 
     def test_handle_does_not_block(self, plugin: PluginUnderTest, tmp_path: Path) -> None:
         """``handle`` starts a slow task and returns: it must not wait for the task to end."""
         _exempt_or_need(plugin, "handle_does_not_block", plugin.slow, "a slow case")
-        assert plugin.slow is not None
         with self._handler(plugin) as handler:
-            rounds = _Rounds(plugin, handler, self._context(plugin, tmp_path, plugin.slow))
-            first = rounds.until(_in_flight)
-            if first.phase.is_terminal:
-                raise ConformanceError(
-                    f"{plugin.handler}: the slow task ended ({_describe(first)}) before handle() ever "
-                    f"reported it queued or running: handle() waits for the task instead of returning"
-                )
+            rounds = self._start_slow(
+                plugin, handler, tmp_path, "handle() waits for the task instead of returning"
+            )
             handler.abort(rounds.ctx)
             rounds.finalize()
 
@@ -429,6 +439,12 @@ class HandlerConformance:
                     raise ConformanceError(
                         f"{plugin.handler}: handle() is not idempotent: called twice with the same state in "
                         f"round {call}, it returned {_describe(first)}, then {_describe(again)}"
+                    )
+                if first.phase.is_terminal and again.phase is not first.phase:
+                    raise ConformanceError(
+                        f"{plugin.handler}: handle() is not idempotent: called twice with the same state in "
+                        f"round {call}, it ended the task ({_describe(first)}), then said {_describe(again)}; "
+                        f"a repeated final call must end the same way (keep what ended it until finalize())"
                     )
                 behind = phase_regressions([saved, again]) if saved is not None else []
                 if behind:
@@ -497,14 +513,8 @@ class HandlerConformance:
     def test_abort_is_idempotent(self, plugin: PluginUnderTest, tmp_path: Path) -> None:
         """A running task is aborted twice and finalized twice without raising, and it stops."""
         _exempt_or_need(plugin, "abort_is_idempotent", plugin.slow, "a slow case")
-        assert plugin.slow is not None
         with self._handler(plugin) as handler:
-            rounds = _Rounds(plugin, handler, self._context(plugin, tmp_path, plugin.slow))
-            reached = rounds.until(_in_flight)
-            if reached.phase.is_terminal:
-                raise ConformanceError(
-                    f"{plugin.handler}: the slow task ended ({_describe(reached)}) at once"
-                )
+            rounds = self._start_slow(plugin, handler, tmp_path, "there was nothing running to abort")
             for call in ("abort", "abort", "finalize", "finalize"):
                 try:
                     getattr(handler, call)(dataclasses.replace(rounds.ctx, exclusive=False))

@@ -32,6 +32,7 @@ flytekit's kfmpi tasks write from every rank, as on Flyte.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -65,6 +66,9 @@ LAUNCHER_SUFFIX = "-launcher"
 WORKER_SUFFIX = "-worker-"
 """Pods are ``<job>-launcher`` (v1; in v2beta1 the launcher Job's) and ``<job>-worker-<index>``."""
 _PENDING_ORDER = {TaskPhase.WAITING_FOR_RESOURCES: 0, TaskPhase.INITIALIZING: 1, TaskPhase.QUEUED: 2}
+"""Which Pending pod speaks for the job: the longest wait first."""
+_PENDING_RANK = {TaskPhase.QUEUED: 1, TaskPhase.INITIALIZING: 2}
+"""How far a waiting job got: its reported phase never goes below the furthest one reached."""
 CONTAINER_NAME = "mpi"
 """The container the operator expects in each replica (``MPIJobDefaultContainerName``)."""
 _RESTART_POLICIES = {
@@ -126,8 +130,10 @@ class MPIJobHandler(K8sResourceHandler):
         phase = mpijob_phase(obj)
         where = f"{ctx.describe()}: MPIJob {ctx.namespace}/{ctx.name}"
         if phase.kind == "queued":
-            waiting = self._pending_pods(ctx, obj)
-            return waiting or Transition.queued(reason=phase.reason or "waiting for the MPI operator")
+            waiting = self._pending_pods(ctx, obj) or Transition.queued(
+                reason=phase.reason or "waiting for the MPI operator"
+            )
+            return _not_behind(ctx, waiting)
         if phase.kind == "running":
             return Transition.running(reason=phase.reason)
         if phase.kind == "suspended":
@@ -224,6 +230,21 @@ class MPIJobHandler(K8sResourceHandler):
             "restartPolicy": _RESTART_POLICIES.get(group.restart_policy, "Never"),
             "template": template,
         }
+
+
+def _not_behind(ctx: ResourceContext, waiting: Transition) -> Transition:
+    """``waiting``, but never queued again once initializing was reported: the job's pods start one by one, so
+    the least advanced Pending pod may be behind what an earlier round reported (the pod that was initializing
+    now runs, another one is still queued), and phases must only move forward. The furthest phase reached is
+    kept in the plugin state. A pod the scheduler refuses still makes the job wait for resources: that is news
+    the user must see, and the pending timeout fails the attempt if it lasts."""
+    state = ctx.task_context.state
+    reached = TaskPhase(int(state.get("pending_phase", TaskPhase.QUEUED)))
+    if waiting.phase not in _PENDING_RANK:
+        return dataclasses.replace(waiting, state={**(waiting.state or {}), "pending_phase": int(reached)})
+    if _PENDING_RANK[reached] > _PENDING_RANK[waiting.phase]:
+        waiting = dataclasses.replace(waiting, phase=reached)
+    return dataclasses.replace(waiting, state={**(waiting.state or {}), "pending_phase": int(waiting.phase)})
 
 
 def _resources(ctx: ResourceContext, resources: tasks_pb2.Resources) -> dict[str, dict[str, str]]:

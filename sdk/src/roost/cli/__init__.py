@@ -81,12 +81,29 @@ def cache_clear() -> None:
     click.echo(f"removed {removed} cache entr{'y' if removed == 1 else 'ies'} from {cache_folder()}")
 
 
-@main.command()
-def plugins() -> None:
-    """List the installed plugins: SDK side and engine side, with their task types."""
-    from roost.cli.commands import list_plugins
+@main.group(invoke_without_command=True)
+@click.pass_context
+def plugins(ctx: click.Context) -> None:
+    """List the installed plugins: SDK side and engine side, with their task types, and what needs
+    attention."""
+    if ctx.invoked_subcommand is None:
+        from rich.console import Console
 
-    list_plugins()
+        from roost.cli.commands import list_plugins
+        from roost.cli.plugin_check import print_attention
+
+        list_plugins()
+        print_attention(Console())
+
+
+@plugins.command("check", context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def plugins_check(name: str, pytest_args: tuple[str, ...]) -> None:
+    """Run the conformance suite against the installed plugin NAME (arguments after it go to pytest)."""
+    from roost.cli.plugin_check import check_plugin
+
+    check_plugin(name, pytest_args)
 
 
 @main.command()

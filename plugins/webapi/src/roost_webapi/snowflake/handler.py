@@ -15,6 +15,7 @@ call, retried until ``max_system_failures``.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from flyteidl.core import literals_pb2
 
 from roost_core.handler import TaskContext, Transition
-from roost_core.remote import JobMeta, RemoteJobHandler, RemoteJobPlugin, UserError
+from roost_core.remote import JobMeta, RemoteJobHandler, RemoteJobPlugin, UserError, attempt_job_id
 from roost_webapi.results import ResultTypeError, declared_type, write_results
 from roost_webapi.secrets import read_secret
 from roost_webapi.settings import SnowflakeSettings
@@ -164,9 +165,17 @@ class SnowflakePlugin(RemoteJobPlugin[SnowflakeStatus]):
             connection.close()
 
     def create(self, ctx: TaskContext, inputs: literals_pb2.LiteralMap) -> JobMeta:
-        """Submit the query asynchronously; the meta finds it again (no secret in it)."""
+        """Submit the query asynchronously, unless this attempt already did (its record in the blob store says
+        so: Snowflake has no idempotency key, and the engine may call again with the state from before); the
+        meta finds the query again (no secret in it)."""
         import snowflake.connector
 
+        record = ctx.storage.join(
+            ctx.raw_output_prefix, f"snowflake-{attempt_job_id(ctx.task_execution_id)}.json"
+        )
+        if ctx.storage.exists(record):
+            kept: dict[str, Any] = json.loads(ctx.storage.read(record))
+            return kept
         config = dict(ctx.task.config)
         missing = [k for k in CONFIG_KEYS if not config.get(k)]
         if missing:
@@ -194,7 +203,9 @@ class SnowflakePlugin(RemoteJobPlugin[SnowflakeStatus]):
                 f"Snowflake rejected the query: {_message(exc)}; query: {query}",
                 code="SnowflakeQueryRejected",
             ) from None
-        return {"id": query_id, **where}
+        meta = {"id": query_id, **where}
+        ctx.storage.write(record, json.dumps(meta, sort_keys=True).encode())
+        return meta
 
     def get(self, meta: JobMeta) -> SnowflakeStatus:
         """The query's status; a failed query's error message."""
