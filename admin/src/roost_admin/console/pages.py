@@ -107,29 +107,26 @@ def execution_url(ident: Any) -> str:
     )
 
 
+_KIND_PATHS = {resource_type: (kind, section) for kind, (_, resource_type, section) in _VERSION_KINDS.items()}
+"""Per resource type, its name in a version page's path (``workflow``) and its section (``workflows``)."""
+
+
+def _entity_prefix(ident: identifier_pb2.Identifier, *, version_page: bool) -> str:
+    kind, section = _KIND_PATHS[ident.resource_type]
+    return (
+        f"{ROOT}/projects/{quote(ident.project)}/domains/{quote(ident.domain)}"
+        f"/{kind if version_page else section}/{quote(ident.name)}"
+    )
+
+
 def version_url(ident: identifier_pb2.Identifier) -> str:
     """An entity version's page (``/workflow/{name}/version/{version}``, as flyteconsole writes it)."""
-    kind = {
-        identifier_pb2.WORKFLOW: "workflow",
-        identifier_pb2.TASK: "task",
-        identifier_pb2.LAUNCH_PLAN: "launch_plan",
-    }[ident.resource_type]
-    return (
-        f"{ROOT}/projects/{quote(ident.project)}/domains/{quote(ident.domain)}/{kind}/{quote(ident.name)}"
-        f"/version/{quote(ident.version, safe='')}"
-    )
+    return f"{_entity_prefix(ident, version_page=True)}/version/{quote(ident.version, safe='')}"
 
 
 def entity_url(ident: identifier_pb2.Identifier) -> str:
     """An entity's page: its versions and executions."""
-    section = {
-        identifier_pb2.WORKFLOW: "workflows",
-        identifier_pb2.TASK: "tasks",
-        identifier_pb2.LAUNCH_PLAN: "launchPlans",
-    }[ident.resource_type]
-    return (
-        f"{ROOT}/projects/{quote(ident.project)}/domains/{quote(ident.domain)}/{section}/{quote(ident.name)}"
-    )
+    return _entity_prefix(ident, version_page=False)
 
 
 def _environment() -> Environment:
