@@ -14,7 +14,17 @@ import httpx
 import pytest
 from auth_support import grant, token
 from conftest import DATABASES, fresh_database
-from execution_support import DOMAIN, PROJECT, VERSION, launch, literal_map, lp_id, running_admin, wait
+from execution_support import (
+    DOMAIN,
+    PROJECT,
+    VERSION,
+    create_request,
+    launch,
+    literal_map,
+    lp_id,
+    running_admin,
+    wait,
+)
 from flyteidl.admin import (
     common_pb2,
     description_entity_pb2,
@@ -594,17 +604,6 @@ def test_the_request_id_is_kept_and_an_event_after_the_end_carries_its_reason(wo
             "alreadyInTerminalState": {"currentPhase": "SUCCEEDED"},
         }
     ]
-
-
-def create_request(name: str, plan: str, **inputs: Any) -> execution_pb2.ExecutionCreateRequest:
-    """A request to launch the launch plan ``plan`` as execution ``name``."""
-    return execution_pb2.ExecutionCreateRequest(
-        project=PROJECT,
-        domain=DOMAIN,
-        name=name,
-        spec=execution_pb2.ExecutionSpec(launch_plan=lp_id(plan)),
-        inputs=literal_map(**inputs),
-    )
 
 
 def test_protobuf_bodies_both_ways(world: World) -> None:
