@@ -206,6 +206,7 @@ class Console:
             Route(BASE + "/executions/{name}", page(self.execution), methods=["GET"]),
             Route(BASE + "/executions/{name}/terminate", page(self.terminate), methods=["GET", "POST"]),
             Route(BASE + "/executions/{name}/relaunch", page(self.relaunch), methods=["GET", "POST"]),
+            Route(BASE + "/executions/{name}/recover", page(self.recover), methods=["GET", "POST"]),
             Route(BASE + "/executions/{name}/signals/{signal}", page(self.signal), methods=["GET", "POST"]),
             *self.logs.routes(BASE + "/executions/{name}/nodes/{node}/attempts/{attempt}/logs/{stream}"),
             Route(BASE + "/{kind}/{name}/version/{version}", page(self.version), methods=["GET"]),
@@ -533,6 +534,27 @@ class Console:
                 "title": f"Relaunch {ident.name}?",
                 "question": f"Relaunch execution {ident.name} with the same inputs, as a new execution?",
                 "action": "Relaunch",
+                "back": execution_url(ident),
+            },
+        )
+
+    def recover(self, request: Request, reader: Reader) -> Page:
+        scope = self._scope(request, reader)
+        ident = self._execution_id(request, scope)
+        reader.call("GetExecution", execution_pb2.WorkflowExecutionGetRequest(id=ident))
+        if request.method == "POST":
+            version = request.state.form.get("version", "").strip()
+            created = reader.recover(execution_pb2.ExecutionRecoverRequest(id=ident), version)
+            return Page(redirect=execution_url(created.id))
+        return Page(
+            "confirm.html",
+            {
+                **scope,
+                "title": f"Recover {ident.name}?",
+                "question": f"Recover execution {ident.name} as a new execution that reuses every node that "
+                "succeeded? To resume on another version of its launch plan, name the version.",
+                "action": "Recover",
+                "version": True,
                 "back": execution_url(ident),
             },
         )
