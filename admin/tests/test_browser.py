@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import fresh_database
-from execution_support import DOMAIN, PROJECT, engine_section, launch, running_admin, wait
+from execution_support import DOMAIN, PROJECT, launch, running_admin, wait
 from flyteidl.core import execution_pb2 as core_execution_pb2
 
 CHROMIUM = os.environ.get("ROOST_CHROMIUM", "/usr/bin/chromium")
@@ -68,10 +68,9 @@ class Console:
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     folder = tmp_path_factory.mktemp("browser")
-    engine = engine_section(handlers={"local-process": {"keep_logs": True}})
     with (
         fresh_database("sqlite", folder) as url,
-        running_admin(folder, url, engine=engine) as (app, admin, _),
+        running_admin(folder, url) as (app, admin, _),
         playwright.sync_playwright() as driver,
     ):
         browser = driver.chromium.launch(executable_path=CHROMIUM)

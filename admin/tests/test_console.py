@@ -17,7 +17,6 @@ from execution_support import (
     DOMAIN,
     PROJECT,
     VERSION,
-    engine_section,
     launch,
     lp_id,
     running_admin,
@@ -62,11 +61,10 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("console")
-    # the local-process handler keeps ended attempts' logs only when asked (keep_logs or log_dir)
-    engine = engine_section(handlers={"local-process": {"keep_logs": True}})
+    # as under `roost start`, ended attempts' logs stay in the data folder's task-logs (no handler settings)
     with (
         fresh_database("sqlite", folder) as url,
-        running_admin(folder, url, engine=engine) as (app, admin, signals),
+        running_admin(folder, url) as (app, admin, signals),
     ):
         made = Site(app, admin, signals)
         yield made
