@@ -18,6 +18,7 @@ nox.options.sessions = [
     "core",
     "sdk",
     "admin",
+    "console",
     "k8s_pod",
     "presto",
     "webapi",
@@ -136,7 +137,16 @@ def admin(session: nox.Session) -> None:
     """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432, on three pytest-xdist
     workers (most of a test's time is spent waiting on servers and task processes; `-- -n 0` runs them in one)."""
     _install(session, "admin")
-    _pytest(session, "admin/tests", "-n", "3")
+_pytest(session, "admin/tests", "-n", "3", "--ignore=admin/tests/test_browser.py")
+
+
+@nox.session(python=PYTHON)
+def console(session: nox.Session) -> None:
+    """The console's browser tests in Debian's Chromium (``/usr/bin/chromium``, or ``ROOST_CHROMIUM``), driven by
+    Playwright without a browser download; they skip, saying why, when Chromium is missing. Screenshots of each
+    page go to ``$ROOST_SCREENSHOTS`` when it is set."""
+    _install(session, "admin", extras="test,browser")
+    _pytest(session, "admin/tests/test_browser.py", "-n", "0")
 
 
 @nox.session(python=PYTHON)

@@ -14,7 +14,17 @@ import httpx
 import pytest
 from auth_support import grant, token
 from conftest import DATABASES, fresh_database
-from execution_support import DOMAIN, PROJECT, VERSION, launch, literal_map, lp_id, running_admin, wait
+from execution_support import (
+    DOMAIN,
+    PROJECT,
+    VERSION,
+    create_request,
+    launch,
+    literal_map,
+    lp_id,
+    running_admin,
+    wait,
+)
 from flyteidl.admin import (
     common_pb2,
     description_entity_pb2,
@@ -617,13 +627,7 @@ def test_protobuf_bodies_both_ways(world: World) -> None:
     assert execution_pb2.Execution.FromString(response.content) == world.admin.GetExecution(request)
     created = world.http.post(
         "/api/v1/executions",
-        content=execution_pb2.ExecutionCreateRequest(
-            project=PROJECT,
-            domain=DOMAIN,
-            name="binary",
-            spec=execution_pb2.ExecutionSpec(launch_plan=lp_id("one")),
-            inputs=literal_map(x=1),
-        ).SerializeToString(),
+        content=create_request("binary", "one", x=1).SerializeToString(),
         headers={"content-type": "application/octet-stream", "accept": "application/octet-stream"},
     )
     assert created.status_code == 200
@@ -664,15 +668,7 @@ def read_events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]
 
 def test_live_events_follow_an_execution_launched_over_http(world: World, tmp_path) -> None:
     release = tmp_path / "release"
-    body = json_format.MessageToJson(
-        execution_pb2.ExecutionCreateRequest(
-            project=PROJECT,
-            domain=DOMAIN,
-            name="watched",
-            spec=execution_pb2.ExecutionSpec(launch_plan=lp_id("slow")),
-            inputs=literal_map(path=str(release), seconds=0.5, x=2),
-        )
-    )
+    body = json_format.MessageToJson(create_request("watched", "slow", path=str(release), seconds=0.5, x=2))
     created = world.http.post("/api/v1/executions", content=body)
     assert created.status_code == 200 and created.json()["id"]["name"] == "watched"
     seen: list[tuple[str, str, str]] = []
@@ -711,8 +707,15 @@ def test_an_ended_execution_streams_its_phases_then_ends(world: World) -> None:
     assert any(kind == "node" and data["phase"] == "FAILED" for kind, data in events)
 
 
-def test_with_auth_on_each_route_needs_its_operations_role(auth_app) -> None:
-    http = httpx.Client(base_url=auth_app.http_url, timeout=30)
+@pytest.fixture
+def auth_http(auth_app: Any) -> Iterator[httpx.Client]:
+    """A client of the admin with auth on."""
+    with httpx.Client(base_url=auth_app.http_url, timeout=30) as client:
+        yield client
+
+
+def test_with_auth_on_each_route_needs_its_operations_role(auth_app: Any, auth_http: httpx.Client) -> None:
+    http = auth_http
     viewer = {"authorization": f"Bearer {token(auth_app, 'viewer')}"}
     grant(auth_app, "client", "viewer", PROJECT, Role.VIEWER)
     assert http.get("/api/v1/projects").status_code == 401

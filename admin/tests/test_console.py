@@ -17,7 +17,6 @@ from execution_support import (
     DOMAIN,
     PROJECT,
     VERSION,
-    engine_section,
     launch,
     lp_id,
     running_admin,
@@ -62,11 +61,10 @@ class Site:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     folder = tmp_path_factory.mktemp("console")
-    # the local-process handler keeps ended attempts' logs only when asked (keep_logs or log_dir)
-    engine = engine_section(handlers={"local-process": {"keep_logs": True}})
+    # as under `roost start`, ended attempts' logs stay in the data folder's task-logs (no handler settings)
     with (
         fresh_database("sqlite", folder) as url,
-        running_admin(folder, url, engine=engine) as (app, admin, signals),
+        running_admin(folder, url) as (app, admin, signals),
     ):
         made = Site(app, admin, signals)
         yield made
@@ -320,3 +318,18 @@ def test_a_dynamic_nodes_panel_lists_the_nodes_it_ran(site: Site) -> None:
     task = next(child for child in inside if not child.endswith(("start-node", "end-node")))
     child = site.page(f"{BASE}/executions/dynamic", node=task)
     assert "succeeded" in text_of(child) and "Attempt 0" in text_of(child)
+
+
+def test_recover_and_resume_after_confirmation_and_the_refusals_named(site: Site) -> None:
+    assert f"{BASE}/executions/broken/recover" in links(site.page(f"{BASE}/executions/broken"))
+    confirm = text_of(site.page(f"{BASE}/executions/broken/recover"))
+    assert "Recover execution broken" in confirm and "Resume on version" in confirm
+    recovered = site.post(f"{BASE}/executions/broken/recover")
+    new_name = recovered.headers["location"].rsplit("/", 1)[-1]
+    assert new_name != "broken"
+    ended = wait(
+        site.admin, identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name=new_name)
+    )
+    assert ended.closure.phase == Phase.FAILED, "the same input fails the same node again"
+    missing = site.post(f"{BASE}/executions/broken/recover", {"version": "v-nosuch"}, status=404)
+    assert "can be resumed only on a registered version of its launch plan" in text_of(missing.text)

@@ -18,6 +18,7 @@ from roost_admin.workers.config import (
     DEFAULT_POLL_INTERVAL,
     admin_environment,
     engine_config,
+    prune_task_logs,
     storage_environment,
 )
 from roost_core.errors import ConfigurationError
@@ -177,3 +178,29 @@ def test_an_image_mapped_to_an_environment_runs_with_that_environments_interpret
         )
         assert outputs(admin, ident) == {"o0": 2}
     assert marker.read_text().strip() == str(environment)
+
+
+def test_local_process_logs_are_kept_in_the_given_folder_unless_configured(tmp_path: Path) -> None:
+    logs = tmp_path / "task-logs"
+    assert engine_config({}, log_dir=logs).handlers["local-process"] == {"log_dir": str(logs)}
+    mine = {"handlers": {"local-process": {"log_dir": "/srv/logs"}}}
+    assert engine_config(mine, log_dir=logs).handlers["local-process"] == {"log_dir": "/srv/logs"}
+    kept = {"handlers": {"local-process": {"keep_logs": True}}}
+    assert engine_config(kept, log_dir=logs).handlers["local-process"] == {"keep_logs": True}
+
+
+def test_old_task_logs_are_pruned_and_fresh_ones_kept(tmp_path: Path) -> None:
+    import os
+    import time
+
+    old, running, fresh = (tmp_path / name for name in ("old", "running", "fresh"))
+    for folder in (old, running, fresh):
+        folder.mkdir()
+        (folder / "stdout.log").write_text("line")
+    week_ago = time.time() - 8 * 86_400
+    os.utime(old / "stdout.log", (week_ago, week_ago))
+    os.utime(old, (week_ago, week_ago))
+    os.utime(running, (week_ago, week_ago))  # an old attempt still writing its log
+    assert prune_task_logs(tmp_path, days=7) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fresh", "running"]
+    assert prune_task_logs(tmp_path / "nosuch", days=7) == 0

@@ -315,6 +315,10 @@ class Settings(BaseSettings):
     """How many running executions one engine worker holds at most (it evaluates them in turn)."""
     engine: dict[str, Any] = Field(default_factory=dict)
     """The core engine's configuration (``roost_core.engine.EngineConfig`` keys: handlers, ...)."""
+    task_log_days: float = Field(default=7.0, gt=0)
+    """How long local processes' logs are kept under ``<data_dir>/task-logs`` (where ``roost start`` puts them
+    unless ``engine.handlers.local-process`` sets ``log_dir`` or ``keep_logs``), so the console shows ended
+    and failed attempts' logs; older attempts' log folders are removed when the workers start."""
     task_resources: TaskResourceSettings = Field(default_factory=TaskResourceSettings)
     """Task resource defaults and limits where no TASK_RESOURCE attribute sets them."""
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)

@@ -36,12 +36,12 @@ from typing import Any
 from flyteidl.core import literals_pb2, types_pb2
 from google.protobuf import json_format, struct_pb2
 
-__all__ = ["can_cast", "describe", "literal_matches", "literal_type_of"]
+__all__ = ["SIMPLE_NAMES", "can_cast", "describe", "literal_matches", "literal_type_of"]
 
 _SIMPLE = types_pb2.SimpleType
 _MSGPACK_TAG = "msgpack"
 
-_SIMPLE_NAMES = {
+SIMPLE_NAMES = {
     _SIMPLE.NONE: "None",
     _SIMPLE.INTEGER: "int",
     _SIMPLE.FLOAT: "float",
@@ -53,6 +53,7 @@ _SIMPLE_NAMES = {
     _SIMPLE.ERROR: "error",
     _SIMPLE.STRUCT: "struct",
 }
+"""Each simple type's name as Python writes it (``int``, ``timedelta``), for messages and pages."""
 
 _PRIMITIVE_SIMPLE = {
     "integer": _SIMPLE.INTEGER,
@@ -381,7 +382,7 @@ def describe(literal_type: types_pb2.LiteralType) -> str:
     ``int | None``."""
     kind = literal_type.WhichOneof("type")
     if kind == "simple":
-        name = _SIMPLE_NAMES.get(literal_type.simple, "unknown")
+        name = SIMPLE_NAMES.get(literal_type.simple, "unknown")
         if literal_type.simple == _SIMPLE.STRUCT and literal_type.HasField("metadata"):
             title = literal_type.metadata.fields.get("title")
             if title is not None and title.WhichOneof("kind") == "string_value":

@@ -118,12 +118,20 @@ def _query_parameters(
     return found
 
 
+_ERROR_RESPONSE = {
+    "description": "an error, as grpc-gateway answers it",
+    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{_STATUS}"}}},
+}
+"""Every operation's answer to a failure."""
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
 def _operation(binding: Binding, schemas: _Schemas, operation_id: str) -> dict[str, Any]:
     method = binding.method
-    parameters: list[dict[str, Any]] = [
-        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-        for name in binding.variables
-    ]
+    parameters: list[dict[str, Any]] = [_path_parameter(name) for name in binding.variables]
     operation: dict[str, Any] = {
         "operationId": operation_id,
         "tags": [method.containing_service.name],
@@ -133,10 +141,7 @@ def _operation(binding: Binding, schemas: _Schemas, operation_id: str) -> dict[s
                 "description": f"a {method.output_type.full_name}",
                 "content": {"application/json": {"schema": schemas.message(method.output_type)}},
             },
-            "default": {
-                "description": "an error, as grpc-gateway answers it",
-                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{_STATUS}"}}},
-            },
+            "default": _ERROR_RESPONSE,
         },
     }
     if binding.body:
@@ -168,19 +173,13 @@ def document(version: str) -> dict[str, Any]:
             "operationId": "WatchExecution",
             "tags": ["Roost"],
             "summary": "Phase changes of an execution and its nodes, as server-sent events",
-            "parameters": [
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                for name in ("project", "domain", "name")
-            ],
+            "parameters": [_path_parameter(name) for name in ("project", "domain", "name")],
             "responses": {
                 "200": {
                     "description": "events named execution, node and end, each with JSON data",
                     "content": {"text/event-stream": {"schema": {"type": "string"}}},
                 },
-                "default": {
-                    "description": "an error, as grpc-gateway answers it",
-                    "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{_STATUS}"}}},
-                },
+                "default": _ERROR_RESPONSE,
             },
         }
     }

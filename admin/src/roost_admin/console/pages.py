@@ -107,29 +107,26 @@ def execution_url(ident: Any) -> str:
     )
 
 
+_KIND_PATHS = {resource_type: (kind, section) for kind, (_, resource_type, section) in _VERSION_KINDS.items()}
+"""Per resource type, its name in a version page's path (``workflow``) and its section (``workflows``)."""
+
+
+def _entity_prefix(ident: identifier_pb2.Identifier, *, version_page: bool) -> str:
+    kind, section = _KIND_PATHS[ident.resource_type]
+    return (
+        f"{ROOT}/projects/{quote(ident.project)}/domains/{quote(ident.domain)}"
+        f"/{kind if version_page else section}/{quote(ident.name)}"
+    )
+
+
 def version_url(ident: identifier_pb2.Identifier) -> str:
     """An entity version's page (``/workflow/{name}/version/{version}``, as flyteconsole writes it)."""
-    kind = {
-        identifier_pb2.WORKFLOW: "workflow",
-        identifier_pb2.TASK: "task",
-        identifier_pb2.LAUNCH_PLAN: "launch_plan",
-    }[ident.resource_type]
-    return (
-        f"{ROOT}/projects/{quote(ident.project)}/domains/{quote(ident.domain)}/{kind}/{quote(ident.name)}"
-        f"/version/{quote(ident.version, safe='')}"
-    )
+    return f"{_entity_prefix(ident, version_page=True)}/version/{quote(ident.version, safe='')}"
 
 
 def entity_url(ident: identifier_pb2.Identifier) -> str:
     """An entity's page: its versions and executions."""
-    section = {
-        identifier_pb2.WORKFLOW: "workflows",
-        identifier_pb2.TASK: "tasks",
-        identifier_pb2.LAUNCH_PLAN: "launchPlans",
-    }[ident.resource_type]
-    return (
-        f"{ROOT}/projects/{quote(ident.project)}/domains/{quote(ident.domain)}/{section}/{quote(ident.name)}"
-    )
+    return _entity_prefix(ident, version_page=False)
 
 
 def _environment() -> Environment:
@@ -209,6 +206,7 @@ class Console:
             Route(BASE + "/executions/{name}", page(self.execution), methods=["GET"]),
             Route(BASE + "/executions/{name}/terminate", page(self.terminate), methods=["GET", "POST"]),
             Route(BASE + "/executions/{name}/relaunch", page(self.relaunch), methods=["GET", "POST"]),
+            Route(BASE + "/executions/{name}/recover", page(self.recover), methods=["GET", "POST"]),
             Route(BASE + "/executions/{name}/signals/{signal}", page(self.signal), methods=["GET", "POST"]),
             *self.logs.routes(BASE + "/executions/{name}/nodes/{node}/attempts/{attempt}/logs/{stream}"),
             Route(BASE + "/{kind}/{name}/version/{version}", page(self.version), methods=["GET"]),
@@ -536,6 +534,27 @@ class Console:
                 "title": f"Relaunch {ident.name}?",
                 "question": f"Relaunch execution {ident.name} with the same inputs, as a new execution?",
                 "action": "Relaunch",
+                "back": execution_url(ident),
+            },
+        )
+
+    def recover(self, request: Request, reader: Reader) -> Page:
+        scope = self._scope(request, reader)
+        ident = self._execution_id(request, scope)
+        reader.call("GetExecution", execution_pb2.WorkflowExecutionGetRequest(id=ident))
+        if request.method == "POST":
+            version = request.state.form.get("version", "").strip()
+            created = reader.recover(execution_pb2.ExecutionRecoverRequest(id=ident), version)
+            return Page(redirect=execution_url(created.id))
+        return Page(
+            "confirm.html",
+            {
+                **scope,
+                "title": f"Recover {ident.name}?",
+                "question": f"Recover execution {ident.name} as a new execution that reuses every node that "
+                "succeeded? To resume on another version of its launch plan, name the version.",
+                "action": "Recover",
+                "version": True,
                 "back": execution_url(ident),
             },
         )

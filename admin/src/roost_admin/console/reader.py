@@ -4,13 +4,16 @@ would let its viewer see and do."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from flyteidl.admin import execution_pb2
 from google.protobuf.message import Message
 
 from roost_admin.api.gateway import service_operation
 from roost_admin.auth.rules import RULES
 from roost_admin.errors import Unauthenticated, Unimplemented
+from roost_admin.services.recovery import ResumeRequest
 
 if TYPE_CHECKING:
     from roost_admin.auth.gate import AuthGate
@@ -31,6 +34,22 @@ class Reader:
         operation = service_operation(self.services, service, rpc)
         if operation is None:
             raise Unimplemented(f"{rpc} is not served")
+        return self._authorized(rpc, request, service, operation)
+
+    def recover(self, request: execution_pb2.ExecutionRecoverRequest, version: str = "") -> Any:
+        """RecoverExecution; with ``version``, Roost's resume on that version of the launch plan (``latest``
+        for the newest), under RecoverExecution's rule as over gRPC and HTTP."""
+        resume = ResumeRequest(version)
+        return self._authorized(
+            "RecoverExecution",
+            request,
+            "AdminService",
+            lambda _: self.services.recovery.recover_execution(request, resume).response,
+        )
+
+    def _authorized(
+        self, rpc: str, request: Message, service: str, operation: Callable[[Message], Any]
+    ) -> Any:
         full_name = f"/flyteidl.service.{service}/{rpc}"
         grants = None
         if self.gate is not None:

@@ -13,6 +13,8 @@ from typing import Any
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
 from google.protobuf import json_format, struct_pb2
 
+from roost_core.literal_types import SIMPLE_NAMES
+
 _SIMPLE = types_pb2.SimpleType
 
 
@@ -71,16 +73,9 @@ def type_label(literal_type: types_pb2.LiteralType) -> str:
     """``int``, ``list[str]``, ``dict[str, float]``, ``file`` ..."""
     which = literal_type.WhichOneof("type")
     if which == "simple":
-        return {
-            _SIMPLE.INTEGER: "int",
-            _SIMPLE.FLOAT: "float",
-            _SIMPLE.STRING: "str",
-            _SIMPLE.BOOLEAN: "bool",
-            _SIMPLE.DATETIME: "datetime",
-            _SIMPLE.DURATION: "timedelta",
-            _SIMPLE.STRUCT: "struct (JSON)",
-            _SIMPLE.NONE: "none",
-        }.get(literal_type.simple, str(_SIMPLE.Name(literal_type.simple)).lower())
+        if literal_type.simple == _SIMPLE.STRUCT:
+            return "struct (JSON)"
+        return SIMPLE_NAMES.get(literal_type.simple, str(_SIMPLE.Name(literal_type.simple)).lower())
     if which == "collection_type":
         return f"list[{type_label(literal_type.collection_type)}]"
     if which == "map_value_type":

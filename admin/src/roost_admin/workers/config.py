@@ -32,7 +32,10 @@ its remote client work from inside a task, whichever handler runs it (local proc
 
 from __future__ import annotations
 
+import shutil
+import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from roost_core.engine import EngineConfig
@@ -77,12 +80,16 @@ def storage_environment(storage_options: Mapping[str, Mapping[str, Any]]) -> dic
 
 
 TASK_ENVIRONMENT = "task_environment"
+LOCAL_PROCESS = "local-process"
 
 
-def engine_config(section: Mapping[str, Any], reach: Mapping[str, str] | None = None) -> EngineConfig:
+def engine_config(
+    section: Mapping[str, Any], reach: Mapping[str, str] | None = None, log_dir: Path | None = None
+) -> EngineConfig:
     """The engine configuration for the settings' ``engine`` section, with the admin's defaults filled in.
 
-    ``reach`` (:func:`storage_environment`, :func:`admin_environment`) goes under the configured
+    ``log_dir`` is where the local-process handler keeps logs when its section says neither ``log_dir`` nor
+    ``keep_logs``. ``reach`` (:func:`storage_environment`, :func:`admin_environment`) goes under the configured
     ``task_environment.env`` (configured values win) and ``WITHHELD_VARIABLES`` before its ``drop_env``. The
     handler sections are checked when an engine is built from it (:func:`in_settings`).
     """
@@ -99,7 +106,30 @@ def engine_config(section: Mapping[str, Any], reach: Mapping[str, str] | None = 
         shared["drop_env"] = [*WITHHELD_VARIABLES, *dropped]
     data[TASK_ENVIRONMENT] = shared
     data.setdefault("poll_interval", DEFAULT_POLL_INTERVAL)
+    handlers = data.get("handlers") or {}
+    if log_dir is not None and isinstance(handlers, Mapping):
+        local = handlers.get(LOCAL_PROCESS) or {}
+        if isinstance(local, Mapping) and "log_dir" not in local and "keep_logs" not in local:
+            # ended attempts' logs outlive their work folders, so the console can show a failed node's logs
+            data["handlers"] = {**handlers, LOCAL_PROCESS: {**local, "log_dir": str(log_dir)}}
     return EngineConfig.from_mapping(data)
+
+
+def prune_task_logs(log_dir: Path, days: float, now: float | None = None) -> int:
+    """Remove the attempts' log folders under ``log_dir`` not written to for ``days``; how many went."""
+    if not log_dir.is_dir():
+        return 0
+    cutoff = (time.time() if now is None else now) - days * 86_400
+    removed = 0
+    for folder in log_dir.iterdir():
+        try:
+            # a running attempt's folder is old but its log files are fresh
+            if folder.is_dir() and max(p.stat().st_mtime for p in (folder, *folder.iterdir())) < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:  # removed meanwhile by another process sharing the data folder
+            continue
+    return removed
 
 
 def in_settings(exc: ConfigurationError, config_file: str | None) -> ConfigurationError:

@@ -58,7 +58,13 @@ from roost_admin.db.base import utcnow
 from roost_admin.services import Services
 from roost_admin.services.rows import key_text, wake
 from roost_admin.services.state import load_state
-from roost_admin.workers.config import admin_environment, engine_config, in_settings, storage_environment
+from roost_admin.workers.config import (
+    admin_environment,
+    engine_config,
+    in_settings,
+    prune_task_logs,
+    storage_environment,
+)
 from roost_admin.workers.identity import WorkerIdentity
 from roost_admin.workers.launcher import AdminChildLauncher
 from roost_admin.workers.signals import AdminSignals
@@ -418,6 +424,8 @@ class WorkerPool:
         self.executions_per_worker = settings.executions_per_worker
         self.store = ClaimedStateStore(context.db, self.lease)
         self.sink = AdminEventSink(services.events)
+        self.task_log_dir = settings.data_dir / "task-logs"
+        """Where local processes' logs go unless the local-process handler's settings say otherwise."""
         try:
             self.engine = Engine(
                 context.storage,
@@ -427,6 +435,7 @@ class WorkerPool:
                         **storage_environment(settings.storage_options),
                         **admin_environment(public_grpc_endpoint, insecure=settings.public_grpc_insecure),
                     },
+                    log_dir=self.task_log_dir,
                 ),
                 plugins=context.plugins,
                 state_store=self.store,
@@ -450,6 +459,7 @@ class WorkerPool:
             self.engine.handlers.build_all()
         except ConfigurationError as exc:
             raise in_settings(exc, self.context.settings.config_file) from None
+        prune_task_logs(self.task_log_dir, self.context.settings.task_log_days)
         self._identity = WorkerIdentity.acquire(self.context.settings.data_dir)
         self.identity = self._identity.name
         self._hand_back_predecessors_claims()
