@@ -137,7 +137,7 @@ def admin(session: nox.Session) -> None:
     """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432, on three pytest-xdist
     workers (most of a test's time is spent waiting on servers and task processes; `-- -n 0` runs them in one)."""
     _install(session, "admin")
-_pytest(session, "admin/tests", "-n", "3", "--ignore=admin/tests/test_browser.py")
+    _pytest(session, "admin/tests", "-n", "3", "--ignore=admin/tests/test_browser.py")
 
 
 @nox.session(python=PYTHON)
