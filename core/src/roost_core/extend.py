@@ -11,7 +11,8 @@ Settings: :class:`HandlerSettings`, :class:`SharedSettings`, :class:`TaskEnviron
 The container contract: :func:`render_task_args`, :func:`read_task_result`, :func:`completion_transition`,
 :func:`generated_name`; copilot data loading: :func:`data_loading_config`.
 Local processes: :class:`LocalProcessHandler` and :class:`LocalProcessSettings` (``local-process``), for a
-handler that runs a task's command on this machine with its own environment or checks around it.
+handler that runs a task's command on this machine with its own environment or checks around it;
+:class:`WarmSettings`, its warm task processes.
 Remote jobs: :class:`RemoteJobPlugin`, :class:`RemoteJobHandler`, :class:`RemoteJobSettings`,
 :class:`UserError`, :func:`attempt_job_id`.
 Storage: :class:`Storage`, :class:`BlobStore`, :class:`StorageError`.
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from roost_core.copilot import data_loading_config
     from roost_core.errors import ConfigurationError, ErrorKind, ExecutionError, SettingsError
     from roost_core.handler import TaskContext, TaskHandler, TaskLog, TaskPhase, Transition
+    from roost_core.handlers._warm_pool import WarmSettings
     from roost_core.handlers.local_process import LocalProcessHandler, LocalProcessSettings
     from roost_core.plugins.hookspecs import RegisterHandler, hookimpl
     from roost_core.remote import (
@@ -58,6 +60,7 @@ _HOMES = {
     "Transition": "roost_core.handler",
     "LocalProcessHandler": "roost_core.handlers.local_process",
     "LocalProcessSettings": "roost_core.handlers.local_process",
+    "WarmSettings": "roost_core.handlers._warm_pool",
     "RegisterHandler": "roost_core.plugins.hookspecs",
     "hookimpl": "roost_core.plugins.hookspecs",
     "RemoteJobHandler": "roost_core.remote",
@@ -98,6 +101,7 @@ __all__ = [
     "TaskPhase",
     "Transition",
     "UserError",
+    "WarmSettings",
     "attempt_job_id",
     "completion_transition",
     "data_loading_config",

@@ -23,17 +23,21 @@ MakeHandler = Callable[..., LocalProcessHandler]
 @pytest.fixture
 def make_handler(tmp_path: Path) -> Iterator[MakeHandler]:
     """Builds local-process handlers from settings (``work_dir`` defaults to ``tmp_path/work``); whatever
-    their attempts left running is killed after the test."""
+    their warm servers are stopped and whatever their attempts left running is killed after the test."""
     work_dirs: list[Path] = []
+    handlers: list[LocalProcessHandler] = []
 
     def make(**section: Any) -> LocalProcessHandler:
         section.setdefault("work_dir", str(tmp_path / "work"))
         work_dirs.append(Path(section["work_dir"]))
         handler = build_handler([roost_core.builtin], "local-process", section=section)
         assert isinstance(handler, LocalProcessHandler)
+        handlers.append(handler)
         return handler
 
     yield make
+    for handler in handlers:
+        handler.close()
     for work_dir in work_dirs:
         for process_file in work_dir.glob("*/process.json"):
             recorded = json.loads(process_file.read_text())

@@ -102,6 +102,21 @@ def main() -> int:
         while not os.path.exists(go_file):
             time.sleep(0.01)
         write_outputs(output_prefix, {})
+    elif mode == "state":
+        # What the attempt sees of the process it runs in, then global state changed for a next attempt to see.
+        parent_stat = Path(f"/proc/{os.getppid()}/stat").read_text()
+        seen = {
+            "grandparent": parent_stat.rpartition(")")[2].split()[1],
+            "leak": os.environ.get("LEAK", "<unset>"),
+            "cwd": os.getcwd(),
+            "module_leak": str("roost_test_leak" in sys.modules),
+        }
+        write_outputs(output_prefix, {name: string(value) for name, value in seen.items()})
+        os.environ["LEAK"] = "leaked"
+        sys.modules["roost_test_leak"] = sys
+        os.chdir("/")
+    elif mode == "hard-exit":
+        os._exit(int(rest[0]))
     elif mode != "nothing":
         print(f"unknown mode {mode}", file=sys.stderr)
         return 2

@@ -361,12 +361,12 @@ def test_mem_storage_is_refused(tmp_path: Path, handler: LocalProcessHandler) ->
         (
             {"colour": "blue"},
             "engine.handlers.local-process.colour: unknown key; known: image_environments, keep_logs, "
-            "kill_grace_period, log_dir, task_environment, work_dir",
+            "kill_grace_period, log_dir, task_environment, warm, work_dir",
         ),
         (
             {"env": {"A": "1"}},
             "engine.handlers.local-process.env: unknown key; known: image_environments, keep_logs, "
-            "kill_grace_period, log_dir, task_environment, work_dir",
+            "kill_grace_period, log_dir, task_environment, warm, work_dir",
         ),
         (
             {"task_environment": {"drop_env": "ROOST_*"}},

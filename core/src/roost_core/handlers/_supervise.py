@@ -26,9 +26,10 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, BinaryIO
 
 
 def process_start_time(pid: int) -> int | None:
@@ -56,9 +57,26 @@ def _kill_group() -> None:
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
-def main(argv: list[str]) -> int:
-    """Supervise the task described by the spec file ``argv[1]``."""
-    spec = json.loads(Path(argv[1]).read_text())
+TaskStarter = Callable[[dict[str, Any], BinaryIO, BinaryIO], Callable[[], int]]
+"""Starts the task of a spec with stdout and stderr going to the given files; returns a function waiting for its
+exit status (negative for a signal). Raises OSError when the task could not start."""
+
+
+def start_process(spec: dict[str, Any], stdout: BinaryIO, stderr: BinaryIO) -> Callable[[], int]:
+    """The cold start: the task's command line as a new process."""
+    task = subprocess.Popen(
+        spec["argv"],
+        env=spec["env"],
+        cwd=spec["cwd"],
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=stderr,
+    )
+    return task.wait
+
+
+def supervise(spec: dict[str, Any], start: TaskStarter) -> int:
+    """Supervise the task of ``spec``, started by ``start``; shared by cold and warm (forked) supervisors."""
     terminating = threading.Event()
 
     def on_terminate(signum: int, frame: FrameType | None) -> None:
@@ -77,14 +95,7 @@ def main(argv: list[str]) -> int:
         return 0
     try:
         with open(spec["stdout"], "ab") as stdout, open(spec["stderr"], "ab") as stderr:
-            task = subprocess.Popen(
-                spec["argv"],
-                env=spec["env"],
-                cwd=spec["cwd"],
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-            )
+            wait = start(spec, stdout, stderr)
     except OSError as exc:
         write_json_atomically(
             spec["result"],
@@ -94,12 +105,17 @@ def main(argv: list[str]) -> int:
             },
         )
         return 0
-    returncode = task.wait()
+    returncode = wait()
     # OSError: the attempt folder was removed (finalized), so nobody will read the result.
     with contextlib.suppress(OSError):
         write_json_atomically(spec["result"], {"returncode": returncode})
     _kill_group()
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """Supervise the task described by the spec file ``argv[1]``, started cold."""
+    return supervise(json.loads(Path(argv[1]).read_text()), start_process)
 
 
 if __name__ == "__main__":

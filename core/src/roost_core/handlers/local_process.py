@@ -21,8 +21,9 @@ that folder is not the task's own, so an absolute ``--dest-dir`` is replaced by 
 directory, which plays the part of the container's file system.
 
 Settings (:class:`LocalProcessSettings`, ``engine.handlers.local-process``): ``image_environments``,
-``kill_grace_period``, ``work_dir``, ``log_dir``, ``keep_logs``, and the shared ``task_environment``
-(:class:`~roost_core.settings.TaskEnvironment`: ``env`` and ``drop_env``), which this handler may override.
+``kill_grace_period``, ``work_dir``, ``log_dir``, ``keep_logs``, ``warm`` (warm task processes, below), and the
+shared ``task_environment`` (:class:`~roost_core.settings.TaskEnvironment`: ``env`` and ``drop_env``), which this
+handler may override.
 
 The process environment is the engine's own environment (less ``task_environment.drop_env``), then the
 container's ``env``, then ``ctx.environment`` (the execution's identity and variables), then
@@ -36,7 +37,14 @@ atomically when the task ended. Any later ``handle``, from this engine or from a
 restart, reads ``result.json``; or finds the lock held (still running); or finds it free with no
 result (the process vanished: a retryable SYSTEM error). A start happens only while holding the lock
 and only if the folder shows no earlier start, so an attempt never gets a second process. A watcher
-thread wakes the engine (``ctx.notify``) when the process ends. Engines that share the ``work_dir``
+thread wakes the engine (``ctx.notify``) when the process ends.
+
+Warm task processes (:mod:`roost_core.handlers._warm_pool`): when the command is a Python console script, the
+supervisor is instead forked from a fork server of the task's Python environment that imported the script's
+module once, and the task is a fork of that supervisor calling the script's function. The attempt's folder,
+lock, process group, environment, working folder, logs and result files are the same as a cold start's, so abort,
+re-attachment after a restart and the outcome work alike. Whoever starts first (the warm supervisor or a cold
+one after the server failed) creates the attempt's ``claimed`` file; the other does not start. Engines that share the ``work_dir``
 but not the blob store (two servers on one machine) never share an attempt's folder, even for
 executions of the same name. Linux or another POSIX system is required (``flock``, process groups).
 """
@@ -86,6 +94,7 @@ from roost_core.copilot import (
 from roost_core.errors import ErrorKind
 from roost_core.handler import TaskContext, TaskHandler, TaskLog, Transition
 from roost_core.handlers._supervise import process_start_time, write_json_atomically
+from roost_core.handlers._warm_pool import WarmPools, WarmSettings, handler_switch_on, warm_entry
 from roost_core.settings import HandlerSettings, Seconds, TaskEnvironment
 from roost_core.storage import StorageError
 
@@ -123,6 +132,9 @@ class LocalProcessSettings(HandlerSettings):
     """Folder receiving the logs instead (one sub-folder per attempt); the handler never removes them."""
     keep_logs: bool = False
     """When true, ``finalize`` keeps the log files in the attempt's sub-folder."""
+    warm: WarmSettings = WarmSettings()
+    """Warm task processes: eligible attempts start as forks of an interpreter that already imported the task
+    runtime (:mod:`roost_core.handlers._warm_pool`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +233,17 @@ class LocalProcessHandler(TaskHandler):
         self.settings = settings or LocalProcessSettings()
         self._watched: set[Path] = set()
         self._watched_lock = threading.Lock()
+        warm = self.settings.warm
+        self._pools = (
+            WarmPools(warm, self.settings.work_dir / "warm-pools")
+            if warm.enabled and handler_switch_on(os.environ)
+            else None
+        )
+
+    def close(self) -> None:
+        """Stop the warm fork servers; attempts already started keep running and are re-attached later."""
+        if self._pools is not None:
+            self._pools.close()
 
     def handle(self, ctx: TaskContext) -> Transition:
         """Start the attempt's process (first round) or report on it."""
@@ -323,11 +346,12 @@ class LocalProcessHandler(TaskHandler):
         for log in (files.stdout, files.stderr):
             log.parent.mkdir(parents=True, exist_ok=True)
             log.touch()
+        env = _process_environment(ctx, settings, source)
         write_json_atomically(
             str(files.spec),
             {
                 "argv": argv,
-                "env": _process_environment(ctx, settings, source),
+                "env": env,
                 "cwd": str(files.cwd),
                 "stdout": str(files.stdout),
                 "stderr": str(files.stderr),
@@ -337,6 +361,18 @@ class LocalProcessHandler(TaskHandler):
                 "kill_grace_period": settings.kill_grace_period,
             },
         )
+        entry = warm_entry(argv, env) if self._pools is not None else None
+        if entry is not None and self._pools is not None:
+            pid = self._pools.start(entry, files.spec, env, lock_fd)
+            # A warm supervisor claims the attempt first; one may have done so before its server failed.
+            if pid is not None or not _claim(files):
+                self._watch_lock(files, ctx.notify)
+                start_time = process_start_time(pid) if pid is not None else None
+                state = files.state(pid, start_time)
+                return Transition.running(state=state, logs=files.logs(), wake_after=RECHECK_AFTER)
+        elif not _claim(files):
+            self._watch_lock(files, ctx.notify)
+            return self._running(ctx, files)
         with open(files.folder / "supervisor.log", "ab") as supervisor_log:
             supervisor = subprocess.Popen(
                 [sys.executable, "-I", str(SUPERVISOR), str(files.spec)],
@@ -604,6 +640,15 @@ def _recorded_process(ctx: TaskContext, files: _AttemptFiles) -> tuple[int | Non
     if recorded is None:
         return None, None
     return recorded["pid"], recorded.get("start_time")
+
+
+def _claim(files: _AttemptFiles) -> bool:
+    """Claim the attempt's start for this process (False: a warm supervisor claimed it already)."""
+    try:
+        os.close(os.open(files.folder / "claimed", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return False
+    return True
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

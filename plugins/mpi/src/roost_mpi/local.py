@@ -40,6 +40,7 @@ from roost_core.extend import (
     TaskContext,
     TaskHandler,
     Transition,
+    WarmSettings,
 )
 from roost_core.settings import Seconds
 from roost_mpi.command import CommandError, program_of
@@ -56,6 +57,8 @@ _RESULT_FILES = ("futures.pb", "outputs.pb")
 class MPILocalSettings(LocalProcessSettings):
     """The settings of the ``mpi-local`` handler (``engine.handlers.mpi-local``)."""
 
+    warm: WarmSettings = WarmSettings(enabled=False)
+    """Warm task processes (see ``local-process``): off here, as ``mpirun`` starts the ranks itself."""
     mpirun: str = "mpirun"
     """The MPI launcher: a program looked up on the task's ``PATH`` (its image's environment first, then the
     engine's), or a path. Open MPI's and MPICH's both work."""
@@ -100,6 +103,10 @@ class MPILocalHandler(TaskHandler):
         with contextlib.suppress(JobError, CommandError):
             self._processes.finalize(self._launch_context(ctx))
         shutil.rmtree(self._rank_dir(ctx), ignore_errors=True)
+
+    def close(self) -> None:
+        """Stop the local-process handler's warm servers, if warm processes were switched on."""
+        self._processes.close()
 
     def _rank_dir(self, ctx: TaskContext) -> Path:
         execution = ctx.task_execution_id.node_execution_id.execution_id

@@ -109,8 +109,9 @@ class RayLocalHandler(TaskHandler):
         self._release(ctx, abort=False)
 
     def close(self) -> None:
-        """Stop every runtime."""
+        """Stop every runtime, and the local-process handler's warm servers if warm processes were switched on."""
         self.pool.close()
+        self.processes.close()
 
     def shape(self, ctx: TaskContext) -> RuntimeShape:
         """The runtime an attempt needs: CPUs and memory from the task's limits (else requests)."""

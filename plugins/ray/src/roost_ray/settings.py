@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from roost_core.extend import LocalProcessSettings
+from roost_core.extend import LocalProcessSettings, WarmSettings
 from roost_core.settings import Seconds
 
 __all__ = ["RayLocalSettings"]
@@ -14,6 +14,9 @@ class RayLocalSettings(LocalProcessSettings):
     """``engine.handlers.ray-local``: local-process's settings (image environments, task environment, work and
     log folders, kill grace period) plus how local Ray runtimes are sized and shared."""
 
+    warm: WarmSettings = WarmSettings(enabled=False)
+    """Warm task processes (see ``local-process``): off by default here, as a task connects to its Ray runtime that has not been
+    verified from a forked warm interpreter."""
     reuse_runtime: bool = True
     """Attempts whose runtimes have the same shape share one; false gives each attempt its own."""
     idle_timeout: Seconds = 60

@@ -82,6 +82,10 @@ class SparkLocalHandler(TaskHandler):
         """Remove the attempt's folder."""
         self._processes.finalize(ctx)
 
+    def close(self) -> None:
+        """Stop the local-process handler's warm servers, if warm processes were switched on."""
+        self._processes.close()
+
     def _spark_environment(self, ctx: TaskContext) -> dict[str, str]:
         task = ctx.task.id.name
         try:

@@ -1,0 +1,168 @@
+"""A fork server: one warm interpreter per Python environment that starts attempts by forking.
+
+Usage: ``python _warm.py SOCKET_FD MODULE SCRIPT``, with the task environment's interpreter and variables. Started and
+spoken to by :mod:`roost_core.handlers._warm_pool`. It uses only the standard library and the task runtime.
+
+The server imports ``MODULE`` (the module of the task command's console script: Roost's or flytekit's entry
+point) once and says ``{"ready": true}`` on the socket (a ``SOCK_SEQPACKET`` pair), or ``{"error": ...}``. Then
+each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``, sent with the attempt's locked
+``lock`` file descriptor, is answered with ``{"pid": N}`` after a fork. The child
+
+1. claims the attempt by creating its ``claimed`` file exclusively (the handler claims it before a cold start,
+   so an attempt is served once whatever happens to this server);
+2. leaves the server: its own session (so abort signals reach only its tree), the lock held, its output going
+   to the attempt's ``supervisor.log``;
+3. becomes the attempt's supervisor exactly as a cold one (:func:`_supervise.supervise`), except that the task
+   is a forked child calling the console script's function in this already warm interpreter, with the spec's
+   environment, working directory, stdin, stdout and stderr, default signal handlers and ``sys.argv``.
+
+Crashes or ``os._exit`` in a task end only that forked child. The server exits when the socket is closed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib
+import importlib.util
+import json
+import os
+import signal
+import socket
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any, BinaryIO, NoReturn
+
+_MESSAGE_SIZE = 1 << 16
+
+
+def _load_supervise() -> ModuleType:
+    """The supervisor module, loaded by path: this script runs outside Roost's package and may not import it."""
+    location = Path(__file__).with_name("_supervise.py")
+    spec = importlib.util.spec_from_file_location("_roost_supervise", location)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _send(sock: socket.socket, message: dict[str, Any]) -> None:
+    sock.send(json.dumps(message).encode())
+
+
+def _exit_status(code: object) -> int:
+    """The status Python's own exit would give for ``sys.exit(code)``."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _run_task(
+    request: dict[str, Any], spec: dict[str, Any], stdout: int, stderr: int, lock_fd: int
+) -> NoReturn:
+    """In the task's forked child: set up what a fresh process would have, call the entry point, exit."""
+    status = 1
+    try:
+        os.close(lock_fd)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.dup2(stdout, 1)
+        os.dup2(stderr, 2)
+        os.close(devnull)
+        for number in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(number, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.chdir(spec["cwd"])
+        os.environ.clear()
+        os.environ.update(spec["env"])
+        sys.argv = [request["script"], *spec["argv"][1:]]
+        sys.path[0] = str(Path(request["script"]).parent)
+        target: Any = importlib.import_module(request["module"])
+        for part in request["function"].split("."):
+            target = getattr(target, part)
+        status = _exit_status(target())
+    except SystemExit as exc:
+        status = _exit_status(exc.code)
+    except BaseException:
+        traceback.print_exc()
+        status = 1
+    finally:
+        with contextlib.suppress(BaseException):
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        os._exit(status)
+
+
+def _attempt(supervise: ModuleType, request: dict[str, Any], lock_fd: int) -> int:
+    """In the forked supervisor: claim the attempt, leave the server, supervise the task."""
+    spec_path = Path(request["spec"])
+    folder = spec_path.parent
+    try:
+        os.close(os.open(folder / "claimed", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return 0  # the handler gave up on this server and started the attempt cold
+    os.setsid()
+    log = os.open(folder / "supervisor.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+    spec = json.loads(spec_path.read_text())
+
+    def start(spec: dict[str, Any], stdout: BinaryIO, stderr: BinaryIO) -> Callable[[], int]:
+        pid = os.fork()
+        if pid == 0:
+            _run_task(request, spec, stdout.fileno(), stderr.fileno(), lock_fd)
+        return lambda: os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+    result: int = supervise.supervise(spec, start)
+    return result
+
+
+def serve(sock: socket.socket, module: str, script: str) -> int:
+    """Import ``module`` (as ``script`` would), then fork a supervisor per request until the socket closes."""
+    supervise = _load_supervise()
+    # This script's folder is not the task's and must not shadow its modules: the console script's is.
+    sys.path[0] = str(Path(script).parent)
+    try:
+        importlib.import_module(module)
+    except BaseException:
+        _send(sock, {"error": traceback.format_exc()})
+        return 1
+    _send(sock, {"ready": True})
+    # Supervisors are reaped by the system; each one sets the default back before forking its task.
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    while True:
+        try:
+            data, fds, _flags, _address = socket.recv_fds(sock, _MESSAGE_SIZE, 1)
+        except OSError:
+            return 0
+        if not data:
+            return 0
+        request = json.loads(data)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            status = 1
+            try:
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                sock.close()
+                status = _attempt(supervise, request, fds[0])
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                os._exit(status)
+        for fd in fds:
+            os.close(fd)
+        _send(sock, {"pid": pid})
+
+
+if __name__ == "__main__":
+    sys.exit(serve(socket.socket(fileno=int(sys.argv[1])), sys.argv[2], sys.argv[3]))

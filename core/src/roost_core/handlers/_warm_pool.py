@@ -1,0 +1,329 @@
+"""Warm task processes for the ``local-process`` handler: which attempts may start warm, and the fork servers.
+
+An attempt may start warm when its command is a console script (as installers write them: a ``#!`` line naming
+an absolute Python interpreter, then ``from MODULE import FUNCTION`` and ``sys.exit(FUNCTION())``), found on the
+task environment's ``PATH``, every ``PYTHONPATH`` entry is absolute (relative ones depend on the working
+folder), and the task's environment does not hold ``ROOST_WARM_PROCESS=0``. Such attempts of one environment
+(interpreter, ``PYTHONPATH``, entry module) share a fork server (:mod:`roost_core.handlers._warm`) that imported
+the entry module once. Everything else, and everything while an environment's server cannot start (for
+:data:`START_BACKOFF` seconds after a failure), runs cold.
+
+Settings (:class:`WarmSettings`, ``engine.handlers.local-process.warm``): ``enabled``, ``max_environments``,
+``max_memory_mb``, ``idle_timeout``, ``start_timeout``. The environment variable ``ROOST_WARM_PROCESSES=0``
+switches warm processes off for the whole handler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from roost_core.settings import Seconds
+
+logger = logging.getLogger(__name__)
+
+SERVER = Path(__file__).with_name("_warm.py")
+START_BACKOFF = 60.0
+"""Seconds an environment whose server failed to start runs cold before the next try."""
+HANDLER_SWITCH = "ROOST_WARM_PROCESSES"
+"""Engine environment variable: ``0`` switches warm processes off for the handler."""
+TASK_SWITCH = "ROOST_WARM_PROCESS"
+"""Task environment variable: ``0`` makes that task's attempts start cold."""
+_MESSAGE_SIZE = 1 << 16
+_STOP_TIMEOUT = 5.0
+_SCRIPT_HEAD = 4096
+_IMPORT_LINE = re.compile(r"^from ([A-Za-z_][\w.]*) import ([A-Za-z_]\w*)\s*$", re.MULTILINE)
+_EXIT_LINE = re.compile(r"sys\.exit\(([A-Za-z_]\w*)\(\)\)")
+
+
+class WarmSettings(BaseModel):
+    """Warm task processes of the ``local-process`` handler (``engine.handlers.local-process.warm``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    enabled: bool = True
+    """Start eligible attempts from warm fork servers; false starts every attempt cold."""
+    max_environments: int = 4
+    """Fork servers kept at most (one per environment); the least recently used one stops for a new one."""
+    max_memory_mb: int = 1024
+    """A server whose resident memory grew beyond this is restarted before its next attempt."""
+    idle_timeout: Seconds = 300.0
+    """Seconds a server may stay unused before it stops."""
+    start_timeout: Seconds = 120.0
+    """Seconds a server may take to import its runtime; one that takes longer is stopped, and its
+    environment runs cold for a while."""
+
+
+@dataclass(frozen=True, slots=True)
+class WarmEntry:
+    """How an attempt would start warm: the environment's key and the console script's entry point."""
+
+    interpreter: str
+    python_path: str
+    module: str
+    function: str
+    script: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """The environment a server serves: attempts with equal keys share one."""
+        return (self.interpreter, self.python_path, self.module)
+
+
+def warm_entry(argv: Sequence[str], env: Mapping[str, str]) -> WarmEntry | None:
+    """How the command ``argv`` with environment ``env`` would start warm, or None if it must start cold."""
+    if not argv or env.get(TASK_SWITCH) == "0":
+        return None
+    python_path = env.get("PYTHONPATH", "")
+    if any(entry and not os.path.isabs(entry) for entry in python_path.split(os.pathsep)):
+        return None
+    script = shutil.which(argv[0], path=env.get("PATH", os.defpath))
+    if script is None:
+        return None
+    try:
+        with open(script, "rb") as stream:
+            head = stream.read(_SCRIPT_HEAD).decode()
+    except (OSError, UnicodeDecodeError):
+        return None
+    first, _, body = head.partition("\n")
+    interpreter = first.removeprefix("#!").strip()
+    if (
+        not first.startswith("#!")
+        or not os.path.isabs(interpreter)
+        or not Path(interpreter).name.startswith("python")
+    ):
+        return None
+    imported = _IMPORT_LINE.search(body)
+    called = _EXIT_LINE.search(body)
+    if imported is None or called is None or called.group(1) != imported.group(2):
+        return None
+    return WarmEntry(interpreter, python_path, imported.group(1), imported.group(2), os.path.abspath(script))
+
+
+class WarmStartError(Exception):
+    """A fork server could not start or stopped answering."""
+
+
+@dataclass(eq=False)
+class _Server:
+    """One running fork server and the handler's end of its socket."""
+
+    entry: WarmEntry
+    process: subprocess.Popen[bytes]
+    sock: socket.socket
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    last_used: float = field(default_factory=time.monotonic)
+
+    def memory_mb(self) -> float:
+        """Its resident memory (0 when unknown)."""
+        try:
+            status = Path(f"/proc/{self.process.pid}/status").read_text()
+        except OSError:
+            return 0.0
+        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
+        return int(found.group(1)) / 1024 if found else 0.0
+
+    def request(self, message: Mapping[str, str], lock_fd: int, timeout: float) -> int:
+        """Have the server fork a supervisor for ``message``; its pid."""
+        self.sock.settimeout(timeout)
+        try:
+            socket.send_fds(self.sock, [json.dumps(message).encode()], [lock_fd])
+            reply = self.sock.recv(_MESSAGE_SIZE)
+        except OSError as exc:
+            raise WarmStartError(f"fork server {self.process.pid} did not answer: {exc}") from None
+        if not reply:
+            raise WarmStartError(f"fork server {self.process.pid} has exited")
+        pid: int = json.loads(reply)["pid"]
+        return pid
+
+    def stop(self) -> None:
+        """Close its socket (it exits on that) and wait for it; kill it if it does not exit."""
+        self.sock.close()
+        try:
+            self.process.wait(_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+class WarmPools:
+    """The fork servers of one handler: started on demand, bounded, stopped when idle or on :meth:`close`."""
+
+    def __init__(self, settings: WarmSettings, log_dir: Path) -> None:
+        self.settings = settings
+        self.log_dir = log_dir
+        self._servers: dict[tuple[str, str, str], _Server] = {}
+        self._failed: dict[tuple[str, str, str], float] = {}
+        self._lock = threading.Lock()
+        self._closed = threading.Event()
+        self._reaper: threading.Thread | None = None
+
+    def start(self, entry: WarmEntry, spec: Path, env: Mapping[str, str], lock_fd: int) -> int | None:
+        """Start the attempt of ``spec`` from a warm server: the supervisor's pid, or None to start it cold.
+
+        ``lock_fd`` (the attempt's locked ``lock`` file) passes to the supervisor, which holds it while it lives.
+        """
+        server = self._server(entry, env)
+        if server is None:
+            return None
+        message = {
+            "spec": str(spec),
+            "module": entry.module,
+            "function": entry.function,
+            "script": entry.script,
+        }
+        with server.lock:
+            server.last_used = time.monotonic()
+            try:
+                return server.request(message, lock_fd, self.settings.start_timeout)
+            except WarmStartError as exc:
+                logger.warning("warm pool %s failed, restarting it later: %s", _describe(entry), exc)
+                self._discard(server)
+                return None
+
+    def close(self) -> None:
+        """Stop every server (attempts already started keep running, as cold ones do)."""
+        self._closed.set()
+        with self._lock:
+            servers = list(self._servers.values())
+            self._servers.clear()
+        for server in servers:
+            server.stop()
+            logger.info("warm pool %s stopped", _describe(server.entry))
+
+    def _server(self, entry: WarmEntry, env: Mapping[str, str]) -> _Server | None:
+        key = entry.key
+        with self._lock:
+            if self._closed.is_set():
+                return None
+            failed_at = self._failed.get(key)
+            if failed_at is not None and time.monotonic() - failed_at < START_BACKOFF:
+                return None
+            server = self._servers.get(key)
+            if server is not None and server.process.poll() is None:
+                if server.memory_mb() <= self.settings.max_memory_mb:
+                    return server
+                logger.info(
+                    "warm pool %s uses %.0f MB (more than max_memory_mb %d): restarting it",
+                    _describe(entry),
+                    server.memory_mb(),
+                    self.settings.max_memory_mb,
+                )
+            evicted = [self._servers.pop(key)] if server is not None else []
+            while len(self._servers) >= self.settings.max_environments:
+                oldest = min(self._servers.values(), key=lambda candidate: candidate.last_used)
+                evicted.append(self._servers.pop(oldest.entry.key))
+            try:
+                server = self._launch(entry, env)
+            except WarmStartError as exc:
+                self._failed[key] = time.monotonic()
+                logger.warning(
+                    "warm pool %s could not start; its attempts start cold for %.0f s: %s",
+                    _describe(entry),
+                    START_BACKOFF,
+                    exc,
+                )
+                server = None
+            else:
+                self._failed.pop(key, None)
+                self._servers[key] = server
+                self._ensure_reaper()
+        for old in evicted:
+            old.stop()
+            logger.info("warm pool %s stopped (replaced or evicted)", _describe(old.entry))
+        return server
+
+    def _launch(self, entry: WarmEntry, env: Mapping[str, str]) -> _Server:
+        self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        log_name = f"warm-{abs(hash(entry.key)):x}.log"
+        try:
+            with open(self.log_dir / log_name, "ab") as log:
+                process = subprocess.Popen(
+                    [entry.interpreter, str(SERVER), str(theirs.fileno()), entry.module, entry.script],
+                    env=dict(env),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    cwd=self.log_dir,
+                    start_new_session=True,
+                    pass_fds=(theirs.fileno(),),
+                )
+        except OSError as exc:
+            ours.close()
+            raise WarmStartError(f"cannot run {entry.interpreter!r}: {exc}") from None
+        finally:
+            theirs.close()
+        server = _Server(entry, process, ours)
+        ours.settimeout(self.settings.start_timeout)
+        try:
+            reply = ours.recv(_MESSAGE_SIZE)
+        except OSError as exc:
+            server.stop()
+            raise WarmStartError(f"no answer within {self.settings.start_timeout} s: {exc}") from None
+        answer = json.loads(reply) if reply else {"error": "it exited"}
+        if not answer.get("ready"):
+            server.stop()
+            raise WarmStartError(f"importing {entry.module!r} failed: {answer.get('error')}")
+        logger.info("warm pool %s started (pid %d)", _describe(entry), process.pid)
+        return server
+
+    def _discard(self, server: _Server) -> None:
+        with self._lock:
+            if self._servers.get(server.entry.key) is server:
+                del self._servers[server.entry.key]
+        server.stop()
+
+    def _ensure_reaper(self) -> None:
+        if self._reaper is None:
+            self._reaper = threading.Thread(target=self._reap, name="local-process warm pools", daemon=True)
+            self._reaper.start()
+
+    def _reap(self) -> None:
+        """Stop servers idle longer than ``idle_timeout``."""
+        interval = max(0.05, min(self.settings.idle_timeout / 2, 30.0))
+        while not self._closed.wait(interval):
+            now = time.monotonic()
+            with self._lock:
+                idle = [
+                    server
+                    for server in self._servers.values()
+                    if now - server.last_used > self.settings.idle_timeout and not server.lock.locked()
+                ]
+                for server in idle:
+                    del self._servers[server.entry.key]
+            for server in idle:
+                server.stop()
+                logger.info(
+                    "warm pool %s stopped after %.0f s idle", _describe(server.entry), now - server.last_used
+                )
+
+    def running(self) -> list[int]:
+        """The pids of the running servers (for logs and tests)."""
+        with self._lock:
+            return [server.process.pid for server in self._servers.values()]
+
+
+def _describe(entry: WarmEntry) -> str:
+    python_path = f", PYTHONPATH {entry.python_path}" if entry.python_path else ""
+    return f"[{entry.module} on {entry.interpreter}{python_path}]"
+
+
+def handler_switch_on(environ: Mapping[str, str]) -> bool:
+    """Whether the engine's environment leaves warm processes on."""
+    with contextlib.suppress(KeyError):
+        return environ[HANDLER_SWITCH] != "0"
+    return True

@@ -1,0 +1,228 @@
+"""Warm task processes of the local-process handler: attempts forked from a fork server, as safe as cold ones."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import MakeHandler
+from flyteidl.core import literals_pb2
+from program_tasks import PROGRAM, process_gone, program_task
+
+from roost_core.handler import TaskContext, TaskPhase
+from roost_core.handlers import _warm_pool
+from roost_core.handlers._warm_pool import WarmEntry, warm_entry
+from roost_core.handlers.local_process import LocalProcessHandler
+from roost_core.testing.driver import Driver, wait_until
+from roost_core.testing.tasks import task_context
+
+CONSOLE_SCRIPT = """#!{python}
+# -*- coding: utf-8 -*-
+import re
+import sys
+from {module} import main
+if __name__ == '__main__':
+    sys.argv[0] = re.sub(r'(-script\\.pyw|\\.exe)?$', '', sys.argv[0])
+    sys.exit(main())
+"""
+
+
+def write_script(path: Path, module: str = "task_program") -> Path:
+    """A console script calling ``module.main``, as an installer writes one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(CONSOLE_SCRIPT.format(python=sys.executable, module=module))
+    path.chmod(0o755)
+    return path
+
+
+@pytest.fixture
+def script(tmp_path: Path) -> Path:
+    """task_program.py behind a console script: eligible for a warm start."""
+    return write_script(tmp_path / "bin" / "task-program")
+
+
+def context(
+    root: Path, script: Path, mode: str, *extra: str, outputs: tuple[str, ...] = (), **env: str
+) -> TaskContext:
+    """An attempt of task_program.py in ``mode``, started through ``script``, its data under ``root``."""
+    task_env = {"PYTHONPATH": str(PROGRAM.parent), **env}
+    task = program_task(mode, *extra, outputs=outputs, env=task_env, command=[str(script)])
+    return task_context(root, task)
+
+
+def outputs(ctx: TaskContext) -> dict[str, str]:
+    found = ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)
+    return {name: lit.scalar.primitive.string_value for name, lit in found.literals.items()}
+
+
+def servers(handler: LocalProcessHandler) -> list[int]:
+    assert handler._pools is not None
+    return handler._pools.running()
+
+
+STATE = ("grandparent", "leak", "cwd", "module_leak")
+
+
+def test_attempts_fork_from_one_server_and_see_none_of_each_others_state(
+    tmp_path: Path, handler: LocalProcessHandler, script: Path
+) -> None:
+    seen = []
+    for index in range(3):
+        ctx = context(tmp_path / f"a{index}", script, "state", outputs=STATE)
+        done = Driver(handler, ctx).until_done()
+        assert done.phase is TaskPhase.SUCCESS, done.error
+        seen.append(outputs(ctx))
+    [server] = servers(handler)
+    for state in seen:
+        # Each task's parent is its own supervisor, forked from the one server.
+        assert state["grandparent"] == str(server)
+        # The environment, working folder and modules changed by the attempt before are not there.
+        assert state["leak"] == "<unset>"
+        assert state["module_leak"] == "False"
+        assert state["cwd"].startswith(str(handler.settings.work_dir))
+    assert len({state["cwd"] for state in seen}) == 3
+
+
+@pytest.mark.parametrize(
+    ("mode", "extra", "message"),
+    [("signal", (), "killed by signal SIGKILL"), ("hard-exit", ("5",), "code 5")],
+)
+def test_a_crash_or_os_exit_fails_only_its_attempt(
+    tmp_path: Path,
+    handler: LocalProcessHandler,
+    script: Path,
+    mode: str,
+    extra: tuple[str, ...],
+    message: str,
+) -> None:
+    done = Driver(handler, context(tmp_path / "crash", script, mode, *extra)).until_done()
+    assert done.phase is TaskPhase.RETRYABLE_FAILURE
+    assert done.error is not None and message in done.error.message
+    [server] = servers(handler)
+    after = context(tmp_path / "after", script, "state", outputs=STATE)
+    assert Driver(handler, after).until_done().phase is TaskPhase.SUCCESS
+    assert outputs(after)["grandparent"] == str(server)
+
+
+def test_abort_kills_only_that_attempts_tree(tmp_path: Path, make_handler: MakeHandler, script: Path) -> None:
+    handler = make_handler(kill_grace_period="200ms")
+    drivers, trees = [], []
+    for name in ("one", "two"):
+        pids_file = tmp_path / f"{name}.json"
+        driver = Driver(handler, context(tmp_path / name, script, "tree", str(pids_file), "stubborn"))
+        assert driver.round().phase is TaskPhase.RUNNING
+        wait_until(pids_file.exists, "the task to start its child")
+        drivers.append(driver)
+        trees.append(json.loads(pids_file.read_text()))
+    handler.abort(drivers[0].ctx)
+    wait_until(lambda: all(process_gone(pid) for pid in trees[0]), "the aborted tree to die")
+    assert not any(process_gone(pid) for pid in trees[1])
+    [server] = servers(handler)
+    assert not process_gone(server)
+    handler.abort(drivers[1].ctx)
+    wait_until(lambda: all(process_gone(pid) for pid in trees[1]), "the second tree to die")
+
+
+def test_restart_reattaches_to_a_warm_attempt(
+    tmp_path: Path, make_handler: MakeHandler, script: Path
+) -> None:
+    handler = make_handler()
+    starts, go = tmp_path / "starts.txt", tmp_path / "go"
+    ctx = context(tmp_path / "data", script, "wait", str(starts), str(go))
+    first = Driver(handler, ctx).round()
+    assert first.phase is TaskPhase.RUNNING and first.state is not None
+    wait_until(starts.exists, "the task to start")
+    # The engine stops (its servers with it) and a new one takes over, with and without the saved state.
+    handler.close()
+    restarted = Driver(make_handler(), dataclasses.replace(ctx, state=first.state))
+    assert restarted.round().phase is TaskPhase.RUNNING
+    assert Driver(make_handler(), ctx).round().phase is TaskPhase.RUNNING
+    go.touch()
+    done = restarted.until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    assert len(starts.read_text().splitlines()) == 1
+
+
+def test_pools_are_bounded_and_expire_when_idle(tmp_path: Path, make_handler: MakeHandler) -> None:
+    handler = make_handler(warm={"max_environments": 1, "idle_timeout": "300ms"})
+    scripts = [write_script(tmp_path / name / "bin" / "task-program") for name in ("env1", "env2")]
+    pids = []
+    for index, script in enumerate(scripts):
+        # Different PYTHONPATHs: two environments, two servers.
+        ctx = context(
+            tmp_path / f"a{index}", script, "nothing", PYTHONPATH=f"{PROGRAM.parent}:{script.parent}"
+        )
+        assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+        pids.append(servers(handler))
+    assert len(pids[0]) == len(pids[1]) == 1 and pids[0] != pids[1]
+    wait_until(lambda: process_gone(pids[0][0]), "the evicted server to stop")
+    wait_until(lambda: not servers(handler) and process_gone(pids[1][0]), "the idle server to stop")
+
+
+def test_a_server_that_cannot_start_falls_back_to_cold_starts(
+    tmp_path: Path, handler: LocalProcessHandler, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = write_script(tmp_path / "bin" / "broken", module="no_such_runtime_module")
+    with caplog.at_level(logging.WARNING, logger=_warm_pool.__name__):
+        done = Driver(handler, context(tmp_path / "a", broken, "nothing")).until_done()
+    # Cold, the script fails itself with the import error; the pool backs off instead of looping.
+    assert done.phase is TaskPhase.RETRYABLE_FAILURE
+    assert done.error is not None and "No module named 'no_such_runtime_module'" in done.error.message
+    assert "could not start; its attempts start cold" in caplog.text
+    assert servers(handler) == []
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=_warm_pool.__name__):
+        Driver(handler, context(tmp_path / "b", broken, "nothing")).until_done()
+    assert "could not start" not in caplog.text
+
+
+def test_switches_make_attempts_start_cold(
+    tmp_path: Path, make_handler: MakeHandler, script: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    handler = make_handler()
+    ctx = context(tmp_path / "task", script, "state", outputs=STATE, ROOST_WARM_PROCESS="0")
+    assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+    assert servers(handler) == []
+    assert outputs(ctx)["grandparent"] == str(os.getpid())  # a cold supervisor's parent is the engine
+    for cold in (make_handler(warm={"enabled": False}), _with_env(monkeypatch, make_handler)):
+        assert cold._pools is None
+        ctx = context(tmp_path / f"cold{id(cold)}", script, "nothing")
+        assert Driver(cold, ctx).until_done().phase is TaskPhase.SUCCESS
+
+
+def _with_env(monkeypatch: pytest.MonkeyPatch, make_handler: MakeHandler) -> LocalProcessHandler:
+    monkeypatch.setenv("ROOST_WARM_PROCESSES", "0")
+    return make_handler()
+
+
+def test_only_console_scripts_with_absolute_paths_are_eligible(tmp_path: Path, script: Path) -> None:
+    env = {"PATH": str(script.parent), "PYTHONPATH": str(PROGRAM.parent)}
+    expected = WarmEntry(sys.executable, str(PROGRAM.parent), "task_program", "main", str(script))
+    assert warm_entry(["task-program", "x"], env) == expected
+    assert warm_entry([sys.executable, str(PROGRAM)], env) is None  # an interpreter, not a console script
+    assert warm_entry(["task-program"], {**env, "PYTHONPATH": "relative/code"}) is None
+    assert warm_entry(["task-program"], {**env, "ROOST_WARM_PROCESS": "0"}) is None
+    assert warm_entry(["missing-command"], env) is None
+    shell = tmp_path / "bin" / "shell-script"
+    shell.write_text("#!/bin/sh\nexit 0\n")
+    shell.chmod(0o755)
+    assert warm_entry([str(shell)], env) is None
+
+
+def test_closing_the_handler_stops_its_servers(
+    tmp_path: Path, handler: LocalProcessHandler, script: Path
+) -> None:
+    assert Driver(handler, context(tmp_path, script, "nothing")).until_done().phase is TaskPhase.SUCCESS
+    [server] = servers(handler)
+    handler.close()
+    wait_until(lambda: process_gone(server), "the server to exit")
+    # A closed handler still runs attempts, cold.
+    ctx = context(tmp_path / "late", script, "state", outputs=STATE)
+    assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+    assert outputs(ctx)["grandparent"] == str(os.getpid())
+    assert servers(handler) == []
