@@ -405,6 +405,7 @@ def test_literal_matches_agrees_with_castability_of_the_inferred_type(
 
 def test_public_names() -> None:
     assert set(literal_types.__all__) == {
+        "SIMPLE_NAMES",
         "can_cast",
         "describe",
         "literal_type_of",
