@@ -34,11 +34,11 @@ WAIT_MS = 30_000
 class Console:
     """A running admin with a few ended executions, and a Chromium page on its console."""
 
-    def __init__(self, app: Any, admin: Any, page: Any) -> None:
+    def __init__(self, app: Any, admin: Any, browser: Any) -> None:
         self.app = app
         self.admin = admin
-        self.page = page
-        page.set_default_timeout(WAIT_MS)
+        self.browser = browser
+        self.page = browser.new_page()
         shots = os.environ.get("ROOST_SCREENSHOTS")
         self.shots = Path(shots) if shots else None
         for ident in (
@@ -49,6 +49,10 @@ class Console:
             wait(admin, ident)
 
     def open(self, path: str) -> Any:
+        """A fresh page at ``path``: a page left by an earlier test may still be following live updates."""
+        self.page.close()
+        self.page = self.browser.new_page()
+        self.page.set_default_timeout(WAIT_MS)
         self.page.goto(self.app.http_url + path)
         return self.page
 
@@ -75,7 +79,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     ):
         browser = driver.chromium.launch(executable_path=CHROMIUM)
         try:
-            yield Console(app, admin, browser.new_page())
+            yield Console(app, admin, browser)
         finally:
             browser.close()
 
@@ -91,7 +95,7 @@ def test_the_executions_list_filters_and_pages(console: Console, monkeypatch: py
     from roost_admin.console import pages
 
     monkeypatch.setattr(pages, "PAGE_SIZE", 2)
-    console.open(f"{BASE}/executions?sort=name&order=asc")
+    page = console.open(f"{BASE}/executions?sort=name&order=asc")
     first = console.listed()
     assert len(first) == 2 and first == sorted(first)
     page.get_by_role("link", name="Next page").click()
