@@ -10,40 +10,21 @@ import pyarrow.parquet as pq
 from flyteidl.core import literals_pb2, tasks_pb2
 
 import roost_presto.engine
-from roost.extend import SerializationSettings
 from roost_core.engine.config import EngineConfig
 from roost_core.storage import Storage
 from roost_core.testing.harness import OneTaskEngine, build_handler
 from roost_core.testing.tasks import file_storage
-from roost_presto import TrinoTask
 from roost_presto.testing import TrinoTestServer
+from roost_presto.testing.conformance import QUERY, trips_inputs
+from roost_presto.testing.conformance import trips_task as conformance_trips_task
 
-SETTINGS = SerializationSettings(project="proj", domain="dev", version="v1")
-
-QUERY = (
-    "SELECT id, city, fare FROM trips WHERE city = {{ .inputs.city }} ORDER BY id LIMIT {{ .inputs.limit }}"
-)
+inputs = trips_inputs
+"""The trips query's inputs (``city``, ``limit``)."""
 
 
 def trips_task(query: str = QUERY, **options: Any) -> tasks_pb2.TaskTemplate:
-    """The template of a Trino query over the trips table with inputs ``city`` and ``limit``."""
-    task = TrinoTask(
-        name="tests.trips",
-        query_template=query,
-        inputs={"city": str, "limit": int},
-        catalog="memory",
-        schema="default",
-        **options,
-    )
-    return task.template(SETTINGS)
-
-
-def inputs(city: str = "ams", limit: int = 10) -> literals_pb2.LiteralMap:
-    """The LiteralMap of the trips query's inputs."""
-    result = literals_pb2.LiteralMap()
-    result.literals["city"].scalar.primitive.string_value = city
-    result.literals["limit"].scalar.primitive.integer = limit
-    return result
+    """The trips query's template, named ``tests.trips`` (``options`` go to :class:`~roost_presto.TrinoTask`)."""
+    return conformance_trips_task(query, name="tests.trips", **options)
 
 
 def section(server: TrinoTestServer, **extra: Any) -> dict[str, Any]:

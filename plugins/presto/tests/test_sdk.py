@@ -8,13 +8,13 @@ import pandas as pd
 import pytest
 from flyteidl.plugins import presto_pb2
 from google.protobuf import json_format
-from helpers import SETTINGS
 
 from roost import task, workflow
 from roost.errors import WorkflowDefinitionError
 from roost.extend import check_task_template
 from roost_presto import PrestoTask, TrinoTask
 from roost_presto.testing import TrinoTestServer
+from roost_presto.testing.conformance import SETTINGS
 
 QUERY = "SELECT id, fare FROM trips WHERE city = {{ .inputs.city }} ORDER BY id LIMIT {{ .Inputs.limit }}"
 

@@ -361,16 +361,15 @@ class LocalProcessHandler(TaskHandler):
                 "kill_grace_period": settings.kill_grace_period,
             },
         )
-        entry = warm_entry(argv, env) if self._pools is not None else None
-        if entry is not None and self._pools is not None:
+        pid = None
+        if self._pools is not None and (entry := warm_entry(argv, env)) is not None:
             pid = self._pools.start(entry, files.spec, env, lock_fd)
-            # A warm supervisor claims the attempt first; one may have done so before its server failed.
-            if pid is not None or not _claim(files):
-                self._watch_lock(files, ctx.notify)
-                start_time = process_start_time(pid) if pid is not None else None
-                state = files.state(pid, start_time)
-                return Transition.running(state=state, logs=files.logs(), wake_after=RECHECK_AFTER)
-        elif not _claim(files):
+        if pid is not None:
+            self._watch_lock(files, ctx.notify)
+            state = files.state(pid, process_start_time(pid))
+            return Transition.running(state=state, logs=files.logs(), wake_after=RECHECK_AFTER)
+        # A warm supervisor claims the attempt first; one may have done so before its server failed.
+        if not _claim(files):
             self._watch_lock(files, ctx.notify)
             return self._running(ctx, files)
         with open(files.folder / "supervisor.log", "ab") as supervisor_log:

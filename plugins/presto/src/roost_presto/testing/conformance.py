@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flyteidl.core import literals_pb2, tasks_pb2
@@ -19,21 +20,27 @@ from roost_presto.testing.server import TrinoTestServer
 
 TRIPS = """CREATE TABLE memory.default.trips AS SELECT * FROM (VALUES
     (1, 'ams', 12.50), (2, 'ber', 7.25), (3, 'ams', 3.00)) AS t(id, city, fare)"""
+SETTINGS = SerializationSettings(project="proj", domain="dev", version="v1")
+"""Where the trips task is registered in tests."""
 QUERY = (
     "SELECT id, city, fare FROM trips WHERE city = {{ .inputs.city }} ORDER BY id LIMIT {{ .inputs.limit }}"
 )
 
 
-def trips_task(query: str = QUERY) -> tasks_pb2.TaskTemplate:
-    """The template of a Trino query over the trips table with inputs ``city`` and ``limit``."""
+def trips_task(
+    query: str = QUERY, *, name: str = "conformance.trips", **options: Any
+) -> tasks_pb2.TaskTemplate:
+    """The template of a Trino query over the trips table with inputs ``city`` and ``limit`` (``options`` go to
+    :class:`~roost_presto.TrinoTask`)."""
     task = TrinoTask(
-        name="conformance.trips",
+        name=name,
         query_template=query,
         inputs={"city": str, "limit": int},
         catalog="memory",
         schema="default",
+        **options,
     )
-    return task.template(SerializationSettings(project="proj", domain="dev", version="v1"))
+    return task.template(SETTINGS)
 
 
 def trips_inputs(city: str = "ams", limit: int = 10) -> literals_pb2.LiteralMap:
