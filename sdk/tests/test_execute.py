@@ -33,12 +33,13 @@ def execute(
     checkpoints: tuple[str, str] | None = None,
     module: str = "flows.simple",
     raw: str | None = None,
+    code: str = "from roost.execute import main; main()",
 ) -> subprocess.CompletedProcess:
     checkpoint, previous = checkpoints or (f"{prefix}/cp", "")
     command = [
         sys.executable,
         "-c",
-        "from roost.execute import main; main()",
+        code,
         "--inputs",
         inputs_uri,
         "--output-prefix",
@@ -54,8 +55,33 @@ def execute(
         "--task-name",
         name,
     ]
-    full_env = {**os.environ, "PYTHONPATH": str(TESTS), **(env or {})}
+    python_path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    full_env = {**os.environ, "PYTHONPATH": python_path, **(env or {})}
     return subprocess.run(command, capture_output=True, text=True, env=full_env, timeout=120, check=False)
+
+
+WARMED_ATTEMPT = """
+import sys
+import roost.execute
+roost.execute.__roost_warm_up__()
+before = set(sys.modules)
+try:
+    roost.execute.main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print(sorted(name for name in set(sys.modules) - before if not name.startswith("flows")))
+"""
+
+
+def test_after_the_warm_up_an_attempt_imports_nothing_but_the_users_module(tmp_path):
+    # What a warm interpreter's attempts still import is paid by every attempt: it should be nothing.
+    (tmp_path / "inputs.pb").write_bytes(literal_map(x=4).SerializeToString())
+    result = execute(
+        (tmp_path / "inputs.pb").as_uri(), (tmp_path / "out").as_uri(), "scale", code=WARMED_ATTEMPT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    assert (tmp_path / "out" / "outputs.pb").exists()
 
 
 def test_outputs_on_file_storage(tmp_path):

@@ -115,6 +115,10 @@ def main() -> int:
         os.environ["LEAK"] = "leaked"
         sys.modules["roost_test_leak"] = sys
         os.chdir("/")
+    elif mode == "warmed":
+        # Whether the warm-up of the entry module ran in the interpreter this attempt was forked from.
+        entry = sys.modules.get("warmed_program")
+        write_outputs(output_prefix, {"warmed_in": string(str(entry.WARMED_IN if entry else None))})
     elif mode == "hard-exit":
         os._exit(int(rest[0]))
     elif mode != "nothing":

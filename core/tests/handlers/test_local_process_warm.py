@@ -164,6 +164,34 @@ def test_pools_are_bounded_and_expire_when_idle(tmp_path: Path, make_handler: Ma
     wait_until(lambda: not servers(handler) and process_gone(pids[1][0]), "the idle server to stop")
 
 
+def test_the_entry_modules_warm_up_runs_once_before_attempts_fork(
+    tmp_path: Path, handler: LocalProcessHandler
+) -> None:
+    script = write_script(tmp_path / "bin" / "warmed", module="warmed_program")
+    log = tmp_path / "warm-ups.txt"
+    seen = []
+    for index in range(3):
+        ctx = context(tmp_path / f"a{index}", script, "warmed", outputs=("warmed_in",), WARM_UP_LOG=str(log))
+        assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+        seen.append(outputs(ctx)["warmed_in"])
+    [server] = servers(handler)
+    assert seen == [str([server])] * 3
+    assert log.read_text().split() == [str(server)]
+
+
+def test_a_warm_up_that_fails_leaves_attempts_to_cold_starts(
+    tmp_path: Path, handler: LocalProcessHandler, caplog: pytest.LogCaptureFixture
+) -> None:
+    script = write_script(tmp_path / "bin" / "warmed", module="warmed_program")
+    ctx = context(tmp_path / "a", script, "warmed", outputs=("warmed_in",), WARM_UP_FAIL="1")
+    with caplog.at_level(logging.WARNING, logger=_warm_pool.__name__):
+        assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+    # Cold, the entry module is imported but nothing calls its warm-up.
+    assert outputs(ctx)["warmed_in"] == "[]"
+    assert "RuntimeError: the warm-up broke" in caplog.text
+    assert servers(handler) == []
+
+
 def test_a_server_that_cannot_start_falls_back_to_cold_starts(
     tmp_path: Path, handler: LocalProcessHandler, caplog: pytest.LogCaptureFixture
 ) -> None:

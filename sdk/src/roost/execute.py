@@ -47,6 +47,23 @@ def storage_from_environment() -> Storage:
     return sdk_storage(config)
 
 
+def __roost_warm_up__() -> None:
+    """Import and build what every attempt needs (the task runner, storage, the type engine with the installed
+    plugins' transformers, the names ``roost`` exports for task modules): called once by a warm interpreter (``roost_core.handlers._warm``) before it forks
+    attempts, which then start with it done instead of paying for it each time."""
+    import roost
+    from roost.local.taskrun import run_task  # noqa: F401
+    from roost.plugins.storage import storage_plugins
+    from roost.serialize import SerializationSettings  # noqa: F401
+    from roost.tasks import Task  # noqa: F401
+    from roost.types.engine import default_engine
+
+    storage_plugins()
+    default_engine()
+    for name in roost.__all__:
+        getattr(roost, name)
+
+
 def _write_error(
     storage: Storage,
     output_prefix: str,

@@ -4,7 +4,9 @@ Usage: ``python _warm.py SOCKET_FD MODULE SCRIPT``, with the task environment's 
 spoken to by :mod:`roost_core.handlers._warm_pool`. It uses only the standard library and the task runtime.
 
 The server imports ``MODULE`` (the module of the task command's console script: Roost's or flytekit's entry
-point) once and says ``{"ready": true}`` on the socket (a ``SOCK_SEQPACKET`` pair), or ``{"error": ...}``. Then
+point) once, calls its ``__roost_warm_up__()`` when it has one (an entry point that imports lazily names there
+what every attempt needs, so that attempts start with it done), and says ``{"ready": true}`` on the socket (a
+``SOCK_SEQPACKET`` pair), or ``{"error": ...}``. Then
 each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``, sent with the attempt's locked
 ``lock`` file descriptor, is answered with ``{"pid": N}`` after a fork. The child
 
@@ -131,7 +133,10 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
     # This script's folder is not the task's and must not shadow its modules: the console script's is.
     sys.path[0] = str(Path(script).parent)
     try:
-        importlib.import_module(module)
+        entry = importlib.import_module(module)
+        warm_up = getattr(entry, "__roost_warm_up__", None)
+        if warm_up is not None:
+            warm_up()
     except BaseException:
         _send(sock, {"error": traceback.format_exc()})
         return 1
