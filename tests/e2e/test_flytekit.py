@@ -30,6 +30,7 @@ PYFLYTE_RUNS: dict[str, list[str]] = {
     "sum-of-squares": ["sum_of_squares", "--xs", "[1, 2, 3]"],
     "classify": ["classify", "--x", "-3"],
     "dynamic-sum": ["dynamic_sum", "--n", "3"],
+    "lineage": ["lineage_chain"],
 }
 """Executions started with `pyflyte run --remote --name <key> flows.py <workflow> <inputs>`."""
 
@@ -84,13 +85,20 @@ def executions(
 
 def test_pyflyte_register(flytekit: Flytekit, registered: subprocess.CompletedProcess[str]) -> None:
     assert registered.returncode == 0, flytekit.explain(registered)
-    # 8 tasks (the map task's included), 6 workflows with their default launch plans, and 2 launch plans.
-    assert "Successfully registered 22 entities" in registered.stdout, flytekit.explain(registered)
+    # 9 tasks (the map task's included), 7 workflows with their default launch plans, and 2 launch plans.
+    assert "Successfully registered 25 entities" in registered.stdout, flytekit.explain(registered)
 
 
 @pytest.mark.parametrize(
     ("name", "expected"),
-    [("square-plus", 11), ("sum-of-squares", 14), ("classify", "-3 is negative"), ("dynamic-sum", 5)],
+    [
+        ("square-plus", 11),
+        ("sum-of-squares", 14),
+        ("classify", "-3 is negative"),
+        ("dynamic-sum", 5),
+        # Fast-registered tasks run warm: pyflyte-execute in the process forked for the attempt, each fresh.
+        ("lineage", "/warm:none/warm:none"),
+    ],
 )
 def test_pyflyte_run_remote(
     flytekit: Flytekit,

@@ -6,6 +6,8 @@ processes), never in the test environment.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Optional
 
 from flytekit import LaunchPlan, conditional, dynamic, map_task, task, workflow
@@ -98,6 +100,23 @@ def report_failure(x: int, err: Optional[FlyteError] = None) -> None:  # noqa: U
 def failing(x: int) -> int:
     """A workflow whose task raises; its failure handler receives the error."""
     return reject(x=x)
+
+
+@task
+def lineage(previous: str) -> str:
+    """Whether this task runs in a process forked from a warm interpreter (rather than in a pyflyte-execute
+    process of its own), and what an earlier task left in the environment."""
+    leaked = os.environ.get("ROOST_E2E_LEAK", "none")
+    os.environ["ROOST_E2E_LEAK"] = "leaked"
+    command = Path("/proc/self/cmdline").read_bytes().split(b"\0")
+    started = "warm" if any(part.endswith(b"_warm.py") for part in command) else "cold"
+    return f"{previous}/{started}:{leaked}"
+
+
+@workflow
+def lineage_chain() -> str:
+    """Two lineage tasks, one after the other."""
+    return lineage(previous=lineage(previous=""))
 
 
 square_plus_defaults = LaunchPlan.get_or_create(

@@ -5,7 +5,8 @@ spoken to by :mod:`roost_core.handlers._warm_pool`. It uses only the standard li
 
 The server imports ``MODULE`` (the module of the task command's console script: Roost's or flytekit's entry
 point) once, calls its ``__roost_warm_up__()`` when it has one (an entry point that imports lazily names there
-what every attempt needs, so that attempts start with it done), and says ``{"ready": true}`` on the socket (a
+what every attempt needs, so that attempts start with it done; flytekit's entry point gets the warm-up of
+:func:`_flytekit_inner_commands_in_process`), and says ``{"ready": true}`` on the socket (a
 ``SOCK_SEQPACKET`` pair), or ``{"error": ...}``. Then
 each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``, sent with the attempt's locked
 ``lock`` file descriptor, is answered with ``{"pid": N}`` after a fork. The child
@@ -49,6 +50,49 @@ def _load_supervise() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _flytekit_inner_commands_in_process(entry: ModuleType) -> None:
+    """Make ``pyflyte-fast-execute`` run its inner ``pyflyte-execute`` (or ``pyflyte-map-execute``) in its own
+    process instead of starting a new interpreter.
+
+    flytekit starts a new one because a process that imported the task's code before unpacking the new bundle
+    would run the old code; a child forked from this server imported no task code, so the inner command runs in
+    it, with the environment and ``sys.path`` the new interpreter would have had. Other commands, and flytekit
+    versions without the private ``_run_subprocess``, keep starting a process.
+    """
+    start_process = getattr(entry, "_run_subprocess", None)
+    commands = {
+        "pyflyte-execute": getattr(entry, "execute_task_cmd", None),
+        "pyflyte-map-execute": getattr(entry, "map_execute_task_cmd", None),
+    }
+    if start_process is None or None in commands.values():
+        return
+
+    def run_in_process(cmd: list[str], env: dict[str, str] | None = None) -> int:
+        command = commands.get(Path(cmd[0]).name)
+        if command is None:
+            result: int = start_process(cmd, env)
+            return result
+        if env is not None:
+            os.environ.clear()
+            os.environ.update(env)
+        # A new interpreter would put PYTHONPATH's entries (the unpacked bundle among them) after its script's.
+        added = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p not in sys.path]
+        sys.path[1:1] = added
+        try:
+            command.main(args=cmd[1:], prog_name=cmd[0])
+        except SystemExit as exc:
+            return _exit_status(exc.code)
+        return 0
+
+    entry._run_subprocess = run_in_process  # type: ignore[attr-defined]
+
+
+_WARM_UPS: dict[str, Callable[[ModuleType], None]] = {
+    "flytekit.bin.entrypoint": _flytekit_inner_commands_in_process
+}
+"""Warm-ups for entry modules that cannot declare their own ``__roost_warm_up__``."""
 
 
 def _send(sock: socket.socket, message: dict[str, Any]) -> None:
@@ -137,6 +181,8 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
         warm_up = getattr(entry, "__roost_warm_up__", None)
         if warm_up is not None:
             warm_up()
+        elif module in _WARM_UPS:
+            _WARM_UPS[module](entry)
     except BaseException:
         _send(sock, {"error": traceback.format_exc()})
         return 1
