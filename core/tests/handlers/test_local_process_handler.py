@@ -517,9 +517,14 @@ def test_finalize_removes_the_attempt_folder(tmp_path: Path, handler: LocalProce
     driver.until_done()
     folder = Path(driver.ctx.state["folder"])
     assert folder.is_dir()
+    # What a stopped engine left half-removed goes too.
+    left = handler.settings.work_dir / ".removing" / "left-behind"
+    (left / "work").mkdir(parents=True)
     handler.finalize(driver.ctx)
     assert not folder.exists()
     handler.finalize(driver.ctx)  # idempotent
+    # The contents are deleted off the engine's thread.
+    wait_until(lambda: not any(left.parent.iterdir()), "the removed folders to be deleted")
 
 
 def test_keep_logs(tmp_path: Path, make_handler: MakeHandler) -> None:

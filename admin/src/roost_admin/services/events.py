@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from flyteidl.admin import event_pb2 as admin_event_pb2
-from flyteidl.core import execution_pb2
+from flyteidl.core import execution_pb2, identifier_pb2
 from flyteidl.event import event_pb2
 from google.protobuf import json_format
 from sqlalchemy.orm import Session
@@ -123,6 +123,40 @@ class EventLedger:
         """Executions whose terminal phase was recorded (their notifications are due)."""
         self.recorded: list[tuple[models.Execution, Any]] = []
         """Every event recorded, with its execution (they are published)."""
+        # Rows already found or made in this transaction: a batch of events names the same few again and again.
+        self._executions: dict[ExecutionKey, models.Execution] = {}
+        self._nodes: dict[tuple[int, str], models.NodeExecution] = {}
+        self._tasks: dict[tuple[int, str, str, str, str, int], models.TaskExecution] = {}
+
+    def _execution(self, project: str, domain: str, name: str) -> models.Execution | None:
+        key = (project, domain, name)
+        row = self._executions.get(key)
+        if row is None:
+            row = find_execution(self.session, project, domain, name)
+            if row is not None:
+                self._executions[key] = row
+        return row
+
+    def _node(self, execution: models.Execution, node_id: str) -> models.NodeExecution | None:
+        row = self._nodes.get((execution.id, node_id))
+        if row is None:
+            row = find_node(self.session, execution.id, node_id)
+            if row is not None:
+                self._nodes[(execution.id, node_id)] = row
+        elif row in self.session.new:  # made by an earlier event of this batch: callers need its id
+            self.session.flush()
+        return row
+
+    def _task(
+        self, node: models.NodeExecution, task_id: identifier_pb2.Identifier, attempt: int
+    ) -> models.TaskExecution | None:
+        key = (node.id, task_id.project, task_id.domain, task_id.name, task_id.version, attempt)
+        row = self._tasks.get(key)
+        if row is None:
+            row = find_task(self.session, node.id, task_id, attempt)
+            if row is not None:
+                self._tasks[key] = row
+        return row
 
     def executions(self) -> frozenset[ExecutionKey]:
         """(project, domain, name) of every execution an event was recorded for."""
@@ -136,7 +170,7 @@ class EventLedger:
             raise InvalidArgument("event.execution_id is required")
         ident = event.execution_id
         key = key_text(ident.project, ident.domain, ident.name)
-        row = find_execution(self.session, ident.project, ident.domain, ident.name)
+        row = self._execution(ident.project, ident.domain, ident.name)
         if row is None:
             raise NotFound(f"execution {key} does not exist")
         phase, current = int(event.phase), row.phase
@@ -190,17 +224,17 @@ class EventLedger:
             raise InvalidArgument("event.id.node_id is required")
         ident = event.id.execution_id
         key = key_text(ident.project, ident.domain, ident.name)
-        execution = find_execution(self.session, ident.project, ident.domain, ident.name)
+        execution = self._execution(ident.project, ident.domain, ident.name)
         if execution is None:
             raise NotFound(f"execution {key} does not exist")
         node_id = event.id.node_id
         phase = int(event.phase)
-        row = find_node(self.session, execution.id, node_id)
+        row = self._node(execution, node_id)
         parent_id: int | None = None
         if row is None:
             parent_node = event.parent_node_metadata.node_id if event.HasField("parent_node_metadata") else ""
             if parent_node:
-                parent = find_node(self.session, execution.id, parent_node)
+                parent = self._node(execution, parent_node)
                 if parent is None:
                     raise NotFound(
                         f"parent node execution '{parent_node}' of node '{node_id}' of execution {key} "
@@ -223,7 +257,7 @@ class EventLedger:
         child: models.Execution | None = None
         if event.workflow_node_metadata.HasField("execution_id"):
             child_id = event.workflow_node_metadata.execution_id
-            child = find_execution(self.session, child_id.project, child_id.domain, child_id.name)
+            child = self._execution(child_id.project, child_id.domain, child_id.name)
             if child is None:
                 raise NotFound(
                     f"child execution {key_text(child_id.project, child_id.domain, child_id.name)} of node "
@@ -242,6 +276,7 @@ class EventLedger:
                 target={},
             )
             self.session.add(row)
+            self._nodes[(execution.id, node_id)] = row
         self._apply_node(event, execution, row, phase, occurred, dynamic_workflow_uri)
         if child is not None:
             self._link_child(execution, row, child)
@@ -321,16 +356,16 @@ class EventLedger:
         node_ident = event.parent_node_execution_id
         ident = node_ident.execution_id
         key = key_text(ident.project, ident.domain, ident.name)
-        execution = find_execution(self.session, ident.project, ident.domain, ident.name)
+        execution = self._execution(ident.project, ident.domain, ident.name)
         if execution is None:
             raise NotFound(f"execution {key} does not exist")
-        node = find_node(self.session, execution.id, node_ident.node_id)
+        node = self._node(execution, node_ident.node_id)
         if node is None:
             raise NotFound(f"node execution '{node_ident.node_id}' of execution {key} does not exist")
         attempt = int(event.retry_attempt)
         phase, version = int(event.phase), int(event.phase_version)
         text = task_text(event.task_id, attempt, node.node_id, key)
-        row = find_task(self.session, node.id, event.task_id, attempt)
+        row = self._task(node, event.task_id, attempt)
         occurred = to_datetime(event.occurred_at)
         if row is None:
             task_id = event.task_id
@@ -347,6 +382,9 @@ class EventLedger:
                 metadata_json={},
             )
             self.session.add(row)
+            self._tasks[
+                (node.id, task_id.project, task_id.domain, task_id.name, task_id.version, attempt)
+            ] = row
         else:
             if row.phase == phase and row.phase_version >= version:
                 raise AlreadyExists(

@@ -233,6 +233,7 @@ class LocalProcessHandler(TaskHandler):
         self.settings = settings or LocalProcessSettings()
         self._watched: set[Path] = set()
         self._watched_lock = threading.Lock()
+        self._removals = _Removals(self.settings.work_dir / ".removing")
         warm = self.settings.warm
         self._pools = (
             WarmPools(warm, self.settings.work_dir / "warm-pools")
@@ -303,7 +304,7 @@ class LocalProcessHandler(TaskHandler):
                 if entry not in (files.stdout, files.stderr):
                     _remove(entry)
         else:
-            _remove(files.folder)
+            self._removals.remove(files.folder)
 
     def _files(self, ctx: TaskContext) -> _AttemptFiles:
         if ctx.state:
@@ -677,6 +678,40 @@ def _stderr_tail(path: Path) -> str:
     if not any(line.strip() for line in lines):
         return "stderr was empty"
     return "last lines of stderr:\n" + "\n".join(lines)
+
+
+class _Removals:
+    """Removes attempt folders off the engine's thread: a folder is renamed into ``trash`` at once (so it is
+    gone for everyone), and deleted there by a daemon thread; what an engine that stopped meanwhile left in ``trash``
+    goes with the next engine's first removal."""
+
+    def __init__(self, trash: Path) -> None:
+        self.trash = trash
+        self._pending = threading.Semaphore(0)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def remove(self, folder: Path) -> None:
+        """Make ``folder`` disappear now and its contents soon."""
+        self.trash.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.rename(self.trash / f"{folder.name}-{os.urandom(4).hex()}")
+        except OSError:  # another file system, or already gone: remove it here
+            _remove(folder)
+            return
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._empty, name="local-process removals", daemon=True
+                )
+                self._thread.start()
+        self._pending.release()
+
+    def _empty(self) -> None:
+        while True:
+            self._pending.acquire()
+            for entry in self.trash.iterdir():
+                _remove(entry)
 
 
 def _remove(path: Path) -> None:
