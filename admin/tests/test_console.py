@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from html import unescape
 from typing import Any
 
+import example_flows
 import httpx
 import pytest
+import signal_flows
 from conftest import fresh_database
 from execution_support import (
     DOMAIN,
@@ -43,7 +45,15 @@ class Site:
         self.broken = launch(admin, "failing", name="broken", x=1)
         self.pair = launch(admin, "pair", name="paired", x=4)
         self.dynamic = launch(admin, "dyn", name="dynamic", n=2)
-        for ident in (self.done, self.broken, self.pair, self.dynamic):
+        self.parent = launch(admin, "parent", name="parent", x=1)
+        example_flows.register(admin, signal_flows.asks)
+        self.nested = [
+            example_flows.run(admin, "basics.wf", "subworkflow"),
+            example_flows.run(admin, "dynamic.wf", "fibonacci", n=3),
+            example_flows.run(admin, "conditional.wf", "tails"),
+            example_flows.run(admin, "map.wf", "mapped"),
+        ]
+        for ident in (self.done, self.broken, self.pair, self.dynamic, self.parent, *self.nested):
             wait(admin, ident)
 
     def page(self, path: str, status: int = 200, **params: Any) -> str:
@@ -64,7 +74,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     # as under `roost start`, ended attempts' logs stay in the data folder's task-logs (no handler settings)
     with (
         fresh_database("sqlite", folder) as url,
-        running_admin(folder, url) as (app, admin, signals),
+        running_admin(folder, url, engine=example_flows.engine()) as (app, admin, signals),
     ):
         made = Site(app, admin, signals)
         yield made
@@ -333,3 +343,98 @@ def test_recover_and_resume_after_confirmation_and_the_refusals_named(site: Site
     assert ended.closure.phase == Phase.FAILED, "the same input fails the same node again"
     missing = site.post(f"{BASE}/executions/broken/recover", {"version": "v-nosuch"}, status=404)
     assert "can be resumed only on a registered version of its launch plan" in text_of(missing.text)
+
+
+def box_classes(html: str) -> dict[str, str]:
+    """Each drawn node's classes by its node execution id."""
+    return dict(re.findall(r'data-node="([^"]+)"><rect class="([^"]+)"', html))
+
+
+def test_a_sub_workflow_opens_in_place_and_the_address_keeps_it_open(site: Site) -> None:
+    closed = site.page(f"{BASE}/executions/subworkflow")
+    assert "kind-workflow" in box_classes(closed)["n0"]
+    assert "n0-0-n0" not in box_classes(closed), "a closed sub-workflow's nodes are not drawn"
+    toggle = re.search(
+        r'<a href="([^"]+)" class="toggle" aria-expanded="false" aria-label="expand n0"', closed
+    )
+    assert toggle and unescape(toggle.group(1)) == f"{BASE}/executions/subworkflow?expand=n0#graph"
+    opened = site.page(f"{BASE}/executions/subworkflow", expand="n0", node="n1")
+    inside = {key: classes for key, classes in box_classes(opened).items() if key.startswith("n0-0-")}
+    assert set(inside) == {"n0-0-start-node", "n0-0-n0", "n0-0-n1", "n0-0-n2", "n0-0-end-node"}
+    assert all("phase-SUCCEEDED" in classes for classes in inside.values())
+    assert "open" in box_classes(opened)["n0"].split()
+    assert 'aria-expanded="true" aria-label="collapse n0"' in opened
+    # links keep what is open and what is selected: selecting a node inside, closing, the panel's close
+    assert f"{BASE}/executions/subworkflow?node=n0-0-n1&expand=n0" in links(opened)
+    assert f"{BASE}/executions/subworkflow?node=n1#graph" in links(opened)
+    assert f"{BASE}/executions/subworkflow?expand=n0" in links(opened)
+    panel = site.page(f"{BASE}/executions/subworkflow", expand="n0", node="n0-0-n1")
+    assert "selected" in box_classes(panel)["n0-0-n1"] and "Attempt 0" in text_of(panel)
+
+
+def test_a_dynamic_node_opens_to_the_workflow_it_built(site: Site) -> None:
+    closed = site.page(f"{BASE}/executions/fibonacci")
+    assert 'aria-label="expand n0"' in closed and "n0-0-dn0" not in box_classes(closed)
+    opened = site.page(f"{BASE}/executions/fibonacci", expand="n0")
+    inside = {key: classes for key, classes in box_classes(opened).items() if key.startswith("n0-0-")}
+    assert {"n0-0-dn0", "n0-0-dn1", "n0-0-dn2"} <= set(inside) and "n0-0-dn3" not in inside, (
+        "n=3 built 3 steps"
+    )
+    assert all("phase-SUCCEEDED" in inside[f"n0-0-dn{i}"] for i in range(3))
+    assert opened.count('class="edge"') > closed.count('class="edge"'), "the built workflow's edges are drawn"
+
+
+def test_a_branch_shows_the_path_taken(site: Site) -> None:
+    tails = box_classes(site.page(f"{BASE}/executions/tails"))
+    assert "phase-SUCCEEDED" in tails["n3"]
+    assert {"phase-SUCCEEDED", "taken"} <= set(tails["n3-0-n3-n2"].split()), "p=0.595: the tails case ran"
+    assert {"phase-SKIPPED", "not-taken"} <= set(tails["n3-0-n3-n1"].split())
+    # launched here, not with the others: the list's tests count one failed execution
+    wait(site.admin, example_flows.run(site.admin, "conditional.wf", "edge", seed=500))
+    edge = site.page(f"{BASE}/executions/edge")
+    cases = box_classes(edge)
+    assert "phase-FAILED" in cases["n3"]
+    assert all("not-taken" in cases[key].split() for key in cases if key.startswith("n3-0-"))
+    fail = re.search(r'<rect class="(node kind-fail[^"]*)"', edge)
+    assert fail and {"phase-FAILED", "taken"} <= set(fail.group(1).split()), "p=0.5: the else failed"
+    assert "else: fail" in text_of(edge)
+
+
+def test_a_map_node_counts_its_subtasks_per_phase(site: Site) -> None:
+    html = site.page(f"{BASE}/executions/mapped")
+    assert "kind-array" in box_classes(html)["n0"]
+    counts = re.search(r'<text [^>]*data-counts="n0">(.*?)</text>', html)
+    assert counts and text_of(counts.group(1)).strip() == "4 succeeded"
+    assert '<tspan class="count phase-SUCCEEDED">' in counts.group(1)
+
+
+def test_a_launch_plan_node_links_to_its_child_execution(site: Site) -> None:
+    html = site.page(f"{BASE}/executions/parent")
+    child = re.search(r'<a href="([^"]+)" class="child-link" aria-label="child execution of (n\d+)"', html)
+    assert child, "the launch plan node links to the execution it launched"
+    assert child.group(1) != f"{BASE}/executions/parent" and child.group(1).startswith(f"{BASE}/executions/")
+    assert "succeeded" in text_of(site.page(child.group(1)))
+    assert child.group(1) in links(html[: html.index("<svg")]), "the header lists it among the children"
+    panel = site.page(f"{BASE}/executions/parent", node=child.group(2))
+    assert child.group(1) in links(panel), "and the node's panel links to it"
+
+
+def test_a_signal_refuses_a_wrong_typed_value_next_to_its_field(site: Site) -> None:
+    from flyteidl.admin import execution_pb2
+
+    ident = example_flows.run(site.admin, "signal_flows.asks", "asking", x=2)
+    path = f"{BASE}/executions/asking/signals/factor"
+    wait_until(lambda: path in links(site.page(f"{BASE}/executions/asking")), what="the signal's link")
+    form = site.page(path)
+    assert "(int)" in text_of(form)
+    refused = site.post(path, {"value": "lots"}, status=400)
+    assert "factor: 'lots' is not an integer" in text_of(refused.text)
+    assert re.search(r'<p class="error" role="alert" id="signal-error">', refused.text)
+    assert re.search(
+        r'name="value" value="lots"[^>]*aria-invalid="true" aria-describedby="signal-error"', refused.text
+    )
+    site.post(path, {"value": "3"})
+    ended = wait(site.admin, ident)
+    assert ended.closure.phase == Phase.SUCCEEDED
+    outputs = site.admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=ident))
+    assert outputs.full_outputs.literals["o0"].scalar.primitive.integer == 6

@@ -38,7 +38,7 @@ from starlette.staticfiles import StaticFiles
 
 from roost_admin.api.gateway import HTTP_STATUS
 from roost_admin.auth.http_policy import PRINCIPAL
-from roost_admin.console import graph, values
+from roost_admin.console import graph, nesting, values
 from roost_admin.console.logs import LogFiles
 from roost_admin.console.reader import Reader
 from roost_admin.errors import ClientError, NotFound
@@ -390,10 +390,16 @@ class Console:
             node.id.node_id: core_execution_pb2.NodeExecution.Phase.Name(node.closure.phase) for node in nodes
         }
         picture = ""
+        selected = request.query_params.get("node", "")
+        expanded = frozenset(request.query_params.getlist("expand"))
         if closure.workflow_id.name:
             workflow = reader.call("GetWorkflow", common_pb2.ObjectGetRequest(id=closure.workflow_id))
-            compiled = workflow.closure.compiled_workflow.primary
-            picture = graph.graph_svg(compiled, phases, link, request.query_params.get("node", ""))
+            compiled = workflow.closure.compiled_workflow
+            drawn = graph.drawing(compiled.primary)
+            nesting.Nested(reader, ident, expanded, execution_url).fill(
+                drawn, {node.id.node_id: node for node in nodes}, nesting.templates(compiled)
+            )
+            picture = graph.drawing_svg(drawn, link, selected, expanded)
         labels = {node.id.node_id: node.metadata.spec_node_id or node.id.node_id for node in nodes}
         bars = [
             graph.Bar(
@@ -413,11 +419,10 @@ class Console:
         running = closure.phase not in _TERMINAL
         seconds = (_now() - started).total_seconds() if running and started else _seconds(closure.duration)
         children = [
-            node.closure.workflow_node_metadata.execution_id
+            node.closure.workflow_node_metadata.executionId
             for node in nodes
             if node.closure.HasField("workflow_node_metadata")
         ]
-        selected = request.query_params.get("node", "")
         panel = self._node_panel(reader, ident, selected) if selected else None
         signals = reader.call(
             "ListSignals",
@@ -445,6 +450,7 @@ class Console:
                 "children": children,
                 "panel": panel,
                 "link": link,
+                "here": lambda node="": graph.address(link, node, expanded),
                 "signals": [signal for signal in signals if not signal.HasField("value")],
                 "events_url": f"/api/v1/events/executions/{quote(ident.project)}/{quote(ident.domain)}/{quote(ident.name)}",
             },
