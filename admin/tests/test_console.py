@@ -438,3 +438,27 @@ def test_a_signal_refuses_a_wrong_typed_value_next_to_its_field(site: Site) -> N
     assert ended.closure.phase == Phase.SUCCEEDED
     outputs = site.admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=ident))
     assert outputs.full_outputs.literals["o0"].scalar.primitive.integer == 6
+
+
+def test_an_open_node_holds_its_nested_graph_and_a_closed_one_stays_node_sized() -> None:
+    from roost_admin.console import graph
+
+    outer = graph.drawing(_workflow([("start-node", "a"), ("a", "b"), ("b", "end-node")]))
+    inner = graph.drawing(_workflow([("start-node", "x"), ("x", "y"), ("y", "end-node")]), "a")
+    outer.boxes[[box.spec_id for box in outer.boxes].index("a")].inner = inner
+    svg = graph.drawing_svg(outer, "/e", expanded={"a"})
+    rects = {
+        key: tuple(int(rect[name]) for name in ("x", "y", "width", "height"))
+        for key, rect in (
+            (key, dict(re.findall(r'(\w+)="(\d+)"', attributes)))
+            for key, attributes in re.findall(r'data-node="([^"]+)"><rect ([^>]+)>', svg)
+        )
+    }
+    ax, ay, aw, ah = rects["a"]
+    for key in ("a-0-x", "a-0-y", "a-0-start-node", "a-0-end-node"):
+        x, y, w, h = rects[key]
+        assert ax < x and x + w < ax + aw and ay < y and y + h < ay + ah, f"{key} inside a"
+    bx, _, bw, bh = rects["b"]
+    assert (bw, bh) == (graph.NODE_WIDTH, graph.NODE_HEIGHT) and bx > ax + aw, "b after the open a"
+    assert rects["a-0-x"][0] < rects["a-0-y"][0], "the nested graph is laid out left to right too"
+    assert 'href="/e?node=a-0-x&amp;expand=a"' in svg

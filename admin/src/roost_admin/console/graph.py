@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from urllib.parse import urlencode
+from urllib.parse import quote_plus, urlencode
 
 from flyteidl.core import compiler_pb2, workflow_pb2
 
@@ -288,8 +288,12 @@ def _draw(
         parts.append(
             f'<path class="edge" d="M {x1} {y1} C {middle} {y1}, {middle} {y2}, {x2} {y2}" marker-end="url(#arrow)"/>'
         )
+    # a node's link is the page with it selected and the same nodes open: the open part is the same for all
+    opened = urlencode([("expand", key) for key in sorted(expanded)])
+    before, after = escape(f"{link}?node="), escape(f"&{opened}" if opened else "")
     for box, _, _, width, height, inner in placed.boxes:
         x, y, _, _ = where[box.spec_id]
+        key = escape(box.key)
         classes = f"node kind-{box.kind} phase-{box.phase}"
         if box.key == selected and box.live:
             classes += " selected"
@@ -298,37 +302,43 @@ def _draw(
         if inner is not None:
             classes += " open"
         shown = "taken" if box.path == "taken" else box.phase.lower()
-        title = f"{box.key} ({box.kind}): {box.phase}" + (", the path taken" if box.path == "taken" else "")
-        tag = f' data-node="{escape(box.key)}"' if box.live else ""
-        text = f' data-phase-text="{escape(box.key)}"' if box.live else ""
+        title = f"{key} ({box.kind}): {box.phase}" + (", the path taken" if box.path == "taken" else "")
+        tag = f' data-node="{key}"' if box.live else ""
+        text = f' data-phase-text="{key}"' if box.live else ""
         parts.append(
-            f'<a href="{escape(address(link, box.key, expanded))}" class="node-link" '
-            f'aria-label="{escape(title)}"{tag}>'
+            f'<a href="{before}{escape(quote_plus(box.key))}{after}" class="node-link" aria-label="{title}"{tag}>'
             f'<rect class="{classes}" x="{x}" y="{y}" rx="6" width="{width}" height="{height}">'
-            f"<title>{escape(title)}</title></rect>"
+            f"<title>{title}</title></rect>"
             f'<text x="{x + 10}" y="{y + 18}" class="label">{escape(box.label[:22])}</text>'
-            f'<text x="{x + 10}" y="{y + 34}" class="sub"{text}>{escape(box.spec_id)} · {escape(shown)}</text></a>'
+            f'<text x="{x + 10}" y="{y + 34}" class="sub"{text}>{escape(box.spec_id)} · {shown}</text></a>'
         )
         if box.counts:
             _counts(box, x, y, parts)
         if box.expandable:
-            opened = box.key in expanded
-            parts.append(
-                f'<a href="{escape(address(link, selected, expanded ^ {box.key}))}#graph" class="toggle" '
-                f'aria-expanded="{"true" if opened else "false"}" '
-                f'aria-label="{"collapse" if opened else "expand"} {escape(box.key)}" data-toggle="{escape(box.key)}">'
-                f'<rect class="toggle-box" x="{x + width - 26}" y="{y + 6}" width="20" height="20" rx="4"/>'
-                f'<text x="{x + width - 16}" y="{y + 21}" text-anchor="middle" class="toggle-sign">'
-                f"{'&#8722;' if opened else '+'}</text></a>"
-            )
+            _toggle(box, x + width, y, parts, link, selected, expanded)
         if box.child_url:
             parts.append(
-                f'<a href="{escape(box.child_url)}" class="child-link" '
-                f'aria-label="child execution of {escape(box.key)}">'
+                f'<a href="{escape(box.child_url)}" class="child-link" aria-label="child execution of {key}">'
                 f'<text x="{x + width - 8}" y="{y + 34}" text-anchor="end" class="sub link">execution &#8250;</text></a>'
             )
         if inner is not None:
             _draw(inner, x + PADDING, y + HEADER, parts, link, selected, expanded)
+
+
+def _toggle(
+    box: Box, right: int, y: int, parts: list[str], link: str, selected: str, expanded: frozenset[str]
+) -> None:
+    """The plus that opens an expandable box (a minus that closes it when open): the same page with the box's
+    key added to (or taken from) what is open."""
+    opened = box.key in expanded
+    parts.append(
+        f'<a href="{escape(address(link, selected, expanded ^ {box.key}))}#graph" class="toggle" '
+        f'aria-expanded="{"true" if opened else "false"}" '
+        f'aria-label="{"collapse" if opened else "expand"} {escape(box.key)}" data-toggle="{escape(box.key)}">'
+        f'<rect class="toggle-box" x="{right - 26}" y="{y + 6}" width="20" height="20" rx="4"/>'
+        f'<text x="{right - 16}" y="{y + 21}" text-anchor="middle" class="toggle-sign">'
+        f"{'&#8722;' if opened else '+'}</text></a>"
+    )
 
 
 def _counts(box: Box, x: int, y: int, parts: list[str]) -> None:
