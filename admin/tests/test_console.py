@@ -11,6 +11,7 @@ from html import unescape
 from typing import Any
 
 import example_flows
+import execution_flows
 import httpx
 import pytest
 import signal_flows
@@ -46,12 +47,13 @@ class Site:
         self.pair = launch(admin, "pair", name="paired", x=4)
         self.dynamic = launch(admin, "dyn", name="dynamic", n=2)
         self.parent = launch(admin, "parent", name="parent", x=1)
-        example_flows.register(admin, signal_flows.asks)
+        example_flows.register(admin, signal_flows.asks, execution_flows.screened)
         self.nested = [
             example_flows.run(admin, "basics.wf", "subworkflow"),
             example_flows.run(admin, "dynamic.wf", "fibonacci", n=3),
             example_flows.run(admin, "conditional.wf", "tails"),
             example_flows.run(admin, "map.wf", "mapped"),
+            example_flows.run(admin, "execution_flows.screened", "screened"),
         ]
         for ident in (self.done, self.broken, self.pair, self.dynamic, self.parent, *self.nested):
             wait(admin, ident)
@@ -406,6 +408,11 @@ def test_a_map_node_counts_its_subtasks_per_phase(site: Site) -> None:
     counts = re.search(r'<text [^>]*data-counts="n0">(.*?)</text>', html)
     assert counts and text_of(counts.group(1)).strip() == "4 succeeded"
     assert '<tspan class="count phase-SUCCEEDED">' in counts.group(1)
+    # two of five fail (the map may lose half): counted apart, in the phases' order
+    mixed = site.page(f"{BASE}/executions/screened")
+    counts = re.search(r'<text [^>]*data-counts="n0">(.*?)</text>', mixed)
+    assert counts and " ".join(text_of(counts.group(1)).split()) == "3 succeeded · 2 failed"
+    assert '<tspan class="count phase-FAILED">' in counts.group(1)
 
 
 def test_a_launch_plan_node_links_to_its_child_execution(site: Site) -> None:
