@@ -325,11 +325,13 @@ def test_a_dynamic_nodes_panel_lists_the_nodes_it_ran(site: Site) -> None:
     page = site.page(f"{BASE}/executions/dynamic")
     node_id = re.search(r'data-node="(n\d+)"', page).group(1)
     panel = site.page(f"{BASE}/executions/dynamic", node=node_id)
-    inside = re.findall(rf'href="{BASE}/executions/dynamic\?node=([^"#]+)#node"', panel)
+    # each opens the dynamic node in the graph, where it is drawn
+    inside = re.findall(rf'href="{BASE}/executions/dynamic\?node=([^"#&]+)&amp;expand={node_id}#node"', panel)
     assert len(inside) >= 2 and all(child.startswith(f"{node_id}-") for child in inside)
     task = next(child for child in inside if not child.endswith(("start-node", "end-node")))
-    child = site.page(f"{BASE}/executions/dynamic", node=task)
+    child = site.page(f"{BASE}/executions/dynamic", node=task, expand=node_id)
     assert "succeeded" in text_of(child) and "Attempt 0" in text_of(child)
+    assert "selected" in box_classes(child)[task], "selected in the opened dynamic node"
 
 
 def test_recover_and_resume_after_confirmation_and_the_refusals_named(site: Site) -> None:

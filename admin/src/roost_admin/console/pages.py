@@ -450,7 +450,10 @@ class Console:
                 "children": children,
                 "panel": panel,
                 "link": link,
-                "here": lambda node="": graph.address(link, node, expanded),
+                # the page with ``node`` selected, what is open kept, and ``opening`` opened too
+                "here": lambda node="", opening="": graph.address(
+                    link, node, expanded | {opening} if opening else expanded
+                ),
                 "signals": [signal for signal in signals if not signal.HasField("value")],
                 "events_url": f"/api/v1/events/executions/{quote(ident.project)}/{quote(ident.domain)}/{quote(ident.name)}",
             },
