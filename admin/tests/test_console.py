@@ -372,6 +372,10 @@ def test_a_sub_workflow_opens_in_place_and_the_address_keeps_it_open(site: Site)
     assert f"{BASE}/executions/subworkflow?node=n0-0-n1&expand=n0" in links(opened)
     assert f"{BASE}/executions/subworkflow?node=n1#graph" in links(opened)
     assert f"{BASE}/executions/subworkflow?expand=n0" in links(opened)
+    # what opens nothing is dropped from the links
+    odd = site.page(f"{BASE}/executions/subworkflow", expand=["n0", "nosuch", "<b>"])
+    assert not [link for link in links(odd) if "nosuch" in link or "<b>" in link]
+    assert f"{BASE}/executions/subworkflow?node=n1&expand=n0" in links(odd)
     panel = site.page(f"{BASE}/executions/subworkflow", expand="n0", node="n0-0-n1")
     assert "selected" in box_classes(panel)["n0-0-n1"] and "Attempt 0" in text_of(panel)
 

@@ -53,6 +53,9 @@ class Nested:
         self.execution = execution
         self.expanded = expanded
         self.execution_url = execution_url
+        self.opened: set[str] = set()
+        """The nodes asked for that were opened: what the page's links keep open (the rest of the address's
+        ``expand`` values name nothing that opens)."""
 
     def fill(self, drawn: graph.Drawing, runs: Mapping[str, NodeExecution], subs: Templates) -> None:
         """Give each box of ``drawn`` what its node execution says (``runs``: by the node's id in the spec) and
@@ -95,6 +98,7 @@ class Nested:
             return
         box.expandable = True
         if box.key in self.expanded:
+            self.opened.add(box.key)
             box.inner = graph.drawing(sub, box.key)
             self.fill(box.inner, self._children(found), subs)
 
@@ -102,6 +106,7 @@ class Nested:
         box.expandable = True
         if box.key not in self.expanded:
             return
+        self.opened.add(box.key)
         data = self.reader.call(
             "GetNodeExecutionData", node_execution_pb2.NodeExecutionGetDataRequest(id=found.id)
         )

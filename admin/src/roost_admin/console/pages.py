@@ -396,9 +396,9 @@ class Console:
             workflow = reader.call("GetWorkflow", common_pb2.ObjectGetRequest(id=closure.workflow_id))
             compiled = workflow.closure.compiled_workflow
             drawn = graph.drawing(compiled.primary)
-            nesting.Nested(reader, ident, expanded, execution_url).fill(
-                drawn, {node.id.node_id: node for node in nodes}, nesting.templates(compiled)
-            )
+            nested = nesting.Nested(reader, ident, expanded, execution_url)
+            nested.fill(drawn, {node.id.node_id: node for node in nodes}, nesting.templates(compiled))
+            expanded = frozenset(nested.opened)
             picture = graph.drawing_svg(drawn, link, selected, expanded)
         labels = {node.id.node_id: node.metadata.spec_node_id or node.id.node_id for node in nodes}
         bars = [
