@@ -309,13 +309,14 @@ def _draw(
             f'<a href="{before}{escape(quote_plus(box.key))}{after}" class="node-link" aria-label="{title}"{tag}>'
             f'<rect class="{classes}" x="{x}" y="{y}" rx="6" width="{width}" height="{height}">'
             f"<title>{title}</title></rect>"
-            f'<text x="{x + 10}" y="{y + 18}" class="label">{escape(box.label[:22])}</text>'
+            f'<text x="{x + 10}" y="{y + 18}" class="label">{escape(box.label[: 19 if box.expandable else 22])}</text>'
             f'<text x="{x + 10}" y="{y + 34}" class="sub"{text}>{escape(box.spec_id)} · {shown}</text></a>'
         )
         if box.counts:
             _counts(box, x, y, parts)
         if box.expandable:
-            _toggle(box, x + width, y, parts, link, selected, expanded)
+            # at the node's own width, not the open box's: in sight however wide what it opens
+            _toggle(box, x + NODE_WIDTH, y, parts, link, selected, expanded)
         if box.child_url:
             parts.append(
                 f'<a href="{escape(box.child_url)}" class="child-link" aria-label="child execution of {key}">'
