@@ -306,19 +306,37 @@ def _workflow(edges: list[tuple[str, str]]) -> Any:
     return compiled
 
 
+def _columns(svg: str) -> dict[str, int]:
+    """Each drawn node's column, from where its box is (every box node-sized: nothing open)."""
+    from roost_admin.console import graph
+
+    return {
+        key: (int(x) - 8) // (graph.NODE_WIDTH + graph.COLUMN_GAP)
+        for key, x in re.findall(r'data-node="([^"]+)"><rect class="[^"]*" x="(\d+)"', svg)
+    }
+
+
 def test_the_graph_lays_out_by_longest_path_at_any_depth() -> None:
-    from roost_admin.console.graph import graph_svg, layout
+    from roost_admin.console.graph import drawing, drawing_svg
 
     diamond = _workflow(
         [("start-node", "a"), ("a", "b"), ("b", "c"), ("a", "c"), ("c", "end-node"), ("start-node", "d")]
     )
-    columns = {node.node_id: node.column for node in layout(diamond)[0]}
-    assert columns == {"start-node": 0, "a": 1, "d": 1, "b": 2, "c": 3, "end-node": 4}
+    assert _columns(drawing_svg(drawing(diamond), "/x")) == {
+        "start-node": 0,
+        "a": 1,
+        "d": 1,
+        "b": 2,
+        "c": 3,
+        "end-node": 4,
+    }
     chain = [("start-node", "n0")] + [(f"n{i}", f"n{i + 1}") for i in range(2_000)] + [("n2000", "end-node")]
-    placed, edges = layout(_workflow(chain))
-    assert max(node.column for node in placed) == 2_002 and len(edges) == 2_002
-    svg = graph_svg(_workflow(chain), {"n5": "RUNNING"}, "/x")
+    drawn = drawing(_workflow(chain))
+    assert len(drawn.edges) == 2_002
+    drawn.boxes[[box.key for box in drawn.boxes].index("n5")].phase = "RUNNING"
+    svg = drawing_svg(drawn, "/x")
     assert svg.count('class="node-link"') == 2_003 and "phase-RUNNING" in svg
+    assert max(_columns(svg).values()) == 2_002
 
 
 def test_a_dynamic_nodes_panel_lists_the_nodes_it_ran(site: Site) -> None:
@@ -378,6 +396,15 @@ def test_a_sub_workflow_opens_in_place_and_the_address_keeps_it_open(site: Site)
     assert f"{BASE}/executions/subworkflow?node=n1&expand=n0" in links(odd)
     panel = site.page(f"{BASE}/executions/subworkflow", expand="n0", node="n0-0-n1")
     assert "selected" in box_classes(panel)["n0-0-n1"] and "Attempt 0" in text_of(panel)
+
+
+def test_a_workflow_versions_graph_opens_its_sub_workflow_on_the_spec(site: Site) -> None:
+    path = f"{BASE}/workflow/basics.wf/version/{VERSION}"
+    closed = site.page(path)
+    assert f"{path}?expand=n0#graph" in links(closed) and "n0-0-n0" not in box_classes(closed)
+    opened = box_classes(site.page(path, expand="n0"))
+    assert {"n0-0-n0", "n0-0-n1", "n0-0-n2"} <= set(opened)
+    assert all("phase-UNDEFINED" in classes for classes in opened.values()), "nothing ran"
 
 
 def test_a_dynamic_node_opens_to_the_workflow_it_built(site: Site) -> None:

@@ -32,18 +32,6 @@ _IDLE = ("UNDEFINED", "SKIPPED")
 """Phases of a branch's case that did not run."""
 
 
-@dataclass(frozen=True)
-class GraphNode:
-    """One node of the drawn graph."""
-
-    node_id: str
-    label: str
-    kind: str
-    """``task``, ``workflow`` (a sub-workflow or a launch plan), ``branch``, ``gate``, ``array``, or ``start``/``end``."""
-    column: int
-    row: int
-
-
 @dataclass
 class Box:
     """A node as drawn: its id in the workflow's spec, its node execution's id (``key``: what its link selects and
@@ -115,21 +103,6 @@ def _graph(
         if source in nodes and target in nodes
     ]
     return nodes, edges
-
-
-def layout(workflow: compiler_pb2.CompiledWorkflow) -> tuple[list[GraphNode], list[tuple[str, str]]]:
-    """The nodes of ``workflow`` placed in columns (longest path from a source) and the edges between them."""
-    nodes, edges = _graph(workflow)
-    column = _columns(nodes, edges)
-    rows: dict[int, int] = {}
-    placed: list[GraphNode] = []
-    order = {node_id: index for index, node_id in enumerate(nodes)}
-    for node_id in sorted(nodes, key=lambda n: (column[n], order[n])):
-        row = rows.get(column[node_id], 0)
-        rows[column[node_id]] = row + 1
-        node = nodes[node_id]
-        placed.append(GraphNode(node_id, _label(node), _kind(node), column[node_id], row))
-    return placed, edges
 
 
 def drawing(workflow: compiler_pb2.CompiledWorkflow, parent: str = "") -> Drawing:
@@ -239,17 +212,6 @@ def address(link: str, node: str = "", expanded: Collection[str] = ()) -> str:
     """The execution page at ``link`` with ``node`` selected and ``expanded`` open."""
     pairs = ([("node", node)] if node else []) + [("expand", key) for key in sorted(expanded)]
     return f"{link}?{urlencode(pairs)}" if pairs else link
-
-
-def graph_svg(
-    workflow: compiler_pb2.CompiledWorkflow, phases: Mapping[str, str], link: str, selected: str = ""
-) -> str:
-    """The graph of a workflow's spec as an SVG element; each node links to ``link`` with its id (``?node=``) and
-    carries its phase (``phases``: node id to phase name; nodes not run yet are ``phase-UNDEFINED``)."""
-    drawn = drawing(workflow)
-    for box in drawn.boxes:
-        box.phase = phases.get(box.key, "UNDEFINED")
-    return drawing_svg(drawn, link, selected)
 
 
 def drawing_svg(drawn: Drawing, link: str, selected: str = "", expanded: Collection[str] = ()) -> str:

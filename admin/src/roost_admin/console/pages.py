@@ -714,9 +714,18 @@ class Console:
             "kind": kind,
         }
         if kind == "workflow":
-            compiled = entity.closure.compiled_workflow.primary
-            context["graph"] = graph.graph_svg(compiled, {}, version_url(ident))
-            context["interface"] = compiled.template.interface
+            compiled = entity.closure.compiled_workflow
+            drawn = graph.drawing(compiled.primary)
+            # nothing ran: sub-workflows open on their spec (no node executions to read)
+            nested = nesting.Nested(
+                reader,
+                identifier_pb2.WorkflowExecutionIdentifier(),
+                frozenset(request.query_params.getlist("expand")),
+                execution_url,
+            )
+            nested.fill(drawn, {}, nesting.templates(compiled))
+            context["graph"] = graph.drawing_svg(drawn, version_url(ident), "", nested.opened)
+            context["interface"] = compiled.primary.template.interface
         elif kind == "task":
             template = entity.closure.compiled_task.template
             context["interface"] = template.interface
