@@ -474,6 +474,9 @@ def test_a_signal_refuses_a_wrong_typed_value_next_to_its_field(site: Site) -> N
         r'name="value" value="lots"[^>]*aria-invalid="true" aria-describedby="signal-error"', refused.text
     )
     site.post(path, {"value": "3"})
+    again = site.post(path, {"value": "4"}, status=409)
+    assert "was already set" in text_of(again.text), "the admin's refusal, on the form"
+    assert 'role="alert" id="signal-error"' in again.text and 'value="4"' in again.text
     ended = wait(site.admin, ident)
     assert ended.closure.phase == Phase.SUCCEEDED
     outputs = site.admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=ident))

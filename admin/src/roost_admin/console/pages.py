@@ -582,6 +582,7 @@ class Console:
             raise Refused(404, f"execution {ident.name} has no signal {signal_name!r}")
         is_bool = found.type.WhichOneof("type") == "simple" and found.type.simple == values._SIMPLE.BOOLEAN
         error = ""
+        status = 400
         if request.method == "POST":
             form = request.state.form
             text = form.get("value", "")
@@ -589,14 +590,17 @@ class Console:
                 text = "true" if form.get("decision") == "approve" else "false"
             try:
                 literal = values.literal_of(found.type, text)
-            except values.InputError as exc:
-                error = f"{signal_name}: {exc}"
-            else:
                 reader.call(
                     "SetSignal",
                     signal_pb2.SignalSetRequest(id=found.id, value=literal),
                     service="SignalService",
                 )
+            except values.InputError as exc:
+                error = f"{signal_name}: {exc}"
+            except ClientError as exc:  # the admin's refusal (set already, another type), shown on the form
+                refused = _refused(exc, "SetSignal")
+                error, status = refused.message, refused.status
+            else:
                 return Page(redirect=execution_url(ident))
         return Page(
             "signal.html",
@@ -610,7 +614,7 @@ class Console:
                 "error": error,
                 "value": request.state.form.get("value", ""),
             },
-            status=400 if error else 200,
+            status=status if error else 200,
         )
 
     # entities
