@@ -16,6 +16,7 @@ from typing import Any
 
 import example_flows
 import pytest
+import signal_flows
 from conftest import fresh_database
 from execution_support import DOMAIN, PROJECT, launch, running_admin, wait
 from flyteidl.core import execution_pb2 as core_execution_pb2
@@ -55,7 +56,7 @@ class Console:
         """Run the examples whose graphs nest (once per module)."""
         if self.examples_ran:
             return
-        example_flows.register(self.admin)
+        example_flows.register(self.admin, signal_flows.asks)
         for ident in (
             example_flows.run(self.admin, "basics.wf", "subworkflow"),
             example_flows.run(self.admin, "dynamic.wf", "fibonacci", n=3),
@@ -235,3 +236,25 @@ def test_a_branch_shows_its_path_and_a_map_its_counts(console: Console) -> None:
     page = console.open(f"{BASE}/executions/mapped")
     assert page.locator('svg.graph text[data-counts="n0"]').text_content().strip() == "4 succeeded"
     console.shot("map")
+
+
+def test_a_signal_of_the_wrong_type_is_refused_next_to_its_field(console: Console) -> None:
+    console.run_examples()
+    ident = example_flows.run(console.admin, "signal_flows.asks", "asking", x=2)
+    page = console.open(f"{BASE}/executions/asking")
+    for _ in range(60):  # the signal's link appears once the execution waits on it
+        if page.get_by_role("link", name="Signal factor…").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    page.get_by_role("link", name="Signal factor…").click()
+    page.fill("input[name=value]", "lots")
+    page.get_by_role("button", name="Set signal").click()
+    field = page.locator("input[name=value]")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert "factor: 'lots' is not an integer" in page.get_by_role("alert").inner_text()
+    console.shot("signal-refused")
+    field.fill("3")
+    page.get_by_role("button", name="Set signal").click()
+    page.wait_for_url("**/executions/asking")
+    assert wait(console.admin, ident).closure.phase == Phase.SUCCEEDED

@@ -469,7 +469,9 @@ def test_a_signal_refuses_a_wrong_typed_value_next_to_its_field(site: Site) -> N
     assert "(int)" in text_of(form)
     refused = site.post(path, {"value": "lots"}, status=400)
     assert "factor: 'lots' is not an integer" in text_of(refused.text)
-    assert re.search(r'<p class="error" role="alert" id="signal-error">', refused.text)
+    assert re.search(
+        r'name="value"[^>]*></label>\s*<p class="error" role="alert" id="signal-error">', refused.text
+    ), "the message follows its field"
     assert re.search(
         r'name="value" value="lots"[^>]*aria-invalid="true" aria-describedby="signal-error"', refused.text
     )
