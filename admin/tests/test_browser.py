@@ -2,7 +2,7 @@
 browser download): the executions list filters and pages, the execution page's graph shows node phases and a
 failed node's error and logs, live phases arrive without a reload, and relaunch, terminate and a gate's approval work
 through their confirmation forms. On the examples: a sub-workflow and a dynamic node open in the graph, a branch
-shows the path taken, a map node its subtasks per phase. Screenshots of each page go to ``$ROOST_SCREENSHOTS`` when it is set.
+shows the path taken, a map node its subtasks per phase; a signal of the wrong type is refused next to its field. Screenshots of each page go to ``$ROOST_SCREENSHOTS`` when it is set.
 
 Skipped, saying why, when Chromium or Playwright is missing (CI installs Chromium: see ``.ci/run``)."""
 
