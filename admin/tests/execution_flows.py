@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from roost import LaunchPlan, RecoverableError, approve, current_context, dynamic, task, workflow
+from roost import LaunchPlan, RecoverableError, approve, current_context, dynamic, map_task, task, workflow
 
 
 @task
@@ -153,3 +153,17 @@ def fan(n: int) -> int:
 def dyn(n: int = 2) -> int:
     """A dynamic task."""
     return fan(n=n)
+
+
+@task
+def positive(x: int) -> int:
+    """x, when it is positive; fails otherwise."""
+    if x <= 0:
+        raise ValueError(f"{x} is not positive")
+    return x
+
+
+@workflow
+def screened(xs: list[int] = [1, -2, 3, -4, 5]) -> None:  # noqa: B006 - defaults are data here
+    """positive over xs, where up to half may fail (the console counts a map's subtasks per phase)."""
+    map_task(positive, min_success_ratio=0.5)(x=xs)

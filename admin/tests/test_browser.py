@@ -1,7 +1,8 @@
 """The console in a real Chromium (Debian's ``chromium``, driven by Playwright through ``executable_path``; no
 browser download): the executions list filters and pages, the execution page's graph shows node phases and a
 failed node's error and logs, live phases arrive without a reload, and relaunch, terminate and a gate's approval work
-through their confirmation forms. Screenshots of each page go to ``$ROOST_SCREENSHOTS`` when it is set.
+through their confirmation forms. On the examples: a sub-workflow and a dynamic node open in the graph, a branch
+shows the path taken, a map node its subtasks per phase; a signal of the wrong type is refused next to its field. Screenshots of each page go to ``$ROOST_SCREENSHOTS`` when it is set.
 
 Skipped, saying why, when Chromium or Playwright is missing (CI installs Chromium: see ``.ci/run``)."""
 
@@ -13,7 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import example_flows
 import pytest
+import signal_flows
 from conftest import fresh_database
 from execution_support import DOMAIN, PROJECT, launch, running_admin, wait
 from flyteidl.core import execution_pb2 as core_execution_pb2
@@ -41,12 +44,27 @@ class Console:
         self.page = browser.new_page()
         shots = os.environ.get("ROOST_SCREENSHOTS")
         self.shots = Path(shots) if shots else None
+        self.examples_ran = False
         for ident in (
             launch(admin, "one", name="done", x=3),
             launch(admin, "failing", name="broken", x=1),
             launch(admin, "pair", name="paired", x=4),
         ):
             wait(admin, ident)
+
+    def run_examples(self) -> None:
+        """Run the examples whose graphs nest (once per module)."""
+        if self.examples_ran:
+            return
+        example_flows.register(self.admin, signal_flows.asks)
+        for ident in (
+            example_flows.run(self.admin, "basics.wf", "subworkflow"),
+            example_flows.run(self.admin, "dynamic.wf", "fibonacci", n=3),
+            example_flows.run(self.admin, "conditional.wf", "tails"),
+            example_flows.run(self.admin, "map.wf", "mapped"),
+        ):
+            wait(self.admin, ident)
+        self.examples_ran = True
 
     def open(self, path: str) -> Any:
         """A fresh page at ``path``: a page left by an earlier test may still be following live updates."""
@@ -74,7 +92,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     folder = tmp_path_factory.mktemp("browser")
     with (
         fresh_database("sqlite", folder) as url,
-        running_admin(folder, url) as (app, admin, _),
+        running_admin(folder, url, engine=example_flows.engine()) as (app, admin, _),
         playwright.sync_playwright() as driver,
     ):
         browser = driver.chromium.launch(executable_path=CHROMIUM)
@@ -174,3 +192,69 @@ def test_relaunch_and_terminate_through_their_confirmations(console: Console, tm
     ended = wait(console.admin, ident)
     assert ended.closure.phase == Phase.ABORTED
     assert ended.closure.abort_metadata.cause == "enough from the browser"
+
+
+def test_sub_workflows_and_dynamic_nodes_open_in_the_graph(console: Console) -> None:
+    console.run_examples()
+    page = console.open(f"{BASE}/executions/subworkflow")
+    assert page.locator('svg.graph [data-node="n0-0-n1"]').count() == 0
+    page.get_by_role("link", name="expand n0").click()
+    page.wait_for_url("**expand=n0**")
+    inside = page.locator('svg.graph a.node-link[data-node^="n0-0-n"] rect.kind-task')
+    assert inside.count() == 3
+    assert all("phase-SUCCEEDED" in (inside.nth(i).get_attribute("class") or "") for i in range(3))
+    console.shot("subworkflow-open")
+    # selecting a node inside keeps the sub-workflow open, and its panel shows
+    page.locator('svg.graph a.node-link[data-node="n0-0-n1"]').click()
+    page.wait_for_url("**node=n0-0-n1**")
+    assert "expand=n0" in page.url and "Attempt 0" in page.locator("section.panel").inner_text()
+    page.get_by_role("link", name="collapse n0").click()
+    page.wait_for_url(lambda url: "expand=" not in url)
+    assert page.locator('svg.graph [data-node="n0-0-n1"]').count() == 0
+
+    page = console.open(f"{BASE}/executions/fibonacci")
+    page.get_by_role("link", name="expand n0").click()
+    page.wait_for_url("**expand=n0**")
+    steps = page.locator('svg.graph a.node-link[data-node^="n0-0-dn"] rect')
+    assert steps.count() == 3
+    assert all("phase-SUCCEEDED" in (steps.nth(i).get_attribute("class") or "") for i in range(3))
+    console.shot("dynamic-open")
+
+
+def test_a_branch_shows_its_path_and_a_map_its_counts(console: Console) -> None:
+    console.run_examples()
+    page = console.open(f"{BASE}/executions/tails")
+    taken = page.locator('svg.graph a.node-link[data-node="n3-0-n3-n2"] rect')
+    skipped = page.locator('svg.graph a.node-link[data-node="n3-0-n3-n1"] rect')
+    assert "taken" in (taken.get_attribute("class") or "").split()
+    assert "not-taken" in (skipped.get_attribute("class") or "").split()
+    # the path not taken is drawn dashed and grey, the one taken in its phase's colour
+    assert skipped.evaluate("e => getComputedStyle(e).strokeDasharray") not in ("", "none")
+    stroke = "e => getComputedStyle(e).stroke"
+    assert taken.evaluate(stroke) != skipped.evaluate(stroke)
+    console.shot("branch")
+    page = console.open(f"{BASE}/executions/mapped")
+    assert page.locator('svg.graph text[data-counts="n0"]').text_content().strip() == "4 succeeded"
+    console.shot("map")
+
+
+def test_a_signal_of_the_wrong_type_is_refused_next_to_its_field(console: Console) -> None:
+    console.run_examples()
+    ident = example_flows.run(console.admin, "signal_flows.asks", "asking", x=2)
+    page = console.open(f"{BASE}/executions/asking")
+    for _ in range(60):  # the signal's link appears once the execution waits on it
+        if page.get_by_role("link", name="Signal factor…").count():
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    page.get_by_role("link", name="Signal factor…").click()
+    page.fill("input[name=value]", "lots")
+    page.get_by_role("button", name="Set signal").click()
+    field = page.locator("input[name=value]")
+    assert field.get_attribute("aria-invalid") == "true"
+    assert "factor: 'lots' is not an integer" in page.get_by_role("alert").inner_text()
+    console.shot("signal-refused")
+    field.fill("3")
+    page.get_by_role("button", name="Set signal").click()
+    page.wait_for_url("**/executions/asking")
+    assert wait(console.admin, ident).closure.phase == Phase.SUCCEEDED

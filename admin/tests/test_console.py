@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from html import unescape
 from typing import Any
 
+import example_flows
+import execution_flows
 import httpx
 import pytest
+import signal_flows
 from conftest import fresh_database
 from execution_support import (
     DOMAIN,
@@ -43,7 +46,16 @@ class Site:
         self.broken = launch(admin, "failing", name="broken", x=1)
         self.pair = launch(admin, "pair", name="paired", x=4)
         self.dynamic = launch(admin, "dyn", name="dynamic", n=2)
-        for ident in (self.done, self.broken, self.pair, self.dynamic):
+        self.parent = launch(admin, "parent", name="parent", x=1)
+        example_flows.register(admin, signal_flows.asks, execution_flows.screened)
+        self.nested = [
+            example_flows.run(admin, "basics.wf", "subworkflow"),
+            example_flows.run(admin, "dynamic.wf", "fibonacci", n=3),
+            example_flows.run(admin, "conditional.wf", "tails"),
+            example_flows.run(admin, "map.wf", "mapped"),
+            example_flows.run(admin, "execution_flows.screened", "screened"),
+        ]
+        for ident in (self.done, self.broken, self.pair, self.dynamic, self.parent, *self.nested):
             wait(admin, ident)
 
     def page(self, path: str, status: int = 200, **params: Any) -> str:
@@ -64,7 +76,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     # as under `roost start`, ended attempts' logs stay in the data folder's task-logs (no handler settings)
     with (
         fresh_database("sqlite", folder) as url,
-        running_admin(folder, url) as (app, admin, signals),
+        running_admin(folder, url, engine=example_flows.engine()) as (app, admin, signals),
     ):
         made = Site(app, admin, signals)
         yield made
@@ -294,30 +306,50 @@ def _workflow(edges: list[tuple[str, str]]) -> Any:
     return compiled
 
 
+def _columns(svg: str) -> dict[str, int]:
+    """Each drawn node's column, from where its box is (every box node-sized: nothing open)."""
+    from roost_admin.console import graph
+
+    return {
+        key: (int(x) - 8) // (graph.NODE_WIDTH + graph.COLUMN_GAP)
+        for key, x in re.findall(r'data-node="([^"]+)"><rect class="[^"]*" x="(\d+)"', svg)
+    }
+
+
 def test_the_graph_lays_out_by_longest_path_at_any_depth() -> None:
-    from roost_admin.console.graph import graph_svg, layout
+    from roost_admin.console.graph import drawing, drawing_svg
 
     diamond = _workflow(
         [("start-node", "a"), ("a", "b"), ("b", "c"), ("a", "c"), ("c", "end-node"), ("start-node", "d")]
     )
-    columns = {node.node_id: node.column for node in layout(diamond)[0]}
-    assert columns == {"start-node": 0, "a": 1, "d": 1, "b": 2, "c": 3, "end-node": 4}
+    assert _columns(drawing_svg(drawing(diamond), "/x")) == {
+        "start-node": 0,
+        "a": 1,
+        "d": 1,
+        "b": 2,
+        "c": 3,
+        "end-node": 4,
+    }
     chain = [("start-node", "n0")] + [(f"n{i}", f"n{i + 1}") for i in range(2_000)] + [("n2000", "end-node")]
-    placed, edges = layout(_workflow(chain))
-    assert max(node.column for node in placed) == 2_002 and len(edges) == 2_002
-    svg = graph_svg(_workflow(chain), {"n5": "RUNNING"}, "/x")
+    drawn = drawing(_workflow(chain))
+    assert len(drawn.edges) == 2_002
+    drawn.boxes[[box.key for box in drawn.boxes].index("n5")].phase = "RUNNING"
+    svg = drawing_svg(drawn, "/x")
     assert svg.count('class="node-link"') == 2_003 and "phase-RUNNING" in svg
+    assert max(_columns(svg).values()) == 2_002
 
 
 def test_a_dynamic_nodes_panel_lists_the_nodes_it_ran(site: Site) -> None:
     page = site.page(f"{BASE}/executions/dynamic")
     node_id = re.search(r'data-node="(n\d+)"', page).group(1)
     panel = site.page(f"{BASE}/executions/dynamic", node=node_id)
-    inside = re.findall(rf'href="{BASE}/executions/dynamic\?node=([^"#]+)#node"', panel)
+    # each opens the dynamic node in the graph, where it is drawn
+    inside = re.findall(rf'href="{BASE}/executions/dynamic\?node=([^"#&]+)&amp;expand={node_id}#node"', panel)
     assert len(inside) >= 2 and all(child.startswith(f"{node_id}-") for child in inside)
     task = next(child for child in inside if not child.endswith(("start-node", "end-node")))
-    child = site.page(f"{BASE}/executions/dynamic", node=task)
+    child = site.page(f"{BASE}/executions/dynamic", node=task, expand=node_id)
     assert "succeeded" in text_of(child) and "Attempt 0" in text_of(child)
+    assert "selected" in box_classes(child)[task], "selected in the opened dynamic node"
 
 
 def test_recover_and_resume_after_confirmation_and_the_refusals_named(site: Site) -> None:
@@ -333,3 +365,145 @@ def test_recover_and_resume_after_confirmation_and_the_refusals_named(site: Site
     assert ended.closure.phase == Phase.FAILED, "the same input fails the same node again"
     missing = site.post(f"{BASE}/executions/broken/recover", {"version": "v-nosuch"}, status=404)
     assert "can be resumed only on a registered version of its launch plan" in text_of(missing.text)
+
+
+def box_classes(html: str) -> dict[str, str]:
+    """Each drawn node's classes by its node execution id."""
+    return dict(re.findall(r'data-node="([^"]+)"><rect class="([^"]+)"', html))
+
+
+def test_a_sub_workflow_opens_in_place_and_the_address_keeps_it_open(site: Site) -> None:
+    closed = site.page(f"{BASE}/executions/subworkflow")
+    assert "kind-workflow" in box_classes(closed)["n0"]
+    assert "n0-0-n0" not in box_classes(closed), "a closed sub-workflow's nodes are not drawn"
+    toggle = re.search(
+        r'<a href="([^"]+)" class="toggle" aria-expanded="false" aria-label="expand n0"', closed
+    )
+    assert toggle and unescape(toggle.group(1)) == f"{BASE}/executions/subworkflow?expand=n0#graph"
+    opened = site.page(f"{BASE}/executions/subworkflow", expand="n0", node="n1")
+    inside = {key: classes for key, classes in box_classes(opened).items() if key.startswith("n0-0-")}
+    assert set(inside) == {"n0-0-start-node", "n0-0-n0", "n0-0-n1", "n0-0-n2", "n0-0-end-node"}
+    assert all("phase-SUCCEEDED" in classes for classes in inside.values())
+    assert "open" in box_classes(opened)["n0"].split()
+    assert 'aria-expanded="true" aria-label="collapse n0"' in opened
+    # links keep what is open and what is selected: selecting a node inside, closing, the panel's close
+    assert f"{BASE}/executions/subworkflow?node=n0-0-n1&expand=n0" in links(opened)
+    assert f"{BASE}/executions/subworkflow?node=n1#graph" in links(opened)
+    assert f"{BASE}/executions/subworkflow?expand=n0" in links(opened)
+    # what opens nothing is dropped from the links
+    odd = site.page(f"{BASE}/executions/subworkflow", expand=["n0", "nosuch", "<b>"])
+    assert not [link for link in links(odd) if "nosuch" in link or "<b>" in link]
+    assert f"{BASE}/executions/subworkflow?node=n1&expand=n0" in links(odd)
+    panel = site.page(f"{BASE}/executions/subworkflow", expand="n0", node="n0-0-n1")
+    assert "selected" in box_classes(panel)["n0-0-n1"] and "Attempt 0" in text_of(panel)
+
+
+def test_a_workflow_versions_graph_opens_its_sub_workflow_on_the_spec(site: Site) -> None:
+    path = f"{BASE}/workflow/basics.wf/version/{VERSION}"
+    closed = site.page(path)
+    assert f"{path}?expand=n0#graph" in links(closed) and "n0-0-n0" not in box_classes(closed)
+    opened = box_classes(site.page(path, expand="n0"))
+    assert {"n0-0-n0", "n0-0-n1", "n0-0-n2"} <= set(opened)
+    assert all("phase-UNDEFINED" in classes for classes in opened.values()), "nothing ran"
+
+
+def test_a_dynamic_node_opens_to_the_workflow_it_built(site: Site) -> None:
+    closed = site.page(f"{BASE}/executions/fibonacci")
+    assert 'aria-label="expand n0"' in closed and "n0-0-dn0" not in box_classes(closed)
+    opened = site.page(f"{BASE}/executions/fibonacci", expand="n0")
+    inside = {key: classes for key, classes in box_classes(opened).items() if key.startswith("n0-0-")}
+    assert {"n0-0-dn0", "n0-0-dn1", "n0-0-dn2"} <= set(inside) and "n0-0-dn3" not in inside, (
+        "n=3 built 3 steps"
+    )
+    assert all("phase-SUCCEEDED" in inside[f"n0-0-dn{i}"] for i in range(3))
+    assert opened.count('class="edge"') > closed.count('class="edge"'), "the built workflow's edges are drawn"
+
+
+def test_a_branch_shows_the_path_taken(site: Site) -> None:
+    tails = box_classes(site.page(f"{BASE}/executions/tails"))
+    assert "phase-SUCCEEDED" in tails["n3"]
+    assert {"phase-SUCCEEDED", "taken"} <= set(tails["n3-0-n3-n2"].split()), "p=0.595: the tails case ran"
+    assert {"phase-SKIPPED", "not-taken"} <= set(tails["n3-0-n3-n1"].split())
+    # launched here, not with the others: the list's tests count one failed execution
+    wait(site.admin, example_flows.run(site.admin, "conditional.wf", "edge", seed=500))
+    edge = site.page(f"{BASE}/executions/edge")
+    cases = box_classes(edge)
+    assert "phase-FAILED" in cases["n3"]
+    assert all("not-taken" in cases[key].split() for key in cases if key.startswith("n3-0-"))
+    fail = re.search(r'<rect class="(node kind-fail[^"]*)"', edge)
+    assert fail and {"phase-FAILED", "taken"} <= set(fail.group(1).split()), "p=0.5: the else failed"
+    assert "else: fail" in text_of(edge)
+
+
+def test_a_map_node_counts_its_subtasks_per_phase(site: Site) -> None:
+    html = site.page(f"{BASE}/executions/mapped")
+    assert "kind-array" in box_classes(html)["n0"]
+    counts = re.search(r'<text [^>]*data-counts="n0">(.*?)</text>', html)
+    assert counts and text_of(counts.group(1)).strip() == "4 succeeded"
+    assert '<tspan class="count phase-SUCCEEDED">' in counts.group(1)
+    # two of five fail (the map may lose half): counted apart, in the phases' order
+    mixed = site.page(f"{BASE}/executions/screened")
+    counts = re.search(r'<text [^>]*data-counts="n0">(.*?)</text>', mixed)
+    assert counts and " ".join(text_of(counts.group(1)).split()) == "3 succeeded · 2 failed"
+    assert '<tspan class="count phase-FAILED">' in counts.group(1)
+
+
+def test_a_launch_plan_node_links_to_its_child_execution(site: Site) -> None:
+    html = site.page(f"{BASE}/executions/parent")
+    child = re.search(r'<a href="([^"]+)" class="child-link" aria-label="child execution of (n\d+)"', html)
+    assert child, "the launch plan node links to the execution it launched"
+    assert child.group(1) != f"{BASE}/executions/parent" and child.group(1).startswith(f"{BASE}/executions/")
+    assert "succeeded" in text_of(site.page(child.group(1)))
+    assert child.group(1) in links(html[: html.index("<svg")]), "the header lists it among the children"
+    panel = site.page(f"{BASE}/executions/parent", node=child.group(2))
+    assert child.group(1) in links(panel), "and the node's panel links to it"
+
+
+def test_a_signal_refuses_a_wrong_typed_value_next_to_its_field(site: Site) -> None:
+    from flyteidl.admin import execution_pb2
+
+    ident = example_flows.run(site.admin, "signal_flows.asks", "asking", x=2)
+    path = f"{BASE}/executions/asking/signals/factor"
+    wait_until(lambda: path in links(site.page(f"{BASE}/executions/asking")), what="the signal's link")
+    form = site.page(path)
+    assert "(int)" in text_of(form)
+    refused = site.post(path, {"value": "lots"}, status=400)
+    assert "factor: 'lots' is not an integer" in text_of(refused.text)
+    assert re.search(
+        r'name="value"[^>]*></label>\s*<p class="error" role="alert" id="signal-error">', refused.text
+    ), "the message follows its field"
+    assert re.search(
+        r'name="value" value="lots"[^>]*aria-invalid="true" aria-describedby="signal-error"', refused.text
+    )
+    site.post(path, {"value": "3"})
+    again = site.post(path, {"value": "4"}, status=409)
+    assert "was already set" in text_of(again.text), "the admin's refusal, on the form"
+    assert 'role="alert" id="signal-error"' in again.text and 'value="4"' in again.text
+    ended = wait(site.admin, ident)
+    assert ended.closure.phase == Phase.SUCCEEDED
+    outputs = site.admin.GetExecutionData(execution_pb2.WorkflowExecutionGetDataRequest(id=ident))
+    assert outputs.full_outputs.literals["o0"].scalar.primitive.integer == 6
+
+
+def test_an_open_node_holds_its_nested_graph_and_a_closed_one_stays_node_sized() -> None:
+    from roost_admin.console import graph
+
+    outer = graph.drawing(_workflow([("start-node", "a"), ("a", "b"), ("b", "end-node")]))
+    inner = graph.drawing(_workflow([("start-node", "x"), ("x", "y"), ("y", "end-node")]), "a")
+    outer.boxes[[box.spec_id for box in outer.boxes].index("a")].inner = inner
+    svg = graph.drawing_svg(outer, "/e", expanded={"a"})
+    rects = {
+        key: tuple(int(rect[name]) for name in ("x", "y", "width", "height"))
+        for key, rect in (
+            (key, dict(re.findall(r'(\w+)="(\d+)"', attributes)))
+            for key, attributes in re.findall(r'data-node="([^"]+)"><rect ([^>]+)>', svg)
+        )
+    }
+    ax, ay, aw, ah = rects["a"]
+    for key in ("a-0-x", "a-0-y", "a-0-start-node", "a-0-end-node"):
+        x, y, w, h = rects[key]
+        assert ax < x and x + w < ax + aw and ay < y and y + h < ay + ah, f"{key} inside a"
+    bx, _, bw, bh = rects["b"]
+    assert (bw, bh) == (graph.NODE_WIDTH, graph.NODE_HEIGHT) and bx > ax + aw, "b after the open a"
+    assert rects["a-0-x"][0] < rects["a-0-y"][0], "the nested graph is laid out left to right too"
+    assert 'href="/e?node=a-0-x&amp;expand=a"' in svg

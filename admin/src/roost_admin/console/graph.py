@@ -1,35 +1,70 @@
 """The execution page's pictures, drawn on the server as SVG: the workflow graph (nodes in layers by their
 longest path from the start, left to right, each coloured by its phase and linking to its node panel) and the
 timeline of node durations. Phases are classes (``phase-RUNNING``) the stylesheet colours and the live script
-changes."""
+changes.
+
+A graph is a :class:`Drawing` of :class:`Box` es. A box drawn open holds a nested drawing: a branch's cases
+(always, so the path taken shows), or a sub-workflow's or dynamic node's own nodes when the page's address asks
+for it (``?expand=<node id>``, repeatable), so a large execution costs only what is opened."""
 
 from __future__ import annotations
 
 import datetime
 from collections import deque
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
 from html import escape
+from urllib.parse import quote_plus, urlencode
 
 from flyteidl.core import compiler_pb2, workflow_pb2
 
 NODE_WIDTH = 168
 NODE_HEIGHT = 44
+COUNTS_HEIGHT = 16
+"""Extra height of a map node, for its row of counts per phase."""
 COLUMN_GAP = 64
 ROW_GAP = 20
+HEADER = 40
+"""Height of an open box's title above its nested drawing."""
+PADDING = 12
 _MARGIN = 8
+_IDLE = ("UNDEFINED", "SKIPPED")
+"""Phases of a branch's case that did not run."""
 
 
-@dataclass(frozen=True)
-class GraphNode:
-    """One node of the drawn graph."""
+@dataclass
+class Box:
+    """A node as drawn: its id in the workflow's spec, its node execution's id (``key``: what its link selects and
+    live updates find), its phase, and what its kind adds."""
 
-    node_id: str
+    spec_id: str
+    key: str
     label: str
     kind: str
-    """``task``, ``workflow`` (a sub-workflow or a launch plan), ``branch``, ``gate``, ``array``, or ``start``/``end``."""
-    column: int
-    row: int
+    """``task``, ``workflow``, ``branch``, ``gate``, ``array``, ``start``/``end``, or ``fail`` (a branch's
+    failing ``else``)."""
+    node: workflow_pb2.Node
+    phase: str = "UNDEFINED"
+    counts: list[tuple[str, int]] = field(default_factory=list)
+    """A map node's subtasks per phase."""
+    expandable: bool = False
+    """Whether it can be opened (sub-workflows and dynamic nodes)."""
+    inner: Drawing | None = None
+    """The nested drawing it is drawn open with."""
+    child_url: str = ""
+    """A launch plan node's child execution."""
+    path: str = ""
+    """For a branch's case: ``taken`` or ``not-taken`` once the branch has run."""
+    live: bool = True
+    """Whether live phase updates and its link address it by ``key`` (not a branch's ``else: fail``)."""
+
+
+@dataclass
+class Drawing:
+    """Boxes in spec order and the edges between them (by spec id)."""
+
+    boxes: list[Box]
+    edges: list[tuple[str, str]]
 
 
 def _kind(node: workflow_pb2.Node) -> str:
@@ -54,10 +89,11 @@ def _label(node: workflow_pb2.Node) -> str:
     return name.rsplit(".", 1)[-1]
 
 
-def layout(workflow: compiler_pb2.CompiledWorkflow) -> tuple[list[GraphNode], list[tuple[str, str]]]:
-    """The nodes of ``workflow`` placed in columns (longest path from a source) and the edges between them."""
-    template = workflow.template
-    nodes = {node.id: node for node in template.nodes}
+def _graph(
+    workflow: compiler_pb2.CompiledWorkflow,
+) -> tuple[dict[str, workflow_pb2.Node], list[tuple[str, str]]]:
+    """The nodes of ``workflow`` by id, with its start and end, and the edges between them."""
+    nodes = {node.id: node for node in workflow.template.nodes}
     for special in ("start-node", "end-node"):
         nodes.setdefault(special, workflow_pb2.Node(id=special))
     edges = [
@@ -66,16 +102,34 @@ def layout(workflow: compiler_pb2.CompiledWorkflow) -> tuple[list[GraphNode], li
         for target in targets.ids
         if source in nodes and target in nodes
     ]
-    column = _columns(nodes, edges)
-    rows: dict[int, int] = {}
-    placed: list[GraphNode] = []
-    order = {node_id: index for index, node_id in enumerate(nodes)}
-    for node_id in sorted(nodes, key=lambda n: (column[n], order[n])):
-        row = rows.get(column[node_id], 0)
-        rows[column[node_id]] = row + 1
-        node = nodes[node_id]
-        placed.append(GraphNode(node_id, _label(node), _kind(node), column[node_id], row))
-    return placed, edges
+    return nodes, edges
+
+
+def drawing(workflow: compiler_pb2.CompiledWorkflow, parent: str = "") -> Drawing:
+    """The drawing of ``workflow``'s spec, nothing run yet. Inside a node execution ``parent`` its nodes' keys are
+    the ids the engine gives them (``{parent}-0-{node}``, first attempt); branches are drawn open."""
+    nodes, edges = _graph(workflow)
+    return Drawing([_box(node, parent) for node in nodes.values()], edges)
+
+
+def _box(node: workflow_pb2.Node, parent: str) -> Box:
+    key = f"{parent}-0-{node.id}" if parent else str(node.id)
+    box = Box(str(node.id), key, _label(node), _kind(node), node)
+    if box.kind == "branch":
+        box.inner = branch_drawing(node, key)
+    return box
+
+
+def branch_drawing(node: workflow_pb2.Node, key: str) -> Drawing:
+    """A branch's cases side by side (one runs, the others are skipped), and its ``else`` when that fails."""
+    block = node.branch_node.if_else
+    cases = [block.case, *block.other]
+    boxes = [_box(case.then_node, key) for case in cases if case.HasField("then_node")]
+    if block.HasField("else_node"):
+        boxes.append(_box(block.else_node, key))
+    elif block.HasField("error"):
+        boxes.append(Box(f"{node.id}-else", key, "else: fail", "fail", workflow_pb2.Node(), live=False))
+    return Drawing(boxes, [])
 
 
 def _columns(nodes: Mapping[str, object], edges: Sequence[tuple[str, str]]) -> dict[str, int]:
@@ -105,52 +159,160 @@ def _columns(nodes: Mapping[str, object], edges: Sequence[tuple[str, str]]) -> d
     return column
 
 
-def _position(node: GraphNode) -> tuple[int, int]:
-    return (
-        _MARGIN + node.column * (NODE_WIDTH + COLUMN_GAP),
-        _MARGIN + node.row * (NODE_HEIGHT + ROW_GAP),
+@dataclass
+class _Placed:
+    """A drawing laid out: each box at its offset with its size (and its nested drawing's layout)."""
+
+    width: int
+    height: int
+    boxes: list[tuple[Box, int, int, int, int, _Placed | None]]
+    edges: list[tuple[str, str]]
+
+
+def _place(drawing: Drawing) -> _Placed:
+    """Columns by longest path, each as wide as its widest box; boxes stacked in their column. Nesting is as
+    deep as the workflow's own (sub-workflows inside sub-workflows), so recursion is bounded by it."""
+    by_id = {box.spec_id: box for box in drawing.boxes}
+    column = _columns(by_id, drawing.edges)
+    sizes: dict[str, tuple[int, int, _Placed | None]] = {}
+    for box in drawing.boxes:
+        inner = _place(box.inner) if box.inner is not None else None
+        if inner is None:
+            sizes[box.spec_id] = (NODE_WIDTH, NODE_HEIGHT + (COUNTS_HEIGHT if box.counts else 0), None)
+        else:
+            sizes[box.spec_id] = (
+                max(NODE_WIDTH, inner.width + 2 * PADDING),
+                HEADER + inner.height + PADDING,
+                inner,
+            )
+    widths: dict[int, int] = {}
+    for box in drawing.boxes:
+        widths[column[box.spec_id]] = max(widths.get(column[box.spec_id], 0), sizes[box.spec_id][0])
+    lefts: dict[int, int] = {}
+    x = 0
+    for index in sorted(widths):
+        lefts[index] = x
+        x += widths[index] + COLUMN_GAP
+    tops: dict[int, int] = {}
+    placed = []
+    for box in sorted(drawing.boxes, key=lambda b: column[b.spec_id]):
+        width, height, inner = sizes[box.spec_id]
+        top = tops.get(column[box.spec_id], 0)
+        tops[column[box.spec_id]] = top + height + ROW_GAP
+        placed.append((box, lefts[column[box.spec_id]], top, width, height, inner))
+    return _Placed(
+        max(x - COLUMN_GAP, 0),
+        max((top - ROW_GAP for top in tops.values()), default=0),
+        placed,
+        drawing.edges,
     )
 
 
-def graph_svg(
-    workflow: compiler_pb2.CompiledWorkflow, phases: Mapping[str, str], link: str, selected: str = ""
-) -> str:
-    """The graph as an SVG element; each node links to ``link`` with its id (``?node=``) and carries its phase
-    (``phases``: node id to phase name; nodes not run yet are ``phase-UNDEFINED``)."""
-    nodes, edges = layout(workflow)
-    where = {node.node_id: _position(node) for node in nodes}
-    width = max(x for x, _ in where.values()) + NODE_WIDTH + _MARGIN
-    height = max(y for _, y in where.values()) + NODE_HEIGHT + _MARGIN
+def address(link: str, node: str = "", expanded: Collection[str] = ()) -> str:
+    """The execution page at ``link`` with ``node`` selected and ``expanded`` open."""
+    pairs = ([("node", node)] if node else []) + [("expand", key) for key in sorted(expanded)]
+    return f"{link}?{urlencode(pairs)}" if pairs else link
+
+
+def drawing_svg(drawn: Drawing, link: str, selected: str = "", expanded: Collection[str] = ()) -> str:
+    """``drawn`` as an SVG element. Each box links to its node panel; an expandable box has a plus (a minus when
+    open) that toggles it in the address, a launch plan node a link to its child execution, a map node its
+    subtasks' counts per phase. Links keep the selection and what is open."""
+    placed = _place(drawn)
+    width = placed.width + 2 * _MARGIN
+    height = placed.height + 2 * _MARGIN
     parts = [
         f'<svg class="graph" role="img" aria-label="workflow graph" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">',
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" '
         'orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" class="arrow"/></marker></defs>',
     ]
-    for source, target in edges:
-        x1, y1 = where[source]
-        x2, y2 = where[target]
-        x1, y1, y2 = x1 + NODE_WIDTH, y1 + NODE_HEIGHT // 2, y2 + NODE_HEIGHT // 2
+    _draw(placed, _MARGIN, _MARGIN, parts, link, selected, frozenset(expanded))
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _draw(
+    placed: _Placed,
+    left: int,
+    top: int,
+    parts: list[str],
+    link: str,
+    selected: str,
+    expanded: frozenset[str],
+) -> None:
+    where = {box.spec_id: (left + x, top + y, w, h) for box, x, y, w, h, _ in placed.boxes}
+    for source, target in placed.edges:
+        x1, y1, w1, h1 = where[source]
+        x2, y2, _, h2 = where[target]
+        x1, y1, y2 = x1 + w1, y1 + h1 // 2, y2 + h2 // 2
         middle = (x1 + x2) // 2
         parts.append(
             f'<path class="edge" d="M {x1} {y1} C {middle} {y1}, {middle} {y2}, {x2} {y2}" marker-end="url(#arrow)"/>'
         )
-    for node in nodes:
-        x, y = where[node.node_id]
-        phase = phases.get(node.node_id, "UNDEFINED")
-        chosen = " selected" if node.node_id == selected else ""
-        title = f"{node.node_id} ({node.kind}): {phase}"
+    # a node's link is the page with it selected and the same nodes open: the open part is the same for all
+    opened = urlencode([("expand", key) for key in sorted(expanded)])
+    before, after = escape(f"{link}?node="), escape(f"&{opened}" if opened else "")
+    for box, _, _, width, height, inner in placed.boxes:
+        x, y, _, _ = where[box.spec_id]
+        key = escape(box.key)
+        classes = f"node kind-{box.kind} phase-{box.phase}"
+        if box.key == selected and box.live:
+            classes += " selected"
+        if box.path:
+            classes += f" {box.path}"
+        if inner is not None:
+            classes += " open"
+        shown = "taken" if box.path == "taken" else box.phase.lower()
+        title = f"{key} ({box.kind}): {box.phase}" + (", the path taken" if box.path == "taken" else "")
+        tag = f' data-node="{key}"' if box.live else ""
+        text = f' data-phase-text="{key}"' if box.live else ""
         parts.append(
-            f'<a href="{escape(link)}?node={escape(node.node_id)}" class="node-link" '
-            f'aria-label="{escape(title)}" data-node="{escape(node.node_id)}">'
-            f'<rect class="node kind-{node.kind} phase-{phase}{chosen}" x="{x}" y="{y}" rx="6" '
-            f'width="{NODE_WIDTH}" height="{NODE_HEIGHT}"><title>{escape(title)}</title></rect>'
-            f'<text x="{x + 10}" y="{y + 18}" class="label">{escape(node.label[:22])}</text>'
-            f'<text x="{x + 10}" y="{y + 34}" class="sub" data-phase-text="{escape(node.node_id)}">'
-            f"{escape(node.node_id)} · {escape(phase.lower())}</text></a>"
+            f'<a href="{before}{escape(quote_plus(box.key))}{after}" class="node-link" aria-label="{title}"{tag}>'
+            f'<rect class="{classes}" x="{x}" y="{y}" rx="6" width="{width}" height="{height}">'
+            f"<title>{title}</title></rect>"
+            f'<text x="{x + 10}" y="{y + 18}" class="label">{escape(box.label[: 19 if box.expandable else 22])}</text>'
+            f'<text x="{x + 10}" y="{y + 34}" class="sub"{text}>{escape(box.spec_id)} · {shown}</text></a>'
         )
-    parts.append("</svg>")
-    return "".join(parts)
+        if box.counts:
+            _counts(box, x, y, parts)
+        if box.expandable:
+            # at the node's own width, not the open box's: in sight however wide what it opens
+            _toggle(box, x + NODE_WIDTH, y, parts, link, selected, expanded)
+        if box.child_url:
+            parts.append(
+                f'<a href="{escape(box.child_url)}" class="child-link" aria-label="child execution of {key}">'
+                f'<text x="{x + width - 8}" y="{y + 34}" text-anchor="end" class="sub link">execution &#8250;</text></a>'
+            )
+        if inner is not None:
+            _draw(inner, x + PADDING, y + HEADER, parts, link, selected, expanded)
+
+
+def _toggle(
+    box: Box, right: int, y: int, parts: list[str], link: str, selected: str, expanded: frozenset[str]
+) -> None:
+    """The plus that opens an expandable box (a minus that closes it when open): the same page with the box's
+    key added to (or taken from) what is open."""
+    opened = box.key in expanded
+    parts.append(
+        f'<a href="{escape(address(link, selected, expanded ^ {box.key}))}#graph" class="toggle" '
+        f'aria-expanded="{"true" if opened else "false"}" '
+        f'aria-label="{"collapse" if opened else "expand"} {escape(box.key)}" data-toggle="{escape(box.key)}">'
+        f'<rect class="toggle-box" x="{right - 26}" y="{y + 6}" width="20" height="20" rx="4"/>'
+        f'<text x="{right - 16}" y="{y + 21}" text-anchor="middle" class="toggle-sign">'
+        f"{'&#8722;' if opened else '+'}</text></a>"
+    )
+
+
+def _counts(box: Box, x: int, y: int, parts: list[str]) -> None:
+    """A map node's counts per phase, one coloured number each (``3 succeeded``)."""
+    parts.append(
+        f'<text x="{x + 10}" y="{y + NODE_HEIGHT + 6}" class="counts" data-counts="{escape(box.key)}">'
+    )
+    for index, (phase, count) in enumerate(box.counts):
+        gap = " · " if index else ""
+        parts.append(f'<tspan class="count phase-{phase}">{gap}{count} {escape(phase.lower())}</tspan>')
+    parts.append("</text>")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from starlette.staticfiles import StaticFiles
 
 from roost_admin.api.gateway import HTTP_STATUS
 from roost_admin.auth.http_policy import PRINCIPAL
-from roost_admin.console import graph, values
+from roost_admin.console import graph, nesting, values
 from roost_admin.console.logs import LogFiles
 from roost_admin.console.reader import Reader
 from roost_admin.errors import ClientError, NotFound
@@ -390,10 +390,16 @@ class Console:
             node.id.node_id: core_execution_pb2.NodeExecution.Phase.Name(node.closure.phase) for node in nodes
         }
         picture = ""
+        selected = request.query_params.get("node", "")
+        expanded = frozenset(request.query_params.getlist("expand"))
         if closure.workflow_id.name:
             workflow = reader.call("GetWorkflow", common_pb2.ObjectGetRequest(id=closure.workflow_id))
-            compiled = workflow.closure.compiled_workflow.primary
-            picture = graph.graph_svg(compiled, phases, link, request.query_params.get("node", ""))
+            compiled = workflow.closure.compiled_workflow
+            drawn = graph.drawing(compiled.primary)
+            nested = nesting.Nested(reader, ident, expanded, execution_url)
+            nested.fill(drawn, {node.id.node_id: node for node in nodes}, nesting.templates(compiled))
+            expanded = frozenset(nested.opened)
+            picture = graph.drawing_svg(drawn, link, selected, expanded)
         labels = {node.id.node_id: node.metadata.spec_node_id or node.id.node_id for node in nodes}
         bars = [
             graph.Bar(
@@ -413,11 +419,10 @@ class Console:
         running = closure.phase not in _TERMINAL
         seconds = (_now() - started).total_seconds() if running and started else _seconds(closure.duration)
         children = [
-            node.closure.workflow_node_metadata.execution_id
+            node.closure.workflow_node_metadata.executionId
             for node in nodes
             if node.closure.HasField("workflow_node_metadata")
         ]
-        selected = request.query_params.get("node", "")
         panel = self._node_panel(reader, ident, selected) if selected else None
         signals = reader.call(
             "ListSignals",
@@ -445,6 +450,10 @@ class Console:
                 "children": children,
                 "panel": panel,
                 "link": link,
+                # the page with ``node`` selected, what is open kept, and ``opening`` opened too
+                "here": lambda node="", opening="": graph.address(
+                    link, node, expanded | {opening} if opening else expanded
+                ),
                 "signals": [signal for signal in signals if not signal.HasField("value")],
                 "events_url": f"/api/v1/events/executions/{quote(ident.project)}/{quote(ident.domain)}/{quote(ident.name)}",
             },
@@ -573,6 +582,7 @@ class Console:
             raise Refused(404, f"execution {ident.name} has no signal {signal_name!r}")
         is_bool = found.type.WhichOneof("type") == "simple" and found.type.simple == values._SIMPLE.BOOLEAN
         error = ""
+        status = 400
         if request.method == "POST":
             form = request.state.form
             text = form.get("value", "")
@@ -580,14 +590,17 @@ class Console:
                 text = "true" if form.get("decision") == "approve" else "false"
             try:
                 literal = values.literal_of(found.type, text)
-            except values.InputError as exc:
-                error = f"{signal_name}: {exc}"
-            else:
                 reader.call(
                     "SetSignal",
                     signal_pb2.SignalSetRequest(id=found.id, value=literal),
                     service="SignalService",
                 )
+            except values.InputError as exc:
+                error = f"{signal_name}: {exc}"
+            except ClientError as exc:  # the admin's refusal (set already, another type), shown on the form
+                refused = _refused(exc, "SetSignal")
+                error, status = refused.message, refused.status
+            else:
                 return Page(redirect=execution_url(ident))
         return Page(
             "signal.html",
@@ -601,7 +614,7 @@ class Console:
                 "error": error,
                 "value": request.state.form.get("value", ""),
             },
-            status=400 if error else 200,
+            status=status if error else 200,
         )
 
     # entities
@@ -705,9 +718,18 @@ class Console:
             "kind": kind,
         }
         if kind == "workflow":
-            compiled = entity.closure.compiled_workflow.primary
-            context["graph"] = graph.graph_svg(compiled, {}, version_url(ident))
-            context["interface"] = compiled.template.interface
+            compiled = entity.closure.compiled_workflow
+            drawn = graph.drawing(compiled.primary)
+            # nothing ran: sub-workflows open on their spec (no node executions to read)
+            nested = nesting.Nested(
+                reader,
+                identifier_pb2.WorkflowExecutionIdentifier(),
+                frozenset(request.query_params.getlist("expand")),
+                execution_url,
+            )
+            nested.fill(drawn, {}, nesting.templates(compiled))
+            context["graph"] = graph.drawing_svg(drawn, version_url(ident), "", nested.opened)
+            context["interface"] = compiled.primary.template.interface
         elif kind == "task":
             template = entity.closure.compiled_task.template
             context["interface"] = template.interface

@@ -26,7 +26,8 @@ function followExecution(root) {
       setPhase(item, data.phase);
     }
     for (const text of document.querySelectorAll(`[data-phase-text="${CSS.escape(data.node_id)}"]`)) {
-      text.textContent = `${data.node_id} · ${data.phase.toLowerCase()}`;
+      // the text names the node by its id in its own workflow (nested nodes' ids are shorter than node_id)
+      text.textContent = `${text.textContent.split(" · ")[0]} · ${data.phase.toLowerCase()}`;
     }
     for (const badge of document.querySelectorAll(`[data-phase-of="${CSS.escape(data.node_id)}"]`)) {
       setPhase(badge, data.phase);
