@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 PARQUET_FILE = "00000"
 """The file a parquet data frame's folder holds (flytekit's and Roost's layout)."""
 
+CSV_FILE = ".csv"
+"""The file a CSV data frame's folder holds (flytekit's and Roost's layout)."""
+
 TABLE_READERS = {"": "read_parquet", "parquet": "read_parquet", "csv": "read_csv"}
 """How a data frame input of each recorded format is read ("" is the default format: parquet)."""
 
@@ -232,7 +235,10 @@ def _inputs(
             raise QueryInputError(f"input {name!r} is missing")
         literal = inputs.literals[name]
         if literal.scalar.HasField("structured_dataset"):
-            tables[name] = _table(ctx.storage, name, literal.scalar.structured_dataset, scratch / name)
+            try:
+                tables[name] = _table(ctx.storage, name, literal.scalar.structured_dataset, scratch / name)
+            except StorageError as exc:
+                raise StorageError(f"input {name!r}: {exc}") from exc
         else:
             parameters[name] = _parameter(name, literal)
     return parameters, tables
@@ -272,7 +278,8 @@ def _table(
             f"input {name!r} is stored as {file_format!r}; DuckDB reads parquet and csv data frames"
         )
     uri = dataset.uri.rstrip("/")
-    remote = [u for u in storage.list(uri + "/") if not Path(u).name.startswith((".", "_"))]
+    # markers (_SUCCESS) and hidden files are not data, except the file flytekit's CSV writer names ".csv"
+    remote = [u for u in storage.list(uri + "/") if _is_data(Path(u).name)]
     if not remote and storage.exists(uri):
         remote = [uri]  # a single file rather than a folder
     if not remote:
@@ -284,6 +291,10 @@ def _table(
         local.write_bytes(storage.read(source))
         files.append(str(local))
     return reader, files
+
+
+def _is_data(name: str) -> bool:
+    return name == CSV_FILE or not name.startswith((".", "_"))
 
 
 def _outputs(ctx: TaskContext, result_file: Path) -> literals_pb2.LiteralMap:
