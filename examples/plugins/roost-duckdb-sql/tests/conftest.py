@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-
 from flyteidl.core import literals_pb2, tasks_pb2
 
 from roost.extend import check_task_template
@@ -18,8 +16,3 @@ def template_of(task: DuckDBSQLTask) -> tasks_pb2.TaskTemplate:
 def primitive(**value: object) -> literals_pb2.Literal:
     """A primitive literal: ``primitive(float_value=2.5)``."""
     return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(**value)))
-
-
-def running_queries() -> int:
-    """Queries still running in this process (each runs on a thread named after its attempt)."""
-    return sum(1 for thread in threading.enumerate() if thread.name.startswith("duckdb-sql:"))

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import primitive, running_queries, template_of
+from conftest import primitive, template_of
 from flyteidl.core import literals_pb2, types_pb2
 
 import roost_duckdb_sql.engine
@@ -20,6 +20,7 @@ from roost_core.testing.driver import Driver, wait_until
 from roost_core.testing.harness import build_handler
 from roost_core.testing.tasks import task_context
 from roost_duckdb_sql import OUTPUT, DuckDBSQLTask
+from roost_duckdb_sql.testing import running_queries
 
 
 @pytest.fixture
