@@ -3,6 +3,7 @@ input or setting at fault, the settings (a database file, a cap on running queri
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from conftest import primitive, template_of
 from flyteidl.core import literals_pb2, types_pb2
 
 import roost_duckdb_sql.engine
+import roost_duckdb_sql.handler
 from roost_core.errors import ErrorKind, SettingsError
 from roost_core.extend import TaskContext, TaskHandler, TaskPhase, Transition
 from roost_core.testing.driver import Driver, wait_until
@@ -220,4 +222,59 @@ def test_queries_beyond_max_queries_wait_for_a_slot(tmp_path: Path) -> None:
         handler.abort(second)
     finally:
         handler.close()
+    assert running_queries() == 0
+
+
+def test_failures_of_the_engine_side_are_system_errors_naming_the_task(
+    handler: TaskHandler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one = DuckDBSQLTask("one", "select 1 as one")
+
+    unreadable = task_context(tmp_path / "a", template_of(one))
+    unreadable.storage.write(unreadable.inputs_uri, b"not a literal map")
+    done = Driver(handler, unreadable).until_done()
+    assert done.error is not None and done.error.kind is ErrorKind.SYSTEM
+    assert done.error.code == "InputsUnreadable"
+    assert done.error.message.startswith("duckdb-sql task 'one': ")
+    assert "is not a valid flyteidl.core.LiteralMap" in done.error.message
+
+    nowhere = dataclasses.replace(
+        task_context(tmp_path / "b", template_of(one), execution="b"), raw_output_prefix="nope://x"
+    )
+    done = Driver(handler, nowhere).until_done()
+    assert done.error is not None and done.error.kind is ErrorKind.SYSTEM
+    assert done.error.code == "OutputsUnwritable"
+    assert done.error.message.startswith("duckdb-sql task 'one': ")
+
+    # a bug in the handler still ends the attempt, as a SYSTEM error with the exception
+    def broken(ctx: TaskContext, result_file: Path) -> literals_pb2.LiteralMap:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(roost_duckdb_sql.handler, "_outputs", broken)
+    done = Driver(handler, task_context(tmp_path / "c", template_of(one), execution="c")).until_done()
+    assert done.error is not None and done.error.kind is ErrorKind.SYSTEM
+    assert done.error.message == "duckdb-sql task 'one': RuntimeError: a bug"
+
+
+def test_a_template_without_a_query_is_a_permanent_user_error(handler: TaskHandler, tmp_path: Path) -> None:
+    template = template_of(DuckDBSQLTask("empty", "select 1"))
+    template.custom.Clear()
+    done = Driver(handler, task_context(tmp_path, template)).until_done()
+    assert done.phase is TaskPhase.PERMANENT_FAILURE and done.error is not None
+    assert done.error.kind is ErrorKind.USER
+    assert done.error.message == "duckdb-sql task 'empty': TaskTemplate.custom has no 'query'"
+
+
+def test_an_aborted_query_stops_and_says_so(handler: TaskHandler, tmp_path: Path) -> None:
+    slow = DuckDBSQLTask("slow", "select sum(i) as total from range($n) t(i)", inputs={"n": int})
+    ctx = task_context(
+        tmp_path, template_of(slow), inputs=literals_pb2.LiteralMap(literals={"n": primitive(integer=10**12)})
+    )
+    assert handler.handle(ctx).phase is TaskPhase.RUNNING
+    handler.abort(ctx)
+    handler.abort(ctx)
+    ended = wait_until(lambda: handler.handle(ctx).error, "the aborted query to end")
+    assert ended.kind is ErrorKind.SYSTEM
+    assert ended.message == "duckdb-sql task 'slow': the query was interrupted"
+    handler.finalize(ctx)
     assert running_queries() == 0
