@@ -143,8 +143,9 @@ def duckdb_sql(session: nox.Session) -> None:
     `roost start`."""
     folder, requires = PACKAGES["duckdb_sql"]
     session.install(*[arg for dep in requires for arg in ("-e", f"./{PACKAGES[dep][0]}")])
-    # rebuilt on every run: a reused virtualenv would otherwise keep the wheel of an earlier run
-    session.install("--reinstall-package", "roost-duckdb-sql", f"./{folder}[test]")
+    session.install(f"./{folder}[test]")
+    # the plugin itself rebuilt on every run: a reused virtualenv would otherwise keep an earlier run's copy
+    session.install("--no-deps", "--force-reinstall", f"./{folder}")
     _pytest(session, f"{folder}/tests")
 
 
