@@ -25,6 +25,7 @@ nox.options.sessions = [
     "mpi",
     "ray",
     "spark",
+    "duckdb_sql",
     "examples",
     "e2e",
     "lint",
@@ -45,6 +46,8 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "mpi": ("plugins/mpi", ("core", "sdk", "admin", "k8s_pod")),
     "ray": ("plugins/ray", ("core", "sdk", "admin", "k8s_pod")),
     "spark": ("plugins/spark", ("core", "sdk", "admin", "k8s_pod")),
+    # the example plugin written with the kit and docs/plugins.md alone (roost plugin new, then made real)
+    "duckdb_sql": ("examples/plugins/roost-duckdb-sql", ("core", "sdk", "admin")),
 }
 
 HEAVY = {"ray", "spark"}
@@ -130,6 +133,20 @@ def spark(session: nox.Session) -> None:
     """roost-spark's tests: real pyspark (only here) on the machine's Java 17, `roost start` with the admin, the
     Kubernetes test server with the spark-operator stand-in, and flytekitplugins-spark in flytekit's virtualenv."""
     _tests(session, "spark")
+
+
+@nox.session(python=PYTHON)
+def duckdb_sql(session: nox.Session) -> None:
+    """The example plugin roost-duckdb-sql (examples/plugins/), written from `roost plugin new` and docs/plugins.md:
+    pip-installed from its folder as a user installs a plugin (not editable, so a file the wheel leaves out
+    fails here), then its own tests, from the conformance suite to its example run with `roost run` and on
+    `roost start`."""
+    folder, requires = PACKAGES["duckdb_sql"]
+    session.install(*[arg for dep in requires for arg in ("-e", f"./{PACKAGES[dep][0]}")])
+    session.install(f"./{folder}[test]")
+    # the plugin itself rebuilt on every run: a reused virtualenv would otherwise keep an earlier run's copy
+    session.install("--no-deps", "--force-reinstall", f"./{folder}")
+    _pytest(session, f"{folder}/tests")
 
 
 @nox.session(python=PYTHON)
