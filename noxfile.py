@@ -180,7 +180,7 @@ def e2e(session: nox.Session) -> None:
     own virtualenv is built with uv on first run), on SQLite and a local folder, PostgreSQL, and SeaweedFS S3;
     that docs/plugin-reference.md is what docs/gen_plugin_reference.py writes (it imports core, sdk, k8s_pod);
     and that `roost plugin new` packages of every kind pass their own tests: they are pip-installed (uv) into one
-    virtualenv of their own beside the local core, sdk and admin, built once per session (about 60 s for both kinds)."""
+    virtualenv of their own beside the local core, sdk, admin and k8s_pod, built once per session."""
     session.install(
         "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
     )

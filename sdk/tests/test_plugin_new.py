@@ -60,17 +60,19 @@ def test_it_writes_a_package_with_both_entry_points_and_every_part(tmp_path: Pat
         ("_hidden", "plugin name '_hidden' must be lowercase and start with a letter (e.g. 'hidden')"),
     ],
 )
-def test_a_bad_name_is_refused_naming_it(tmp_path: Path, name: str, message: str) -> None:
-    code, output = new(tmp_path, name, "--kind", "in-process")
+@pytest.mark.parametrize("kind", ["in-process", "k8s"])
+def test_a_bad_name_is_refused_naming_it(tmp_path: Path, name: str, message: str, kind: str) -> None:
+    code, output = new(tmp_path, name, "--kind", kind)
     assert code != 0
     assert message in output
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["in-process", "k8s"])
+def test_an_existing_folder_is_never_overwritten(tmp_path: Path, kind: str) -> None:
     (tmp_path / "roost-taken").mkdir()
     (tmp_path / "roost-taken" / "mine.txt").write_text("keep")
-    code, output = new(tmp_path, "taken", "--kind", "in-process")
+    code, output = new(tmp_path, "taken", "--kind", kind)
     assert code != 0
     assert f"{tmp_path / 'roost-taken'} already exists: choose another name or --dir, or remove it" in output
     assert [p.name for p in (tmp_path / "roost-taken").iterdir()] == ["mine.txt"]
@@ -79,7 +81,7 @@ def test_an_existing_folder_is_never_overwritten(tmp_path: Path) -> None:
 def test_an_unknown_kind_lists_the_kinds(tmp_path: Path) -> None:
     code, output = new(tmp_path, "x", "--kind", "nope")
     assert code != 0
-    assert "Invalid value for '--kind': 'nope' is not one of 'in-process', 'remote-job'" in output
+    assert "Invalid value for '--kind': 'nope' is not one of 'in-process', 'remote-job', 'k8s'" in output
 
 
 def test_a_remote_job_plugin_gets_its_jobs_settings_and_a_service_stand_in(tmp_path: Path) -> None:
@@ -99,3 +101,37 @@ def test_a_remote_job_plugin_gets_its_jobs_settings_and_a_service_stand_in(tmp_p
     assert "class RatesJobs(RemoteJobPlugin[JobStatus]):" in (package / "jobs.py").read_text()
     assert 'URL_ENV = "ROOST_RATES_URL"' in (package / "settings.py").read_text()
     assert 'settings="roost_rates.settings:RatesSettings"' in (package / "engine.py").read_text()
+
+
+def test_a_k8s_plugin_gets_a_kubernetes_handler_its_settings_and_test_server_tests(tmp_path: Path) -> None:
+    code, output = new(tmp_path, "render", "--kind", "k8s")
+    assert code == 0, output
+    root = tmp_path / "roost-render"
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+    assert files == [
+        "README.md",
+        "examples/workflow.py",
+        "pyproject.toml",
+        "src/roost_render/__init__.py",
+        "src/roost_render/engine.py",
+        "src/roost_render/handler.py",
+        "src/roost_render/py.typed",
+        "src/roost_render/sdk.py",
+        "src/roost_render/settings.py",
+        "src/roost_render/task.py",
+        "tests/cases.py",
+        "tests/conftest.py",
+        "tests/test_conformance.py",
+        "tests/test_task.py",
+    ]
+    for path in root.rglob("*.py"):
+        ast.parse(path.read_text(), str(path))
+    handler = (root / "src/roost_render/handler.py").read_text()
+    assert "class RenderHandler(K8sResourceHandler):" in handler and "resource_kind = POD" in handler
+    assert "result=$((X * FACTOR)); " in handler  # the shell's $ survives the template's escaping
+    assert "class RenderSettings(K8sHandlerSettings):" in (root / "src/roost_render/settings.py").read_text()
+    pyproject = (root / "pyproject.toml").read_text()
+    assert 'dependencies = ["roost-core", "roost", "roost-k8s-pod"]' in pyproject
+    assert '"roost-k8s-pod[testing]"' in pyproject
+    assert '[project.entry-points."roost.engine"]\nrender = "roost_render.engine"' in pyproject
+    assert "kube_test_server" in (root / "tests/conftest.py").read_text()

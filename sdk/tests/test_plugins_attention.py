@@ -1,9 +1,12 @@
-"""`roost plugins`' needs-attention section and `roost plugins check NAME`'s messages, against a distribution
-installed beside the sample plugin whose plugins go wrong in every way the section reports: one fails to load,
-two serve the same task type, one registers nothing, one has only its SDK side and one only its engine side."""
+"""`roost plugins`' needs-attention section, the same list logged by a local run's engine, and `roost plugins
+check NAME`'s messages, against a distribution installed beside the sample plugin whose plugins go wrong in
+every way the section reports: one fails to load, two serve the same task type, one registers nothing, one has
+only its SDK side and one only its engine side."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -84,13 +87,18 @@ class TestTwinA(HandlerConformance):
 """
 
 
+def pythonpath(site: Path) -> str:
+    """``site`` first, then the test's own path (sources run in place of the installed packages)."""
+    return os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+
+
 def roost(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [ROOST, *args],
         capture_output=True,
         text=True,
         check=False,
-        env={"PYTHONPATH": str(site), "COLUMNS": "600", "PATH": str(Path(ROOST).parent)},
+        env={"PYTHONPATH": pythonpath(site), "COLUMNS": "600", "PATH": str(Path(ROOST).parent)},
         timeout=120,
     )
 
@@ -177,3 +185,71 @@ def test_roost_plugins_check_fails_with_the_suites_message_for_a_broken_plugin(t
     skipped = [row for row in rows if len(row) == 4 and row[2] == "skipped"]
     assert len(skipped) == 14 and all(row[3].endswith("only abort is looked at here") for row in skipped)
     assert "0 passed, 1 failed, 14 skipped" in result.stdout
+
+
+ECHO_WORKFLOW = """
+from roost import workflow
+from roost.extend import Interface, Task, TaskOptions
+
+
+class Echo(Task):
+    \"\"\"A task the engine's built-in echo handler runs: a local run loads the installed engine plugins.\"\"\"
+
+    task_type = "echo"
+
+    def __init__(self) -> None:
+        super().__init__("echo", Interface(inputs={"x": int}, outputs={"x": int}), TaskOptions())
+
+    def template(self, settings):
+        template = super().template(settings)
+        template.ClearField("container")
+        return template
+
+
+echo = Echo()
+
+
+@workflow
+def wf(x: int = 3) -> int:
+    return echo(x=x)
+"""
+
+
+def test_a_local_run_logs_what_needs_attention_and_runs_with_the_plugins_that_work(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    troubled_distribution(site)
+    (tmp_path / "echo_wf.py").write_text(ECHO_WORKFLOW)
+    result = subprocess.run(
+        [ROOST, "run", "--no-progress", "-o", "json", "echo_wf.py", "wf", "--x", "7"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+        env={
+            "PYTHONPATH": pythonpath(site),
+            "PATH": str(Path(ROOST).parent),
+            "XDG_DATA_HOME": str(tmp_path / "data"),
+            "ROOST_CACHE_DIR": str(tmp_path / "cache"),
+        },
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"o0": 7}
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("roost: needs attention: ")]
+    assert warnings == [
+        "roost: needs attention: broken: its engine side (roost-troubled 0.1) failed to load and is left out: "
+        "ModuleNotFoundError: No module named 'roost_not_there'; what to do: reinstall roost-troubled or upgrade "
+        "it to a version matching this Roost; or uninstall it (the other plugins keep working)",
+        "roost: needs attention: twin_a and twin_b: task type 'twin' is served by 2 plugins: twin-a (twin_a), "
+        "twin-b (twin_b); what to do: choose one with engine.default_for_task_types.twin = <handler> in the "
+        "engine's configuration, or uninstall the plugin you do not use",
+        "roost: needs attention: idle: its SDK side and its engine side registered nothing; what to do: "
+        "implement at least one hook (roost_task_types on the SDK side, roost_task_handlers on the engine side) "
+        "in the module its entry point names, and mark it with @hookimpl",
+        "roost: needs attention: lonely: only its SDK side is installed: no engine handler runs its task types "
+        'lonely-job; what to do: install its engine side where the engine runs (a "roost.engine" entry point '
+        "named lonely)",
+        "roost: needs attention: solo: only its engine side is installed: `roost run` and workflows written with "
+        'roost cannot use its task types; what to do: install its SDK side beside roost (a "roost.sdk" entry '
+        "point named solo)",
+    ], result.stderr

@@ -1,6 +1,7 @@
 """`roost plugin new` for each kind: the generated package, unchanged, installs with pip beside the local
-roost-core, roost and roost-admin, and its own tests pass (the conformance suite, its example run with
-`roost run` and on `roost start`). One virtual environment, built with uv, serves every kind."""
+roost-core, roost, roost-admin and roost-k8s-pod, and its own tests pass (the conformance suite, its example
+run with `roost run` and on `roost start`; the k8s kind's against roost-k8s-pod's Kubernetes API test server).
+One virtual environment, built with uv, serves every kind."""
 
 from __future__ import annotations
 
@@ -18,11 +19,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A virtual environment with the local core, SDK and admin installed (editable)."""
+    """A virtual environment with the local core, SDK, admin and Kubernetes toolkit installed (editable; the
+    k8s kind depends on roost-k8s-pod, its tests on its testing extra)."""
     folder = tmp_path_factory.mktemp("plugin_new") / "venv"
     uv = [sys.executable, "-m", "uv"]
     subprocess.run([*uv, "venv", "-q", "-p", sys.executable, str(folder)], check=True)
-    local = [arg for package in ("core", "sdk", "admin") for arg in ("-e", str(ROOT / package))]
+    packages = ("core", "sdk", "admin", "plugins/k8s_pod[testing]")
+    local = [arg for package in packages for arg in ("-e", str(ROOT / package))]
     pip = [*uv, "pip", "install", "-q", "--python", str(folder / "bin" / "python")]
     subprocess.run([*pip, *local, "pytest>=8"], check=True)
     return folder

@@ -8,11 +8,12 @@ runs all of it in one process; ``roost engine`` runs only workers against the sa
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import secrets
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent import futures
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,6 +141,7 @@ class AdminApp:
             self._start_http(http_socket)
         count = self.settings.workers if workers is None else workers
         if count:
+            self._report_plugins()
             self.workers = self.worker_pool(count)
             self.workers.start()
         if scheduler is None:
@@ -160,6 +162,20 @@ class AdminApp:
 
             self.publisher = PublisherThread(self.services)
             self.publisher.start()
+
+    def _report_plugins(self) -> None:
+        """Log, as the engine starts here, what needs attention about the installed plugins (what `roost
+        plugins` lists); the plugins that work are used either way."""
+        from roost_core.plugins.attention import SdkSides, report_attention
+
+        sdk: Callable[[], SdkSides] | None = None
+        # `roost start` runs with the SDK (its command line); an engine host without it says less
+        if importlib.util.find_spec("roost") is not None:
+            from roost.plugins.attention import sdk_sides
+
+            sdk = sdk_sides
+        configured = self.settings.engine.get("default_for_task_types")
+        report_attention(self.plugins, sdk, configured if isinstance(configured, Mapping) else None)
 
     @property
     def services(self) -> Services:

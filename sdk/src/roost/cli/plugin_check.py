@@ -1,5 +1,7 @@
 """``roost plugins``' needs-attention section and ``roost plugins check NAME``.
 
+The needs-attention section is the list engines log as they start (``roost_core.plugins.attention``).
+
 A plugin declares its conformance subject under the ``roost.conformance`` entry-point group: the entry point's
 name is the plugin's name (as under ``roost.sdk`` and ``roost.engine``), its value a module holding a
 :class:`~roost_core.testing.conformance.HandlerConformance` subclass (with its ``plugin`` fixture)::
@@ -15,131 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib.metadata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 CONFORMANCE_GROUP = "roost.conformance"
 """The entry-point group naming each plugin's conformance subject (a test module)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Attention:
-    """One thing about the installed plugins a user must act on."""
-
-    plugin: str
-    problem: str
-    fix: str
-
-
-def needs_attention(
-    *,
-    load_failures: Iterable[Any],
-    sdk_sides: Mapping[str, Sequence[str]],
-    engine_sides: Mapping[str, Sequence[str]],
-    served: Mapping[str, Sequence[tuple[str, str]]],
-    written: Mapping[str, Sequence[str]],
-) -> list[Attention]:
-    """What needs attention, from: the plugins that failed to load (``PluginProblem``s); what each plugin's
-    SDK side and engine side (by entry-point name) registered, one line per thing; per task type, the
-    (plugin, handler) pairs serving it on the engine; per SDK plugin, the task types its task classes write."""
-    found: list[Attention] = []
-    for failure in load_failures:
-        side = {"roost.engine": "engine side", "roost.sdk": "SDK side"}.get(failure.group, failure.group)
-        found.append(
-            Attention(
-                failure.name,
-                f"its {side} ({failure.distribution}) {failure.problem}",
-                f"reinstall {failure.distribution.split()[0]} or upgrade it to a version matching this Roost; "
-                f"or uninstall it (the other plugins keep working)",
-            )
-        )
-    for task_type, pairs in sorted(served.items()):
-        plugins = sorted({plugin for plugin, _ in pairs})
-        if len(plugins) > 1:
-            handlers = ", ".join(f"{handler} ({plugin})" for plugin, handler in pairs)
-            found.append(
-                Attention(
-                    " and ".join(plugins),
-                    f"task type {task_type!r} is served by {len(plugins)} plugins: {handlers}",
-                    f"choose one with engine.default_for_task_types.{task_type} = <handler> in the engine's "
-                    f"configuration, or uninstall the plugin you do not use",
-                )
-            )
-    for name in sorted(set(sdk_sides) | set(engine_sides)):
-        sides = [
-            (side, things)
-            for side, things in (("SDK", sdk_sides.get(name)), ("engine", engine_sides.get(name)))
-        ]
-        present = [(side, things) for side, things in sides if things is not None]
-        if all(not things for _, things in present):
-            which = " and ".join(f"its {side} side" for side, _ in present)
-            found.append(
-                Attention(
-                    name,
-                    f"{which} registered nothing",
-                    "implement at least one hook (roost_task_types on the SDK side, roost_task_handlers on the "
-                    "engine side) in the module its entry point names, and mark it with @hookimpl",
-                )
-            )
-            continue
-        types = sorted(written.get(name, ()))
-        if name not in engine_sides and types and not any(t in served for t in types):
-            found.append(
-                Attention(
-                    name,
-                    f"only its SDK side is installed: no engine handler runs its task types {', '.join(types)}",
-                    f'install its engine side where the engine runs (a "roost.engine" entry point named {name})',
-                )
-            )
-        if name not in sdk_sides and engine_sides.get(name):
-            found.append(
-                Attention(
-                    name,
-                    "only its engine side is installed: `roost run` and workflows written with roost cannot "
-                    "use its task types",
-                    f'install its SDK side beside roost (a "roost.sdk" entry point named {name})',
-                )
-            )
-    return found
-
-
-def installed_attention() -> list[Attention]:
-    """:func:`needs_attention` of the plugins installed here."""
-    from roost.plugins.manager import sdk_plugins
-    from roost.plugins.storage import storage_problems
-    from roost_core.plugins import EnginePlugins
-
-    sdk = sdk_plugins()
-    engine = EnginePlugins()
-    listed = importlib.metadata.entry_points()
-    sdk_names = {ep.name for ep in listed.select(group="roost.sdk")}
-    engine_names = {ep.name for ep in listed.select(group="roost.engine")}
-    provides = sdk.provides()
-    registrations = engine.handler_registrations()
-    engine_things: dict[str, list[str]] = {name: [] for name in engine_names}
-    served: dict[str, list[tuple[str, str]]] = {}
-    for registration in registrations:
-        engine_things.setdefault(registration.plugin, []).append(f"handler {registration.name}")
-        for task_type in registration.task_types:
-            served.setdefault(task_type, []).append((registration.plugin, registration.name))
-    pm = engine.pluggy_manager
-    for name in engine_names:
-        module = pm.get_plugin(name)
-        hooks = pm.get_hookcallers(module) if module is not None else None
-        # other hooks count as registering something; roost_task_handlers only by the handlers it registered
-        engine_things[name] += [f"hook {h.name}" for h in hooks or [] if h.name != "roost_task_handlers"]
-    written: dict[str, list[str]] = {}
-    for call in sdk.calls("roost_task_types"):
-        task_class = (*call.args, None, None)[1]
-        written.setdefault(call.plugin, []).append(str(getattr(task_class, "task_type", "?")))
-    failed = {failure.name for failure in (*engine.failures, *sdk.problems)}
-    return needs_attention(
-        load_failures=[*engine.failures, *sdk.problems, *storage_problems()],
-        sdk_sides={name: provides.get(name, []) for name in sdk_names - failed},
-        engine_sides={name: engine_things.get(name, []) for name in engine_names - failed},
-        served=served,
-        written=written,
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -255,6 +137,8 @@ def print_attention(console: Any) -> None:
     """The needs-attention section of ``roost plugins`` (nothing when all is well)."""
     from rich.markup import escape
     from rich.table import Table
+
+    from roost.plugins.attention import installed_attention
 
     found = installed_attention()
     if not found:

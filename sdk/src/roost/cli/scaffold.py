@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-KINDS = ("in-process", "remote-job")
+KINDS = ("in-process", "remote-job", "k8s")
 """The kinds of plugin ``roost plugin new`` writes, each a folder of templates."""
 
 

@@ -203,19 +203,23 @@ class _LocalRun:
         live = self.options.progress if self.options.progress is not None else sys.stderr.isatty()
         progress = ProgressSink(f"{self.wf.label} ({self.name})", live=live, stream=sys.stderr)
         launcher = InProcessLauncher(self._launch_plans(), (self.folder / "children").as_uri())
+        chosen = {**configured.default_for_task_types, **dict.fromkeys(python_types, HANDLER_NAME)}
+        # Tasks that do not run in this process need their task type's handler: a plugin's, or a built-in.
+        plugins = EnginePlugins([_LocalHandlers(handler, python_types)], entry_points=plugin_handlers)
+        if plugin_handlers:  # the installed plugins are loaded: say what needs attention about them
+            from roost.plugins.attention import sdk_sides
+            from roost_core.plugins.attention import report_attention
+
+            report_attention(plugins, sdk_sides, chosen)
         engine = Engine(
             storage,
             config=EngineConfig(
-                default_for_task_types={
-                    **configured.default_for_task_types,
-                    **dict.fromkeys(python_types, HANDLER_NAME),
-                },
+                default_for_task_types=chosen,
                 handlers=configured.handlers,
                 shared={**configured.shared, **_out_of_process_environment(tasks)},
                 poll_interval=0.5,
             ),
-            # Tasks that do not run in this process need their task type's handler: a plugin's, or a built-in.
-            plugins=EnginePlugins([_LocalHandlers(handler, python_types)], entry_points=plugin_handlers),
+            plugins=plugins,
             catalog=self._catalog(frames),
             state_store=ObjectStateStore(),
             sinks={"progress": progress},
