@@ -101,11 +101,18 @@ def test_cache_clear_reports_what_it_removed():
     assert result.output.startswith("removed 0 cache entries from ")
 
 
-def test_plugins_lists_both_sides():
+def test_plugins_lists_both_sides_with_their_distributions(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")
     result = invoke("plugins")
     assert result.exit_code == 0
     assert "roost.types.builtin" in result.output
     assert "local-process" in result.output and "python-task" in result.output
+    rows = [[cell.strip() for cell in line.strip("│").split("│")] for line in result.output.splitlines()]
+    sides = {(row[0], row[1]): row[2] for row in rows if len(row) == 4 and row[0]}
+    # the sample plugin (sdk/tests/plugin_package) installs all three sides
+    for side in ("sdk", "storage", "engine"):
+        assert sides[(side, "sample")] == "roost-sample-plugin 0.1.0"
+    assert sides[("engine", "roost_core.builtin")] == "built in"
 
 
 def test_plugins_shows_each_task_types_candidates_the_choice_and_why(monkeypatch):

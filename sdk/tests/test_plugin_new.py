@@ -135,3 +135,29 @@ def test_a_k8s_plugin_gets_a_kubernetes_handler_its_settings_and_test_server_tes
     assert '"roost-k8s-pod[testing]"' in pyproject
     assert '[project.entry-points."roost.engine"]\nrender = "roost_render.engine"' in pyproject
     assert "kube_test_server" in (root / "tests/conftest.py").read_text()
+
+
+STABLE_SURFACES = ("roost", "roost.extend", "roost_core.extend", "roost_k8s_pod")
+"""What a generated package may import from Roost (its tests also use the test kits ``*.testing``)."""
+
+
+@pytest.mark.parametrize("kind", ["in-process", "remote-job", "k8s"])
+def test_a_generated_package_imports_roost_only_through_its_stable_surfaces(
+    tmp_path: Path, kind: str
+) -> None:
+    code, output = new(tmp_path, "word_count", "--kind", kind)
+    assert code == 0, output
+    root = tmp_path / "roost-word-count"
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module]
+            elif isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            else:
+                continue
+            for module in modules:
+                if module.split(".")[0] not in ("roost", "roost_core", "roost_k8s_pod"):
+                    continue
+                testing = ".testing" in module and path.is_relative_to(root / "tests")
+                assert module in STABLE_SURFACES or testing, f"{path.relative_to(root)} imports {module}"

@@ -249,8 +249,8 @@ def test_a_plugin_that_fails_to_load_is_reported_and_the_rest_works(tmp_path, pl
             "'a_store_client_that_is_not_installed'",
         ),
     ]:
-        assert [side, "broken", f"{problem} (roost-broken-plugin 0.1)"] in rows, listing.stdout
-    assert ["storage", "sample", "blob store sqlblob://"] in rows
+        assert [side, "broken", "roost-broken-plugin 0.1", problem] in rows, listing.stdout
+    assert ["storage", "sample", "roost-sample-plugin 0.1.0", "blob store sqlblob://"] in rows
     assert "current_context().ledger: roost_sample_plugin.ledger.AuditLedger" in listing.stdout
 
 

@@ -14,7 +14,7 @@ Local processes: :class:`LocalProcessHandler` and :class:`LocalProcessSettings` 
 handler that runs a task's command on this machine with its own environment or checks around it;
 :class:`WarmSettings`, its warm task processes.
 Remote jobs: :class:`RemoteJobPlugin`, :class:`RemoteJobHandler`, :class:`RemoteJobSettings`,
-:class:`UserError`, :func:`attempt_job_id`.
+:class:`JobMeta`, :class:`UserError`, :func:`attempt_job_id`.
 Storage: :class:`Storage`, :class:`BlobStore`, :class:`StorageError`.
 The test kit is :mod:`roost_core.testing` (tasks, driver, harness).
 """
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from roost_core.handlers.local_process import LocalProcessHandler, LocalProcessSettings
     from roost_core.plugins.hookspecs import RegisterHandler, hookimpl
     from roost_core.remote import (
+        JobMeta,
         RemoteJobHandler,
         RemoteJobPlugin,
         RemoteJobSettings,
@@ -63,6 +64,7 @@ _HOMES = {
     "WarmSettings": "roost_core.handlers._warm_pool",
     "RegisterHandler": "roost_core.plugins.hookspecs",
     "hookimpl": "roost_core.plugins.hookspecs",
+    "JobMeta": "roost_core.remote",
     "RemoteJobHandler": "roost_core.remote",
     "RemoteJobPlugin": "roost_core.remote",
     "RemoteJobSettings": "roost_core.remote",
@@ -83,6 +85,7 @@ __all__ = [
     "ErrorKind",
     "ExecutionError",
     "HandlerSettings",
+    "JobMeta",
     "LocalProcessHandler",
     "LocalProcessSettings",
     "RegisterHandler",

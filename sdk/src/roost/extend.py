@@ -11,8 +11,9 @@ The pieces:
   ``roost.sdk`` entry-point group); ``Register*`` are the ``register`` callables each hook receives
   (:mod:`roost.plugins.hookspecs` documents the hooks);
 - task classes: :class:`PluginTask` (what ``@task(task_config=...)`` makes), :class:`Task`,
-  :class:`FunctionTask`, :class:`TaskOptions`, :data:`TaskClass`, :class:`SerializationSettings`, and the
-  attempt's life: :class:`TaskRunContext`, :func:`current_context`, :class:`ContextAttribute`,
+  :class:`FunctionTask`, :class:`TaskOptions` (:func:`as_timeout` reads a user's timeout for it),
+  :data:`TaskClass`, :class:`SerializationSettings`, :class:`WorkflowDefinitionError` (a task or workflow
+  defined wrongly), :class:`ExecutionFailedError` (a local run failed), and the attempt's life: :class:`TaskRunContext`, :func:`current_context`, :class:`ContextAttribute`,
   :class:`TaskLifecycleError`;
 - types: :class:`TypeTransformer` and what it works with (:class:`TypeContext`, the errors,
   :func:`unwrap_annotated`); data frame kinds: :class:`StructuredDatasetEncoder`,
@@ -38,8 +39,10 @@ if TYPE_CHECKING:
         TaskRunContext,
         current_context,
     )
+    from roost.errors import ExecutionFailedError, WorkflowDefinitionError
     from roost.interface import Interface
     from roost.lifecycle import TaskLifecycleError
+    from roost.options import as_timeout
     from roost.plugins.hookspecs import (
         RegisterCommand,
         RegisterContextAttribute,
@@ -78,6 +81,9 @@ if TYPE_CHECKING:
     from roost_core.plugins.loading import PluginProblem
 
 _EXPORTS = {
+    "ExecutionFailedError": "roost.errors",
+    "WorkflowDefinitionError": "roost.errors",
+    "as_timeout": "roost.options",
     "hookimpl": "roost.plugins.hookspecs",
     "RegisterCommand": "roost.plugins.hookspecs",
     "RegisterContextAttribute": "roost.plugins.hookspecs",
@@ -123,6 +129,7 @@ __all__ = [
     "ContainerTaskError",
     "ContextAttribute",
     "DatasetHandler",
+    "ExecutionFailedError",
     "FunctionTask",
     "Interface",
     "InvalidLiteralError",
@@ -150,6 +157,8 @@ __all__ = [
     "TypeTransformer",
     "TypeTransformerError",
     "UnsupportedTypeError",
+    "WorkflowDefinitionError",
+    "as_timeout",
     "check_task_template",
     "current_context",
     "data_files",

@@ -16,8 +16,7 @@ from flyteidl.core import literals_pb2, types_pb2
 
 import roost_duckdb_sql.engine
 import roost_duckdb_sql.handler
-from roost_core.errors import ErrorKind, SettingsError
-from roost_core.extend import TaskContext, TaskHandler, TaskPhase, Transition
+from roost_core.extend import ErrorKind, SettingsError, TaskContext, TaskHandler, TaskPhase, Transition
 from roost_core.testing.driver import Driver, wait_until
 from roost_core.testing.harness import build_handler
 from roost_core.testing.tasks import task_context

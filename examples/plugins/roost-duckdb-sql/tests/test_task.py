@@ -8,8 +8,7 @@ import pandas as pd
 import pytest
 from conftest import template_of
 
-from roost.errors import WorkflowDefinitionError
-from roost.extend import StructuredDataset, run_locally
+from roost.extend import StructuredDataset, WorkflowDefinitionError, run_locally
 from roost_duckdb_sql import OUTPUT, TASK_TYPE, DuckDBSQLTask
 
 

@@ -98,25 +98,27 @@ def _message_name(message: Any) -> str:
 
 
 def list_plugins() -> None:
-    """Print both sides of every plugin."""
+    """Print both sides of every plugin, with the distribution (name and version) that installs it."""
     from rich.markup import escape
 
     from roost.plugins.manager import sdk_plugins
-    from roost.plugins.storage import storage_problems, storage_provides
+    from roost.plugins.storage import STORAGE_GROUP, storage_problems, storage_provides
     from roost_core.plugins import EnginePlugins
 
+    installed = _distributions()
     table = Table(title="installed plugins", title_justify="left")
-    for column in ("side", "plugin", "provides"):
+    for column in ("side", "plugin", "distribution", "provides"):
         table.add_column(column)
     sdk = sdk_plugins()
     for plugin, provided in sdk.provides().items():
-        table.add_row("sdk", plugin, _join(provided))
+        table.add_row("sdk", plugin, installed.get(("roost.sdk", plugin), _BUILT_IN), _join(provided))
     for plugin, schemes in storage_provides().items():
-        table.add_row("storage", plugin, _join([f"blob store {scheme}://" for scheme in schemes]))
+        blob_stores = _join([f"blob store {scheme}://" for scheme in schemes])
+        table.add_row("storage", plugin, installed.get((STORAGE_GROUP, plugin), _BUILT_IN), blob_stores)
     for problem in (*sdk.problems, *storage_problems()):
         side = "sdk" if problem.group == "roost.sdk" else "storage"
         table.add_row(
-            side, problem.name, f"[red]{escape(problem.problem)}[/red] ({escape(problem.distribution)})"
+            side, problem.name, escape(problem.distribution), f"[red]{escape(problem.problem)}[/red]"
         )
     engine = EnginePlugins()
     provides: dict[str, list[str]] = {}
@@ -125,14 +127,32 @@ def list_plugins() -> None:
             f"handler {registration.name} ({', '.join(registration.task_types)})"
         )
     for plugin in engine.plugin_names():
-        table.add_row("engine", plugin, _join(provides.get(plugin, [])))
+        distribution = installed.get(("roost.engine", plugin), _BUILT_IN)
+        table.add_row("engine", plugin, distribution, _join(provides.get(plugin, [])))
     for failure in engine.failures:
         table.add_row(
-            "engine", failure.name, f"[red]left out[/red] ({failure.distribution}): {failure.problem}"
+            "engine", failure.name, escape(failure.distribution), f"[red]left out[/red]: {failure.problem}"
         )
     console = Console()
     console.print(table)
     console.print(_task_type_table(engine))
+
+
+_BUILT_IN = "built in"
+"""The distribution column of the plugins Roost's own packages register without an entry point."""
+
+
+def _distributions() -> dict[tuple[str, str], str]:
+    """``name version`` of the distribution declaring each plugin, by (entry-point group, plugin name)."""
+    import importlib.metadata
+
+    from roost_core.plugins.loading import distribution_label
+
+    return {
+        (group, entry_point.name): distribution_label(entry_point)
+        for group in ("roost.sdk", "roost.engine", "roost.storage")
+        for entry_point in importlib.metadata.entry_points(group=group)
+    }
 
 
 def _task_type_table(engine: Any) -> Table:

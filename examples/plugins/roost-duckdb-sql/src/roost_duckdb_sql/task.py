@@ -12,9 +12,16 @@ from typing import Any
 
 from flyteidl.core import tasks_pb2, types_pb2
 
-from roost.errors import WorkflowDefinitionError
-from roost.extend import Interface, SerializationSettings, StructuredDataset, Task, TaskOptions
-from roost.options import as_timeout
+from roost.extend import (
+    Interface,
+    SerializationSettings,
+    StructuredDataset,
+    Task,
+    TaskOptions,
+    WorkflowDefinitionError,
+    as_timeout,
+    run_locally,
+)
 
 TASK_TYPE = "duckdb-sql"
 """The task type of the templates this plugin's tasks make and its handler runs."""
@@ -86,9 +93,7 @@ class DuckDBSQLTask(Task):
 
     def local_call(self, *args: Any, **kwargs: Any) -> Any:
         """Run the task here, through the engine's handler (as ``roost run`` does)."""
-        from roost.local.runner import run_entity
-
-        return run_entity(self, self.bind_arguments(args, kwargs))
+        return run_locally(self, self.bind_arguments(args, kwargs))
 
     def template(self, settings: SerializationSettings) -> tasks_pb2.TaskTemplate:
         """A ``duckdb-sql`` task: no container, the query in ``custom``."""
