@@ -64,6 +64,25 @@ def task_attempt(task: Task, ctx: TaskRunContext) -> Iterator[TaskRunContext]:
         _close(task, ctx, succeeded=succeeded)
 
 
+def is_plain(task: Task) -> bool:
+    """Whether the task's class keeps the base class's ``pre_execute`` and ``post_execute`` (nothing to prepare
+    or guard: :func:`run_plain` then runs an attempt)."""
+    return not _overrides(task, "pre_execute") and not _overrides(task, "post_execute")
+
+
+def run_plain(task: Task, ctx: TaskRunContext, body: Callable[[TaskRunContext], R]) -> R:
+    """:func:`task_attempt` around ``body(ctx)`` for a task that :func:`is_plain`, as one call (it runs for
+    every index of a local map)."""
+    succeeded = False
+    try:
+        with running_task(ctx):
+            result = body(ctx)
+        succeeded = True
+        return result
+    finally:
+        _close(task, ctx, succeeded=succeeded)
+
+
 def post_execute(task: Task, ctx: TaskRunContext, outputs: Any) -> Any:
     """``task.post_execute(ctx, outputs)``, its failures reported as the plugin's."""
     if not _overrides(task, "post_execute"):
