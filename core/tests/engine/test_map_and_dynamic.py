@@ -229,6 +229,22 @@ def test_indices_of_an_inline_handler_run_inline_in_order_with_no_attempt_each(k
     assert all(s.task is None and s.attempt == 0 for s in run.state.nodes["m"].subnodes)
 
 
+def test_a_round_runs_one_inline_batch_at_least_and_yields_after_its_inline_time(kit, monkeypatch):
+    monkeypatch.setattr(array, "INLINE_BUDGET", 0.0)
+    mapped = task("inline_t", "inline", {"x": INT})
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints(range(40))))
+    assert value(kit.engine.outputs(run).literals["ys"]) == list(range(40))
+    assert kit.handlers.inline.inline == [f"m-0-n{i}" for i in range(40)]
+    assert kit.handlers.inline.batches == [1, 1, 2, 4, 8, 16, 8]
+    # One batch per round: each round's task event reports that batch's indices.
+    reported = [
+        len(e.metadata.external_resources)
+        for e in kit.events("task")
+        if e.parent_node_execution_id.node_id == "m" and e.metadata.external_resources
+    ]
+    assert reported == [1, 1, 2, 4, 8, 16, 8]
+
+
 def test_inline_batches_stay_within_the_node_parallelism(kit):
     mapped = task("inline_t", "inline", {"x": INT})
     run = kit.run(map_workflow(mapped, parallelism=3), literal_map(xs=ints(range(20))))

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from roost.tasks import Task
 
 R = TypeVar("R")
+A = TypeVar("A")
 logger = logging.getLogger("roost.task")
 
 
@@ -70,13 +71,13 @@ def is_plain(task: Task) -> bool:
     return not _overrides(task, "pre_execute") and not _overrides(task, "post_execute")
 
 
-def run_plain(task: Task, ctx: TaskRunContext, body: Callable[[TaskRunContext], R]) -> R:
-    """:func:`task_attempt` around ``body(ctx)`` for a task that :func:`is_plain`, as one call (it runs for
-    every index of a local map)."""
+def run_plain(task: Task, ctx: TaskRunContext, body: Callable[[TaskRunContext, A], R], argument: A) -> R:
+    """:func:`task_attempt` around ``body(ctx, argument)`` for a task that :func:`is_plain`, as one call (it
+    runs for every index of a local map)."""
     succeeded = False
     try:
         with running_task(ctx):
-            result = body(ctx)
+            result = body(ctx, argument)
         succeeded = True
         return result
     finally:

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flyteidl.core import dynamic_job_pb2, literals_pb2
 
@@ -217,20 +217,20 @@ class _PlainTask:
 
     def dispatch(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
         """What ``task.dispatch(ctx, inputs)`` does."""
-        return run_plain(self.task, ctx, lambda ctx: self._run(ctx, inputs))
+        return run_plain(self.task, ctx, self._run, inputs)
 
     def _run(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
         task = self.task
         given = inputs.literals
-        if len(given) != len(self.readers) or not all(name in given for name, _, _ in self.readers):
-            values = task.inputs_from_literals(ctx, inputs)  # defaults and optional inputs fill the gaps
-        else:
-            values = {}
-            for name, read, where in self.readers:
-                try:
-                    values[name] = read(ctx.types, given[name])
-                except TypeTransformerError as exc:
-                    raise TaskExecutionError(str(exc.prefixed(where))) from None
+        values: dict[str, Any] = {}
+        for name, read, where in self.readers:
+            if name not in given:  # defaults and optional inputs fill the gaps
+                values = task.inputs_from_literals(ctx, inputs)
+                break
+            try:
+                values[name] = read(ctx.types, given[name])
+            except TypeTransformerError as exc:
+                raise TaskExecutionError(str(exc.prefixed(where))) from None
         result = task.execute(**values)
         try:
             unpacked = task.interface.unpack_outputs(result, what=task.label)

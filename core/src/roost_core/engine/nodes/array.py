@@ -52,6 +52,7 @@ so that one pause of a busy machine does not)."""
 INLINE_BATCH = 256
 """The most indices one call of an inline runner gets."""
 _SUCCESS = int(TaskPhase.SUCCESS)
+_IN_FLIGHT = (NodePhase.QUEUED, NodePhase.RUNNING)
 
 
 def _task(run: Run, ref: NodeRef) -> tasks_pb2.TaskTemplate:
@@ -319,18 +320,31 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
     subnodes = state.subnodes or []
     ended = _ended(run, ref, state)
     parallelism = ref.node.array_node.parallelism
-    running = sum(1 for s in subnodes[ended.below :] if s.phase in (NodePhase.QUEUED, NodePhase.RUNNING))
+    running = visits = 0
+    last_in_flight = -1
+    for index in range(ended.below, len(subnodes)):
+        phase = subnodes[index].phase
+        if phase in _IN_FLIGHT:
+            running += 1
+            last_in_flight = index
+        if not phase.is_terminal:
+            visits += 1
     changed = [_external(index, subnodes[index], []) for index in recovered]
     inline: _Inline | None = None  # decided at the first index to start
     inline_until = time.perf_counter() + INLINE_BUDGET
     batched_until = 0  # indices below it ran inline in this round
+    ran_inline = False  # a round runs one inline batch at least, whatever its time
     # Indices still to visit count as pending, so no index is taken for the only work there is.
-    visits = sum(1 for sub in subnodes[ended.below :] if not sub.phase.is_terminal)
     run.pending_visits += visits
     for index in range(ended.below, len(subnodes)):
         sub = subnodes[index]
         if sub.phase.is_terminal:
             continue
+        # Past the round's inline time and the last index in flight: the rest next round, after the other
+        # nodes had theirs.
+        if ran_inline and index > last_in_flight and time.perf_counter() > inline_until:
+            run.wake_at(run.now)
+            break
         visits -= 1
         run.pending_visits -= 1
         if index < batched_until:  # failed inline: its retry is an ordinary attempt, from the next round
@@ -340,10 +354,11 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
                 continue
             inline = inline or _inline(run, ref, state, task)
             if inline.runner is not None:
-                if time.perf_counter() > inline_until:
+                if ran_inline and time.perf_counter() > inline_until:
                     run.wake_at(run.now)  # the rest next round, after the other nodes had theirs
                     continue
                 if run.may_start_attempt():
+                    ran_inline = True
                     size = _batch_size(subnodes, index, inline, parallelism - running if parallelism else 0)
                     ran = _run_batch(run, ref, state, task, inline, index, size, inline_until)
                     run.attempt_ended()
@@ -416,9 +431,14 @@ def _judge(
     subnodes = state.subnodes or []
     size = len(subnodes)
     ended = _ended(run, ref, state)
-    rest = subnodes[ended.below :]
-    succeeded = ended.succeeded + sum(1 for s in rest if s.phase.is_success)
-    failed = ended.failed + sum(1 for s in rest if s.phase.is_terminal and not s.phase.is_success)
+    succeeded, failed = ended.succeeded, ended.failed
+    for index in range(ended.below, size):
+        phase = subnodes[index].phase
+        if phase.is_terminal:
+            if phase.is_success:
+                succeeded += 1
+            else:
+                failed += 1
     required = _required(ref, size)
     done = succeeded + failed == size
     if size - failed < required and not (ref.node.array_node.run_all_sub_nodes and not done):
