@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -520,6 +521,24 @@ def test_finalize_removes_the_attempt_folder(tmp_path: Path, handler: LocalProce
     handler.finalize(driver.ctx)
     assert not folder.exists()
     handler.finalize(driver.ctx)  # idempotent
+
+
+def test_finalize_deletes_discarded_folders_in_the_background_with_what_earlier_runs_left(
+    tmp_path: Path, handler: LocalProcessHandler
+) -> None:
+    trash = handler.settings.work_dir / "trash"
+    left = trash / "left-by-an-earlier-process"
+    (left / "work").mkdir(parents=True)
+    (left / "work" / "data.bin").write_bytes(b"x" * 1000)
+    driver = Driver(handler, task_context(tmp_path, program_task("nothing")))
+    driver.until_done()
+    folder = Path(driver.ctx.state["folder"])
+    handler.finalize(driver.ctx)
+    assert not folder.exists()  # moved out of the way at once
+    deadline = time.monotonic() + 30
+    while any(trash.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(trash.iterdir()) == []
 
 
 def test_keep_logs(tmp_path: Path, make_handler: MakeHandler) -> None:
