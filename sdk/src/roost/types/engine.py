@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import msgpack
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
 
-from roost.hashing import hash_method_of
+from roost.hashing import HashMethod, hash_method_of
 from roost.types import builtin
 from roost.types._protos import MSGPACK, from_struct, literal_mismatch, scalar_kind
 from roost.types.context import TypeContext
@@ -298,15 +298,17 @@ class TypeEngine:
         """The literal of ``value``, declared as ``python_type`` (``expected`` defaults to its literal type)."""
         if expected is None:
             expected = self.to_literal_type(python_type)
-        return self._to_literal(ctx, value, python_type, expected, self.get_transformer(python_type))
+        transformer = self.get_transformer(python_type)
+        return self._to_literal(ctx, value, python_type, expected, transformer, hash_method_of(python_type))
 
     def literal_writer(self, python_type: Any) -> Callable[[TypeContext, Any], literals_pb2.Literal]:
         """:meth:`to_literal` for one type, its transformer and literal type looked up once (for converting
         many values: the indices of a map)."""
         expected = self.to_literal_type(python_type)
         transformer = self.get_transformer(python_type)
+        method = hash_method_of(python_type)
         convert = self._to_literal
-        return lambda ctx, value: convert(ctx, value, python_type, expected, transformer)
+        return lambda ctx, value: convert(ctx, value, python_type, expected, transformer, method)
 
     @staticmethod
     def _to_literal(
@@ -315,10 +317,10 @@ class TypeEngine:
         python_type: Any,
         expected: types_pb2.LiteralType,
         transformer: TypeTransformer[Any],
+        method: HashMethod[Any] | None,
     ) -> literals_pb2.Literal:
         try:
             literal = transformer.to_literal(ctx, value, python_type, expected)
-            method = hash_method_of(python_type)
             if method is not None:
                 literal.hash = method.calculate(value)
             return literal
