@@ -3,6 +3,7 @@ min_success_ratio, outputs in order, a cache entry per index) and falling back t
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 
@@ -141,3 +142,43 @@ def test_an_index_whose_task_returns_no_outputs_fails_naming_the_task(monkeypatc
     monkeypatch.setattr(square, "dispatch", lambda ctx, inputs: None)
     with pytest.raises(ExecutionFailedError, match=r"task '[\w.]*square' returned no outputs"):
         wf(xs=[1, 2])
+
+
+def test_map_concurrency_keeps_outputs_in_order():
+    @workflow
+    def wf(xs: list[int]) -> list[int]:
+        return map_task(square, concurrency=2)(x=xs)
+
+    seen.clear()
+    assert wf(xs=list(range(50))) == [x * x for x in range(50)]
+    assert [x for x, *_ in seen] == list(range(50))
+
+
+@task
+def offset(x: int, by: int = 10) -> int:
+    return x + by
+
+
+def test_bound_inputs_reach_every_index():
+    @workflow
+    def bound(xs: list[int]) -> list[int]:
+        return map_task(functools.partial(offset, by=100))(x=xs)
+
+    assert bound(xs=[1, 2, 3]) == [101, 102, 103]
+
+
+@task
+def wrong_type(x: int) -> int:
+    return "seven" if x == 7 else x  # type: ignore[return-value]
+
+
+def test_an_index_returning_the_wrong_type_fails_naming_the_index_and_the_output():
+    @workflow
+    def wf(xs: list[int]) -> list[int]:
+        return map_task(wrong_type)(x=xs)
+
+    with pytest.raises(ExecutionFailedError) as failed:
+        wf(xs=list(range(10)))
+    assert str(failed.value).endswith(
+        "first error: node 'n0' index 7: task 'wrong_type' output 'o0': expected int but got str ('seven')"
+    )

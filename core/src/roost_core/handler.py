@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ from roost_core.errors import ErrorKind, ExecutionError
 from roost_core.storage import Storage
 
 __all__ = [
-    "InlineAttempt",
+    "InlineBatch",
     "InlineRunner",
     "TaskContext",
     "TaskHandler",
@@ -234,24 +234,31 @@ class TaskContext:
 
 
 @dataclass(frozen=True, slots=True)
-class InlineAttempt:
-    """The first attempt of one array node index, for a handler that runs it to its end at once.
+class InlineBatch:
+    """First attempts of consecutive indices of one array node, for a handler that runs them to their end at
+    once, one after another.
 
     See :meth:`TaskHandler.inline_runner`: the engine gives the inputs in memory and takes the outputs back in
-    memory, so a trivial index costs a function call, not an engine attempt with its handler rounds.
+    memory, so a trivial index costs about a function call, not an engine attempt with its handler rounds.
     """
 
     task: tasks_pb2.TaskTemplate
     execution_id: identifier_pb2.WorkflowExecutionIdentifier
-    node_id: str
-    """The index's unique id within the execution (``n0-0-n3``: node, node attempt, index)."""
     storage: Storage
-    inputs: literals_pb2.LiteralMap
-    output_prefix: str
+    node_ids: Sequence[str]
+    """Each index's unique id within the execution (``n0-0-n3``: node, node attempt, index)."""
+    inputs: Sequence[literals_pb2.LiteralMap]
+    """Each index's inputs."""
+    output_prefixes: Sequence[str]
+    """Each index's attempt folder (its checkpoints go under it)."""
     raw_output_prefix: str
+    """Where the batch's indices upload files (shared: uploads get names of their own)."""
+    deadline: float
+    """A :func:`time.perf_counter` value after which the runner starts no further index: the engine waits
+    for the runner in its own thread. The first index always runs."""
 
 
-InlineRunner = Callable[[InlineAttempt], literals_pb2.LiteralMap | Transition]
+InlineRunner = Callable[[InlineBatch], Sequence[literals_pb2.LiteralMap | Transition]]
 """What :meth:`TaskHandler.inline_runner` returns."""
 
 
@@ -276,13 +283,16 @@ class TaskHandler(abc.ABC):
 
     def inline_runner(self, task: tasks_pb2.TaskTemplate) -> InlineRunner | None:
         """A function running first attempts of ``task``'s array node indices to their end in the calling
-        (engine) thread, or None (the default): each index then gets an ordinary attempt.
+        (engine) thread, a batch of indices per call, or None (the default): each index then gets an ordinary
+        attempt.
 
-        The runner returns the outputs or a failure :class:`Transition`; it must not raise for failures of
-        the task's code. The engine asks only for tasks that are not cached and have no time limit; retries
-        of a failed index are ordinary attempts, and the engine stops running a node's indices inline once
-        they prove slow, so that it does not wait long on user code. For handlers that run tasks in this
-        process: a trivial index then costs a function call, not an engine attempt.
+        The runner returns one outcome per index it ran, in order: the outputs, or a failure
+        :class:`Transition`. It runs the batch's indices one after another, stops starting them after
+        ``batch.deadline`` (the indices left out get later batches) and must not raise for failures of the
+        task's code. The engine asks only for tasks that are not cached and have no time limit; retries of a
+        failed index are ordinary attempts, and the engine stops running a node's indices inline once they
+        prove slow, so that it does not wait long on user code. For handlers that run tasks in this process: a
+        trivial index then costs about a function call, not an engine attempt.
         """
         return None
 

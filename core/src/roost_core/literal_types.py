@@ -30,7 +30,7 @@ Metadata and annotations never take part, except the JSON schema of ``STRUCT`` t
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flyteidl.core import literals_pb2, types_pb2
@@ -535,6 +535,21 @@ def literal_matches(literal: literals_pb2.Literal, literal_type: types_pb2.Liter
             return _one_variant_matches(literal, literal_type.union_type)
         return False
     return can_cast(literal_type_of(literal), literal_type)
+
+
+def matcher(literal_type: types_pb2.LiteralType) -> Callable[[literals_pb2.Literal], bool]:
+    """:func:`literal_matches` for one type, quicker for simple types (for checking many values: the outputs of
+    a map's indices)."""
+    primitive = _SIMPLE_PRIMITIVE.get(literal_type.simple) if literal_type.HasField("simple") else None
+    if primitive is None:
+        return lambda literal: literal_matches(literal, literal_type)
+
+    def match(literal: literals_pb2.Literal) -> bool:
+        if literal.WhichOneof("value") == "scalar" and literal.scalar.WhichOneof("value") == "primitive":
+            return bool(literal.scalar.primitive.WhichOneof("value") == primitive)
+        return literal_matches(literal, literal_type)
+
+    return match
 
 
 def _all_match(items: Iterable[literals_pb2.Literal], element_type: types_pb2.LiteralType) -> bool:

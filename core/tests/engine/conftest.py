@@ -16,7 +16,7 @@ from roost_core.engine import Engine, EngineConfig, MemoryStateStore, Run
 from roost_core.engine.graph import is_start_or_end
 from roost_core.errors import ErrorKind
 from roost_core.events import MemorySink
-from roost_core.handler import InlineAttempt, InlineRunner, TaskContext, TaskHandler, Transition
+from roost_core.handler import InlineBatch, InlineRunner, TaskContext, TaskHandler, Transition
 from roost_core.plugins import EnginePlugins
 from roost_core.storage import Storage
 from roost_core.storage.file import FileStore
@@ -135,35 +135,49 @@ class DynamicMaker(TaskHandler):
 class Inline(TaskHandler):
     """Runs map indices inline when it may, echoing x: ``custom.retry`` fails each inline run (retryable),
     ``custom.fail_odd`` fails odd x for good, ``custom.wrong`` returns a string, ``custom.running`` a RUNNING
-    transition, ``custom.sleep`` sleeps first."""
+    transition, ``custom.sleep`` sleeps first; ``custom.one_at_a_time`` runs only a batch's first index,
+    ``custom.raise`` raises."""
 
     name = "inline"
 
     def __init__(self) -> None:
         self.inline: list[str] = []
+        self.batches: list[int] = []
+        """The size of each batch the runner was given."""
         self.handled: set[str] = set()
         self.lock = threading.Lock()
 
     def inline_runner(self, task: tasks_pb2.TaskTemplate) -> InlineRunner | None:
         custom = task.custom
 
-        def run(attempt: InlineAttempt) -> literals_pb2.LiteralMap | Transition:
-            self.inline.append(attempt.node_id)
-            if "sleep" in custom:
-                time.sleep(float(custom["sleep"]))
-            if "retry" in custom:
-                return Transition.failure("Flaky", "an inline failure")
-            if "fail_odd" in custom and attempt.inputs.literals["x"].scalar.primitive.integer % 2:
-                return Transition.failure("Odd", "odd input", retryable=False)
-            if "running" in custom:
-                return Transition.running()
-            if "wrong" in custom:
-                outputs = literals_pb2.LiteralMap()
-                outputs.literals["x"].scalar.primitive.string_value = "not a number"
-                return outputs
-            return attempt.inputs
+        def run(batch: InlineBatch) -> list[literals_pb2.LiteralMap | Transition]:
+            self.batches.append(len(batch.node_ids))
+            if "raise" in custom:
+                raise RuntimeError("boom")
+            pairs = list(zip(batch.node_ids, batch.inputs, strict=True))
+            if "one_at_a_time" in custom:  # as a runner past its deadline after the first index
+                pairs = pairs[:1]
+            return [self._one(custom, node_id, inputs) for node_id, inputs in pairs]
 
         return run
+
+    def _one(
+        self, custom: Any, node_id: str, inputs: literals_pb2.LiteralMap
+    ) -> literals_pb2.LiteralMap | Transition:
+        self.inline.append(node_id)
+        if "sleep" in custom:
+            time.sleep(float(custom["sleep"]))
+        if "retry" in custom:
+            return Transition.failure("Flaky", "an inline failure")
+        if "fail_odd" in custom and inputs.literals["x"].scalar.primitive.integer % 2:
+            return Transition.failure("Odd", "odd input", retryable=False)
+        if "running" in custom:
+            return Transition.running()
+        if "wrong" in custom:
+            outputs = literals_pb2.LiteralMap()
+            outputs.literals["x"].scalar.primitive.string_value = "not a number"
+            return outputs
+        return inputs
 
     def handle(self, ctx: TaskContext) -> Transition:
         with self.lock:

@@ -222,8 +222,63 @@ def test_indices_of_an_inline_handler_run_inline_in_order_with_no_attempt_each(k
     assert value(kit.engine.outputs(run).literals["ys"]) == list(range(1000))
     assert len(kit.handlers.inline.inline) == 1000
     assert kit.handlers.inline.handled == set()
+    # Batches, growing from one index (a slow task shows at once) up to INLINE_BATCH.
+    batches = kit.handlers.inline.batches
+    assert batches[:3] == [1, 1, 2] and max(batches) == array.INLINE_BATCH and sum(batches) == 1000
     assert _index_phases(kit) == dict.fromkeys(range(1000), "SUCCEEDED")
     assert all(s.task is None and s.attempt == 0 for s in run.state.nodes["m"].subnodes)
+
+
+def test_a_round_runs_one_inline_batch_at_least_and_yields_after_its_inline_time(kit, monkeypatch):
+    monkeypatch.setattr(array, "INLINE_BUDGET", 0.0)
+    mapped = task("inline_t", "inline", {"x": INT})
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints(range(40))))
+    assert value(kit.engine.outputs(run).literals["ys"]) == list(range(40))
+    assert kit.handlers.inline.inline == [f"m-0-n{i}" for i in range(40)]
+    assert kit.handlers.inline.batches == [1, 1, 2, 4, 8, 16, 8]
+    # One batch per round: each round's task event reports that batch's indices.
+    reported = [
+        len(e.metadata.external_resources)
+        for e in kit.events("task")
+        if e.parent_node_execution_id.node_id == "m" and e.metadata.external_resources
+    ]
+    assert reported == [1, 1, 2, 4, 8, 16, 8]
+
+
+def test_inline_batches_stay_within_the_node_parallelism(kit):
+    mapped = task("inline_t", "inline", {"x": INT})
+    run = kit.run(map_workflow(mapped, parallelism=3), literal_map(xs=ints(range(20))))
+    assert value(kit.engine.outputs(run).literals["ys"]) == list(range(20))
+    assert max(kit.handlers.inline.batches) == 3 and sum(kit.handlers.inline.batches) == 20
+
+
+def test_indices_failing_inline_hold_parallelism_until_their_retries_end(kit):
+    mapped = task("inline_t", "inline", {"x": INT}, custom={"retry": 1}, retries=1)
+    run = kit.run(map_workflow(mapped, parallelism=2), literal_map(xs=ints(range(6))))
+    assert value(kit.engine.outputs(run).literals["ys"]) == list(range(6))
+    # Each index fails inline and waits for its retry, an ordinary attempt: a batch gets only free slots.
+    assert max(kit.handlers.inline.batches) == 2 and sum(kit.handlers.inline.batches) == 6
+    assert kit.handlers.inline.handled == {f"m-0-n{i}" for i in range(6)}
+
+
+def test_a_runner_stopping_early_leaves_the_rest_to_later_batches(kit):
+    mapped = task("inline_t", "inline", {"x": INT}, custom={"one_at_a_time": 1})
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints(range(10))))
+    assert value(kit.engine.outputs(run).literals["ys"]) == list(range(10))
+    assert kit.handlers.inline.inline == [f"m-0-n{i}" for i in range(10)]
+    assert kit.handlers.inline.handled == set()
+
+
+def test_a_raising_runner_fails_the_batch_s_first_index_as_a_system_error_and_ends_inline_runs(kit, caplog):
+    mapped = task("inline_t", "inline", {"x": INT}, custom={"raise": 1})
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints([4, 5, 6])))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    assert value(kit.engine.outputs(run).literals["ys"]) == [4, 5, 6]
+    assert kit.handlers.inline.batches == [1]
+    assert kit.handlers.inline.handled == {"m-0-n0", "m-0-n1", "m-0-n2"}
+    first = run.state.nodes["m"].subnodes[0]
+    assert (first.attempt, first.system_failures) == (1, 1)
+    assert "node 'm': inline runner of task 'inline_t' raised RuntimeError: boom" in caplog.messages
 
 
 def test_an_index_failing_inline_is_retried_as_an_ordinary_attempt(kit):

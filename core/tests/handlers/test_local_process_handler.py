@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import roost_core.builtin
 from roost_core.container import task_environment
 from roost_core.errors import ErrorKind, ExecutionError, SettingsError
 from roost_core.handler import TaskContext, TaskPhase
-from roost_core.handlers._supervise import process_start_time
+from roost_core.handlers._supervise import process_start_time, write_json_atomically
 from roost_core.handlers.local_process import LocalProcessHandler, _AttemptFiles
 from roost_core.testing.driver import Driver, wait_until
 from roost_core.testing.harness import build_handler
@@ -512,19 +513,54 @@ def test_abort_leaves_a_reused_pid_alone(tmp_path: Path, handler: LocalProcessHa
         stranger.wait()
 
 
+def test_only_the_spec_is_written_without_a_sync_to_disk(
+    tmp_path: Path, handler: LocalProcessHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    driver = Driver(handler, task_context(tmp_path, program_task("nothing")))
+    first = driver.round()
+    folder = Path(first.state["folder"])
+    assert (folder / "spec.json").is_file()
+    assert not [path for path in synced if "spec.json" in path]
+    # The supervisor (another process) syncs what a restarted engine reads: process.json and result.json.
+    write_json_atomically(str(tmp_path / "result.json"), {"returncode": 0})
+    assert [Path(path).name for path in synced] == [f"result.json.{os.getpid()}.tmp"]
+    driver.until_done()
+
+
 def test_finalize_removes_the_attempt_folder(tmp_path: Path, handler: LocalProcessHandler) -> None:
     driver = Driver(handler, task_context(tmp_path, program_task("nothing")))
     driver.until_done()
     folder = Path(driver.ctx.state["folder"])
     assert folder.is_dir()
-    # What a stopped engine left half-removed goes too.
-    left = handler.settings.work_dir / ".removing" / "left-behind"
-    (left / "work").mkdir(parents=True)
     handler.finalize(driver.ctx)
     assert not folder.exists()
     handler.finalize(driver.ctx)  # idempotent
-    # The contents are deleted off the engine's thread.
-    wait_until(lambda: not any(left.parent.iterdir()), "the removed folders to be deleted")
+
+
+def test_finalize_deletes_discarded_folders_in_the_background_with_what_earlier_runs_left(
+    tmp_path: Path, handler: LocalProcessHandler
+) -> None:
+    trash = handler.settings.work_dir / "trash"
+    left = trash / "left-by-an-earlier-process"
+    (left / "work").mkdir(parents=True)
+    (left / "work" / "data.bin").write_bytes(b"x" * 1000)
+    driver = Driver(handler, task_context(tmp_path, program_task("nothing")))
+    driver.until_done()
+    folder = Path(driver.ctx.state["folder"])
+    handler.finalize(driver.ctx)
+    assert not folder.exists()  # moved out of the way at once
+    deadline = time.monotonic() + 30
+    while any(trash.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(trash.iterdir()) == []
 
 
 def test_keep_logs(tmp_path: Path, make_handler: MakeHandler) -> None:

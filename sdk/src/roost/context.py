@@ -30,6 +30,9 @@ SECRETS_ENV_PREFIX = "_FSEC_"
 SECRETS_FOLDER = "/etc/flyte/secrets"
 
 
+_TASK_LOGGER = logging.getLogger("roost.task")  # looked up once: a context is made for every attempt
+
+
 @dataclass
 class Checkpoint:
     """Bytes a task saves as it goes, and the ones its previous attempt saved (to resume from)."""
@@ -87,7 +90,7 @@ class TaskRunContext:
     serialization: SerializationSettings | None = None
     """How tasks a dynamic task calls are serialized (image, project, domain, version)."""
     decks: list[tuple[str, str]] = field(default_factory=list)
-    logging: logging.Logger = field(default_factory=lambda: logging.getLogger("roost.task"))
+    logging: logging.Logger = field(default=_TASK_LOGGER)
     secrets: Secrets = field(default_factory=Secrets)
     cleanup: ExitStack = field(default_factory=ExitStack, repr=False)
     """What ends with this attempt: closed (last in, first out) once the outputs are converted, or when the

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from roost.tasks import Task
 
 R = TypeVar("R")
+A = TypeVar("A")
 logger = logging.getLogger("roost.task")
 
 
@@ -60,6 +61,25 @@ def task_attempt(task: Task, ctx: TaskRunContext) -> Iterator[TaskRunContext]:
         with running_task(prepared):
             yield prepared
         succeeded = True
+    finally:
+        _close(task, ctx, succeeded=succeeded)
+
+
+def is_plain(task: Task) -> bool:
+    """Whether the task's class keeps the base class's ``pre_execute`` and ``post_execute`` (nothing to prepare
+    or guard: :func:`run_plain` then runs an attempt)."""
+    return not _overrides(task, "pre_execute") and not _overrides(task, "post_execute")
+
+
+def run_plain(task: Task, ctx: TaskRunContext, body: Callable[[TaskRunContext, A], R], argument: A) -> R:
+    """:func:`task_attempt` around ``body(ctx, argument)`` for a task that :func:`is_plain`, as one call (it
+    runs for every index of a local map)."""
+    succeeded = False
+    try:
+        with running_task(ctx):
+            result = body(ctx, argument)
+        succeeded = True
+        return result
     finally:
         _close(task, ctx, succeeded=succeeded)
 

@@ -229,11 +229,13 @@ def external_resource(
     event_phase = (
         execution_pb2.TaskExecution.ABORTED if phase == TASK_ABORTED else _TASK_EVENT_PHASE[TaskPhase(phase)]
     )
-    return event_pb2.ExternalResourceInfo(
+    info = event_pb2.ExternalResourceInfo(
         external_id=str(index),
         index=index,
         retry_attempt=attempt,
         phase=event_phase,
         cache_status=cache_status,
-        logs=[execution_pb2.TaskLog(name=name, uri=uri) for name, uri in logs],
     )
+    if logs:  # most entries have none (every index of a local map)
+        info.logs.extend(execution_pb2.TaskLog(name=name, uri=uri) for name, uri in logs)
+    return info

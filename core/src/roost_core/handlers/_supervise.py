@@ -42,14 +42,16 @@ def process_start_time(pid: int) -> int | None:
     return int(stat.rpartition(")")[2].split()[19])
 
 
-def write_json_atomically(path: str, data: dict[str, Any]) -> None:
+def write_json_atomically(path: str, data: dict[str, Any], *, durable: bool = True) -> None:
     """Write ``data`` so that a reader sees the old file, no file, or the whole new one; only the owner may
-    read it (a task's spec holds its environment, which may carry credentials)."""
+    read it (a task's spec holds its environment, which may carry credentials). ``durable`` syncs it to disk
+    first, so that it survives a crash of the machine too."""
     temporary = f"{path}.{os.getpid()}.tmp"
     with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as stream:
         json.dump(data, stream)
-        stream.flush()
-        os.fsync(stream.fileno())
+        if durable:
+            stream.flush()
+            os.fsync(stream.fileno())
     os.replace(temporary, path)
 
 

@@ -58,6 +58,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import signal
@@ -65,6 +66,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,7 +129,8 @@ class LocalProcessSettings(HandlerSettings):
     """Seconds an aborted task gets between SIGTERM and SIGKILL."""
     work_dir: Path = Field(default_factory=_default_work_dir)
     """Folder holding one sub-folder per attempt: control files, the process's working directory, and the
-    logs unless ``log_dir`` is set. ``finalize`` removes the attempt's sub-folder."""
+    logs unless ``log_dir`` is set. ``finalize`` removes the attempt's sub-folder (moved into ``trash`` at once,
+    deleted there by a background thread)."""
     log_dir: Path | None = None
     """Folder receiving the logs instead (one sub-folder per attempt); the handler never removes them."""
     keep_logs: bool = False
@@ -233,8 +236,8 @@ class LocalProcessHandler(TaskHandler):
         self.settings = settings or LocalProcessSettings()
         self._watched: set[Path] = set()
         self._watched_lock = threading.Lock()
-        self._removals = _Removals(self.settings.work_dir / ".removing")
         warm = self.settings.warm
+        self._trash = _Trash(self.settings.work_dir / "trash")
         self._pools = (
             WarmPools(warm, self.settings.work_dir / "warm-pools")
             if warm.enabled and handler_switch_on(os.environ)
@@ -304,7 +307,7 @@ class LocalProcessHandler(TaskHandler):
                 if entry not in (files.stdout, files.stderr):
                     _remove(entry)
         else:
-            self._removals.remove(files.folder)
+            self._trash.discard(files.folder)
 
     def _files(self, ctx: TaskContext) -> _AttemptFiles:
         if ctx.state:
@@ -348,6 +351,9 @@ class LocalProcessHandler(TaskHandler):
             log.parent.mkdir(parents=True, exist_ok=True)
             log.touch()
         env = _process_environment(ctx, settings, source)
+        # Not synced to disk (a sync per attempt was the largest cost of starting one on a busy disk): the spec
+        # is read by the supervisor started next; after a crash of the machine that supervisor is gone too, and
+        # an attempt whose folder holds a spec is reported lost and retried, whatever the spec holds.
         write_json_atomically(
             str(files.spec),
             {
@@ -361,6 +367,7 @@ class LocalProcessHandler(TaskHandler):
                 "abort_marker": str(files.abort_marker),
                 "kill_grace_period": settings.kill_grace_period,
             },
+            durable=False,
         )
         pid = None
         if self._pools is not None and (entry := warm_entry(argv, env)) is not None:
@@ -680,38 +687,38 @@ def _stderr_tail(path: Path) -> str:
     return "last lines of stderr:\n" + "\n".join(lines)
 
 
-class _Removals:
-    """Removes attempt folders off the engine's thread: a folder is renamed into ``trash`` at once (so it is
-    gone for everyone), and deleted there by a daemon thread; what an engine that stopped meanwhile left in ``trash``
-    goes with the next engine's first removal."""
+class _Trash:
+    """Attempt folders that ``finalize`` discards: renamed into one folder at once and deleted by a background
+    thread, since deleting a folder's files is slow on a busy disk and ``finalize`` runs in the engine's round.
+    The thread first deletes what earlier processes left there."""
 
-    def __init__(self, trash: Path) -> None:
-        self.trash = trash
-        self._pending = threading.Semaphore(0)
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._queue: queue.SimpleQueue[Path] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def remove(self, folder: Path) -> None:
-        """Make ``folder`` disappear now and its contents soon."""
-        self.trash.mkdir(parents=True, exist_ok=True)
+    def discard(self, path: Path) -> None:
+        """Take ``path`` out of the way now; it is deleted soon after."""
+        target = self.folder / f"{path.name}-{uuid.uuid4().hex[:12]}"
         try:
-            folder.rename(self.trash / f"{folder.name}-{os.urandom(4).hex()}")
-        except OSError:  # another file system, or already gone: remove it here
-            _remove(folder)
+            self.folder.mkdir(parents=True, exist_ok=True)
+            os.rename(path, target)
+        except OSError:  # already gone, or the trash is unusable: delete it here
+            _remove(path)
             return
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._empty, name="local-process removals", daemon=True
-                )
+                self._thread = threading.Thread(target=self._empty, name="local-process-trash", daemon=True)
                 self._thread.start()
-        self._pending.release()
+        self._queue.put(target)
 
     def _empty(self) -> None:
+        with contextlib.suppress(OSError):
+            for left in self.folder.iterdir():
+                _remove(left)
         while True:
-            self._pending.acquire()
-            for entry in self.trash.iterdir():
-                _remove(entry)
+            _remove(self._queue.get())
 
 
 def _remove(path: Path) -> None:

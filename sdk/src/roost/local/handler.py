@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from flyteidl.core import literals_pb2, tasks_pb2
 
-from roost.local.taskrun import TaskOutcome, TaskRun, run_task, run_task_in_memory
+from roost.local.taskrun import BatchRun, TaskOutcome, TaskRun, run_batch_in_memory, run_task
 from roost_core.errors import ErrorKind
-from roost_core.handler import InlineAttempt, InlineRunner, TaskContext, TaskHandler, Transition
+from roost_core.handler import InlineBatch, InlineRunner, TaskContext, TaskHandler, Transition
 
 if TYPE_CHECKING:
     from roost.serialize import SerializationSettings
@@ -106,8 +106,9 @@ class InProcessHandler(TaskHandler):
         return _transition(future.result())
 
     def inline_runner(self, task: tasks_pb2.TaskTemplate) -> InlineRunner | None:
-        """Map indices of plain tasks run in the engine's thread, on their inputs and outputs in memory
-        (dynamic and eager tasks, tasks keeping a report, and runs in worker processes: ordinary attempts)."""
+        """Map indices of plain tasks run in the engine's thread, a batch at a time, on their inputs and outputs
+        in memory (dynamic and eager tasks, tasks keeping a report, and runs in worker processes: ordinary
+        attempts)."""
         from roost.eager_workflows import EagerTask
         from roost.tasks import DynamicTask
 
@@ -122,23 +123,21 @@ class InProcessHandler(TaskHandler):
         sdk_task = found
         work_dir, serialization, frames = self._work_dir, self._serialization, self._frames
 
-        def run(attempt: InlineAttempt) -> literals_pb2.LiteralMap | Transition:
-            execution = attempt.execution_id
-            run = TaskRun(
-                inputs_uri="",
-                output_prefix=attempt.output_prefix,
-                raw_output_prefix=attempt.raw_output_prefix,
-                checkpoint_prefix=f"{attempt.output_prefix}/_checkpoints",
+        def run(batch: InlineBatch) -> list[literals_pb2.LiteralMap | Transition]:
+            execution = batch.execution_id
+            where = BatchRun(
                 project=execution.project,
                 domain=execution.domain,
                 execution_name=execution.name,
                 task_version=task.id.version,
-                node_id=attempt.node_id,
+                node_ids=batch.node_ids,
+                output_prefixes=batch.output_prefixes,
+                raw_output_prefix=batch.raw_output_prefix,
             )
-            outcome = run_task_in_memory(
-                sdk_task, run, attempt.storage, work_dir, attempt.inputs, serialization, frames
+            outcomes = run_batch_in_memory(
+                sdk_task, where, batch.storage, work_dir, batch.inputs, batch.deadline, serialization, frames
             )
-            return _transition(outcome) if isinstance(outcome, TaskOutcome) else outcome
+            return [_transition(o) if isinstance(o, TaskOutcome) else o for o in outcomes]
 
         return run
 

@@ -7,16 +7,19 @@ crosses process boundaries.
 
 from __future__ import annotations
 
+import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from flyteidl.core import dynamic_job_pb2, literals_pb2
 
 from roost.context import TaskRunContext
 from roost.errors import RecoverableError, TaskExecutionError
-from roost.lifecycle import TaskLifecycleError
+from roost.lifecycle import TaskLifecycleError, is_plain, run_plain
+from roost.types.errors import TypeTransformerError
 
 if TYPE_CHECKING:
     from roost.serialize import SerializationSettings
@@ -75,7 +78,7 @@ def run_task(
     work_dir.mkdir(parents=True, exist_ok=True)
     with TypeContext(storage, run.raw_output_prefix, work_dir=work_dir, frames=frames) as types:
         ctx = _run_context(task, run, types, serialization)
-        result = _dispatch(task, run, storage, ctx, inputs)
+        result = _dispatch(task, ctx, inputs if inputs is not None else lambda: _read_inputs(run, storage))
         if isinstance(result, TaskOutcome):
             return result
         if result is None:
@@ -89,28 +92,67 @@ def run_task(
         return TaskOutcome(True)
 
 
-def run_task_in_memory(
+@dataclass(frozen=True)
+class BatchRun:
+    """Several attempts of one task, run one after another in this process on inputs in memory (the first
+    attempts of map indices): who they are, and where each one's data goes."""
+
+    project: str
+    domain: str
+    execution_name: str
+    task_version: str
+    node_ids: Sequence[str]
+    output_prefixes: Sequence[str]
+    raw_output_prefix: str
+    """Shared by the batch's attempts (uploads get names of their own)."""
+
+
+def run_batch_in_memory(
     task: Task,
-    run: TaskRun,
+    batch: BatchRun,
     storage: Storage,
     work_dir: Path,
-    inputs: literals_pb2.LiteralMap,
+    inputs: Sequence[literals_pb2.LiteralMap],
+    deadline: float,
     serialization: SerializationSettings | None = None,
     frames: FrameMemo | None = None,
-) -> TaskOutcome | literals_pb2.LiteralMap:
-    """Run a task that is neither dynamic nor keeps a report on in-memory inputs: its outputs, or a failure.
+) -> list[TaskOutcome | literals_pb2.LiteralMap]:
+    """Run a task that is neither dynamic nor keeps a report once per element of ``inputs``, in order, each
+    attempt with a context of its own: each one's outputs, or its failure. No attempt starts after
+    ``deadline`` (a :func:`time.perf_counter` value) but the first; the result then is shorter.
 
-    Nothing is written to ``run.output_prefix`` (what the task writes itself, files and checkpoints, is).
+    Nothing is written to the output prefixes (what the task writes itself, files and checkpoints, is).
     """
-    from roost.types import TypeContext
+    from roost.types.context import TypeContext
 
-    with TypeContext(storage, run.raw_output_prefix, work_dir=work_dir, frames=frames) as types:
-        result = _dispatch(task, run, storage, _run_context(task, run, types, serialization), inputs)
-    if isinstance(result, dynamic_job_pb2.DynamicJobSpec):  # a plugin task class that compiles workflows
-        return TaskOutcome(False, "DynamicInMap", f"{task.label} is dynamic", retryable=False)
-    if result is None:  # a plugin task class that leaves its outputs to other processes
-        return TaskOutcome(False, "OutputsMissing", f"{task.label} returned no outputs", retryable=False)
-    return result
+    results: list[TaskOutcome | literals_pb2.LiteralMap] = []
+    clock = time.perf_counter
+    plain = _PlainTask.of(task)
+    with TypeContext(storage, batch.raw_output_prefix, work_dir=work_dir, frames=frames) as types:
+        for node_id, output_prefix, values in zip(batch.node_ids, batch.output_prefixes, inputs, strict=True):
+            if results and clock() > deadline:
+                break
+            ctx = TaskRunContext(
+                types,
+                project=batch.project,
+                domain=batch.domain,
+                execution_name=batch.execution_name,
+                task_name=task.name,
+                task_version=batch.task_version,
+                node_id=node_id,
+                output_prefix=output_prefix,
+                checkpoint_prefix=f"{output_prefix}/_checkpoints",
+                serialization=serialization,
+            )
+            result = _dispatch(task, ctx, values, plain)
+            if isinstance(result, dynamic_job_pb2.DynamicJobSpec):  # a plugin task class compiling workflows
+                result = TaskOutcome(False, "DynamicInMap", f"{task.label} is dynamic", retryable=False)
+            elif result is None:  # a plugin task class that leaves its outputs to other processes
+                result = TaskOutcome(
+                    False, "OutputsMissing", f"{task.label} returned no outputs", retryable=False
+                )
+            results.append(result)
+    return results
 
 
 def _run_context(
@@ -132,23 +174,92 @@ def _run_context(
     )
 
 
+def _read_inputs(run: TaskRun, storage: Storage) -> literals_pb2.LiteralMap:
+    if run.inputs is not None:
+        inputs = literals_pb2.LiteralMap()
+        inputs.ParseFromString(run.inputs)
+        return inputs
+    return storage.read_proto(run.inputs_uri, literals_pb2.LiteralMap)
+
+
+class _PlainTask:
+    """A task whose class changes nothing of :meth:`Task.dispatch <roost.tasks.Task.dispatch>` and its steps,
+    with the conversions of its inputs and outputs looked up once: what running it on many inputs (the
+    indices of a map) repeats is then the function call and the conversions themselves."""
+
+    def __init__(self, task: Task) -> None:
+        from roost.types.engine import default_engine
+
+        engine = default_engine()
+        self.task = task
+        label = task.label
+        self.readers = [
+            (name, engine.python_reader(python_type), f"{label} input {name!r}:")
+            for name, python_type in task.interface.inputs.items()
+        ]
+        self.writers = [
+            (name, engine.literal_writer(python_type), f"{label} output {name!r}:")
+            for name, python_type in task.interface.outputs.items()
+        ]
+
+    @staticmethod
+    def of(task: Task) -> _PlainTask | None:
+        """The plain form of ``task``, or None when its class changes how an attempt runs."""
+        from roost.tasks import Task
+
+        cls = type(task)
+        if not is_plain(task) or any(
+            getattr(cls, method) is not getattr(Task, method) or method in getattr(task, "__dict__", {})
+            for method in ("dispatch", "inputs_from_literals", "outputs_to_literals")
+        ):
+            return None
+        return _PlainTask(task)
+
+    def dispatch(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
+        """What ``task.dispatch(ctx, inputs)`` does."""
+        return run_plain(self.task, ctx, self._run, inputs)
+
+    def _run(self, ctx: TaskRunContext, inputs: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
+        task = self.task
+        given = inputs.literals
+        values: dict[str, Any] = {}
+        for name, read, where in self.readers:
+            if name not in given:  # defaults and optional inputs fill the gaps
+                values = task.inputs_from_literals(ctx, inputs)
+                break
+            try:
+                values[name] = read(ctx.types, given[name])
+            except TypeTransformerError as exc:
+                raise TaskExecutionError(str(exc.prefixed(where))) from None
+        result = task.execute(**values)
+        try:
+            unpacked = task.interface.unpack_outputs(result, what=task.label)
+        except TypeError as exc:
+            raise TaskExecutionError(str(exc)) from None
+        outputs = literals_pb2.LiteralMap()
+        for name, write, where in self.writers:
+            try:
+                outputs.literals[name].CopyFrom(write(ctx.types, unpacked[name]))
+            except TypeTransformerError as exc:
+                raise TaskExecutionError(str(exc.prefixed(where))) from None
+        return outputs
+
+
 def _dispatch(
     task: Task,
-    run: TaskRun,
-    storage: Storage,
     ctx: TaskRunContext,
-    inputs: literals_pb2.LiteralMap | None,
+    inputs: literals_pb2.LiteralMap | Callable[[], literals_pb2.LiteralMap],
+    plain: _PlainTask | None = None,
 ) -> TaskOutcome | literals_pb2.LiteralMap | dynamic_job_pb2.DynamicJobSpec | None:
     """The task's result on its inputs (None when it leaves its outputs to another process), or the failure of its
-    code (as an outcome, never raised)."""
+    code (as an outcome, never raised). ``inputs`` may be a function reading them (a failure to read them is
+    the attempt's); ``plain``, the task's plain form, runs it when given."""
     try:
-        if inputs is None:
-            inputs = literals_pb2.LiteralMap()
-            if run.inputs is not None:
-                inputs.ParseFromString(run.inputs)
-            else:
-                inputs = storage.read_proto(run.inputs_uri, literals_pb2.LiteralMap)
-        result: literals_pb2.LiteralMap | dynamic_job_pb2.DynamicJobSpec | None = task.dispatch(ctx, inputs)
+        if callable(inputs):
+            inputs = inputs()
+        result: literals_pb2.LiteralMap | dynamic_job_pb2.DynamicJobSpec | None = (
+            plain.dispatch(ctx, inputs) if plain is not None else task.dispatch(ctx, inputs)
+        )
     except TaskExecutionError as exc:
         return TaskOutcome(False, "TaskOutputsInvalid", str(exc), retryable=False)
     except TaskLifecycleError as exc:  # the plugin's task class failed around the user's code

@@ -73,9 +73,10 @@ class ListTransformer(TypeTransformer[list[Any]]):
         if literal.WhichOneof("value") != "collection":
             raise literal_mismatch(python_type, literal)
         values = []
+        read = self.engine.python_reader(element_type)  # looked up once: lists can be long
         for index, item in enumerate(literal.collection.literals):
             try:
-                values.append(self.engine.to_python_value(ctx, item, element_type))
+                values.append(read(ctx, item))
             except TypeTransformerError as exc:
                 exc.inside(f"[{index}]")
                 raise

@@ -27,13 +27,13 @@ import threading
 import types
 import typing
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgpack
 from flyteidl.core import interface_pb2, literals_pb2, types_pb2
 
-from roost.hashing import hash_method_of
+from roost.hashing import HashMethod, hash_method_of
 from roost.types import builtin
 from roost.types._protos import MSGPACK, from_struct, literal_mismatch, scalar_kind
 from roost.types.context import TypeContext
@@ -299,9 +299,28 @@ class TypeEngine:
         if expected is None:
             expected = self.to_literal_type(python_type)
         transformer = self.get_transformer(python_type)
+        return self._to_literal(ctx, value, python_type, expected, transformer, hash_method_of(python_type))
+
+    def literal_writer(self, python_type: Any) -> Callable[[TypeContext, Any], literals_pb2.Literal]:
+        """:meth:`to_literal` for one type, its transformer and literal type looked up once (for converting
+        many values: the indices of a map)."""
+        expected = self.to_literal_type(python_type)
+        transformer = self.get_transformer(python_type)
+        method = hash_method_of(python_type)
+        convert = self._to_literal
+        return lambda ctx, value: convert(ctx, value, python_type, expected, transformer, method)
+
+    @staticmethod
+    def _to_literal(
+        ctx: TypeContext,
+        value: Any,
+        python_type: Any,
+        expected: types_pb2.LiteralType,
+        transformer: TypeTransformer[Any],
+        method: HashMethod[Any] | None,
+    ) -> literals_pb2.Literal:
         try:
             literal = transformer.to_literal(ctx, value, python_type, expected)
-            method = hash_method_of(python_type)
             if method is not None:
                 literal.hash = method.calculate(value)
             return literal
@@ -322,9 +341,24 @@ class TypeEngine:
         (dataclasses, dicts, and what Flyte's attribute access or console produce) are read through the
         transformer's struct-data form.
         """
+        return self._to_python(ctx, literal, python_type, self.get_transformer(python_type))
+
+    def python_reader(self, python_type: Any) -> Callable[[TypeContext, literals_pb2.Literal], Any]:
+        """:meth:`to_python_value` for one type, its transformer looked up once (for converting many literals:
+        the indices of a map)."""
+        transformer = self.get_transformer(python_type)
+        convert = self._to_python
+        return lambda ctx, literal: convert(ctx, literal, python_type, transformer)
+
+    def _to_python(
+        self,
+        ctx: TypeContext,
+        literal: literals_pb2.Literal,
+        python_type: Any,
+        transformer: TypeTransformer[Any],
+    ) -> Any:
         if literal.WhichOneof("value") == "offloaded_metadata":
             literal = self._fetch_offloaded(ctx, literal, python_type)
-        transformer = self.get_transformer(python_type)
         try:
             kind = scalar_kind(literal)
             if kind == "binary":

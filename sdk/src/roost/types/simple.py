@@ -73,6 +73,8 @@ class IntTransformer(_Scalar):
 
     @staticmethod
     def _check(value: Any) -> int:
+        if type(value) is int:  # the common case, without the slower check against the abstract class
+            return value
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise mismatch(int, value)
         return int(value)

@@ -8,13 +8,14 @@ index's container reads the array node's full ``inputs.pb`` and finds its elemen
 own ``inputs.pb``. Outputs are gathered into lists in index order; an index that failed (allowed by
 ``min_successes`` / ``min_success_ratio``) contributes a None.
 
-Handlers that run tasks in this process (:meth:`~roost_core.handler.TaskHandler.inline_runner`) get an index's
-first attempt as one call in the engine's thread, inputs and outputs in memory, with no attempt state, handler
-round or task events of its own: a map over many trivial items then costs about a function call per item.
-Cached tasks (the cache is per index), tasks with a time limit and retries go through ordinary attempts, and a
-node stops running inline once its indices take longer than :data:`INLINE_SLOW` (its other indices then run in
-parallel as ordinary attempts); a round runs inline for about :data:`INLINE_BUDGET` at most before it
-yields to the rest of the execution.
+Handlers that run tasks in this process (:meth:`~roost_core.handler.TaskHandler.inline_runner`) get the first
+attempts of consecutive indices as one call in the engine's thread (an :class:`~roost_core.handler.InlineBatch`),
+inputs and outputs in memory, with no attempt state, handler round or task events of their own: a map over many
+trivial items then costs about a function call per item. Batches grow from one index up to :data:`INLINE_BATCH`
+within the node's free parallelism. Cached tasks (the cache is per index), tasks with a time limit and retries go
+through ordinary attempts, and a node stops running inline once its indices take longer than :data:`INLINE_SLOW`
+(its other indices then run in parallel as ordinary attempts); a round runs inline for about
+:data:`INLINE_BUDGET` at most before it yields to the rest of the execution.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
-from flyteidl.core import literals_pb2, tasks_pb2, types_pb2, workflow_pb2
+from flyteidl.core import literals_pb2, tasks_pb2, workflow_pb2
 from flyteidl.event import event_pb2
 
 from roost_core import literal_types
@@ -35,7 +37,7 @@ from roost_core.engine.reporting import TaskReport, external_resource
 from roost_core.engine.run import NodeRef, Run
 from roost_core.engine.state import NodeState
 from roost_core.errors import ErrorKind, ExecutionError, RoostError
-from roost_core.handler import InlineAttempt, InlineRunner, TaskPhase, Transition
+from roost_core.handler import InlineBatch, InlineRunner, TaskPhase, Transition
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,10 @@ INLINE_BUDGET = 0.05
 INLINE_SLOW = 0.01
 """Inline indices taking longer than this (seconds) on average end inline running for their node (the average,
 so that one pause of a busy machine does not)."""
+INLINE_BATCH = 256
+"""The most indices one call of an inline runner gets."""
+_SUCCESS = int(TaskPhase.SUCCESS)
+_IN_FLIGHT = (NodePhase.QUEUED, NodePhase.RUNNING)
 
 
 def _task(run: Run, ref: NodeRef) -> tasks_pb2.TaskTemplate:
@@ -76,20 +82,21 @@ def _size(ref: NodeRef, inputs: literals_pb2.LiteralMap) -> int | str:
     return next(iter(sizes.values()))
 
 
+def _all_inputs(run: Run, ref: NodeRef, state: NodeState) -> list[literals_pb2.LiteralMap]:
+    """The inputs of every index: its element of each mapped list, and the bound inputs whole."""
+    inputs = run.literal_map(state.inputs_uri)
+    bound = set(ref.node.array_node.bound_inputs)
+    maps = [literals_pb2.LiteralMap() for _ in state.subnodes or []]
+    for name, literal in inputs.literals.items():
+        mapped = name not in bound and literal.WhichOneof("value") == "collection"
+        for i, target in enumerate(maps):
+            target.literals[name].CopyFrom(literal.collection.literals[i] if mapped else literal)
+    return maps
+
+
 def _index_inputs(run: Run, ref: NodeRef, state: NodeState, index: int) -> literals_pb2.LiteralMap:
-    """The inputs of one index: its element of each mapped list, and the bound inputs whole."""
-
-    def build() -> list[literals_pb2.LiteralMap]:
-        inputs = run.literal_map(state.inputs_uri)
-        bound = set(ref.node.array_node.bound_inputs)
-        maps = [literals_pb2.LiteralMap() for _ in state.subnodes or []]
-        for name, literal in inputs.literals.items():
-            mapped = name not in bound and literal.WhichOneof("value") == "collection"
-            for i, target in enumerate(maps):
-                target.literals[name].CopyFrom(literal.collection.literals[i] if mapped else literal)
-        return maps
-
-    return run.derived(("array-inputs", ref.uid, state.attempt), build)[index]
+    """The inputs of one index."""
+    return run.derived(("array-inputs", ref.uid, state.attempt), lambda: _all_inputs(run, ref, state))[index]
 
 
 def _original_interface(node: workflow_pb2.Node) -> bool:
@@ -151,8 +158,8 @@ class _Inline:
     """How many indices ran inline, and for how long in all."""
     data_dir: str = ""
     raw_prefix: str = ""
-    outputs: dict[str, types_pb2.LiteralType] = field(default_factory=dict)
-    """The type of each output of one index."""
+    outputs: dict[str, Callable[[literals_pb2.Literal], bool]] = field(default_factory=dict)
+    """Whether a value fits each output of one index (by the output's type)."""
 
 
 def _inline(run: Run, ref: NodeRef, state: NodeState, task: tasks_pb2.TaskTemplate) -> _Inline:
@@ -179,7 +186,7 @@ def _inline(run: Run, ref: NodeRef, state: NodeState, task: tasks_pb2.TaskTempla
             expected = variable.type
             if site.element_outputs and expected.HasField("collection_type"):
                 expected = expected.collection_type
-            outputs[name] = expected
+            outputs[name] = literal_types.matcher(expected)
         return _Inline(
             runner,
             data_dir=run.data_dir(ref.uid).rstrip("/"),
@@ -190,68 +197,105 @@ def _inline(run: Run, ref: NodeRef, state: NodeState, task: tasks_pb2.TaskTempla
     return run.derived(("array-inline", ref.uid, state.attempt), decide)
 
 
-def _run_inline(
-    run: Run, ref: NodeRef, state: NodeState, task: tasks_pb2.TaskTemplate, inline: _Inline, index: int
-) -> attempt.StepResult:
-    """Run index ``index``'s first attempt inline."""
+def _run_batch(
+    run: Run,
+    ref: NodeRef,
+    state: NodeState,
+    task: tasks_pb2.TaskTemplate,
+    inline: _Inline,
+    first: int,
+    size: int,
+    deadline: float,
+) -> list[event_pb2.ExternalResourceInfo]:
+    """Run the first attempts of indices ``first`` to ``first + size - 1`` inline (the runner may stop early:
+    the indices it left out stay not started); the changed indices' entries for the node's event."""
     runner = inline.runner
     assert runner is not None
-    output_prefix = f"{inline.data_dir}/{index}/0"
-    uid = f"{ref.uid}-{state.attempt}-n{index}"
-    item = InlineAttempt(
+    indices = range(first, first + size)
+    prefix = f"{ref.uid}-{state.attempt}-n"
+    node_ids = [f"{prefix}{index}" for index in indices]
+    output_prefixes = [f"{inline.data_dir}/{index}/0" for index in indices]
+    all_inputs = run.derived(("array-inputs", ref.uid, state.attempt), lambda: _all_inputs(run, ref, state))
+    batch = InlineBatch(
         task=task,
         execution_id=run.execution_id,
-        node_id=uid,
         storage=run.engine.storage,
-        inputs=_index_inputs(run, ref, state, index),
-        output_prefix=output_prefix,
-        raw_output_prefix=f"{inline.raw_prefix}/{uid}/0",
+        node_ids=node_ids,
+        inputs=all_inputs[first : first + size],
+        output_prefixes=output_prefixes,
+        raw_output_prefix=f"{inline.raw_prefix}/{node_ids[0]}-b/0",
+        deadline=deadline,
     )
     started = time.perf_counter()
+    outcomes: Sequence[literals_pb2.LiteralMap | Transition]
+    broken = ""
     try:
-        outcome = runner(item)
-    except Exception as exc:  # a handler is plugin code: its crash fails the attempt, not the engine
-        outcome = Transition.failure(
-            "HandlerError",
-            f"task {task.id.name!r}: inline runner raised {type(exc).__name__}: {exc}",
-            kind=ErrorKind.SYSTEM,
-        )
-    inline.count += 1
+        outcomes = runner(batch)
+        if not 0 < len(outcomes) <= size:
+            broken = f"returned {len(outcomes)} outcome(s) for {size} index(es)"
+    except Exception as exc:  # a handler is plugin code: its crash fails the index, not the engine
+        broken = f"raised {type(exc).__name__}: {exc}"
+    inline.count += 1 if broken else len(outcomes)
     inline.seconds += time.perf_counter() - started
-    if inline.seconds > INLINE_SLOW * inline.count:
+    if broken:  # the batch's first index fails; the rest run as ordinary attempts
+        log.error("%s: inline runner of task %r %s", ref.label, task.id.name, broken)
         inline.runner = None
-    sub = (state.subnodes or [])[index]
-    sub.queued_at = sub.attempt_started_at = run.now
-    result = attempt.StepResult()
-    if isinstance(outcome, literals_pb2.LiteralMap):
-        if all(
-            name in outcome.literals and literal_types.literal_matches(outcome.literals[name], expected)
-            for name, expected in inline.outputs.items()
+        outcomes = [
+            Transition.failure(
+                "HandlerError", f"task {task.id.name!r}: inline runner {broken}", kind=ErrorKind.SYSTEM
+            )
+        ]
+    elif inline.seconds > INLINE_SLOW * inline.count:
+        inline.runner = None
+    subnodes = state.subnodes or []
+    now = run.now
+    changed = []
+    for offset, outcome in enumerate(outcomes):
+        index = first + offset
+        sub = subnodes[index]
+        sub.queued_at = sub.attempt_started_at = now
+        if isinstance(outcome, literals_pb2.LiteralMap) and all(
+            name in outcome.literals and matches(outcome.literals[name])
+            for name, matches in inline.outputs.items()
         ):
-            outputs_uri = f"{output_prefix}/outputs.pb"
+            outputs_uri = f"{output_prefixes[offset]}/outputs.pb"
             run.write_literal_map(outputs_uri, outcome)
             sub.outputs_uri = outputs_uri
             sub.phase = NodePhase.SUCCEEDED
-            result.node_phases.append(NodePhase.SUCCEEDED)
-            result.reports.append(TaskReport(0, int(TaskPhase.SUCCESS), 0, run.now, output_uri=outputs_uri))
-            return result
+            changed.append(external_resource(index, 0, _SUCCESS))
+            continue
         site = _site(run, ref, state, task, index, write_inputs=False)
-        problem = attempt.check_outputs(site, outcome) or f"{site.label} returned outputs of the wrong type"
-        error = ExecutionError("OutputsMismatch", problem, ErrorKind.USER)
-        attempt.fail_inline(run, site, sub, result, error, retryable=False)
-        return result
-    site = _site(run, ref, state, task, index, write_inputs=False)
-    if outcome.error is None:
-        error = ExecutionError(
-            "HandlerError",
-            f"{site.where}: the inline runner returned {outcome.phase.name}, not outputs or a failure",
-            ErrorKind.SYSTEM,
-        )
-        attempt.fail_inline(run, site, sub, result, error, retryable=False)
-        return result
-    error = replace(outcome.error, message=f"{site.where}: {outcome.error.message}")
-    attempt.fail_inline(run, site, sub, result, error, retryable=outcome.phase is TaskPhase.RETRYABLE_FAILURE)
-    return result
+        result = attempt.StepResult()
+        if isinstance(outcome, literals_pb2.LiteralMap):
+            problem = (
+                attempt.check_outputs(site, outcome) or f"{site.label} returned outputs of the wrong type"
+            )
+            error = ExecutionError("OutputsMismatch", problem, ErrorKind.USER)
+            attempt.fail_inline(run, site, sub, result, error, retryable=False)
+        elif outcome.error is None:
+            error = ExecutionError(
+                "HandlerError",
+                f"{site.where}: the inline runner returned {outcome.phase.name}, not outputs or a failure",
+                ErrorKind.SYSTEM,
+            )
+            attempt.fail_inline(run, site, sub, result, error, retryable=False)
+        else:
+            error = replace(outcome.error, message=f"{site.where}: {outcome.error.message}")
+            retryable = outcome.phase is TaskPhase.RETRYABLE_FAILURE
+            attempt.fail_inline(run, site, sub, result, error, retryable=retryable)
+        changed.append(_external(index, sub, result.reports))
+    return changed
+
+
+def _batch_size(subnodes: list[NodeState], first: int, inline: _Inline, free: int) -> int:
+    """How many indices from ``first`` the next inline batch takes: consecutive indices not started yet,
+    twice as many as ran inline so far (a slow task is noticed after one index), within the node's free
+    parallelism (``free``, 0 for unlimited) and :data:`INLINE_BATCH`."""
+    limit = min(INLINE_BATCH, max(1, inline.count), free or INLINE_BATCH, len(subnodes) - first)
+    size = 1
+    while size < limit and subnodes[first + size].phase is NodePhase.NOT_YET_STARTED:
+        size += 1
+    return size
 
 
 def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
@@ -274,33 +318,54 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
         run.set_phase(ref, state, NodePhase.RUNNING, target=task.id)
         recovered = reuse.array_indices(run, ref, state)
     subnodes = state.subnodes or []
+    ended = _ended(run, ref, state)
     parallelism = ref.node.array_node.parallelism
-    running = sum(1 for s in subnodes if s.phase in (NodePhase.QUEUED, NodePhase.RUNNING))
+    running = visits = 0
+    last_in_flight = -1
+    for index in range(ended.below, len(subnodes)):
+        phase = subnodes[index].phase
+        if phase in _IN_FLIGHT:
+            running += 1
+            last_in_flight = index
+        if not phase.is_terminal:
+            visits += 1
     changed = [_external(index, subnodes[index], []) for index in recovered]
     inline: _Inline | None = None  # decided at the first index to start
     inline_until = time.perf_counter() + INLINE_BUDGET
+    batched_until = 0  # indices below it ran inline in this round
+    ran_inline = False  # a round runs one inline batch at least, whatever its time
     # Indices still to visit count as pending, so no index is taken for the only work there is.
-    visits = sum(1 for sub in subnodes if not sub.phase.is_terminal)
     run.pending_visits += visits
-    for index, sub in enumerate(subnodes):
+    for index in range(ended.below, len(subnodes)):
+        sub = subnodes[index]
         if sub.phase.is_terminal:
             continue
+        # Past the round's inline time and the last index in flight: the rest next round, after the other
+        # nodes had theirs.
+        if ran_inline and index > last_in_flight and time.perf_counter() > inline_until:
+            run.wake_at(run.now)
+            break
         visits -= 1
         run.pending_visits -= 1
+        if index < batched_until:  # failed inline: its retry is an ordinary attempt, from the next round
+            continue
         if sub.phase is NodePhase.NOT_YET_STARTED:
             if parallelism and running >= parallelism:
                 continue
             inline = inline or _inline(run, ref, state, task)
             if inline.runner is not None:
-                if time.perf_counter() > inline_until:
+                if ran_inline and time.perf_counter() > inline_until:
                     run.wake_at(run.now)  # the rest next round, after the other nodes had theirs
                     continue
                 if run.may_start_attempt():
-                    done = _run_inline(run, ref, state, task, inline, index)
+                    ran_inline = True
+                    size = _batch_size(subnodes, index, inline, parallelism - running if parallelism else 0)
+                    ran = _run_batch(run, ref, state, task, inline, index, size, inline_until)
                     run.attempt_ended()
-                    changed.append(_external(index, sub, done.reports))
-                    if not sub.phase.is_terminal:  # failed, to be retried as an ordinary attempt
-                        running += 1
+                    changed += ran
+                    batched_until = index + len(ran)
+                    # Failed, to be retried as ordinary attempts.
+                    running += sum(1 for sub in subnodes[index:batched_until] if not sub.phase.is_terminal)
                     continue
             sub.phase = NodePhase.QUEUED
             sub.queued_at = run.now
@@ -318,6 +383,32 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
             running -= 1
     run.pending_visits -= visits
     _judge(run, ref, state, task, changed)
+
+
+@dataclass(slots=True)
+class _Ended:
+    """A node attempt's first indices that ended (below :attr:`below`; an ended index stays ended), and how:
+    a round then neither visits nor counts them again (a map's indices mostly end in order)."""
+
+    below: int = 0
+    succeeded: int = 0
+    failed: int = 0
+
+
+def _ended(run: Run, ref: NodeRef, state: NodeState) -> _Ended:
+    """The node attempt's ended first indices, brought up to date."""
+    ended = run.derived(("array-ended", ref.uid, state.attempt), _Ended)
+    subnodes = state.subnodes or []
+    while ended.below < len(subnodes):
+        phase = subnodes[ended.below].phase
+        if not phase.is_terminal:
+            break
+        if phase.is_success:
+            ended.succeeded += 1
+        else:
+            ended.failed += 1
+        ended.below += 1
+    return ended
 
 
 def _external(index: int, sub: NodeState, reports: list[TaskReport]) -> event_pb2.ExternalResourceInfo:
@@ -339,8 +430,15 @@ def _judge(
 ) -> None:
     subnodes = state.subnodes or []
     size = len(subnodes)
-    succeeded = sum(1 for s in subnodes if s.phase.is_success)
-    failed = sum(1 for s in subnodes if s.phase.is_terminal and not s.phase.is_success)
+    ended = _ended(run, ref, state)
+    succeeded, failed = ended.succeeded, ended.failed
+    for index in range(ended.below, size):
+        phase = subnodes[index].phase
+        if phase.is_terminal:
+            if phase.is_success:
+                succeeded += 1
+            else:
+                failed += 1
     required = _required(ref, size)
     done = succeeded + failed == size
     if size - failed < required and not (ref.node.array_node.run_all_sub_nodes and not done):
