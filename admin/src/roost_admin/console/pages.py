@@ -37,6 +37,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from roost_admin.api.gateway import HTTP_STATUS
+from roost_admin.auth.console_login import SESSION_COOKIE
 from roost_admin.auth.http_policy import PRINCIPAL
 from roost_admin.console import graph, values
 from roost_admin.console.logs import LogFiles
@@ -243,7 +244,10 @@ class Console:
                 return self._error(refused.status, refused.message)
             if page.redirect:
                 return RedirectResponse(page.redirect, status_code=303)
-            body = self.templates.get_template(page.template).render(**(page.context or {}))
+            signed_in = self.gate is not None and SESSION_COOKIE in request.cookies
+            body = self.templates.get_template(page.template).render(
+                **(page.context or {}), signed_in=signed_in
+            )
             return HTMLResponse(body, page.status)
 
         return endpoint
