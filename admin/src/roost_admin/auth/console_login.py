@@ -23,6 +23,7 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -85,19 +86,26 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
 
 
-class ConsoleLogin:
-    """The console's sign-in against the issuer ``gate`` is configured with."""
+@dataclass(frozen=True)
+class BuiltIn:
+    """The built-in authorization server as the sign-in uses it: where its sign-in page is, and its token
+    endpoint called in-process (raising :class:`LoginError` for a refused request)."""
 
-    def __init__(self, gate: AuthGate) -> None:
+    authorize_url: str
+    exchange: Callable[[dict[str, str]], dict[str, Any]]
+
+
+class ConsoleLogin:
+    """The console's sign-in against the issuer ``gate`` is configured with: the built-in server ``builtin``, or
+    the external issuer (``builtin`` None)."""
+
+    def __init__(self, gate: AuthGate, builtin: BuiltIn | None) -> None:
         self.gate = gate
+        self.builtin = builtin
         self.client_id = gate.settings.public_client.client_id
 
     def _endpoints(self) -> tuple[str, str]:
-        """The issuer's authorization and token endpoints."""
-        if self.gate.builtin:
-            from roost_admin.auth.authorization_server import AUTHORIZE_PATH, TOKEN_PATH
-
-            return self.gate.issuer + AUTHORIZE_PATH, self.gate.issuer + TOKEN_PATH
+        """The external issuer's authorization and token endpoints."""
         external = self.gate.verifier.external
         assert external is not None
         document = external.metadata()
@@ -111,7 +119,7 @@ class ConsoleLogin:
 
     def start(self, next_page: str) -> Started:
         """Begin a sign-in that returns to ``next_page``."""
-        authorize, _ = self._endpoints()
+        authorize = self.builtin.authorize_url if self.builtin is not None else self._endpoints()[0]
         state, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(48)
         query = {
             "response_type": "code",
@@ -162,13 +170,8 @@ class ConsoleLogin:
     def _exchange(self, form: dict[str, str]) -> dict[str, Any]:
         """The token response for ``form``: the built-in server answers in-process, an external issuer over
         HTTP."""
-        if self.gate.builtin:
-            from roost_admin.auth.authorization_server import AuthorizationServer, OAuthError
-
-            try:
-                return AuthorizationServer(self.gate).token(form, "")
-            except OAuthError as exc:
-                raise LoginError(f"the sign-in failed: {exc.description}") from None
+        if self.builtin is not None:
+            return self.builtin.exchange(form)
         _, endpoint = self._endpoints()
         external = self.gate.verifier.external
         assert external is not None

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 from http.cookies import CookieError, SimpleCookie
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -31,8 +31,21 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from roost_admin.auth import console_login, pages
-from roost_admin.auth.authorization_server import PATHS, routes
-from roost_admin.auth.console_login import LOGIN_COOKIE, LOGIN_PATH, SESSION_COOKIE, ConsoleLogin, LoginError
+from roost_admin.auth.authorization_server import (
+    AUTHORIZE_PATH,
+    PATHS,
+    AuthorizationServer,
+    OAuthError,
+    routes,
+)
+from roost_admin.auth.console_login import (
+    LOGIN_COOKIE,
+    LOGIN_PATH,
+    SESSION_COOKIE,
+    BuiltIn,
+    ConsoleLogin,
+    LoginError,
+)
 from roost_admin.auth.roles import Principal
 from roost_admin.auth.tokens import IssuerUnavailable, TokenError
 from roost_admin.blobs import DATA_PATH
@@ -169,7 +182,18 @@ async def _reply(send: Send, status: int, message: str, headers: dict[str, str])
 
 def sign_in_routes(gate: AuthGate) -> list[Route]:
     """The console's sign-in, its return from the issuer, and signing out."""
-    login = ConsoleLogin(gate)
+    builtin = None
+    if gate.builtin:
+        server = AuthorizationServer(gate)
+
+        def exchange(form: dict[str, str]) -> dict[str, Any]:
+            try:
+                return server.token(form, "")
+            except OAuthError as exc:
+                raise LoginError(f"the sign-in failed: {exc.description}") from None
+
+        builtin = BuiltIn(gate.issuer + AUTHORIZE_PATH, exchange)
+    login = ConsoleLogin(gate, builtin)
     secure = gate.http_url.startswith("https:")
 
     async def start(request: Request) -> Response:
