@@ -218,6 +218,13 @@ def _keyset_token(*position: Any) -> str:
             "",
             "is not one this server gave out",
         ),
+        (_keyset_token("created_at,id desc", "2026-01-01T00:00:00+00:00", 10**30), "", "not one"),
+        (
+            _keyset_token("duration,created_at,id desc", float("nan"), "2026-01-01T00:00:00Z", 1),
+            "duration",
+            "not one",
+        ),
+        (_keyset_token("name,created_at,id desc", "a\x00b", "2026-01-01T00:00:00Z", 1), "name", "not one"),
     ],
     ids=[
         "other-sort",
@@ -227,10 +234,17 @@ def _keyset_token(*position: Any) -> str:
         "bad-time",
         "id-not-number",
         "short",
+        "huge-id",
+        "nan",
+        "nul",
     ],
 )
 def test_keyset_tokens_are_checked(tmp_path, token, sort, message) -> None:
-    with running_admin(tmp_path, f"sqlite:///{tmp_path / 'roost.db'}", workers=0) as (_, admin, _s):
+    # on PostgreSQL: it is the one that would fail on values SQLite lets pass
+    with (
+        fresh_database("postgres", tmp_path) as url,
+        running_admin(tmp_path, url, workers=0) as (_, admin, _s),
+    ):
         launch(admin, "one", x=1)
         launch(admin, "one", x=2)
         scope = common_pb2.NamedEntityIdentifier(project=PROJECT, domain=DOMAIN)

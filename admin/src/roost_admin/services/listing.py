@@ -294,6 +294,13 @@ def _position(token: str, columns: Sequence[Any], descending: bool) -> list[Any]
         kind = column.type.python_type
         if isinstance(value, bool) or not isinstance(value, int | float if kind is float else kind):
             raise refused
+        # what the databases cannot compare with (and so would fail on, not refuse) is no token of ours
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise refused
+        if (isinstance(value, float) and not math.isfinite(value)) or (
+            isinstance(value, str) and "\x00" in value
+        ):
+            raise refused
         values.append(value)
     return values
 
