@@ -193,7 +193,9 @@ class Listing:
         self, query: Select[Any], *, filters: str, sort: common_pb2.Sort | None, limit: int, token: str
     ) -> tuple[Select[Any], Cut]:
         """Like :meth:`page`, but for a listing that seeks (see :class:`Seek`) when the sort allows: ``query``
-        cut to one page, and the :class:`Cut` that makes the next page's token from the rows."""
+        cut to one page, and the :class:`Cut` that makes the next page's token from the rows. The order is the
+        sort key, then the tiebreak columns, all in the sort's direction, so that one row comparison finds where
+        the next page starts (and an index on the columns serves both)."""
         seek = self.seek
         if seek is None or (sort is not None and sort.key and sort.key not in seek.keys):
             if token.startswith(_SEEK):
