@@ -24,3 +24,12 @@ def ten(x: int) -> int:
     for _ in range(10):
         value = add_one(x=value)
     return value
+
+
+@workflow
+def thousand(x: int) -> int:
+    """A thousand python tasks in a chain (the console's execution page benchmark)."""
+    value = x
+    for _ in range(1000):
+        value = add_one(x=value)
+    return value

@@ -1,8 +1,10 @@
 """The console in a real Chromium (Debian's ``chromium``, driven by Playwright through ``executable_path``; no
 browser download): the executions list filters and pages, the execution page's graph shows node phases and a
-failed node's error and logs, live phases arrive without a reload, and relaunch, terminate and a gate's approval work
-through their confirmation forms. On the examples: a sub-workflow and a dynamic node open in the graph, a branch
-shows the path taken, a map node its subtasks per phase; a signal of the wrong type is refused next to its field. Screenshots of each page go to ``$ROOST_SCREENSHOTS`` when it is set.
+failed node's error and logs, live phases arrive without a reload, relaunch, terminate and a gate's approval work
+through their confirmation forms, a node's deck runs sandboxed (no reach into the console or its cookies), and with
+auth on a browser signs in, keeps an HttpOnly session cookie and signs out. On the examples: a sub-workflow and a
+dynamic node open in the graph, a branch shows the path taken, a map node its subtasks per phase; a signal of the
+wrong type is refused next to its field. Screenshots of each page go to ``$ROOST_SCREENSHOTS`` when it is set.
 
 Skipped, saying why, when Chromium or Playwright is missing (CI installs Chromium: see ``.ci/run``)."""
 
@@ -258,3 +260,63 @@ def test_a_signal_of_the_wrong_type_is_refused_next_to_its_field(console: Consol
     page.get_by_role("button", name="Set signal").click()
     page.wait_for_url("**/executions/asking")
     assert wait(console.admin, ident).closure.phase == Phase.SUCCEEDED
+
+
+SPYING_DECK = (
+    "<html><body><h2>Report</h2><p id='probe'>not run</p><script>"
+    "let seen;"
+    "try { seen = 'read ' + window.parent.document.title; } catch (e) { seen = 'parent blocked'; }"
+    "try { document.cookie; seen += ', cookies blocked: no'; } catch (e) { seen += ', cookies blocked'; }"
+    "document.getElementById('probe').textContent = seen;"
+    "</script></body></html>"
+)
+
+
+def test_a_deck_runs_sandboxed_in_the_node_panel(console: Console) -> None:
+    from flyteidl.admin import node_execution_pb2
+    from flyteidl.core import identifier_pb2
+
+    done = identifier_pb2.WorkflowExecutionIdentifier(project=PROJECT, domain=DOMAIN, name="done")
+    nodes = console.admin.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=done, limit=10)
+    ).node_executions
+    node = next(n for n in nodes if n.closure.output_uri and n.id.node_id not in ("start-node", "end-node"))
+    folder = node.closure.output_uri.rsplit("/", 1)[0]
+    console.app.storage.write(folder + "/deck.html", SPYING_DECK.encode())
+    page = console.open(f"{BASE}/executions/done?node={node.id.node_id}")
+    probe = page.frame_locator("section.deck iframe").locator("#probe")
+    probe.filter(has_text="blocked").wait_for()
+    # the deck's script ran, but in an opaque origin: neither the console's page nor its cookies are reachable
+    assert probe.inner_text() == "parent blocked, cookies blocked"
+    console.shot("deck")
+
+
+def test_signing_in_to_the_console_when_auth_is_on(console: Console, tmp_path: Path) -> None:
+    from roost_admin.auth import directory
+    from roost_admin.auth.roles import Role
+
+    with (
+        fresh_database("sqlite", tmp_path) as url,
+        running_admin(tmp_path, url, workers=0, register=False, auth={"enabled": True}) as (app, _, _s),
+    ):
+        with app.db.begin() as session:
+            directory.create_user(session, "carol", "pw")
+            directory.grant(session, "user", "carol", PROJECT, Role.VIEWER)
+        context = console.browser.new_context()  # a cookie jar of its own
+        try:
+            page = context.new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.goto(app.http_url + f"{BASE}/executions")
+            page.get_by_label("Username").fill("carol")
+            page.get_by_label("Password").fill("pw")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(f"**{BASE}/executions")
+            assert page.get_by_role("button", name="Sign out").is_visible()
+            (session_cookie,) = [c for c in context.cookies() if c["name"] == "roost_session"]
+            assert session_cookie["httpOnly"] and session_cookie["sameSite"] == "Lax"
+            page.get_by_role("button", name="Sign out").click()
+            page.get_by_text("You are signed out").wait_for()
+            page.goto(app.http_url + f"{BASE}/executions")
+            page.get_by_label("Username").wait_for()
+        finally:
+            context.close()

@@ -507,3 +507,48 @@ def test_an_open_node_holds_its_nested_graph_and_a_closed_one_stays_node_sized()
     assert (bw, bh) == (graph.NODE_WIDTH, graph.NODE_HEIGHT) and bx > ax + aw, "b after the open a"
     assert rects["a-0-x"][0] < rects["a-0-y"][0], "the nested graph is laid out left to right too"
     assert 'href="/e?node=a-0-x&amp;expand=a"' in svg
+
+
+DECK = (
+    '<html><head><link href="https://fonts.googleapis.com/css?family=Lato" rel="stylesheet"></head>'
+    "<body><h2>Deck</h2><script>document.body.dataset.ran = '1'</script><table><tr><td>7</td></tr></table>"
+    "</body></html>"
+)
+
+
+def test_a_nodes_deck_shows_in_a_sandboxed_frame(site: Site) -> None:
+    from flyteidl.admin import node_execution_pb2
+
+    nodes = site.admin.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=site.done, limit=10)
+    ).node_executions
+    node = next(n for n in nodes if n.closure.output_uri and n.id.node_id not in ("start-node", "end-node"))
+    node_id = node.id.node_id
+    page = f"{BASE}/executions/done"
+    assert "<iframe" not in site.page(page, node=node_id), "no deck written yet, so none shown"
+    absent = site.http.get(f"{page}/nodes/{node_id}/deck")
+    assert (
+        absent.status_code == 404
+        and f"node execution '{PROJECT}/{DOMAIN}/done/{node_id}' wrote no deck" in (unescape(absent.text))
+    )
+    # where flytekit writes it: deck.html beside the outputs, in the attempt's output folder
+    site.app.storage.write(node.closure.output_uri.rsplit("/", 1)[0] + "/deck.html", DECK.encode())
+    html = site.page(page, node=node_id)
+    (frame,) = re.findall(r"<iframe[^>]*>", html)
+    sandbox = re.search(r'sandbox="([^"]*)"', frame).group(1).split()
+    assert "allow-scripts" in sandbox and "allow-same-origin" not in sandbox, frame
+    source = unescape(re.search(r'src="([^"]+)"', frame).group(1))
+    assert source == f"{page}/nodes/{node_id}/deck"
+    served = site.http.get(source)
+    assert served.status_code == 200 and served.text == DECK
+    assert served.headers["content-type"].startswith("text/html")
+    policy = served.headers["content-security-policy"]
+    assert policy.startswith("sandbox allow-scripts") and "allow-same-origin" not in policy
+    assert (
+        "connect-src 'none'" in policy
+        and "form-action 'none'" in policy
+        and "frame-ancestors 'self'" in policy
+    )
+    assert served.headers["x-content-type-options"] == "nosniff"
+    missing = site.http.get(f"{page}/nodes/n99/deck")
+    assert missing.status_code == 404 and "does not exist" in missing.text

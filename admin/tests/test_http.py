@@ -253,3 +253,16 @@ def test_healthz_reports_an_unreachable_database(tmp_path):
         assert "unable to open database file" in body["database"]
     finally:
         app.stop()
+
+
+def test_replies_on_a_kept_alive_connection_are_not_held_back_by_nagle(app):
+    """With Nagle's algorithm on, a reply written as headers then body waits for the client's delayed ACK (about
+    40 ms a request on a kept-alive connection); the HTTP endpoint's connections have TCP_NODELAY set."""
+    import socket
+
+    with httpx.Client(base_url=app.http_url) as client:
+        assert client.get("/healthz").status_code == 200
+        transports = [connection.transport for connection in app._http.server_state.connections]
+        sockets = [transport.get_extra_info("socket") for transport in transports]
+        assert sockets, "the kept-alive connection is open"
+        assert all(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for sock in sockets)

@@ -245,7 +245,10 @@ class AdminApp:
         log.info("gRPC listening on %s:%d", self.settings.grpc_host, self.grpc_port)
 
     def _bind_http(self) -> socket.socket:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP, not the default 0: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on connections
+        # whose socket says it is TCP, and with it on, a reply written as headers then body on a kept-alive
+        # connection waits for the client's delayed ACK (about 40 ms a request).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((self.settings.http_host, self.settings.http_port))

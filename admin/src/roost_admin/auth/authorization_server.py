@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from roost_admin.auth import directory, models, pages
+from roost_admin.auth import console_login, directory, models, pages
 from roost_admin.auth.hashing import digest, new_secret
 from roost_admin.db import models as admin_models
 from roost_admin.db.base import utcnow
@@ -324,7 +324,7 @@ class AuthorizationServer:
         return None
 
     def _redirect_allowed(self, uri: str) -> bool:
-        if uri and uri == self.settings.public_client.redirect_uri:
+        if uri and uri in (self.settings.public_client.redirect_uri, console_login.callback_url(self.gate)):
             return True
         parts = urllib.parse.urlsplit(uri)
         return parts.scheme == "http" and parts.hostname in _LOOPBACK and not parts.fragment

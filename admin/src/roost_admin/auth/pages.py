@@ -61,3 +61,8 @@ def device(action: str, user_code: str = "", error: str = "", done: str = "") ->
 def message(title: str, text: str) -> str:
     """A page that only says something (an invalid request that cannot be sent back to the client)."""
     return _page(title, f"<p>{escape(text)}</p>")
+
+
+def message_with_link(title: str, text: str, href: str, label: str) -> str:
+    """A page that says something and offers one link (sign in again)."""
+    return _page(title, f'<p>{escape(text)}</p><p><a href="{escape(href)}">{escape(label)}</a></p>')

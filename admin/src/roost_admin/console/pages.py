@@ -37,6 +37,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from roost_admin.api.gateway import HTTP_STATUS
+from roost_admin.auth.console_login import SESSION_COOKIE
 from roost_admin.auth.http_policy import PRINCIPAL
 from roost_admin.console import graph, nesting, values
 from roost_admin.console.logs import LogFiles
@@ -74,6 +75,32 @@ WORKFLOW_PHASES = [
 PAGE_SIZE = 50
 COUNTS_SECONDS = 5.0
 """How long the executions list reuses its counts per phase."""
+DECK_POLICY = "; ".join(
+    [
+        # An opaque origin whatever opens it (the panel's iframe, or a tab of its own): the deck's scripts run,
+        # but not as the admin's origin, so they cannot read the console or use its session.
+        "sandbox allow-scripts allow-popups allow-popups-to-escape-sandbox",
+        "default-src 'none'",
+        # flytekit's renderers inline their scripts and styles, and some load a library or fonts over HTTPS
+        "script-src 'unsafe-inline' 'unsafe-eval' https: data: blob:",
+        "style-src 'unsafe-inline' https: data:",
+        "img-src https: data: blob:",
+        "font-src https: data:",
+        "media-src data: blob:",
+        "connect-src 'none'",
+        "form-action 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'self'",
+    ]
+)
+"""The Content-Security-Policy a node's deck is served with."""
+_DECK_HEADERS = {
+    "content-security-policy": DECK_POLICY,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "private, no-cache",
+    "cross-origin-resource-policy": "same-origin",
+}
 _SORTS = {"created_at": "Created", "duration": "Duration", "name": "Name", "updated_at": "Updated"}
 
 
@@ -209,6 +236,7 @@ class Console:
             Route(BASE + "/executions/{name}/recover", page(self.recover), methods=["GET", "POST"]),
             Route(BASE + "/executions/{name}/signals/{signal}", page(self.signal), methods=["GET", "POST"]),
             *self.logs.routes(BASE + "/executions/{name}/nodes/{node}/attempts/{attempt}/logs/{stream}"),
+            Route(BASE + "/executions/{name}/nodes/{node}/deck", self.deck, methods=["GET"]),
             Route(BASE + "/{kind}/{name}/version/{version}", page(self.version), methods=["GET"]),
             Route(
                 BASE + "/launch_plan/{name}/version/{version}/launch",
@@ -243,10 +271,35 @@ class Console:
                 return self._error(refused.status, refused.message)
             if page.redirect:
                 return RedirectResponse(page.redirect, status_code=303)
-            body = self.templates.get_template(page.template).render(**(page.context or {}))
+            signed_in = self.gate is not None and SESSION_COOKIE in request.cookies
+            body = self.templates.get_template(page.template).render(
+                **(page.context or {}), signed_in=signed_in
+            )
             return HTMLResponse(body, page.status)
 
         return endpoint
+
+    async def deck(self, request: Request) -> Response:
+        """A node's deck, as the HTML flytekit wrote, under :data:`DECK_POLICY`."""
+        reader = Reader(self.services, self.gate, request.scope.get(PRINCIPAL))
+        try:
+            html = await run_in_threadpool(self._deck, reader, request)
+        except Exception as exc:  # the admin's message, with its status
+            code, message = status_of(exc, "Deck")
+            return self._error(HTTP_STATUS.get(code, 500), message)
+        return Response(html, media_type="text/html; charset=utf-8", headers=_DECK_HEADERS)
+
+    def _deck(self, reader: Reader, request: Request) -> bytes:
+        params = request.path_params
+        node = identifier_pb2.NodeExecutionIdentifier(
+            execution_id=identifier_pb2.WorkflowExecutionIdentifier(
+                project=params["project"], domain=params["domain"], name=params["name"]
+            ),
+            node_id=params["node"],
+        )
+        # the caller's role on the project is checked as for the node itself
+        reader.call("GetNodeExecution", node_execution_pb2.NodeExecutionGetRequest(id=node))
+        return self.services.dataproxy.deck(node)
 
     def _run(self, handler: Handler, request: Request, reader: Reader, request_id: str) -> Page:
         with serving(request_id):
@@ -484,6 +537,7 @@ class Console:
                     ),
                 ).node_executions
             )
+        deck = bool(node.closure.output_uri) and self.services.dataproxy.has_deck(node_ident)
         cache = ""
         if node.closure.HasField("task_node_metadata"):
             cache = _cache_name(node.closure.task_node_metadata.cache_status)
@@ -496,6 +550,7 @@ class Console:
             "attempts": attempts,
             "children": children,
             "cache": cache,
+            "deck": deck,
             "missing": False,
         }
 

@@ -143,10 +143,13 @@ class Execution(Base):
     __tablename__ = "executions"
     __table_args__ = (
         UniqueConstraint("project", "domain", "name"),
-        Index(None, "project", "domain", "created_at"),
+        # Lists newest first, paged by keyset: (created_at, id) is the order and the position a token holds;
+        # lists leave archived executions out, so the state comes before them.
+        Index(None, "project", "domain", "state", "created_at", "id"),
         # Lists filtered by phase (what is queued or running now): without it, a rare phase makes the newest-first
-        # scan above read every execution of the project and domain before it fills a page.
-        Index(None, "project", "domain", "phase", "created_at"),
+        # scan above read every execution of the project and domain before it fills a page. It also covers the
+        # counts per phase, which then read the index alone.
+        Index(None, "project", "domain", "phase", "state", "created_at", "id"),
         Index(None, "parent_node_execution_id"),
         # Lists filtered by launch plan (a schedule's runs, the console's launch-plan page), newest first.
         Index(None, "launch_plan_id", "created_at"),

@@ -60,6 +60,8 @@ UNHASHED_UPLOAD_EXPIRY = datetime.timedelta(minutes=15)
 """The longest an upload URL without ``content_md5`` lasts (a longer ``expires_in`` is shortened to this)."""
 DECK_FILE = "deck.html"
 """What flytekit names the deck it writes beside a task's outputs."""
+MAX_DECK_BYTES = 64 * 2**20
+"""The largest deck the console shows inline (plotly's inlined library alone is about 4 MB)."""
 _RANDOM_NAME_LENGTH = 20
 _RANDOM_ALPHABET = string.ascii_lowercase + string.digits
 _PATH_PART_LIMIT = 255
@@ -196,6 +198,30 @@ class DataProxy(Service):
         and it lies under the admin's storage. NotFound when there is no local store; PermissionDenied naming what
         is wrong with the URL."""
         return _signed_blob(self.ctx, path, method, expires, signature, content_md5)
+
+    def deck(self, node: identifier_pb2.NodeExecutionIdentifier) -> bytes:
+        """The HTML of a node's deck (the console shows it); NotFound saying why there is none, InvalidArgument
+        when it is larger than :data:`MAX_DECK_BYTES`."""
+        deck = self._deck_uri(node)
+        self._check_exists(deck, f"node execution {_node_text(node)} wrote no deck ({deck})")
+        try:
+            html = self.ctx.storage.read(deck)
+        except StorageError as exc:
+            raise Unavailable(f"cannot read the deck {deck}: {exc}") from exc
+        if len(html) > MAX_DECK_BYTES:
+            raise InvalidArgument(
+                f"the deck of node execution {_node_text(node)} holds {len(html):,} bytes, more than the "
+                f"{MAX_DECK_BYTES:,} the console shows; download it with CreateDownloadLink"
+            )
+        return html
+
+    def has_deck(self, node: identifier_pb2.NodeExecutionIdentifier) -> bool:
+        """Whether a node wrote a deck."""
+        try:
+            self._check_exists(self._deck_uri(node), "")
+        except NotFound:
+            return False
+        return True
 
     def _deck_uri(self, node: identifier_pb2.NodeExecutionIdentifier) -> str:
         """Where the node's deck is: flytekit writes it beside the outputs of the node's last attempt."""

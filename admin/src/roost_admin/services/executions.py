@@ -24,6 +24,7 @@ from roost_admin.services.base import Service
 from roost_admin.services.listing import (
     Field,
     Listing,
+    Seek,
     enum_parser,
     parse_filters,
     parse_number,
@@ -45,29 +46,27 @@ log = logging.getLogger(__name__)
 
 _TIME = parse_time
 _E = models.Execution
+_OWN_FIELDS = {
+    "project": Field(_E.project),
+    "domain": Field(_E.domain),
+    "name": Field(_E.name),
+    "phase": Field(_E.phase, enum_parser(core_execution_pb2.WorkflowExecution.Phase)),
+    "state": Field(_E.state, enum_parser(execution_pb2.ExecutionState)),
+    "mode": Field(_E.mode, enum_parser(execution_pb2.ExecutionMetadata.ExecutionMode)),
+    "user": Field(_E.principal),
+    "principal": Field(_E.principal),
+    "error_code": Field(_E.error_code),
+    "created_at": Field(_E.created_at, _TIME),
+    "execution_created_at": Field(_E.created_at, _TIME),
+    "updated_at": Field(_E.updated_at, _TIME),
+    "execution_updated_at": Field(_E.updated_at, _TIME),
+    "started_at": Field(_E.started_at, _TIME),
+    "duration": Field(_E.duration, parse_number),
+}
 EXECUTIONS = Listing(
     "executions",
     {
-        **prefixed(
-            "execution",
-            {
-                "project": Field(_E.project),
-                "domain": Field(_E.domain),
-                "name": Field(_E.name),
-                "phase": Field(_E.phase, enum_parser(core_execution_pb2.WorkflowExecution.Phase)),
-                "state": Field(_E.state, enum_parser(execution_pb2.ExecutionState)),
-                "mode": Field(_E.mode, enum_parser(execution_pb2.ExecutionMetadata.ExecutionMode)),
-                "user": Field(_E.principal),
-                "principal": Field(_E.principal),
-                "error_code": Field(_E.error_code),
-                "created_at": Field(_E.created_at, _TIME),
-                "execution_created_at": Field(_E.created_at, _TIME),
-                "updated_at": Field(_E.updated_at, _TIME),
-                "execution_updated_at": Field(_E.updated_at, _TIME),
-                "started_at": Field(_E.started_at, _TIME),
-                "duration": Field(_E.duration, parse_number),
-            },
-        ),
+        **prefixed("execution", _OWN_FIELDS),
         "launch_plan.name": Field(models.LaunchPlan.name),
         "launch_plan.version": Field(models.LaunchPlan.version),
         "workflow.name": Field(models.Workflow.name),
@@ -76,6 +75,12 @@ EXECUTIONS = Listing(
         "task.version": Field(models.Task.version),
     },
     [_E.created_at.desc(), _E.id.desc()],
+    # The execution's own columns hold a value in every row but ``started_at`` (NULL until it starts); the
+    # joined names are NULL for task executions. Lists sorted by the others page by keyset.
+    seek=Seek(
+        (_E.created_at, _E.id),
+        frozenset(prefixed("execution", {k: f for k, f in _OWN_FIELDS.items() if k != "started_at"})),
+    ),
 )
 
 

@@ -2,13 +2,21 @@
 
 Filters are flyteadmin's expressions joined by ``+``: ``eq(name,train)+gte(created_at,2026-01-01T00:00:00Z)``,
 with ``eq ne gt gte lt lte contains value_in value_not_in`` (the last two take ``;``-separated values). Fields
-may carry an entity prefix (``execution.phase``). A token is the offset of the next page; the next token is
-empty when there is no next page.
+may carry an entity prefix (``execution.phase``). A token is the offset of the next page, as flyteadmin's
+tokens are; the next token is empty when there is no next page.
+
+A listing that can seek (executions) hands out keyset tokens instead: ``~`` and the last row's sort values,
+so the next page starts where the last ended through an index rather than counting past every earlier row.
+Clients treat tokens as opaque; numeric offset tokens (from clients that made them up, or from an older
+server) are still accepted.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
+import json
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -16,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flyteidl.admin import common_pb2
-from sqlalchemy import Select, and_, not_
+from sqlalchemy import DateTime, Select, and_, not_, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -99,13 +107,27 @@ def parse_filters(text: str) -> list[Filter]:
     return filters
 
 
-class Listing:
-    """How one kind of entity is listed: its fields, and its default order."""
+@dataclass(frozen=True)
+class Seek:
+    """How a listing pages by keyset: the columns its default order ends in (the last one unique, so every row
+    has its own position), the sort keys whose columns hold no NULLs (a seek past NULLs would skip rows), and
+    whether the default order is descending."""
 
-    def __init__(self, what: str, fields: Mapping[str, Field], default_sort: Sequence[Any]) -> None:
+    tiebreak: tuple[Any, ...]
+    keys: frozenset[str]
+    descending: bool = True
+
+
+class Listing:
+    """How one kind of entity is listed: its fields, its default order, and whether it pages by keyset."""
+
+    def __init__(
+        self, what: str, fields: Mapping[str, Field], default_sort: Sequence[Any], *, seek: Seek | None = None
+    ) -> None:
         self.what = what
         self.fields = dict(fields)
         self.default_sort = list(default_sort)
+        self.seek = seek
 
     def _field(self, name: str, purpose: str) -> Field:
         found = self.fields.get(name)
@@ -167,6 +189,123 @@ class Listing:
             query = query.where(and_(*conditions))
         return query.order_by(*self.order(sort)).offset(offset).limit(limit + 1), offset, limit
 
+    def cut(
+        self, query: Select[Any], *, filters: str, sort: common_pb2.Sort | None, limit: int, token: str
+    ) -> tuple[Select[Any], Cut]:
+        """Like :meth:`page`, but for a listing that seeks (see :class:`Seek`) when the sort allows: ``query``
+        cut to one page, and the :class:`Cut` that makes the next page's token from the rows. The order is the
+        sort key, then the tiebreak columns, all in the sort's direction, so that one row comparison finds where
+        the next page starts (and an index on the columns serves both)."""
+        seek = self.seek
+        if seek is None or (sort is not None and sort.key and sort.key not in seek.keys):
+            if token.startswith(_SEEK):
+                raise InvalidArgument(
+                    f"token {token!r} was given for another sort order; ask for the first page again"
+                )
+            paged, offset, limit = self.page(query, filters=filters, sort=sort, limit=limit, token=token)
+            return paged, Cut(offset, limit, ())
+        if limit <= 0 or limit > MAX_LIMIT:
+            raise InvalidArgument(f"limit must be between 1 and {MAX_LIMIT}, not {limit}")
+        descending = (
+            seek.descending if sort is None or not sort.key else sort.direction != common_pb2.Sort.ASCENDING
+        )
+        columns = [self._field(sort.key, "sorted").column] if sort is not None and sort.key else []
+        columns += [c for c in seek.tiebreak if all(c is not seen for seen in columns)]
+        conditions = self.where(filters)
+        offset = 0
+        if token.startswith(_SEEK):
+            values = _position(token, columns, descending)
+            conditions.append(
+                tuple_(*columns) < tuple_(*values) if descending else tuple_(*columns) > tuple_(*values)
+            )
+        else:
+            offset = _offset(token)
+        if conditions:
+            query = query.where(and_(*conditions))
+        order = [c.desc() if descending else c.asc() for c in columns]
+        return query.order_by(*order).offset(offset).limit(limit + 1), Cut(
+            offset, limit, tuple(columns), descending
+        )
+
+
+@dataclass(frozen=True)
+class Cut:
+    """Where a page was cut: its offset and limit, and for a keyset page the order's columns."""
+
+    offset: int
+    limit: int
+    columns: tuple[Any, ...]
+    descending: bool = True
+
+    def rows(self, rows: Sequence[Any]) -> tuple[list[Any], str]:
+        """The page's rows (objects with the columns as attributes) and the next page's token."""
+        if not self.columns:
+            return next_token(rows, self.offset, self.limit)
+        if len(rows) <= self.limit:
+            return list(rows), ""
+        kept = list(rows[: self.limit])
+        last = kept[-1]
+        values = [_plain(getattr(last, column.key)) for column in self.columns]
+        position = [_order_name(self.columns, self.descending), *values]
+        text = json.dumps(position, separators=(",", ":")).encode()
+        return kept, _SEEK + base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
+_SEEK = "~"
+"""What keyset tokens start with (offset tokens are digits, so the two never mix)."""
+
+
+def _order_name(columns: Sequence[Any], descending: bool) -> str:
+    return ",".join(column.key for column in columns) + (" desc" if descending else " asc")
+
+
+def _plain(value: Any) -> Any:
+    """A sort value as JSON holds it (timestamps as RFC 3339 in UTC; SQLite gives them back without a zone)."""
+    if isinstance(value, datetime.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).isoformat()
+    return value
+
+
+def _position(token: str, columns: Sequence[Any], descending: bool) -> list[Any]:
+    """The sort values a keyset token holds, checked against the order of this request."""
+    refused = InvalidArgument(f"token {token!r} is not one this server gave out")
+    body = token[len(_SEEK) :]
+    try:
+        position = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    except (ValueError, binascii.Error):
+        raise refused from None
+    if not isinstance(position, list) or not position or not isinstance(position[0], str):
+        raise refused
+    if position[0] != _order_name(columns, descending):
+        raise InvalidArgument(
+            f"token {token!r} was given for a list sorted by {position[0]!r}, not "
+            f"{_order_name(columns, descending)!r}; ask for the first page again"
+        )
+    if len(position) != len(columns) + 1:
+        raise refused
+    values: list[Any] = []
+    for column, value in zip(columns, position[1:], strict=True):
+        if isinstance(column.type, DateTime):
+            if not isinstance(value, str):
+                raise refused
+            try:
+                values.append(parse_time(value))
+            except InvalidArgument:
+                raise refused from None
+            continue
+        kind = column.type.python_type
+        if isinstance(value, bool) or not isinstance(value, int | float if kind is float else kind):
+            raise refused
+        # what the databases cannot compare with (and so would fail on, not refuse) is no token of ours
+        if isinstance(value, int) and not -(2**63) <= value < 2**63:
+            raise refused
+        if (isinstance(value, float) and not math.isfinite(value)) or (
+            isinstance(value, str) and "\x00" in value
+        ):
+            raise refused
+        values.append(value)
+    return values
+
 
 def _offset(token: str) -> int:
     """The offset a page token holds (tokens are the decimal offsets :func:`next_token` gives out)."""
@@ -193,10 +332,10 @@ def rows_page(session: Session, listing: Listing, query: Select[Any], request: A
     """One page of ``query``'s rows (scalars) for a list request (``filters``, ``sort_by``, ``limit``,
     ``token``), and the next page's token."""
     sort = request.sort_by if request.HasField("sort_by") else None
-    paged, offset, limit = listing.page(
+    paged, cut = listing.cut(
         query, filters=request.filters, sort=sort, limit=request.limit, token=request.token
     )
-    return next_token(session.scalars(paged).all(), offset, limit)
+    return cut.rows(session.scalars(paged).all())
 
 
 def enum_parser(values: Any) -> Callable[[str], int]:
