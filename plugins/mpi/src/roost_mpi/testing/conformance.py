@@ -6,7 +6,9 @@ server's schema folder). The tasks are :mod:`roost_mpi.testing.tasks`."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import shutil
 import socket
 import sys
 from collections.abc import Iterator
@@ -67,12 +69,20 @@ def mpi_cases() -> MPICases:
     )
 
 
+def _need_local_mpi() -> None:
+    """Skip, saying what to install, when this environment has no mpirun or mpi4py (the tasks' ranks run here)."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    if shutil.which("mpirun", path=path) is None or importlib.util.find_spec("mpi4py") is None:
+        pytest.skip("the MPI checks run real ranks: install roost-mpi[local] (Open MPI and mpi4py)")
+
+
 class TestLocalMPIConformance(HandlerConformance):
     """The conformance suite on the ``mpi-local`` handler: the ranks run on this machine under mpirun."""
 
     @pytest.fixture
     def plugin(self, tmp_path: Path) -> PluginUnderTest:
         """The ``mpi-local`` handler, its attempts under ``tmp_path``."""
+        _need_local_mpi()
         return PluginUnderTest(
             plugins=[roost_mpi.engine],
             handler="mpi-local",
@@ -110,6 +120,7 @@ class TestKubernetesMPIConformance(HandlerConformance):
     def mpi_cluster(self, tmp_path: Path) -> Iterator[KubeTestServer]:
         """The test server with the MPIJob CRD and the operator stand-in; its node's "image" is this
         environment (mpirun and roost-execute first on PATH)."""
+        _need_local_mpi()  # the stand-in's launcher pod runs this environment's mpirun
         try:
             from roost_k8s_pod.testing import KubeletOptions, KubeTestServer, SchemasNotFoundError
             from roost_mpi.testing.operator import MPIOperator

@@ -10,6 +10,7 @@ when the checks abort, restart or time it out.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from flyteidl.plugins import spark_pb2
 import roost_spark.engine
 from roost.extend import SerializationSettings, Task, check_task_template
 from roost_core.testing.conformance import HandlerConformance, PluginUnderTest, TaskCase
+from roost_spark.java import JavaError, find_java
 from roost_spark.testing import tasks
 
 if TYPE_CHECKING:
@@ -73,6 +75,16 @@ def spark_cases() -> SparkCases:
     )
 
 
+def _need_local_spark() -> None:
+    """Skip, saying what to install, when this environment cannot run Spark tasks (pyspark, Java 17+)."""
+    if importlib.util.find_spec("pyspark") is None:
+        pytest.skip("the Spark checks run real pyspark: install roost-spark[local]")
+    try:
+        find_java(os.environ)
+    except JavaError as exc:
+        pytest.skip(f"the Spark checks run real pyspark: {exc}")
+
+
 def _processes_in(folder: Path) -> int:
     """How many processes run in ``folder`` or below (the attempts' task processes and their JVMs)."""
     count = 0
@@ -94,6 +106,7 @@ class TestSparkLocalConformance(HandlerConformance):
     @pytest.fixture
     def plugin(self, tmp_path: Path) -> PluginUnderTest:
         """The ``spark`` handler, its attempts under ``tmp_path``; unreachable: a ``java_home`` with no Java."""
+        _need_local_spark()
         work = tmp_path / "work"
         section = {"work_dir": str(work), "kill_grace_period": 2}
         return PluginUnderTest(
@@ -134,6 +147,7 @@ class TestSparkKubernetesConformance(HandlerConformance):
     def spark_cluster(self, tmp_path: Path) -> Iterator[KubeTestServer]:
         """The test server (its kubelet running pods as local processes) with the SparkApplication CRD served
         and reconciled by the operator stand-in."""
+        _need_local_spark()  # the stand-in runs each driver with this environment's pyspark
         try:
             from roost_k8s_pod.testing import KubeletOptions, KubeTestServer, SchemasNotFoundError
             from roost_spark.testing.operator import SparkOperator
