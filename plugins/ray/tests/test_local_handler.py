@@ -141,21 +141,25 @@ def test_a_driver_running_when_its_engine_stops_finishes_on_the_next_engine(tmp_
         tmp_path, check_task_template(ray_tasks.nap), inputs={"seconds": 6}, execution="restart"
     )
     first = _handler(tmp_path)
+    driver = Driver(first, ctx, wait=120)
     try:
-        driver = Driver(first, ctx, wait=120)
         driver.until(lambda t: t.phase is TaskPhase.RUNNING, "the driver running")
-        session = driver.ctx.state["runtime"]["session"]
     finally:
         first.close()  # the engine stops (a restart) while the driver runs
-    assert session_processes(session), "closing the handler killed the runtime a driver runs on"
+    session = driver.ctx.state["runtime"]["session"]
     second = _handler(tmp_path)
+    again = Driver(second, driver.ctx, wait=120)
+    finished = False
     try:
-        again = Driver(second, driver.ctx, wait=120)
+        assert session_processes(session), "closing the handler killed the runtime a driver runs on"
         done = again.until_done()
         assert done.phase is TaskPhase.SUCCESS, done.error
         again.finalize()
+        finished = True
         wait_until(
             lambda: not session_processes(session), "the previous engine's runtime to stop", timeout=30
         )
     finally:
+        if not finished:
+            again.abort()  # no driver or runtime left behind by a failing run
         second.close()
