@@ -1,4 +1,5 @@
-"""What the pod tests share beyond the plugin test kit: task_program.py as a task, and Pod handler settings."""
+"""What the pod tests share beyond the plugin test kit: roost_k8s_pod.testing.task_program as a task, and Pod
+handler settings."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from flyteidl.core import tasks_pb2
 from roost_core.handler import TaskContext
 from roost_core.testing.tasks import container_task, task_context
 from roost_k8s_pod import PodSettings
+from roost_k8s_pod.testing import task_program
 
-PROGRAM = Path(__file__).with_name("task_program.py")
+PROGRAM = Path(task_program.__file__)
 NAMESPACE = "proj-dev"
 
 

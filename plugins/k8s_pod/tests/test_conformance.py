@@ -1,84 +1,36 @@
-"""The Pod handler passes the handler conformance suite (roost_core.testing.conformance) against the
-Kubernetes API test server, its pods run by the test kubelet as local processes."""
+"""The Pod handler passes the handler conformance suite (roost_core.testing.conformance) against the Kubernetes
+API test server, its pods run by the test kubelet as local processes: the subject the package declares for
+`roost plugins check k8s_pod` (roost_k8s_pod.testing.conformance); and `roost plugins check k8s_pod` itself runs
+it and prints its table of checks."""
 
 from __future__ import annotations
 
-import socket
+import subprocess
+import sys
 from pathlib import Path
 
-import pytest
-from flyteidl.core import literals_pb2
-from helpers import NAMESPACE, handler_config, program_task
+from roost_k8s_pod.testing.conformance import TestPodHandlerConformance
 
-import roost_k8s_pod.engine
-from roost_core.testing.conformance import HandlerConformance, PluginUnderTest, TaskCase
-from roost_core.testing.tasks import integer
-from roost_k8s_pod.testing import KubeTestServer
+__all__ = ["TestPodHandlerConformance"]
 
 
-def _x(value: int) -> literals_pb2.LiteralMap:
-    return literals_pb2.LiteralMap(literals={"x": integer(value)})
-
-
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _unreachable_kubeconfig(path: Path) -> Path:
-    path.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
-        f"clusters: [{{name: gone, cluster: {{server: 'http://127.0.0.1:{_closed_port()}'}}}}]\n"
-        "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
-        "users: [{name: gone, user: {}}]\n"
+def test_roost_plugins_check_runs_the_declared_subject_and_prints_each_check(tmp_path: Path) -> None:
+    roost = Path(sys.executable).with_name("roost")
+    done = subprocess.run(
+        [str(roost), "plugins", "check", "k8s_pod", "-k", "user_error or abort_is or in_a_local_run"],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env={"PATH": str(roost.parent), "COLUMNS": "200", "HOME": str(tmp_path)},
     )
-    return path
-
-
-class TestPodHandlerConformance(HandlerConformance):
-    @pytest.fixture
-    def plugin(self, kube_test_server: KubeTestServer, tmp_path: Path) -> PluginUnderTest:
-        server = kube_test_server
-        server.create_namespace(NAMESPACE)
-
-        def submissions() -> int:
-            return sum(
-                1
-                for request in server.requests
-                if request.method == "POST" and request.path.endswith("/pods") and request.status == 201
-            )
-
-        def running() -> int:
-            return sum(
-                1
-                for pod in server.list_objects("pods", NAMESPACE)
-                if pod.get("status", {}).get("phase") in (None, "Pending", "Running")
-            )
-
-        return PluginUnderTest(
-            plugins=[roost_k8s_pod.engine],
-            handler="k8s-pod",
-            section=handler_config(tmp_path / "kubeconfig"),
-            succeeds=TaskCase(
-                program_task("double", inputs=["x"], outputs=["o0"]),
-                _x(21),
-                literals_pb2.LiteralMap(literals={"o0": integer(42)}),
-            ),
-            slow=TaskCase(program_task("nap", "3", inputs=["x"], outputs=["o0"]), _x(1)),
-            fails_user=TaskCase(program_task("error", inputs=["x"], outputs=["o0"]), _x(1)),
-            unreachable=handler_config(
-                _unreachable_kubeconfig(tmp_path / "gone.kubeconfig"), max_api_failures=0
-            ),
-            submissions=submissions,
-            running=running,
-            environment={
-                "FLYTE_INTERNAL_EXECUTION_ID": "exec1",
-                "FLYTE_INTERNAL_EXECUTION_WORKFLOW": "tests.wf",
-            },
-            exemptions={
-                "local_run": "a pod task runs locally as a plain Python task: the SDK's tests cover that",
-                "roost_start": "`roost start` runs pod tasks as local processes unless pointed at a cluster; "
-                "the engine workflow tests drive this handler on an engine",
-            },
-        )
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if "TestPodHandlerConformance" in line]
+    assert len(rows) == 3, done.stdout
+    assert any("user_error_is_a_user_error" in row and "passed" in row for row in rows), rows
+    assert any("abort_is_idempotent" in row and "passed" in row for row in rows), rows
+    assert any(
+        "runs_in_a_local_run" in row and "skipped" in row and "plain Python task" in row for row in rows
+    ), rows
+    assert "2 passed, 0 failed, 1 skipped" in done.stdout

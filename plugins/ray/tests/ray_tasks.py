@@ -122,3 +122,15 @@ def explode(n: int) -> int:
 def crash(code: int) -> int:
     """The driver's process dies without a word: the Ray job fails, with no error document."""
     os._exit(code)
+
+
+@task(task_config=RayJobConfig(worker_node_config=WORKERS), limits=Resources(cpu="1", mem="512Mi"))
+def nap(seconds: int) -> int:
+    """A remote call that sleeps ``seconds``, then returns them."""
+
+    @ray.remote
+    def slept(s: int) -> int:
+        time.sleep(s)
+        return s
+
+    return int(ray.get(slept.remote(seconds)))

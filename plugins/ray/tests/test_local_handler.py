@@ -1,6 +1,6 @@
 """The ``ray-local`` handler through the plugin test kit: a Roost Ray task's driver runs on a local runtime
-bounded by the task's resources, attempts share runtimes, abort leaves no process behind, and bad settings are
-refused naming the key."""
+bounded by the task's resources, attempts share runtimes, abort leaves no process behind, a driver running when
+its engine stops finishes on the next engine, and bad settings are refused naming the key."""
 
 from __future__ import annotations
 
@@ -26,8 +26,7 @@ from roost_ray.runtime import session_processes
 HERE = Path(__file__).parent
 
 
-@pytest.fixture
-def handler(tmp_path: Path) -> Iterator[RayLocalHandler]:
+def _handler(tmp_path: Path) -> RayLocalHandler:
     built = build_handler(
         [roost_ray.engine],
         "ray-local",
@@ -39,6 +38,12 @@ def handler(tmp_path: Path) -> Iterator[RayLocalHandler]:
         },
     )
     assert isinstance(built, RayLocalHandler)
+    return built
+
+
+@pytest.fixture
+def handler(tmp_path: Path) -> Iterator[RayLocalHandler]:
+    built = _handler(tmp_path)
     yield built
     built.close()
 
@@ -129,3 +134,32 @@ def test_bad_settings_name_the_key(section: dict[str, Any], message: str) -> Non
     with pytest.raises(SettingsError) as caught:
         build_handler([roost_ray.engine], "ray-local", section=section)
     assert message in str(caught.value)
+
+
+def test_a_driver_running_when_its_engine_stops_finishes_on_the_next_engine(tmp_path: Path) -> None:
+    ctx = task_context(
+        tmp_path, check_task_template(ray_tasks.nap), inputs={"seconds": 6}, execution="restart"
+    )
+    first = _handler(tmp_path)
+    driver = Driver(first, ctx, wait=120)
+    try:
+        driver.until(lambda t: t.phase is TaskPhase.RUNNING, "the driver running")
+    finally:
+        first.close()  # the engine stops (a restart) while the driver runs
+    session = driver.ctx.state["runtime"]["session"]
+    second = _handler(tmp_path)
+    again = Driver(second, driver.ctx, wait=120)
+    finished = False
+    try:
+        assert session_processes(session), "closing the handler killed the runtime a driver runs on"
+        done = again.until_done()
+        assert done.phase is TaskPhase.SUCCESS, done.error
+        again.finalize()
+        finished = True
+        wait_until(
+            lambda: not session_processes(session), "the previous engine's runtime to stop", timeout=30
+        )
+    finally:
+        if not finished:
+            again.abort()  # no driver or runtime left behind by a failing run
+        second.close()

@@ -24,7 +24,7 @@ from roost_k8s_pod.testing import KubeTestServer, SchemasNotFoundError
 from roost_spark import Spark
 from roost_spark.kubernetes.handler import SparkKubernetesHandler, spark_memory
 from roost_spark.kubernetes.status import read_status
-from roost_spark.testing import SparkOperator
+from roost_spark.testing.operator import SparkOperator
 
 HERE = Path(__file__).parent
 NAMESPACE = "proj-dev"

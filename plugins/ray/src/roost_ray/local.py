@@ -14,6 +14,10 @@ environments are per job, so they never prevent sharing.
 
 Abort kills the attempt's process group; when no other attempt uses its runtime, the runtime's whole session
 (GCS, raylet, agents, workers) is killed too. Otherwise Ray ends the job's workers when its driver dies.
+
+Restart: closing the handler stops the runtimes no driver runs on, and leaves the others running with their
+drivers (as ``local-process`` leaves its tasks); the next engine re-attaches to the attempt and stops that
+runtime when the attempt ends, or at once when the attempt had not started its driver yet.
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ class RayLocalHandler(TaskHandler):
             transition = self.processes.handle(self._process_context(ctx, process_state, address))
             return self._wrap(ctx, user, transition, address)
         task = ctx.task.id.name
+        # A previous engine's runtime this attempt waited for (it never started its driver there): stop it.
+        self._stop_foreign_runtime(ctx, user)
         try:
             shape = self.shape(ctx)
         except ValueError as exc:
@@ -175,12 +181,16 @@ class RayLocalHandler(TaskHandler):
 
     def _release(self, ctx: TaskContext, *, abort: bool) -> None:
         user = _attempt_key(ctx)
-        held = self.pool.holder(user)
+        self._stop_foreign_runtime(ctx, user)
         self.pool.release(user, stop_if_alone=abort)
+
+    def _stop_foreign_runtime(self, ctx: TaskContext, user: str) -> None:
+        """Stop the runtime the attempt's state names when it is a previous engine's (the attempt outlived a
+        restart; a closing pool leaves the runtimes attempts run on): no new attempt joins it."""
         session = (ctx.state.get("runtime") or {}).get("session")
-        # The runtime of an engine that is gone (this attempt outlived a restart): no new attempt joins it.
-        unknown = held is None and isinstance(session, int) and not self._known(session)
-        if unknown and isinstance(session, int) and session_processes(session):
+        if self.pool.holder(user) is not None or not isinstance(session, int) or self._known(session):
+            return
+        if session_processes(session):
             kill_session(session)
 
     def _known(self, session: int) -> bool:

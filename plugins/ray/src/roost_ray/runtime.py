@@ -133,6 +133,10 @@ class RayRuntime:
     users: set[str] = field(default_factory=set)
     idle_since: float | None = None
     _process: subprocess.Popen[bytes] | None = None
+    # stop() may come while start() runs in its thread (an attempt aborted while its runtime starts): the lock
+    # orders it with the launch of `ray start`, so either no head is launched or stop() kills the one that was.
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopped: bool = False
 
     @property
     def log(self) -> Path:
@@ -175,24 +179,29 @@ class RayRuntime:
         # broken one take minutes to report; what fails to install once fails again.
         env = {"RUNTIME_ENV_RETRY_TIMES": "1", **os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
         env.pop("RAY_ADDRESS", None)
-        with open(self.log, "wb") as log:
-            try:
-                process = subprocess.Popen(
-                    argv,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                    env=env,
-                )
-            except OSError as exc:
-                raise RuntimeStartError(f"could not run {shape.ray!r}: {exc}") from None
-        self._process = process
-        self.session = process.pid
-        _started.add(process.pid)
+        with self._lock:
+            if self._stopped:
+                raise RuntimeStartError("it was stopped before it started")
+            with open(self.log, "wb") as log:
+                try:
+                    process = subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        env=env,
+                    )
+                except OSError as exc:
+                    raise RuntimeStartError(f"could not run {shape.ray!r}: {exc}") from None
+            self._process = process
+            self.session = process.pid
+            _started.add(process.pid)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if _READY_LINE in self.log.read_text(errors="replace"):
+            if self._stopped:
+                raise RuntimeStartError("it was stopped while it started")
+            if _READY_LINE in self.log_text():
                 self.address = f"127.0.0.1:{port}"
                 self.dashboard = f"http://127.0.0.1:{dashboard_port}" if shape.include_dashboard else ""
                 return
@@ -203,18 +212,26 @@ class RayRuntime:
             time.sleep(0.1)
         raise RuntimeStartError(f"`ray start --head` was not ready after {timeout:.0f}s; {self.log_tail()}")
 
+    def log_text(self) -> str:
+        """``ray start``'s output so far (empty when its folder is gone)."""
+        try:
+            return self.log.read_text(errors="replace")
+        except OSError:
+            return ""
+
     def log_tail(self) -> str:
         """The last lines of ``ray start``'s output."""
-        try:
-            lines = self.log.read_text(errors="replace").splitlines()[-_LOG_TAIL_LINES:]
-        except OSError:
-            return "no output"
-        return "last lines of its output:\n" + "\n".join(lines)
+        lines = self.log_text().splitlines()[-_LOG_TAIL_LINES:]
+        return "last lines of its output:\n" + "\n".join(lines) if lines else "no output"
 
     def stop(self) -> None:
-        """Kill every process of the runtime, then remove its folder."""
-        if self.session is not None:
-            kill_session(self.session)
+        """Kill every process of the runtime, then remove its folder; safe while it starts (it then stops
+        starting) and when called again."""
+        with self._lock:
+            self._stopped = True
+            session = self.session
+        if session is not None:
+            kill_session(session)
         if self._process is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self._process.wait(timeout=5)
@@ -374,10 +391,19 @@ class RuntimePool:
             return list(self._runtimes.values())
 
     def close(self) -> None:
-        """Stop every runtime."""
+        """Stop every runtime but those attempts run on. Those are left running, as the attempts' processes
+        are: the next engine re-attaches to the attempts and stops such a runtime when its attempt ends (see
+        ``RayLocalHandler``). A runtime still starting is stopped: no driver runs on it yet."""
         with self._lock:
             self._closed = True
-            runtimes = [*self._runtimes.values(), *self._stopping]
+            runtimes = [
+                *(
+                    r
+                    for r in self._runtimes.values()
+                    if not (r.users and r.ready.is_set() and r.error is None)
+                ),
+                *self._stopping,
+            ]
             self._runtimes.clear()
             if self._reaper is not None:
                 self._reaper.cancel()

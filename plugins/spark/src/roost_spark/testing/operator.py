@@ -43,7 +43,7 @@ CRD_FILE = "spark-operator/sparkoperator.k8s.io_sparkapplications.yaml"
 APP_LABEL = "sparkoperator.k8s.io/app-name"
 ROLE_LABEL = "spark-role"
 DRIVER_CONTAINER = "spark-kubernetes-driver"
-ENTRYPOINT = Path(__file__).with_name("entrypoint.py")
+ENTRYPOINT = Path(__file__).parent.parent / "entrypoint.py"
 
 
 class SparkOperator:

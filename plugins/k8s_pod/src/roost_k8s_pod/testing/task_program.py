@@ -1,4 +1,5 @@
-"""A task's container program for the pod tests: speaks the container contract over file:// storage.
+"""A task's container program for Pod tests (the package's and its conformance subject's): speaks the
+container contract over file:// storage; the test kubelet runs it as the pod's process.
 
     python task_program.py MODE INPUTS_URI OUTPUT_PREFIX [ARG ...]
 
@@ -15,30 +16,36 @@ import time
 from pathlib import Path
 
 from flyteidl.core import errors_pb2, execution_pb2, literals_pb2
+from google.protobuf.message import Message
 
 
 def path_of(uri: str) -> Path:
+    """The local path of a ``file://`` URI."""
     assert uri.startswith("file://"), uri
     return Path(uri[len("file://") :])
 
 
 def integer(value: int) -> literals_pb2.Literal:
+    """An integer literal."""
     return literals_pb2.Literal(scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(integer=value)))
 
 
 def string(value: str) -> literals_pb2.Literal:
+    """A string literal."""
     return literals_pb2.Literal(
         scalar=literals_pb2.Scalar(primitive=literals_pb2.Primitive(string_value=value))
     )
 
 
-def write(prefix: str, name: str, message: object) -> None:
+def write(prefix: str, name: str, message: Message) -> None:
+    """Write ``message`` as ``name`` under the output prefix."""
     target = path_of(prefix) / name
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(message.SerializeToString())  # type: ignore[attr-defined]
+    target.write_bytes(message.SerializeToString())
 
 
 def main() -> int:
+    """Run the mode the arguments name; the process's exit code."""
     mode, inputs_uri, output_prefix, *rest = sys.argv[1:]
     inputs = literals_pb2.LiteralMap()
     if mode not in ("sleep", "nothing"):
