@@ -8,7 +8,8 @@
 
     python admin/bench/bench_executions.py
 
-Printed, never asserted. Each task is a Python process (``roost-execute``), which costs about 0.25 s of CPU.
+Printed, never asserted. Each task is a ``roost-execute`` process, forked from a warm interpreter (warm processes
+are on by default).
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def main() -> None:
         [*latency(), *throughput()],
         note=(
             f"Latency: {LATENCY_RUNS} executions one after another, polled with GetExecution every 5 ms. "
-            "Each task is a roost-execute process (about 0.25 s of CPU)."
+            "Each task is a roost-execute process forked from a warm interpreter."
         ),
     )
 
