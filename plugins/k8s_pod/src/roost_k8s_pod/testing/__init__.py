@@ -13,6 +13,7 @@ does not is listed in the package README.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -42,6 +43,7 @@ __all__ = [
     "kubeconfig",
     "load_crd",
     "schemas_folder",
+    "unreachable_kubeconfig",
     "write_kubeconfig",
 ]
 
@@ -136,6 +138,24 @@ class KubeTestServer:
         with self._front.requests_lock:
             return list(self._front.requests)
 
+    def created(self, plural: str) -> int:
+        """How many objects of the resource ``plural`` (``pods``, ``rayjobs``) requests created: what a
+        conformance subject counts as submissions."""
+        suffix = f"/{plural}"
+        return sum(
+            1
+            for request in self.requests
+            if request.method == "POST" and request.path.endswith(suffix) and request.status == 201
+        )
+
+    def live_pods(self, namespace: str) -> int:
+        """How many pods of ``namespace`` are pending or running: what must come to none after an abort."""
+        return sum(
+            1
+            for pod in self.list_objects("pods", namespace)
+            if pod.get("status", {}).get("phase") in (None, "Pending", "Running")
+        )
+
     def create_namespace(self, name: str) -> None:
         """Create a namespace (an existing one is fine)."""
         if self.store.get(NAMESPACES, "", name) is None:
@@ -226,4 +246,19 @@ def write_kubeconfig(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(kubeconfig(servers, namespace=namespace, current=current), indent=2))
     path.chmod(0o600)
+    return path
+
+
+def unreachable_kubeconfig(path: Path) -> Path:
+    """Write to ``path`` a kubeconfig whose only cluster listens nowhere (a closed port on this machine): a
+    handler given it meets an unreachable API server. Returns ``path``."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
+        f"clusters: [{{name: gone, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
+        "users: [{name: gone, user: {}}]\n"
+    )
     return path

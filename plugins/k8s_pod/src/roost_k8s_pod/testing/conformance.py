@@ -5,7 +5,6 @@ the ``testing`` extra and roost-core's conformance suite (pytest)."""
 
 from __future__ import annotations
 
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from flyteidl.core import literals_pb2, tasks_pb2
 import roost_k8s_pod.engine
 from roost_core.testing.conformance import HandlerConformance, PluginUnderTest, TaskCase
 from roost_core.testing.tasks import container_task, integer
-from roost_k8s_pod.testing import KubeTestServer, task_program
+from roost_k8s_pod.testing import KubeTestServer, task_program, unreachable_kubeconfig
 
 __all__ = ["NAMESPACE", "TestPodHandlerConformance", "pod_section", "program_task"]
 
@@ -49,22 +48,6 @@ def _x(value: int) -> literals_pb2.LiteralMap:
     return literals_pb2.LiteralMap(literals={"x": integer(value)})
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _unreachable_kubeconfig(path: Path) -> Path:
-    path.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
-        f"clusters: [{{name: gone, cluster: {{server: 'http://127.0.0.1:{_closed_port()}'}}}}]\n"
-        "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
-        "users: [{name: gone, user: {}}]\n"
-    )
-    return path
-
-
 class TestPodHandlerConformance(HandlerConformance):
     """The conformance suite on the ``k8s-pod`` handler."""
 
@@ -75,20 +58,6 @@ class TestPodHandlerConformance(HandlerConformance):
         server = kube_test_server
         server.create_namespace(NAMESPACE)
 
-        def submissions() -> int:
-            return sum(
-                1
-                for request in server.requests
-                if request.method == "POST" and request.path.endswith("/pods") and request.status == 201
-            )
-
-        def running() -> int:
-            return sum(
-                1
-                for pod in server.list_objects("pods", NAMESPACE)
-                if pod.get("status", {}).get("phase") in (None, "Pending", "Running")
-            )
-
         return PluginUnderTest(
             plugins=[roost_k8s_pod.engine],
             handler="k8s-pod",
@@ -98,11 +67,9 @@ class TestPodHandlerConformance(HandlerConformance):
             ),
             slow=TaskCase(program_task("nap", "3"), _x(1)),
             fails_user=TaskCase(program_task("error"), _x(1)),
-            unreachable=pod_section(
-                _unreachable_kubeconfig(tmp_path / "gone.kubeconfig"), max_api_failures=0
-            ),
-            submissions=submissions,
-            running=running,
+            unreachable=pod_section(unreachable_kubeconfig(tmp_path / "gone.kubeconfig"), max_api_failures=0),
+            submissions=lambda: server.created("pods"),
+            running=lambda: server.live_pods(NAMESPACE),
             environment={
                 "FLYTE_INTERNAL_EXECUTION_ID": "exec1",
                 "FLYTE_INTERNAL_EXECUTION_WORKFLOW": "tests.wf",

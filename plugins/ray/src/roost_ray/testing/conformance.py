@@ -11,7 +11,6 @@ running when the checks abort, restart or time it out.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -120,12 +119,6 @@ class TestRayLocalConformance(HandlerConformance):
         )
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _kubernetes_section(kubeconfig: Path, **kubernetes: Any) -> dict[str, Any]:
     return {
         "kubernetes": {
@@ -166,28 +159,10 @@ class TestRayK8sConformance(HandlerConformance):
     @pytest.fixture
     def plugin(self, ray_cluster: KubeTestServer, tmp_path: Path) -> PluginUnderTest:
         """The ``ray-k8s`` handler on the test server; unreachable: a cluster at a closed port."""
+        from roost_k8s_pod.testing import unreachable_kubeconfig
+
         server = ray_cluster
-        gone = tmp_path / "gone.kubeconfig"
-        gone.write_text(
-            "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
-            f"clusters: [{{name: gone, cluster: {{server: 'http://127.0.0.1:{_closed_port()}'}}}}]\n"
-            "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
-            "users: [{name: gone, user: {}}]\n"
-        )
-
-        def submissions() -> int:
-            return sum(
-                1
-                for request in server.requests
-                if request.method == "POST" and request.path.endswith("/rayjobs") and request.status == 201
-            )
-
-        def running() -> int:
-            return sum(
-                1
-                for pod in server.list_objects("pods", NAMESPACE)
-                if pod.get("status", {}).get("phase") in (None, "Pending", "Running")
-            )
+        gone = unreachable_kubeconfig(tmp_path / "gone.kubeconfig")
 
         return PluginUnderTest(
             plugins=[roost_ray.engine],
@@ -195,8 +170,8 @@ class TestRayK8sConformance(HandlerConformance):
             section=_kubernetes_section(server.write_kubeconfig(tmp_path / "kubeconfig")),
             **ray_cases()._asdict(),
             unreachable=_kubernetes_section(gone, max_api_failures=0),
-            submissions=submissions,
-            running=running,
+            submissions=lambda: server.created("rayjobs"),
+            running=lambda: server.live_pods(NAMESPACE),
             custom_message=ray_pb2.RayJob,
             environment=IDENTITY,
             exemptions=EXAMPLES_ELSEWHERE,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
@@ -123,12 +122,6 @@ class TestSparkLocalConformance(HandlerConformance):
         )
 
 
-def _closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _kubernetes_section(kubeconfig: Path, **kubernetes: Any) -> dict[str, Any]:
     return {
         "kubernetes": {
@@ -169,30 +162,10 @@ class TestSparkKubernetesConformance(HandlerConformance):
     @pytest.fixture
     def plugin(self, spark_cluster: KubeTestServer, tmp_path: Path) -> PluginUnderTest:
         """The ``spark-kubernetes`` handler on the test server; unreachable: a cluster at a closed port."""
+        from roost_k8s_pod.testing import unreachable_kubeconfig
+
         server = spark_cluster
-        gone = tmp_path / "gone.kubeconfig"
-        gone.write_text(
-            "apiVersion: v1\nkind: Config\ncurrent-context: gone\n"
-            f"clusters: [{{name: gone, cluster: {{server: 'http://127.0.0.1:{_closed_port()}'}}}}]\n"
-            "contexts: [{name: gone, context: {cluster: gone, user: gone}}]\n"
-            "users: [{name: gone, user: {}}]\n"
-        )
-
-        def submissions() -> int:
-            return sum(
-                1
-                for request in server.requests
-                if request.method == "POST"
-                and request.path.endswith("/sparkapplications")
-                and request.status == 201
-            )
-
-        def running() -> int:
-            return sum(
-                1
-                for pod in server.list_objects("pods", NAMESPACE)
-                if pod.get("status", {}).get("phase") in (None, "Pending", "Running")
-            )
+        gone = unreachable_kubeconfig(tmp_path / "gone.kubeconfig")
 
         return PluginUnderTest(
             plugins=[roost_spark.engine],
@@ -200,8 +173,8 @@ class TestSparkKubernetesConformance(HandlerConformance):
             section=_kubernetes_section(server.write_kubeconfig(tmp_path / "kubeconfig")),
             **spark_cases()._asdict(),
             unreachable=_kubernetes_section(gone, max_api_failures=0),
-            submissions=submissions,
-            running=running,
+            submissions=lambda: server.created("sparkapplications"),
+            running=lambda: server.live_pods(NAMESPACE),
             custom_message=spark_pb2.SparkJob,
             environment=IDENTITY,
             exemptions=EXAMPLES_ELSEWHERE,
