@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
@@ -50,10 +51,10 @@ def test_roost_plugins_lists_both_sides_and_no_problem(tmp_path: Path) -> None:
     done = roost(tmp_path, "plugins")
     assert done.returncode == 0, done.stderr
     rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in done.stdout.splitlines()]
-    assert ["sdk", "duckdb_sql", "-"] in rows, (
-        done.stdout
-    )  # its SDK side registers nothing: the task is a class
-    assert ["engine", "duckdb_sql", "handler duckdb_sql (duckdb-sql)"] in rows, done.stdout
+    distribution = f"roost-duckdb-sql {version('roost-duckdb-sql')}"
+    # its SDK side registers nothing: the task is a class
+    assert ["sdk", "duckdb_sql", distribution, "-"] in rows, done.stdout
+    assert ["engine", "duckdb_sql", distribution, "handler duckdb_sql (duckdb-sql)"] in rows, done.stdout
     assert [
         "duckdb-sql",
         "duckdb_sql",
