@@ -119,6 +119,10 @@ def main() -> int:
         # Whether the warm-up of the entry module ran in the interpreter this attempt was forked from.
         entry = sys.modules.get("warmed_program")
         write_outputs(output_prefix, {"warmed_in": string(str(entry.WARMED_IN if entry else None))})
+    elif mode == "draw":
+        # A number from a generator the entry module made before the fork, and from numpy's when it is there.
+        entry = sys.modules["warmed_program"]
+        write_outputs(output_prefix, {"drawn": string(str(entry.GENERATOR.getrandbits(64)))})
     elif mode == "hard-exit":
         os._exit(int(rest[0]))
     elif mode != "nothing":

@@ -179,6 +179,21 @@ def test_the_entry_modules_warm_up_runs_once_before_attempts_fork(
     assert log.read_text().split() == [str(server)]
 
 
+def test_each_attempt_draws_fresh_randomness_from_generators_made_before_the_fork(
+    tmp_path: Path, handler: LocalProcessHandler
+) -> None:
+    script = write_script(tmp_path / "bin" / "warmed", module="warmed_program")
+    log = tmp_path / "warm-ups.txt"
+    drawn = []
+    for index in range(3):
+        ctx = context(tmp_path / f"a{index}", script, "draw", outputs=("drawn",), WARM_UP_LOG=str(log))
+        assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+        drawn.append(outputs(ctx)["drawn"])
+    assert len(servers(handler)) == 1
+    # Forked copies of one generator would draw the same number (flytekit's random file names collided so).
+    assert len(set(drawn)) == 3, drawn
+
+
 def test_a_warm_up_that_fails_leaves_attempts_to_cold_starts(
     tmp_path: Path, handler: LocalProcessHandler, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import random
 
 from task_program import main
 
 __all__ = ["main"]
+
+GENERATOR = random.Random()
+"""A generator of its own, made at import (as flytekit keeps one): each attempt must draw from it afresh."""
 
 WARMED_IN: list[int] = []
 """The pid of the interpreter whose warm-up ran (inherited by the attempts forked from it)."""

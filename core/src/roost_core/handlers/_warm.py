@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import gc
 import importlib
 import importlib.util
 import json
 import os
+import random
 import signal
 import socket
 import sys
@@ -109,6 +111,25 @@ def _exit_status(code: object) -> int:
     return 1
 
 
+_GENERATORS: list[random.Random] = []
+"""The random generators the server's imports made (flytekit keeps its own): each task reseeds them, since a fork
+copies their state and every attempt would draw the same "random" names a cold start draws afresh."""
+
+
+def _find_generators() -> None:
+    _GENERATORS.extend(obj for obj in gc.get_objects() if isinstance(obj, random.Random))
+
+
+def _reseed() -> None:
+    """What a fresh interpreter's randomness would be: the generators made before the fork, and numpy's global
+    one when the server imported numpy, seeded from the system's entropy."""
+    for generator in _GENERATORS:
+        generator.seed()
+    numpy_random = sys.modules.get("numpy.random")
+    if numpy_random is not None:
+        numpy_random.seed()
+
+
 def _run_task(
     request: dict[str, Any], spec: dict[str, Any], stdout: int, stderr: int, lock_fd: int
 ) -> NoReturn:
@@ -127,6 +148,7 @@ def _run_task(
         os.chdir(spec["cwd"])
         os.environ.clear()
         os.environ.update(spec["env"])
+        _reseed()
         sys.argv = [request["script"], *spec["argv"][1:]]
         sys.path[0] = str(Path(request["script"]).parent)
         target: Any = importlib.import_module(request["module"])
@@ -186,6 +208,7 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
     except BaseException:
         _send(sock, {"error": traceback.format_exc()})
         return 1
+    _find_generators()
     _send(sock, {"ready": True})
     # Supervisors are reaped by the system; each one sets the default back before forking its task.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
