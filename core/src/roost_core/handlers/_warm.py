@@ -117,7 +117,8 @@ copies their state and every attempt would draw the same "random" names a cold s
 
 
 def _find_generators() -> None:
-    _GENERATORS.extend(obj for obj in gc.get_objects() if isinstance(obj, random.Random))
+    # type(), not isinstance(): the latter asks objects for __class__, which lazy modules answer by importing.
+    _GENERATORS.extend(obj for obj in gc.get_objects() if issubclass(type(obj), random.Random))
 
 
 def _reseed() -> None:
