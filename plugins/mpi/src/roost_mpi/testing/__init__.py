@@ -10,7 +10,9 @@ The stand-in is imported on first use, so the tasks' ranks do not load the Kuber
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from roost_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from roost_mpi.testing.operator import (
@@ -23,9 +25,4 @@ if TYPE_CHECKING:
 __all__ = ["JOB_NAME_LABEL", "REPLICA_INDEX_LABEL", "REPLICA_TYPE_LABEL", "MPIOperator"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from roost_mpi.testing import operator
-
-        return getattr(operator, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "roost_mpi.testing.operator"))

@@ -10,7 +10,9 @@ The stand-in is imported on first use, so the tasks' processes do not load the K
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from roost_core.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from roost_spark.testing.operator import CRD_FILE, SparkOperator
@@ -18,9 +20,4 @@ if TYPE_CHECKING:
 __all__ = ["CRD_FILE", "SparkOperator"]
 
 
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from roost_spark.testing import operator
-
-        return getattr(operator, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(__all__, "roost_spark.testing.operator"))
