@@ -255,10 +255,17 @@ class InlineBatch:
     """Where the batch's indices upload files (shared: uploads get names of their own)."""
     deadline: float
     """A :func:`time.perf_counter` value after which the runner starts no further index: the engine waits
-    for the runner in its own thread. The first index always runs."""
+    for the runner in its own thread."""
+    context: Callable[[int], TaskContext]
+    """The :class:`TaskContext` an ordinary first attempt of the batch's ``i``-th index would get (its
+    identity, environment, inputs and output prefix), for runners that start a process per index."""
+    when_saved: Callable[[Callable[[], None]], None]
+    """Registers a function the engine calls once the state holding the batch's outcomes is saved: what a
+    restarted engine's runner would need to learn an outcome again (an index's folder) may go then, as in
+    :meth:`TaskHandler.finalize`."""
 
 
-InlineRunner = Callable[[InlineBatch], Sequence[literals_pb2.LiteralMap | Transition]]
+InlineRunner = Callable[[InlineBatch], Sequence[literals_pb2.LiteralMap | Transition | None]]
 """What :meth:`TaskHandler.inline_runner` returns."""
 
 
@@ -276,6 +283,15 @@ class TaskHandler(abc.ABC):
     produces_futures: bool = False
     """True if tasks run by this handler may write ``futures.pb`` (dynamic tasks): the engine then looks
     for it after each success."""
+    inline_slow: float = 0.01
+    """Seconds of the engine's time an index run by :meth:`inline_runner` may take on average (over a node's
+    batches after its first, which pays what is done once) before the node's other indices run as ordinary
+    attempts, in parallel: a handler running indices in the engine's thread keeps it small."""
+    inline_concurrency: int = 1
+    """How many indices :meth:`inline_runner` runs at once: 1 for one after another in the engine's thread
+    (batches then grow from one index, so that a slow task shows at once); more for a runner that starts
+    them elsewhere and returns at the deadline whatever they do (batches then take what parallelism allows,
+    and the average is judged once that many indices ended)."""
 
     @abc.abstractmethod
     def handle(self, ctx: TaskContext) -> Transition:
@@ -286,13 +302,18 @@ class TaskHandler(abc.ABC):
         (engine) thread, a batch of indices per call, or None (the default): each index then gets an ordinary
         attempt.
 
-        The runner returns one outcome per index it ran, in order: the outputs, or a failure
-        :class:`Transition`. It runs the batch's indices one after another, stops starting them after
-        ``batch.deadline`` (the indices left out get later batches) and must not raise for failures of the
-        task's code. The engine asks only for tasks that are not cached and have no time limit; retries of a
-        failed index are ordinary attempts, and the engine stops running a node's indices inline once they
-        prove slow, so that it does not wait long on user code. For handlers that run tasks in this process: a
-        trivial index then costs about a function call, not an engine attempt.
+        The runner returns one outcome for each of the batch's first indices, in order: the outputs, a failure
+        :class:`Transition`, or None for an index it started that is still running (a later batch holds it
+        again). It stops starting indices after ``batch.deadline`` (the indices left out get later batches) and
+        must not raise for failures of the task's code. Returning no outcome at all declines the batch: its
+        indices, and the node's later ones, run as ordinary attempts, which must then find whatever the runner
+        left running (a handler whose attempts re-attach to their processes does); so must they once the
+        engine stops calling the runner (slow indices, a restart). Indices left running when the node is
+        aborted get :meth:`abort` and then :meth:`finalize`, as ordinary attempts do. The engine asks only for tasks that are not cached and have no time limit; retries
+        of a failed index are ordinary attempts, and the engine stops running a node's indices inline once
+        they prove slow, so that it does not wait long on user code. A trivial index then costs about a
+        function call (a handler running tasks in this process) or a fork (one starting warm processes), not
+        an engine attempt with its handler rounds.
         """
         return None
 

@@ -4,11 +4,15 @@
 
 MODE ``double`` writes x * 2 (and appends a line to ``runs`` beside the attempt folders, so tests can
 count how often it ran); ``sleep`` sleeps until killed; ``dynamic`` writes a futures.pb that runs
-the ``echo`` task ``x`` times in a chain.
+the ``echo`` task ``x`` times in a chain; ``map`` (a map's index) appends ``x``, its pid and its grandparent's pid to
+the file ``$MAP_RUNS``, then kills itself when x is 13, waits for the file ``$MAP_GO`` when x is 7, and writes
+x * 2.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -40,6 +44,20 @@ def main() -> None:
     elif mode == "double":
         with open(out.parent / "runs", "a") as runs:
             runs.write(f"{out.name}\n")
+        result = literals_pb2.LiteralMap()
+        result.literals["x"].scalar.primitive.integer = 2 * x
+        (out / "outputs.pb").write_bytes(result.SerializeToString())
+    elif mode == "map":
+        # The node's whole list comes in; the index is named by the variable the array contract names.
+        index = int(os.environ[os.environ["BATCH_JOB_ARRAY_INDEX_VAR_NAME"]])
+        x = inputs.literals["x"].collection.literals[index].scalar.primitive.integer
+        stat = Path(f"/proc/{os.getppid()}/stat").read_text()
+        with open(os.environ["MAP_RUNS"], "a") as runs:
+            runs.write(f"{x} {os.getpid()} {stat.rpartition(')')[2].split()[1]}\n")
+        if x == 13:
+            os.kill(os.getpid(), signal.SIGKILL)
+        while x == 7 and not os.path.exists(os.environ["MAP_GO"]):
+            time.sleep(0.01)
         result = literals_pb2.LiteralMap()
         result.literals["x"].scalar.primitive.integer = 2 * x
         (out / "outputs.pb").write_bytes(result.SerializeToString())

@@ -208,12 +208,18 @@ class Engine:
         return RoundResult(state.phase, run.next_wake, parkable, run.timer if parkable else None)
 
     def _clean_up(self, run: Run) -> bool:
-        """Run the cleanups the saved state owes; True if there were any."""
+        """Run the cleanups the saved state owes, then those of inline indices; True if the state owed any."""
         cleanups, run.state.cleanups = run.state.cleanups, []
         for cleanup in cleanups:
             failpoint("engine.cleanup.before")
             attempt.clean_up(run, cleanup)
             failpoint("engine.cleanup.after")
+        after_save, run.after_save = run.after_save, []
+        for call in after_save:
+            try:
+                call()
+            except Exception:  # handler code; a leak must not fail anything
+                log.exception("execution %s: a cleanup of inline indices failed", run.key)
         return bool(cleanups)
 
     def _advance(self, run: Run) -> None:

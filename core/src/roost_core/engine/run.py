@@ -115,6 +115,9 @@ class Run:
         self.pending_visits = 0
         """Nodes (and map indices) still to be visited in the current round, after the one being visited."""
         self.storage_errors: dict[str, int] = {}
+        self.after_save: list[Callable[[], None]] = []
+        """Called once the state is next saved, then dropped: the cleanups of inline map indices (not kept in
+        the state: an engine that resumes finds the indices' outcomes again where they were left)."""
         self.recovery: Recovery | None = None
         """What a recovered or resumed execution may reuse; None for other executions."""
         if state.recovery_uri:
@@ -160,10 +163,12 @@ class Run:
     def parkable(self) -> bool:
         """After a round: whether the execution only waits for outside things and timers (no task attempt in
         flight other than remote jobs between polls, no events or cleanups left, no storage error being
-        retried)."""
+        retried), and has nothing to do at once (a round that asked for the next one now, as a map's inline
+        batches do, would be let go of and claimed again)."""
         state = self.state
         return (
             (self.outside_waits > 0 or self.timer is not None)
+            and (self.timer is None or self.timer > self.now)
             and not state.phase.is_terminal
             and not state.outbox
             and not state.cleanups

@@ -19,6 +19,14 @@ each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``,
    is a forked child calling the console script's function in this already warm interpreter, with the spec's
    environment, working directory, stdin, stdout and stderr, default signal handlers and ``sys.argv``.
 
+A request ``{"batch": true, ...}`` (first attempts of map indices: the local-process handler's inline runner), sent
+with a results pipe's write end and a specs pipe's read end, is answered likewise after one fork: that child leaves
+the server's session and, for each spec path read from the specs pipe (one per line), starts that attempt exactly as
+above (its own forked supervisor, claim and lock: an engine can re-attach to it as to any attempt), waits for its
+supervisor, and writes the path back on the results pipe. A spec whose folder is gone (the attempt ended and was
+cleaned up) or whose lock another process holds (it started the attempt) is skipped, its path written back at once. It exits at the end of the specs pipe (closed by the handler, or by the
+handler's death), or at an attempt whose lock another process holds.
+
 Crashes or ``os._exit`` in a task end only that forked child. The server exits when the socket is closed.
 """
 
@@ -26,6 +34,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import gc
 import importlib
 import importlib.util
@@ -194,6 +203,45 @@ def _attempt(supervise: ModuleType, request: dict[str, Any], lock_fd: int) -> in
     return result
 
 
+def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, specs_fd: int) -> int:
+    """In the forked batch child: supervise the attempts whose specs arrive on ``specs_fd``, one after another."""
+    os.setsid()
+    # BrokenPipeError: the handler stopped listening; the attempts started keep running, as any.
+    with (
+        contextlib.suppress(BrokenPipeError),
+        open(specs_fd) as specs,
+        open(results_fd, "w", buffering=1) as results,
+    ):
+        for line in specs:
+            spec = line.rstrip("\n")
+            try:
+                lock_fd = os.open(Path(spec).with_name("lock"), os.O_RDWR | os.O_CREAT, 0o600)
+            except FileNotFoundError:  # the handler took it back (removed its folder): it must not start
+                results.write(line)
+                continue
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # another process runs it
+                os.close(lock_fd)
+                results.write(line)
+                continue
+            pid = os.fork()
+            if pid == 0:
+                status = 1
+                try:
+                    os.close(results_fd)  # the handler's end of file comes when this child exits
+                    os.close(specs_fd)
+                    status = _attempt(supervise, {**request, "spec": spec}, lock_fd)
+                except BaseException:
+                    traceback.print_exc()
+                finally:
+                    os._exit(status)
+            os.close(lock_fd)
+            os.waitpid(pid, 0)
+            results.write(line)
+    return 0
+
+
 def serve(sock: socket.socket, module: str, script: str) -> int:
     """Import ``module`` (as ``script`` would), then fork a supervisor per request until the socket closes."""
     supervise = _load_supervise()
@@ -215,7 +263,7 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
     while True:
         try:
-            data, fds, _flags, _address = socket.recv_fds(sock, _MESSAGE_SIZE, 1)
+            data, fds, _flags, _address = socket.recv_fds(sock, _MESSAGE_SIZE, 2)
         except OSError:
             return 0
         if not data:
@@ -229,7 +277,10 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
             try:
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 sock.close()
-                status = _attempt(supervise, request, fds[0])
+                if "batch" in request:
+                    status = _batch(supervise, request, fds[0], fds[1])
+                else:
+                    status = _attempt(supervise, request, fds[0])
             except BaseException:
                 traceback.print_exc()
             finally:

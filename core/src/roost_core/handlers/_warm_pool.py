@@ -136,11 +136,11 @@ class _Server:
         found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
         return int(found.group(1)) / 1024 if found else 0.0
 
-    def request(self, message: Mapping[str, str], lock_fd: int, timeout: float) -> int:
-        """Have the server fork a supervisor for ``message``; its pid."""
+    def request(self, message: Mapping[str, object], fds: Sequence[int], timeout: float) -> int:
+        """Have the server fork a child for ``message``, passing it ``fds``; its pid."""
         self.sock.settimeout(timeout)
         try:
-            socket.send_fds(self.sock, [json.dumps(message).encode()], [lock_fd])
+            socket.send_fds(self.sock, [json.dumps(message).encode()], list(fds))
             reply = self.sock.recv(_MESSAGE_SIZE)
         except OSError as exc:
             raise WarmStartError(f"fork server {self.process.pid} did not answer: {exc}") from None
@@ -176,19 +176,27 @@ class WarmPools:
 
         ``lock_fd`` (the attempt's locked ``lock`` file) passes to the supervisor, which holds it while it lives.
         """
+        return self._request(entry, env, {"spec": str(spec)}, [lock_fd])
+
+    def start_batch(
+        self, entry: WarmEntry, env: Mapping[str, str], results_fd: int, specs_fd: int
+    ) -> int | None:
+        """Start a warm child that starts, one after another, the attempts whose spec paths arrive on ``specs_fd``
+        (one per line; it exits at the end of the pipe) and writes each path back to ``results_fd`` once that
+        attempt ended: its pid, or None when there is no server (see :mod:`roost_core.handlers._warm`)."""
+        return self._request(entry, env, {"batch": True}, [results_fd, specs_fd])
+
+    def _request(
+        self, entry: WarmEntry, env: Mapping[str, str], request: Mapping[str, object], fds: Sequence[int]
+    ) -> int | None:
         server = self._server(entry, env)
         if server is None:
             return None
-        message = {
-            "spec": str(spec),
-            "module": entry.module,
-            "function": entry.function,
-            "script": entry.script,
-        }
+        message = {**request, "module": entry.module, "function": entry.function, "script": entry.script}
         with server.lock:
             server.last_used = time.monotonic()
             try:
-                return server.request(message, lock_fd, self.settings.start_timeout)
+                return server.request(message, fds, self.settings.start_timeout)
             except WarmStartError as exc:
                 logger.warning("warm pool %s failed, restarting it later: %s", _describe(entry), exc)
                 self._discard(server)

@@ -60,19 +60,21 @@ import json
 import os
 import queue
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flyteidl.core import tasks_pb2
+from flyteidl.core import literals_pb2, tasks_pb2
 from google.protobuf.json_format import MessageToDict
 from pydantic import Field
 
@@ -94,9 +96,17 @@ from roost_core.copilot import (
     write_error_document,
 )
 from roost_core.errors import ErrorKind
-from roost_core.handler import TaskContext, TaskHandler, TaskLog, Transition
+from roost_core.handler import (
+    InlineBatch,
+    InlineRunner,
+    TaskContext,
+    TaskHandler,
+    TaskLog,
+    TaskPhase,
+    Transition,
+)
 from roost_core.handlers._supervise import process_start_time, write_json_atomically
-from roost_core.handlers._warm_pool import WarmPools, WarmSettings, handler_switch_on, warm_entry
+from roost_core.handlers._warm_pool import WarmEntry, WarmPools, WarmSettings, handler_switch_on, warm_entry
 from roost_core.settings import HandlerSettings, Seconds, TaskEnvironment
 from roost_core.storage import StorageError
 
@@ -204,6 +214,10 @@ class _AttemptFiles:
         return self.folder / "aborted"
 
     @property
+    def claimed(self) -> Path:
+        return self.folder / "claimed"
+
+    @property
     def cwd(self) -> Path:
         return self.folder / "work"
 
@@ -226,11 +240,18 @@ class _AttemptFiles:
         return data
 
 
+INLINE_LANES = 8
+"""Batch children a node's inline map indices spread over (each starts its attempts one after another): more than
+this machine's cores, since an attempt's latency is mostly waiting (forks, files, the scheduler)."""
+
+
 class LocalProcessHandler(TaskHandler):
     """Runs container tasks as supervised local processes; see the module docstring."""
 
     name = "local-process"
     produces_futures = True  # flytekit dynamic tasks are python-task processes writing futures.pb
+    inline_slow = 0.1  # an index is a process: slower ones do better as parallel ordinary attempts
+    inline_concurrency = INLINE_LANES
 
     def __init__(self, settings: LocalProcessSettings | None = None) -> None:
         self.settings = settings or LocalProcessSettings()
@@ -238,6 +259,7 @@ class LocalProcessHandler(TaskHandler):
         self._watched_lock = threading.Lock()
         warm = self.settings.warm
         self._trash = _Trash(self.settings.work_dir / "trash")
+        self._runners = _NodeRunners()
         self._pools = (
             WarmPools(warm, self.settings.work_dir / "warm-pools")
             if warm.enabled and handler_switch_on(os.environ)
@@ -246,6 +268,7 @@ class LocalProcessHandler(TaskHandler):
 
     def close(self) -> None:
         """Stop the warm fork servers; attempts already started keep running and are re-attached later."""
+        self._runners.close()
         if self._pools is not None:
             self._pools.close()
 
@@ -275,11 +298,23 @@ class LocalProcessHandler(TaskHandler):
             result = files.read_json(files.result)
             if result is not None:
                 return self._outcome(ctx, files, result)
-            if ctx.state or files.spec.exists():
+            if ctx.state or files.claimed.exists():
                 return self._lost(ctx, files)
+            # A spec without a claim was prepared and never started (a map's inline runner sent it to a batch
+            # child, or an engine stopped in between): started now, under the lock the batch child would need.
             return self._start(ctx, settings, files, lock_fd)
         finally:
             os.close(lock_fd)
+
+    def inline_runner(self, task: tasks_pb2.TaskTemplate) -> InlineRunner | None:
+        """Map indices of tasks that start warm run as batches of ordinary attempts started by their fork server,
+        in :data:`INLINE_LANES` lanes (see :class:`_NodeRunner`); None when warm processes are off, or for raw
+        containers (their data loading runs in this process)."""
+        if self._pools is None or data_loading_config(task) is not None:
+            return None
+        runner = _NodeRunner(self, self._pools)
+        self._runners.add(runner)
+        return runner
 
     def abort(self, ctx: TaskContext) -> None:
         """SIGTERM the attempt's process group; its supervisor SIGKILLs it after the grace time."""
@@ -317,58 +352,10 @@ class LocalProcessHandler(TaskHandler):
     def _start(
         self, ctx: TaskContext, settings: LocalProcessSettings, files: _AttemptFiles, lock_fd: int
     ) -> Transition:
-        task = ctx.task.id.name
-        try:
-            source = _command_source(ctx.task)
-        except ValueError as exc:
-            return Transition.failure("BadTaskSpecification", f"task {task!r}: {exc}", retryable=False)
-        if not (source.command or source.args):
-            return Transition.failure(
-                "BadTaskSpecification",
-                f"task {task!r} of type {ctx.task.type!r} has no container command to run",
-                retryable=False,
-            )
-        try:
-            # flytekit records what it uploads under the raw output prefix in its literals, and cannot open
-            # file:// URIs there: the local store's prefix is given as a plain path.
-            argv = render_task_args(ctx, [*source.command, *source.args], local_paths=True)
-        except TemplateError as exc:
-            return Transition.failure("BadTaskSpecification", str(exc), retryable=False)
-        loading = data_loading_config(ctx.task)
-        if loading is not None:
-            try:
-                argv = _prepare_data(ctx, files, loading, argv)
-            except DataLoadingError as exc:
-                return Transition.failure(
-                    exc.code,
-                    f"task {task!r}: {exc}",
-                    kind=exc.kind,
-                    retryable=exc.kind is ErrorKind.SYSTEM,
-                )
-        argv = _local_code_folder(argv, files.cwd)
-        files.cwd.mkdir(exist_ok=True)
-        for log in (files.stdout, files.stderr):
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.touch()
-        env = _process_environment(ctx, settings, source)
-        # Not synced to disk (a sync per attempt was the largest cost of starting one on a busy disk): the spec
-        # is read by the supervisor started next; after a crash of the machine that supervisor is gone too, and
-        # an attempt whose folder holds a spec is reported lost and retried, whatever the spec holds.
-        write_json_atomically(
-            str(files.spec),
-            {
-                "argv": argv,
-                "env": env,
-                "cwd": str(files.cwd),
-                "stdout": str(files.stdout),
-                "stderr": str(files.stderr),
-                "process": str(files.process),
-                "result": str(files.result),
-                "abort_marker": str(files.abort_marker),
-                "kill_grace_period": settings.kill_grace_period,
-            },
-            durable=False,
-        )
+        prepared = _prepare(ctx, settings, files)
+        if isinstance(prepared, Transition):
+            return prepared
+        argv, env = prepared
         pid = None
         if self._pools is not None and (entry := warm_entry(argv, env)) is not None:
             pid = self._pools.start(entry, files.spec, env, lock_fd)
@@ -498,6 +485,293 @@ class LocalProcessHandler(TaskHandler):
         threading.Thread(target=watch, name=name, daemon=True).start()
 
 
+INLINE_HANDOFF = 0.25
+"""Seconds past a batch's deadline that its runner waits for the batch's first index to end."""
+INLINE_IDLE = 2.0
+"""Seconds after which a node's runner that the engine no longer calls closes its batch children."""
+
+
+@dataclass(slots=True)
+class _Lane:
+    """One batch child: the handler's ends of its pipes, and how many attempts sent to it are not reported yet."""
+
+    results: int
+    specs: int
+    sent: int = 0
+    """Spec paths sent that it did not write back yet."""
+    received: bytes = b""
+
+    def close_specs(self) -> None:
+        """Send nothing more: the child exits once it is done with what it was sent."""
+        if self.specs >= 0:
+            os.close(self.specs)
+            self.specs = -1
+
+    def close(self) -> None:
+        """Close both pipes: the child exits once the attempts it started ended."""
+        for fd in (self.specs, self.results):
+            if fd >= 0:
+                os.close(fd)
+        self.specs = self.results = -1
+
+
+@dataclass(slots=True)
+class _Sent:
+    """An index sent to a lane, until it ended."""
+
+    ctx: TaskContext
+    files: _AttemptFiles
+    lane: _Lane | None
+    """None once its lane is gone or another process runs it: its result file is watched instead."""
+
+
+class _NodeRunner:
+    """The inline runner of one array node attempt's indices on the local-process handler.
+
+    Each index is an ordinary attempt (folder, spec, claim, lock, supervisor, logs, result file) started by one of
+    the node's warm batch children (see :mod:`roost_core.handlers._warm`) instead of by a request to the fork
+    server and handler rounds of its own: whoever looks at an index later (an engine after a restart, or an ordinary
+    attempt once the engine stopped running the node inline) finds it as any attempt, running, ended, or prepared
+    and not started yet (which it starts itself). The children live across calls, so that indices keep running
+    while the engine saves its state. Each call sends the batch's next indices (no more in flight than the batch
+    holds: the node's parallelism), reads what ended until the deadline, and returns the outcomes of the batch's
+    first indices that ended, then None for each later index it holds (running, or ended out of order).
+    """
+
+    def __init__(self, handler: LocalProcessHandler, pools: WarmPools) -> None:
+        self.handler = handler
+        self.pools = pools
+        self.lock = threading.Lock()
+        self.entry: WarmEntry | None = None
+        self.lanes: list[_Lane] = []
+        self.sent: dict[str, _Sent] = {}
+        """In flight, by spec path (what a lane writes back once it is done with it)."""
+        self.held: dict[str, _Sent | tuple[_Sent, Transition]] = {}
+        """By node id: in flight, or ended with its outcome, until the outcome is returned."""
+        self.last_used = time.monotonic()
+        self.closed = False
+
+    def __call__(self, batch: InlineBatch) -> list[literals_pb2.LiteralMap | Transition | None]:
+        with self.lock:
+            if self.closed:  # idle for long: its indices are left to ordinary attempts
+                return []
+            try:
+                return self._run(batch)
+            finally:
+                self.last_used = time.monotonic()
+
+    def idle(self, now: float) -> bool:
+        """Whether the engine has not called it for :data:`INLINE_IDLE` seconds (and is not calling it now)."""
+        return not self.lock.locked() and now - self.last_used > INLINE_IDLE
+
+    def close(self) -> None:
+        """Close the batch children: they start what they were sent, then exit."""
+        with self.lock:
+            self.closed = True
+            for lane in self.lanes:
+                lane.close()
+
+    def _run(self, batch: InlineBatch) -> list[literals_pb2.LiteralMap | Transition | None]:
+        ids = batch.node_ids
+        self._feed(batch)
+        while not all(isinstance(self.held.get(node_id), tuple) for node_id in ids):
+            late = time.perf_counter() - batch.deadline
+            if late >= 0 and (late >= INLINE_HANDOFF or isinstance(self.held.get(ids[0]), tuple)):
+                break
+            listening = {lane.results: lane for lane in self.lanes if lane.results >= 0 and lane.sent}
+            watched = [sent for sent in self.sent.values() if sent.lane is None]
+            if not (listening or watched):
+                break
+            timeout = -late if late < 0 else INLINE_HANDOFF - late
+            ready, _, _ = select.select(list(listening), [], [], min(timeout, 0.01) if watched else timeout)
+            for fd in ready:
+                self._read(listening[fd])
+            for sent in watched:
+                if sent.files.result.exists() or not _held(sent.files.lock):
+                    self._end(sent)
+            self._feed(batch)
+        outcomes: list[literals_pb2.LiteralMap | Transition | None] = []
+        finished: list[TaskContext] = []
+        for node_id in ids:
+            held = self.held.get(node_id)
+            if held is None:
+                break
+            if isinstance(held, tuple) and len(outcomes) == len(finished):
+                del self.held[node_id]
+                outcomes.append(_inline_outcome(held[0].ctx, held[1]))
+                finished.append(held[0].ctx)
+            else:
+                outcomes.append(None)
+        if finished:
+            batch.when_saved(lambda: _finalize_all(self.handler, finished))
+        return outcomes
+
+    def _feed(self, batch: InlineBatch) -> None:
+        """Send the batch's indices not held yet, in order, while lanes have room, until the deadline (the
+        batch's first index always goes)."""
+        handler = self.handler
+        for offset, node_id in enumerate(batch.node_ids):
+            if node_id in self.held:
+                continue
+            if len(self.sent) >= len(batch.node_ids) or (self.sent and time.perf_counter() > batch.deadline):
+                return
+            lane = self._lane_with_room()
+            if lane is None and len([lane for lane in self.lanes if lane.results >= 0]) >= INLINE_LANES:
+                return
+            ctx = batch.context(offset)
+            files = _AttemptFiles.for_attempt(ctx, handler.settings)
+            sent = _Sent(ctx, files, lane)
+            try:
+                files.folder.mkdir(parents=True, mode=0o700)
+            except FileExistsError:  # left by an earlier runner or engine: as its ordinary attempt finds it
+                result = files.read_json(files.result)
+                if result is None:
+                    return
+                self.held[node_id] = (sent, handler._outcome(ctx, files, result))
+                continue
+            prepared = _storage_refusal(ctx) or _prepare(ctx, handler.settings, files)
+            if isinstance(prepared, Transition):  # it cannot start: that is its outcome
+                self.held[node_id] = (sent, prepared)
+                continue
+            entry = warm_entry(*prepared)
+            if entry is not None and (self.entry is None or entry.key == self.entry.key):
+                self.entry = entry
+                sent.lane = lane or self._open_lane(entry, prepared[1])
+            if sent.lane is None or not self._send(sent):  # not a warm start here: an ordinary attempt's
+                _remove(files.folder)
+                return
+            self.held[node_id] = sent
+
+    def _send(self, sent: _Sent) -> bool:
+        lane = sent.lane
+        assert lane is not None
+        try:
+            os.write(lane.specs, f"{sent.files.spec}\n".encode())
+        except BrokenPipeError:  # the child is gone: its end of file is read next
+            lane.close_specs()
+            return False
+        lane.sent += 1
+        self.sent[str(sent.files.spec)] = sent
+        return True
+
+    def _lane_with_room(self) -> _Lane | None:
+        # One attempt per child at a time: one sent behind a long attempt would wait for it.
+        return next((lane for lane in self.lanes if lane.specs >= 0 and not lane.sent), None)
+
+    def _open_lane(self, entry: WarmEntry, env: Mapping[str, str]) -> _Lane | None:
+        self.lanes = [lane for lane in self.lanes if lane.results >= 0]
+        if len(self.lanes) >= INLINE_LANES:
+            return None
+        results_read, results_write = os.pipe()
+        specs_read, specs_write = os.pipe()
+        try:
+            pid = self.pools.start_batch(entry, env, results_write, specs_read)
+        finally:
+            os.close(results_write)
+            os.close(specs_read)
+        if pid is None:
+            os.close(results_read)
+            os.close(specs_write)
+            return None
+        lane = _Lane(results_read, specs_write)
+        self.lanes.append(lane)
+        return lane
+
+    def _read(self, lane: _Lane) -> None:
+        """Take the spec paths the lane wrote back (each one it is done with: ended, or skipped because another
+        process runs it); at its end, watch what it was sent."""
+        data = os.read(lane.results, 1 << 16)
+        if not data:
+            lane.close()
+            for sent in self.sent.values():
+                if sent.lane is lane:
+                    sent.lane = None
+            return
+        lane.received += data
+        *lines, lane.received = lane.received.split(b"\n")
+        for line in lines:
+            lane.sent -= 1
+            done = self.sent.get(line.decode())
+            if done is None:  # watched already
+                continue
+            if done.files.result.exists() or not _held(done.files.lock):
+                self._end(done)
+            else:  # another process runs it (an ordinary attempt took it over)
+                done.lane = None
+
+    def _end(self, sent: _Sent) -> None:
+        """The index's attempt ended: its outcome; lost if its supervisor died without one, or if no process
+        started it (the lane that was sent it is gone)."""
+        ctx, files = sent.ctx, sent.files
+        del self.sent[str(files.spec)]
+        result = files.read_json(files.result)
+        outcome = (
+            self.handler._lost(ctx, files) if result is None else self.handler._outcome(ctx, files, result)
+        )
+        self.held[ctx.node_id] = (sent, outcome)
+
+
+class _NodeRunners:
+    """The handler's node runners, and the thread that closes those the engine stopped calling."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.runners: list[_NodeRunner] = []
+        self.reaper: threading.Thread | None = None
+
+    def add(self, runner: _NodeRunner) -> None:
+        """Keep ``runner`` until it is idle."""
+        with self.lock:
+            self.runners.append(runner)
+            if self.reaper is None:
+                self.reaper = threading.Thread(target=self._reap, name="roost-inline-reaper", daemon=True)
+                self.reaper.start()
+
+    def close(self) -> None:
+        """Close every runner."""
+        with self.lock:
+            runners, self.runners = self.runners, []
+        for runner in runners:
+            runner.close()
+
+    def _reap(self) -> None:
+        done = False
+        while not done:
+            time.sleep(INLINE_IDLE / 2)
+            now = time.monotonic()
+            with self.lock:
+                idle = [runner for runner in self.runners if runner.idle(now)]
+                self.runners = [runner for runner in self.runners if runner not in idle]
+                if not self.runners:
+                    self.reaper, done = None, True
+            for runner in idle:
+                runner.close()
+
+
+def _inline_outcome(ctx: TaskContext, transition: Transition) -> literals_pb2.LiteralMap | Transition:
+    """What an inline runner returns for an index whose attempt ended with ``transition``."""
+    if transition.phase is not TaskPhase.SUCCESS:
+        return transition
+    task = ctx.task.id.name
+    try:
+        if ctx.storage.exists(ctx.futures_uri):
+            return Transition.failure(
+                "DynamicInMap", f"task {task!r}: a mapped task cannot be dynamic", retryable=False
+            )
+        if not ctx.storage.exists(ctx.outputs_uri):
+            return literals_pb2.LiteralMap()  # it declares no outputs (completion_transition checked)
+        return ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)
+    except StorageError as exc:
+        return Transition.failure(
+            "OutputsUnreadable", f"task {task!r}: cannot read its outputs: {exc}", kind=ErrorKind.SYSTEM
+        )
+
+
+def _finalize_all(handler: LocalProcessHandler, contexts: list[TaskContext]) -> None:
+    for ctx in contexts:
+        handler.finalize(ctx)
+
+
 @dataclass(frozen=True, slots=True)
 class _CommandSource:
     """What the process runs: the task's container, or the primary container of its pod spec."""
@@ -522,6 +796,66 @@ def _local_code_folder(argv: list[str], cwd: Path) -> list[str]:
         if arg == "--dest-dir" and Path(result[index + 1]).is_absolute():
             result[index + 1] = str(cwd)
     return result
+
+
+def _prepare(
+    ctx: TaskContext, settings: LocalProcessSettings, files: _AttemptFiles
+) -> tuple[list[str], dict[str, str]] | Transition:
+    """Write the attempt's spec (command line, environment, folders) for its supervisor: its command line and
+    environment, or the failure saying why the task cannot run."""
+    task = ctx.task.id.name
+    try:
+        source = _command_source(ctx.task)
+    except ValueError as exc:
+        return Transition.failure("BadTaskSpecification", f"task {task!r}: {exc}", retryable=False)
+    if not (source.command or source.args):
+        return Transition.failure(
+            "BadTaskSpecification",
+            f"task {task!r} of type {ctx.task.type!r} has no container command to run",
+            retryable=False,
+        )
+    try:
+        # flytekit records what it uploads under the raw output prefix in its literals, and cannot open
+        # file:// URIs there: the local store's prefix is given as a plain path.
+        argv = render_task_args(ctx, [*source.command, *source.args], local_paths=True)
+    except TemplateError as exc:
+        return Transition.failure("BadTaskSpecification", str(exc), retryable=False)
+    loading = data_loading_config(ctx.task)
+    if loading is not None:
+        try:
+            argv = _prepare_data(ctx, files, loading, argv)
+        except DataLoadingError as exc:
+            return Transition.failure(
+                exc.code,
+                f"task {task!r}: {exc}",
+                kind=exc.kind,
+                retryable=exc.kind is ErrorKind.SYSTEM,
+            )
+    argv = _local_code_folder(argv, files.cwd)
+    files.cwd.mkdir(exist_ok=True)
+    for log in (files.stdout, files.stderr):
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.touch()
+    env = _process_environment(ctx, settings, source)
+    # Not synced to disk (a sync per attempt was the largest cost of starting one on a busy disk): the spec
+    # is read by the supervisor started next; after a crash of the machine that supervisor is gone too, and
+    # an attempt whose folder holds a spec is reported lost and retried, whatever the spec holds.
+    write_json_atomically(
+        str(files.spec),
+        {
+            "argv": argv,
+            "env": env,
+            "cwd": str(files.cwd),
+            "stdout": str(files.stdout),
+            "stderr": str(files.stderr),
+            "process": str(files.process),
+            "result": str(files.result),
+            "abort_marker": str(files.abort_marker),
+            "kill_grace_period": settings.kill_grace_period,
+        },
+        durable=False,
+    )
+    return argv, env
 
 
 def _command_source(task: tasks_pb2.TaskTemplate) -> _CommandSource:
@@ -652,10 +986,25 @@ def _recorded_process(ctx: TaskContext, files: _AttemptFiles) -> tuple[int | Non
 def _claim(files: _AttemptFiles) -> bool:
     """Claim the attempt's start for this process (False: a warm supervisor claimed it already)."""
     try:
-        os.close(os.open(files.folder / "claimed", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        os.close(os.open(files.claimed, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         return False
     return True
+
+
+def _held(lock: Path) -> bool:
+    """Whether a process holds the attempt's lock (its supervisor lives)."""
+    try:
+        fd = os.open(lock, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:

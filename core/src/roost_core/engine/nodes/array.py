@@ -8,18 +8,19 @@ index's container reads the array node's full ``inputs.pb`` and finds its elemen
 own ``inputs.pb``. Outputs are gathered into lists in index order; an index that failed (allowed by
 ``min_successes`` / ``min_success_ratio``) contributes a None.
 
-Handlers that run tasks in this process (:meth:`~roost_core.handler.TaskHandler.inline_runner`) get the first
-attempts of consecutive indices as one call in the engine's thread (an :class:`~roost_core.handler.InlineBatch`),
-inputs and outputs in memory, with no attempt state, handler round or task events of their own: a map over many
-trivial items then costs about a function call per item. Batches grow from one index up to :data:`INLINE_BATCH`
+Handlers with an :meth:`~roost_core.handler.TaskHandler.inline_runner` (tasks run in this process, or batches of
+warm processes) get the first attempts of consecutive indices as one call in the engine's thread (an
+:class:`~roost_core.handler.InlineBatch`), inputs and outputs in memory, with no attempt state, handler round or
+task events of their own: a map over many trivial items then costs about a function call, or a fork, per item. Batches grow from one index up to :data:`INLINE_BATCH`
 within the node's free parallelism. Cached tasks (the cache is per index), tasks with a time limit and retries go
-through ordinary attempts, and a node stops running inline once its indices take longer than :data:`INLINE_SLOW`
-(its other indices then run in parallel as ordinary attempts); a round runs inline for about
+through ordinary attempts, and a node stops running inline once its indices take longer than the handler's
+``inline_slow`` on average (its other indices then run in parallel as ordinary attempts), or the runner declines; a round runs inline for about
 :data:`INLINE_BUDGET` at most before it yields to the rest of the execution.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
@@ -37,7 +38,7 @@ from roost_core.engine.reporting import TaskReport, external_resource
 from roost_core.engine.run import NodeRef, Run
 from roost_core.engine.state import NodeState
 from roost_core.errors import ErrorKind, ExecutionError, RoostError
-from roost_core.handler import InlineBatch, InlineRunner, TaskPhase, Transition
+from roost_core.handler import InlineBatch, InlineRunner, TaskContext, TaskHandler, TaskPhase, Transition
 
 log = logging.getLogger(__name__)
 
@@ -46,9 +47,6 @@ INDEX_VAR = "FLYTE_K8S_ARRAY_INDEX"
 _NONE = literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void()))
 INLINE_BUDGET = 0.05
 """Seconds of inline indices per round, after which the engine looks at the rest of the execution."""
-INLINE_SLOW = 0.01
-"""Inline indices taking longer than this (seconds) on average end inline running for their node (the average,
-so that one pause of a busy machine does not)."""
 INLINE_BATCH = 256
 """The most indices one call of an inline runner gets."""
 _SUCCESS = int(TaskPhase.SUCCESS)
@@ -153,9 +151,15 @@ class _Inline:
     every index shares."""
 
     runner: InlineRunner | None
+    handler: TaskHandler | None = None
+    ran: int = 0
+    """How many indices ran inline."""
+    running: set[int] = field(default_factory=set)
+    """Indices the runner left running (not started in the state): aborted with the node."""
+    batches: int = 0
     count: int = 0
     seconds: float = 0.0
-    """How many indices ran inline, and for how long in all."""
+    """How many indices ran inline in batches after the first, and for how long in all."""
     data_dir: str = ""
     raw_prefix: str = ""
     outputs: dict[str, Callable[[literals_pb2.Literal], bool]] = field(default_factory=dict)
@@ -189,6 +193,7 @@ def _inline(run: Run, ref: NodeRef, state: NodeState, task: tasks_pb2.TaskTempla
             outputs[name] = literal_types.matcher(expected)
         return _Inline(
             runner,
+            handler,
             data_dir=run.data_dir(ref.uid).rstrip("/"),
             raw_prefix=run.state.raw_output_prefix.rstrip("/"),
             outputs=outputs,
@@ -206,9 +211,10 @@ def _run_batch(
     first: int,
     size: int,
     deadline: float,
-) -> list[event_pb2.ExternalResourceInfo]:
+) -> tuple[int, list[event_pb2.ExternalResourceInfo]]:
     """Run the first attempts of indices ``first`` to ``first + size - 1`` inline (the runner may stop early:
-    the indices it left out stay not started); the changed indices' entries for the node's event."""
+    the indices it left out, and those it left running, stay not started): how many indices from ``first`` the
+    runner answered for (0: it declined), and the changed indices' entries for the node's event."""
     runner = inline.runner
     assert runner is not None
     indices = range(first, first + size)
@@ -216,6 +222,13 @@ def _run_batch(
     node_ids = [f"{prefix}{index}" for index in indices]
     output_prefixes = [f"{inline.data_dir}/{index}/0" for index in indices]
     all_inputs = run.derived(("array-inputs", ref.uid, state.attempt), lambda: _all_inputs(run, ref, state))
+    handler = inline.handler
+    assert handler is not None
+
+    def context(offset: int) -> TaskContext:
+        site = _site(run, ref, state, task, first + offset)
+        return attempt.context(run, site, (state.subnodes or [])[first + offset], handler)
+
     batch = InlineBatch(
         task=task,
         execution_id=run.execution_id,
@@ -225,18 +238,25 @@ def _run_batch(
         output_prefixes=output_prefixes,
         raw_output_prefix=f"{inline.raw_prefix}/{node_ids[0]}-b/0",
         deadline=deadline,
+        context=context,
+        when_saved=run.after_save.append,
     )
     started = time.perf_counter()
-    outcomes: Sequence[literals_pb2.LiteralMap | Transition]
+    outcomes: Sequence[literals_pb2.LiteralMap | Transition | None]
     broken = ""
     try:
         outcomes = runner(batch)
-        if not 0 < len(outcomes) <= size:
+        if len(outcomes) > size:
             broken = f"returned {len(outcomes)} outcome(s) for {size} index(es)"
     except Exception as exc:  # a handler is plugin code: its crash fails the index, not the engine
         broken = f"raised {type(exc).__name__}: {exc}"
-    inline.count += 1 if broken else len(outcomes)
-    inline.seconds += time.perf_counter() - started
+    ended = 1 if broken else sum(outcome is not None for outcome in outcomes)
+
+    inline.ran += ended
+    if inline.batches:  # the first batch pays what is done once (imports, a warm server's start): not counted
+        inline.count += ended
+        inline.seconds += time.perf_counter() - started
+    inline.batches += 1
     if broken:  # the batch's first index fails; the rest run as ordinary attempts
         log.error("%s: inline runner of task %r %s", ref.label, task.id.name, broken)
         inline.runner = None
@@ -245,13 +265,19 @@ def _run_batch(
                 "HandlerError", f"task {task.id.name!r}: inline runner {broken}", kind=ErrorKind.SYSTEM
             )
         ]
-    elif inline.seconds > INLINE_SLOW * inline.count:
+    elif not outcomes or (
+        inline.count >= handler.inline_concurrency and inline.seconds > handler.inline_slow * inline.count
+    ):  # declined, or slow
         inline.runner = None
     subnodes = state.subnodes or []
     now = run.now
     changed = []
     for offset, outcome in enumerate(outcomes):
         index = first + offset
+        if outcome is None:  # still running
+            inline.running.add(index)
+            continue
+        inline.running.discard(index)
         sub = subnodes[index]
         sub.queued_at = sub.attempt_started_at = now
         if isinstance(outcome, literals_pb2.LiteralMap) and all(
@@ -284,14 +310,16 @@ def _run_batch(
             retryable = outcome.phase is TaskPhase.RETRYABLE_FAILURE
             attempt.fail_inline(run, site, sub, result, error, retryable=retryable)
         changed.append(_external(index, sub, result.reports))
-    return changed
+    return len(outcomes), changed
 
 
 def _batch_size(subnodes: list[NodeState], first: int, inline: _Inline, free: int) -> int:
     """How many indices from ``first`` the next inline batch takes: consecutive indices not started yet,
-    twice as many as ran inline so far (a slow task is noticed after one index), within the node's free
-    parallelism (``free``, 0 for unlimited) and :data:`INLINE_BATCH`."""
-    limit = min(INLINE_BATCH, max(1, inline.count), free or INLINE_BATCH, len(subnodes) - first)
+    twice as many as ran inline so far (a slow task is noticed after one index) unless the handler's runner
+    runs indices concurrently, within the node's free parallelism (``free``, 0 for unlimited) and
+    :data:`INLINE_BATCH`."""
+    grown = INLINE_BATCH if inline.handler and inline.handler.inline_concurrency > 1 else max(1, inline.ran)
+    limit = min(INLINE_BATCH, grown, free or INLINE_BATCH, len(subnodes) - first)
     size = 1
     while size < limit and subnodes[first + size].phase is NodePhase.NOT_YET_STARTED:
         size += 1
@@ -360,13 +388,20 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
                 if run.may_start_attempt():
                     ran_inline = True
                     size = _batch_size(subnodes, index, inline, parallelism - running if parallelism else 0)
-                    ran = _run_batch(run, ref, state, task, inline, index, size, inline_until)
+                    covered, entries = _run_batch(run, ref, state, task, inline, index, size, inline_until)
                     run.attempt_ended()
-                    changed += ran
-                    batched_until = index + len(ran)
-                    # Failed, to be retried as ordinary attempts.
-                    running += sum(1 for sub in subnodes[index:batched_until] if not sub.phase.is_terminal)
-                    continue
+                    if covered:
+                        changed += entries
+                        batched_until = index + covered
+                        # Still running, or failed and to be retried as ordinary attempts.
+                        running += sum(
+                            1 for sub in subnodes[index:batched_until] if not sub.phase.is_terminal
+                        )
+                        if any(
+                            sub.phase is NodePhase.NOT_YET_STARTED for sub in subnodes[index:batched_until]
+                        ):
+                            run.wake_at(run.now)  # the runner has indices running: ask it again soon
+                        continue
             sub.phase = NodePhase.QUEUED
             sub.queued_at = run.now
             running += 1
@@ -512,6 +547,22 @@ def stop(run: Run, ref: NodeRef, state: NodeState, cause: str) -> None:
         return
     task = _task(run, ref)
     changed: list[event_pb2.ExternalResourceInfo] = []
+    inline = _inline(run, ref, state, task)
+    for index in sorted(inline.running):
+        sub = state.subnodes[index]
+        if sub.phase is not NodePhase.NOT_YET_STARTED or inline.handler is None:
+            continue
+        ctx = attempt.context(
+            run, _site(run, ref, state, task, index, write_inputs=False), sub, inline.handler
+        )
+        try:
+            inline.handler.abort(ctx)
+        except Exception:  # plugin code: the node is aborted all the same
+            log.exception("%s index %d: aborting the inline attempt failed", ref.label, index)
+        run.after_save.append(functools.partial(inline.handler.finalize, ctx))
+        sub.phase = NodePhase.ABORTED
+        changed.append(_external(index, sub, []))
+    inline.running.clear()
     for index, sub in enumerate(state.subnodes):
         if sub.phase.is_terminal or sub.phase is NodePhase.NOT_YET_STARTED:
             continue

@@ -1,0 +1,184 @@
+"""A map's indices on the local-process handler with warm processes: started in batches by warm batch children
+(several indices per child, each index still a process of its own with its own attempt folder), with the map's
+contract (outputs in order, a failure per index, aborts, restarts) unchanged."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flyte import INT, ints, literal_map, task, value
+from flyteidl.core import execution_pb2, tasks_pb2
+from test_map_and_dynamic import map_workflow
+
+from roost_core.engine import Engine, EngineConfig, NodePhase, WorkflowPhase
+from roost_core.handlers.local_process import INLINE_LANES
+
+PROGRAM = Path(__file__).with_name("container_task.py")
+CONSOLE_SCRIPT = """#!{python}
+import sys
+from container_task import main
+if __name__ == '__main__':
+    sys.exit(main())
+"""
+
+
+@pytest.fixture
+def mapped(tmp_path: Path) -> tasks_pb2.TaskTemplate:
+    """container_task.py's ``map`` mode behind a console script (eligible for a warm start)."""
+    script = tmp_path / "bin" / "container-task"
+    script.parent.mkdir()
+    script.write_text(CONSOLE_SCRIPT.format(python=sys.executable))
+    script.chmod(0o755)
+    env = {
+        "PYTHONPATH": str(PROGRAM.parent),
+        "MAP_RUNS": str(tmp_path / "runs"),
+        "MAP_GO": str(tmp_path / "go"),
+    }
+    spec = tasks_pb2.Container(
+        image="local",
+        command=[str(script), "map"],
+        args=["{{.input}}", "{{.outputPrefix}}"],
+        env=[{"key": key, "value": value} for key, value in env.items()],
+    )
+    return task("mapped", "container", {"x": INT}, container=spec)
+
+
+def new_engine(kit, tmp_path: Path) -> Engine:
+    """An engine whose local-process handler keeps its attempt folders under ``tmp_path``."""
+    work = str(tmp_path / "work")
+    return kit.new_engine(
+        config=EngineConfig(poll_interval=0.05, handlers={"local-process": {"work_dir": work}})
+    )
+
+
+@pytest.fixture
+def engine(kit, tmp_path: Path) -> Iterator[Engine]:
+    kit.engine = new_engine(kit, tmp_path)
+    yield kit.engine
+    kit.engine.close()
+
+
+def runs(tmp_path: Path) -> list[tuple[int, int, int]]:
+    """(x, pid, grandparent pid) of each index process that ran, in the order they started."""
+    path = tmp_path / "runs"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [(int(x), int(pid), int(grandparent)) for x, pid, grandparent in (line.split() for line in lines)]
+
+
+def index_phases(kit) -> dict[int, str]:
+    last = {}
+    for event in kit.events("task"):
+        if event.parent_node_execution_id.node_id == "m":
+            for resource in event.metadata.external_resources:
+                last[resource.index] = execution_pb2.TaskExecution.Phase.Name(resource.phase)
+    return last
+
+
+def until(condition, what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
+
+
+def test_indices_run_in_batches_of_warm_processes_once_each(kit, engine, mapped, tmp_path):
+    xs = range(100, 140)
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(xs)), prefix=tmp_path.as_uri())
+    engine.run(run, timeout=60)
+    assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
+    assert value(engine.outputs(run).literals["ys"]) == [2 * x for x in xs]
+    ran = runs(tmp_path)
+    assert sorted(x for x, _pid, _parent in ran) == list(xs), "an index ran twice, or not at all"
+    assert len({pid for _x, pid, _parent in ran}) == 40, "each index is a process of its own"
+    # Several indices per batch child (a supervisor's parent), and no ordinary attempt with rounds of its own.
+    children = {parent for _x, _pid, parent in ran}
+    assert len(children) <= INLINE_LANES and os.getpid() not in children
+    assert all(sub.task is None and sub.attempt == 0 for sub in run.state.nodes["m"].subnodes)
+    assert index_phases(kit) == dict.fromkeys(range(40), "SUCCEEDED")
+    # Each index's folder is gone once the state holding its outcome was saved.
+    assert not [entry for entry in (tmp_path / "work").iterdir() if entry.name not in ("trash", "warm-pools")]
+
+
+@pytest.mark.parametrize("warm", ["1", "0"])
+def test_a_crash_in_one_index_fails_that_index_only(kit, mapped, tmp_path, monkeypatch, warm):
+    monkeypatch.setenv("ROOST_WARM_PROCESSES", warm)
+    engine = kit.engine = new_engine(kit, tmp_path)
+    closure = map_workflow(mapped, min_success_ratio=0.5)
+    run = kit.start(closure, literal_map(xs=ints(range(10, 20))), prefix=tmp_path.as_uri())
+    engine.run(run, timeout=60)
+    assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
+    assert value(engine.outputs(run).literals["ys"]) == [20, 22, 24, None, 28, 30, 32, 34, 36, 38]
+    crashed = run.state.nodes["m"].subnodes[3]
+    assert crashed.phase is NodePhase.FAILED
+    assert (crashed.error.code, crashed.error.message) == (
+        "KilledBySignal",
+        "node 'm' index 3: task 'mapped' was killed by signal SIGKILL (9); stderr was empty",
+    )
+    phases = index_phases(kit)
+    # As an ordinary attempt reports it: a process killed is a retryable failure, here with no retry left.
+    assert phases.pop(3) == "RETRYABLE_FAILED"
+    assert phases == dict.fromkeys([0, 1, 2, 4, 5, 6, 7, 8, 9], "SUCCEEDED")
+    assert sorted(x for x, _pid, _parent in runs(tmp_path)) == list(range(10, 20))
+    engine.close()
+
+
+def started(tmp_path: Path, x: int) -> bool:
+    return any(ran == x for ran, _pid, _parent in runs(tmp_path))
+
+
+def test_a_restarted_engine_finds_indices_still_running_and_runs_none_again(kit, engine, mapped, tmp_path):
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(12))), prefix=tmp_path.as_uri())
+    until(
+        lambda: engine.evaluate(run) and started(tmp_path, 7) and len(runs(tmp_path)) == 12, "indices started"
+    )
+    assert run.state.nodes["m"].subnodes[7].phase is NodePhase.NOT_YET_STARTED
+    engine.close()  # the engine stops: its batch children are let go of, index 7 runs on
+
+    fresh = new_engine(kit, tmp_path)
+    try:
+        resumed = fresh.resume(run.key)
+        fresh.evaluate(resumed)
+        (tmp_path / "go").touch()
+        fresh.run(resumed, timeout=60)
+    finally:
+        fresh.close()
+    assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
+    assert value(fresh.outputs(resumed).literals["ys"]) == [2 * x for x in range(12)]
+    assert sorted(x for x, _pid, _parent in runs(tmp_path)) == list(range(12)), "an index ran twice"
+
+
+def test_aborting_the_execution_kills_indices_still_running(kit, engine, mapped, tmp_path):
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(12))), prefix=tmp_path.as_uri())
+    until(lambda: engine.evaluate(run) and started(tmp_path, 7), "index 7 started")
+    pid = next(pid for x, pid, _parent in runs(tmp_path) if x == 7)
+    engine.abort(run, "the user asked")
+    engine.run(run, timeout=30)
+    assert run.state.phase is WorkflowPhase.ABORTED
+    assert run.state.nodes["m"].subnodes[7].phase is NodePhase.ABORTED
+    until(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), "the aborted index's process still runs")
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_with_warm_processes_off_indices_are_ordinary_attempts(kit, mapped, tmp_path, monkeypatch):
+    monkeypatch.setenv("ROOST_WARM_PROCESSES", "0")
+    kit.engine = new_engine(kit, tmp_path)
+    try:
+        run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(4))), prefix=tmp_path.as_uri())
+        kit.engine.run(run, timeout=60)
+    finally:
+        kit.engine.close()
+    assert value(kit.engine.outputs(run).literals["ys"]) == [0, 2, 4, 6]
+    assert all(sub.task is not None for sub in run.state.nodes["m"].subnodes)
+    # Each supervisor started cold, by the handler in this process.
+    assert {parent for _x, _pid, parent in runs(tmp_path)} == {os.getpid()}
