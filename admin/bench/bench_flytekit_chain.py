@@ -1,4 +1,5 @@
-"""A ten-task chain written with flytekit 1.16, registered with `pyflyte register`, run on `roost start`:
+"""A ten-task chain and a map over 1,000 items written with flytekit 1.16, registered with `pyflyte register`, run on
+`roost start`:
 
 the time from CreateExecution to SUCCEEDED (as GetExecution reports it) on the embedded default (SQLite, local
 folder, two workers), one execution after another, and the cost per task next to its floors (forking a warm
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from pathlib import Path
 
 from _bench_support import (
@@ -24,27 +26,44 @@ from _bench_support import (
     PROJECT,
     admin_stub,
     cold_start_floor,
+    create_request,
     p50,
     percentile,
     print_table,
     running_admin,
     warm_fork_floor,
 )
-from bench_executions import WORKERS, latencies
+from bench_executions import WORKERS, latencies, wait
 
 FLYTEKIT = "flytekit==1.16.31"
 VENV = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "roost" / "bench-flytekit-venv"
 RUNS = 5
+MAP_ITEMS = 1000
 CHAIN = textwrap.dedent(
     '''
-    """Ten trivial flytekit tasks in a chain."""
+    """Ten trivial flytekit tasks in a chain, and a map of a trivial task over x items."""
 
-    from flytekit import task, workflow
+    from flytekit import map_task, task, workflow
 
 
     @task
     def add_one(x: int) -> int:
         return x + 1
+
+
+    @task
+    def numbers(x: int) -> list[int]:
+        return list(range(x))
+
+
+    @task
+    def square(x: int) -> int:
+        return x * x
+
+
+    @workflow
+    def squares(x: int) -> list[int]:
+        return map_task(square)(x=numbers(x=x))
 
 
     @workflow
@@ -93,10 +112,14 @@ def main() -> None:
             if done.returncode:
                 raise SystemExit(f"pyflyte register failed:\n{done.stdout}\n{done.stderr}")
             chain = latencies(stub, "chain.ten", RUNS)
+            wait(stub, stub.CreateExecution(create_request("chain.squares", 10)).id)  # warm up
+            start = time.perf_counter()
+            wait(stub, stub.CreateExecution(create_request("chain.squares", MAP_ITEMS)).id)
+            mapped = time.perf_counter() - start
     fork, cold = warm_fork_floor(), cold_start_floor()
     per_task = p50(chain) / 10
     print_table(
-        f"A flytekit ten-task chain on roost start, {WORKERS} engine workers in the admin's process",
+        f"flytekit workflows on roost start, {WORKERS} engine workers in the admin's process",
         ["measurement", "value", "target"],
         [
             (
@@ -110,6 +133,12 @@ def main() -> None:
             ("  per task / warm fork", f"{per_task / fork:.0f}x", "near 1x"),
             ("  floor: cold `python -c pass`", f"{cold * 1000:.1f} ms", ""),
             ("  per task / cold start", f"{per_task / cold:.1f}x", ""),
+            (
+                f"flytekit map over {MAP_ITEMS:,} items: CreateExecution -> SUCCEEDED",
+                f"{mapped:.2f} s",
+                "< 5 s",
+            ),
+            ("  per index / warm fork", f"{mapped / MAP_ITEMS / fork:.1f}x", ""),
         ],
         note=f"{RUNS} executions one after another; each task is a pyflyte-fast-execute process in flytekit's venv.",
     )

@@ -10,6 +10,7 @@ starts the FlyteRemote executions and waits for all of them; the tests check the
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any
 
@@ -118,6 +119,11 @@ def test_map_task_runs_every_item(flytekit: Flytekit, executions: dict[str, dict
     nodes = succeeded(flytekit, executions, "sum-of-squares")["nodes"]
     assert nodes["n0"]["outputs"] == {"o0": [1, 4, 9]}, nodes  # the array node
     assert nodes["n1"]["outputs"] == {"o0": 14}, nodes
+    # Its indices (pyflyte-map-execute) started in batches of warm processes, not an engine attempt each.
+    assert re.search(
+        r"execution sum-of-squares: map task '[^']+' starts its indices in warm batches",
+        flytekit.server.log(),
+    )
 
 
 def test_conditional_takes_one_branch(flytekit: Flytekit, executions: dict[str, dict[str, Any]]) -> None:

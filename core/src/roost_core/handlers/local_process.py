@@ -60,21 +60,19 @@ import json
 import os
 import queue
 import re
-import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flyteidl.core import literals_pb2, tasks_pb2
+from flyteidl.core import tasks_pb2
 from google.protobuf.json_format import MessageToDict
 from pydantic import Field
 
@@ -97,18 +95,19 @@ from roost_core.copilot import (
 )
 from roost_core.errors import ErrorKind
 from roost_core.handler import (
-    InlineBatch,
     InlineRunner,
     TaskContext,
     TaskHandler,
     TaskLog,
-    TaskPhase,
     Transition,
 )
 from roost_core.handlers._supervise import process_start_time, write_json_atomically
-from roost_core.handlers._warm_pool import WarmEntry, WarmPools, WarmSettings, handler_switch_on, warm_entry
+from roost_core.handlers._warm_pool import WarmPools, WarmSettings, handler_switch_on, warm_entry
 from roost_core.settings import HandlerSettings, Seconds, TaskEnvironment
 from roost_core.storage import StorageError
+
+if TYPE_CHECKING:
+    from roost_core.handlers._inline_batches import NodeRunners
 
 SUPERVISOR = Path(__file__).with_name("_supervise.py")
 DEFAULT_KILL_GRACE_PERIOD = 10.0
@@ -259,7 +258,7 @@ class LocalProcessHandler(TaskHandler):
         self._watched_lock = threading.Lock()
         warm = self.settings.warm
         self._trash = _Trash(self.settings.work_dir / "trash")
-        self._runners = _NodeRunners()
+        self._runners: NodeRunners | None = None  # made at the first map that runs inline
         self._pools = (
             WarmPools(warm, self.settings.work_dir / "warm-pools")
             if warm.enabled and handler_switch_on(os.environ)
@@ -268,7 +267,8 @@ class LocalProcessHandler(TaskHandler):
 
     def close(self) -> None:
         """Stop the warm fork servers; attempts already started keep running and are re-attached later."""
-        self._runners.close()
+        if self._runners is not None:
+            self._runners.close()
         if self._pools is not None:
             self._pools.close()
 
@@ -307,14 +307,16 @@ class LocalProcessHandler(TaskHandler):
             os.close(lock_fd)
 
     def inline_runner(self, task: tasks_pb2.TaskTemplate) -> InlineRunner | None:
-        """Map indices of tasks that start warm run as batches of ordinary attempts started by their fork server,
-        in :data:`INLINE_LANES` lanes (see :class:`_NodeRunner`); None when warm processes are off, or for raw
+        """Map indices of tasks that start warm run as ordinary attempts started by batch children of their fork
+        server (see :mod:`roost_core.handlers._inline_batches`); None when warm processes are off, or for raw
         containers (their data loading runs in this process)."""
         if self._pools is None or data_loading_config(task) is not None:
             return None
-        runner = _NodeRunner(self, self._pools)
-        self._runners.add(runner)
-        return runner
+        from roost_core.handlers._inline_batches import NodeRunners  # it builds on this module
+
+        if self._runners is None:
+            self._runners = NodeRunners()
+        return self._runners.new(self, self._pools)
 
     def abort(self, ctx: TaskContext) -> None:
         """SIGTERM the attempt's process group; its supervisor SIGKILLs it after the grace time."""
@@ -483,293 +485,6 @@ class LocalProcessHandler(TaskHandler):
 
         name = f"local-process {files.folder.name}"
         threading.Thread(target=watch, name=name, daemon=True).start()
-
-
-INLINE_HANDOFF = 0.25
-"""Seconds past a batch's deadline that its runner waits for the batch's first index to end."""
-INLINE_IDLE = 2.0
-"""Seconds after which a node's runner that the engine no longer calls closes its batch children."""
-
-
-@dataclass(slots=True)
-class _Lane:
-    """One batch child: the handler's ends of its pipes, and how many attempts sent to it are not reported yet."""
-
-    results: int
-    specs: int
-    sent: int = 0
-    """Spec paths sent that it did not write back yet."""
-    received: bytes = b""
-
-    def close_specs(self) -> None:
-        """Send nothing more: the child exits once it is done with what it was sent."""
-        if self.specs >= 0:
-            os.close(self.specs)
-            self.specs = -1
-
-    def close(self) -> None:
-        """Close both pipes: the child exits once the attempts it started ended."""
-        for fd in (self.specs, self.results):
-            if fd >= 0:
-                os.close(fd)
-        self.specs = self.results = -1
-
-
-@dataclass(slots=True)
-class _Sent:
-    """An index sent to a lane, until it ended."""
-
-    ctx: TaskContext
-    files: _AttemptFiles
-    lane: _Lane | None
-    """None once its lane is gone or another process runs it: its result file is watched instead."""
-
-
-class _NodeRunner:
-    """The inline runner of one array node attempt's indices on the local-process handler.
-
-    Each index is an ordinary attempt (folder, spec, claim, lock, supervisor, logs, result file) started by one of
-    the node's warm batch children (see :mod:`roost_core.handlers._warm`) instead of by a request to the fork
-    server and handler rounds of its own: whoever looks at an index later (an engine after a restart, or an ordinary
-    attempt once the engine stopped running the node inline) finds it as any attempt, running, ended, or prepared
-    and not started yet (which it starts itself). The children live across calls, so that indices keep running
-    while the engine saves its state. Each call sends the batch's next indices (no more in flight than the batch
-    holds: the node's parallelism), reads what ended until the deadline, and returns the outcomes of the batch's
-    first indices that ended, then None for each later index it holds (running, or ended out of order).
-    """
-
-    def __init__(self, handler: LocalProcessHandler, pools: WarmPools) -> None:
-        self.handler = handler
-        self.pools = pools
-        self.lock = threading.Lock()
-        self.entry: WarmEntry | None = None
-        self.lanes: list[_Lane] = []
-        self.sent: dict[str, _Sent] = {}
-        """In flight, by spec path (what a lane writes back once it is done with it)."""
-        self.held: dict[str, _Sent | tuple[_Sent, Transition]] = {}
-        """By node id: in flight, or ended with its outcome, until the outcome is returned."""
-        self.last_used = time.monotonic()
-        self.closed = False
-
-    def __call__(self, batch: InlineBatch) -> list[literals_pb2.LiteralMap | Transition | None]:
-        with self.lock:
-            if self.closed:  # idle for long: its indices are left to ordinary attempts
-                return []
-            try:
-                return self._run(batch)
-            finally:
-                self.last_used = time.monotonic()
-
-    def idle(self, now: float) -> bool:
-        """Whether the engine has not called it for :data:`INLINE_IDLE` seconds (and is not calling it now)."""
-        return not self.lock.locked() and now - self.last_used > INLINE_IDLE
-
-    def close(self) -> None:
-        """Close the batch children: they start what they were sent, then exit."""
-        with self.lock:
-            self.closed = True
-            for lane in self.lanes:
-                lane.close()
-
-    def _run(self, batch: InlineBatch) -> list[literals_pb2.LiteralMap | Transition | None]:
-        ids = batch.node_ids
-        self._feed(batch)
-        while not all(isinstance(self.held.get(node_id), tuple) for node_id in ids):
-            late = time.perf_counter() - batch.deadline
-            if late >= 0 and (late >= INLINE_HANDOFF or isinstance(self.held.get(ids[0]), tuple)):
-                break
-            listening = {lane.results: lane for lane in self.lanes if lane.results >= 0 and lane.sent}
-            watched = [sent for sent in self.sent.values() if sent.lane is None]
-            if not (listening or watched):
-                break
-            timeout = -late if late < 0 else INLINE_HANDOFF - late
-            ready, _, _ = select.select(list(listening), [], [], min(timeout, 0.01) if watched else timeout)
-            for fd in ready:
-                self._read(listening[fd])
-            for sent in watched:
-                if sent.files.result.exists() or not _held(sent.files.lock):
-                    self._end(sent)
-            self._feed(batch)
-        outcomes: list[literals_pb2.LiteralMap | Transition | None] = []
-        finished: list[TaskContext] = []
-        for node_id in ids:
-            held = self.held.get(node_id)
-            if held is None:
-                break
-            if isinstance(held, tuple) and len(outcomes) == len(finished):
-                del self.held[node_id]
-                outcomes.append(_inline_outcome(held[0].ctx, held[1]))
-                finished.append(held[0].ctx)
-            else:
-                outcomes.append(None)
-        if finished:
-            batch.when_saved(lambda: _finalize_all(self.handler, finished))
-        return outcomes
-
-    def _feed(self, batch: InlineBatch) -> None:
-        """Send the batch's indices not held yet, in order, while lanes have room, until the deadline (the
-        batch's first index always goes)."""
-        handler = self.handler
-        for offset, node_id in enumerate(batch.node_ids):
-            if node_id in self.held:
-                continue
-            if len(self.sent) >= len(batch.node_ids) or (self.sent and time.perf_counter() > batch.deadline):
-                return
-            lane = self._lane_with_room()
-            if lane is None and len([lane for lane in self.lanes if lane.results >= 0]) >= INLINE_LANES:
-                return
-            ctx = batch.context(offset)
-            files = _AttemptFiles.for_attempt(ctx, handler.settings)
-            sent = _Sent(ctx, files, lane)
-            try:
-                files.folder.mkdir(parents=True, mode=0o700)
-            except FileExistsError:  # left by an earlier runner or engine: as its ordinary attempt finds it
-                result = files.read_json(files.result)
-                if result is None:
-                    return
-                self.held[node_id] = (sent, handler._outcome(ctx, files, result))
-                continue
-            prepared = _storage_refusal(ctx) or _prepare(ctx, handler.settings, files)
-            if isinstance(prepared, Transition):  # it cannot start: that is its outcome
-                self.held[node_id] = (sent, prepared)
-                continue
-            entry = warm_entry(*prepared)
-            if entry is not None and (self.entry is None or entry.key == self.entry.key):
-                self.entry = entry
-                sent.lane = lane or self._open_lane(entry, prepared[1])
-            if sent.lane is None or not self._send(sent):  # not a warm start here: an ordinary attempt's
-                _remove(files.folder)
-                return
-            self.held[node_id] = sent
-
-    def _send(self, sent: _Sent) -> bool:
-        lane = sent.lane
-        assert lane is not None
-        try:
-            os.write(lane.specs, f"{sent.files.spec}\n".encode())
-        except BrokenPipeError:  # the child is gone: its end of file is read next
-            lane.close_specs()
-            return False
-        lane.sent += 1
-        self.sent[str(sent.files.spec)] = sent
-        return True
-
-    def _lane_with_room(self) -> _Lane | None:
-        # One attempt per child at a time: one sent behind a long attempt would wait for it.
-        return next((lane for lane in self.lanes if lane.specs >= 0 and not lane.sent), None)
-
-    def _open_lane(self, entry: WarmEntry, env: Mapping[str, str]) -> _Lane | None:
-        self.lanes = [lane for lane in self.lanes if lane.results >= 0]
-        if len(self.lanes) >= INLINE_LANES:
-            return None
-        results_read, results_write = os.pipe()
-        specs_read, specs_write = os.pipe()
-        try:
-            pid = self.pools.start_batch(entry, env, results_write, specs_read)
-        finally:
-            os.close(results_write)
-            os.close(specs_read)
-        if pid is None:
-            os.close(results_read)
-            os.close(specs_write)
-            return None
-        lane = _Lane(results_read, specs_write)
-        self.lanes.append(lane)
-        return lane
-
-    def _read(self, lane: _Lane) -> None:
-        """Take the spec paths the lane wrote back (each one it is done with: ended, or skipped because another
-        process runs it); at its end, watch what it was sent."""
-        data = os.read(lane.results, 1 << 16)
-        if not data:
-            lane.close()
-            for sent in self.sent.values():
-                if sent.lane is lane:
-                    sent.lane = None
-            return
-        lane.received += data
-        *lines, lane.received = lane.received.split(b"\n")
-        for line in lines:
-            lane.sent -= 1
-            done = self.sent.get(line.decode())
-            if done is None:  # watched already
-                continue
-            if done.files.result.exists() or not _held(done.files.lock):
-                self._end(done)
-            else:  # another process runs it (an ordinary attempt took it over)
-                done.lane = None
-
-    def _end(self, sent: _Sent) -> None:
-        """The index's attempt ended: its outcome; lost if its supervisor died without one, or if no process
-        started it (the lane that was sent it is gone)."""
-        ctx, files = sent.ctx, sent.files
-        del self.sent[str(files.spec)]
-        result = files.read_json(files.result)
-        outcome = (
-            self.handler._lost(ctx, files) if result is None else self.handler._outcome(ctx, files, result)
-        )
-        self.held[ctx.node_id] = (sent, outcome)
-
-
-class _NodeRunners:
-    """The handler's node runners, and the thread that closes those the engine stopped calling."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.runners: list[_NodeRunner] = []
-        self.reaper: threading.Thread | None = None
-
-    def add(self, runner: _NodeRunner) -> None:
-        """Keep ``runner`` until it is idle."""
-        with self.lock:
-            self.runners.append(runner)
-            if self.reaper is None:
-                self.reaper = threading.Thread(target=self._reap, name="roost-inline-reaper", daemon=True)
-                self.reaper.start()
-
-    def close(self) -> None:
-        """Close every runner."""
-        with self.lock:
-            runners, self.runners = self.runners, []
-        for runner in runners:
-            runner.close()
-
-    def _reap(self) -> None:
-        done = False
-        while not done:
-            time.sleep(INLINE_IDLE / 2)
-            now = time.monotonic()
-            with self.lock:
-                idle = [runner for runner in self.runners if runner.idle(now)]
-                self.runners = [runner for runner in self.runners if runner not in idle]
-                if not self.runners:
-                    self.reaper, done = None, True
-            for runner in idle:
-                runner.close()
-
-
-def _inline_outcome(ctx: TaskContext, transition: Transition) -> literals_pb2.LiteralMap | Transition:
-    """What an inline runner returns for an index whose attempt ended with ``transition``."""
-    if transition.phase is not TaskPhase.SUCCESS:
-        return transition
-    task = ctx.task.id.name
-    try:
-        if ctx.storage.exists(ctx.futures_uri):
-            return Transition.failure(
-                "DynamicInMap", f"task {task!r}: a mapped task cannot be dynamic", retryable=False
-            )
-        if not ctx.storage.exists(ctx.outputs_uri):
-            return literals_pb2.LiteralMap()  # it declares no outputs (completion_transition checked)
-        return ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)
-    except StorageError as exc:
-        return Transition.failure(
-            "OutputsUnreadable", f"task {task!r}: cannot read its outputs: {exc}", kind=ErrorKind.SYSTEM
-        )
-
-
-def _finalize_all(handler: LocalProcessHandler, contexts: list[TaskContext]) -> None:
-    for ctx in contexts:
-        handler.finalize(ctx)
 
 
 @dataclass(frozen=True, slots=True)
@@ -990,21 +705,6 @@ def _claim(files: _AttemptFiles) -> bool:
     except FileExistsError:
         return False
     return True
-
-
-def _held(lock: Path) -> bool:
-    """Whether a process holds the attempt's lock (its supervisor lives)."""
-    try:
-        fd = os.open(lock, os.O_RDWR)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
