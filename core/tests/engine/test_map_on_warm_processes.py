@@ -16,6 +16,7 @@ from flyteidl.core import execution_pb2, tasks_pb2
 from test_map_and_dynamic import map_workflow
 
 from roost_core.engine import Engine, EngineConfig, NodePhase, WorkflowPhase
+from roost_core.handlers import _inline_batches
 from roost_core.handlers.local_process import INLINE_LANES
 
 PROGRAM = Path(__file__).with_name("container_task.py")
@@ -150,6 +151,19 @@ def test_a_restarted_engine_finds_indices_still_running_and_runs_none_again(kit,
     assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
     assert value(fresh.outputs(resumed).literals["ys"]) == [2 * x for x in range(12)]
     assert sorted(x for x, _pid, _parent in runs(tmp_path)) == list(range(12)), "an index ran twice"
+
+
+def test_a_runner_let_go_of_while_idle_picks_its_indices_up_again(kit, engine, mapped, tmp_path, monkeypatch):
+    monkeypatch.setattr(_inline_batches, "INLINE_IDLE", 0.05)
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(12))), prefix=tmp_path.as_uri())
+    until(lambda: engine.evaluate(run) and started(tmp_path, 7), "index 7 started")
+    runners = engine.handlers.for_task_type("container")._runners
+    until(lambda: not runners.runners, "the idle runner was not let go of")
+    (tmp_path / "go").touch()
+    engine.run(run, timeout=60)
+    assert value(engine.outputs(run).literals["ys"]) == [2 * x for x in range(12)]
+    assert sorted(x for x, _pid, _parent in runs(tmp_path)) == list(range(12)), "an index ran twice"
+    assert all(sub.task is None for sub in run.state.nodes["m"].subnodes), "an index took an ordinary attempt"
 
 
 def test_aborting_the_execution_kills_indices_still_running(kit, engine, mapped, tmp_path):

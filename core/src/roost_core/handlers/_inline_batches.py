@@ -87,9 +87,10 @@ class NodeRunner:
     first indices that ended, then None for each later index it holds (running, or ended out of order).
     """
 
-    def __init__(self, handler: LocalProcessHandler, pools: WarmPools) -> None:
+    def __init__(self, handler: LocalProcessHandler, pools: WarmPools, runners: NodeRunners) -> None:
         self.handler = handler
         self.pools = pools
+        self.runners = runners
         self.lock = threading.Lock()
         self.entry: WarmEntry | None = None
         self.lanes: list[_Lane] = []
@@ -102,8 +103,12 @@ class NodeRunner:
 
     def __call__(self, batch: InlineBatch) -> list[literals_pb2.LiteralMap | Transition | None]:
         with self.lock:
-            if self.closed:  # idle for long: its indices are left to ordinary attempts
-                return []
+            if self.closed:  # let go of while the engine looked elsewhere: new children start as needed
+                self.closed = False
+                self.lanes = []
+                for sent in self.sent.values():
+                    sent.lane = None
+                self.runners.keep(self)
             try:
                 return self._run(batch)
             finally:
@@ -114,7 +119,7 @@ class NodeRunner:
         return not self.lock.locked() and now - self.last_used > INLINE_IDLE
 
     def close(self) -> None:
-        """Close the batch children: they start what they were sent, then exit."""
+        """Close the batch children (they end what they were sent, then exit); a later call starts new ones."""
         with self.lock:
             self.closed = True
             for lane in self.lanes:
@@ -275,13 +280,17 @@ class NodeRunners:
 
     def new(self, handler: LocalProcessHandler, pools: WarmPools) -> NodeRunner:
         """A runner for one node attempt, kept until it is idle."""
-        runner = NodeRunner(handler, pools)
+        runner = NodeRunner(handler, pools, self)
+        self.keep(runner)
+        return runner
+
+    def keep(self, runner: NodeRunner) -> None:
+        """Close ``runner`` once it is idle (or with the others)."""
         with self.lock:
             self.runners.append(runner)
             if self.reaper is None:
                 self.reaper = threading.Thread(target=self._reap, name="roost-inline-reaper", daemon=True)
                 self.reaper.start()
-        return runner
 
     def close(self) -> None:
         """Close every runner."""
