@@ -8,6 +8,7 @@ lives as long as the engine calls it (:data:`INLINE_IDLE`).
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import select
@@ -16,6 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flyteidl.core import literals_pb2
 
@@ -26,8 +28,7 @@ from roost_core.handlers.local_process import (
     INLINE_LANES,
     LocalProcessHandler,
     _AttemptFiles,
-    _prepare,
-    _remove,
+    _spec,
     _storage_refusal,
 )
 from roost_core.storage import StorageError
@@ -175,37 +176,39 @@ class NodeRunner:
             ctx = batch.context(offset)
             files = _AttemptFiles.for_attempt(ctx, handler.settings)
             sent = _Sent(ctx, files, lane)
-            try:
-                files.folder.mkdir(parents=True, mode=0o700)
-            except FileExistsError:  # left by an earlier runner or engine: as its ordinary attempt finds it
+            if files.folder.exists():  # left by an earlier runner or engine: as its ordinary attempt finds it
                 result = files.read_json(files.result)
                 if result is None:
                     return
                 self.held[node_id] = (sent, handler._outcome(ctx, files, result))
                 continue
-            prepared = _storage_refusal(ctx) or _prepare(ctx, handler.settings, files)
-            if isinstance(prepared, Transition):  # it cannot start: that is its outcome
-                self.held[node_id] = (sent, prepared)
+            spec = _storage_refusal(ctx) or _spec(ctx, handler.settings, files)
+            if isinstance(spec, Transition):  # it cannot start: that is its outcome
+                self.held[node_id] = (sent, spec)
                 continue
-            entry = warm_entry(*prepared)
+            entry = warm_entry(spec["argv"], spec["env"])
             if entry is not None and (self.entry is None or entry.key == self.entry.key):
                 self.entry = entry
-                sent.lane = lane or self._open_lane(entry, prepared[1], ctx)
-            if sent.lane is None or not self._send(sent):  # not a warm start here: an ordinary attempt's
-                _remove(files.folder)
+                sent.lane = lane or self._open_lane(entry, spec["env"], ctx)
+            if sent.lane is None or not self._send(
+                sent, spec
+            ):  # not a warm start here: an ordinary attempt's
                 return
             self.held[node_id] = sent
 
-    def _send(self, sent: _Sent) -> bool:
+    def _send(self, sent: _Sent, spec: dict[str, Any]) -> bool:
+        """Send the attempt to its lane, which makes its folder and files (see :func:`._supervise.prepare_attempt`)
+        and starts it."""
         lane = sent.lane
         assert lane is not None
+        path = str(sent.files.spec)
         try:
-            os.write(lane.specs, f"{sent.files.spec}\n".encode())
+            os.write(lane.specs, json.dumps({"spec_path": path, "spec": spec}).encode() + b"\n")
         except BrokenPipeError:  # the child is gone: its end of file is read next
             lane.close_specs()
             return False
         lane.sent += 1
-        self.sent[str(sent.files.spec)] = sent
+        self.sent[path] = sent
         return True
 
     def _lane_with_room(self) -> _Lane | None:

@@ -55,6 +55,17 @@ def write_json_atomically(path: str, data: dict[str, Any], *, durable: bool = Tr
     os.replace(temporary, path)
 
 
+def prepare_attempt(spec_path: str, spec: dict[str, Any]) -> None:
+    """In an attempt's folder: make its working folder and log files, and write its spec (not synced to disk: the
+    supervisor started next reads it; after a crash of the machine that supervisor is gone too, and an attempt
+    whose folder holds a spec is reported lost and retried, whatever the spec holds)."""
+    os.makedirs(spec["cwd"], exist_ok=True)
+    for log in (spec["stdout"], spec["stderr"]):
+        os.makedirs(os.path.dirname(log), exist_ok=True)
+        os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
+    write_json_atomically(spec_path, spec, durable=False)
+
+
 def _kill_group() -> None:
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
@@ -90,7 +101,8 @@ def supervise(spec: dict[str, Any], start: TaskStarter) -> int:
 
     signal.signal(signal.SIGTERM, on_terminate)
     pid = os.getpid()
-    write_json_atomically(spec["process"], {"pid": pid, "start_time": process_start_time(pid)})
+    # Not synced to disk: after a crash of the machine this process is gone whatever the file says.
+    write_json_atomically(spec["process"], {"pid": pid, "start_time": process_start_time(pid)}, durable=False)
     # An abort that came before the process file existed could not signal us; it left this marker.
     if terminating.is_set() or os.path.exists(spec["abort_marker"]):
         write_json_atomically(spec["result"], {"aborted": True})

@@ -21,11 +21,11 @@ each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``,
 
 A request ``{"batch": true, ...}`` (first attempts of map indices: the local-process handler's inline runner), sent
 with a results pipe's write end and a specs pipe's read end, is answered likewise after one fork: that child leaves
-the server's session and, for each spec path read from the specs pipe (one per line), starts that attempt exactly as
-above (its own forked supervisor, claim and lock: an engine can re-attach to it as to any attempt), waits for its
-supervisor, and writes the path back on the results pipe. A spec whose folder is gone (the attempt ended and was
-cleaned up) or whose lock another process holds (it started the attempt) is skipped, its path written back at once. It exits at the end of the specs pipe (closed by the handler, or by the
-handler's death), or at an attempt whose lock another process holds.
+the server's session and, for each line ``{"spec_path": PATH, "spec": SPEC}`` read from the specs pipe, makes the
+attempt's folder and files and starts it exactly as above (its own forked supervisor, claim and lock: an engine can
+re-attach to it as to any attempt), waits for its supervisor, and writes the path back on the results pipe. An
+attempt whose folder exists already (another process prepared it) or whose lock another process holds is skipped,
+its path written back at once. The child exits at the end of the specs pipe.
 
 Crashes or ``os._exit`` in a task end only that forked child. The server exits when the socket is closed.
 """
@@ -213,17 +213,21 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
         open(results_fd, "w", buffering=1) as results,
     ):
         for line in specs:
-            spec = line.rstrip("\n")
+            sent = json.loads(line)
+            spec = sent["spec_path"]
+            done = f"{spec}\n"
             try:
-                lock_fd = os.open(Path(spec).with_name("lock"), os.O_RDWR | os.O_CREAT, 0o600)
-            except FileNotFoundError:  # the handler took it back (removed its folder): it must not start
-                results.write(line)
+                os.makedirs(Path(spec).parent, 0o700)
+                supervise.prepare_attempt(spec, sent["spec"])
+            except OSError:  # prepared by another process, which starts it; or it cannot be: it is lost
+                results.write(done)
                 continue
+            lock_fd = os.open(Path(spec).with_name("lock"), os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:  # another process runs it
                 os.close(lock_fd)
-                results.write(line)
+                results.write(done)
                 continue
             pid = os.fork()
             if pid == 0:
@@ -238,7 +242,7 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
                     os._exit(status)
             os.close(lock_fd)
             os.waitpid(pid, 0)
-            results.write(line)
+            results.write(done)
     return 0
 
 

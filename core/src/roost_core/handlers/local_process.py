@@ -101,7 +101,7 @@ from roost_core.handler import (
     TaskLog,
     Transition,
 )
-from roost_core.handlers._supervise import process_start_time, write_json_atomically
+from roost_core.handlers._supervise import prepare_attempt, process_start_time
 from roost_core.handlers._warm_pool import WarmPools, WarmSettings, handler_switch_on, warm_entry
 from roost_core.settings import HandlerSettings, Seconds, TaskEnvironment
 from roost_core.storage import StorageError
@@ -354,10 +354,11 @@ class LocalProcessHandler(TaskHandler):
     def _start(
         self, ctx: TaskContext, settings: LocalProcessSettings, files: _AttemptFiles, lock_fd: int
     ) -> Transition:
-        prepared = _prepare(ctx, settings, files)
-        if isinstance(prepared, Transition):
-            return prepared
-        argv, env = prepared
+        spec = _spec(ctx, settings, files)
+        if isinstance(spec, Transition):
+            return spec
+        prepare_attempt(str(files.spec), spec)
+        argv, env = spec["argv"], spec["env"]
         pid = None
         if self._pools is not None and (entry := warm_entry(argv, env)) is not None:
             pid = self._pools.start(entry, files.spec, env, lock_fd)
@@ -513,11 +514,11 @@ def _local_code_folder(argv: list[str], cwd: Path) -> list[str]:
     return result
 
 
-def _prepare(
+def _spec(
     ctx: TaskContext, settings: LocalProcessSettings, files: _AttemptFiles
-) -> tuple[list[str], dict[str, str]] | Transition:
-    """Write the attempt's spec (command line, environment, folders) for its supervisor: its command line and
-    environment, or the failure saying why the task cannot run."""
+) -> dict[str, Any] | Transition:
+    """The attempt's spec for its supervisor (command line, environment, folders; see :mod:`._supervise`), or the
+    failure saying why the task cannot run. A task with a ``data_config`` gets its input files here."""
     task = ctx.task.id.name
     try:
         source = _command_source(ctx.task)
@@ -546,31 +547,17 @@ def _prepare(
                 kind=exc.kind,
                 retryable=exc.kind is ErrorKind.SYSTEM,
             )
-    argv = _local_code_folder(argv, files.cwd)
-    files.cwd.mkdir(exist_ok=True)
-    for log in (files.stdout, files.stderr):
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.touch()
-    env = _process_environment(ctx, settings, source)
-    # Not synced to disk (a sync per attempt was the largest cost of starting one on a busy disk): the spec
-    # is read by the supervisor started next; after a crash of the machine that supervisor is gone too, and
-    # an attempt whose folder holds a spec is reported lost and retried, whatever the spec holds.
-    write_json_atomically(
-        str(files.spec),
-        {
-            "argv": argv,
-            "env": env,
-            "cwd": str(files.cwd),
-            "stdout": str(files.stdout),
-            "stderr": str(files.stderr),
-            "process": str(files.process),
-            "result": str(files.result),
-            "abort_marker": str(files.abort_marker),
-            "kill_grace_period": settings.kill_grace_period,
-        },
-        durable=False,
-    )
-    return argv, env
+    return {
+        "argv": _local_code_folder(argv, files.cwd),
+        "env": _process_environment(ctx, settings, source),
+        "cwd": str(files.cwd),
+        "stdout": str(files.stdout),
+        "stderr": str(files.stderr),
+        "process": str(files.process),
+        "result": str(files.result),
+        "abort_marker": str(files.abort_marker),
+        "kill_grace_period": settings.kill_grace_period,
+    }
 
 
 def _command_source(task: tasks_pb2.TaskTemplate) -> _CommandSource:

@@ -47,6 +47,9 @@ INDEX_VAR = "FLYTE_K8S_ARRAY_INDEX"
 _NONE = literals_pb2.Literal(scalar=literals_pb2.Scalar(none_type=literals_pb2.Void()))
 INLINE_BUDGET = 0.05
 """Seconds of inline indices per round, after which the engine looks at the rest of the execution."""
+INLINE_BUDGET_CONCURRENT = 0.25
+"""The same for runners that run indices concurrently elsewhere (the engine's thread only waits for them): their
+indices run on through the round's bookkeeping, so fewer, longer rounds cost less of it per index."""
 INLINE_BATCH = 256
 """The most indices one call of an inline runner gets."""
 _SUCCESS = int(TaskPhase.SUCCESS)
@@ -359,7 +362,8 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
             visits += 1
     changed = [_external(index, subnodes[index], []) for index in recovered]
     inline: _Inline | None = None  # decided at the first index to start
-    inline_until = time.perf_counter() + INLINE_BUDGET
+    round_started = time.perf_counter()
+    inline_until = round_started + INLINE_BUDGET
     batched_until = 0  # indices below it ran inline in this round
     ran_inline = False  # a round runs one inline batch at least, whatever its time
     # Indices still to visit count as pending, so no index is taken for the only work there is.
@@ -388,6 +392,8 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
                 if run.may_start_attempt():
                     ran_inline = True
                     size = _batch_size(subnodes, index, inline, parallelism - running if parallelism else 0)
+                    if inline.handler is not None and inline.handler.inline_concurrency > 1:
+                        inline_until = round_started + INLINE_BUDGET_CONCURRENT
                     covered, entries = _run_batch(run, ref, state, task, inline, index, size, inline_until)
                     run.attempt_ended()
                     if covered:
