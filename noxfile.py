@@ -3,6 +3,7 @@
 nox                  # every package's tests, the examples, lint and types (what CI runs)
 nox -s core          # one package's tests; arguments after -- go to pytest (paths replace the folder)
 nox -s bench -- core # benchmarks of one package
+nox -s e2e_cold      # the end-to-end tests with warm task processes off (opt-in: not in the default run)
 """
 
 from __future__ import annotations
@@ -181,6 +182,19 @@ def e2e(session: nox.Session) -> None:
     that docs/plugin-reference.md is what docs/gen_plugin_reference.py writes (it imports core, sdk, k8s_pod);
     and that `roost plugin new` packages of every kind pass their own tests: they are pip-installed (uv) into one
     virtualenv of their own beside the local core, sdk, admin and k8s_pod, built once per session."""
+    _e2e(session)
+
+
+@nox.session(python=PYTHON)
+def e2e_cold(session: nox.Session) -> None:
+    """The end-to-end tests with warm task processes switched off (``ROOST_WARM_PROCESSES=0``, which the tests pass
+    on to `roost start`): every task process starts cold. Left out of the default run to save CI time."""
+    session.env["ROOST_WARM_PROCESSES"] = "0"
+    _e2e(session)
+
+
+def _e2e(session: nox.Session) -> None:
+    """Install what the end-to-end tests need and run them (arguments after ``--`` go to pytest)."""
     session.install(
         "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
     )

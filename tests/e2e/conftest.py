@@ -3,6 +3,7 @@ SeaweedFS S3 server), and the environment a client process needs to reach it."""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ pytest.register_assert_rewrite("flytekit_env", "flytekit_support")
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
+WARM = os.environ.get("ROOST_WARM_PROCESSES") != "0"
+"""Whether the servers the tests start run tasks from warm fork servers (`nox -s e2e_cold` switches them off)."""
 
 
 @pytest.fixture(scope="session")

@@ -162,8 +162,20 @@ def test_an_eager_workflow_runs_its_children_through_the_admin(
 ) -> None:
     env = server.client_env(tmp_path)
     before = set(executions(env, server))
+    # Named: a generated name starts with "e" one time in 26, and would count among the children.
     run = roost(
-        env, "run", "--remote", "--wait", "--no-progress", "-o", "json", "authoring.py", "eager_wf", cwd=code
+        env,
+        "run",
+        "--remote",
+        "--wait",
+        "--no-progress",
+        "-o",
+        "json",
+        "--name",
+        "squares",
+        "authoring.py",
+        "eager_wf",
+        cwd=code,
     )
     assert json.loads(succeeded(run, server)) == {"o0": 0 + 1 + 4 + 9}
     children = {

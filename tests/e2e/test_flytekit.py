@@ -15,6 +15,7 @@ import subprocess
 from typing import Any
 
 import pytest
+from conftest import WARM
 from flytekit_support import DOMAIN, PROJECT, Flytekit, execution, succeeded, user_nodes
 
 pytest_plugins = ["flytekit_support"]
@@ -98,7 +99,7 @@ def test_pyflyte_register(flytekit: Flytekit, registered: subprocess.CompletedPr
         ("classify", "-3 is negative"),
         ("dynamic-sum", 5),
         # Fast-registered tasks run warm: pyflyte-execute in the process forked for the attempt, each fresh.
-        ("lineage", "/warm:none/warm:none"),
+        ("lineage", "/warm:none/warm:none" if WARM else "/cold:none/cold:none"),
     ],
 )
 def test_pyflyte_run_remote(

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import EXAMPLES, Starter
+from conftest import EXAMPLES, WARM, Starter
 from example_cases import ANSWERS, ARGUMENTS, FILE_LINES
 
 from roost_admin.testing.server import RoostServer, tool
@@ -55,7 +55,25 @@ def test_examples_run_remotely(
     backend: dict[str, Any], roost_server: Starter, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     server = roost_server(**backend)
-    env = server.client_env(tmp_path)
+    lines = run_every_example(server, server.client_env(tmp_path))
+    seaweed = request.getfixturevalue("seaweed") if "storage" in backend else None
+    prefix = backend.get("storage") or (server.data_dir / "data").as_uri()
+    assert lines["o1"].removeprefix("file://").startswith(prefix.removeprefix("file://"))
+    assert read_blob(lines["o1"], backend, seaweed).count("\n") == FILE_LINES
+    # Their tasks started from warm fork servers, unless the session switched them off.
+    assert ("warm pool [roost." in server.log()) is WARM, server.log()[-6000:]
+
+
+def test_examples_run_remotely_with_warm_processes_off(roost_server: Starter, tmp_path: Path) -> None:
+    server = roost_server(env={"ROOST_WARM_PROCESSES": "0"})
+    lines = run_every_example(server, server.client_env(tmp_path))
+    assert Path(lines["o1"].removeprefix("file://")).read_text().count("\n") == FILE_LINES
+    # Every task process started cold: no fork server ever started.
+    assert "warm pool" not in server.log()
+
+
+def run_every_example(server: RoostServer, env: dict[str, str]) -> dict[str, Any]:
+    """Register the examples on ``server``, run each remotely, check their answers; the outputs of files.py."""
     # Plugin examples (PLUGIN_EXAMPLES) need their plugin package, which this session does not install.
     registered = succeeded(roost(env, "register", ".", "--skip-errors"), server)
     assert registered.startswith("registered in flytesnacks/development as version ")
@@ -81,15 +99,12 @@ def test_examples_run_remotely(
         assert "execution flytesnacks/development/" in stderr
     for example, answer in ANSWERS.items():
         assert outputs[example] == answer, example
-    lines = outputs["files.py"]
+    lines: dict[str, Any] = outputs["files.py"]
     assert lines["o0"] == FILE_LINES
-    seaweed = request.getfixturevalue("seaweed") if "storage" in backend else None
-    prefix = backend.get("storage") or (server.data_dir / "data").as_uri()
-    assert lines["o1"].removeprefix("file://").startswith(prefix.removeprefix("file://"))
-    assert read_blob(lines["o1"], backend, seaweed).count("\n") == FILE_LINES
 
     listed = json.loads(succeeded(roost(env, "get", "executions", "-o", "json"), server))
     assert sorted(row["phase"] for row in listed) == ["SUCCEEDED"] * len(ARGUMENTS)
+    return lines
 
 
 SLOW_AND_FAILING = """

@@ -38,7 +38,11 @@ CHAIN = """
 """
 
 
-@pytest.mark.parametrize(("switch", "expected"), [({}, "warm"), ({"ROOST_WARM_PROCESSES": "0"}, "cold")])
+@pytest.mark.parametrize(
+    ("switch", "expected"),
+    # Switched on explicitly: `nox -s e2e_cold` switches it off for every other server.
+    [({"ROOST_WARM_PROCESSES": "1"}, "warm"), ({"ROOST_WARM_PROCESSES": "0"}, "cold")],
+)
 def test_a_chain_runs_warm_by_default_and_cold_when_switched_off(
     roost_server: Starter, tmp_path: Path, switch: dict[str, str], expected: str
 ) -> None:

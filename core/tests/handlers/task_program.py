@@ -8,6 +8,7 @@ It speaks the container contract with flyteidl directly: reads ``inputs.pb``, wr
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -38,6 +39,17 @@ def write(prefix: str, name: str, message: object) -> None:
 
 def write_outputs(prefix: str, literals: dict[str, literals_pb2.Literal]) -> None:
     write(prefix, "outputs.pb", literals_pb2.LiteralMap(literals=literals))
+
+
+LEAKS: list[object] = []
+"""What attempts leave in this module's globals (a warm server imported it before forking them)."""
+
+
+def resident_mb() -> int:
+    """This process's resident memory in MB."""
+    status = Path("/proc/self/status").read_text()
+    line = next(line for line in status.splitlines() if line.startswith("VmRSS:"))
+    return int(line.split()[1]) >> 10
 
 
 def main() -> int:
@@ -110,11 +122,33 @@ def main() -> int:
             "leak": os.environ.get("LEAK", "<unset>"),
             "cwd": os.getcwd(),
             "module_leak": str("roost_test_leak" in sys.modules),
+            "path_leak": str("/roost-test-leak" in sys.path),
+            "global_leak": str(LEAKS),
         }
         write_outputs(output_prefix, {name: string(value) for name, value in seen.items()})
         os.environ["LEAK"] = "leaked"
         sys.modules["roost_test_leak"] = sys
+        sys.path.append("/roost-test-leak")
+        LEAKS.append("leaked")  # this module is the warm server's: imported before the fork
         os.chdir("/")
+    elif mode == "segfault":
+        ctypes.string_at(0)
+    elif mode == "hog":
+        # Memory held in a module-level list, as a leak holds it, every page touched so that it is resident.
+        LEAKS.append(b"\1" * (int(rest[0]) << 20))
+        write_outputs(output_prefix, {"rss_mb": string(str(resident_mb()))})
+    elif mode == "rss":
+        write_outputs(output_prefix, {"rss_mb": string(str(resident_mb())), "leaks": string(str(len(LEAKS)))})
+    elif mode == "orphans":
+        # Children that outlive the task: a new interpreter and a plain fork of this one, both sleeping on.
+        pids_file = rest[0]
+        sleeper = subprocess.Popen([sys.executable, __file__, "sleeper", "-", "-", "plain"])
+        forked = os.fork()
+        if forked == 0:
+            time.sleep(3600)
+            os._exit(0)
+        Path(pids_file + ".tmp").write_text(json.dumps([sleeper.pid, forked]))
+        os.replace(pids_file + ".tmp", pids_file)
     elif mode == "warmed":
         # Whether the warm-up of the entry module ran in the interpreter this attempt was forked from.
         entry = sys.modules.get("warmed_program")

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from roost_core.handlers import _warm_pool
 from roost_core.handlers._warm_pool import WarmEntry, warm_entry
 from roost_core.handlers.local_process import LocalProcessHandler
 from roost_core.testing.driver import Driver, wait_until
-from roost_core.testing.tasks import task_context
+from roost_core.testing.tasks import TASK_NAME, task_context
 
 CONSOLE_SCRIPT = """#!{python}
 # -*- coding: utf-8 -*-
@@ -65,7 +66,18 @@ def servers(handler: LocalProcessHandler) -> list[int]:
     return handler._pools.running()
 
 
-STATE = ("grandparent", "leak", "cwd", "module_leak")
+def server_memory_mb(handler: LocalProcessHandler) -> float:
+    """The resident memory of the handler's one server."""
+    assert handler._pools is not None
+    [server] = handler._pools._servers.values()
+    return server.memory_mb()
+
+
+LEAK_MB = 256
+"""What the leaking task holds: far more than an interpreter."""
+
+
+STATE = ("grandparent", "leak", "cwd", "module_leak", "path_leak", "global_leak")
 
 
 def test_attempts_fork_from_one_server_and_see_none_of_each_others_state(
@@ -81,16 +93,23 @@ def test_attempts_fork_from_one_server_and_see_none_of_each_others_state(
     for state in seen:
         # Each task's parent is its own supervisor, forked from the one server.
         assert state["grandparent"] == str(server)
-        # The environment, working folder and modules changed by the attempt before are not there.
+        # The environment, working folder, modules, sys.path and the globals of the server's own modules
+        # changed by the attempt before are not there.
         assert state["leak"] == "<unset>"
         assert state["module_leak"] == "False"
+        assert state["path_leak"] == "False"
+        assert state["global_leak"] == "[]"
         assert state["cwd"].startswith(str(handler.settings.work_dir))
     assert len({state["cwd"] for state in seen}) == 3
 
 
 @pytest.mark.parametrize(
     ("mode", "extra", "message"),
-    [("signal", (), "killed by signal SIGKILL"), ("hard-exit", ("5",), "code 5")],
+    [
+        ("signal", (), "killed by signal SIGKILL"),
+        ("segfault", (), "killed by signal SIGSEGV"),
+        ("hard-exit", ("5",), "code 5"),
+    ],
 )
 def test_a_crash_or_os_exit_fails_only_its_attempt(
     tmp_path: Path,
@@ -126,6 +145,67 @@ def test_abort_kills_only_that_attempts_tree(tmp_path: Path, make_handler: MakeH
     assert not process_gone(server)
     handler.abort(drivers[1].ctx)
     wait_until(lambda: all(process_gone(pid) for pid in trees[1]), "the second tree to die")
+    # The server the tasks that ignored SIGTERM came from serves the next attempt.
+    after = context(tmp_path / "after", script, "state", outputs=STATE)
+    assert Driver(handler, after).until_done().phase is TaskPhase.SUCCESS
+    assert outputs(after)["grandparent"] == str(server)
+
+
+def test_memory_a_task_leaks_is_gone_for_the_next_attempt(
+    tmp_path: Path, handler: LocalProcessHandler, script: Path
+) -> None:
+    hog = context(tmp_path / "hog", script, "hog", str(LEAK_MB), outputs=("rss_mb",))
+    assert Driver(handler, hog).until_done().phase is TaskPhase.SUCCESS
+    assert int(outputs(hog)["rss_mb"]) >= LEAK_MB
+    [server] = servers(handler)
+    after = context(tmp_path / "after", script, "rss", outputs=("rss_mb", "leaks"))
+    assert Driver(handler, after).until_done().phase is TaskPhase.SUCCESS
+    assert outputs(after)["leaks"] == "0"
+    assert int(outputs(after)["rss_mb"]) < LEAK_MB // 2
+    # The same server served it, and did not grow.
+    assert servers(handler) == [server]
+    assert server_memory_mb(handler) < LEAK_MB // 2
+
+
+def test_children_a_task_leaves_behind_are_killed_and_the_next_attempt_runs(
+    tmp_path: Path, handler: LocalProcessHandler, script: Path
+) -> None:
+    pids_file = tmp_path / "orphans.json"
+    done = Driver(handler, context(tmp_path / "orphans", script, "orphans", str(pids_file))).until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    orphans = json.loads(pids_file.read_text())
+    wait_until(lambda: all(process_gone(pid) for pid in orphans), "the children left behind to be killed")
+    [server] = servers(handler)
+    after = context(tmp_path / "after", script, "state", outputs=STATE)
+    assert Driver(handler, after).until_done().phase is TaskPhase.SUCCESS
+    assert outputs(after)["grandparent"] == str(server)
+
+
+def test_a_server_beyond_max_memory_is_restarted_before_its_next_attempt(
+    tmp_path: Path, make_handler: MakeHandler, script: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Every interpreter holds more than 1 MB: each attempt finds its server over the limit.
+    handler = make_handler(warm={"max_memory_mb": 1})
+    grandparents = []
+    with caplog.at_level(logging.INFO, logger=_warm_pool.__name__):
+        for index in range(2):
+            ctx = context(tmp_path / f"a{index}", script, "state", outputs=STATE)
+            assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+            grandparents.append(int(outputs(ctx)["grandparent"]))
+    assert servers(handler) == [grandparents[1]] and grandparents[0] != grandparents[1]
+    assert process_gone(grandparents[0])
+    assert "(more than max_memory_mb 1): restarting it" in caplog.text
+
+
+def test_a_killed_server_is_replaced(tmp_path: Path, handler: LocalProcessHandler, script: Path) -> None:
+    assert Driver(handler, context(tmp_path / "a", script, "nothing")).until_done().phase is TaskPhase.SUCCESS
+    [killed] = servers(handler)
+    os.kill(killed, signal.SIGKILL)
+    wait_until(lambda: process_gone(killed), "the server to die")
+    after = context(tmp_path / "after", script, "state", outputs=STATE)
+    assert Driver(handler, after).until_done().phase is TaskPhase.SUCCESS
+    [server] = servers(handler)
+    assert server != killed and outputs(after)["grandparent"] == str(server)
 
 
 def test_restart_reattaches_to_a_warm_attempt(
@@ -207,21 +287,41 @@ def test_a_warm_up_that_fails_leaves_attempts_to_cold_starts(
     assert servers(handler) == []
 
 
-def test_a_server_that_cannot_start_falls_back_to_cold_starts(
-    tmp_path: Path, handler: LocalProcessHandler, caplog: pytest.LogCaptureFixture
+def test_a_broken_environment_fails_attempts_with_its_import_error_and_the_pool_backs_off(
+    tmp_path: Path,
+    handler: LocalProcessHandler,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    broken = write_script(tmp_path / "bin" / "broken", module="no_such_runtime_module")
+    # The entry module imports a package the environment lacks.
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "broken_runtime.py").write_text(
+        "import roost_missing_dependency\nfrom task_program import main\n"
+    )
+    broken = write_script(tmp_path / "bin" / "broken", module="broken_runtime")
+
+    def attempt(name: str) -> TaskContext:
+        return context(tmp_path / name, broken, "state", outputs=STATE, PYTHONPATH=f"{PROGRAM.parent}:{code}")
+
     with caplog.at_level(logging.WARNING, logger=_warm_pool.__name__):
-        done = Driver(handler, context(tmp_path / "a", broken, "nothing")).until_done()
-    # Cold, the script fails itself with the import error; the pool backs off instead of looping.
-    assert done.phase is TaskPhase.RETRYABLE_FAILURE
-    assert done.error is not None and "No module named 'no_such_runtime_module'" in done.error.message
-    assert "could not start; its attempts start cold" in caplog.text
+        for name in ("a", "b"):
+            done = Driver(handler, attempt(name)).until_done()
+            # Cold, the script fails itself with the import error, which the failure shows with the task.
+            assert done.phase is TaskPhase.RETRYABLE_FAILURE
+            assert done.error is not None
+            assert f"task {TASK_NAME!r} exited with code 1" in done.error.message
+            assert "No module named 'roost_missing_dependency'" in done.error.message
+    # One try to start the server, then cold starts for a while instead of a try per attempt.
+    assert caplog.text.count("could not start; its attempts start cold") == 1
     assert servers(handler) == []
-    caplog.clear()
-    with caplog.at_level(logging.WARNING, logger=_warm_pool.__name__):
-        Driver(handler, context(tmp_path / "b", broken, "nothing")).until_done()
-    assert "could not start" not in caplog.text
+    # Once the environment is mended and the back-off is over, the pool starts again.
+    (code / "roost_missing_dependency.py").write_text("")
+    monkeypatch.setattr(_warm_pool, "START_BACKOFF", 0.0)
+    mended = attempt("c")
+    assert Driver(handler, mended).until_done().phase is TaskPhase.SUCCESS
+    [server] = servers(handler)
+    assert outputs(mended)["grandparent"] == str(server)
 
 
 def test_switches_make_attempts_start_cold(

@@ -27,6 +27,9 @@ START_TIMEOUT = 90.0
 """Seconds `roost start` may take to print that it is serving."""
 RUN_TIMEOUT = 600.0
 """Seconds a client command may take (:func:`run_roost`)."""
+SERVER_VARIABLES = frozenset({"ROOST_WARM_PROCESSES"})
+"""Variables of the test's environment that are the server's own switches, passed on whatever ``drop_env`` says
+(``nox -s e2e_cold`` runs the end-to-end tests with ``ROOST_WARM_PROCESSES=0``)."""
 
 
 class RoostStartError(AssertionError):
@@ -94,7 +97,7 @@ def start_roost(
     """Start `roost start` with ``settings`` as its config file, in ``folder``, with two workers.
 
     The server's environment is the test's without variables starting with one of ``drop_env`` (so a client
-    setting never leaks into the server), plus ``env``.
+    setting never leaks into the server) except :data:`SERVER_VARIABLES`, plus ``env``.
     """
     import yaml
 
@@ -107,7 +110,11 @@ def start_roost(
         command += ["--db", db_url]
     if storage:
         command += ["--storage", storage]
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(drop_env)}
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key in SERVER_VARIABLES or not key.startswith(drop_env)
+    }
     environment.update(env or {})
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=environment, cwd=folder

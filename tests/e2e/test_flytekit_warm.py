@@ -1,0 +1,53 @@
+"""Warm flytekit tasks on `roost start` (flytekit 1.16.31): a task that crashes its process (``os._exit``, a
+segmentation fault) fails only its own node, and the flytekit tasks after it still start from the same warm
+server (cold under `nox -s e2e_cold`)."""
+
+from __future__ import annotations
+
+from conftest import WARM
+from flytekit_support import Flytekit, execution, succeeded
+
+pytest_plugins = ["flytekit_support"]
+
+VERSION = "warm-v1"
+TIMEOUT = 150
+"""Seconds FlyteRemote.wait waits for each execution, and the driver for all of them."""
+CRASHES = {
+    "exit": ("exited with code 3", "exited with code 3"),
+    "segfault": ("was killed by signal SIGSEGV", "exited with code 245"),
+}
+"""How the task crashes → what its node's error says, warm and cold. Warm, the task runs in the process forked
+for it; cold, pyflyte-fast-execute runs it in a child and exits with that child's status, a signal's -11 as 245."""
+
+
+def test_a_crashing_flytekit_task_fails_only_its_node_and_the_next_task_starts_warm(
+    flytekit: Flytekit,
+) -> None:
+    registered = flytekit.register("crashes.py", VERSION)
+    assert registered.returncode == 0, flytekit.explain(registered)
+    launches = [
+        {"key": how, "kind": "workflow", "name": "crashes.crash_beside_lineage", "inputs": {"how": how}}
+        for how in CRASHES
+    ]
+    crashed = flytekit.drive({"version": VERSION, "timeout": TIMEOUT, "launch": launches}, TIMEOUT)
+    lineages = set()
+    for how, (warm, cold) in CRASHES.items():
+        result = execution(flytekit, crashed, how)
+        assert result["phase"] == "FAILED", result
+        assert f"task 'crashes.crash' {warm if WARM else cold}" in result["error"], result["error"]
+        nodes = result["nodes"]
+        assert nodes["n0"]["phase"] == "FAILED", nodes
+        assert nodes["n1"]["phase"] == "SUCCEEDED", nodes
+        lineages.add(nodes["n1"]["outputs"]["o0"])
+    after = flytekit.drive(
+        {
+            "version": VERSION,
+            "timeout": TIMEOUT,
+            "launch": [{"key": "after", "kind": "task", "name": "crashes.lineage", "inputs": {}}],
+        },
+        TIMEOUT,
+    )
+    lineages.add(succeeded(flytekit, after, "after")["outputs"]["o0"])
+    # One server served the tasks beside the crashes and the one after them.
+    [lineage] = lineages
+    assert lineage.startswith("warm from ") if WARM else lineage == "cold", lineage
