@@ -120,7 +120,7 @@ def _close(task: Task, ctx: TaskRunContext, *, succeeded: bool) -> None:
 def _close_current(task: Task, ctx: TaskRunContext, *, succeeded: bool) -> None:
     """:func:`_close` with ``ctx`` already the current context."""
     try:
-        ctx.cleanup.close()
+        ctx.close_cleanup()
     except Exception as exc:
         message = f"{task.label}: a cleanup of the attempt failed: {type(exc).__name__}: {exc}"
         if not succeeded:

@@ -147,23 +147,22 @@ class BatchRunner:
         with self._types(
             storage, batch.raw_output_prefix, work_dir=self.work_dir, frames=self.frames
         ) as types:
+            # What the batch's attempts share; each gets a context of its own (for_index).
+            shared = TaskRunContext(
+                types,
+                project=batch.project,
+                domain=batch.domain,
+                execution_name=batch.execution_name,
+                task_name=task.name,
+                task_version=batch.task_version,
+                serialization=serialization,
+            )
             for node_id, output_prefix, values in zip(
                 batch.node_ids, batch.output_prefixes, inputs, strict=True
             ):
                 if results and clock() > deadline:
                     break
-                ctx = TaskRunContext(
-                    types,
-                    project=batch.project,
-                    domain=batch.domain,
-                    execution_name=batch.execution_name,
-                    task_name=task.name,
-                    task_version=batch.task_version,
-                    node_id=node_id,
-                    output_prefix=output_prefix,
-                    checkpoint_prefix=f"{output_prefix}/_checkpoints",
-                    serialization=serialization,
-                )
+                ctx = shared.for_index(node_id, output_prefix)
                 result = _dispatch(task, ctx, values, plain)
                 # A plugin task class compiling workflows, or one leaving its outputs to other processes.
                 if isinstance(result, dynamic_job_pb2.DynamicJobSpec):
