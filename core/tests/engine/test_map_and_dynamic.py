@@ -400,10 +400,11 @@ def test_an_engine_resuming_a_saved_state_gathers_the_outputs_of_indices_that_ra
     ran = len(kit.handlers.inline.inline)
     assert 0 < ran < 40
     # Another engine (as after a restart) picks the execution up from its saved state, with nothing in memory.
-    resumed = kit.new_engine().resume(run.key)
-    kit.engine.run(resumed, timeout=30)
+    engine = kit.new_engine()
+    resumed = engine.resume(run.key)
+    engine.run(resumed, timeout=30)
     assert resumed.state.phase is WorkflowPhase.SUCCEEDED
-    assert value(kit.engine.outputs(resumed).literals["ys"]) == list(range(40))
+    assert value(engine.outputs(resumed).literals["ys"]) == list(range(40))
     assert kit.handlers.inline.inline == [f"m-0-n{i}" for i in range(40)]  # no index ran twice
 
 
