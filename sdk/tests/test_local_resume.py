@@ -18,6 +18,7 @@ from roost.tasks import DETERMINISTIC_TAG
 from roost_core.engine.recovery import DETERMINISTIC_TAG as ENGINE_TAG
 
 MODULE = "resumable_steps"
+MAP_MODULE = "resumable_squares"
 SOURCE = """
 import os
 
@@ -69,6 +70,35 @@ def other(x: int) -> int:
 """
 
 
+MAP_SOURCE = """
+import os
+
+from roost import map_task, task, workflow
+
+LOG = {log!r}
+FLAG = {flag!r}
+
+
+@task(deterministic=True)
+def square(x: int) -> int:
+    with open(LOG, "a") as out:
+        out.write("square\\n")
+    return x * x
+
+
+@task
+def total(ys: list[int]) -> int:
+    if os.path.exists(FLAG):
+        raise RuntimeError("the flag is up")
+    return sum(ys)
+
+
+@workflow
+def squares(xs: list[int]) -> int:
+    return total(ys=map_task(square)(x=xs))
+"""
+
+
 class Steps:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -81,6 +111,14 @@ class Steps:
         sys.modules.pop(MODULE, None)
         importlib.invalidate_caches()
         return importlib.import_module(MODULE)
+
+    def load_map(self) -> ModuleType:
+        (self.folder / f"{MAP_MODULE}.py").write_text(
+            MAP_SOURCE.format(log=str(self.log), flag=str(self.flag))
+        )
+        sys.modules.pop(MAP_MODULE, None)
+        importlib.invalidate_caches()
+        return importlib.import_module(MAP_MODULE)
 
     def runs(self) -> Counter[str]:
         lines = self.log.read_text().splitlines() if self.log.exists() else []
@@ -96,6 +134,7 @@ def steps(tmp_path: Path):
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop(MODULE, None)
+        sys.modules.pop(MAP_MODULE, None)
 
 
 def _failed_run(steps: Steps) -> str:
@@ -154,4 +193,21 @@ def test_resume_refuses_unknown_runs_other_workflows_and_changed_interfaces(step
     assert str(info.value) == (
         f"workflow '{MODULE}.steps' cannot resume local run {name!r}: input 'x' changed type from int to str"
     )
+    assert steps.runs() == Counter()
+
+
+def test_resume_reuses_the_indices_of_a_map_whose_outputs_the_run_kept_in_memory(steps: Steps):
+    # A local run keeps the outputs of inline map indices in memory only; keeping the run copies them out.
+    steps.flag.touch()
+    with (
+        local_options(keep_for_resume=True, cache=False, progress=False),
+        pytest.raises(ExecutionFailedError),
+    ):
+        run_local(steps.load_map().squares, {"xs": [1, 2, 3, 4]})
+    assert steps.runs() == Counter(square=4)
+    steps.flag.unlink()
+    (name,) = [p.name for p in runs_folder().iterdir()]
+    with local_options(resume_from=name, cache=False, progress=False):
+        result = run_local(steps.load_map().squares, {"xs": [1, 2, 3, 4]})
+    assert result.outputs == 1 + 4 + 9 + 16
     assert steps.runs() == Counter()

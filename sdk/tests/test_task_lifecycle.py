@@ -149,3 +149,38 @@ def test_an_unset_attribute_is_an_attribute_error():
         r"'reads_an_unset_mark'; attributes that installed plugins provide: ",
     ):
         reads_an_unset_mark()
+
+
+def test_a_context_for_another_index_is_what_init_makes_with_a_cleanup_stack_made_on_first_use():
+    import dataclasses
+
+    types = TypeContext(Storage({"mem": MemoryStore()}), "mem://b/raw")
+    shared = TaskRunContext(
+        types, project="p", domain="d", execution_name="e", task_name="m.t", task_version="v"
+    )
+    made = shared.for_index("n0-0-n3", "mem://b/n0/3/0")
+    expected = TaskRunContext(
+        types,
+        project="p",
+        domain="d",
+        execution_name="e",
+        task_name="m.t",
+        task_version="v",
+        node_id="n0-0-n3",
+        output_prefix="mem://b/n0/3/0",
+        checkpoint_prefix="mem://b/n0/3/0/_checkpoints",
+    )
+    fresh = {"decks", "secrets", "cleanup", "plugin_attributes"}
+    for field in dataclasses.fields(TaskRunContext):
+        if field.name not in fresh:
+            assert getattr(made, field.name) == getattr(expected, field.name), field.name
+    assert (made.decks, made.plugin_attributes) == ([], {})
+    assert made.secrets is not shared.secrets and made.decks is not shared.decks
+    made.close_cleanup()
+    assert "cleanup" not in vars(made)  # nothing was registered: no stack was made
+    closed: list[str] = []
+    made.cleanup.callback(closed.append, "first")
+    made.cleanup.callback(closed.append, "second")
+    assert made.cleanup is not shared.cleanup
+    made.close_cleanup()
+    assert closed == ["second", "first"]

@@ -545,9 +545,10 @@ def matcher(literal_type: types_pb2.LiteralType) -> Callable[[literals_pb2.Liter
         return lambda literal: literal_matches(literal, literal_type)
 
     def match(literal: literals_pb2.Literal) -> bool:
-        if literal.WhichOneof("value") == "scalar" and literal.scalar.WhichOneof("value") == "primitive":
-            return bool(literal.scalar.primitive.WhichOneof("value") == primitive)
-        return literal_matches(literal, literal_type)
+        # An unset message reads as empty: only a primitive literal of this kind has the field set.
+        return literal.scalar.primitive.WhichOneof("value") == primitive or literal_matches(
+            literal, literal_type
+        )
 
     return match
 
@@ -556,14 +557,10 @@ def _all_match(items: Iterable[literals_pb2.Literal], element_type: types_pb2.Li
     """Every item matches; items of a simple type are checked inline, lists being long."""
     primitive = _SIMPLE_PRIMITIVE.get(element_type.simple) if element_type.HasField("simple") else None
     for item in items:
-        if (
-            primitive is not None
-            and item.WhichOneof("value") == "scalar"
-            and item.scalar.WhichOneof("value") == "primitive"
-        ):
-            if item.scalar.primitive.WhichOneof("value") != primitive:
-                return False
-        elif not literal_matches(item, element_type):
+        # An unset message reads as empty: only a primitive literal of this kind has the field set.
+        if primitive is not None and item.scalar.primitive.WhichOneof("value") == primitive:
+            continue
+        if not literal_matches(item, element_type):
             return False
     return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from conftest import EngineKit
 from flyte import (
     INT,
     compile_,
@@ -19,8 +20,10 @@ from flyte import (
 from flyteidl.core import catalog_pb2, compiler_pb2, execution_pb2, literals_pb2, tasks_pb2, workflow_pb2
 from google.protobuf import wrappers_pb2
 
-from roost_core.engine import ExecutionOptions, NodePhase, WorkflowPhase
+from roost_core.engine import ExecutionOptions, NodePhase, ObjectStateStore, WorkflowPhase
 from roost_core.engine.nodes import array
+from roost_core.engine.reporting import IndexRange, external_resources
+from roost_core.handler import TaskPhase
 
 ECHO = task("echo_t", "echo", {"x": INT})
 
@@ -367,3 +370,79 @@ def test_an_inline_runner_that_returns_no_outputs_fails_the_index_naming_it(kit)
         "node 'm': 1 of 1 mapped task(s) failed, at most 0 may; first error: node 'm' index 0: "
         "the inline runner returned RUNNING, not outputs or a failure"
     )
+
+
+def _index_outputs(kit, run):
+    """The outputs blobs the node's indices have in storage."""
+    folder = kit.engine.storage.join(run.data_dir("m"))
+    return [
+        uri
+        for uri in kit.memory.list(folder)
+        if uri.endswith("/outputs.pb") and uri != f"{folder}/outputs.pb"
+    ]
+
+
+def test_inline_outputs_stay_in_memory_when_the_state_does_not_outlive_the_process(tmp_path):
+    kit = EngineKit(tmp_path, state_store=ObjectStateStore())
+    assert not kit.engine.state_outlives_process
+    mapped = task("inline_t", "inline", {"x": INT})
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints(range(20))))
+    assert value(kit.engine.outputs(run).literals["ys"]) == list(range(20))
+    assert _index_outputs(kit, run) == []
+    # Each index still names its outputs, which this run reads from memory (a kept local run copies them).
+    subnodes = run.state.nodes["m"].subnodes
+    assert [value(run.literal_map(s.outputs_uri).literals["x"]) for s in subnodes] == list(range(20))
+
+
+def test_inline_outputs_are_written_when_the_state_outlives_the_process(kit):
+    assert kit.engine.state_outlives_process
+    mapped = task("inline_t", "inline", {"x": INT})
+    run = kit.run(map_workflow(mapped), literal_map(xs=ints(range(20))))
+    assert len(_index_outputs(kit, run)) == 20
+
+
+def test_an_engine_resuming_a_saved_state_gathers_the_outputs_of_indices_that_ran_inline_before(
+    kit, monkeypatch
+):
+    monkeypatch.setattr(array, "INLINE_BUDGET", 0.0)  # one batch per round
+    mapped = task("inline_t", "inline", {"x": INT})
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(40))))
+    for _ in range(4):
+        kit.engine.evaluate(run)
+    ran = len(kit.handlers.inline.inline)
+    assert 0 < ran < 40
+    # Another engine (as after a restart) picks the execution up from its saved state, with nothing in memory.
+    engine = kit.new_engine()
+    resumed = engine.resume(run.key)
+    engine.run(resumed, timeout=30)
+    assert resumed.state.phase is WorkflowPhase.SUCCEEDED
+    assert value(engine.outputs(resumed).literals["ys"]) == list(range(40))
+    assert kit.handlers.inline.inline == [f"m-0-n{i}" for i in range(40)]  # no index ran twice
+
+
+def test_inline_successes_are_ranges_spelled_out_as_one_entry_per_index_on_the_wire(kit):
+    mapped = task("inline_t", "inline", {"x": INT}, custom={"fail_odd": 1})
+    run = kit.run(map_workflow(mapped, min_success_ratio=0.4), literal_map(xs=ints(range(10))))
+    assert run.state.phase is WorkflowPhase.SUCCEEDED
+    entries = [
+        (r.index, r.external_id, r.retry_attempt, execution_pb2.TaskExecution.Phase.Name(r.phase))
+        for e in kit.events("task")
+        if e.parent_node_execution_id.node_id == "m"
+        for r in e.metadata.external_resources
+    ]
+    assert sorted(entries) == [
+        (i, str(i), 0, "FAILED" if i % 2 else "SUCCEEDED") for i in range(10)
+    ]  # each index once, with its own phase
+
+
+def test_an_index_range_stands_for_one_entry_per_index():
+    failed = int(TaskPhase.PERMANENT_FAILURE)
+    single = array.external_resource(7, 1, failed)
+    entries = list(external_resources([IndexRange(2, 3), single, IndexRange(9, 1, attempt=2, phase=failed)]))
+    assert [(e.index, e.external_id, e.retry_attempt, e.phase) for e in entries] == [
+        (2, "2", 0, execution_pb2.TaskExecution.SUCCEEDED),
+        (3, "3", 0, execution_pb2.TaskExecution.SUCCEEDED),
+        (4, "4", 0, execution_pb2.TaskExecution.SUCCEEDED),
+        (7, "7", 1, execution_pb2.TaskExecution.FAILED),
+        (9, "9", 2, execution_pb2.TaskExecution.FAILED),
+    ]

@@ -111,10 +111,35 @@ class TaskRunContext:
             raise missing_attribute(attribute.name, self.task_name) from None
         return value
 
+    def for_index(self, node_id: str, output_prefix: str) -> TaskRunContext:
+        """A context for another attempt of the same task in the same run (the next index of a map run in this
+        process): its own node id and prefixes and fresh per-attempt values (reports, secrets, plugin
+        attributes), the rest as here. Made without ``__init__``, and its cleanups' stack only when something
+        uses it: it is made for every index of a local map."""
+        attempt: TaskRunContext = object.__new__(TaskRunContext)
+        values = self.__dict__.copy()
+        del values["cleanup"]  # made on first use (see __getattr__)
+        for name, factory in _PER_ATTEMPT:
+            values[name] = factory()
+        values["node_id"] = node_id
+        values["output_prefix"] = output_prefix
+        values["checkpoint_prefix"] = f"{output_prefix}/_checkpoints"
+        attempt.__dict__.update(values)
+        return attempt
+
+    def close_cleanup(self) -> None:
+        """Close what ends with this attempt (:attr:`cleanup`), last in, first out."""
+        stack = self.__dict__.get("cleanup")
+        if stack is not None:  # a context made by for_index that nothing registered a cleanup with has none
+            stack.close()
+
     if not TYPE_CHECKING:
         # At run time plugin attributes also read as attributes (``current_context().spark_session``, as in
         # flytekit); type checkers see only declared names, so typed code uses ``ATTRIBUTE.get()``.
         def __getattr__(self, name: str) -> Any:
+            if name == "cleanup":  # a context made by for_index gets its stack on first use
+                stack = self.__dict__["cleanup"] = ExitStack()
+                return stack
             values = self.__dict__.get("plugin_attributes")
             if name.startswith("_") or values is None:
                 raise AttributeError(name)
@@ -150,6 +175,14 @@ class TaskRunContext:
             f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(self.task_name)}</title>"
             f"</head><body>{sections}</body></html>"
         )
+
+
+_PER_ATTEMPT = [
+    (f.name, f.default_factory)
+    for f in dataclasses.fields(TaskRunContext)
+    if f.default_factory is not dataclasses.MISSING and f.name != "cleanup"
+]
+"""The fields each attempt gets a fresh value of, made as ``__init__`` makes them."""
 
 
 class MissingContextAttributeError(AttributeError):

@@ -74,14 +74,14 @@ def is_plain(task: Task) -> bool:
 def run_plain(task: Task, ctx: TaskRunContext, body: Callable[[TaskRunContext, A], R], argument: A) -> R:
     """:func:`task_attempt` around ``body(ctx, argument)`` for a task that :func:`is_plain`, as one call (it
     runs for every index of a local map)."""
-    succeeded = False
-    try:
-        with running_task(ctx):
+    with running_task(ctx):  # entered once for the body and the cleanups
+        try:
             result = body(ctx, argument)
-        succeeded = True
+        except BaseException:
+            _close_current(task, ctx, succeeded=False)
+            raise
+        _close_current(task, ctx, succeeded=True)
         return result
-    finally:
-        _close(task, ctx, succeeded=succeeded)
 
 
 def post_execute(task: Task, ctx: TaskRunContext, outputs: Any) -> Any:
@@ -113,9 +113,14 @@ def _guarded(task: Task, method: str, code: str, call: Callable[[], R]) -> R:
 def _close(task: Task, ctx: TaskRunContext, *, succeeded: bool) -> None:
     """Close the attempt's cleanups; when the attempt already failed, a cleanup failure is only logged, so the
     first error stays the one reported."""
+    with running_task(ctx):
+        _close_current(task, ctx, succeeded=succeeded)
+
+
+def _close_current(task: Task, ctx: TaskRunContext, *, succeeded: bool) -> None:
+    """:func:`_close` with ``ctx`` already the current context."""
     try:
-        with running_task(ctx):
-            ctx.cleanup.close()
+        ctx.close_cleanup()
     except Exception as exc:
         message = f"{task.label}: a cleanup of the attempt failed: {type(exc).__name__}: {exc}"
         if not succeeded:

@@ -254,3 +254,55 @@ def test_literal_values_of_mixed_types(engine: TypeEngine) -> None:
         match=r"^Literal\['a', 1\]: a Literal's values must all be str, all int, all float or all bool$",
     ):
         engine.to_literal_type(typing.Literal["a", 1])
+
+
+@pytest.mark.parametrize(
+    ("python_type", "value"),
+    [(int, 42), (int, -(2**63)), (float, 2.5), (str, "héllo"), (str, ""), (bool, True), (bool, False)],
+)
+def test_the_converters_for_many_values_give_what_the_transformers_give(
+    engine: TypeEngine, ctx: TypeContext, python_type: type, value: object
+) -> None:
+    literal = engine.to_literal(ctx, value, python_type)
+    filled = literals_pb2.Literal()
+    engine.literal_filler(python_type)(ctx, value, filled)
+    assert filled == literal
+    read = engine.python_reader(python_type)(ctx, literal)
+    assert (type(read), read) == (python_type, value)
+    listed = engine.to_literal(ctx, [value, value], list[python_type])
+    assert list(listed.collection.literals) == [literal, literal]
+
+
+@pytest.mark.parametrize(
+    ("python_type", "value", "message"),
+    [
+        (int, 2**64, "18446744073709551616 does not fit in a 64-bit integer"),
+        (int, True, "expected int but got bool (True)"),
+        (float, 3, "expected float but got int (3)"),
+        (bool, 1, "expected bool but got int (1)"),
+    ],
+)
+def test_the_converters_for_many_values_leave_other_values_to_the_transformers_errors(
+    engine: TypeEngine, ctx: TypeContext, python_type: type, value: object, message: str
+) -> None:
+    with pytest.raises(InvalidValueError) as caught:
+        engine.literal_filler(python_type)(ctx, value, literals_pb2.Literal())
+    assert str(caught.value) == message
+    with pytest.raises(InvalidValueError) as caught:
+        engine.to_literal(ctx, [python_type(), value], list[python_type])
+    assert str(caught.value) == f"[1]: {message}"
+
+
+def test_the_reader_for_many_values_reads_other_literals_through_the_transformer(
+    engine: TypeEngine, ctx: TypeContext
+) -> None:
+    assert engine.python_reader(float)(ctx, _int(3)) == 3.0  # flytekit writes whole floats as integers
+    assert (
+        engine.python_reader(int)(
+            ctx, literals_pb2.Literal(scalar={"binary": {"value": msgpack.packb(5), "tag": "msgpack"}})
+        )
+        == 5
+    )
+    with pytest.raises(InvalidLiteralError) as caught:
+        engine.python_reader(int)(ctx, _string("7"))
+    assert str(caught.value) == "expected int but got a string literal ('7')"

@@ -96,6 +96,10 @@ class Engine:
         self.config = config or EngineConfig()
         self.plugins = plugins or EnginePlugins()
         self.state_store: StateStore = state_store or MemoryStateStore()
+        self.state_outlives_process: bool = getattr(self.state_store, "outlives_process", True)
+        """Whether an engine of another process may resume these executions from their saved state (what the
+        state refers to must then be in storage); False for :class:`ObjectStateStore` (local runs), whose
+        executions keep the outputs of inline map indices in memory only (:meth:`Run.keep_literal_map`)."""
         self.catalog: Catalog = catalog or MemoryCatalog()
         self.recorder = EventRecorder(
             dict(sinks or {}), retries=self.config.event_retries, backoff=self.config.event_backoff

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,19 @@ def timestamp(seconds: float) -> timestamp_pb2.Timestamp:
     return ts
 
 
+@dataclass(frozen=True, slots=True)
+class IndexRange:
+    """Consecutive indices of an array node that reached ``phase`` in attempt ``attempt``, with no logs or cache
+    status: one entry of :attr:`TaskReport.external` standing for one ``ExternalResourceInfo`` per index, made
+    only when the event's message is built (a local map's inline indices end by the thousand, and its progress
+    display never builds the message)."""
+
+    first: int
+    count: int
+    attempt: int = 0
+    phase: int = int(TaskPhase.SUCCESS)
+
+
 @dataclass(slots=True)
 class TaskReport:
     """One observed change of a task attempt, to be turned into a TaskExecutionEvent."""
@@ -62,7 +75,8 @@ class TaskReport:
     error: ExecutionError | None = None
     output_uri: str = ""
     custom_info: Mapping[str, Any] | None = None
-    external: list[event_pb2.ExternalResourceInfo] = field(default_factory=list)
+    external: list[event_pb2.ExternalResourceInfo | IndexRange] = field(default_factory=list)
+    """An array node's changed indices (flyteidl's external resources)."""
 
 
 class EventFactory:
@@ -204,7 +218,7 @@ class EventFactory:
                 struct.update(dict(report.custom_info))
                 message.custom_info.CopyFrom(struct)
             if report.external:
-                message.metadata.external_resources.extend(report.external)
+                message.metadata.external_resources.extend(external_resources(report.external))
             return message
 
         event_id = f"{self._key}/{uid}/{report.attempt}/{phase_name}/{report.version}"
@@ -239,3 +253,16 @@ def external_resource(
     if logs:  # most entries have none (every index of a local map)
         info.logs.extend(execution_pb2.TaskLog(name=name, uri=uri) for name, uri in logs)
     return info
+
+
+def external_resources(
+    entries: Iterable[event_pb2.ExternalResourceInfo | IndexRange],
+) -> Iterator[event_pb2.ExternalResourceInfo]:
+    """The per-index entries of an array node's task event, each :class:`IndexRange` spelled out (the wire
+    form: one ``ExternalResourceInfo`` per index, as flytepropeller sends)."""
+    for entry in entries:
+        if isinstance(entry, IndexRange):
+            for index in range(entry.first, entry.first + entry.count):
+                yield external_resource(index, entry.attempt, entry.phase)
+        else:
+            yield entry

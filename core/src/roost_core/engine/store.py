@@ -22,7 +22,13 @@ class StateStoreError(RoostError):
 
 
 class StateStore(Protocol):
-    """Saves and loads execution states by ``project/domain/name``."""
+    """Saves and loads execution states by ``project/domain/name``.
+
+    A store may say, with a class attribute ``outlives_process = False``, that its states never outlive the
+    process (:class:`ObjectStateStore`): the engine then keeps data only this process reads in memory rather
+    than writing it (see :attr:`Engine.state_outlives_process <roost_core.engine.Engine.state_outlives_process>`).
+    Stores without the attribute are taken to outlive it.
+    """
 
     def save(self, state: ExecutionState) -> None:
         """Persist the state, replacing the previous one. All or nothing."""
@@ -68,6 +74,9 @@ class MemoryStateStore:
 class ObjectStateStore:
     """Keeps the state objects themselves, unserialized: for runs inside one process that never resume in
     another (local SDK runs), where encoding the state every round would be wasted work."""
+
+    outlives_process = False
+    """No engine of another process resumes from these states: see :class:`StateStore`."""
 
     def __init__(self) -> None:
         self._states: dict[str, ExecutionState] = {}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from flyteidl.core import literals_pb2, tasks_pb2
 
-from roost.local.taskrun import BatchRun, TaskOutcome, TaskRun, run_batch_in_memory, run_task
+from roost.local.taskrun import BatchRun, BatchRunner, TaskOutcome, TaskRun, run_task
 from roost_core.errors import ErrorKind
 from roost_core.handler import InlineBatch, InlineRunner, TaskContext, TaskHandler, Transition
 
@@ -120,8 +120,8 @@ class InProcessHandler(TaskHandler):
             or found.options.deck
         ):
             return None
-        sdk_task = found
-        work_dir, serialization, frames = self._work_dir, self._serialization, self._frames
+        runner = BatchRunner(found, self._work_dir, self._serialization, self._frames)
+        version = task.id.version
 
         def run(batch: InlineBatch) -> list[literals_pb2.LiteralMap | Transition]:
             execution = batch.execution_id
@@ -129,14 +129,12 @@ class InProcessHandler(TaskHandler):
                 project=execution.project,
                 domain=execution.domain,
                 execution_name=execution.name,
-                task_version=task.id.version,
+                task_version=version,
                 node_ids=batch.node_ids,
                 output_prefixes=batch.output_prefixes,
                 raw_output_prefix=batch.raw_output_prefix,
             )
-            outcomes = run_batch_in_memory(
-                sdk_task, where, batch.storage, work_dir, batch.inputs, batch.deadline, serialization, frames
-            )
+            outcomes = runner.run(where, batch.storage, batch.inputs, batch.deadline)
             return [_transition(o) if isinstance(o, TaskOutcome) else o for o in outcomes]
 
         return run

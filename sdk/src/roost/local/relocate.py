@@ -59,7 +59,9 @@ class _Keeper:
         kind = literal.WhichOneof("value")
         if kind == "collection":
             for item in literal.collection.literals:
-                self.literal(item)
+                # Primitives refer to no data (an unset message reads as empty: other items are not skipped).
+                if item.scalar.WhichOneof("value") != "primitive":
+                    self.literal(item)
         elif kind == "map":
             for item in literal.map.literals.values():
                 self.literal(item)

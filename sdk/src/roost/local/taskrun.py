@@ -107,52 +107,72 @@ class BatchRun:
     """Shared by the batch's attempts (uploads get names of their own)."""
 
 
-def run_batch_in_memory(
-    task: Task,
-    batch: BatchRun,
-    storage: Storage,
-    work_dir: Path,
-    inputs: Sequence[literals_pb2.LiteralMap],
-    deadline: float,
-    serialization: SerializationSettings | None = None,
-    frames: FrameMemo | None = None,
-) -> list[TaskOutcome | literals_pb2.LiteralMap]:
-    """Run a task that is neither dynamic nor keeps a report once per element of ``inputs``, in order, each
-    attempt with a context of its own: each one's outputs, or its failure. No attempt starts after
-    ``deadline`` (a :func:`time.perf_counter` value) but the first; the result then is shorter.
+class BatchRunner:
+    """Runs a task that is neither dynamic nor keeps a report on the inputs of many attempts, one after another
+    in this process (the first attempts of a map's indices), prepared once per map node: the task's plain form
+    and its converters are looked up here, not per batch or per attempt."""
 
-    Nothing is written to the output prefixes (what the task writes itself, files and checkpoints, is).
-    """
-    from roost.types.context import TypeContext
+    def __init__(
+        self,
+        task: Task,
+        work_dir: Path,
+        serialization: SerializationSettings | None = None,
+        frames: FrameMemo | None = None,
+    ) -> None:
+        from roost.types.context import TypeContext
 
-    results: list[TaskOutcome | literals_pb2.LiteralMap] = []
-    clock = time.perf_counter
-    plain = _PlainTask.of(task)
-    with TypeContext(storage, batch.raw_output_prefix, work_dir=work_dir, frames=frames) as types:
-        for node_id, output_prefix, values in zip(batch.node_ids, batch.output_prefixes, inputs, strict=True):
-            if results and clock() > deadline:
-                break
-            ctx = TaskRunContext(
+        self._types = TypeContext
+        self.task = task
+        self.work_dir = work_dir
+        self.serialization = serialization
+        self.frames = frames
+        self.plain = _PlainTask.of(task)
+
+    def run(
+        self,
+        batch: BatchRun,
+        storage: Storage,
+        inputs: Sequence[literals_pb2.LiteralMap],
+        deadline: float,
+    ) -> list[TaskOutcome | literals_pb2.LiteralMap]:
+        """Run the task once per element of ``inputs``, in order, each attempt with a context of its own: each
+        one's outputs, or its failure. No attempt starts after ``deadline`` (a :func:`time.perf_counter`
+        value) but the first; the result then is shorter.
+
+        Nothing is written to the output prefixes (what the task writes itself, files and checkpoints, is).
+        """
+        task, plain, serialization = self.task, self.plain, self.serialization
+        results: list[TaskOutcome | literals_pb2.LiteralMap] = []
+        clock = time.perf_counter
+        with self._types(
+            storage, batch.raw_output_prefix, work_dir=self.work_dir, frames=self.frames
+        ) as types:
+            # What the batch's attempts share; each gets a context of its own (for_index).
+            shared = TaskRunContext(
                 types,
                 project=batch.project,
                 domain=batch.domain,
                 execution_name=batch.execution_name,
                 task_name=task.name,
                 task_version=batch.task_version,
-                node_id=node_id,
-                output_prefix=output_prefix,
-                checkpoint_prefix=f"{output_prefix}/_checkpoints",
                 serialization=serialization,
             )
-            result = _dispatch(task, ctx, values, plain)
-            if isinstance(result, dynamic_job_pb2.DynamicJobSpec):  # a plugin task class compiling workflows
-                result = TaskOutcome(False, "DynamicInMap", f"{task.label} is dynamic", retryable=False)
-            elif result is None:  # a plugin task class that leaves its outputs to other processes
-                result = TaskOutcome(
-                    False, "OutputsMissing", f"{task.label} returned no outputs", retryable=False
-                )
-            results.append(result)
-    return results
+            for node_id, output_prefix, values in zip(
+                batch.node_ids, batch.output_prefixes, inputs, strict=True
+            ):
+                if results and clock() > deadline:
+                    break
+                ctx = shared.for_index(node_id, output_prefix)
+                result = _dispatch(task, ctx, values, plain)
+                # A plugin task class compiling workflows, or one leaving its outputs to other processes.
+                if isinstance(result, dynamic_job_pb2.DynamicJobSpec):
+                    result = TaskOutcome(False, "DynamicInMap", f"{task.label} is dynamic", retryable=False)
+                elif result is None:
+                    result = TaskOutcome(
+                        False, "OutputsMissing", f"{task.label} returned no outputs", retryable=False
+                    )
+                results.append(result)
+        return results
 
 
 def _run_context(
@@ -188,19 +208,32 @@ class _PlainTask:
     indices of a map) repeats is then the function call and the conversions themselves."""
 
     def __init__(self, task: Task) -> None:
+        from roost.tasks import FunctionTask
         from roost.types.engine import default_engine
 
         engine = default_engine()
         self.task = task
-        label = task.label
+        self.label = label = task.label
         self.readers = [
             (name, engine.python_reader(python_type), f"{label} input {name!r}:")
             for name, python_type in task.interface.inputs.items()
         ]
-        self.writers = [
-            (name, engine.literal_writer(python_type), f"{label} output {name!r}:")
+        self.fillers = [
+            (name, engine.literal_filler(python_type), f"{label} output {name!r}:")
             for name, python_type in task.interface.outputs.items()
         ]
+        interface = task.interface
+        # The output's name when there is one, returned as it is (not in a tuple): nothing to unpack.
+        single = len(interface.outputs) == 1 and interface.output_tuple is None
+        self.one_output = next(iter(interface.outputs)) if single else ""
+        # A function task's execute() calls its function with the inputs: call the function itself.
+        self.call: Callable[..., Any] = (
+            task.fn
+            if isinstance(task, FunctionTask)
+            and type(task).execute is FunctionTask.execute
+            and "execute" not in task.__dict__
+            else task.execute
+        )
 
     @staticmethod
     def of(task: Task) -> _PlainTask | None:
@@ -231,15 +264,19 @@ class _PlainTask:
                 values[name] = read(ctx.types, given[name])
             except TypeTransformerError as exc:
                 raise TaskExecutionError(str(exc.prefixed(where))) from None
-        result = task.execute(**values)
-        try:
-            unpacked = task.interface.unpack_outputs(result, what=task.label)
-        except TypeError as exc:
-            raise TaskExecutionError(str(exc)) from None
-        outputs = literals_pb2.LiteralMap()
-        for name, write, where in self.writers:
+        result = self.call(**values)
+        if self.one_output:
+            unpacked = {self.one_output: result}
+        else:
             try:
-                outputs.literals[name].CopyFrom(write(ctx.types, unpacked[name]))
+                unpacked = task.interface.unpack_outputs(result, what=self.label)
+            except TypeError as exc:
+                raise TaskExecutionError(str(exc)) from None
+        outputs = literals_pb2.LiteralMap()
+        literals = outputs.literals
+        for name, fill, where in self.fillers:
+            try:
+                fill(ctx.types, unpacked[name], literals[name])
             except TypeTransformerError as exc:
                 raise TaskExecutionError(str(exc.prefixed(where))) from None
         return outputs

@@ -29,6 +29,7 @@ from roost.types.errors import (
     short_repr,
     type_name,
 )
+from roost.types.simple import primitive_field
 from roost.types.transformer import TypeTransformer, unwrap_annotated
 
 
@@ -58,9 +59,17 @@ class ListTransformer(TypeTransformer[list[Any]]):
         element_expected = expected.collection_type
         # Resolved once: lists can be long.
         element = self.engine.get_transformer(element_type)
+        field = primitive_field(element, element_type)
         collection = literals_pb2.LiteralCollection()
         items = collection.literals
         for index, item in enumerate(value):
+            if field and type(item) is element_type:  # set in place, as the transformer would
+                primitive = items.add().scalar.primitive
+                try:
+                    setattr(primitive, field, item)
+                    continue
+                except ValueError:  # an integer out of range: the transformer's error says so
+                    del items[-1]
             try:
                 items.append(element.to_literal(ctx, item, element_type, element_expected))
             except TypeTransformerError as exc:

@@ -47,6 +47,7 @@ from roost.types.errors import (
     VariableError,
     type_name,
 )
+from roost.types.simple import primitive_field
 from roost.types.transformer import TypeTransformer, unwrap_annotated
 from roost_core.literal_types import describe
 
@@ -301,14 +302,28 @@ class TypeEngine:
         transformer = self.get_transformer(python_type)
         return self._to_literal(ctx, value, python_type, expected, transformer, hash_method_of(python_type))
 
-    def literal_writer(self, python_type: Any) -> Callable[[TypeContext, Any], literals_pb2.Literal]:
-        """:meth:`to_literal` for one type, its transformer and literal type looked up once (for converting
-        many values: the indices of a map)."""
+    def literal_filler(self, python_type: Any) -> Callable[[TypeContext, Any, literals_pb2.Literal], None]:
+        """:meth:`to_literal` for one type, its transformer and literal type looked up once, setting the literal
+        in place of ``target`` (an empty literal: a new entry of a LiteralMap): for converting many values (the
+        indices of a map)."""
         expected = self.to_literal_type(python_type)
         transformer = self.get_transformer(python_type)
         method = hash_method_of(python_type)
         convert = self._to_literal
-        return lambda ctx, value: convert(ctx, value, python_type, expected, transformer, method)
+        field = primitive_field(transformer, python_type) if method is None else ""
+
+        def fill(ctx: TypeContext, value: Any, target: literals_pb2.Literal) -> None:
+            # A value of exactly the type goes in its primitive field as it is (as the transformer would put
+            # it); anything else, and an integer out of range, through the transformer and its errors.
+            if field and type(value) is python_type:
+                try:
+                    setattr(target.scalar.primitive, field, value)
+                    return
+                except ValueError:
+                    target.Clear()
+            target.CopyFrom(convert(ctx, value, python_type, expected, transformer, method))
+
+        return fill
 
     @staticmethod
     def _to_literal(
@@ -348,7 +363,20 @@ class TypeEngine:
         the indices of a map)."""
         transformer = self.get_transformer(python_type)
         convert = self._to_python
-        return lambda ctx, literal: convert(ctx, literal, python_type, transformer)
+        field = primitive_field(transformer, python_type)
+        if not field:
+            return lambda ctx, literal: convert(ctx, literal, python_type, transformer)
+
+        def read(ctx: TypeContext, literal: literals_pb2.Literal) -> Any:
+            # The type's own primitive field is read as it is (as the transformer would read it); anything
+            # else (another field, an offloaded or msgpack literal) through the transformer.
+            # (An unset message reads as empty: a literal holding anything else has no field set here.)
+            primitive = literal.scalar.primitive
+            if primitive.WhichOneof("value") == field:
+                return getattr(primitive, field)
+            return convert(ctx, literal, python_type, transformer)
+
+        return read
 
     def _to_python(
         self,

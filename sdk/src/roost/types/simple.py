@@ -210,6 +210,22 @@ class BoolTransformer(_Scalar):
         return data
 
 
+_PRIMITIVE_FIELDS: dict[type[TypeTransformer[Any]], str] = {
+    IntTransformer: "integer",
+    FloatTransformer: "float_value",
+    StrTransformer: "string_value",
+    BoolTransformer: "boolean",
+}
+
+
+def primitive_field(transformer: TypeTransformer[Any], python_type: Any) -> str:
+    """The ``Primitive`` field holding values of ``python_type`` as they are, when ``transformer`` is the
+    built-in one for exactly that type; "" otherwise. Converters of many values (a map's indices) read and
+    write that field directly, and leave anything else to the transformer."""
+    field = _PRIMITIVE_FIELDS.get(type(transformer), "")
+    return field if python_type is transformer.python_type else ""
+
+
 def _timestamp(moment: datetime.datetime) -> timestamp_pb2.Timestamp:
     if moment.tzinfo is not None:
         moment = moment.astimezone(_UTC).replace(tzinfo=None)

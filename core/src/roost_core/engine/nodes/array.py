@@ -8,14 +8,19 @@ index's container reads the array node's full ``inputs.pb`` and finds its elemen
 own ``inputs.pb``. Outputs are gathered into lists in index order; an index that failed (allowed by
 ``min_successes`` / ``min_success_ratio``) contributes a None.
 
-Handlers with an :meth:`~roost_core.handler.TaskHandler.inline_runner` (tasks run in this process, or batches of
+Handlers with an :meth:`~roost_core.handler.TaskHandler.inline_runner` (tasks run in this process, or in batches of
 warm processes) get the first attempts of consecutive indices as one call in the engine's thread (an
 :class:`~roost_core.handler.InlineBatch`), inputs and outputs in memory, with no attempt state, handler round or
-task events of their own: a map over many trivial items then costs about a function call, or a fork, per item. Batches grow from one index up to :data:`INLINE_BATCH`
-within the node's free parallelism. Cached tasks (the cache is per index), tasks with a time limit and retries go
-through ordinary attempts, and a node stops running inline once its indices take longer than the handler's
-``inline_slow`` on average (its other indices then run in parallel as ordinary attempts), or the runner declines; a round runs inline for about
-:data:`INLINE_BUDGET` at most before it yields to the rest of the execution.
+task events of their own: a map over many trivial items then costs about a function call, or a fork, per item.
+Their outputs are written to storage only when the state outlives this process
+(:meth:`~roost_core.engine.run.Run.keep_literal_map`), and consecutive successes are one
+:class:`~roost_core.engine.reporting.IndexRange` in the node's event until its message is built. Batches grow from
+one index up to :data:`INLINE_BATCH` within the node's free parallelism (at once for runners that run indices
+concurrently). Cached tasks (the cache is per index), tasks with a time limit and retries go through ordinary
+attempts, and a node stops running inline once its indices take longer than the handler's ``inline_slow`` on
+average (its other indices then run in parallel as ordinary attempts), or the runner declines; a round runs inline
+for about :data:`INLINE_BUDGET` at most (:data:`INLINE_BUDGET_CONCURRENT` for concurrent runners) before it yields
+to the rest of the execution.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from roost_core import literal_types
 from roost_core.engine.nodes import attempt, common, reuse
 from roost_core.engine.nodes.attempt import TaskSite
 from roost_core.engine.phases import NodePhase
-from roost_core.engine.reporting import TaskReport, external_resource
+from roost_core.engine.reporting import IndexRange, TaskReport, external_resource
 from roost_core.engine.run import NodeRef, Run
 from roost_core.engine.state import NodeState
 from roost_core.errors import ErrorKind, ExecutionError, RoostError
@@ -52,7 +57,6 @@ INLINE_BUDGET_CONCURRENT = 0.25
 indices run on through the round's bookkeeping, so fewer, longer rounds cost less of it per index."""
 INLINE_BATCH = 256
 """The most indices one call of an inline runner gets."""
-_SUCCESS = int(TaskPhase.SUCCESS)
 _IN_FLIGHT = (NodePhase.QUEUED, NodePhase.RUNNING)
 
 
@@ -87,11 +91,21 @@ def _all_inputs(run: Run, ref: NodeRef, state: NodeState) -> list[literals_pb2.L
     """The inputs of every index: its element of each mapped list, and the bound inputs whole."""
     inputs = run.literal_map(state.inputs_uri)
     bound = set(ref.node.array_node.bound_inputs)
-    maps = [literals_pb2.LiteralMap() for _ in state.subnodes or []]
-    for name, literal in inputs.literals.items():
-        mapped = name not in bound and literal.WhichOneof("value") == "collection"
-        for i, target in enumerate(maps):
-            target.literals[name].CopyFrom(literal.collection.literals[i] if mapped else literal)
+    size = len(state.subnodes or [])
+    # Each input as one literal per index: its elements, or the whole input repeated.
+    columns = [
+        (name, literal.collection.literals)
+        if name not in bound and literal.WhichOneof("value") == "collection"
+        else (name, [literal] * size)
+        for name, literal in inputs.literals.items()
+    ]
+    maps = []
+    for index in range(size):
+        target = literals_pb2.LiteralMap()
+        literals = target.literals
+        for name, values in columns:
+            literals[name].CopyFrom(values[index])
+        maps.append(target)
     return maps
 
 
@@ -214,10 +228,12 @@ def _run_batch(
     first: int,
     size: int,
     deadline: float,
-) -> tuple[int, list[event_pb2.ExternalResourceInfo]]:
+) -> tuple[int, list[event_pb2.ExternalResourceInfo | IndexRange]]:
     """Run the first attempts of indices ``first`` to ``first + size - 1`` inline (the runner may stop early:
     the indices it left out, and those it left running, stay not started): how many indices from ``first`` the
-    runner answered for (0: it declined), and the changed indices' entries for the node's event."""
+    runner answered for (0: it declined), and the changed indices' entries for the node's event, consecutive
+    successes as one range. The outputs of successes are kept in memory, and written only when the state
+    outlives this process (:meth:`Run.keep_literal_map`)."""
     runner = inline.runner
     assert runner is not None
     indices = range(first, first + size)
@@ -274,25 +290,28 @@ def _run_batch(
         inline.runner = None
     subnodes = state.subnodes or []
     now = run.now
-    changed = []
+    changed: list[event_pb2.ExternalResourceInfo | IndexRange] = []
+    succeeded_from = first  # the successes since the last failure, reported as one range
     for offset, outcome in enumerate(outcomes):
         index = first + offset
         if outcome is None:  # still running
             inline.running.add(index)
+            if succeeded_from < index:
+                changed.append(IndexRange(succeeded_from, index - succeeded_from))
+            succeeded_from = index + 1
             continue
         inline.running.discard(index)
         sub = subnodes[index]
         sub.queued_at = sub.attempt_started_at = now
-        if isinstance(outcome, literals_pb2.LiteralMap) and all(
-            name in outcome.literals and matches(outcome.literals[name])
-            for name, matches in inline.outputs.items()
-        ):
+        if isinstance(outcome, literals_pb2.LiteralMap) and _fits(outcome, inline.outputs):
             outputs_uri = f"{output_prefixes[offset]}/outputs.pb"
-            run.write_literal_map(outputs_uri, outcome)
+            run.keep_literal_map(outputs_uri, outcome)
             sub.outputs_uri = outputs_uri
             sub.phase = NodePhase.SUCCEEDED
-            changed.append(external_resource(index, 0, _SUCCESS))
             continue
+        if succeeded_from < index:
+            changed.append(IndexRange(succeeded_from, index - succeeded_from))
+        succeeded_from = index + 1
         site = _site(run, ref, state, task, index, write_inputs=False)
         result = attempt.StepResult()
         if isinstance(outcome, literals_pb2.LiteralMap):
@@ -313,7 +332,21 @@ def _run_batch(
             retryable = outcome.phase is TaskPhase.RETRYABLE_FAILURE
             attempt.fail_inline(run, site, sub, result, error, retryable=retryable)
         changed.append(_external(index, sub, result.reports))
+    end = first + len(outcomes)
+    if succeeded_from < end:
+        changed.append(IndexRange(succeeded_from, end - succeeded_from))
     return len(outcomes), changed
+
+
+def _fits(
+    outputs: literals_pb2.LiteralMap, expected: dict[str, Callable[[literals_pb2.Literal], bool]]
+) -> bool:
+    """Whether ``outputs`` has each expected output, of its type."""
+    literals = outputs.literals
+    for name, matches in expected.items():
+        if name not in literals or not matches(literals[name]):
+            return False
+    return True
 
 
 def _batch_size(subnodes: list[NodeState], first: int, inline: _Inline, free: int) -> int:
@@ -360,7 +393,9 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
             last_in_flight = index
         if not phase.is_terminal:
             visits += 1
-    changed = [_external(index, subnodes[index], []) for index in recovered]
+    changed: list[event_pb2.ExternalResourceInfo | IndexRange] = [
+        _external(index, subnodes[index], []) for index in recovered
+    ]
     inline: _Inline | None = None  # decided at the first index to start
     round_started = time.perf_counter()
     inline_until = round_started + INLINE_BUDGET
@@ -467,7 +502,7 @@ def _judge(
     ref: NodeRef,
     state: NodeState,
     task: tasks_pb2.TaskTemplate,
-    changed: list[event_pb2.ExternalResourceInfo],
+    changed: list[event_pb2.ExternalResourceInfo | IndexRange],
 ) -> None:
     subnodes = state.subnodes or []
     size = len(subnodes)
@@ -514,7 +549,7 @@ def _report(
     state: NodeState,
     task: tasks_pb2.TaskTemplate,
     phase: TaskPhase,
-    changed: list[event_pb2.ExternalResourceInfo],
+    changed: list[event_pb2.ExternalResourceInfo | IndexRange],
     *,
     error: ExecutionError | None = None,
     output_uri: str = "",
@@ -536,14 +571,16 @@ def _gather(
     run: Run, ref: NodeRef, state: NodeState, task: tasks_pb2.TaskTemplate
 ) -> literals_pb2.LiteralMap:
     outputs = literals_pb2.LiteralMap()
-    names = list(task.interface.outputs.variables)
-    for name in names:
-        outputs.literals[name].collection.SetInParent()
-    for sub in state.subnodes or []:
-        values = run.literal_map(sub.outputs_uri) if sub.phase.is_success else None
-        for name in names:
-            value = values.literals[name] if values is not None and name in values.literals else _NONE
-            outputs.literals[name].collection.literals.append(value)
+    found = [
+        run.literal_map(sub.outputs_uri).literals if sub.phase.is_success else None
+        for sub in state.subnodes or []
+    ]
+    for name in task.interface.outputs.variables:
+        collection = outputs.literals[name].collection
+        collection.SetInParent()
+        collection.literals.extend(
+            values[name] if values is not None and name in values else _NONE for values in found
+        )
     return outputs
 
 
@@ -552,7 +589,7 @@ def stop(run: Run, ref: NodeRef, state: NodeState, cause: str) -> None:
     if not state.subnodes:
         return
     task = _task(run, ref)
-    changed: list[event_pb2.ExternalResourceInfo] = []
+    changed: list[event_pb2.ExternalResourceInfo | IndexRange] = []
     inline = _inline(run, ref, state, task)
     for index in sorted(inline.running):
         sub = state.subnodes[index]

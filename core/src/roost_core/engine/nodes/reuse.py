@@ -176,7 +176,7 @@ def array_indices(run: Run, ref: NodeRef, state: NodeState) -> list[int]:
         if not before.phase.is_success or not before.outputs_uri:
             continue
         sub.outputs_uri = storage.join(run.data_dir(ref.uid), str(index), "recovered", "outputs.pb")
-        run.write_literal_map(sub.outputs_uri, run.literal_map(before.outputs_uri))
+        run.keep_literal_map(sub.outputs_uri, run.literal_map(before.outputs_uri))
         sub.phase = NodePhase.RECOVERED
         sub.updated_at = run.now
         marked.append(index)
