@@ -22,6 +22,7 @@ from _bench_flows import one, ten
 from _bench_support import (
     admin_stub,
     cold_start_floor,
+    create_request,
     launch,
     p50,
     percentile,
@@ -56,16 +57,30 @@ def phase(stub: admin_pb2_grpc.AdminServiceStub, ident: identifier_pb2.WorkflowE
     return int(stub.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident)).closure.phase)
 
 
-def wait(stub: admin_pb2_grpc.AdminServiceStub, ident: identifier_pb2.WorkflowExecutionIdentifier) -> None:
-    """Poll until the execution ends; stop the benchmark if it did not succeed."""
+def wait(
+    stub: admin_pb2_grpc.AdminServiceStub,
+    ident: identifier_pb2.WorkflowExecutionIdentifier,
+    poll: float = 0.005,
+) -> None:
+    """Poll every ``poll`` seconds until the execution ends; stop the benchmark if it did not succeed."""
     while (current := phase(stub, ident)) not in TERMINAL:
-        time.sleep(0.005)
+        time.sleep(poll)
     if current != core_execution_pb2.WorkflowExecution.SUCCEEDED:
         closure = stub.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident)).closure
         raise SystemExit(
             f"execution {ident.name} ended {core_execution_pb2.WorkflowExecution.Phase.Name(current)}: "
             f"{closure.error.message}"
         )
+
+
+def recorded_seconds(stub: admin_pb2_grpc.AdminServiceStub, launch_plan: str, x: int) -> float:
+    """Seconds from the creation to the end of an execution of ``launch_plan`` with input ``x``, as the admin
+    recorded them: waited for with a slow poll, so that the poll's own GetExecutions do not slow it."""
+    ident = stub.CreateExecution(create_request(launch_plan, x)).id
+    wait(stub, ident, poll=0.1)
+    closure = stub.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident)).closure
+    ended = closure.started_at.ToNanoseconds() + closure.duration.ToNanoseconds()
+    return (ended - closure.created_at.ToNanoseconds()) / 1e9
 
 
 def latencies(stub: admin_pb2_grpc.AdminServiceStub, launch_plan: str, runs: int) -> list[float]:

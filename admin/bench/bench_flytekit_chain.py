@@ -18,7 +18,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
 from _bench_support import (
@@ -33,7 +32,7 @@ from _bench_support import (
     running_admin,
     warm_fork_floor,
 )
-from bench_executions import WORKERS, latencies, wait
+from bench_executions import WORKERS, latencies, recorded_seconds, wait
 
 FLYTEKIT = "flytekit==1.16.31"
 VENV = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "roost" / "bench-flytekit-venv"
@@ -113,9 +112,7 @@ def main() -> None:
                 raise SystemExit(f"pyflyte register failed:\n{done.stdout}\n{done.stderr}")
             chain = latencies(stub, "chain.ten", RUNS)
             wait(stub, stub.CreateExecution(create_request("chain.squares", 10)).id)  # warm up
-            start = time.perf_counter()
-            wait(stub, stub.CreateExecution(create_request("chain.squares", MAP_ITEMS)).id)
-            mapped = time.perf_counter() - start
+            mapped = recorded_seconds(stub, "chain.squares", MAP_ITEMS)
     fork, cold = warm_fork_floor(), cold_start_floor()
     per_task = p50(chain) / 10
     print_table(
