@@ -287,6 +287,9 @@ class TaskHandler(abc.ABC):
     """Seconds of the engine's time an index run by :meth:`inline_runner` may take on average (over a node's
     batches after its first, which pays what is done once) before the node's other indices run as ordinary
     attempts, in parallel: a handler running indices in the engine's thread keeps it small."""
+    inline_outputs_stored: bool = False
+    """True if the outputs :meth:`inline_runner` returns are those the index's own process wrote at its output
+    prefix (``InlineBatch.output_prefixes``): the engine does not write them again."""
     inline_concurrency: int = 1
     """How many indices :meth:`inline_runner` runs at once: 1 for one after another in the engine's thread
     (batches then grow from one index, so that a slow task shows at once); more for a runner that starts

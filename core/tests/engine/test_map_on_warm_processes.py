@@ -99,8 +99,11 @@ def test_indices_run_in_batches_of_warm_processes_once_each(kit, engine, mapped,
     # Several indices per batch child (a supervisor's parent), and no ordinary attempt with rounds of its own.
     children = {parent for _x, _pid, parent in ran}
     assert len(children) <= INLINE_LANES and os.getpid() not in children
-    assert all(sub.task is None and sub.attempt == 0 for sub in run.state.nodes["m"].subnodes)
+    subnodes = run.state.nodes["m"].subnodes
+    assert all(sub.task is None and sub.attempt == 0 for sub in subnodes)
     assert index_phases(kit) == dict.fromkeys(range(40), "SUCCEEDED")
+    # Each index's outputs are where its process wrote them, for an engine that resumes (not written again).
+    assert all(kit.storage.exists(sub.outputs_uri) for sub in subnodes)
     # Each index's folder is gone once the state holding its outcome was saved.
     assert not [entry for entry in (tmp_path / "work").iterdir() if entry.name not in ("trash", "warm-pools")]
 
@@ -182,6 +185,19 @@ def _zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
     except FileNotFoundError:
         return True
+
+
+def test_a_mapped_task_that_turns_out_dynamic_fails_its_index_naming_it(kit, engine, mapped, tmp_path):
+    mapped.container.args[:] = ["dynamic", *mapped.container.args]
+    del mapped.container.command[1:]  # container_task.py's dynamic mode: it writes futures.pb
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints([1])), prefix=tmp_path.as_uri())
+    engine.run(run, timeout=60)
+    assert run.state.phase is WorkflowPhase.FAILED
+    error = run.state.nodes["m"].subnodes[0].error
+    assert (error.code, error.message) == (
+        "DynamicInMap",
+        "node 'm' index 0: task 'mapped': a mapped task cannot be dynamic",
+    )
 
 
 def test_with_warm_processes_off_indices_are_ordinary_attempts(kit, mapped, tmp_path, monkeypatch):

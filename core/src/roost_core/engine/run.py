@@ -208,12 +208,13 @@ class Run:
         self.engine.storage.write_proto(uri, value)
         self._literal_maps[uri] = value
 
-    def keep_literal_map(self, uri: str, value: literals_pb2.LiteralMap) -> None:
+    def keep_literal_map(self, uri: str, value: literals_pb2.LiteralMap, *, stored: bool = False) -> None:
         """Keep a LiteralMap for later reads under ``uri``, written to storage only when the state outlives
         this process (:attr:`Engine.state_outlives_process`: an engine resuming from the saved state reads it
-        there; it is written before the round's state is saved). Otherwise only this run reads it, through
-        :meth:`literal_map`: what a map's inline indices output (a blob each would cost more than the index)."""
-        if self.engine.state_outlives_process:
+        there; it is written before the round's state is saved) and it is not there already (``stored``: a
+        task's process wrote it). Otherwise only this run reads it, through :meth:`literal_map`: what a map's
+        inline indices output (a blob each would cost more than the index)."""
+        if self.engine.state_outlives_process and not stored:
             self.engine.storage.write_proto(uri, value)
         self._literal_maps[uri] = value
 

@@ -251,6 +251,7 @@ class LocalProcessHandler(TaskHandler):
     produces_futures = True  # flytekit dynamic tasks are python-task processes writing futures.pb
     inline_slow = 0.1  # an index is a process: slower ones do better as parallel ordinary attempts
     inline_concurrency = INLINE_LANES
+    inline_outputs_stored = True  # each index's process wrote its outputs.pb where the engine keeps them
 
     def __init__(self, settings: LocalProcessSettings | None = None) -> None:
         self.settings = settings or LocalProcessSettings()

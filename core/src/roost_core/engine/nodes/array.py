@@ -305,7 +305,7 @@ def _run_batch(
         sub.queued_at = sub.attempt_started_at = now
         if isinstance(outcome, literals_pb2.LiteralMap) and _fits(outcome, inline.outputs):
             outputs_uri = f"{output_prefixes[offset]}/outputs.pb"
-            run.keep_literal_map(outputs_uri, outcome)
+            run.keep_literal_map(outputs_uri, outcome, stored=handler.inline_outputs_stored)
             sub.outputs_uri = outputs_uri
             sub.phase = NodePhase.SUCCEEDED
             continue
