@@ -138,8 +138,8 @@ class _Server:
 
     def request(self, message: Mapping[str, object], fds: Sequence[int], timeout: float) -> int:
         """Have the server fork a child for ``message``, passing it ``fds``; its pid."""
-        self.sock.settimeout(timeout)
         try:
+            self.sock.settimeout(timeout)
             socket.send_fds(self.sock, [json.dumps(message).encode()], list(fds))
             reply = self.sock.recv(_MESSAGE_SIZE)
         except OSError as exc:
@@ -223,6 +223,8 @@ class WarmPools:
             server = self._servers.get(key)
             if server is not None and server.process.poll() is None:
                 if server.memory_mb() <= self.settings.max_memory_mb:
+                    # Marked used now, so that the reaper does not stop it before the request.
+                    server.last_used = time.monotonic()
                     return server
                 logger.info(
                     "warm pool %s uses %.0f MB (more than max_memory_mb %d): restarting it",
