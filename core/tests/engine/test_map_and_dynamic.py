@@ -318,9 +318,11 @@ def test_inline_failures_count_against_min_success_ratio(kit):
     assert value(kit.engine.outputs(run).literals["ys"]) == [2, None, 4, None]
     run = kit.run(map_workflow(mapped, min_success_ratio=0.8), literal_map(xs=ints([2, 3, 4, 5])))
     assert run.state.phase is WorkflowPhase.FAILED
+    # Index 1's failure already fails the node: indices 2 and 3 never start.
     assert run.state.error.message == (
-        "node 'm': 2 of 4 mapped task(s) failed, at most 0 may; first error: node 'm' index 1: odd input"
+        "node 'm': 1 of 4 mapped task(s) failed, at most 0 may; first error: node 'm' index 1: odd input"
     )
+    assert [sub.phase for sub in run.state.nodes["m"].subnodes[2:]] == [NodePhase.NOT_YET_STARTED] * 2
 
 
 def test_inline_outputs_of_the_wrong_type_fail_the_index(kit):

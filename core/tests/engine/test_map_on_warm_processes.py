@@ -131,6 +131,21 @@ def test_a_crash_in_one_index_fails_that_index_only(kit, mapped, tmp_path, monke
     engine.close()
 
 
+@pytest.mark.parametrize("warm", ["1", "0"])
+def test_no_index_starts_once_the_node_can_no_longer_succeed(kit, mapped, tmp_path, monkeypatch, warm):
+    monkeypatch.setenv("ROOST_WARM_PROCESSES", warm)
+    engine = kit.engine = new_engine(kit, tmp_path)
+    # One at a time, so that which indices ran before one failed is certain.
+    run = kit.start(
+        map_workflow(mapped, parallelism=1), literal_map(xs=ints([10, 11, 13, 14])), prefix=tmp_path.as_uri()
+    )
+    engine.run(run, timeout=60)
+    engine.close()
+    assert run.state.phase is WorkflowPhase.FAILED
+    assert [x for x, _pid, _parent in runs(tmp_path)] == [10, 11, 13]
+    assert run.state.nodes["m"].subnodes[3].phase is NodePhase.NOT_YET_STARTED
+
+
 def started(tmp_path: Path, x: int) -> bool:
     return any(ran == x for ran, _pid, _parent in runs(tmp_path))
 

@@ -385,6 +385,7 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
     ended = _ended(run, ref, state)
     parallelism = ref.node.array_node.parallelism
     running = visits = 0
+    failed = ended.failed
     last_in_flight = -1
     for index in range(ended.below, len(subnodes)):
         phase = subnodes[index].phase
@@ -393,6 +394,11 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
             last_in_flight = index
         if not phase.is_terminal:
             visits += 1
+        elif not phase.is_success:
+            failed += 1
+    # Once too many failed for the node to succeed, no index starts (the node fails at the end of the round).
+    spare = len(subnodes) - _required(ref, len(subnodes))
+    keep_starting = ref.node.array_node.run_all_sub_nodes
     changed: list[event_pb2.ExternalResourceInfo | IndexRange] = [
         _external(index, subnodes[index], []) for index in recovered
     ]
@@ -417,7 +423,7 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
         if index < batched_until:  # failed inline: its retry is an ordinary attempt, from the next round
             continue
         if sub.phase is NodePhase.NOT_YET_STARTED:
-            if parallelism and running >= parallelism:
+            if (parallelism and running >= parallelism) or (failed > spare and not keep_starting):
                 continue
             inline = inline or _inline(run, ref, state, task)
             if inline.runner is not None:
@@ -438,6 +444,11 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
                         running += sum(
                             1 for sub in subnodes[index:batched_until] if not sub.phase.is_terminal
                         )
+                        failed += sum(
+                            1
+                            for sub in subnodes[index:batched_until]
+                            if sub.phase.is_terminal and not sub.phase.is_success
+                        )
                         if any(
                             sub.phase is NodePhase.NOT_YET_STARTED for sub in subnodes[index:batched_until]
                         ):
@@ -457,6 +468,7 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
             changed.append(_external(index, sub, result.reports))
         if sub.phase.is_terminal:
             running -= 1
+            failed += not sub.phase.is_success
     run.pending_visits -= visits
     _judge(run, ref, state, task, changed)
 
