@@ -133,11 +133,18 @@ def throughput() -> list[tuple[str, str, str]]:
             admin_stub(app) as stub,
         ):
             register(stub, [LaunchPlan.get_or_create(ten)])
-            start = time.perf_counter()
             idents = [launch(stub, TEN) for _ in range(THROUGHPUT_EXECUTIONS)]
             for ident in idents:
-                wait(stub, ident)
-            elapsed = time.perf_counter() - start
+                wait(
+                    stub, ident, poll=0.1
+                )  # slowly: a poll's GetExecution takes the engine's interpreter lock
+            closures = [
+                stub.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident)).closure
+                for ident in idents
+            ]
+    # From the first creation to the last end, as the admin recorded them.
+    ends = [c.started_at.ToNanoseconds() + c.duration.ToNanoseconds() for c in closures]
+    elapsed = (max(ends) - min(c.created_at.ToNanoseconds() for c in closures)) / 1e9
     return [
         (what, f"{THROUGHPUT_EXECUTIONS / elapsed * 60:.0f}", ""),
         (f"  {THROUGHPUT_EXECUTIONS} launched at once, all ended after", f"{elapsed:.1f} s", ""),
