@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -257,6 +258,28 @@ def test_the_entry_modules_warm_up_runs_once_before_attempts_fork(
     [server] = servers(handler)
     assert seen == [str([server])] * 3
     assert log.read_text().split() == [str(server)]
+
+
+def test_an_environment_slow_to_start_holds_up_only_its_own_attempts(
+    tmp_path: Path, handler: LocalProcessHandler, script: Path
+) -> None:
+    slow_script = write_script(tmp_path / "bin" / "warmed", module="warmed_program")
+    importing, done = tmp_path / "importing", tmp_path / "imported"
+    slow = context(
+        tmp_path / "slow", slow_script, "nothing", WARM_UP_LOG=str(importing), WARM_UP_UNTIL=str(done)
+    )
+    waiting = threading.Thread(target=lambda: Driver(handler, slow).until_done())
+    waiting.start()
+    try:
+        wait_until(importing.exists, "the slow environment's server never started importing")
+        # Another environment starts warm, and its attempt ends, while the first still imports.
+        other = context(tmp_path / "other", script, "state", outputs=STATE)
+        assert Driver(handler, other).until_done().phase is TaskPhase.SUCCESS
+        assert not done.exists()
+    finally:
+        done.touch()
+        waiting.join(timeout=60)
+    assert len(servers(handler)) == 2
 
 
 def test_each_attempt_draws_fresh_randomness_from_generators_made_before_the_fork(

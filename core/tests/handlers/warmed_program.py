@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import random
+import time
+from pathlib import Path
 
 from task_program import main
 
@@ -19,6 +21,10 @@ WARMED_IN: list[int] = []
 def __roost_warm_up__() -> None:
     if os.environ.get("WARM_UP_FAIL"):
         raise RuntimeError("the warm-up broke")
+    if os.environ.get("WARM_UP_UNTIL"):  # a runtime slow to import: done once that file exists
+        Path(os.environ["WARM_UP_LOG"]).touch()
+        while not Path(os.environ["WARM_UP_UNTIL"]).exists():
+            time.sleep(0.01)
     WARMED_IN.append(os.getpid())
     with open(os.environ["WARM_UP_LOG"], "a") as log:
         log.write(f"{os.getpid()}\n")

@@ -28,6 +28,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -167,6 +168,8 @@ class WarmPools:
         self.log_dir = log_dir
         self._servers: dict[tuple[str, str, str], _Server] = {}
         self._failed: dict[tuple[str, str, str], float] = {}
+        self._starting: dict[tuple[str, str, str], threading.Lock] = {}
+        """Per environment: held while its server starts."""
         self._lock = threading.Lock()
         self._closed = threading.Event()
         self._reaper: threading.Thread | None = None
@@ -215,46 +218,75 @@ class WarmPools:
     def _server(self, entry: WarmEntry, env: Mapping[str, str]) -> _Server | None:
         key = entry.key
         with self._lock:
-            if self._closed.is_set():
-                return None
-            failed_at = self._failed.get(key)
-            if failed_at is not None and time.monotonic() - failed_at < START_BACKOFF:
-                return None
-            server = self._servers.get(key)
-            if server is not None and server.process.poll() is None:
-                if server.memory_mb() <= self.settings.max_memory_mb:
-                    # Marked used now, so that the reaper does not stop it before the request.
-                    server.last_used = time.monotonic()
-                    return server
-                logger.info(
-                    "warm pool %s uses %.0f MB (more than max_memory_mb %d): restarting it",
-                    _describe(entry),
-                    server.memory_mb(),
-                    self.settings.max_memory_mb,
-                )
-            evicted = [self._servers.pop(key)] if server is not None else []
-            while len(self._servers) >= self.settings.max_environments:
-                oldest = min(self._servers.values(), key=lambda candidate: candidate.last_used)
-                evicted.append(self._servers.pop(oldest.entry.key))
+            found = self._usable(entry)
+            if found is not None:
+                return found or None
+            starting = self._starting.setdefault(key, threading.Lock())
+        # One start per environment at a time, outside the pools' lock: an environment whose runtime takes long
+        # to import holds up only its own attempts.
+        with starting:
+            with self._lock:
+                found = self._usable(entry)
+                if found is not None:  # another thread started it meanwhile, or it failed
+                    return found or None
             try:
                 server = self._launch(entry, env)
             except WarmStartError as exc:
-                self._failed[key] = time.monotonic()
+                with self._lock:
+                    self._failed[key] = time.monotonic()
                 logger.warning(
                     "warm pool %s could not start; its attempts start cold for %.0f s: %s",
                     _describe(entry),
                     START_BACKOFF,
                     exc,
                 )
-                server = None
-            else:
-                self._failed.pop(key, None)
-                self._servers[key] = server
-                self._ensure_reaper()
+                return None
+            with self._lock:
+                closed = self._closed.is_set()
+                evicted = []
+                if not closed:
+                    self._failed.pop(key, None)
+                    if (replaced := self._servers.pop(key, None)) is not None:
+                        evicted.append(replaced)
+                    while len(self._servers) >= self.settings.max_environments:
+                        oldest = min(self._servers.values(), key=lambda candidate: candidate.last_used)
+                        evicted.append(self._servers.pop(oldest.entry.key))
+                    server.last_used = time.monotonic()
+                    self._servers[key] = server
+                    self._ensure_reaper()
+        if closed:  # the handler closed while it started
+            server.stop()
+            return None
         for old in evicted:
             old.stop()
             logger.info("warm pool %s stopped (replaced or evicted)", _describe(old.entry))
         return server
+
+    def _usable(self, entry: WarmEntry) -> _Server | Literal[False] | None:
+        """Under the pools' lock: the environment's running server (marked used), False when there is none to
+        be had (closed, or in its back-off after a failed start), or None when one is to be started (an old
+        one that grew past ``max_memory_mb`` is stopped first)."""
+        if self._closed.is_set():
+            return False
+        key = entry.key
+        failed_at = self._failed.get(key)
+        if failed_at is not None and time.monotonic() - failed_at < START_BACKOFF:
+            return False
+        server = self._servers.get(key)
+        if server is None:
+            return None
+        if server.process.poll() is None:
+            if server.memory_mb() <= self.settings.max_memory_mb:
+                # Marked used now, so that the reaper does not stop it before the request.
+                server.last_used = time.monotonic()
+                return server
+            logger.info(
+                "warm pool %s uses %.0f MB (more than max_memory_mb %d): restarting it",
+                _describe(entry),
+                server.memory_mb(),
+                self.settings.max_memory_mb,
+            )
+        return None
 
     def _launch(self, entry: WarmEntry, env: Mapping[str, str]) -> _Server:
         self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
