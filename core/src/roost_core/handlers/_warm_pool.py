@@ -184,9 +184,10 @@ class WarmPools:
     def start_batch(
         self, entry: WarmEntry, env: Mapping[str, str], results_fd: int, specs_fd: int
     ) -> int | None:
-        """Start a warm child that starts, one after another, the attempts whose spec paths arrive on ``specs_fd``
-        (one per line; it exits at the end of the pipe) and writes each path back to ``results_fd`` once that
-        attempt ended: its pid, or None when there is no server (see :mod:`roost_core.handlers._warm`)."""
+        """Start a warm child that prepares and starts, one after another, the attempts sent on ``specs_fd`` (a JSON
+        line each with the spec's path and content; it exits at the end of the pipe) and writes each spec's path back
+        to ``results_fd`` once done with it: its pid, or None when there is no server (see
+        :mod:`roost_core.handlers._warm`)."""
         return self._request(entry, env, {"batch": True}, [results_fd, specs_fd])
 
     def _request(
