@@ -16,6 +16,9 @@ from test_roost_cli import roost, succeeded, wait_for
 
 from roost_admin.testing.server import RoostServer
 
+RUN_REMOTE_JSON = ("run", "--remote", "--wait", "--no-progress", "-o", "json")
+"""`roost run` on the server, waited for, its outputs printed as JSON."""
+
 CODE = """
     import asyncio
     import tempfile
@@ -163,20 +166,7 @@ def test_an_eager_workflow_runs_its_children_through_the_admin(
     env = server.client_env(tmp_path)
     before = set(executions(env, server))
     # Named: a generated name starts with "e" one time in 26, and would count among the children.
-    run = roost(
-        env,
-        "run",
-        "--remote",
-        "--wait",
-        "--no-progress",
-        "-o",
-        "json",
-        "--name",
-        "squares",
-        "authoring.py",
-        "eager_wf",
-        cwd=code,
-    )
+    run = roost(env, *RUN_REMOTE_JSON, "--name", "squares", "authoring.py", "eager_wf", cwd=code)
     assert json.loads(succeeded(run, server)) == {"o0": 0 + 1 + 4 + 9}
     children = {
         name: row
@@ -212,18 +202,5 @@ def test_an_imperative_workflow_with_a_shell_task_runs_remotely(
     server: RoostServer, code: Path, tmp_path: Path
 ) -> None:
     env = server.client_env(tmp_path)
-    run = roost(
-        env,
-        "run",
-        "--remote",
-        "--wait",
-        "--no-progress",
-        "-o",
-        "json",
-        "authoring.py",
-        "built",
-        "--words",
-        "one two three four",
-        cwd=code,
-    )
+    run = roost(env, *RUN_REMOTE_JSON, "authoring.py", "built", "--words", "one two three four", cwd=code)
     assert json.loads(succeeded(run, server)) == {"count": 4}

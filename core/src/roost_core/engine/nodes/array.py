@@ -182,6 +182,11 @@ class _Inline:
     outputs: dict[str, Callable[[literals_pb2.Literal], bool]] = field(default_factory=dict)
     """Whether a value fits each output of one index (by the output's type)."""
 
+    @property
+    def concurrent(self) -> bool:
+        """Whether the runner runs indices concurrently elsewhere (see ``TaskHandler.inline_concurrency``)."""
+        return self.handler is not None and self.handler.inline_concurrency > 1
+
 
 def _inline(run: Run, ref: NodeRef, state: NodeState, task: tasks_pb2.TaskTemplate) -> _Inline:
     """Whether this node attempt's indices may run inline: a runner from the handler, no cache, no time
@@ -294,24 +299,24 @@ def _run_batch(
     succeeded_from = first  # the successes since the last failure, reported as one range
     for offset, outcome in enumerate(outcomes):
         index = first + offset
-        if outcome is None:  # still running
-            inline.running.add(index)
+        fits = isinstance(outcome, literals_pb2.LiteralMap) and _fits(outcome, inline.outputs)
+        if not fits:  # it ends the range of successes before it
             if succeeded_from < index:
                 changed.append(IndexRange(succeeded_from, index - succeeded_from))
             succeeded_from = index + 1
+        if outcome is None:  # still running
+            inline.running.add(index)
             continue
         inline.running.discard(index)
         sub = subnodes[index]
         sub.queued_at = sub.attempt_started_at = now
-        if isinstance(outcome, literals_pb2.LiteralMap) and _fits(outcome, inline.outputs):
+        if fits:
+            assert isinstance(outcome, literals_pb2.LiteralMap)
             outputs_uri = f"{output_prefixes[offset]}/outputs.pb"
             run.keep_literal_map(outputs_uri, outcome, stored=handler.inline_outputs_stored)
             sub.outputs_uri = outputs_uri
             sub.phase = NodePhase.SUCCEEDED
             continue
-        if succeeded_from < index:
-            changed.append(IndexRange(succeeded_from, index - succeeded_from))
-        succeeded_from = index + 1
         site = _site(run, ref, state, task, index, write_inputs=False)
         result = attempt.StepResult()
         if isinstance(outcome, literals_pb2.LiteralMap):
@@ -354,7 +359,7 @@ def _batch_size(subnodes: list[NodeState], first: int, inline: _Inline, free: in
     twice as many as ran inline so far (a slow task is noticed after one index) unless the handler's runner
     runs indices concurrently, within the node's free parallelism (``free``, 0 for unlimited) and
     :data:`INLINE_BATCH`."""
-    grown = INLINE_BATCH if inline.handler and inline.handler.inline_concurrency > 1 else max(1, inline.ran)
+    grown = INLINE_BATCH if inline.concurrent else max(1, inline.ran)
     limit = min(INLINE_BATCH, grown, free or INLINE_BATCH, len(subnodes) - first)
     size = 1
     while size < limit and subnodes[first + size].phase is NodePhase.NOT_YET_STARTED:
@@ -433,26 +438,20 @@ def advance(run: Run, ref: NodeRef, state: NodeState) -> None:
                 if run.may_start_attempt():
                     ran_inline = True
                     size = _batch_size(subnodes, index, inline, parallelism - running if parallelism else 0)
-                    if inline.handler is not None and inline.handler.inline_concurrency > 1:
+                    if inline.concurrent:
                         inline_until = round_started + INLINE_BUDGET_CONCURRENT
                     covered, entries = _run_batch(run, ref, state, task, inline, index, size, inline_until)
                     run.attempt_ended()
                     if covered:
                         changed += entries
                         batched_until = index + covered
-                        # Still running, or failed and to be retried as ordinary attempts.
-                        running += sum(
-                            1 for sub in subnodes[index:batched_until] if not sub.phase.is_terminal
-                        )
-                        failed += sum(
-                            1
-                            for sub in subnodes[index:batched_until]
-                            if sub.phase.is_terminal and not sub.phase.is_success
-                        )
-                        if any(
-                            sub.phase is NodePhase.NOT_YET_STARTED for sub in subnodes[index:batched_until]
-                        ):
-                            run.wake_at(run.now)  # the runner has indices running: ask it again soon
+                        for done in subnodes[index:batched_until]:
+                            if not done.phase.is_terminal:  # still running, or failed and to be retried
+                                running += 1
+                            elif not done.phase.is_success:
+                                failed += 1
+                            if done.phase is NodePhase.NOT_YET_STARTED:
+                                run.wake_at(run.now)  # the runner has indices running: ask it again soon
                         continue
             sub.phase = NodePhase.QUEUED
             sub.queued_at = run.now
