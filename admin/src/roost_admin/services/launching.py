@@ -370,7 +370,7 @@ def create_execution(
             storage.write_proto(user_inputs_uri, inputs)
         if matched.attributes:
             storage.write_proto(storage.join(data_prefix, blobs.ATTRIBUTES), matched.record())
-        engine.start(
+        engine.queue(
             ident,
             closure,
             merged,
