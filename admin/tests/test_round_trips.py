@@ -84,9 +84,8 @@ def test_create_execution_costs_four_statements_and_no_ping(tmp_path, database_u
 
 
 def test_the_first_launch_of_a_version_reads_it_in_one_join(tmp_path, database_url) -> None:
-    with running_admin(tmp_path, database_url, workers=0) as (app, admin, _):
-        with statements(app) as seen:
-            launch(admin, "one", x=1)
+    with running_admin(tmp_path, database_url, workers=0) as (app, admin, _), statements(app) as seen:
+        launch(admin, "one", x=1)
     sent = [statement for statement, _ in of_the_call(seen, "INSERT INTO executions")]
     assert len(sent) == 5, sent
     assert "FROM launch_plans LEFT OUTER JOIN workflows" in sent[1]

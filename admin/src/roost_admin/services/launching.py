@@ -7,7 +7,7 @@ checks them against the expected inputs, admits it under the launch plan's concu
 (:mod:`~roost_admin.services.concurrency`), settles labels, annotations, raw output prefix, max parallelism and
 the other per-execution options (the request's values win over the launch plan's, whose win over the matchable
 attributes: :mod:`~roost_admin.services.resolution`), inserts the row, writes
-the spec and inputs to the blob store and starts the engine's execution (closure, inputs and first state),
+the spec and inputs to the blob store and queues the engine's execution (closure, inputs and first state),
 all in the caller's transaction. The row is inserted before any blob is written, so a second execution of the
 same name fails on the unique constraint before it could overwrite the first one's blobs.
 """
