@@ -22,8 +22,9 @@ from typing import Any, TypeVar
 
 import grpc
 import sqlalchemy
-from flyteidl.admin import execution_pb2, launch_plan_pb2, task_pb2, workflow_pb2
-from flyteidl.core import identifier_pb2, literals_pb2
+from _bench_clients import DOMAIN, PROJECT, VERSION, create_request
+from flyteidl.admin import launch_plan_pb2, task_pb2, workflow_pb2
+from flyteidl.core import identifier_pb2
 from flyteidl.service import admin_pb2_grpc
 from rich.console import Console
 from rich.table import Table
@@ -36,9 +37,6 @@ from roost_admin.config import Settings
 HERE = Path(__file__).parent
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432"
 """The PostgreSQL server the benchmarks use when it is reachable (each run makes and drops its own database)."""
-PROJECT = "flytesnacks"
-DOMAIN = "development"
-VERSION = "v1"
 
 R = TypeVar("R")
 
@@ -138,26 +136,6 @@ def register(stub: admin_pb2_grpc.AdminServiceStub, launch_plans: Iterable[Launc
         )
     for proto in serializer.launch_plans.values():
         stub.CreateLaunchPlan(launch_plan_pb2.LaunchPlanCreateRequest(id=proto.id, spec=proto.spec))
-
-
-def create_request(launch_plan: str, x: int = 1) -> execution_pb2.ExecutionCreateRequest:
-    """A CreateExecution of the registered launch plan ``launch_plan`` with input ``x``."""
-    inputs = literals_pb2.LiteralMap()
-    inputs.literals["x"].scalar.primitive.integer = x
-    return execution_pb2.ExecutionCreateRequest(
-        project=PROJECT,
-        domain=DOMAIN,
-        spec=execution_pb2.ExecutionSpec(
-            launch_plan=identifier_pb2.Identifier(
-                resource_type=identifier_pb2.LAUNCH_PLAN,
-                project=PROJECT,
-                domain=DOMAIN,
-                name=launch_plan,
-                version=VERSION,
-            )
-        ),
-        inputs=inputs,
-    )
 
 
 def launch(

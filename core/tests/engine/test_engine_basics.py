@@ -94,6 +94,25 @@ def test_missing_and_mistyped_inputs_are_refused_before_anything_is_written(kit)
     assert kit.memory.exists("mem://data/e1/closure.pb") is False
 
 
+def test_a_queued_execution_is_saved_as_a_started_one_and_another_engine_runs_it(kit):
+    ident = kit.execution_id("queued")
+    state = kit.engine.queue(ident, diamond(), literal_map(x=integer(3)), data_prefix="mem://data/queued")
+    saved = kit.store.load("p/d/queued")
+    assert saved is not None and saved.to_dict() == state.to_dict(), "the first state is saved"
+    assert state.phase == WorkflowPhase.QUEUED
+    assert (state.closure_uri, state.inputs_uri) == (
+        "mem://data/queued/closure.pb",
+        "mem://data/queued/inputs.pb",
+    )
+    assert kit.memory.exists(state.closure_uri) and kit.memory.exists(state.inputs_uri)
+    run = kit.new_engine().resume("p/d/queued")
+    kit.engine.run(run, timeout=30)
+    assert run.state.phase == WorkflowPhase.SUCCEEDED
+    with pytest.raises(InvalidInputsError):
+        kit.engine.queue(kit.execution_id("bad"), diamond(), literal_map(), data_prefix="mem://data/bad")
+    assert kit.store.load("p/d/bad") is None and not kit.memory.exists("mem://data/bad/closure.pb")
+
+
 def test_an_unknown_task_type_names_the_node_and_the_installed_handlers(kit):
     odd = task("odd", "no-such-type", {"x": INT})
     closure = compile_(workflow("wf", [task_node("n0", odd, {"x": wf_input("x")})], {"x": INT}), [odd])

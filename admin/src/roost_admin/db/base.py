@@ -38,6 +38,13 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+POOL_SIZE = 32
+"""PostgreSQL connections the pool keeps: as many as the gRPC server has threads. A connection beyond the pool
+is closed when it is returned, so a smaller pool under that many concurrent calls opened and closed a
+connection (a server process on PostgreSQL's side) for every call beyond it. Connections are opened only as
+calls need them."""
+
+
 def make_engine(url: str, **options: Any) -> Engine:
     """An engine for ``url``. SQLite gets WAL, foreign keys and a busy timeout so threads share it safely."""
     if url.startswith("sqlite"):
@@ -52,7 +59,7 @@ def make_engine(url: str, **options: Any) -> Engine:
             cursor.close()
 
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=1800, **options)
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=20, pool_recycle=1800, **options)
     _ping_after_idling(engine)
     return engine
 

@@ -13,6 +13,7 @@ from roost_admin.config import Settings
 from roost_admin.db.base import Database, utcnow
 from roost_admin.notifiers import AdminPlugins, Channel
 from roost_admin.services.blob_cache import BlobCache
+from roost_admin.services.target_cache import TargetCache
 from roost_core.plugins import EnginePlugins
 from roost_core.storage import Storage
 
@@ -88,6 +89,8 @@ class ServiceContext:
     plugins: EnginePlugins = field(default_factory=EnginePlugins)
     blobs: BlobCache = field(default_factory=BlobCache)
     """Immutable blobs (registered entities, execution specs) recently read or written."""
+    targets: TargetCache = field(default_factory=TargetCache)
+    """What launching each recently launched registered version runs (launch plans and tasks never change)."""
     wakeups: Wakeups = field(default_factory=Wakeups)
     recorded: Recorded = field(default_factory=Recorded)
     """Which executions just had events recorded (or their phase changed by a request)."""

@@ -35,7 +35,7 @@ from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2
 from flyteidl.core import workflow_pb2 as core_workflow_pb2
 from google.protobuf import timestamp_pb2
 from google.protobuf.message import DecodeError, Message
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from roost_admin import blobs
@@ -150,6 +150,10 @@ def load_closure(
 # Projects and domains: where entities may be registered
 
 
+_PROJECT_STATE = select(models.Project.state).where(models.Project.id == bindparam("project"))
+"""A project's state (no row: it does not exist); one statement built once, not an ORM object per call."""
+
+
 def check_project_domain(
     session: Session, settings: Settings, project: str, domain: str, what: str, *, writing: bool = True
 ) -> None:
@@ -157,12 +161,12 @@ def check_project_domain(
     the field names in messages."""
     validation.project_id(project, f"{what} project")
     validation.domain(domain, settings.domains, f"{what} domain")
-    row = session.get(models.Project, project)
-    if row is None:
+    state = session.scalar(_PROJECT_STATE, {"project": project})
+    if state is None:
         raise NotFound(
             f"project '{project}' does not exist; create it first (roost create project {project})"
         )
-    if writing and row.state == project_pb2.Project.ARCHIVED:
+    if writing and state == project_pb2.Project.ARCHIVED:
         raise FailedPrecondition(
             f"project '{project}' is archived; activate it before registering or launching"
         )

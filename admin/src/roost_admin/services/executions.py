@@ -34,7 +34,6 @@ from roost_admin.services.listing import (
 )
 from roost_admin.services.rows import (
     TERMINAL_WORKFLOW,
-    execution_identifier,
     execution_key,
     find_execution,
     get_execution,
@@ -113,7 +112,7 @@ class Executions(Service):
         if not request.HasField("spec"):
             raise InvalidArgument("spec is required")
         with self.ctx.db.begin() as session:
-            row = launching.create_execution(
+            ident = launching.create_execution(
                 self.ctx,
                 session,
                 project=request.project,
@@ -122,7 +121,6 @@ class Executions(Service):
                 spec=request.spec,
                 inputs=request.inputs,
             )
-            ident = execution_identifier(row)
         self.ctx.wakeups.announce()
         return execution_pb2.ExecutionCreateResponse(id=ident)
 
@@ -138,7 +136,7 @@ class Executions(Service):
             given, _ = views.literal_data(self.ctx, original.user_inputs_uri)
             if given is not None:
                 inputs.CopyFrom(given)
-            row = launching.create_execution(
+            ident = launching.create_execution(
                 self.ctx,
                 session,
                 project=original.project,
@@ -147,7 +145,6 @@ class Executions(Service):
                 spec=launching.relaunch_spec(spec, original, request.overwrite_cache),
                 inputs=inputs,
             )
-            ident = execution_identifier(row)
         self.ctx.wakeups.announce()
         return execution_pb2.ExecutionCreateResponse(id=ident)
 

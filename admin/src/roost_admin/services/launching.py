@@ -7,8 +7,8 @@ checks them against the expected inputs, admits it under the launch plan's concu
 (:mod:`~roost_admin.services.concurrency`), settles labels, annotations, raw output prefix, max parallelism and
 the other per-execution options (the request's values win over the launch plan's, whose win over the matchable
 attributes: :mod:`~roost_admin.services.resolution`), inserts the row, writes
-the spec and inputs to the blob store and starts the engine's execution (closure, inputs and first state),
-all in the caller's transaction. The row is flushed before any blob is written, so a second execution of the
+the spec and inputs to the blob store and queues the engine's execution (closure, inputs and first state),
+all in the caller's transaction. The row is inserted before any blob is written, so a second execution of the
 same name fails on the unique constraint before it could overwrite the first one's blobs.
 """
 
@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import secrets
 import string
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from flyteidl.admin import execution_pb2, launch_plan_pb2, matchable_resource_pb2
 from flyteidl.core import (
@@ -30,6 +29,7 @@ from flyteidl.core import (
     workflow_pb2,
 )
 from flyteidl.core import execution_pb2 as core_execution_pb2
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -46,6 +46,7 @@ from roost_admin.services.rows import (
     workflow_phase_name,
 )
 from roost_admin.services.state import SessionStateStore
+from roost_admin.services.target_cache import Target
 from roost_core import literal_types
 from roost_core.compiler import CompileError, compile_workflow
 from roost_core.engine import Engine, ExecutionOptions, InvalidInputsError
@@ -60,6 +61,8 @@ _NAME_FIRST = string.ascii_lowercase
 _NAME_REST = string.ascii_lowercase + string.digits
 _NAME_LENGTH = 20
 _NODE_ID_LENGTH = 63
+_EXECUTIONS = cast("Table", models.Execution.__table__)
+_INSERT_EXECUTION = insert(_EXECUTIONS).returning(_EXECUTIONS.c.id)
 
 
 def generate_name() -> str:
@@ -67,59 +70,61 @@ def generate_name() -> str:
     return secrets.choice(_NAME_FIRST) + "".join(secrets.choice(_NAME_REST) for _ in range(_NAME_LENGTH - 1))
 
 
-@dataclass(frozen=True)
-class _Target:
-    """What an execution runs: its compiled workflow, the inputs it expects, and where both came from."""
-
-    what: str
-    """``launch plan 'p/d/lp@v'`` or ``task 'p/d/t@v'``, for messages."""
-    closure: compiler_pb2.CompiledWorkflowClosure
-    expected: interface_pb2.ParameterMap
-    fixed: literals_pb2.LiteralMap
-    launch_plan: launch_plan_pb2.LaunchPlan | None
-    launch_plan_row: models.LaunchPlan | None
-    workflow_row: models.Workflow | None
-    task_row: models.Task | None
-
-
-def _resolve_target(ctx: ServiceContext, session: Session, reference: identifier_pb2.Identifier) -> _Target:
-    """The launch plan or task ``spec.launch_plan`` names; NOT_FOUND or INVALID_ARGUMENT naming it."""
+def _resolve_target(ctx: ServiceContext, session: Session, reference: identifier_pb2.Identifier) -> Target:
+    """The launch plan or task ``spec.launch_plan`` names; NOT_FOUND or INVALID_ARGUMENT naming it. A version
+    launched before comes from the cache (registered versions never change); one not registered is looked up
+    every time."""
     settings = ctx.settings
     if reference.resource_type == identifier_pb2.TASK:
         ident = entities.entity_id(reference, entities.TASK, settings, "spec.launch_plan")
-        task_row = entities.get_row(session, entities.TASK, ident)
-        template = entities.task_message(ctx, task_row).closure.compiled_task.template
-        expected = interface_pb2.ParameterMap()
-        for name, variable in template.interface.inputs.variables.items():
-            expected.parameters[name].CopyFrom(interface_pb2.Parameter(var=variable, required=True))
-        return _Target(
-            what=f"task '{entities.entity_text(ident)}'",
-            closure=_single_task_closure(template),
-            expected=expected,
-            fixed=literals_pb2.LiteralMap(),
-            launch_plan=None,
-            launch_plan_row=None,
-            workflow_row=None,
-            task_row=task_row,
-        )
+        target = ctx.targets.get(ident)
+        if target is None:
+            target = _task_target(ctx, session, ident)
+            ctx.targets.put(ident, target)
+        return target
     if reference.resource_type != identifier_pb2.LAUNCH_PLAN:
         kind = identifier_pb2.ResourceType.Name(reference.resource_type)
         raise InvalidArgument(f"spec.launch_plan must name a LAUNCH_PLAN or a TASK, not {kind}")
     ident = entities.entity_id(reference, entities.LAUNCH_PLAN, settings, "spec.launch_plan")
+    target = ctx.targets.get(ident)
+    if target is None:
+        target = _launch_plan_target(ctx, session, ident)
+        ctx.targets.put(ident, target)
+    return target
+
+
+def _task_target(ctx: ServiceContext, session: Session, ident: identifier_pb2.Identifier) -> Target:
+    task_row = entities.get_row(session, entities.TASK, ident)
+    template = entities.task_message(ctx, task_row).closure.compiled_task.template
+    expected = interface_pb2.ParameterMap()
+    for name, variable in template.interface.inputs.variables.items():
+        expected.parameters[name].CopyFrom(interface_pb2.Parameter(var=variable, required=True))
+    return Target(
+        what=f"task '{entities.entity_text(ident)}'",
+        closure=_single_task_closure(template),
+        expected=expected,
+        fixed=literals_pb2.LiteralMap(),
+        launch_plan=None,
+        launch_plan_id=None,
+        workflow_id=None,
+        task_id=task_row.id,
+    )
+
+
+def _launch_plan_target(ctx: ServiceContext, session: Session, ident: identifier_pb2.Identifier) -> Target:
     # The workflow row comes in the same query (its foreign key guarantees there is one).
     row = entities.get_row(session, entities.LAUNCH_PLAN, ident, joinedload(models.LaunchPlan.workflow))
     plan = entities.launch_plan_message(ctx, row)
-    workflow_row = row.workflow
-    workflow = entities.workflow_message(ctx, workflow_row)
-    return _Target(
+    workflow = entities.workflow_message(ctx, row.workflow)
+    return Target(
         what=f"launch plan '{entities.entity_text(ident)}'",
         closure=workflow.closure.compiled_workflow,
         expected=plan.closure.expected_inputs,
         fixed=plan.spec.fixed_inputs,
         launch_plan=plan,
-        launch_plan_row=row,
-        workflow_row=workflow_row,
-        task_row=None,
+        launch_plan_id=row.id,
+        workflow_id=row.workflow_id,
+        task_id=None,
     )
 
 
@@ -169,7 +174,7 @@ def _promise(var: str, node_id: str, output: str) -> literals_pb2.Binding:
     )
 
 
-def _merge_inputs(target: _Target, given: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
+def _merge_inputs(target: Target, given: literals_pb2.LiteralMap) -> literals_pb2.LiteralMap:
     """The caller's inputs with the defaults and fixed inputs merged in, checked against the expected inputs
     (flyteadmin's rules); every problem is named in one INVALID_ARGUMENT."""
     expected = target.expected.parameters
@@ -206,7 +211,7 @@ def _merge_inputs(target: _Target, given: literals_pb2.LiteralMap) -> literals_p
     return merged
 
 
-def _settle_spec(target: _Target, request_spec: execution_pb2.ExecutionSpec) -> execution_pb2.ExecutionSpec:
+def _settle_spec(target: Target, request_spec: execution_pb2.ExecutionSpec) -> execution_pb2.ExecutionSpec:
     """The spec to store: the request's, with the launch plan's settings filled in where it has none."""
     spec = execution_pb2.ExecutionSpec()
     spec.CopyFrom(request_spec)
@@ -236,7 +241,7 @@ def _settle_spec(target: _Target, request_spec: execution_pb2.ExecutionSpec) -> 
 
 
 def _options(
-    target: _Target,
+    target: Target,
     spec: execution_pb2.ExecutionSpec,
     parent_execution: str,
     matched: resolution.Matched,
@@ -273,10 +278,10 @@ def create_execution(
     inputs: literals_pb2.LiteralMap,
     parent_execution: str = "",
     recover_from: RecoverySource | None = None,
-) -> models.Execution:
-    """Create and queue an execution in the caller's transaction (see the module docstring); ``name`` empty
-    means a generated one; ``recover_from`` makes it a recovered or resumed execution. The caller commits,
-    then pokes the engine workers."""
+) -> identifier_pb2.WorkflowExecutionIdentifier:
+    """Create and queue an execution in the caller's transaction (see the module docstring); its identifier.
+    ``name`` empty means a generated one; ``recover_from`` makes it a recovered or resumed execution. The
+    caller commits, then pokes the engine workers."""
     settings = ctx.settings
     entities.check_project_domain(session, settings, project, domain, "execution")
     if name:
@@ -313,49 +318,60 @@ def create_execution(
     now = ctx.clock()
     data_prefix = blobs.execution_data_prefix(settings.storage_prefix, project, domain, name)
     storage = ctx.storage
-    row = models.Execution(
-        project=project,
-        domain=domain,
-        name=name,
-        launch_plan_id=target.launch_plan_row.id if target.launch_plan_row is not None else None,
-        workflow_id=target.workflow_row.id if target.workflow_row is not None else None,
-        task_id=target.task_row.id if target.task_row is not None else None,
-        phase=core_execution_pb2.WorkflowExecution.QUEUED,
-        state=execution_pb2.EXECUTION_ACTIVE,
-        mode=int(stored_spec.metadata.mode),
-        principal=stored_spec.metadata.principal,
-        spec_uri=storage.join(data_prefix, "spec.pb"),
-        inputs_uri=storage.join(data_prefix, "inputs.pb"),
-        user_inputs_uri=storage.join(data_prefix, "user_inputs.pb"),
-        created_at=now,
-        updated_at=now,
-        # A held execution is not claimable until its launch plan's concurrency policy lets it start.
-        wake_at=None if held_limit else now,
-        held_limit=held_limit,
-    )
-    session.add(row)
+    spec_uri = storage.join(data_prefix, "spec.pb")
+    inputs_uri = storage.join(data_prefix, "inputs.pb")
+    # The merged inputs are the caller's plus defaults and fixed inputs; when none was added they are the
+    # caller's, and the engine's inputs.pb serves as both (one blob fewer to write).
+    added = len(merged.literals) != len(inputs.literals)
+    user_inputs_uri = storage.join(data_prefix, "user_inputs.pb") if added else inputs_uri
     try:
-        # A taken name is found by the insert itself (no SELECT first): the unique constraint decides, even
-        # between two admins racing for the same name, and nothing is written to storage before it has.
-        session.flush()
+        # One INSERT, not the ORM's unit of work: nothing else of this call is in the session. A taken name is
+        # found by the insert itself (no SELECT first): the unique constraint decides, even between two admins
+        # racing for the same name, and nothing is written to storage before it has.
+        inserted = session.connection().execute(
+            _INSERT_EXECUTION,
+            {
+                "project": project,
+                "domain": domain,
+                "name": name,
+                "launch_plan_id": target.launch_plan_id,
+                "workflow_id": target.workflow_id,
+                "task_id": target.task_id,
+                "phase": core_execution_pb2.WorkflowExecution.QUEUED,
+                "state": execution_pb2.EXECUTION_ACTIVE,
+                "mode": int(stored_spec.metadata.mode),
+                "principal": stored_spec.metadata.principal,
+                "spec_uri": spec_uri,
+                "inputs_uri": inputs_uri,
+                "user_inputs_uri": user_inputs_uri,
+                "created_at": now,
+                "updated_at": now,
+                # A held execution is not claimable until its launch plan's concurrency policy lets it start.
+                "wake_at": None if held_limit else now,
+                "held_limit": held_limit,
+            },
+        )
     except IntegrityError as exc:
         if violates_unique(exc, "executions", "project", "domain", "name"):
             raise AlreadyExists(f"execution {key} already exists") from None
         raise
+    execution_id = int(inserted.scalar_one())
     raw_prefix = stored_spec.raw_output_data_config.output_location_prefix
     raw = (
         storage.join(raw_prefix, name)
         if raw_prefix
         else blobs.raw_output_prefix(settings.storage_prefix, project, domain, name)
     )
-    engine = Engine(storage, plugins=ctx.plugins, state_store=SessionStateStore(session, row))
+    ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
+    engine = Engine(storage, plugins=ctx.plugins, state_store=SessionStateStore(session, execution_id, key))
     try:
-        storage.write_proto(row.spec_uri, stored_spec)
-        storage.write_proto(row.user_inputs_uri, inputs)
+        storage.write_proto(spec_uri, stored_spec)
+        if added:
+            storage.write_proto(user_inputs_uri, inputs)
         if matched.attributes:
             storage.write_proto(storage.join(data_prefix, blobs.ATTRIBUTES), matched.record())
-        engine.start(
-            identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name),
+        engine.queue(
+            ident,
             closure,
             merged,
             data_prefix=data_prefix,
@@ -367,7 +383,7 @@ def create_execution(
         raise InvalidArgument(f"{target.what}: {exc}") from None
     except StorageError as exc:
         raise Unavailable(f"cannot store execution {key}: {exc}") from exc
-    return row
+    return ident
 
 
 def _configured_task_resources(settings: Settings) -> matchable_resource_pb2.TaskResourceAttributes:

@@ -31,7 +31,6 @@ from roost_admin.services import entities, launching, validation, views
 from roost_admin.services.base import Service
 from roost_admin.services.rows import (
     TERMINAL_WORKFLOW,
-    execution_identifier,
     execution_key,
     get_execution,
     workflow_phase_name,
@@ -148,7 +147,7 @@ class Recovery(Service):
             given, _ = views.literal_data(self.ctx, original.user_inputs_uri)
             if given is not None:
                 inputs.CopyFrom(given)
-            row = launching.create_execution(
+            new_id = launching.create_execution(
                 self.ctx,
                 session,
                 project=original.project,
@@ -158,7 +157,6 @@ class Recovery(Service):
                 inputs=inputs,
                 recover_from=RecoverySource.of(state, resume=bool(resume.version)),
             )
-            new_id = execution_identifier(row)
         self.ctx.wakeups.announce()
         return RecoverResult(execution_pb2.ExecutionCreateResponse(id=new_id), plan)
 

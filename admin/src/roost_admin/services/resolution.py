@@ -10,11 +10,12 @@ matched), so changing an attribute later alters only executions created after th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from flyteidl.admin import execution_pb2
 from flyteidl.admin import matchable_resource_pb2 as mr
 from flyteidl.core import compiler_pb2
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from roost_admin.db import models
@@ -41,19 +42,26 @@ class Matched:
         )
 
 
+_A = models.MatchableAttribute
+_MATCHING = select(_A.resource_type, _A.project, _A.domain, _A.workflow, _A.launch_plan, _A.attributes).where(
+    _A.project == bindparam("project"),
+    or_(_A.domain == bindparam("domain"), _A.domain == ""),
+    or_(_A.workflow == bindparam("workflow"), _A.workflow == ""),
+    or_(_A.launch_plan == bindparam("launch_plan"), _A.launch_plan == ""),
+)
+"""The stored attributes that may apply to an execution (built once: a statement per call costs more than the
+query)."""
+_Scope: TypeAlias = "Row[int, str, str, str, str, bytes]"
+"""A row of :data:`_MATCHING`."""
+
+
 def match(session: Session, project: str, domain: str, workflow: str, launch_plan: str) -> Matched:
     """The most specific stored attribute of each kind for an execution of ``workflow`` (launched through
     ``launch_plan``) in ``project`` and ``domain``."""
-    table = models.MatchableAttribute
-    rows = session.scalars(
-        select(table).where(
-            table.project == project,
-            table.domain.in_((domain, "")),
-            table.workflow.in_((workflow, "")),
-            table.launch_plan.in_((launch_plan, "")),
-        )
+    rows = session.execute(
+        _MATCHING, {"project": project, "domain": domain, "workflow": workflow, "launch_plan": launch_plan}
     ).all()
-    best: dict[int, models.MatchableAttribute] = {}
+    best: dict[int, _Scope] = {}
     for row in rows:
         if row.domain == "" and (row.workflow or row.launch_plan):
             continue  # a workflow attribute always has its domain; no scope skips the domain
@@ -74,7 +82,7 @@ def match(session: Session, project: str, domain: str, workflow: str, launch_pla
     )
 
 
-def _specificity(row: models.MatchableAttribute) -> tuple[bool, bool, bool]:
+def _specificity(row: _Scope) -> tuple[bool, bool, bool]:
     return (bool(row.launch_plan), bool(row.workflow), bool(row.domain))
 
 

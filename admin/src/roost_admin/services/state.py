@@ -7,7 +7,9 @@ row; the engine workers save later states through their own claim-fenced store
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from typing import cast
+
+from sqlalchemy import Table, insert, select
 from sqlalchemy.orm import Session
 
 from roost_admin.db import models
@@ -32,23 +34,28 @@ def load_state(session: Session, execution_id: int, key: str) -> ExecutionState 
     return None if data is None else _decode(key, data)
 
 
+_INSERT_STATE = insert(cast("Table", models.ExecutionState.__table__))
+
+
 class SessionStateStore:
     """Saves the state of one new execution into the caller's session (the transaction creating its row)."""
 
-    def __init__(self, session: Session, execution: models.Execution) -> None:
+    def __init__(self, session: Session, execution_id: int, key: str) -> None:
+        """``execution_id`` is the new row's id, ``key`` its ``project/domain/name``."""
         self._session = session
-        self._execution = execution
+        self._execution_id = execution_id
+        self._key = key
 
     def save(self, state: ExecutionState) -> None:
-        """Add the execution's first state row to the session (a new execution has none yet)."""
-        if state.key != f"{self._execution.project}/{self._execution.domain}/{self._execution.name}":
-            raise StateStoreError(
-                f"this store only saves execution {self._execution.name!r}, not {state.key!r}"
-            )
-        self._session.add(
-            models.ExecutionState(execution_id=self._execution.id, data=state.to_dict(), saved_at=utcnow())
+        """Insert the execution's first state row (a new execution has none yet): one INSERT in the session's
+        transaction, not the ORM's unit of work."""
+        if state.key != self._key:
+            raise StateStoreError(f"this store only saves execution {self._key!r}, not {state.key!r}")
+        self._session.connection().execute(
+            _INSERT_STATE,
+            {"execution_id": self._execution_id, "data": state.to_dict(), "saved_at": utcnow()},
         )
 
     def load(self, key: str) -> ExecutionState | None:
         """The state saved in the session so far."""
-        return load_state(self._session, self._execution.id, key)
+        return load_state(self._session, self._execution_id, key)

@@ -130,6 +130,42 @@ class Engine:
 
         With ``recover_from``, the execution reuses that execution's node outputs (see
         :mod:`roost_core.engine.recovery`)."""
+        state = self._first_state(
+            execution_id, closure, inputs, data_prefix, raw_output_prefix, options, recover_from
+        )
+        run = Run(self, state, closure)
+        self.state_store.save(state)
+        return run
+
+    def queue(
+        self,
+        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
+        closure: compiler_pb2.CompiledWorkflowClosure,
+        inputs: literals_pb2.LiteralMap,
+        *,
+        data_prefix: str,
+        raw_output_prefix: str = "",
+        options: ExecutionOptions | None = None,
+        recover_from: RecoverySource | None = None,
+    ) -> ExecutionState:
+        """What :meth:`start` does, for an execution that engines elsewhere will resume from its saved state:
+        the same checks, blobs and first state, without the :class:`Run` this engine would run it with."""
+        state = self._first_state(
+            execution_id, closure, inputs, data_prefix, raw_output_prefix, options, recover_from
+        )
+        self.state_store.save(state)
+        return state
+
+    def _first_state(
+        self,
+        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
+        closure: compiler_pb2.CompiledWorkflowClosure,
+        inputs: literals_pb2.LiteralMap,
+        data_prefix: str,
+        raw_output_prefix: str,
+        options: ExecutionOptions | None,
+        recover_from: RecoverySource | None,
+    ) -> ExecutionState:
         _check_inputs(closure, inputs)
         data_prefix = data_prefix.rstrip("/")
         closure_uri = self.storage.join(data_prefix, "closure.pb")
@@ -151,9 +187,7 @@ class Engine:
         if recover_from is not None:
             state.recovery_uri = self.storage.join(data_prefix, RECOVERY_BLOB)
             self.storage.write(state.recovery_uri, recover_from.to_bytes())
-        run = Run(self, state, closure)
-        self.state_store.save(state)
-        return run
+        return state
 
     def resume(self, key: str) -> Run:
         """Pick up an execution from its saved state (``project/domain/name``), e.g. after a restart."""

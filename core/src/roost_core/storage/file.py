@@ -21,6 +21,8 @@ from roost_core.storage.base import BlobNotFoundError, StorageError
 SCHEME = "file://"
 TEMP_PREFIX = ".roost-tmp-"
 """Name prefix of the temporary files a write renames into place; listings skip them."""
+_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+"""How a write opens its temporary file: a new file, never one that exists."""
 SIGNED_METHODS = ("GET", "PUT")
 _LAST_EXPIRY = 253_402_300_799
 """9999-12-31T23:59:59Z: the last expiry time a datetime can show."""
@@ -85,9 +87,14 @@ class FileStore:
             raise StorageError(f"cannot write {uri!r}: it names a folder, not a file")
         temp = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
         try:
-            _make_folders(folder)
-            # os.open with 0o666 lets the umask pick the permissions, as a plain open() would.
-            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            # os.open with 0o666 lets the umask pick the permissions, as a plain open() would. The folders are
+            # made only when missing: most writes go to a folder an earlier write made, and a makedirs there
+            # would cost a failing mkdir each time.
+            try:
+                fd = os.open(temp, _CREATE, 0o666)
+            except FileNotFoundError:
+                _make_folders(folder)
+                fd = os.open(temp, _CREATE, 0o666)
             try:
                 with os.fdopen(fd, "wb") as file:
                     file.write(data)
