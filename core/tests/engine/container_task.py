@@ -7,6 +7,10 @@ count how often it ran); ``sleep`` sleeps until killed; ``dynamic`` writes a fut
 the ``echo`` task ``x`` times in a chain; ``map`` (a map's index) appends ``x``, its pid and its grandparent's pid to
 the file ``$MAP_RUNS``, then kills itself when x is 13, waits for the file ``$MAP_GO`` when x is 7, and writes
 x * 2.
+
+Its ``__roost_warm_task__`` (what a warm batch child calls before its first attempt) appends its pid and the
+attempt's ``MAP_RUNS`` to the file ``$WARM_TASK_LOG``, then raises when ``$WARM_TASK_MODE`` is ``raise`` and hangs
+when it is ``hang``.
 """
 
 from __future__ import annotations
@@ -30,6 +34,16 @@ from flyteidl.core import (
 
 def path(uri: str) -> Path:
     return Path(uri.removeprefix("file://"))
+
+
+def __roost_warm_task__(argv: list[str]) -> None:
+    with open(os.environ["WARM_TASK_LOG"], "a") as log:
+        log.write(f"{os.getpid()} {os.environ.get('MAP_RUNS')} {argv[1]}\n")
+    mode = os.environ.get("WARM_TASK_MODE")
+    if mode == "raise":
+        raise RuntimeError("warm task failed")
+    if mode == "hang":
+        time.sleep(3600)
 
 
 def main() -> None:

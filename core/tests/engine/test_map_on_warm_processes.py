@@ -39,6 +39,7 @@ def mapped(tmp_path: Path) -> tasks_pb2.TaskTemplate:
         "PYTHONPATH": str(PROGRAM.parent),
         "MAP_RUNS": str(tmp_path / "runs"),
         "MAP_GO": str(tmp_path / "go"),
+        "WARM_TASK_LOG": str(tmp_path / "warmed"),
     }
     spec = tasks_pb2.Container(
         image="local",
@@ -49,12 +50,10 @@ def mapped(tmp_path: Path) -> tasks_pb2.TaskTemplate:
     return task("mapped", "container", {"x": INT}, container=spec)
 
 
-def new_engine(kit, tmp_path: Path) -> Engine:
-    """An engine whose local-process handler keeps its attempt folders under ``tmp_path``."""
-    work = str(tmp_path / "work")
-    return kit.new_engine(
-        config=EngineConfig(poll_interval=0.05, handlers={"local-process": {"work_dir": work}})
-    )
+def new_engine(kit, tmp_path: Path, **settings: object) -> Engine:
+    """An engine whose local-process handler keeps its attempt folders under ``tmp_path``, with more ``settings``."""
+    handler = {"work_dir": str(tmp_path / "work"), **settings}
+    return kit.new_engine(config=EngineConfig(poll_interval=0.05, handlers={"local-process": handler}))
 
 
 @pytest.fixture
@@ -106,6 +105,41 @@ def test_indices_run_in_batches_of_warm_processes_once_each(kit, engine, mapped,
     assert all(kit.storage.exists(sub.outputs_uri) for sub in subnodes)
     # Each index's folder is gone once the state holding its outcome was saved.
     assert not [entry for entry in (tmp_path / "work").iterdir() if entry.name not in ("trash", "warm-pools")]
+
+
+def warmed(tmp_path: Path) -> list[tuple[int, str, str]]:
+    """(pid, MAP_RUNS, first argument) of each call of container_task's ``__roost_warm_task__``."""
+    path = tmp_path / "warmed"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [(int(pid), runs, mode) for pid, runs, mode in (line.split() for line in lines)]
+
+
+def test_each_batch_child_imports_the_task_once_with_the_attempts_environment(kit, engine, mapped, tmp_path):
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(100, 130))), prefix=tmp_path.as_uri())
+    engine.run(run, timeout=60)
+    assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
+    children = {parent for _x, _pid, parent in runs(tmp_path)}
+    calls = warmed(tmp_path)
+    # Once in each batch child that started indices, before them, with the environment and command line they got.
+    assert sorted(pid for pid, _runs, _mode in calls) == sorted(children)
+    assert {(runs, mode) for _pid, runs, mode in calls} == {(str(tmp_path / "runs"), "map")}
+
+
+@pytest.mark.parametrize("mode", ["raise", "hang"])
+def test_a_warm_task_import_that_fails_or_hangs_leaves_the_import_to_each_attempt(
+    kit, mapped, tmp_path, mode
+):
+    mapped.container.env.add(key="WARM_TASK_MODE", value=mode)
+    # A hang is given up after the pool's start timeout (short here; the server's own start must fit in it).
+    engine = kit.engine = new_engine(kit, tmp_path, warm={"start_timeout": 5})
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(100, 104))), prefix=tmp_path.as_uri())
+    engine.run(run, timeout=60)
+    assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
+    assert value(engine.outputs(run).literals["ys"]) == [200, 202, 204, 206]
+    children = {parent for _x, _pid, parent in runs(tmp_path)}
+    assert os.getpid() not in children, "the indices ran as ordinary attempts, not in batches"
+    assert {pid for pid, _runs, _mode in warmed(tmp_path)} == children
+    engine.close()
 
 
 @pytest.mark.parametrize("warm", ["1", "0"])

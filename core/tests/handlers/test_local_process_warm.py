@@ -297,6 +297,22 @@ def test_each_attempt_draws_fresh_randomness_from_generators_made_before_the_for
     assert len(set(drawn)) == 3, drawn
 
 
+def test_each_attempt_finds_the_temporary_folder_its_own_environment_names(
+    tmp_path: Path, handler: LocalProcessHandler, script: Path
+) -> None:
+    first, second = tmp_path / "tmp-first", tmp_path / "tmp-second"
+    first.mkdir()
+    second.mkdir()
+    found = []
+    for index, folder in enumerate([first, second, first]):
+        ctx = context(tmp_path / f"a{index}", script, "tempdir", outputs=("tempdir",), TMPDIR=str(folder))
+        assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+        found.append(outputs(ctx)["tempdir"])
+    # One server (started with the first attempt's environment, which found its folder once) served all three.
+    assert len(servers(handler)) == 1
+    assert found == [str(first), str(second), str(first)]
+
+
 def test_a_warm_up_that_fails_leaves_attempts_to_cold_starts(
     tmp_path: Path, handler: LocalProcessHandler, caplog: pytest.LogCaptureFixture
 ) -> None:

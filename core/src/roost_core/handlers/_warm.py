@@ -21,11 +21,12 @@ each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``,
 
 A request ``{"batch": true, ...}`` (first attempts of map indices: the local-process handler's inline runner), sent
 with a results pipe's write end and a specs pipe's read end, is answered likewise after one fork: that child leaves
-the server's session and, for each line ``{"spec_path": PATH, "spec": SPEC}`` read from the specs pipe, makes the
-attempt's folder and files and starts it exactly as above (its own forked supervisor, claim and lock: an engine can
-re-attach to it as to any attempt), waits for its supervisor, and writes the path back on the results pipe. An
-attempt whose folder exists already (another process prepared it) or whose lock another process holds is skipped,
-its path written back at once. The child exits at the end of the specs pipe.
+the server's session, lets the entry module import the task's own module before the first attempt (its
+``__roost_warm_task__(argv)``, when it has one) and, for each line ``{"spec_path": PATH, "spec": SPEC}`` read from the
+specs pipe, makes the attempt's folder and files and starts it exactly as above (its own forked supervisor, claim and
+lock: an engine can re-attach to it as to any attempt), waits for its supervisor, and writes the path back on the
+results pipe. An attempt whose folder exists already (another process prepared it) or whose lock another process
+holds is skipped, its path written back at once. The child exits at the end of the specs pipe.
 
 Crashes or ``os._exit`` in a task end only that forked child. The server exits when the socket is closed.
 """
@@ -44,10 +45,11 @@ import random
 import signal
 import socket
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any, BinaryIO, NoReturn
 
 _MESSAGE_SIZE = 1 << 16
@@ -125,6 +127,16 @@ _GENERATORS: list[random.Random] = []
 copies their state and every attempt would draw the same "random" names a cold start draws afresh."""
 
 
+_TEMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")
+_server_temp: list[str | None] = []
+"""The server's values of :data:`_TEMP_VARIABLES` when it found its temporary folder (``tempfile.gettempdir()``, which
+probes the folder by writing a file): an attempt whose environment gives the same values keeps the answer."""
+
+
+def _temp_environment() -> list[str | None]:
+    return [os.environ.get(name) for name in _TEMP_VARIABLES]
+
+
 def _find_generators() -> None:
     # type(), not isinstance(): the latter asks objects for __class__, which lazy modules answer by importing.
     _GENERATORS.extend(obj for obj in gc.get_objects() if issubclass(type(obj), random.Random))
@@ -158,6 +170,8 @@ def _run_task(
         os.chdir(spec["cwd"])
         os.environ.clear()
         os.environ.update(spec["env"])
+        if _temp_environment() != _server_temp:
+            tempfile.tempdir = None
         _reseed()
         sys.argv = [request["script"], *spec["argv"][1:]]
         sys.path[0] = str(Path(request["script"]).parent)
@@ -203,9 +217,35 @@ def _attempt(supervise: ModuleType, request: dict[str, Any], lock_fd: int) -> in
     return result
 
 
+def _warm_task(request: dict[str, Any], spec: dict[str, Any]) -> None:
+    """In a batch child, before its first attempt: the entry module's ``__roost_warm_task__(argv)`` imports what the
+    task of the command line needs (its module), with the attempt's environment, so that the attempts forked next
+    start with it done. A failure, or an import that takes longer than ``start_timeout``, is left to the attempts:
+    each imports the module again and reports what fails as its own."""
+    warm_task = getattr(sys.modules.get(request["module"]), "__roost_warm_task__", None)
+    if warm_task is None:
+        return
+    os.environ.clear()
+    os.environ.update(spec["env"])
+
+    def timed_out(signum: int, frame: FrameType | None) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, timed_out)
+    signal.setitimer(signal.ITIMER_REAL, float(request["start_timeout"]))
+    try:
+        warm_task(spec["argv"])
+    except BaseException:  # the attempts import it again and report the failure as theirs
+        pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, specs_fd: int) -> int:
     """In the forked batch child: supervise the attempts whose specs arrive on ``specs_fd``, one after another."""
     os.setsid()
+    warmed = False
     # BrokenPipeError: the handler stopped listening; the attempts started keep running, as any.
     with (
         contextlib.suppress(BrokenPipeError),
@@ -214,6 +254,9 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
     ):
         for line in specs:
             sent = json.loads(line)
+            if not warmed:
+                _warm_task(request, sent["spec"])
+                warmed = True
             spec = sent["spec_path"]
             done = f"{spec}\n"
             try:
@@ -262,6 +305,12 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
         _send(sock, {"error": traceback.format_exc()})
         return 1
     _find_generators()
+    tempfile.gettempdir()
+    _server_temp.extend(_temp_environment())
+    # What the server imported lives as long as it does: the collector leaves it alone from now on, in every child
+    # too, so that a collection in a child does not write to (and copy) every page the server filled.
+    gc.collect()
+    gc.freeze()
     _send(sock, {"ready": True})
     # Supervisors are reaped by the system; each one sets the default back before forking its task.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
