@@ -22,11 +22,13 @@ each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``,
 A request ``{"batch": true, ...}`` (first attempts of map indices: the local-process handler's inline runner), sent
 with a results pipe's write end and a specs pipe's read end, is answered likewise after one fork: that child leaves
 the server's session, lets the entry module import the task's own module before the first attempt (its
-``__roost_warm_task__(argv)``, when it has one) and, for each line ``{"spec_path": PATH, "spec": SPEC}`` read from the
-specs pipe, makes the attempt's folder and files and starts it exactly as above (its own forked supervisor, claim and
-lock: an engine can re-attach to it as to any attempt), waits for its supervisor, and writes the path back on the
-results pipe. An attempt whose folder exists already (another process prepared it) or whose lock another process
-holds is skipped, its path written back at once. The child exits at the end of the specs pipe.
+``__roost_warm_task__(argv)``, when it has one) and, for each line ``{"spec_path": PATH, "spec": SPEC,
+"env_removed": [NAME, ...]}`` read from the specs pipe (``SPEC["env"]`` holds the variables changed since the line
+before), makes the attempt's folder and files and starts it exactly as above (its own forked supervisor, claim and
+lock: an engine can re-attach to it as to any attempt), waits for its supervisor, and writes ``{"spec": PATH,
+"result": ..., "process": ...}`` back on the results pipe, with the attempt's result and process files as far as it
+could read them. An attempt whose folder exists already (another process prepared it) or whose lock another process
+holds is skipped, ``{"spec": PATH}`` written back at once. The child exits at the end of the specs pipe.
 
 Crashes or ``os._exit`` in a task end only that forked child. The server exits when the socket is closed.
 """
@@ -245,6 +247,7 @@ def _warm_task(request: dict[str, Any], spec: dict[str, Any]) -> None:
 def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, specs_fd: int) -> int:
     """In the forked batch child: supervise the attempts whose specs arrive on ``specs_fd``, one after another."""
     os.setsid()
+    env: dict[str, str] = {}
     warmed = False
     # BrokenPipeError: the handler stopped listening; the attempts started keep running, as any.
     with (
@@ -254,14 +257,19 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
     ):
         for line in specs:
             sent = json.loads(line)
+            # Each spec's environment comes as the changes from the one before.
+            env.update(sent["spec"]["env"])
+            for name in sent["env_removed"]:
+                env.pop(name, None)
+            attempt = {**sent["spec"], "env": dict(env)}
             if not warmed:
-                _warm_task(request, sent["spec"])
+                _warm_task(request, attempt)
                 warmed = True
             spec = sent["spec_path"]
-            done = f"{spec}\n"
+            done = json.dumps({"spec": spec}) + "\n"
             try:
                 os.makedirs(Path(spec).parent, 0o700)
-                supervise.prepare_attempt(spec, sent["spec"])
+                supervise.prepare_attempt(spec, attempt)
             except OSError:  # prepared by another process, which starts it; or it cannot be: it is lost
                 results.write(done)
                 continue
@@ -285,8 +293,21 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
                     os._exit(status)
             os.close(lock_fd)
             os.waitpid(pid, 0)
-            results.write(done)
+            results.write(json.dumps({"spec": spec, **_ended(attempt)}) + "\n")
     return 0
+
+
+def _ended(spec: dict[str, Any]) -> dict[str, Any]:
+    """The result and process files of an attempt whose supervisor exited, as far as they can be read: the handler
+    then reads neither."""
+    read: dict[str, Any] = {}
+    for name in ("result", "process"):
+        try:
+            with open(spec[name]) as stream:
+                read[name] = json.load(stream)
+        except (OSError, ValueError):
+            break
+    return read
 
 
 def serve(sock: socket.socket, module: str, script: str) -> int:
