@@ -24,11 +24,13 @@ with a results pipe's write end and a specs pipe's read end, is answered likewis
 the server's session, lets the entry module import the task's own module before the first attempt (its
 ``__roost_warm_task__(argv)``, when it has one) and, for each line ``{"spec_path": PATH, "spec": SPEC,
 "env_removed": [NAME, ...]}`` read from the specs pipe (``SPEC["env"]`` holds the variables changed since the line
-before), makes the attempt's folder and files and starts it exactly as above (its own forked supervisor, claim and
-lock: an engine can re-attach to it as to any attempt), waits for its supervisor, and writes ``{"spec": PATH,
-"result": ..., "process": ...}`` back on the results pipe, with the attempt's result and process files as far as it
-could read them. An attempt whose folder exists already (another process prepared it) or whose lock another process
-holds is skipped, ``{"spec": PATH}`` written back at once. The child exits at the end of the specs pipe.
+before), makes the attempt's folder and files, takes its lock and claims it, and is its supervisor itself, with one
+fork fewer than above (:func:`_supervise_attempt`): the task is forked from the batch child and leads a process group
+of its own, which the ``process`` file names, so that an engine can abort it and re-attach to it as to any attempt.
+Once the attempt ended it writes ``{"spec": PATH, "result": ..., "process": ...}`` back on the results pipe, with the
+attempt's result and process files as far as it could read them. An attempt whose folder exists already (another
+process prepared it) or whose lock another process holds is skipped, ``{"spec": PATH}`` written back at once. The
+child exits at the end of the specs pipe.
 
 Crashes or ``os._exit`` in a task end only that forked child. The server exits when the socket is closed.
 """
@@ -44,10 +46,12 @@ import importlib.util
 import json
 import os
 import random
+import select
 import signal
 import socket
 import sys
 import tempfile
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -280,21 +284,86 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
                 os.close(lock_fd)
                 results.write(done)
                 continue
-            pid = os.fork()
-            if pid == 0:
-                status = 1
-                try:
-                    os.close(results_fd)  # the handler's end of file comes when this child exits
-                    os.close(specs_fd)
-                    status = _attempt(supervise, {**request, "spec": spec}, lock_fd)
-                except BaseException:
-                    traceback.print_exc()
-                finally:
-                    os._exit(status)
-            os.close(lock_fd)
-            os.waitpid(pid, 0)
+            try:
+                _supervise_attempt(supervise, request, spec, attempt, lock_fd, (results_fd, specs_fd))
+            finally:
+                os.close(lock_fd)
             results.write(json.dumps({"spec": spec, **_ended(attempt)}) + "\n")
     return 0
+
+
+_ABORT_POLL = 0.1
+"""Seconds between a batch child's looks for its running attempt's abort marker."""
+
+
+def _supervise_attempt(
+    supervise: ModuleType,
+    request: dict[str, Any],
+    spec_path: str,
+    spec: dict[str, Any],
+    lock_fd: int,
+    pipes: tuple[int, int],
+) -> None:
+    """In a batch child holding the attempt's lock: claim the attempt, then be its supervisor as a cold one is
+    (:func:`_supervise.supervise`) with one process fewer. The task is forked from here and leads its own process
+    group, which the ``process`` file names (an abort signals that group); an abort makes this child SIGTERM the
+    group too (the abort may have come before the group existed) and SIGKILL it after ``kill_grace_period``. When the task ended, whatever it left in its group is killed and the ``result`` file is
+    written; the lock is let go after that, by the caller."""
+    try:
+        os.close(os.open(Path(spec_path).with_name("claimed"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return  # the handler gave up on this server and started the attempt cold
+    if os.path.exists(spec["abort_marker"]):
+        supervise.write_json_atomically(spec["result"], {"aborted": True})
+        return
+    try:
+        with open(spec["stdout"], "ab") as stdout, open(spec["stderr"], "ab") as stderr:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    os.setsid()
+                    for fd in pipes:  # the handler's end of file comes when the batch child exits
+                        os.close(fd)
+                finally:  # whatever happened, this process is the task's and ends there
+                    _run_task(request, spec, stdout.fileno(), stderr.fileno(), lock_fd)
+    except OSError as exc:
+        supervise.write_json_atomically(
+            spec["result"], {"start_error": exc.strerror or str(exc), "errno": exc.errno or 0}
+        )
+        return
+    process = {"pid": pid, "start_time": supervise.process_start_time(pid)}
+    # Not synced to disk: after a crash of the machine this process is gone whatever the file says.
+    supervise.write_json_atomically(spec["process"], process, durable=False)
+    returncode = _wait_for_task(pid, spec_path, spec)
+    # OSError: the attempt folder was removed (finalized), so nobody will read the result.
+    with contextlib.suppress(OSError):
+        supervise.write_json_atomically(spec["result"], {"returncode": returncode})
+
+
+def _wait_for_task(pid: int, spec_path: str, spec: dict[str, Any]) -> int:
+    """Wait for the task ``pid`` (leader of its process group) to exit, ending its group on an abort (its marker, or
+    the attempt's spec gone: an aborted attempt is finalized at once); then kill what it left in its group, and
+    return its exit status (negative for a signal)."""
+    kill_at: float | None = None
+    exited = os.pidfd_open(pid)  # readable once the task exited
+    try:
+        while not select.select([exited], [], [], _ABORT_POLL)[0]:
+            if kill_at is None and (os.path.exists(spec["abort_marker"]) or not os.path.exists(spec_path)):
+                _signal_group(pid, signal.SIGTERM)
+                kill_at = time.monotonic() + float(spec["kill_grace_period"])
+            elif kill_at is not None and time.monotonic() >= kill_at:
+                _signal_group(pid, signal.SIGKILL)
+    finally:
+        os.close(exited)
+    _signal_group(pid, signal.SIGKILL)  # the task is a zombie until reaped: its group's id is still ours
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
+        os.killpg(pgid, sig)
 
 
 def _ended(spec: dict[str, Any]) -> dict[str, Any]:
