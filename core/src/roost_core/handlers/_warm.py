@@ -336,13 +336,13 @@ def _supervise_attempt(
     process = {"pid": pid, "start_time": supervise.process_start_time(pid)}
     # Not synced to disk: after a crash of the machine this process is gone whatever the file says.
     supervise.write_json_atomically(spec["process"], process, durable=False)
-    returncode = _wait_for_task(pid, spec_path, spec)
+    returncode = _wait_for_task(supervise, pid, spec_path, spec)
     # OSError: the attempt folder was removed (finalized), so nobody will read the result.
     with contextlib.suppress(OSError):
         supervise.write_json_atomically(spec["result"], {"returncode": returncode})
 
 
-def _wait_for_task(pid: int, spec_path: str, spec: dict[str, Any]) -> int:
+def _wait_for_task(supervise: ModuleType, pid: int, spec_path: str, spec: dict[str, Any]) -> int:
     """Wait for the task ``pid`` (leader of its process group) to exit, ending its group on an abort (its marker, or
     the attempt's spec gone: an aborted attempt is finalized at once); then kill what it left in its group, and
     return its exit status (negative for a signal)."""
@@ -351,19 +351,16 @@ def _wait_for_task(pid: int, spec_path: str, spec: dict[str, Any]) -> int:
     try:
         while not select.select([exited], [], [], _ABORT_POLL)[0]:
             if kill_at is None and (os.path.exists(spec["abort_marker"]) or not os.path.exists(spec_path)):
-                _signal_group(pid, signal.SIGTERM)
+                supervise.signal_group(pid, signal.SIGTERM)
                 kill_at = time.monotonic() + float(spec["kill_grace_period"])
             elif kill_at is not None and time.monotonic() >= kill_at:
-                _signal_group(pid, signal.SIGKILL)
+                supervise.signal_group(pid, signal.SIGKILL)
     finally:
         os.close(exited)
-    _signal_group(pid, signal.SIGKILL)  # the task is a zombie until reaped: its group's id is still ours
+    supervise.signal_group(
+        pid, signal.SIGKILL
+    )  # the task is a zombie until reaped: its group's id is still ours
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
-        os.killpg(pgid, sig)
 
 
 def _ended(spec: dict[str, Any]) -> dict[str, Any]:

@@ -101,7 +101,7 @@ from roost_core.handler import (
     TaskLog,
     Transition,
 )
-from roost_core.handlers._supervise import prepare_attempt, process_start_time
+from roost_core.handlers._supervise import prepare_attempt, process_start_time, signal_group
 from roost_core.handlers._warm_pool import WarmPools, WarmSettings, handler_switch_on, warm_entry
 from roost_core.settings import HandlerSettings, Seconds, TaskEnvironment
 from roost_core.storage import StorageError
@@ -333,7 +333,7 @@ class LocalProcessHandler(TaskHandler):
         if current is not None and start_time is not None and current != start_time:
             return  # the pid now belongs to another process: ours, and its group, are gone
         # With the supervisor gone nobody escalates, so what is left of its group dies at once.
-        _signal_group(pid, signal.SIGTERM if current is not None else signal.SIGKILL)
+        signal_group(pid, signal.SIGTERM if current is not None else signal.SIGKILL)
 
     def finalize(self, ctx: TaskContext) -> None:
         """Remove the attempt's folder (keeping its log files when ``keep_logs`` is set)."""
@@ -445,7 +445,7 @@ class LocalProcessHandler(TaskHandler):
     def _lost(self, ctx: TaskContext, files: _AttemptFiles) -> Transition:
         pid, start_time = _recorded_process(ctx, files)
         if pid is not None and process_start_time(pid) in (None, start_time):
-            _signal_group(pid, signal.SIGKILL)  # whatever the task left behind
+            signal_group(pid, signal.SIGKILL)  # whatever the task left behind
         return Transition.failure(
             "ProcessLost",
             f"task {ctx.task.id.name!r}: its local process (pid {pid}) ended without recording "
@@ -715,11 +715,6 @@ def _claim(files: _AttemptFiles) -> bool:
     except FileExistsError:
         return False
     return True
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
-        os.killpg(pgid, sig)
 
 
 def _describe_exit(returncode: int) -> str:
