@@ -64,24 +64,76 @@ WARMED_ATTEMPT = """
 import sys
 import roost.execute
 roost.execute.__roost_warm_up__()
+{warm_task}
 before = set(sys.modules)
 try:
     roost.execute.main()
 except SystemExit as exc:
     assert not exc.code, exc.code
-print(sorted(name for name in set(sys.modules) - before if not name.startswith("flows")))
+print(sorted(name for name in set(sys.modules) - before))
 """
 
 
-def test_after_the_warm_up_an_attempt_imports_nothing_but_the_users_module(tmp_path):
+@pytest.mark.parametrize(
+    ("warm_task", "imported"),
+    [
+        ("", "['flows', 'flows.simple']"),
+        # What a warm batch child (a map's indices) does before forking them.
+        ("roost.execute.__roost_warm_task__(sys.argv)", "[]"),
+    ],
+)
+def test_after_the_warm_up_an_attempt_imports_nothing_but_the_users_module(tmp_path, warm_task, imported):
     # What a warm interpreter's attempts still import is paid by every attempt: it should be nothing.
     (tmp_path / "inputs.pb").write_bytes(literal_map(x=4).SerializeToString())
+    code = WARMED_ATTEMPT.format(warm_task=warm_task)
+    result = execute((tmp_path / "inputs.pb").as_uri(), (tmp_path / "out").as_uri(), "scale", code=code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == imported
+    assert (tmp_path / "out" / "outputs.pb").exists()
+
+
+@pytest.mark.parametrize(("name", "made"), [("scale", False), ("scratch", True)])
+def test_an_attempts_working_directory_is_made_only_when_used_and_removed_after(tmp_path, name, made):
+    (tmp_path / "inputs.pb").write_bytes(literal_map(x=4).SerializeToString())
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    module = "flows.files" if name == "scratch" else "flows.simple"
     result = execute(
-        (tmp_path / "inputs.pb").as_uri(), (tmp_path / "out").as_uri(), "scale", code=WARMED_ATTEMPT
+        (tmp_path / "inputs.pb").as_uri(),
+        (tmp_path / "out").as_uri(),
+        name,
+        {"TMPDIR": str(temporary)},
+        module=module,
+        code=TRACED_ATTEMPT,
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
-    assert (tmp_path / "out" / "outputs.pb").exists()
+    assert ("mkdir" in result.stdout) is made, result.stdout
+    if made:
+        outputs = literals_pb2.LiteralMap()
+        outputs.ParseFromString((tmp_path / "out" / "outputs.pb").read_bytes())
+        assert outputs.literals["o0"].scalar.primitive.string_value.startswith(f"{temporary}/roost-execute-")
+    assert list(temporary.iterdir()) == []
+
+
+TRACED_ATTEMPT = """
+import os
+import sys
+import tempfile
+import roost.execute
+tempfile.gettempdir()
+made = []
+real_mkdir = os.mkdir
+def mkdir(path, *args, **kwargs):
+    if "roost-execute-" in str(path):
+        made.append("mkdir")
+    return real_mkdir(path, *args, **kwargs)
+os.mkdir = mkdir
+try:
+    roost.execute.main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+print(made)
+"""
 
 
 def test_outputs_on_file_storage(tmp_path):

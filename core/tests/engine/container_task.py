@@ -4,9 +4,14 @@
 
 MODE ``double`` writes x * 2 (and appends a line to ``runs`` beside the attempt folders, so tests can
 count how often it ran); ``sleep`` sleeps until killed; ``dynamic`` writes a futures.pb that runs
-the ``echo`` task ``x`` times in a chain; ``map`` (a map's index) appends ``x``, its pid and its grandparent's pid to
-the file ``$MAP_RUNS``, then kills itself when x is 13, waits for the file ``$MAP_GO`` when x is 7, and writes
+the ``echo`` task ``x`` times in a chain; ``map`` (a map's index) appends ``x``, its pid, its parent's and its grandparent's to
+the file ``$MAP_RUNS``, then kills itself when x is 13, ignores SIGTERM when ``$MAP_IGNORE_TERM`` is set, waits for the file ``$MAP_GO`` when
+x is 7, and writes
 x * 2.
+
+Its ``__roost_warm_task__`` (what a warm batch child calls before its first attempt) appends its pid and the
+attempt's ``MAP_RUNS`` to the file ``$WARM_TASK_LOG``, then raises when ``$WARM_TASK_MODE`` is ``raise`` and hangs
+when it is ``hang``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,16 @@ def path(uri: str) -> Path:
     return Path(uri.removeprefix("file://"))
 
 
+def __roost_warm_task__(argv: list[str]) -> None:
+    with open(os.environ["WARM_TASK_LOG"], "a") as log:
+        log.write(f"{os.getpid()} {os.environ.get('MAP_RUNS')} {argv[1]}\n")
+    mode = os.environ.get("WARM_TASK_MODE")
+    if mode == "raise":
+        raise RuntimeError("warm task failed")
+    if mode == "hang":
+        time.sleep(3600)
+
+
 def main() -> None:
     mode, inputs_uri, prefix = sys.argv[1:4]
     inputs = literals_pb2.LiteralMap()
@@ -53,9 +68,11 @@ def main() -> None:
         x = inputs.literals["x"].collection.literals[index].scalar.primitive.integer
         stat = Path(f"/proc/{os.getppid()}/stat").read_text()
         with open(os.environ["MAP_RUNS"], "a") as runs:
-            runs.write(f"{x} {os.getpid()} {stat.rpartition(')')[2].split()[1]}\n")
+            runs.write(f"{x} {os.getpid()} {os.getppid()} {stat.rpartition(')')[2].split()[1]}\n")
         if x == 13:
             os.kill(os.getpid(), signal.SIGKILL)
+        if os.environ.get("MAP_IGNORE_TERM"):
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
         while x == 7 and not os.path.exists(os.environ["MAP_GO"]):
             time.sleep(0.01)
         result = literals_pb2.LiteralMap()

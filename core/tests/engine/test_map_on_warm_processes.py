@@ -39,6 +39,7 @@ def mapped(tmp_path: Path) -> tasks_pb2.TaskTemplate:
         "PYTHONPATH": str(PROGRAM.parent),
         "MAP_RUNS": str(tmp_path / "runs"),
         "MAP_GO": str(tmp_path / "go"),
+        "WARM_TASK_LOG": str(tmp_path / "warmed"),
     }
     spec = tasks_pb2.Container(
         image="local",
@@ -49,12 +50,10 @@ def mapped(tmp_path: Path) -> tasks_pb2.TaskTemplate:
     return task("mapped", "container", {"x": INT}, container=spec)
 
 
-def new_engine(kit, tmp_path: Path) -> Engine:
-    """An engine whose local-process handler keeps its attempt folders under ``tmp_path``."""
-    work = str(tmp_path / "work")
-    return kit.new_engine(
-        config=EngineConfig(poll_interval=0.05, handlers={"local-process": {"work_dir": work}})
-    )
+def new_engine(kit, tmp_path: Path, **settings: object) -> Engine:
+    """An engine whose local-process handler keeps its attempt folders under ``tmp_path``, with more ``settings``."""
+    handler = {"work_dir": str(tmp_path / "work"), **settings}
+    return kit.new_engine(config=EngineConfig(poll_interval=0.05, handlers={"local-process": handler}))
 
 
 @pytest.fixture
@@ -64,11 +63,11 @@ def engine(kit, tmp_path: Path) -> Iterator[Engine]:
     kit.engine.close()
 
 
-def runs(tmp_path: Path) -> list[tuple[int, int, int]]:
-    """(x, pid, grandparent pid) of each index process that ran, in the order they started."""
+def runs(tmp_path: Path) -> list[tuple[int, ...]]:
+    """(x, pid, parent pid, grandparent pid) of each index process that ran, in the order they started."""
     path = tmp_path / "runs"
     lines = path.read_text().splitlines() if path.exists() else []
-    return [(int(x), int(pid), int(grandparent)) for x, pid, grandparent in (line.split() for line in lines)]
+    return [tuple(int(field) for field in line.split()) for line in lines]
 
 
 def index_phases(kit) -> dict[int, str]:
@@ -94,10 +93,10 @@ def test_indices_run_in_batches_of_warm_processes_once_each(kit, engine, mapped,
     assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
     assert value(engine.outputs(run).literals["ys"]) == [2 * x for x in xs]
     ran = runs(tmp_path)
-    assert sorted(x for x, _pid, _parent in ran) == list(xs), "an index ran twice, or not at all"
-    assert len({pid for _x, pid, _parent in ran}) == 40, "each index is a process of its own"
-    # Several indices per batch child (a supervisor's parent), and no ordinary attempt with rounds of its own.
-    children = {parent for _x, _pid, parent in ran}
+    assert sorted(x for x, _pid, *_ in ran) == list(xs), "an index ran twice, or not at all"
+    assert len({pid for _x, pid, *_ in ran}) == 40, "each index is a process of its own"
+    # Several indices per batch child (their parent), and no ordinary attempt with rounds of its own.
+    children = {parent for _x, _pid, parent, _grandparent in ran}
     assert len(children) <= INLINE_LANES and os.getpid() not in children
     subnodes = run.state.nodes["m"].subnodes
     assert all(sub.task is None and sub.attempt == 0 for sub in subnodes)
@@ -106,6 +105,41 @@ def test_indices_run_in_batches_of_warm_processes_once_each(kit, engine, mapped,
     assert all(kit.storage.exists(sub.outputs_uri) for sub in subnodes)
     # Each index's folder is gone once the state holding its outcome was saved.
     assert not [entry for entry in (tmp_path / "work").iterdir() if entry.name not in ("trash", "warm-pools")]
+
+
+def warmed(tmp_path: Path) -> list[tuple[int, str, str]]:
+    """(pid, MAP_RUNS, first argument) of each call of container_task's ``__roost_warm_task__``."""
+    path = tmp_path / "warmed"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return [(int(pid), runs, mode) for pid, runs, mode in (line.split() for line in lines)]
+
+
+def test_each_batch_child_imports_the_task_once_with_the_attempts_environment(kit, engine, mapped, tmp_path):
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(100, 130))), prefix=tmp_path.as_uri())
+    engine.run(run, timeout=60)
+    assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
+    children = {parent for _x, _pid, parent, _grandparent in runs(tmp_path)}
+    calls = warmed(tmp_path)
+    # Once in each batch child that started indices, before them, with the environment and command line they got.
+    assert sorted(pid for pid, _runs, _mode in calls) == sorted(children)
+    assert {(runs, mode) for _pid, runs, mode in calls} == {(str(tmp_path / "runs"), "map")}
+
+
+@pytest.mark.parametrize("mode", ["raise", "hang"])
+def test_a_warm_task_import_that_fails_or_hangs_leaves_the_import_to_each_attempt(
+    kit, mapped, tmp_path, mode
+):
+    mapped.container.env.add(key="WARM_TASK_MODE", value=mode)
+    # A hang is given up after the pool's start timeout (short here; the server's own start must fit in it).
+    engine = kit.engine = new_engine(kit, tmp_path, warm={"start_timeout": 5})
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(100, 104))), prefix=tmp_path.as_uri())
+    engine.run(run, timeout=60)
+    assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
+    assert value(engine.outputs(run).literals["ys"]) == [200, 202, 204, 206]
+    children = {parent for _x, _pid, parent, _grandparent in runs(tmp_path)}
+    assert os.getpid() not in children, "the indices ran as ordinary attempts, not in batches"
+    assert {pid for pid, _runs, _mode in warmed(tmp_path)} == children
+    engine.close()
 
 
 @pytest.mark.parametrize("warm", ["1", "0"])
@@ -127,7 +161,7 @@ def test_a_crash_in_one_index_fails_that_index_only(kit, mapped, tmp_path, monke
     # As an ordinary attempt reports it: a process killed is a retryable failure, here with no retry left.
     assert phases.pop(3) == "RETRYABLE_FAILED"
     assert phases == dict.fromkeys([0, 1, 2, 4, 5, 6, 7, 8, 9], "SUCCEEDED")
-    assert sorted(x for x, _pid, _parent in runs(tmp_path)) == list(range(10, 20))
+    assert sorted(x for x, _pid, *_ in runs(tmp_path)) == list(range(10, 20))
     engine.close()
 
 
@@ -142,12 +176,12 @@ def test_no_index_starts_once_the_node_can_no_longer_succeed(kit, mapped, tmp_pa
     engine.run(run, timeout=60)
     engine.close()
     assert run.state.phase is WorkflowPhase.FAILED
-    assert [x for x, _pid, _parent in runs(tmp_path)] == [10, 11, 13]
+    assert [x for x, _pid, *_ in runs(tmp_path)] == [10, 11, 13]
     assert run.state.nodes["m"].subnodes[3].phase is NodePhase.NOT_YET_STARTED
 
 
 def started(tmp_path: Path, x: int) -> bool:
-    return any(ran == x for ran, _pid, _parent in runs(tmp_path))
+    return any(ran == x for ran, _pid, *_ in runs(tmp_path))
 
 
 def test_a_restarted_engine_finds_indices_still_running_and_runs_none_again(kit, engine, mapped, tmp_path):
@@ -168,7 +202,7 @@ def test_a_restarted_engine_finds_indices_still_running_and_runs_none_again(kit,
         fresh.close()
     assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
     assert value(fresh.outputs(resumed).literals["ys"]) == [2 * x for x in range(12)]
-    assert sorted(x for x, _pid, _parent in runs(tmp_path)) == list(range(12)), "an index ran twice"
+    assert sorted(x for x, _pid, *_ in runs(tmp_path)) == list(range(12)), "an index ran twice"
 
 
 def test_a_runner_let_go_of_while_idle_picks_its_indices_up_again(kit, engine, mapped, tmp_path, monkeypatch):
@@ -180,19 +214,41 @@ def test_a_runner_let_go_of_while_idle_picks_its_indices_up_again(kit, engine, m
     (tmp_path / "go").touch()
     engine.run(run, timeout=60)
     assert value(engine.outputs(run).literals["ys"]) == [2 * x for x in range(12)]
-    assert sorted(x for x, _pid, _parent in runs(tmp_path)) == list(range(12)), "an index ran twice"
+    assert sorted(x for x, _pid, *_ in runs(tmp_path)) == list(range(12)), "an index ran twice"
     assert all(sub.task is None for sub in run.state.nodes["m"].subnodes), "an index took an ordinary attempt"
 
 
 def test_aborting_the_execution_kills_indices_still_running(kit, engine, mapped, tmp_path):
     run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(12))), prefix=tmp_path.as_uri())
     until(lambda: engine.evaluate(run) and started(tmp_path, 7), "index 7 started")
-    pid = next(pid for x, pid, _parent in runs(tmp_path) if x == 7)
+    pid = next(pid for x, pid, *_ in runs(tmp_path) if x == 7)
     engine.abort(run, "the user asked")
     engine.run(run, timeout=30)
     assert run.state.phase is WorkflowPhase.ABORTED
     assert run.state.nodes["m"].subnodes[7].phase is NodePhase.ABORTED
     until(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), "the aborted index's process still runs")
+
+
+@pytest.mark.parametrize("keep_logs", [False, True])
+def test_an_aborted_index_that_ignores_sigterm_is_killed_after_the_grace_period(
+    kit, mapped, tmp_path, keep_logs
+):
+    mapped.container.env.add(key="MAP_IGNORE_TERM", value="1")
+    # The aborted index is finalized at once: its folder goes, or all of it but its logs.
+    engine = kit.engine = new_engine(kit, tmp_path, kill_grace_period=0.5, keep_logs=keep_logs)
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(12))), prefix=tmp_path.as_uri())
+    until(lambda: engine.evaluate(run) and started(tmp_path, 7), "index 7 started")
+    pid, parent = next((pid, parent) for x, pid, parent, _ in runs(tmp_path) if x == 7)
+    assert parent != os.getpid(), "index 7 is not an inline index"
+    engine.abort(run, "the user asked")
+    engine.run(run, timeout=30)
+    assert run.state.phase is WorkflowPhase.ABORTED
+    until(
+        lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid),
+        "the index that ignores SIGTERM still runs",
+        10,
+    )
+    engine.close()
 
 
 def _zombie(pid: int) -> bool:
@@ -226,4 +282,4 @@ def test_with_warm_processes_off_indices_are_ordinary_attempts(kit, mapped, tmp_
     assert value(kit.engine.outputs(run).literals["ys"]) == [0, 2, 4, 6]
     assert all(sub.task is not None for sub in run.state.nodes["m"].subnodes)
     # Each supervisor started cold, by the handler in this process.
-    assert {parent for _x, _pid, parent in runs(tmp_path)} == {os.getpid()}
+    assert {grandparent for _x, _pid, _parent, grandparent in runs(tmp_path)} == {os.getpid()}

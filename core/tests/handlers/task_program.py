@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -157,6 +158,8 @@ def main() -> int:
         # A number from a generator the entry module made before the fork, and from numpy's when it is there.
         entry = sys.modules["warmed_program"]
         write_outputs(output_prefix, {"drawn": string(str(entry.GENERATOR.getrandbits(64)))})
+    elif mode == "tempdir":
+        write_outputs(output_prefix, {"tempdir": string(tempfile.gettempdir())})
     elif mode == "hard-exit":
         os._exit(int(rest[0]))
     elif mode != "nothing":

@@ -17,9 +17,9 @@ from flyteidl.core import literals_pb2
 from program_tasks import PROGRAM, process_gone, program_task
 
 from roost_core.handler import TaskContext, TaskPhase
-from roost_core.handlers import _warm_pool
+from roost_core.handlers import _inline_batches, _warm_pool
 from roost_core.handlers._warm_pool import WarmEntry, warm_entry
-from roost_core.handlers.local_process import LocalProcessHandler
+from roost_core.handlers.local_process import LocalProcessHandler, _AttemptFiles, _spec
 from roost_core.testing.driver import Driver, wait_until
 from roost_core.testing.tasks import TASK_NAME, task_context
 
@@ -297,6 +297,22 @@ def test_each_attempt_draws_fresh_randomness_from_generators_made_before_the_for
     assert len(set(drawn)) == 3, drawn
 
 
+def test_each_attempt_finds_the_temporary_folder_its_own_environment_names(
+    tmp_path: Path, handler: LocalProcessHandler, script: Path
+) -> None:
+    first, second = tmp_path / "tmp-first", tmp_path / "tmp-second"
+    first.mkdir()
+    second.mkdir()
+    found = []
+    for index, folder in enumerate([first, second, first]):
+        ctx = context(tmp_path / f"a{index}", script, "tempdir", outputs=("tempdir",), TMPDIR=str(folder))
+        assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+        found.append(outputs(ctx)["tempdir"])
+    # One server (started with the first attempt's environment, which found its folder once) served all three.
+    assert len(servers(handler)) == 1
+    assert found == [str(first), str(second), str(first)]
+
+
 def test_a_warm_up_that_fails_leaves_attempts_to_cold_starts(
     tmp_path: Path, handler: LocalProcessHandler, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -392,3 +408,39 @@ def test_closing_the_handler_stops_its_servers(
     assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
     assert outputs(ctx)["grandparent"] == str(os.getpid())
     assert servers(handler) == []
+
+
+def test_a_batch_child_gets_each_environment_as_the_changes_from_the_one_before(
+    tmp_path: Path, handler: LocalProcessHandler, script: Path
+) -> None:
+    # A node's inline runner sends its batch child each spec's environment as the changes from the last one sent.
+    environments = [
+        {"KEPT": "same", "GONE": "here", "CHANGED": "first"},
+        {"KEPT": "same", "CHANGED": "second"},
+        {"KEPT": "same", "GONE": "back", "CHANGED": "second"},
+    ]
+    names = ("KEPT", "GONE", "CHANGED")
+    contexts = [
+        context(tmp_path / f"a{index}", script, "env", *names, outputs=names, **env)
+        for index, env in enumerate(environments)
+    ]
+    assert handler._pools is not None
+    runner = _inline_batches.NodeRunner(handler, handler._pools, _inline_batches.NodeRunners())
+    lane = None
+    for ctx in contexts:
+        files = _AttemptFiles.for_attempt(ctx, handler.settings)
+        spec = _spec(ctx, handler.settings, files)
+        assert isinstance(spec, dict)
+        entry = warm_entry(spec["argv"], spec["env"])
+        assert entry is not None
+        lane = lane or runner._open_lane(entry, spec["env"], ctx)
+        assert lane is not None
+        sent = _inline_batches._Sent(ctx, files, lane)
+        assert runner._send(sent, spec)
+        while ctx.node_id not in runner.held:  # one attempt at a time per child: read until its report came
+            runner._read(lane)
+        outcome = runner.held.pop(ctx.node_id)
+        assert isinstance(outcome, tuple) and outcome[1].phase is TaskPhase.SUCCESS, outcome
+    runner.close()
+    seen = [outputs(ctx) for ctx in contexts]
+    assert seen == [{name: env.get(name, "<unset>") for name in names} for env in environments]

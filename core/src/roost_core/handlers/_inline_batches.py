@@ -15,7 +15,7 @@ import select
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from roost_core.handlers.local_process import (
     INLINE_LANES,
     LocalProcessHandler,
     _AttemptFiles,
+    _inherited_environment,
     _spec,
     _storage_refusal,
 )
@@ -50,6 +51,8 @@ class _Lane:
     sent: int = 0
     """Spec paths sent that it did not write back yet."""
     received: bytes = b""
+    env: dict[str, str] = field(default_factory=dict)
+    """The environment of the last spec sent: the next one is sent as the changes from it."""
 
     def close_specs(self) -> None:
         """Send nothing more: the child exits once it is done with what it was sent."""
@@ -101,6 +104,8 @@ class NodeRunner:
         """By node id: in flight, or ended with its outcome, until the outcome is returned."""
         self.last_used = time.monotonic()
         self.closed = False
+        self.inherited: dict[str, str] | None = None
+        """The engine's environment its attempts inherit, looked up once."""
 
     def __call__(self, batch: InlineBatch) -> list[literals_pb2.LiteralMap | Transition | None]:
         with self.lock:
@@ -182,7 +187,9 @@ class NodeRunner:
                     return
                 self.held[node_id] = (sent, handler._outcome(ctx, files, result))
                 continue
-            spec = _storage_refusal(ctx) or _spec(ctx, handler.settings, files)
+            if self.inherited is None:
+                self.inherited = _inherited_environment(handler.settings)
+            spec = _storage_refusal(ctx) or _spec(ctx, handler.settings, files, self.inherited)
             if isinstance(spec, Transition):  # it cannot start: that is its outcome
                 self.held[node_id] = (sent, spec)
                 continue
@@ -202,8 +209,14 @@ class NodeRunner:
         lane = sent.lane
         assert lane is not None
         path = str(sent.files.spec)
+        # The environment as the changes from the last one sent: the attempts of a node differ in a few variables.
+        env, last = spec["env"], lane.env
+        changes = {name: value for name, value in env.items() if last.get(name) != value}
+        removed = [name for name in last if name not in env]
+        line = {"spec_path": path, "spec": {**spec, "env": changes}, "env_removed": removed}
+        lane.env = env
         try:
-            os.write(lane.specs, json.dumps({"spec_path": path, "spec": spec}).encode() + b"\n")
+            os.write(lane.specs, json.dumps(line).encode() + b"\n")
         except BrokenPipeError:  # the child is gone: its end of file is read next
             lane.close_specs()
             return False
@@ -240,8 +253,9 @@ class NodeRunner:
         return lane
 
     def _read(self, lane: _Lane) -> None:
-        """Take the spec paths the lane wrote back (each one it is done with: ended, or skipped because another
-        process runs it); at its end, watch what it was sent."""
+        """Take what the lane wrote back about each attempt it is done with (ended, with its result and process
+        files when it read them; or skipped because another process runs it); at its end, watch what it was
+        sent."""
         data = os.read(lane.results, 1 << 16)
         if not data:
             lane.close()
@@ -253,22 +267,33 @@ class NodeRunner:
         *lines, lane.received = lane.received.split(b"\n")
         for line in lines:
             lane.sent -= 1
-            done = self.sent.get(line.decode())
+            report = json.loads(line)
+            done = self.sent.get(report["spec"])
             if done is None:  # watched already
                 continue
-            if done.files.result.exists() or not _held(done.files.lock):
+            if "result" in report:
+                self._end(done, report["result"], report.get("process"))
+            elif done.files.result.exists() or not _held(done.files.lock):
                 self._end(done)
             else:  # another process runs it (an ordinary attempt took it over)
                 done.lane = None
 
-    def _end(self, sent: _Sent) -> None:
-        """The index's attempt ended: its outcome; lost if its supervisor died without one, or if no process
-        started it (the lane that was sent it is gone)."""
+    def _end(
+        self,
+        sent: _Sent,
+        result: dict[str, Any] | None = None,
+        process: dict[str, Any] | None = None,
+    ) -> None:
+        """The index's attempt ended: its outcome, from its result (and process) file, read here unless given; lost
+        if its supervisor died without one, or if no process started it (the lane that was sent it is gone)."""
         ctx, files = sent.ctx, sent.files
         del self.sent[str(files.spec)]
-        result = files.read_json(files.result)
+        if result is None:
+            result = files.read_json(files.result)
         outcome = (
-            self.handler._lost(ctx, files) if result is None else self.handler._outcome(ctx, files, result)
+            self.handler._lost(ctx, files)
+            if result is None
+            else self.handler._outcome(ctx, files, result, process)
         )
         self.held[ctx.node_id] = (sent, outcome)
 

@@ -66,6 +66,12 @@ def prepare_attempt(spec_path: str, spec: dict[str, Any]) -> None:
     write_json_atomically(spec_path, spec, durable=False)
 
 
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    """Send ``sig`` to the process group ``pgid``, if it is still there."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
+        os.killpg(pgid, sig)
+
+
 def _kill_group() -> None:
     os.killpg(os.getpgrp(), signal.SIGKILL)
 

@@ -21,11 +21,16 @@ each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``,
 
 A request ``{"batch": true, ...}`` (first attempts of map indices: the local-process handler's inline runner), sent
 with a results pipe's write end and a specs pipe's read end, is answered likewise after one fork: that child leaves
-the server's session and, for each line ``{"spec_path": PATH, "spec": SPEC}`` read from the specs pipe, makes the
-attempt's folder and files and starts it exactly as above (its own forked supervisor, claim and lock: an engine can
-re-attach to it as to any attempt), waits for its supervisor, and writes the path back on the results pipe. An
-attempt whose folder exists already (another process prepared it) or whose lock another process holds is skipped,
-its path written back at once. The child exits at the end of the specs pipe.
+the server's session, lets the entry module import the task's own module before the first attempt (its
+``__roost_warm_task__(argv)``, when it has one) and, for each line ``{"spec_path": PATH, "spec": SPEC,
+"env_removed": [NAME, ...]}`` read from the specs pipe (``SPEC["env"]`` holds the variables changed since the line
+before), makes the attempt's folder and files, takes its lock and claims it, and is its supervisor itself, with one
+fork fewer than above (:func:`_supervise_attempt`): the task is forked from the batch child and leads a process group
+of its own, which the ``process`` file names, so that an engine can abort it and re-attach to it as to any attempt.
+Once the attempt ended it writes ``{"spec": PATH, "result": ..., "process": ...}`` back on the results pipe, with the
+attempt's result and process files as far as it could read them. An attempt whose folder exists already (another
+process prepared it) or whose lock another process holds is skipped, ``{"spec": PATH}`` written back at once. The
+child exits at the end of the specs pipe.
 
 Crashes or ``os._exit`` in a task end only that forked child. The server exits when the socket is closed.
 """
@@ -41,13 +46,16 @@ import importlib.util
 import json
 import os
 import random
+import select
 import signal
 import socket
 import sys
+import tempfile
+import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
+from types import FrameType, ModuleType
 from typing import Any, BinaryIO, NoReturn
 
 _MESSAGE_SIZE = 1 << 16
@@ -125,6 +133,16 @@ _GENERATORS: list[random.Random] = []
 copies their state and every attempt would draw the same "random" names a cold start draws afresh."""
 
 
+_TEMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")
+_server_temp: list[str | None] = []
+"""The server's values of :data:`_TEMP_VARIABLES` when it found its temporary folder (``tempfile.gettempdir()``, which
+probes the folder by writing a file): an attempt whose environment gives the same values keeps the answer."""
+
+
+def _temp_environment() -> list[str | None]:
+    return [os.environ.get(name) for name in _TEMP_VARIABLES]
+
+
 def _find_generators() -> None:
     # type(), not isinstance(): the latter asks objects for __class__, which lazy modules answer by importing.
     _GENERATORS.extend(obj for obj in gc.get_objects() if issubclass(type(obj), random.Random))
@@ -158,6 +176,8 @@ def _run_task(
         os.chdir(spec["cwd"])
         os.environ.clear()
         os.environ.update(spec["env"])
+        if _temp_environment() != _server_temp:
+            tempfile.tempdir = None
         _reseed()
         sys.argv = [request["script"], *spec["argv"][1:]]
         sys.path[0] = str(Path(request["script"]).parent)
@@ -203,9 +223,36 @@ def _attempt(supervise: ModuleType, request: dict[str, Any], lock_fd: int) -> in
     return result
 
 
+def _warm_task(request: dict[str, Any], spec: dict[str, Any]) -> None:
+    """In a batch child, before its first attempt: the entry module's ``__roost_warm_task__(argv)`` imports what the
+    task of the command line needs (its module), with the attempt's environment, so that the attempts forked next
+    start with it done. A failure, or an import that takes longer than ``start_timeout``, is left to the attempts:
+    each imports the module again and reports what fails as its own."""
+    warm_task = getattr(sys.modules.get(request["module"]), "__roost_warm_task__", None)
+    if warm_task is None:
+        return
+    os.environ.clear()
+    os.environ.update(spec["env"])
+
+    def timed_out(signum: int, frame: FrameType | None) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, timed_out)
+    signal.setitimer(signal.ITIMER_REAL, float(request["start_timeout"]))
+    try:
+        warm_task(spec["argv"])
+    except BaseException:  # the attempts import it again and report the failure as theirs
+        pass
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, specs_fd: int) -> int:
     """In the forked batch child: supervise the attempts whose specs arrive on ``specs_fd``, one after another."""
     os.setsid()
+    env: dict[str, str] = {}
+    warmed = False
     # BrokenPipeError: the handler stopped listening; the attempts started keep running, as any.
     with (
         contextlib.suppress(BrokenPipeError),
@@ -214,11 +261,19 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
     ):
         for line in specs:
             sent = json.loads(line)
+            # Each spec's environment comes as the changes from the one before.
+            env.update(sent["spec"]["env"])
+            for name in sent["env_removed"]:
+                env.pop(name, None)
+            attempt = {**sent["spec"], "env": dict(env)}
+            if not warmed:
+                _warm_task(request, attempt)
+                warmed = True
             spec = sent["spec_path"]
-            done = f"{spec}\n"
+            done = json.dumps({"spec": spec}) + "\n"
             try:
                 os.makedirs(Path(spec).parent, 0o700)
-                supervise.prepare_attempt(spec, sent["spec"])
+                supervise.prepare_attempt(spec, attempt)
             except OSError:  # prepared by another process, which starts it; or it cannot be: it is lost
                 results.write(done)
                 continue
@@ -229,21 +284,96 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
                 os.close(lock_fd)
                 results.write(done)
                 continue
+            try:
+                _supervise_attempt(supervise, request, spec, attempt, lock_fd, (results_fd, specs_fd))
+            finally:
+                os.close(lock_fd)
+            results.write(json.dumps({"spec": spec, **_ended(attempt)}) + "\n")
+    return 0
+
+
+_ABORT_POLL = 0.1
+"""Seconds between a batch child's looks for its running attempt's abort marker."""
+
+
+def _supervise_attempt(
+    supervise: ModuleType,
+    request: dict[str, Any],
+    spec_path: str,
+    spec: dict[str, Any],
+    lock_fd: int,
+    pipes: tuple[int, int],
+) -> None:
+    """In a batch child holding the attempt's lock: claim the attempt, then be its supervisor as a cold one is
+    (:func:`_supervise.supervise`) with one process fewer. The task is forked from here and leads its own process
+    group, which the ``process`` file names (an abort signals that group); an abort makes this child SIGTERM the
+    group too (the abort may have come before the group existed) and SIGKILL it after ``kill_grace_period``. When the task ended, whatever it left in its group is killed and the ``result`` file is
+    written; the lock is let go after that, by the caller."""
+    try:
+        os.close(os.open(Path(spec_path).with_name("claimed"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        return  # the handler gave up on this server and started the attempt cold
+    if os.path.exists(spec["abort_marker"]):
+        supervise.write_json_atomically(spec["result"], {"aborted": True})
+        return
+    try:
+        with open(spec["stdout"], "ab") as stdout, open(spec["stderr"], "ab") as stderr:
+            sys.stdout.flush()
+            sys.stderr.flush()
             pid = os.fork()
             if pid == 0:
-                status = 1
                 try:
-                    os.close(results_fd)  # the handler's end of file comes when this child exits
-                    os.close(specs_fd)
-                    status = _attempt(supervise, {**request, "spec": spec}, lock_fd)
-                except BaseException:
-                    traceback.print_exc()
-                finally:
-                    os._exit(status)
-            os.close(lock_fd)
-            os.waitpid(pid, 0)
-            results.write(done)
-    return 0
+                    os.setsid()
+                    for fd in pipes:  # the handler's end of file comes when the batch child exits
+                        os.close(fd)
+                finally:  # whatever happened, this process is the task's and ends there
+                    _run_task(request, spec, stdout.fileno(), stderr.fileno(), lock_fd)
+    except OSError as exc:
+        supervise.write_json_atomically(
+            spec["result"], {"start_error": exc.strerror or str(exc), "errno": exc.errno or 0}
+        )
+        return
+    process = {"pid": pid, "start_time": supervise.process_start_time(pid)}
+    # Not synced to disk: after a crash of the machine this process is gone whatever the file says.
+    supervise.write_json_atomically(spec["process"], process, durable=False)
+    returncode = _wait_for_task(supervise, pid, spec_path, spec)
+    # OSError: the attempt folder was removed (finalized), so nobody will read the result.
+    with contextlib.suppress(OSError):
+        supervise.write_json_atomically(spec["result"], {"returncode": returncode})
+
+
+def _wait_for_task(supervise: ModuleType, pid: int, spec_path: str, spec: dict[str, Any]) -> int:
+    """Wait for the task ``pid`` (leader of its process group) to exit, ending its group on an abort (its marker, or
+    the attempt's spec gone: an aborted attempt is finalized at once); then kill what it left in its group, and
+    return its exit status (negative for a signal)."""
+    kill_at: float | None = None
+    exited = os.pidfd_open(pid)  # readable once the task exited
+    try:
+        while not select.select([exited], [], [], _ABORT_POLL)[0]:
+            if kill_at is None and (os.path.exists(spec["abort_marker"]) or not os.path.exists(spec_path)):
+                supervise.signal_group(pid, signal.SIGTERM)
+                kill_at = time.monotonic() + float(spec["kill_grace_period"])
+            elif kill_at is not None and time.monotonic() >= kill_at:
+                supervise.signal_group(pid, signal.SIGKILL)
+    finally:
+        os.close(exited)
+    supervise.signal_group(
+        pid, signal.SIGKILL
+    )  # the task is a zombie until reaped: its group's id is still ours
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+
+def _ended(spec: dict[str, Any]) -> dict[str, Any]:
+    """The result and process files of an attempt whose supervisor exited, as far as they can be read: the handler
+    then reads neither."""
+    read: dict[str, Any] = {}
+    for name in ("result", "process"):
+        try:
+            with open(spec[name]) as stream:
+                read[name] = json.load(stream)
+        except (OSError, ValueError):
+            break
+    return read
 
 
 def serve(sock: socket.socket, module: str, script: str) -> int:
@@ -262,6 +392,12 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
         _send(sock, {"error": traceback.format_exc()})
         return 1
     _find_generators()
+    tempfile.gettempdir()
+    _server_temp.extend(_temp_environment())
+    # What the server imported lives as long as it does: the collector leaves it alone from now on, in every child
+    # too, so that a collection in a child does not write to (and copy) every page the server filled.
+    gc.collect()
+    gc.freeze()
     _send(sock, {"ready": True})
     # Supervisors are reaped by the system; each one sets the default back before forking its task.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)

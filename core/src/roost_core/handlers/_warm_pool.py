@@ -185,10 +185,11 @@ class WarmPools:
         self, entry: WarmEntry, env: Mapping[str, str], results_fd: int, specs_fd: int
     ) -> int | None:
         """Start a warm child that prepares and starts, one after another, the attempts sent on ``specs_fd`` (a JSON
-        line each with the spec's path and content; it exits at the end of the pipe) and writes each spec's path back
-        to ``results_fd`` once done with it: its pid, or None when there is no server (see
-        :mod:`roost_core.handlers._warm`)."""
-        return self._request(entry, env, {"batch": True}, [results_fd, specs_fd])
+        line each with the spec's path and content; it exits at the end of the pipe) and writes a JSON line back to
+        ``results_fd`` once done with each: its pid, or None when there is no server (see
+        :mod:`roost_core.handlers._warm` for both lines)."""
+        request = {"batch": True, "start_timeout": self.settings.start_timeout}
+        return self._request(entry, env, request, [results_fd, specs_fd])
 
     def _request(
         self, entry: WarmEntry, env: Mapping[str, str], request: Mapping[str, object], fds: Sequence[int]

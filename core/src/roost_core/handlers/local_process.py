@@ -101,7 +101,7 @@ from roost_core.handler import (
     TaskLog,
     Transition,
 )
-from roost_core.handlers._supervise import prepare_attempt, process_start_time
+from roost_core.handlers._supervise import prepare_attempt, process_start_time, signal_group
 from roost_core.handlers._warm_pool import WarmPools, WarmSettings, handler_switch_on, warm_entry
 from roost_core.settings import HandlerSettings, Seconds, TaskEnvironment
 from roost_core.storage import StorageError
@@ -333,7 +333,7 @@ class LocalProcessHandler(TaskHandler):
         if current is not None and start_time is not None and current != start_time:
             return  # the pid now belongs to another process: ours, and its group, are gone
         # With the supervisor gone nobody escalates, so what is left of its group dies at once.
-        _signal_group(pid, signal.SIGTERM if current is not None else signal.SIGKILL)
+        signal_group(pid, signal.SIGTERM if current is not None else signal.SIGKILL)
 
     def finalize(self, ctx: TaskContext) -> None:
         """Remove the attempt's folder (keeping its log files when ``keep_logs`` is set)."""
@@ -392,10 +392,19 @@ class LocalProcessHandler(TaskHandler):
             state=files.state(pid, start_time), logs=files.logs(), wake_after=RECHECK_AFTER
         )
 
-    def _outcome(self, ctx: TaskContext, files: _AttemptFiles, result: Mapping[str, Any]) -> Transition:
+    def _outcome(
+        self,
+        ctx: TaskContext,
+        files: _AttemptFiles,
+        result: Mapping[str, Any],
+        process: Mapping[str, Any] | None = None,
+    ) -> Transition:
+        """How the attempt ended, from its ``result`` file (and its ``process`` file, when the caller read it)."""
         task = ctx.task.id.name
         logs = files.logs()
-        pid, start_time = _recorded_process(ctx, files)
+        pid, start_time = (
+            (process["pid"], process.get("start_time")) if process else _recorded_process(ctx, files)
+        )
         state = files.state(pid, start_time)
         if result.get("aborted"):
             return Transition.failure(
@@ -436,7 +445,7 @@ class LocalProcessHandler(TaskHandler):
     def _lost(self, ctx: TaskContext, files: _AttemptFiles) -> Transition:
         pid, start_time = _recorded_process(ctx, files)
         if pid is not None and process_start_time(pid) in (None, start_time):
-            _signal_group(pid, signal.SIGKILL)  # whatever the task left behind
+            signal_group(pid, signal.SIGKILL)  # whatever the task left behind
         return Transition.failure(
             "ProcessLost",
             f"task {ctx.task.id.name!r}: its local process (pid {pid}) ended without recording "
@@ -516,10 +525,14 @@ def _local_code_folder(argv: list[str], cwd: Path) -> list[str]:
 
 
 def _spec(
-    ctx: TaskContext, settings: LocalProcessSettings, files: _AttemptFiles
+    ctx: TaskContext,
+    settings: LocalProcessSettings,
+    files: _AttemptFiles,
+    inherited: Mapping[str, str] | None = None,
 ) -> dict[str, Any] | Transition:
     """The attempt's spec for its supervisor (command line, environment, folders; see :mod:`._supervise`), or the
-    failure saying why the task cannot run. A task with a ``data_config`` gets its input files here."""
+    failure saying why the task cannot run. A task with a ``data_config`` gets its input files here. ``inherited``:
+    what :func:`_inherited_environment` gives, when the caller keeps it for many attempts."""
     task = ctx.task.id.name
     try:
         source = _command_source(ctx.task)
@@ -550,7 +563,7 @@ def _spec(
             )
     return {
         "argv": _local_code_folder(argv, files.cwd),
-        "env": _process_environment(ctx, settings, source),
+        "env": _process_environment(ctx, settings, source, inherited),
         "cwd": str(files.cwd),
         "stdout": str(files.stdout),
         "stderr": str(files.stderr),
@@ -634,15 +647,24 @@ def _collect_outputs(ctx: TaskContext, files: _AttemptFiles, *, exited_ok: bool)
         write_error_document(ctx.storage, ctx.output_prefix, exc)
 
 
-def _process_environment(
-    ctx: TaskContext, settings: LocalProcessSettings, source: _CommandSource
-) -> dict[str, str]:
-    shared = settings.task_environment
-    env = {
+def _inherited_environment(settings: LocalProcessSettings) -> dict[str, str]:
+    """The engine's environment variables a task process inherits (all but ``drop_env``'s)."""
+    drop = settings.task_environment.drop_env
+    return {
         name: value
         for name, value in os.environ.items()
-        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in shared.drop_env)
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in drop)
     }
+
+
+def _process_environment(
+    ctx: TaskContext,
+    settings: LocalProcessSettings,
+    source: _CommandSource,
+    inherited: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    shared = settings.task_environment
+    env = dict(_inherited_environment(settings) if inherited is None else inherited)
     env.update(source.env)
     env.update(ctx.environment)
     env.update(shared.env)
@@ -693,11 +715,6 @@ def _claim(files: _AttemptFiles) -> bool:
     except FileExistsError:
         return False
     return True
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is already gone
-        os.killpg(pgid, sig)
 
 
 def _describe_exit(returncode: int) -> str:

@@ -70,12 +70,11 @@ def run_task(
 ) -> TaskOutcome:
     """Run ``task`` for one attempt; never raises for failures of the task's own code.
 
-    ``frames`` lets dataframes pass in memory between tasks of a run in this process; ``inputs``, when
-    given, are used instead of reading them.
+    ``work_dir`` is made when the task first needs a local file; ``frames`` lets dataframes pass in memory
+    between tasks of a run in this process; ``inputs``, when given, are used instead of reading them.
     """
     from roost.types import TypeContext
 
-    work_dir.mkdir(parents=True, exist_ok=True)
     with TypeContext(storage, run.raw_output_prefix, work_dir=work_dir, frames=frames) as types:
         ctx = _run_context(task, run, types, serialization)
         result = _dispatch(task, ctx, inputs if inputs is not None else lambda: _read_inputs(run, storage))
