@@ -337,9 +337,7 @@ class EventLedger:
                         f"parent node execution '{parent_node}' of node '{node_id}' of execution {key} "
                         "does not exist"
                     )
-                if (
-                    parent in self.session.new
-                ):  # made by an earlier event of this transaction: its id is needed
+                if parent in self.session.new:  # made by an earlier event: inserted now, for its id
                     self.session.flush()
                 parent_id = parent.id
         else:
