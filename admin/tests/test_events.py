@@ -309,3 +309,139 @@ def test_the_engine_sink_records_through_the_same_rules_and_drops_what_they_refu
     closure = execution(admin, ident).closure
     assert closure.phase == Phase.SUCCEEDED and closure.duration.seconds == 3
     assert pokes == []
+
+
+def engine_batch(app, *messages) -> None:
+    """Record ``messages`` as one batch of the engine workers' sink (one transaction)."""
+    kinds = {
+        event_pb2.WorkflowExecutionEvent: "workflow",
+        event_pb2.NodeExecutionEvent: "node",
+        event_pb2.TaskExecutionEvent: "task",
+    }
+    sink = AdminEventSink(app.services.events)
+    sink.send([Event(f"e{i}", kinds[type(m)], m) for i, m in enumerate(messages)])
+
+
+def attempt_event(
+    ident, node_id: str, phase: int, version: int = 0, **fields
+) -> event_pb2.TaskExecutionEvent:
+    """A task event of attempt 0 (unless ``retry_attempt`` says otherwise) of ``node_id``."""
+    event = task_event(ident, phase, version, **fields).event
+    event.parent_node_execution_id.node_id = node_id
+    return event
+
+
+def node_of(admin, ident, node_id: str) -> node_execution_pb2.NodeExecution:
+    return admin.GetNodeExecution(
+        node_execution_pb2.NodeExecutionGetRequest(
+            id=identifier_pb2.NodeExecutionIdentifier(node_id=node_id, execution_id=ident)
+        )
+    )
+
+
+def attempts_of(admin, ident, node_id: str) -> list[task_execution_pb2.TaskExecution]:
+    node_id_ = identifier_pb2.NodeExecutionIdentifier(node_id=node_id, execution_id=ident)
+    return list(
+        admin.ListTaskExecutions(
+            task_execution_pb2.TaskExecutionListRequest(node_execution_id=node_id_, limit=10)
+        ).task_executions
+    )
+
+
+def test_an_engine_batch_creates_a_node_and_its_attempt_then_moves_both(app, admin, ident):
+    engine_batch(
+        app,
+        node_event(ident, "n0", NodePhase.QUEUED, 1).event,
+        node_event(ident, "n0", NodePhase.RUNNING, 2, is_parent=True).event,
+        attempt_event(ident, "n0", TaskPhase.RUNNING, 0),
+        attempt_event(ident, "n0", TaskPhase.SUCCEEDED, 1, output_data=literal_map(o0=2)),
+        node_event(ident, "n0-0-n1", NodePhase.QUEUED, 3, parent_node_metadata={"node_id": "n0"}).event,
+        node_event(ident, "n0-0-n1", NodePhase.SUCCEEDED, 4, parent_node_metadata={"node_id": "n0"}).event,
+        node_event(ident, "n0", NodePhase.SUCCEEDED, 7).event,
+    )
+    node = node_of(admin, ident, "n0")
+    assert node.closure.phase == NodePhase.SUCCEEDED and node.metadata.is_parent_node
+    assert node.closure.created_at == at(1) and node.closure.started_at == at(2)
+    assert node.closure.duration.seconds == 5
+    (attempt,) = attempts_of(admin, ident, "n0")
+    assert attempt.closure.phase == TaskPhase.SUCCEEDED
+    assert attempt.closure.started_at == at(5) and attempt.closure.duration.seconds == 1
+    data = admin.GetTaskExecutionData(task_execution_pb2.TaskExecutionGetDataRequest(id=attempt.id))
+    assert data.full_outputs == literal_map(o0=2)
+    children = admin.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(
+            workflow_execution_id=ident, limit=10, unique_parent_id="n0"
+        )
+    ).node_executions
+    assert [(c.id.node_id, c.closure.phase) for c in children] == [("n0-0-n1", NodePhase.SUCCEEDED)]
+    # The next batch finds the rows the first one made: its repeats are dropped, a new attempt is added.
+    engine_batch(
+        app,
+        node_event(ident, "n0", NodePhase.RUNNING, 8).event,
+        attempt_event(ident, "n0", TaskPhase.SUCCEEDED, 1),
+        attempt_event(ident, "n0", TaskPhase.RUNNING, 0, attempt=1),
+    )
+    assert node_of(admin, ident, "n0").closure.phase == NodePhase.SUCCEEDED
+    first, second = attempts_of(admin, ident, "n0")
+    assert first.closure.phase == TaskPhase.SUCCEEDED and first.closure.duration.seconds == 1
+    assert (second.id.retry_attempt, second.closure.phase) == (1, TaskPhase.RUNNING)
+
+
+def test_an_engine_batch_of_two_executions_keeps_their_rows_apart(app, admin, ident):
+    other = launch(admin, "one", name="other", x=1)
+    engine_batch(
+        app,
+        workflow_event(ident, Phase.RUNNING, 1).event,
+        workflow_event(other, Phase.RUNNING, 2).event,
+        node_event(ident, "n0", NodePhase.RUNNING, 1).event,
+        node_event(other, "n0", NodePhase.QUEUED, 2).event,
+        attempt_event(ident, "n0", TaskPhase.RUNNING, 0),
+        node_event(other, "n0", NodePhase.RUNNING, 3).event,
+        attempt_event(other, "n0", TaskPhase.RUNNING, 0),
+        attempt_event(other, "n0", TaskPhase.SUCCEEDED, 1),
+        node_event(ident, "n0", NodePhase.SUCCEEDED, 4).event,
+    )
+    assert execution(admin, ident).closure.started_at == at(1)
+    assert execution(admin, other).closure.started_at == at(2)
+    assert node_of(admin, ident, "n0").closure.phase == NodePhase.SUCCEEDED
+    assert node_of(admin, other, "n0").closure.phase == NodePhase.RUNNING
+    assert [a.closure.phase for a in attempts_of(admin, ident, "n0")] == [TaskPhase.RUNNING]
+    assert [a.closure.phase for a in attempts_of(admin, other, "n0")] == [TaskPhase.SUCCEEDED]
+    # A batch over rows both executions have already: each event finds its own execution's.
+    engine_batch(
+        app,
+        node_event(other, "n0", NodePhase.SUCCEEDED, 5).event,
+        attempt_event(ident, "n0", TaskPhase.SUCCEEDED, 1),
+        node_event(ident, "n0", NodePhase.FAILED, 6).event,  # it already ended: dropped
+    )
+    assert node_of(admin, ident, "n0").closure.phase == NodePhase.SUCCEEDED
+    assert node_of(admin, other, "n0").closure.phase == NodePhase.SUCCEEDED
+    assert [a.closure.phase for a in attempts_of(admin, ident, "n0")] == [TaskPhase.SUCCEEDED]
+    assert [a.closure.phase for a in attempts_of(admin, other, "n0")] == [TaskPhase.SUCCEEDED]
+
+
+def test_a_refused_event_in_an_engine_batch_changes_nothing_and_the_others_are_recorded(app, admin, ident):
+    admin.CreateNodeEvent(node_event(ident, "n0", NodePhase.RUNNING, 1))
+    admin.CreateTaskEvent(task_event(ident, TaskPhase.SUCCEEDED, 1, reason="done"))
+    engine_batch(
+        app,
+        attempt_event(ident, "n1", TaskPhase.RUNNING, 0),  # its node does not exist yet: dropped
+        node_event(ident, "n1", NodePhase.QUEUED, 2).event,
+        attempt_event(ident, "n0", TaskPhase.RUNNING, 9, reason="late"),  # n0's attempt already ended
+        node_event(ident, "n2", NodePhase.RUNNING, 2, parent_node_metadata={"node_id": "nope"}).event,
+        node_event(ident, "n1", NodePhase.RUNNING, 3).event,
+        node_event(ident, "n1", NodePhase.RUNNING, 4, is_parent=True).event,  # a repeat
+        attempt_event(ident, "n1", TaskPhase.RUNNING, 0),
+        node_event(ident, "n0", NodePhase.SUCCEEDED, 5).event,
+    )
+    (attempt,) = attempts_of(admin, ident, "n0")
+    assert (attempt.closure.phase, attempt.closure.reason) == (TaskPhase.SUCCEEDED, "done")
+    assert node_of(admin, ident, "n0").closure.phase == NodePhase.SUCCEEDED
+    n1 = node_of(admin, ident, "n1")
+    assert n1.closure.phase == NodePhase.RUNNING and n1.closure.started_at == at(3)
+    assert not n1.metadata.is_parent_node
+    assert [a.closure.phase for a in attempts_of(admin, ident, "n1")] == [TaskPhase.RUNNING]
+    top = admin.ListNodeExecutions(
+        node_execution_pb2.NodeExecutionListRequest(workflow_execution_id=ident, limit=10)
+    )
+    assert sorted(n.id.node_id for n in top.node_executions) == ["n0", "n1"]

@@ -307,6 +307,9 @@ class TaskExecution(Base):
     updated_at: Mapped[datetime.datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     duration: Mapped[float] = mapped_column(Float, default=0.0)
 
+    node: Mapped[NodeExecution] = relationship()
+    """The node execution (a new attempt of a new node gets its id when both are inserted, in one flush)."""
+
 
 class Signal(Base):
     """A signal a gate node of an execution waits for, and its value once someone set it."""

@@ -14,19 +14,24 @@ record events through :class:`Events` and its :class:`EventLedger`, so the rules
   (already in terminal state).
 
 Every check happens before anything is changed, so a refused event leaves the rows as they were.
+
+Events are recorded a transaction at a time (one over the API, a batch from the engine workers): one query finds
+every row the transaction's events name (:meth:`EventLedger.look_up`), the events are applied to those rows in
+order, and the changes are written when the transaction commits, a new node and its new attempts together.
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from flyteidl.admin import event_pb2 as admin_event_pb2
 from flyteidl.core import execution_pb2, identifier_pb2
 from flyteidl.event import event_pb2
 from google.protobuf import json_format
+from sqlalchemy import and_, bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from roost_admin import blobs
@@ -47,9 +52,6 @@ from roost_admin.services.rows import (
     TERMINAL_NODE,
     TERMINAL_TASK,
     TERMINAL_WORKFLOW,
-    find_execution,
-    find_node,
-    find_task,
     key_text,
     node_phase_name,
     seconds_between,
@@ -107,6 +109,49 @@ def _error_columns(row: Any, error: execution_pb2.ExecutionError) -> None:
     row.error_message = error.message
 
 
+_TaskIdentity = tuple[str, str, str, str, int]
+"""A task attempt within its node: the task's project, domain, name and version, and the retry attempt."""
+_NodeKey = tuple[ExecutionKey, str]
+"""A node execution: its execution and its node id."""
+_TaskKey = tuple[ExecutionKey, str, str, str, str, str, int]
+"""A task attempt: its node's key, then its identity."""
+_LOOK_UP_EVENTS = 300
+"""Events whose rows one query looks up at most (bind parameters are limited)."""
+_E, _N, _T = models.Execution, models.NodeExecution, models.TaskExecution
+_LOOK_UP = (
+    select(_E, _N, _T)
+    .outerjoin(_N, and_(_N.execution_id == _E.id, _N.node_id.in_(bindparam("node_ids", expanding=True))))
+    .outerjoin(
+        _T,
+        and_(
+            _T.node_execution_id == _N.id,
+            tuple_(_T.task_project, _T.task_domain, _T.task_name, _T.task_version, _T.retry_attempt).in_(
+                bindparam("attempts", expanding=True)
+            ),
+        ),
+    )
+    .where(tuple_(_E.project, _E.domain, _E.name).in_(bindparam("executions", expanding=True)))
+)
+"""Executions, each with those of its nodes and their attempts that are asked for (some nodes or attempts of other
+executions of the query may come along: they are real rows too)."""
+
+
+def _key(ident: identifier_pb2.WorkflowExecutionIdentifier) -> ExecutionKey:
+    return (ident.project, ident.domain, ident.name)
+
+
+def _task_identity(task_id: identifier_pb2.Identifier, attempt: int) -> _TaskIdentity:
+    return (task_id.project, task_id.domain, task_id.name, task_id.version, attempt)
+
+
+def _row_key(row: models.Execution) -> ExecutionKey:
+    return (row.project, row.domain, row.name)
+
+
+def _task_identity_of(row: models.TaskExecution) -> _TaskIdentity:
+    return (row.task_project, row.task_domain, row.task_name, row.task_version, row.retry_attempt)
+
+
 class EventLedger:
     """Records events into one session (the caller's transaction).
 
@@ -123,40 +168,92 @@ class EventLedger:
         """Executions whose terminal phase was recorded (their notifications are due)."""
         self.recorded: list[tuple[models.Execution, Any]] = []
         """Every event recorded, with its execution (they are published)."""
-        # Rows already found or made in this transaction: a batch of events names the same few again and again.
-        self._executions: dict[ExecutionKey, models.Execution] = {}
-        self._nodes: dict[tuple[int, str], models.NodeExecution] = {}
-        self._tasks: dict[tuple[int, str, str, str, str, int], models.TaskExecution] = {}
+        # Rows already found, made, or known missing (None) in this transaction: a batch of events names the same
+        # few again and again, and :meth:`look_up` finds them all at once.
+        self._executions: dict[ExecutionKey, models.Execution | None] = {}
+        self._nodes: dict[_NodeKey, models.NodeExecution | None] = {}
+        self._tasks: dict[_TaskKey, models.TaskExecution | None] = {}
+
+    def look_up(self, messages: Iterable[Any]) -> None:
+        """Find every execution, node execution and task attempt the events name, with one query (per few
+        hundred events), remembering what is missing: recording them then selects nothing more. Events without
+        the fields that name a row are left to the rules, which refuse them."""
+        batch = list(messages)
+        for start in range(0, len(batch), _LOOK_UP_EVENTS):
+            executions: set[ExecutionKey] = set()
+            nodes: set[_NodeKey] = set()
+            tasks: set[_TaskKey] = set()
+            for message in batch[start : start + _LOOK_UP_EVENTS]:
+                if isinstance(message, event_pb2.WorkflowExecutionEvent):
+                    executions.add(_key(message.execution_id))
+                elif isinstance(message, event_pb2.NodeExecutionEvent):
+                    key = _key(message.id.execution_id)
+                    nodes.add((key, message.id.node_id))
+                    if message.parent_node_metadata.node_id:
+                        nodes.add((key, message.parent_node_metadata.node_id))
+                    if message.workflow_node_metadata.HasField("execution_id"):
+                        executions.add(_key(message.workflow_node_metadata.execution_id))
+                elif isinstance(message, event_pb2.TaskExecutionEvent):
+                    node = message.parent_node_execution_id
+                    key = _key(node.execution_id)
+                    nodes.add((key, node.node_id))
+                    tasks.add(
+                        (key, node.node_id, *_task_identity(message.task_id, int(message.retry_attempt)))
+                    )
+            self._load(
+                executions - self._executions.keys(), nodes - self._nodes.keys(), tasks - self._tasks.keys()
+            )
+
+    def _load(self, executions: set[ExecutionKey], nodes: set[_NodeKey], tasks: set[_TaskKey]) -> None:
+        """Select the rows named (in one query: executions, with the nodes and attempts wanted joined) and
+        remember each as found or missing."""
+        if not (executions or nodes or tasks):
+            return
+        executions = executions | {key[0] for key in nodes} | {key[0] for key in tasks}
+        parameters = {
+            "executions": list(executions),
+            "node_ids": list({key[1] for key in nodes} | {key[1] for key in tasks}),
+            "attempts": list({key[2:] for key in tasks}),
+        }
+        # Rows this transaction made or changed are remembered already: flushing them first would only cost.
+        with self.session.no_autoflush:
+            found = self.session.execute(_LOOK_UP, parameters).all()
+        for execution, node, task in found:
+            key = _row_key(execution)
+            self._executions.setdefault(key, execution)
+            if node is not None:
+                self._nodes.setdefault((key, node.node_id), node)
+                if task is not None:
+                    self._tasks.setdefault((key, node.node_id, *_task_identity_of(task)), task)
+        for execution_key in executions:
+            self._executions.setdefault(execution_key, None)
+        for node_key in nodes:
+            self._nodes.setdefault(node_key, None)
+        for task_key in tasks:
+            self._tasks.setdefault(task_key, None)
 
     def _execution(self, project: str, domain: str, name: str) -> models.Execution | None:
         key = (project, domain, name)
-        row = self._executions.get(key)
-        if row is None:
-            row = find_execution(self.session, project, domain, name)
-            if row is not None:
-                self._executions[key] = row
-        return row
+        if key not in self._executions:
+            self._load({key}, set(), set())
+        return self._executions[key]
 
     def _node(self, execution: models.Execution, node_id: str) -> models.NodeExecution | None:
-        row = self._nodes.get((execution.id, node_id))
-        if row is None:
-            row = find_node(self.session, execution.id, node_id)
-            if row is not None:
-                self._nodes[(execution.id, node_id)] = row
-        elif row in self.session.new:  # made by an earlier event of this batch: callers need its id
-            self.session.flush()
-        return row
+        key = (_row_key(execution), node_id)
+        if key not in self._nodes:
+            self._load(set(), {key}, set())
+        return self._nodes[key]
 
     def _task(
-        self, node: models.NodeExecution, task_id: identifier_pb2.Identifier, attempt: int
+        self, execution: models.Execution, node: models.NodeExecution, identity: _TaskIdentity
     ) -> models.TaskExecution | None:
-        key = (node.id, task_id.project, task_id.domain, task_id.name, task_id.version, attempt)
-        row = self._tasks.get(key)
-        if row is None:
-            row = find_task(self.session, node.id, task_id, attempt)
-            if row is not None:
-                self._tasks[key] = row
-        return row
+        key = (_row_key(execution), node.node_id, *identity)
+        if key not in self._tasks:
+            if node in self.session.new:  # made by an earlier event, not inserted yet: it has no attempts
+                self._tasks[key] = None
+            else:
+                self._load(set(), set(), {key})
+        return self._tasks[key]
 
     def executions(self) -> frozenset[ExecutionKey]:
         """(project, domain, name) of every execution an event was recorded for."""
@@ -240,6 +337,8 @@ class EventLedger:
                         f"parent node execution '{parent_node}' of node '{node_id}' of execution {key} "
                         "does not exist"
                     )
+                if parent in self.session.new:  # made by an earlier event: inserted now, for its id
+                    self.session.flush()
                 parent_id = parent.id
         else:
             if row.phase == phase:
@@ -276,7 +375,7 @@ class EventLedger:
                 target={},
             )
             self.session.add(row)
-            self._nodes[(execution.id, node_id)] = row
+            self._nodes[(_row_key(execution), node_id)] = row
         self._apply_node(event, execution, row, phase, occurred, dynamic_workflow_uri)
         if child is not None:
             self._link_child(execution, row, child)
@@ -365,12 +464,13 @@ class EventLedger:
         attempt = int(event.retry_attempt)
         phase, version = int(event.phase), int(event.phase_version)
         text = task_text(event.task_id, attempt, node.node_id, key)
-        row = self._task(node, event.task_id, attempt)
+        identity = _task_identity(event.task_id, attempt)
+        row = self._task(execution, node, identity)
         occurred = to_datetime(event.occurred_at)
         if row is None:
             task_id = event.task_id
             row = models.TaskExecution(
-                node_execution_id=node.id,
+                node=node,
                 task_project=task_id.project,
                 task_domain=task_id.domain,
                 task_name=task_id.name,
@@ -382,9 +482,7 @@ class EventLedger:
                 metadata_json={},
             )
             self.session.add(row)
-            self._tasks[
-                (node.id, task_id.project, task_id.domain, task_id.name, task_id.version, attempt)
-            ] = row
+            self._tasks[(_row_key(execution), node.node_id, *identity)] = row
         else:
             if row.phase == phase and row.phase_version >= version:
                 raise AlreadyExists(
@@ -481,15 +579,14 @@ def _merge_metadata(stored: dict[str, Any], metadata: event_pb2.TaskExecutionMet
 class Events(Service):
     """Events from engines: sent over the API by one, or recorded by this admin's own engine workers."""
 
-    def _record_api_event(self, request: Any, record: Callable[[EventLedger, Any], object]) -> None:
-        """Check an event sent over the API (``request.event``), then record it with ``record`` in one
-        transaction."""
-        if not request.HasField("event"):
-            raise InvalidArgument("event is required", field="event")
-        check_api_event(request.event, self.ctx.settings.storage_prefix)
+    def _record(self, messages: Sequence[Any], record: Callable[[EventLedger], object]) -> None:
+        """Record events in one transaction: their rows are looked up at once, then ``record`` applies them
+        to the ledger; the notifications and CloudEvents they call for are enqueued, and held executions their
+        ends free are started, in the same transaction."""
         with self.ctx.db.begin() as session:
             ledger = EventLedger(session, self.ctx.storage, self.ctx.settings.storage_prefix)
-            record(ledger, request.event)
+            ledger.look_up(messages)
+            record(ledger)
             notifications.enqueue(self.ctx, session, ledger.ended)
             publishing.enqueue(self.ctx, session, ledger.recorded)
             if concurrency.release(session, ledger.ended):
@@ -498,6 +595,14 @@ class Events(Service):
         if ledger.woke:
             self.ctx.wakeups.announce()
         self.ctx.recorded.announce(touched)
+
+    def _record_api_event(self, request: Any, record: Callable[[EventLedger, Any], object]) -> None:
+        """Check an event sent over the API (``request.event``), then record it with ``record`` in one
+        transaction."""
+        if not request.HasField("event"):
+            raise InvalidArgument("event is required", field="event")
+        check_api_event(request.event, self.ctx.settings.storage_prefix)
+        self._record([request.event], lambda ledger: record(ledger, request.event))
 
     def create_workflow_event(
         self, request: admin_event_pb2.WorkflowExecutionEventRequest
@@ -530,25 +635,21 @@ class Events(Service):
         a retried delivery, and an event after a terminal phase is one the admin already overruled (the
         execution was aborted meanwhile). Database errors and an unavailable blob store propagate, so the engine
         keeps the batch and delivers it again later."""
-        settings = self.ctx.settings
-        with self.ctx.db.begin() as session:
-            ledger = EventLedger(session, self.ctx.storage, settings.storage_prefix)
-            for event in events:
-                _record_engine_event(ledger, event, dynamic_workflow_uri)
-            notifications.enqueue(self.ctx, session, ledger.ended)
-            publishing.enqueue(self.ctx, session, ledger.recorded)
-            if concurrency.release(session, ledger.ended):
-                ledger.woke = True
-            touched = ledger.executions()
-        if ledger.woke:
-            self.ctx.wakeups.announce()
-        self.ctx.recorded.announce(touched)
+        messages = [event.message for event in events]
+
+        def record(ledger: EventLedger) -> None:
+            for event, message in zip(events, messages, strict=True):
+                _record_engine_event(ledger, event.id, message, dynamic_workflow_uri)
+
+        self._record(messages, record)
 
 
 def _record_engine_event(
-    ledger: EventLedger, event: Event, dynamic_workflow_uri: Callable[[event_pb2.NodeExecutionEvent], str]
+    ledger: EventLedger,
+    event_id: str,
+    message: Any,
+    dynamic_workflow_uri: Callable[[event_pb2.NodeExecutionEvent], str],
 ) -> None:
-    message = event.message
     try:
         if isinstance(message, event_pb2.WorkflowExecutionEvent):
             ledger.workflow(message)
@@ -557,10 +658,10 @@ def _record_engine_event(
         else:
             ledger.task(message)
     except (AlreadyExists, FailedPrecondition) as exc:
-        log.debug("event %s dropped: %s", event.id, exc.message)
+        log.debug("event %s dropped: %s", event_id, exc.message)
     except (NotFound, InvalidArgument) as exc:
-        log.warning("event %s dropped: %s", event.id, exc.message)
+        log.warning("event %s dropped: %s", event_id, exc.message)
     except Unavailable:
         raise
     except AdminError as exc:
-        log.error("event %s could not be recorded: %s", event.id, exc.message)
+        log.error("event %s could not be recorded: %s", event_id, exc.message)
