@@ -27,8 +27,8 @@ the server's session, lets the entry module import the task's own module before 
 before), makes the attempt's folder and files, takes its lock and claims it, and is its supervisor itself, with one
 fork fewer than above (:func:`_supervise_attempt`): the task is forked from the batch child and leads a process group
 of its own, which the ``process`` file names, so that an engine can abort it and re-attach to it as to any attempt.
-Once the attempt ended it writes ``{"spec": PATH, "result": ..., "process": ...}`` back on the results pipe, with the
-attempt's result and process files as far as it could read them. An attempt whose folder exists already (another
+Once the attempt ended it writes ``{"spec": PATH, "result": ..., "process": ...}`` back on the results pipe, with
+what it wrote to the attempt's result and process files. An attempt whose folder exists already (another
 process prepared it) or whose lock another process holds is skipped, ``{"spec": PATH}`` written back at once. The
 child exits at the end of the specs pipe.
 
@@ -285,10 +285,12 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
                 results.write(done)
                 continue
             try:
-                _supervise_attempt(supervise, request, spec, attempt, lock_fd, (results_fd, specs_fd))
+                written = _supervise_attempt(
+                    supervise, request, spec, attempt, lock_fd, (results_fd, specs_fd)
+                )
             finally:
                 os.close(lock_fd)
-            results.write(json.dumps({"spec": spec, **_ended(attempt)}) + "\n")
+            results.write(json.dumps({"spec": spec, **written}) + "\n")
     return 0
 
 
@@ -303,19 +305,22 @@ def _supervise_attempt(
     spec: dict[str, Any],
     lock_fd: int,
     pipes: tuple[int, int],
-) -> None:
+) -> dict[str, Any]:
     """In a batch child holding the attempt's lock: claim the attempt, then be its supervisor as a cold one is
     (:func:`_supervise.supervise`) with one process fewer. The task is forked from here and leads its own process
     group, which the ``process`` file names (an abort signals that group); an abort makes this child SIGTERM the
-    group too (the abort may have come before the group existed) and SIGKILL it after ``kill_grace_period``. When the task ended, whatever it left in its group is killed and the ``result`` file is
-    written; the lock is let go after that, by the caller."""
+    group too (the abort may have come before the group existed) and SIGKILL it after ``kill_grace_period``. When
+    the task ended, whatever it left in its group is killed and the ``result`` file is written; the lock is let go
+    after that, by the caller. Returns what it wrote of the ``result`` and ``process`` files (nothing when another
+    process claimed the attempt, or when its folder was gone for the result)."""
     try:
         os.close(os.open(Path(spec_path).with_name("claimed"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
-        return  # the handler gave up on this server and started the attempt cold
+        return {}  # the handler gave up on this server and started the attempt cold
     if os.path.exists(spec["abort_marker"]):
-        supervise.write_json_atomically(spec["result"], {"aborted": True})
-        return
+        result: dict[str, Any] = {"aborted": True}
+        supervise.write_json_atomically(spec["result"], result)
+        return {"result": result}
     try:
         with open(spec["stdout"], "ab") as stdout, open(spec["stderr"], "ab") as stderr:
             sys.stdout.flush()
@@ -329,17 +334,18 @@ def _supervise_attempt(
                 finally:  # whatever happened, this process is the task's and ends there
                     _run_task(request, spec, stdout.fileno(), stderr.fileno(), lock_fd)
     except OSError as exc:
-        supervise.write_json_atomically(
-            spec["result"], {"start_error": exc.strerror or str(exc), "errno": exc.errno or 0}
-        )
-        return
+        result = {"start_error": exc.strerror or str(exc), "errno": exc.errno or 0}
+        supervise.write_json_atomically(spec["result"], result)
+        return {"result": result}
     process = {"pid": pid, "start_time": supervise.process_start_time(pid)}
     # Not synced to disk: after a crash of the machine this process is gone whatever the file says.
     supervise.write_json_atomically(spec["process"], process, durable=False)
-    returncode = _wait_for_task(supervise, pid, spec_path, spec)
-    # OSError: the attempt folder was removed (finalized), so nobody will read the result.
-    with contextlib.suppress(OSError):
-        supervise.write_json_atomically(spec["result"], {"returncode": returncode})
+    result = {"returncode": _wait_for_task(supervise, pid, spec_path, spec)}
+    try:
+        supervise.write_json_atomically(spec["result"], result)
+    except OSError:  # the attempt folder was removed (finalized), so nobody will read the result
+        return {}
+    return {"result": result, "process": process}
 
 
 def _wait_for_task(supervise: ModuleType, pid: int, spec_path: str, spec: dict[str, Any]) -> int:
@@ -357,23 +363,9 @@ def _wait_for_task(supervise: ModuleType, pid: int, spec_path: str, spec: dict[s
                 supervise.signal_group(pid, signal.SIGKILL)
     finally:
         os.close(exited)
-    supervise.signal_group(
-        pid, signal.SIGKILL
-    )  # the task is a zombie until reaped: its group's id is still ours
+    # The task is a zombie until reaped, so its group's id is still ours: kill what it left there.
+    supervise.signal_group(pid, signal.SIGKILL)
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-
-
-def _ended(spec: dict[str, Any]) -> dict[str, Any]:
-    """The result and process files of an attempt whose supervisor exited, as far as they can be read: the handler
-    then reads neither."""
-    read: dict[str, Any] = {}
-    for name in ("result", "process"):
-        try:
-            with open(spec[name]) as stream:
-                read[name] = json.load(stream)
-        except (OSError, ValueError):
-            break
-    return read
 
 
 def serve(sock: socket.socket, module: str, script: str) -> int:
