@@ -1,9 +1,13 @@
 """Warm flytekit tasks on `roost start` (flytekit 1.16.31): a task that crashes its process (``os._exit``, a
 segmentation fault) fails only its own node, and the flytekit tasks after it still start from the same warm
-server (cold under `nox -s e2e_cold`)."""
+server (cold under `nox -s e2e_cold`); a map task's indices find the task's module imported by their warm batch,
+and the fast-registered code in their own working directory."""
 
 from __future__ import annotations
 
+import subprocess
+
+import pytest
 from conftest import WARM
 from flytekit_support import Flytekit, execution, succeeded
 
@@ -20,11 +24,17 @@ CRASHES = {
 for it; cold, pyflyte-fast-execute runs it in a child and exits with that child's status, a signal's -11 as 245."""
 
 
+@pytest.fixture(scope="module")
+def registered(flytekit: Flytekit) -> None:
+    """`pyflyte register` of crashes.py."""
+    registration: subprocess.CompletedProcess[str] = flytekit.register("crashes.py", VERSION)
+    assert registration.returncode == 0, flytekit.explain(registration)
+
+
+@pytest.mark.usefixtures("registered")
 def test_a_crashing_flytekit_task_fails_only_its_node_and_the_next_task_starts_warm(
     flytekit: Flytekit,
 ) -> None:
-    registered = flytekit.register("crashes.py", VERSION)
-    assert registered.returncode == 0, flytekit.explain(registered)
     launches = [
         {"key": how, "kind": "workflow", "name": "crashes.crash_beside_lineage", "inputs": {"how": how}}
         for how in CRASHES
@@ -51,3 +61,16 @@ def test_a_crashing_flytekit_task_fails_only_its_node_and_the_next_task_starts_w
     # One server served the tasks beside the crashes and the one after them.
     [lineage] = lineages
     assert lineage.startswith("warm from ") if WARM else lineage == "cold", lineage
+
+
+@pytest.mark.usefixtures("registered")
+def test_map_indices_find_their_module_imported_by_the_batch_and_the_code_in_their_folder(
+    flytekit: Flytekit,
+) -> None:
+    xs = list(range(12))
+    launch = {"key": "origins", "kind": "workflow", "name": "crashes.code_origins", "inputs": {"xs": xs}}
+    mapped = flytekit.drive({"version": VERSION, "timeout": TIMEOUT, "launch": [launch]}, TIMEOUT)
+    # Warm, each batch fetched and imported the code once; cold, each index did. Either way each index has its
+    # own copy of the bundle in its working directory.
+    expected = "before:1" if WARM else "here:1"
+    assert succeeded(flytekit, mapped, "origins")["outputs"] == {"o0": [expected] * len(xs)}

@@ -11,7 +11,8 @@ x * 2.
 
 Its ``__roost_warm_task__`` (what a warm batch child calls before its first attempt) appends its pid and the
 attempt's ``MAP_RUNS`` to the file ``$WARM_TASK_LOG``, then raises when ``$WARM_TASK_MODE`` is ``raise`` and hangs
-when it is ``hang``.
+when it is ``hang``; otherwise it returns what the batch child calls when its batch ended, which appends ``ended``
+and the pid calling it to the same file.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from flyteidl.core import (
@@ -37,14 +39,21 @@ def path(uri: str) -> Path:
     return Path(uri.removeprefix("file://"))
 
 
-def __roost_warm_task__(argv: list[str]) -> None:
-    with open(os.environ["WARM_TASK_LOG"], "a") as log:
-        log.write(f"{os.getpid()} {os.environ.get('MAP_RUNS')} {argv[1]}\n")
+def __roost_warm_task__(argv: list[str]) -> Callable[[], None]:
+    log = os.environ["WARM_TASK_LOG"]
+    with open(log, "a") as file:
+        file.write(f"{os.getpid()} {os.environ.get('MAP_RUNS')} {argv[1]}\n")
     mode = os.environ.get("WARM_TASK_MODE")
     if mode == "raise":
         raise RuntimeError("warm task failed")
     if mode == "hang":
         time.sleep(3600)
+
+    def batch_ended() -> None:
+        with open(log, "a") as file:
+            file.write(f"ended {os.getpid()}\n")
+
+    return batch_ended
 
 
 def main() -> None:

@@ -107,11 +107,20 @@ def test_indices_run_in_batches_of_warm_processes_once_each(kit, engine, mapped,
     assert not [entry for entry in (tmp_path / "work").iterdir() if entry.name not in ("trash", "warm-pools")]
 
 
+def warm_task_log(tmp_path: Path) -> list[list[str]]:
+    """The lines container_task's ``__roost_warm_task__`` and what it returns wrote, split into fields."""
+    path = tmp_path / "warmed"
+    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+
+
 def warmed(tmp_path: Path) -> list[tuple[int, str, str]]:
     """(pid, MAP_RUNS, first argument) of each call of container_task's ``__roost_warm_task__``."""
-    path = tmp_path / "warmed"
-    lines = path.read_text().splitlines() if path.exists() else []
-    return [(int(pid), runs, mode) for pid, runs, mode in (line.split() for line in lines)]
+    return [(int(pid), runs, mode) for pid, runs, mode in (f for f in warm_task_log(tmp_path) if len(f) == 3)]
+
+
+def batches_ended(tmp_path: Path) -> list[int]:
+    """The pids that called what container_task's ``__roost_warm_task__`` returned."""
+    return [int(pid) for _ended, pid in (f for f in warm_task_log(tmp_path) if len(f) == 2)]
 
 
 def test_each_batch_child_imports_the_task_once_with_the_attempts_environment(kit, engine, mapped, tmp_path):
@@ -123,6 +132,10 @@ def test_each_batch_child_imports_the_task_once_with_the_attempts_environment(ki
     # Once in each batch child that started indices, before them, with the environment and command line they got.
     assert sorted(pid for pid, _runs, _mode in calls) == sorted(children)
     assert {(runs, mode) for _pid, runs, mode in calls} == {(str(tmp_path / "runs"), "map")}
+    # What it returned is called once by each batch child when its batch ends (not by the indices' processes).
+    engine.close()
+    until(lambda: len(batches_ended(tmp_path)) == len(children), "a batch child ended without its cleanup")
+    assert sorted(batches_ended(tmp_path)) == sorted(children)
 
 
 @pytest.mark.parametrize("mode", ["raise", "hang"])

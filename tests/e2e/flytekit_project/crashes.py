@@ -1,11 +1,14 @@
-"""flytekit tasks that crash their process, and one that tells how its process started, for the warm-process
-end-to-end test."""
+"""flytekit tasks that crash their process, one that tells how its process started, and a map task whose indices
+tell where their code came from, for the warm-process end-to-end test."""
 
 import ctypes
 import os
 from pathlib import Path
 
-from flytekit import WorkflowFailurePolicy, task, workflow
+from flytekit import WorkflowFailurePolicy, map_task, task, workflow
+
+IMPORTED_IN = os.getpid()
+"""The process that imported this module."""
 
 
 @task
@@ -33,3 +36,20 @@ def crash_beside_lineage(how: str) -> str:
     """A task that crashes beside one that runs on."""
     crash(how=how)
     return lineage()
+
+
+@task
+def code_origin(x: int) -> str:
+    """``before:N`` when this module was imported before the index's process was forked (a warm batch imports it
+    once for its indices), ``here:N`` when in that process; N: how many indices wrote a line into the copy of this
+    module that fast registration left in the index's working directory (1 when each index has a copy of its own)."""
+    with open("crashes.py", "a") as copy:
+        copy.write(f"# index {x}\n")
+    written = sum(line.startswith("# index ") for line in Path("crashes.py").read_text().splitlines())
+    return f"{'here' if os.getpid() == IMPORTED_IN else 'before'}:{written}"
+
+
+@workflow
+def code_origins(xs: list[int]) -> list[str]:
+    """A map of code_origin over xs."""
+    return map_task(code_origin)(x=xs)

@@ -6,7 +6,7 @@ spoken to by :mod:`roost_core.handlers._warm_pool`. It uses only the standard li
 The server imports ``MODULE`` (the module of the task command's console script: Roost's or flytekit's entry
 point) once, calls its ``__roost_warm_up__()`` when it has one (an entry point that imports lazily names there
 what every attempt needs, so that attempts start with it done; flytekit's entry point gets the warm-up of
-:func:`_flytekit_inner_commands_in_process`), and says ``{"ready": true}`` on the socket (a
+:func:`_warm_up_flytekit`), and says ``{"ready": true}`` on the socket (a
 ``SOCK_SEQPACKET`` pair), or ``{"error": ...}``. Then
 each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``, sent with the attempt's locked
 ``lock`` file descriptor, is answered with ``{"pid": N}`` after a fork. The child
@@ -22,7 +22,8 @@ each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``,
 A request ``{"batch": true, ...}`` (first attempts of map indices: the local-process handler's inline runner), sent
 with a results pipe's write end and a specs pipe's read end, is answered likewise after one fork: that child leaves
 the server's session, lets the entry module import the task's own module before the first attempt (its
-``__roost_warm_task__(argv)``, when it has one) and, for each line ``{"spec_path": PATH, "spec": SPEC,
+``__roost_warm_task__(argv)``, when it has one; what that returns, if anything, is called when the batch ends) and,
+for each line ``{"spec_path": PATH, "spec": SPEC,
 "env_removed": [NAME, ...]}`` read from the specs pipe (``SPEC["env"]`` holds the variables changed since the line
 before), makes the attempt's folder and files, takes its lock and claims it, and is its supervisor itself, with one
 fork fewer than above (:func:`_supervise_attempt`): the task is forked from the batch child and leads a process group
@@ -47,6 +48,7 @@ import json
 import os
 import random
 import select
+import shutil
 import signal
 import socket
 import sys
@@ -71,14 +73,23 @@ def _load_supervise() -> ModuleType:
     return module
 
 
+def _warm_up_flytekit(entry: ModuleType) -> None:
+    """What flytekit's entry point cannot declare itself: its inner commands run in process
+    (:func:`_flytekit_inner_commands_in_process`), and its batch children fetch a fast registration's code and import
+    the task's module once (:func:`_flytekit_warm_task`)."""
+    _flytekit_inner_commands_in_process(entry)
+    entry.__roost_warm_task__ = lambda argv: _flytekit_warm_task(entry, argv)  # type: ignore[attr-defined]
+
+
 def _flytekit_inner_commands_in_process(entry: ModuleType) -> None:
     """Make ``pyflyte-fast-execute`` run its inner ``pyflyte-execute`` (or ``pyflyte-map-execute``) in its own
     process instead of starting a new interpreter.
 
     flytekit starts a new one because a process that imported the task's code before unpacking the new bundle
-    would run the old code; a child forked from this server imported no task code, so the inner command runs in
-    it, with the environment and ``sys.path`` the new interpreter would have had. Other commands, and flytekit
-    versions without the private ``_run_subprocess``, keep starting a process.
+    would run the old code; a child forked from this server imported no task code (a batch child, only the code of
+    the one bundle its attempts unpack), so the inner command runs in it, with the environment and ``sys.path`` the
+    new interpreter would have had. Other commands, and flytekit versions without the private ``_run_subprocess``,
+    keep starting a process.
     """
     start_process = getattr(entry, "_run_subprocess", None)
     commands = {
@@ -108,9 +119,60 @@ def _flytekit_inner_commands_in_process(entry: ModuleType) -> None:
     entry._run_subprocess = run_in_process  # type: ignore[attr-defined]
 
 
-_WARM_UPS: dict[str, Callable[[ModuleType], None]] = {
-    "flytekit.bin.entrypoint": _flytekit_inner_commands_in_process
-}
+def _flytekit_warm_task(entry: ModuleType, argv: list[str]) -> Callable[[], None] | None:
+    """flytekit's ``__roost_warm_task__``: for a fast-registered task (``pyflyte-fast-execute
+    --additional-distribution BUNDLE``), fetch and unpack the bundle once into a folder of this batch child, put that
+    folder on ``sys.path`` as a new interpreter's ``PYTHONPATH`` would, and make each attempt's fetch of the same
+    bundle a copy of that folder into its ``--dest-dir`` (the files a fetch leaves there, without fetching and
+    unpacking again); then import the task's module (``task-module`` of the resolver's arguments) from there. Returns
+    what removes the folder when the batch ends."""
+    distribution = (
+        _option(argv, "--additional-distribution") if Path(argv[0]).name == "pyflyte-fast-execute" else None
+    )
+    fetch = getattr(entry, "_download_distribution", None)
+    if distribution is None or fetch is None:
+        _import_task_module(argv)
+        return None
+    folder = tempfile.mkdtemp(prefix="roost-flytekit-code-")
+    try:
+        fetch(distribution, folder)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+    def fetch_once(additional_distribution: str, destination: str) -> None:
+        if additional_distribution != distribution or not os.path.isdir(destination):
+            fetch(additional_distribution, destination)
+            return
+        shutil.copytree(folder, destination, dirs_exist_ok=True)
+
+    entry._download_distribution = fetch_once  # type: ignore[attr-defined]
+    sys.path.insert(1, folder)
+    # Left to the attempts, which import it again and report what fails as their own.
+    with contextlib.suppress(Exception):
+        _import_task_module(argv)
+    return lambda: shutil.rmtree(folder, ignore_errors=True)
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value of option ``name`` in ``argv`` before its first ``--``, or None."""
+    for index, arg in enumerate(argv[:-1]):
+        if arg == "--":
+            return None
+        if arg == name:
+            return argv[index + 1]
+    return None
+
+
+def _import_task_module(argv: list[str]) -> None:
+    """Import the module the last ``task-module`` of flytekit's resolver arguments names, if any."""
+    for index in range(len(argv) - 2, -1, -1):
+        if argv[index] == "task-module":
+            importlib.import_module(argv[index + 1])
+            return
+
+
+_WARM_UPS: dict[str, Callable[[ModuleType], None]] = {"flytekit.bin.entrypoint": _warm_up_flytekit}
 """Warm-ups for entry modules that cannot declare their own ``__roost_warm_up__``."""
 
 
@@ -223,14 +285,15 @@ def _attempt(supervise: ModuleType, request: dict[str, Any], lock_fd: int) -> in
     return result
 
 
-def _warm_task(request: dict[str, Any], spec: dict[str, Any]) -> None:
+def _warm_task(request: dict[str, Any], spec: dict[str, Any]) -> Callable[[], None] | None:
     """In a batch child, before its first attempt: the entry module's ``__roost_warm_task__(argv)`` imports what the
     task of the command line needs (its module), with the attempt's environment, so that the attempts forked next
-    start with it done. A failure, or an import that takes longer than ``start_timeout``, is left to the attempts:
-    each imports the module again and reports what fails as its own."""
+    start with it done; it may return what to call when the batch ends (flytekit's removes the code it fetched). A
+    failure, or an import that takes longer than ``start_timeout``, is left to the attempts: each imports the module
+    again and reports what fails as its own."""
     warm_task = getattr(sys.modules.get(request["module"]), "__roost_warm_task__", None)
     if warm_task is None:
-        return
+        return None
     os.environ.clear()
     os.environ.update(spec["env"])
 
@@ -240,9 +303,10 @@ def _warm_task(request: dict[str, Any], spec: dict[str, Any]) -> None:
     previous = signal.signal(signal.SIGALRM, timed_out)
     signal.setitimer(signal.ITIMER_REAL, float(request["start_timeout"]))
     try:
-        warm_task(spec["argv"])
+        done: Callable[[], None] | None = warm_task(spec["argv"])
+        return done
     except BaseException:  # the attempts import it again and report the failure as theirs
-        pass
+        return None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -255,6 +319,7 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
     warmed = False
     # BrokenPipeError: the handler stopped listening; the attempts started keep running, as any.
     with (
+        contextlib.ExitStack() as cleanups,
         contextlib.suppress(BrokenPipeError),
         open(specs_fd) as specs,
         open(results_fd, "w", buffering=1) as results,
@@ -267,7 +332,9 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
                 env.pop(name, None)
             attempt = {**sent["spec"], "env": dict(env)}
             if not warmed:
-                _warm_task(request, attempt)
+                batch_ended = _warm_task(request, attempt)
+                if batch_ended is not None:  # after the last attempt
+                    cleanups.callback(batch_ended)
                 warmed = True
             spec = sent["spec_path"]
             done = json.dumps({"spec": spec}) + "\n"
