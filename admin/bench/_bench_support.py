@@ -2,7 +2,9 @@
 registering the benchmark workflows, launching them, and printing results as tables.
 
 Run as scripts, the benchmarks find this module (and ``_bench_flows``) in their own folder, which Python puts
-first on ``sys.path``; task processes find ``_bench_flows`` through ``PYTHONPATH`` (see :func:`running_admin`).
+first on ``sys.path``; task processes find ``_bench_flows`` through ``PYTHONPATH`` (see :func:`running_admin`), ahead
+of the entries of the bench's own ``PYTHONPATH``, so that a bench run with ``PYTHONPATH`` naming other sources (a
+branch's, to compare with) runs its tasks on them too.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ def running_admin(
     """An admin (gRPC and HTTP on free ports) with its data in ``folder`` and the database at ``db_url``
     (empty: SQLite in ``folder``), and ``workers`` engine workers whose task processes can import the
     benchmark workflows; ``local_process`` adds settings of the local-process handler."""
-    handler = {"task_environment": {"env": {"PYTHONPATH": str(HERE)}}, **(local_process or {})}
+    paths = os.pathsep.join([str(HERE), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+    handler = {"task_environment": {"env": {"PYTHONPATH": paths}}, **(local_process or {})}
     settings = Settings(
         data_dir=folder,
         db_url=db_url,

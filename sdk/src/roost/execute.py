@@ -64,6 +64,11 @@ def __roost_warm_up__() -> None:
     default_engine()
     for name in roost.__all__:
         getattr(roost, name)
+    # A command line parsed once, here rather than in every attempt: click builds the command's help option (with a
+    # translation lookup) on first use and keeps it, and the type checks of parsing are cached from then on.
+    main.make_context(
+        "roost-execute", [f"--{name}=" for name in ("inputs", "output-prefix", "task-module", "task-name")]
+    )
 
 
 def __roost_warm_task__(argv: list[str]) -> None:
