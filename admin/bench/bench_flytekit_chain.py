@@ -3,7 +3,8 @@
 
 the time from CreateExecution to SUCCEEDED (as GetExecution reports it) on the embedded default (SQLite, local
 folder, two workers), one execution after another, and the cost per task next to its floors (forking a warm
-interpreter, starting a cold ``python -c pass``).
+interpreter, starting a cold ``python -c pass``; for the map's indices also flytekit's own work for one index in a
+warm fork, ``_flytekit_map_floor.py``).
 
     python admin/bench/bench_flytekit_chain.py
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from _bench_support import (
     DOMAIN,
+    HERE,
     PROJECT,
     admin_stub,
     cold_start_floor,
@@ -113,7 +115,12 @@ def main() -> None:
             chain = latencies(stub, "chain.ten", RUNS)
             wait(stub, stub.CreateExecution(create_request("chain.squares", 10)).id)  # warm up
             mapped = recorded_seconds(stub, "chain.squares", MAP_ITEMS)
+        floor = [str(venv / "bin" / "python"), str(HERE / "_flytekit_map_floor.py"), str(MAP_ITEMS), "50"]
+        index_floor = float(
+            subprocess.run(floor, cwd=project, capture_output=True, text=True, check=True).stdout
+        )
     fork, cold = warm_fork_floor(), cold_start_floor()
+    cores = os.cpu_count() or 1
     per_task = p50(chain) / 10
     print_table(
         f"flytekit workflows on roost start, {WORKERS} engine workers in the admin's process",
@@ -136,6 +143,13 @@ def main() -> None:
                 "< 5 s",
             ),
             ("  per index / warm fork", f"{mapped / MAP_ITEMS / fork:.1f}x", ""),
+            ("  floor: flytekit's own work for one index, forked warm", f"{index_floor * 1000:.1f} ms", ""),
+            (
+                f"  that floor for {MAP_ITEMS:,} indices on {cores} cores",
+                f"{index_floor * MAP_ITEMS / cores:.2f} s",
+                "",
+            ),
+            ("  map / that floor", f"{mapped / (index_floor * MAP_ITEMS / cores):.1f}x", ""),
         ],
         note=f"{RUNS} executions one after another; each task is a pyflyte-fast-execute process in flytekit's venv.",
     )
