@@ -71,6 +71,6 @@ def test_map_indices_find_their_module_imported_by_the_batch_and_the_code_in_the
     launch = {"key": "origins", "kind": "workflow", "name": "crashes.code_origins", "inputs": {"xs": xs}}
     mapped = flytekit.drive({"version": VERSION, "timeout": TIMEOUT, "launch": [launch]}, TIMEOUT)
     # Warm, each batch fetched and imported the code once; cold, each index did. Either way each index has its
-    # own copy of the bundle in its working directory.
-    expected = "before:1" if WARM else "here:1"
+    # own copy of the bundle in its working directory, and the module was imported in a folder holding it.
+    expected = "before:1:beside" if WARM else "here:1:beside"
     assert succeeded(flytekit, mapped, "origins")["outputs"] == {"o0": [expected] * len(xs)}

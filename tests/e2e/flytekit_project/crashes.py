@@ -9,6 +9,9 @@ from flytekit import WorkflowFailurePolicy, map_task, task, workflow
 
 IMPORTED_IN = os.getpid()
 """The process that imported this module."""
+IMPORTED_BESIDE_ITS_CODE = Path("crashes.py").exists()
+"""Whether the working directory held the fast-registered code when this module was imported, as in a task's
+container."""
 
 
 @task
@@ -40,13 +43,15 @@ def crash_beside_lineage(how: str) -> str:
 
 @task
 def code_origin(x: int) -> str:
-    """``before:N`` when this module was imported before the index's process was forked (a warm batch imports it
-    once for its indices), ``here:N`` when in that process; N: how many indices wrote a line into the copy of this
-    module that fast registration left in the index's working directory (1 when each index has a copy of its own)."""
+    """``before:N:WHERE`` when this module was imported before the index's process was forked (a warm batch imports
+    it once for its indices), ``here:N:WHERE`` when in that process; N: how many indices wrote a line into the copy of
+    this module that fast registration left in the index's working directory (1 when each index has a copy of its
+    own); WHERE: ``beside`` when the module was imported in a working directory holding that code."""
     with open("crashes.py", "a") as copy:
         copy.write(f"# index {x}\n")
     written = sum(line.startswith("# index ") for line in Path("crashes.py").read_text().splitlines())
-    return f"{'here' if os.getpid() == IMPORTED_IN else 'before'}:{written}"
+    where = "beside" if IMPORTED_BESIDE_ITS_CODE else "elsewhere"
+    return f"{'here' if os.getpid() == IMPORTED_IN else 'before'}:{written}:{where}"
 
 
 @workflow

@@ -124,8 +124,8 @@ def _flytekit_warm_task(entry: ModuleType, argv: list[str]) -> Callable[[], None
     --additional-distribution BUNDLE``), fetch and unpack the bundle once into a folder of this batch child, put that
     folder on ``sys.path`` as a new interpreter's ``PYTHONPATH`` would, and make each attempt's fetch of the same
     bundle a copy of that folder into its ``--dest-dir`` (the files a fetch leaves there, without fetching and
-    unpacking again); then import the task's module (``task-module`` of the resolver's arguments) from there. Returns
-    what removes the folder when the batch ends."""
+    unpacking again); then import the task's module (``task-module`` of the resolver's arguments) from there, in
+    that folder as its working directory. Returns what removes the folder when the batch ends."""
     distribution = (
         _option(argv, "--additional-distribution") if Path(argv[0]).name == "pyflyte-fast-execute" else None
     )
@@ -148,9 +148,15 @@ def _flytekit_warm_task(entry: ModuleType, argv: list[str]) -> Callable[[], None
 
     entry._download_distribution = fetch_once  # type: ignore[attr-defined]
     sys.path.insert(1, folder)
-    # Left to the attempts, which import it again and report what fails as their own.
-    with contextlib.suppress(Exception):
-        _import_task_module(argv)
+    # Imported where an attempt would import it: in a working directory that holds the bundle's files. What fails
+    # is left to the attempts, which import it again and report it as their own.
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        with contextlib.suppress(Exception):
+            _import_task_module(argv)
+    finally:
+        os.chdir(here)
     return lambda: shutil.rmtree(folder, ignore_errors=True)
 
 
