@@ -7,7 +7,7 @@ count how often it ran); ``sleep`` sleeps until killed; ``dynamic`` writes a fut
 the ``echo`` task ``x`` times in a chain; ``map`` (a map's index) appends ``x``, its pid, its parent's and its grandparent's to
 the file ``$MAP_RUNS``, then kills itself when x is 13, ignores SIGTERM when ``$MAP_IGNORE_TERM`` is set, waits for the file ``$MAP_GO`` when
 x is 7, and writes
-x * 2.
+x * 2 (when x is 21, an outputs.pb that does not parse).
 
 Its ``__roost_warm_task__`` (what a warm batch child calls before its first attempt) appends its pid and the
 attempt's ``MAP_RUNS`` to the file ``$WARM_TASK_LOG``, then raises when ``$WARM_TASK_MODE`` is ``raise`` and hangs
@@ -84,6 +84,9 @@ def main() -> None:
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         while x == 7 and not os.path.exists(os.environ["MAP_GO"]):
             time.sleep(0.01)
+        if x == 21:
+            (out / "outputs.pb").write_bytes(b"\xff not a literal map")
+            return
         result = literals_pb2.LiteralMap()
         result.literals["x"].scalar.primitive.integer = 2 * x
         (out / "outputs.pb").write_bytes(result.SerializeToString())

@@ -179,6 +179,31 @@ def test_a_crash_in_one_index_fails_that_index_only(kit, mapped, tmp_path, monke
 
 
 @pytest.mark.parametrize("warm", ["1", "0"])
+def test_an_index_whose_outputs_do_not_parse_fails_that_index_naming_the_task_and_the_blob(
+    kit, mapped, tmp_path, monkeypatch, warm
+):
+    monkeypatch.setenv("ROOST_WARM_PROCESSES", warm)
+    # No retry, so that the index's one attempt is the one reported: inline (a batch child's) when warm.
+    handlers = {"local-process": {"work_dir": str(tmp_path / "work")}}
+    config = EngineConfig(poll_interval=0.05, max_system_retries=0, handlers=handlers)
+    engine = kit.engine = kit.new_engine(config=config)
+    closure = map_workflow(mapped, min_success_ratio=0.5)
+    run = kit.start(closure, literal_map(xs=ints([20, 22, 24, 26, 28, 21, 30, 32])), prefix=tmp_path.as_uri())
+    engine.run(run, timeout=60)
+    engine.close()
+    # What the task wrote is at fault, not the storage: its index fails, the node does not.
+    assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
+    assert value(engine.outputs(run).literals["ys"]) == [40, 44, 48, 52, 56, None, 60, 64]
+    unreadable = run.state.nodes["m"].subnodes[5]
+    assert unreadable.phase is NodePhase.FAILED
+    assert unreadable.error.code == "OutputsUnreadable", unreadable.error
+    blob = f"{tmp_path.as_uri()}/e1/m/5/0/outputs.pb"
+    assert unreadable.error.message.startswith(
+        f"node 'm' index 5: task 'mapped': cannot read its outputs: '{blob}' is not a valid flyteidl.core.LiteralMap: "
+    ), unreadable.error.message
+
+
+@pytest.mark.parametrize("warm", ["1", "0"])
 def test_no_index_starts_once_the_node_can_no_longer_succeed(kit, mapped, tmp_path, monkeypatch, warm):
     monkeypatch.setenv("ROOST_WARM_PROCESSES", warm)
     engine = kit.engine = new_engine(kit, tmp_path)

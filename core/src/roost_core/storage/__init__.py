@@ -8,6 +8,7 @@ way.
 from roost_core.storage.base import (
     BlobNotFoundError,
     BlobStore,
+    MalformedBlobError,
     Storage,
     StorageError,
     upload_headers,
@@ -21,6 +22,7 @@ __all__ = [
     "BlobNotFoundError",
     "BlobStore",
     "FileStore",
+    "MalformedBlobError",
     "MemoryStore",
     "S3Store",
     "Storage",

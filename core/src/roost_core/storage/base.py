@@ -21,6 +21,10 @@ class BlobNotFoundError(StorageError):
     """No blob exists at the URI."""
 
 
+class MalformedBlobError(StorageError):
+    """The blob at the URI was read but does not parse as the message asked for: reading it again will not help."""
+
+
 class BlobStore(Protocol):
     """One storage backend, serving the URIs of one scheme.
 
@@ -130,13 +134,15 @@ class Storage:
         )
 
     def read_proto(self, uri: str, message_type: type[M]) -> M:
-        """Read and parse a protobuf blob; a blob that does not parse is a :class:`StorageError`."""
+        """Read and parse a protobuf blob; a blob that does not parse is a :class:`MalformedBlobError`."""
         data = self.read(uri)
         message = message_type()
         try:
             message.ParseFromString(data)
         except DecodeError as exc:
-            raise StorageError(f"{uri!r} is not a valid {message_type.DESCRIPTOR.full_name}: {exc}") from exc
+            raise MalformedBlobError(
+                f"{uri!r} is not a valid {message_type.DESCRIPTOR.full_name}: {exc}"
+            ) from exc
         return message
 
     def write_proto(self, uri: str, message: Message) -> None:

@@ -28,6 +28,7 @@ from roost_core.engine.state import AttemptRecord, NodeState, PendingCleanup, Ta
 from roost_core.errors import ErrorKind, ExecutionError, RoostError
 from roost_core.failpoints import failpoint
 from roost_core.handler import TaskContext, TaskHandler, TaskPhase, Transition
+from roost_core.storage import MalformedBlobError
 
 log = logging.getLogger(__name__)
 
@@ -437,9 +438,18 @@ def _after_success(
         )
         result.outcome = Outcome.DYNAMIC
         return
-    if storage.exists(ctx.outputs_uri):
-        outputs = run.literal_map(ctx.outputs_uri)
-    else:
+    try:
+        outputs = run.literal_map(ctx.outputs_uri) if storage.exists(ctx.outputs_uri) else None
+    except (
+        MalformedBlobError
+    ) as exc:  # what the task wrote, not the storage, is at fault: this attempt failed
+        _owe_cleanup(run, site, state, handler)
+        _end_attempt(run, state, int(TaskPhase.RETRYABLE_FAILURE))
+        message = f"{site.where}: task {site.task.id.name!r}: cannot read its outputs: {exc}"
+        error = ExecutionError("OutputsUnreadable", message, ErrorKind.SYSTEM)
+        _after_failure(run, site, state, result, error, retryable=True)
+        return
+    if outputs is None:
         outputs = literals_pb2.LiteralMap()
         run.write_literal_map(ctx.outputs_uri, outputs)
     problem = check_outputs(site, outputs) if site.validate_outputs else None
