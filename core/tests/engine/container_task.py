@@ -6,8 +6,8 @@ MODE ``double`` writes x * 2 (and appends a line to ``runs`` beside the attempt 
 count how often it ran); ``sleep`` sleeps until killed; ``dynamic`` writes a futures.pb that runs
 the ``echo`` task ``x`` times in a chain; ``map`` (a map's index) appends ``x``, its pid, its parent's and its grandparent's to
 the file ``$MAP_RUNS``, then kills itself when x is 13, ignores SIGTERM when ``$MAP_IGNORE_TERM`` is set, waits for the file ``$MAP_GO`` when
-x is 7, and writes
-x * 2 (when x is 21, an outputs.pb that does not parse).
+x is 7, starts a process in a session of its own that sleeps on (its pid appended to the file ``$MAP_ESCAPED``)
+when that is set, and writes x * 2 (when x is 21, an outputs.pb that does not parse).
 
 Its ``__roost_warm_task__`` (what a warm batch child calls before its first attempt) appends its pid and the
 attempt's ``MAP_RUNS`` to the file ``$WARM_TASK_LOG``, then raises when ``$WARM_TASK_MODE`` is ``raise`` and hangs
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -78,6 +79,11 @@ def main() -> None:
         stat = Path(f"/proc/{os.getppid()}/stat").read_text()
         with open(os.environ["MAP_RUNS"], "a") as runs:
             runs.write(f"{x} {os.getpid()} {os.getppid()} {stat.rpartition(')')[2].split()[1]}\n")
+        if os.environ.get("MAP_ESCAPED"):  # a process that leaves the index's process group, sleeping on
+            sleeper = [sys.executable, "-c", "import time; time.sleep(3600)"]
+            escaped = subprocess.Popen(sleeper, start_new_session=True)
+            with open(os.environ["MAP_ESCAPED"], "a") as pids:
+                pids.write(f"{escaped.pid}\n")
         if x == 13:
             os.kill(os.getpid(), signal.SIGKILL)
         if os.environ.get("MAP_IGNORE_TERM"):

@@ -79,6 +79,14 @@ def index_phases(kit) -> dict[int, str]:
     return last
 
 
+def process_gone(pid: int) -> bool:
+    """Whether ``pid`` no longer runs (absent, or a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
 def until(condition, what: str, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -201,6 +209,24 @@ def test_an_index_whose_outputs_do_not_parse_fails_that_index_naming_the_task_an
     assert unreadable.error.message.startswith(
         f"node 'm' index 5: task 'mapped': cannot read its outputs: '{blob}' is not a valid flyteidl.core.LiteralMap: "
     ), unreadable.error.message
+
+
+@pytest.mark.parametrize("warm", ["1", "0"])
+def test_processes_an_index_started_out_of_its_group_end_with_it(kit, mapped, tmp_path, monkeypatch, warm):
+    monkeypatch.setenv("ROOST_WARM_PROCESSES", warm)
+    escaped = tmp_path / "escaped"
+    mapped.container.env.add(key="MAP_ESCAPED", value=str(escaped))
+    engine = kit.engine = new_engine(kit, tmp_path)
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(30, 42))), prefix=tmp_path.as_uri())
+    engine.run(run, timeout=60)
+    engine.close()
+    assert run.state.phase is WorkflowPhase.SUCCEEDED, run.state.error
+    pids = [int(pid) for pid in escaped.read_text().split()]
+    assert len(pids) == 12
+    until(
+        lambda: all(process_gone(pid) for pid in pids),
+        "a process an index started in its own session outlived it",
+    )
 
 
 @pytest.mark.parametrize("warm", ["1", "0"])

@@ -101,7 +101,11 @@ def main() -> int:
         if behaviour == "stubborn":
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
         grandchild = subprocess.Popen([sys.executable, __file__, "sleeper", "-", "-", behaviour])
-        Path(pids_file + ".tmp").write_text(json.dumps([os.getpid(), grandchild.pid]))
+        # One that leaves the task's process group (a session of its own, as a daemon does).
+        escaped = subprocess.Popen(
+            [sys.executable, __file__, "sleeper", "-", "-", behaviour], start_new_session=True
+        )
+        Path(pids_file + ".tmp").write_text(json.dumps([os.getpid(), grandchild.pid, escaped.pid]))
         os.replace(pids_file + ".tmp", pids_file)
         time.sleep(3600)
     elif mode == "sleeper":
@@ -141,14 +145,18 @@ def main() -> int:
     elif mode == "rss":
         write_outputs(output_prefix, {"rss_mb": string(str(resident_mb())), "leaks": string(str(len(LEAKS)))})
     elif mode == "orphans":
-        # Children that outlive the task: a new interpreter and a plain fork of this one, both sleeping on.
+        # Children that outlive the task: a new interpreter, a plain fork of this one, and a new interpreter in a
+        # session of its own (out of the task's process group), all sleeping on.
         pids_file = rest[0]
         sleeper = subprocess.Popen([sys.executable, __file__, "sleeper", "-", "-", "plain"])
+        escaped = subprocess.Popen(
+            [sys.executable, __file__, "sleeper", "-", "-", "plain"], start_new_session=True
+        )
         forked = os.fork()
         if forked == 0:
             time.sleep(3600)
             os._exit(0)
-        Path(pids_file + ".tmp").write_text(json.dumps([sleeper.pid, forked]))
+        Path(pids_file + ".tmp").write_text(json.dumps([sleeper.pid, forked, escaped.pid]))
         os.replace(pids_file + ".tmp", pids_file)
     elif mode == "warmed":
         # Whether the warm-up of the entry module ran in the interpreter this attempt was forked from.

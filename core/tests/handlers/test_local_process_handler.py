@@ -469,6 +469,17 @@ def _tree(tmp_path: Path, handler: LocalProcessHandler, behaviour: str) -> tuple
     return driver, pids
 
 
+def test_children_a_task_leaves_behind_are_killed_when_it_ends(
+    tmp_path: Path, handler: LocalProcessHandler
+) -> None:
+    # In its process group or out of it (a session of its own), as a container's end kills every process in it.
+    pids_file = tmp_path / "orphans.json"
+    done = Driver(handler, task_context(tmp_path, program_task("orphans", str(pids_file)))).until_done()
+    assert done.phase is TaskPhase.SUCCESS, done.error
+    orphans = json.loads(pids_file.read_text())
+    wait_until(lambda: all(process_gone(pid) for pid in orphans), "the children left behind to be killed")
+
+
 def test_abort_kills_the_process_tree(tmp_path: Path, make_handler: MakeHandler) -> None:
     handler = make_handler(kill_grace_period=30)
     driver, pids = _tree(tmp_path, handler, "polite")

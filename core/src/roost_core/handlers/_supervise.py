@@ -13,19 +13,24 @@ this engine process or a later one) tells a live attempt from a vanished one. Th
    group with SIGKILL once ``kill_grace_period`` seconds passed;
 4. when the task ended, writes the ``result`` file atomically (``{"returncode": N}``, negative for
    a signal; ``{"start_error": ...}`` when the command could not start; ``{"aborted": true}``),
-   then kills whatever the task left in its group, as a container runtime does when the main
-   process exits.
+   then kills whatever the task left, as a container runtime does when the main process exits.
+
+It is its descendants' reaper (``PR_SET_CHILD_SUBREAPER``): a process the task started that left the group (a
+new session, as daemons make) is handed to it, not to init, when its parent ends, so that the end of the task
+and the SIGKILL of an abort reach it too (:func:`kill_descendants`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
@@ -72,7 +77,60 @@ def signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+_PR_SET_CHILD_SUBREAPER = 36
+"""prctl(2)'s option making this process the reaper of its descendants' orphans (Linux 3.4+)."""
+
+
+def become_subreaper() -> None:
+    """Have the orphans among this process's descendants handed to it rather than to init (best effort: where
+    the system refuses, descendants that left the task's process group outlive it, as before)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _children() -> list[int]:
+    """This process's children, zombies included (none where ``/proc`` does not list them)."""
+    found: list[int] = []
+    with contextlib.suppress(OSError):
+        for thread in os.listdir("/proc/self/task"):
+            with contextlib.suppress(OSError):
+                found.extend(
+                    int(pid) for pid in Path(f"/proc/self/task/{thread}/children").read_text().split()
+                )
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+_DESCENDANT_ROUNDS = 1000
+"""At most this many rounds of :func:`kill_descendants` (each a generation, handed over as its parents die)."""
+
+
+def kill_descendants() -> None:
+    """SIGKILL every descendant of this process (a subreaper, see :func:`become_subreaper`), with the process group
+    of any that leads one other than ours; round after round, as the orphans of the killed ones are handed to
+    this process, until no child is left alive. Their zombies are left to whoever reaps this process's children."""
+    ours = os.getpgrp()
+    for _ in range(_DESCENDANT_ROUNDS):
+        alive = [pid for pid in _children() if _alive(pid)]
+        if not alive:
+            return
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                group = os.getpgid(pid)
+                if group != ours:
+                    os.killpg(group, signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.001)  # their exits hand their own children over to this process
+
+
 def _kill_group() -> None:
+    kill_descendants()
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
@@ -106,6 +164,7 @@ def supervise(spec: dict[str, Any], start: TaskStarter) -> int:
             timer.start()
 
     signal.signal(signal.SIGTERM, on_terminate)
+    become_subreaper()
     pid = os.getpid()
     # Not synced to disk: after a crash of the machine this process is gone whatever the file says.
     write_json_atomically(spec["process"], {"pid": pid, "start_time": process_start_time(pid)}, durable=False)

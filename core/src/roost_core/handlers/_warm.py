@@ -321,6 +321,7 @@ def _warm_task(request: dict[str, Any], spec: dict[str, Any]) -> Callable[[], No
 def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, specs_fd: int) -> int:
     """In the forked batch child: supervise the attempts whose specs arrive on ``specs_fd``, one after another."""
     os.setsid()
+    supervise.become_subreaper()
     env: dict[str, str] = {}
     warmed = False
     # BrokenPipeError: the handler stopped listening; the attempts started keep running, as any.
@@ -423,8 +424,8 @@ def _supervise_attempt(
 
 def _wait_for_task(supervise: ModuleType, pid: int, spec_path: str, spec: dict[str, Any]) -> int:
     """Wait for the task ``pid`` (leader of its process group) to exit, ending its group on an abort (its marker, or
-    the attempt's spec gone: an aborted attempt is finalized at once); then kill what it left in its group, and
-    return its exit status (negative for a signal)."""
+    the attempt's spec gone: an aborted attempt is finalized at once); then kill what it left, in its group or not,
+    and return its exit status (negative for a signal)."""
     kill_at: float | None = None
     exited = os.pidfd_open(pid)  # readable once the task exited
     try:
@@ -436,9 +437,15 @@ def _wait_for_task(supervise: ModuleType, pid: int, spec_path: str, spec: dict[s
                 supervise.signal_group(pid, signal.SIGKILL)
     finally:
         os.close(exited)
-    # The task is a zombie until reaped, so its group's id is still ours: kill what it left there.
+    # The task is a zombie until reaped, so its group's id is still ours: kill what it left there, and what it
+    # started that left the group (handed to this process, its subreaper, as their parents ended).
     supervise.signal_group(pid, signal.SIGKILL)
-    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    supervise.kill_descendants()
+    status = os.waitpid(pid, 0)[1]
+    with contextlib.suppress(ChildProcessError):  # the zombies of those killed: this process lives on
+        while os.waitpid(-1, os.WNOHANG)[0]:
+            pass
+    return os.waitstatus_to_exitcode(status)
 
 
 def serve(sock: socket.socket, module: str, script: str) -> int:
