@@ -65,9 +65,23 @@ _EXECUTIONS = cast("Table", models.Execution.__table__)
 _INSERT_EXECUTION = insert(_EXECUTIONS).returning(_EXECUTIONS.c.id)
 
 
+_NAMES = len(_NAME_FIRST) * len(_NAME_REST) ** (_NAME_LENGTH - 1)
+
+
 def generate_name() -> str:
-    """An execution name as flyteadmin makes them: a letter, then 19 lowercase letters or digits."""
-    return secrets.choice(_NAME_FIRST) + "".join(secrets.choice(_NAME_REST) for _ in range(_NAME_LENGTH - 1))
+    """An execution name as flyteadmin makes them: a letter, then 19 lowercase letters or digits.
+
+    One random number below the count of such names, spelled out in their mixed radix: every name as likely as
+    with a choice per character, but one request for random bytes instead of twenty (each a system call that
+    lets go of the interpreter lock)."""
+    number = secrets.randbelow(_NAMES)
+    rest = len(_NAME_REST)
+    chars = []
+    for _ in range(_NAME_LENGTH - 1):
+        number, digit = divmod(number, rest)
+        chars.append(_NAME_REST[digit])
+    chars.append(_NAME_FIRST[number])
+    return "".join(reversed(chars))
 
 
 def _resolve_target(ctx: ServiceContext, session: Session, reference: identifier_pb2.Identifier) -> Target:
