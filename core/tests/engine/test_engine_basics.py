@@ -94,6 +94,22 @@ def test_missing_and_mistyped_inputs_are_refused_before_anything_is_written(kit)
     assert kit.memory.exists("mem://data/e1/closure.pb") is False
 
 
+def test_a_queued_execution_can_refer_to_a_closure_stored_before_it(kit):
+    kit.storage.write_proto("mem://closures/diamond.pb", diamond())
+    state = kit.engine.queue(
+        kit.execution_id("shared"),
+        diamond(),
+        literal_map(x=integer(3)),
+        data_prefix="mem://data/shared",
+        closure_uri="mem://closures/diamond.pb",
+    )
+    assert state.closure_uri == "mem://closures/diamond.pb"
+    assert not kit.memory.exists("mem://data/shared/closure.pb"), "no copy under the data prefix"
+    run = kit.new_engine().resume("p/d/shared")
+    kit.engine.run(run, timeout=30)
+    assert run.state.phase == WorkflowPhase.SUCCEEDED
+
+
 def test_a_queued_execution_is_saved_as_a_started_one_and_another_engine_runs_it(kit):
     ident = kit.execution_id("queued")
     state = kit.engine.queue(ident, diamond(), literal_map(x=integer(3)), data_prefix="mem://data/queued")

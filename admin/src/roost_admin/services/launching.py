@@ -7,13 +7,15 @@ checks them against the expected inputs, admits it under the launch plan's concu
 (:mod:`~roost_admin.services.concurrency`), settles labels, annotations, raw output prefix, max parallelism and
 the other per-execution options (the request's values win over the launch plan's, whose win over the matchable
 attributes: :mod:`~roost_admin.services.resolution`), inserts the row, writes
-the spec and inputs to the blob store and queues the engine's execution (closure, inputs and first state),
-all in the caller's transaction. The row is inserted before any blob is written, so a second execution of the
-same name fails on the unique constraint before it could overwrite the first one's blobs.
+the spec and inputs to the blob store and queues the engine's execution (inputs and first state), all in the
+caller's transaction. The compiled closure is stored once for all the executions that run it
+(:func:`stored_closure`). The row is inserted before any of the execution's own blobs is written, so a second
+execution of the same name fails on the unique constraint before it could overwrite the first one's blobs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 from typing import TYPE_CHECKING, cast
@@ -46,7 +48,7 @@ from roost_admin.services.rows import (
     workflow_phase_name,
 )
 from roost_admin.services.state import SessionStateStore
-from roost_admin.services.target_cache import Target
+from roost_admin.services.target_cache import Rules, Target
 from roost_core import literal_types
 from roost_core.compiler import CompileError, compile_workflow
 from roost_core.engine import Engine, ExecutionOptions, InvalidInputsError
@@ -324,13 +326,12 @@ def create_execution(
     plan_name = target.launch_plan.id.name if target.launch_plan is not None else ""
     matched = resolution.match(session, project, domain, workflow_name, plan_name)
     resolution.settle_spec(stored_spec, matched)
-    closure = target.closure
     resources = resolution.task_resources(matched, _configured_task_resources(settings))
     rules = resolution.resource_rules(resources) if resources is not None else {}
-    if rules:
-        closure = resolution.apply_task_resources(closure, rules)
+    storage_prefix = settings.storage_prefix
+    closure, closure_uri = stored_closure(ctx, target, rules, storage_prefix, key)
     now = ctx.clock()
-    data_prefix = blobs.execution_data_prefix(settings.storage_prefix, project, domain, name)
+    data_prefix = blobs.execution_data_prefix(storage_prefix, project, domain, name)
     storage = ctx.storage
     spec_uri = storage.join(data_prefix, "spec.pb")
     inputs_uri = storage.join(data_prefix, "inputs.pb")
@@ -374,7 +375,7 @@ def create_execution(
     raw = (
         storage.join(raw_prefix, name)
         if raw_prefix
-        else blobs.raw_output_prefix(settings.storage_prefix, project, domain, name)
+        else blobs.raw_output_prefix(storage_prefix, project, domain, name)
     )
     ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
     engine = Engine(storage, plugins=ctx.plugins, state_store=SessionStateStore(session, execution_id, key))
@@ -392,12 +393,39 @@ def create_execution(
             raw_output_prefix=raw,
             options=_options(target, stored_spec, parent_execution, matched, rules),
             recover_from=recover_from,
+            closure_uri=closure_uri,
         )
     except InvalidInputsError as exc:
         raise InvalidArgument(f"{target.what}: {exc}") from None
     except StorageError as exc:
         raise Unavailable(f"cannot store execution {key}: {exc}") from exc
     return ident
+
+
+def stored_closure(
+    ctx: ServiceContext, target: Target, rules: dict[str, dict[str, str]], storage_prefix: str, key: str
+) -> tuple[compiler_pb2.CompiledWorkflowClosure, str]:
+    """The closure an execution of ``target`` runs (with the task resource ``rules`` applied) and the URI of
+    the blob holding it. The blob is named by its content (:func:`roost_admin.blobs.closure_uri`), so every
+    execution running the same closure shares one; this process writes it the first time it launches that
+    target with those rules (rewriting the same bytes if another process stored it first), not once per
+    execution. ``key`` (the execution's) is named if storing fails."""
+    variant: Rules = tuple((part, tuple(sorted(values.items()))) for part, values in sorted(rules.items()))
+    stored = target.stored_closures.get(variant)
+    if stored is not None:
+        return stored[1], stored[0]
+    closure = resolution.apply_task_resources(target.closure, rules) if rules else target.closure
+    data = closure.SerializeToString(deterministic=True)
+    template = closure.primary.template.id
+    uri = blobs.closure_uri(
+        storage_prefix, template.project, template.domain, hashlib.sha256(data).hexdigest()
+    )
+    try:
+        ctx.storage.write(uri, data)
+    except StorageError as exc:
+        raise Unavailable(f"cannot store execution {key}: {exc}") from exc
+    target.stored_closures[variant] = (uri, closure)
+    return closure, uri
 
 
 def _configured_task_resources(settings: Settings) -> matchable_resource_pb2.TaskResourceAttributes:

@@ -147,11 +147,15 @@ class Engine:
         raw_output_prefix: str = "",
         options: ExecutionOptions | None = None,
         recover_from: RecoverySource | None = None,
+        closure_uri: str = "",
     ) -> ExecutionState:
         """What :meth:`start` does, for an execution that engines elsewhere will resume from its saved state:
-        the same checks, blobs and first state, without the :class:`Run` this engine would run it with."""
+        the same checks, blobs and first state, without the :class:`Run` this engine would run it with.
+
+        ``closure_uri`` names a blob that already holds ``closure`` (the caller stores a closure once for
+        many executions); the state refers to it and no ``closure.pb`` is written under the data prefix."""
         state = self._first_state(
-            execution_id, closure, inputs, data_prefix, raw_output_prefix, options, recover_from
+            execution_id, closure, inputs, data_prefix, raw_output_prefix, options, recover_from, closure_uri
         )
         self.state_store.save(state)
         return state
@@ -165,12 +169,14 @@ class Engine:
         raw_output_prefix: str,
         options: ExecutionOptions | None,
         recover_from: RecoverySource | None,
+        closure_uri: str = "",
     ) -> ExecutionState:
         _check_inputs(closure, inputs)
         data_prefix = data_prefix.rstrip("/")
-        closure_uri = self.storage.join(data_prefix, "closure.pb")
+        if not closure_uri:
+            closure_uri = self.storage.join(data_prefix, "closure.pb")
+            self.storage.write_proto(closure_uri, closure)
         inputs_uri = self.storage.join(data_prefix, "inputs.pb")
-        self.storage.write_proto(closure_uri, closure)
         self.storage.write_proto(inputs_uri, inputs)
         state = ExecutionState(
             project=execution_id.project,
