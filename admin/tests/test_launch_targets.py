@@ -80,6 +80,31 @@ def test_executions_of_a_version_share_one_closure_stored_by_its_content(app, ad
         assert not storage.exists(f"{data_prefix}/closure.pb"), "no copy per execution"
 
 
+def spec_uri_of(app, ident) -> str:
+    """The execution's row's spec blob."""
+    with app.services.context.db.session() as session:
+        return session.query(models.Execution).filter_by(name=ident.name).one().spec_uri
+
+
+def test_executions_launched_with_the_same_spec_share_one_blob_stored_by_its_content(app, admin):
+    register_pair(admin, y=2, version="v1")
+    first, second = launch_pair(admin, version="v1"), launch_pair(admin, version="v1")
+    uri = spec_uri_of(app, first)
+    assert spec_uri_of(app, second) == uri, "one blob for both"
+    data = app.services.context.storage.read(uri)
+    prefix = app.settings.storage_prefix
+    assert uri == f"{prefix}/specs/{PROJECT}/{DOMAIN}/{hashlib.sha256(data).hexdigest()}.pb"
+    labelled = _request_of(PAIR, "v1", x=1)
+    labelled.spec.labels.values["team"] = "blue"
+    third = admin.CreateExecution(labelled).id
+    assert spec_uri_of(app, third) != uri, "another spec, another blob"
+    for ident, team in ((first, ""), (second, ""), (third, "blue")):
+        spec = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident)).spec
+        assert spec.launch_plan.name == PAIR and spec.labels.values.get("team", "") == team
+        data_prefix = blobs.execution_data_prefix(prefix, PROJECT, DOMAIN, ident.name)
+        assert not app.services.context.storage.exists(f"{data_prefix}/spec.pb")
+
+
 def test_a_version_registered_after_a_launch_is_found_and_each_runs_its_own(app, admin):
     register_pair(admin, y=2, version="v1")
     assert default_y(admin, launch_pair(admin, version="v1")) == 2

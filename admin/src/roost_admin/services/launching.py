@@ -9,8 +9,9 @@ the other per-execution options (the request's values win over the launch plan's
 attributes: :mod:`~roost_admin.services.resolution`), inserts the row, writes
 the spec and inputs to the blob store and queues the engine's execution (inputs and first state), all in the
 caller's transaction. The compiled closure is stored once for all the executions that run it
-(:func:`stored_closure`). The row is inserted before any of the execution's own blobs is written, so a second
-execution of the same name fails on the unique constraint before it could overwrite the first one's blobs.
+(:func:`stored_closure`), the spec once for all those launched with the same one. The row is inserted before any
+of the execution's own blobs is written, so a second execution of the same name fails on the unique constraint
+before it could overwrite the first one's blobs.
 """
 
 from __future__ import annotations
@@ -333,7 +334,10 @@ def create_execution(
     now = ctx.clock()
     data_prefix = blobs.execution_data_prefix(storage_prefix, project, domain, name)
     storage = ctx.storage
-    spec_uri = storage.join(data_prefix, "spec.pb")
+    # The spec is stored by its content: executions launched with the same spec (the same launch plan, options
+    # and caller) share one blob, written once while this admin's blob cache keeps it.
+    spec_data = stored_spec.SerializeToString(deterministic=True)
+    spec_uri = blobs.spec_uri(storage_prefix, project, domain, hashlib.sha256(spec_data).hexdigest())
     inputs_uri = storage.join(data_prefix, "inputs.pb")
     # The merged inputs are the caller's plus defaults and fixed inputs; when none was added they are the
     # caller's, and the engine's inputs.pb serves as both (one blob fewer to write).
@@ -380,7 +384,9 @@ def create_execution(
     ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
     engine = Engine(storage, plugins=ctx.plugins, state_store=SessionStateStore(session, execution_id, key))
     try:
-        storage.write_proto(spec_uri, stored_spec)
+        if not ctx.blobs.holds(spec_uri):
+            storage.write(spec_uri, spec_data)
+            ctx.blobs.put(spec_uri, spec_data)
         if added:
             storage.write_proto(user_inputs_uri, inputs)
         if matched.attributes:
