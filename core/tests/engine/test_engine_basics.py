@@ -19,7 +19,7 @@ from flyte import (
 )
 from flyteidl.core import execution_pb2
 
-from roost_core.engine import InvalidInputsError, NodePhase, WorkflowPhase
+from roost_core.engine import InvalidInputsError, MemoryStateStore, NodePhase, WorkflowPhase
 
 ECHO = task("echo_t", "echo", {"x": INT})
 
@@ -108,6 +108,19 @@ def test_a_queued_execution_can_refer_to_a_closure_stored_before_it(kit):
     run = kit.new_engine().resume("p/d/shared")
     kit.engine.run(run, timeout=30)
     assert run.state.phase == WorkflowPhase.SUCCEEDED
+
+
+def test_a_queued_execution_can_be_saved_in_a_store_of_the_call(kit):
+    other = MemoryStateStore()
+    kit.engine.queue(
+        kit.execution_id("elsewhere"),
+        diamond(),
+        literal_map(x=integer(3)),
+        data_prefix="mem://data/elsewhere",
+        state_store=other,
+    )
+    assert other.load("p/d/elsewhere") is not None
+    assert kit.store.load("p/d/elsewhere") is None, "not in the engine's own store"
 
 
 def test_a_queued_execution_is_saved_as_a_started_one_and_another_engine_runs_it(kit):

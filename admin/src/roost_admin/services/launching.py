@@ -52,7 +52,7 @@ from roost_admin.services.state import SessionStateStore
 from roost_admin.services.target_cache import Rules, Target
 from roost_core import literal_types
 from roost_core.compiler import CompileError, compile_workflow
-from roost_core.engine import Engine, ExecutionOptions, InvalidInputsError
+from roost_core.engine import ExecutionOptions, InvalidInputsError
 from roost_core.engine.recovery import RecoverySource
 from roost_core.storage import StorageError
 
@@ -382,7 +382,6 @@ def create_execution(
         else blobs.raw_output_prefix(storage_prefix, project, domain, name)
     )
     ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
-    engine = Engine(storage, plugins=ctx.plugins, state_store=SessionStateStore(session, execution_id, key))
     try:
         if not ctx.blobs.holds(spec_uri):
             storage.write(spec_uri, spec_data)
@@ -391,7 +390,7 @@ def create_execution(
             storage.write_proto(user_inputs_uri, inputs)
         if matched.attributes:
             storage.write_proto(storage.join(data_prefix, blobs.ATTRIBUTES), matched.record())
-        engine.queue(
+        ctx.queuing_engine.queue(
             ident,
             closure,
             merged,
@@ -400,6 +399,7 @@ def create_execution(
             options=_options(target, stored_spec, parent_execution, matched, rules),
             recover_from=recover_from,
             closure_uri=closure_uri,
+            state_store=SessionStateStore(session, execution_id, key),
         )
     except InvalidInputsError as exc:
         raise InvalidArgument(f"{target.what}: {exc}") from None

@@ -148,16 +148,19 @@ class Engine:
         options: ExecutionOptions | None = None,
         recover_from: RecoverySource | None = None,
         closure_uri: str = "",
+        state_store: StateStore | None = None,
     ) -> ExecutionState:
         """What :meth:`start` does, for an execution that engines elsewhere will resume from its saved state:
         the same checks, blobs and first state, without the :class:`Run` this engine would run it with.
 
         ``closure_uri`` names a blob that already holds ``closure`` (the caller stores a closure once for
-        many executions); the state refers to it and no ``closure.pb`` is written under the data prefix."""
+        many executions); the state refers to it and no ``closure.pb`` is written under the data prefix.
+        ``state_store`` saves the first state instead of the engine's own (one engine can queue executions
+        into many transactions)."""
         state = self._first_state(
             execution_id, closure, inputs, data_prefix, raw_output_prefix, options, recover_from, closure_uri
         )
-        self.state_store.save(state)
+        (state_store or self.state_store).save(state)
         return state
 
     def _first_state(
