@@ -103,8 +103,9 @@ class ServiceContext:
 
     @functools.cached_property
     def queuing_engine(self) -> Engine:
-        """The engine that queues new executions (checks them, writes their first blobs); each call saves the
-        first state in its own transaction's store. Built once: building one checks the handler settings."""
+        """The engine that builds new executions' first states (checking their inputs) and writes their first
+        blobs; the state goes in with the execution's row. Built once: building one checks the handler
+        settings."""
         return Engine(self.storage, plugins=self.plugins)
 
     def channels(self) -> dict[str, Channel]:

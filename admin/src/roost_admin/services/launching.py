@@ -32,7 +32,7 @@ from flyteidl.core import (
     workflow_pb2,
 )
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from sqlalchemy import Table, insert
+from sqlalchemy import Connection, Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -48,7 +48,6 @@ from roost_admin.services.rows import (
     key_text,
     workflow_phase_name,
 )
-from roost_admin.services.state import SessionStateStore
 from roost_admin.services.target_cache import Rules, Target
 from roost_core import literal_types
 from roost_core.compiler import CompileError, compile_workflow
@@ -65,7 +64,44 @@ _NAME_REST = string.ascii_lowercase + string.digits
 _NAME_LENGTH = 20
 _NODE_ID_LENGTH = 63
 _EXECUTIONS = cast("Table", models.Execution.__table__)
+_STATES = cast("Table", models.ExecutionState.__table__)
 _INSERT_EXECUTION = insert(_EXECUTIONS).returning(_EXECUTIONS.c.id)
+_INSERT_STATE = insert(_STATES)
+_NEW_EXECUTION_COLUMNS = (
+    "project",
+    "domain",
+    "name",
+    "launch_plan_id",
+    "workflow_id",
+    "task_id",
+    "phase",
+    "state",
+    "mode",
+    "principal",
+    "spec_uri",
+    "inputs_uri",
+    "user_inputs_uri",
+    "created_at",
+    "updated_at",
+    "wake_at",
+    "held_limit",
+)
+"""The columns :func:`create_execution` sets; the others get their defaults."""
+_NEW_EXECUTION = (
+    insert(_EXECUTIONS)
+    .values({name: bindparam(name, type_=_EXECUTIONS.c[name].type) for name in _NEW_EXECUTION_COLUMNS})
+    .returning(_EXECUTIONS.c.id)
+    .cte("new_execution")
+)
+_INSERT_EXECUTION_AND_STATE = insert(_STATES).from_select(
+    ["execution_id", "data", "saved_at"],
+    select(
+        _NEW_EXECUTION.c.id,
+        bindparam("first_state", type_=_STATES.c.data.type),
+        bindparam("first_state_saved_at", type_=_STATES.c.saved_at.type),
+    ),
+)
+"""PostgreSQL: the execution's row and its first state in one statement (one round trip, not two)."""
 
 
 _NAMES = len(_NAME_FIRST) * len(_NAME_REST) ** (_NAME_LENGTH - 1)
@@ -338,43 +374,6 @@ def create_execution(
     # and caller) share one blob, written once while this admin's blob cache keeps it.
     spec_data = stored_spec.SerializeToString(deterministic=True)
     spec_uri = blobs.spec_uri(storage_prefix, project, domain, hashlib.sha256(spec_data).hexdigest())
-    inputs_uri = storage.join(data_prefix, "inputs.pb")
-    # The merged inputs are the caller's plus defaults and fixed inputs; when none was added they are the
-    # caller's, and the engine's inputs.pb serves as both (one blob fewer to write).
-    added = len(merged.literals) != len(inputs.literals)
-    user_inputs_uri = storage.join(data_prefix, "user_inputs.pb") if added else inputs_uri
-    try:
-        # One INSERT, not the ORM's unit of work: nothing else of this call is in the session. A taken name is
-        # found by the insert itself (no SELECT first): the unique constraint decides, even between two admins
-        # racing for the same name, and nothing is written to storage before it has.
-        inserted = session.connection().execute(
-            _INSERT_EXECUTION,
-            {
-                "project": project,
-                "domain": domain,
-                "name": name,
-                "launch_plan_id": target.launch_plan_id,
-                "workflow_id": target.workflow_id,
-                "task_id": target.task_id,
-                "phase": core_execution_pb2.WorkflowExecution.QUEUED,
-                "state": execution_pb2.EXECUTION_ACTIVE,
-                "mode": int(stored_spec.metadata.mode),
-                "principal": stored_spec.metadata.principal,
-                "spec_uri": spec_uri,
-                "inputs_uri": inputs_uri,
-                "user_inputs_uri": user_inputs_uri,
-                "created_at": now,
-                "updated_at": now,
-                # A held execution is not claimable until its launch plan's concurrency policy lets it start.
-                "wake_at": None if held_limit else now,
-                "held_limit": held_limit,
-            },
-        )
-    except IntegrityError as exc:
-        if violates_unique(exc, "executions", "project", "domain", "name"):
-            raise AlreadyExists(f"execution {key} already exists") from None
-        raise
-    execution_id = int(inserted.scalar_one())
     raw_prefix = stored_spec.raw_output_data_config.output_location_prefix
     raw = (
         storage.join(raw_prefix, name)
@@ -382,15 +381,10 @@ def create_execution(
         else blobs.raw_output_prefix(storage_prefix, project, domain, name)
     )
     ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
+    engine = ctx.queuing_engine
     try:
-        if not ctx.blobs.holds(spec_uri):
-            storage.write(spec_uri, spec_data)
-            ctx.blobs.put(spec_uri, spec_data)
-        if added:
-            storage.write_proto(user_inputs_uri, inputs)
-        if matched.attributes:
-            storage.write_proto(storage.join(data_prefix, blobs.ATTRIBUTES), matched.record())
-        ctx.queuing_engine.queue(
+        # The engine's first state, built (and the inputs checked) before the row: it goes in with it.
+        state = engine.queued_state(
             ident,
             closure,
             merged,
@@ -399,13 +393,68 @@ def create_execution(
             options=_options(target, stored_spec, parent_execution, matched, rules),
             recover_from=recover_from,
             closure_uri=closure_uri,
-            state_store=SessionStateStore(session, execution_id, key),
         )
     except InvalidInputsError as exc:
         raise InvalidArgument(f"{target.what}: {exc}") from None
+    # The merged inputs are the caller's plus defaults and fixed inputs; when none was added they are the
+    # caller's, and the engine's inputs.pb serves as both (one blob fewer to write).
+    added = len(merged.literals) != len(inputs.literals)
+    user_inputs_uri = storage.join(data_prefix, "user_inputs.pb") if added else state.inputs_uri
+    row = {
+        "project": project,
+        "domain": domain,
+        "name": name,
+        "launch_plan_id": target.launch_plan_id,
+        "workflow_id": target.workflow_id,
+        "task_id": target.task_id,
+        "phase": core_execution_pb2.WorkflowExecution.QUEUED,
+        "state": execution_pb2.EXECUTION_ACTIVE,
+        "mode": int(stored_spec.metadata.mode),
+        "principal": stored_spec.metadata.principal,
+        "spec_uri": spec_uri,
+        "inputs_uri": state.inputs_uri,
+        "user_inputs_uri": user_inputs_uri,
+        "created_at": now,
+        "updated_at": now,
+        # A held execution is not claimable until its launch plan's concurrency policy lets it start.
+        "wake_at": None if held_limit else now,
+        "held_limit": held_limit,
+    }
+    try:
+        # INSERTs, not the ORM's unit of work: nothing else of this call is in the session. A taken name is found
+        # by the insert itself (no SELECT first): the unique constraint decides, even between two admins racing
+        # for the same name, and nothing is written to storage before it has.
+        _insert(session.connection(), row, state.to_dict())
+    except IntegrityError as exc:
+        if violates_unique(exc, "executions", "project", "domain", "name"):
+            raise AlreadyExists(f"execution {key} already exists") from None
+        raise
+    try:
+        if not ctx.blobs.holds(spec_uri):
+            storage.write(spec_uri, spec_data)
+            ctx.blobs.put(spec_uri, spec_data)
+        if added:
+            storage.write_proto(user_inputs_uri, inputs)
+        if matched.attributes:
+            storage.write_proto(storage.join(data_prefix, blobs.ATTRIBUTES), matched.record())
+        engine.write_queued(state, merged, recover_from)
     except StorageError as exc:
         raise Unavailable(f"cannot store execution {key}: {exc}") from exc
     return ident
+
+
+def _insert(connection: Connection, row: dict[str, object], first_state: dict[str, object]) -> None:
+    """Insert the execution's row and its engine's first state."""
+    saved_at = utcnow()
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            _INSERT_EXECUTION_AND_STATE, {**row, "first_state": first_state, "first_state_saved_at": saved_at}
+        )
+        return
+    execution_id = connection.execute(_INSERT_EXECUTION, row).scalar_one()
+    connection.execute(
+        _INSERT_STATE, {"execution_id": execution_id, "data": first_state, "saved_at": saved_at}
+    )
 
 
 def stored_closure(

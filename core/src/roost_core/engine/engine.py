@@ -147,21 +147,43 @@ class Engine:
         raw_output_prefix: str = "",
         options: ExecutionOptions | None = None,
         recover_from: RecoverySource | None = None,
-        closure_uri: str = "",
-        state_store: StateStore | None = None,
     ) -> ExecutionState:
         """What :meth:`start` does, for an execution that engines elsewhere will resume from its saved state:
-        the same checks, blobs and first state, without the :class:`Run` this engine would run it with.
-
-        ``closure_uri`` names a blob that already holds ``closure`` (the caller stores a closure once for
-        many executions); the state refers to it and no ``closure.pb`` is written under the data prefix.
-        ``state_store`` saves the first state instead of the engine's own (one engine can queue executions
-        into many transactions)."""
+        the same checks, blobs and first state, without the :class:`Run` this engine would run it with."""
         state = self._first_state(
-            execution_id, closure, inputs, data_prefix, raw_output_prefix, options, recover_from, closure_uri
+            execution_id, closure, inputs, data_prefix, raw_output_prefix, options, recover_from
         )
-        (state_store or self.state_store).save(state)
+        self.state_store.save(state)
         return state
+
+    def queued_state(
+        self,
+        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
+        closure: compiler_pb2.CompiledWorkflowClosure,
+        inputs: literals_pb2.LiteralMap,
+        *,
+        data_prefix: str,
+        raw_output_prefix: str = "",
+        options: ExecutionOptions | None = None,
+        recover_from: RecoverySource | None = None,
+        closure_uri: str,
+    ) -> ExecutionState:
+        """The first state :meth:`queue` would save, after the same checks, with nothing written or saved: for
+        a caller that saves it itself (e.g. in the statement creating the execution's row), then writes the
+        blobs it refers to with :meth:`write_queued`. The closure must already be stored at ``closure_uri``."""
+        _check_inputs(closure, inputs)
+        return self._state(execution_id, data_prefix, raw_output_prefix, options, recover_from, closure_uri)
+
+    def write_queued(
+        self,
+        state: ExecutionState,
+        inputs: literals_pb2.LiteralMap,
+        recover_from: RecoverySource | None = None,
+    ) -> None:
+        """Write the inputs (and recovery source) a state from :meth:`queued_state` refers to."""
+        self.storage.write_proto(state.inputs_uri, inputs)
+        if recover_from is not None:
+            self.storage.write(state.recovery_uri, recover_from.to_bytes())
 
     def _first_state(
         self,
@@ -172,21 +194,30 @@ class Engine:
         raw_output_prefix: str,
         options: ExecutionOptions | None,
         recover_from: RecoverySource | None,
-        closure_uri: str = "",
     ) -> ExecutionState:
         _check_inputs(closure, inputs)
+        closure_uri = self.storage.join(data_prefix.rstrip("/"), "closure.pb")
+        self.storage.write_proto(closure_uri, closure)
+        state = self._state(execution_id, data_prefix, raw_output_prefix, options, recover_from, closure_uri)
+        self.write_queued(state, inputs, recover_from)
+        return state
+
+    def _state(
+        self,
+        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
+        data_prefix: str,
+        raw_output_prefix: str,
+        options: ExecutionOptions | None,
+        recover_from: RecoverySource | None,
+        closure_uri: str,
+    ) -> ExecutionState:
         data_prefix = data_prefix.rstrip("/")
-        if not closure_uri:
-            closure_uri = self.storage.join(data_prefix, "closure.pb")
-            self.storage.write_proto(closure_uri, closure)
-        inputs_uri = self.storage.join(data_prefix, "inputs.pb")
-        self.storage.write_proto(inputs_uri, inputs)
         state = ExecutionState(
             project=execution_id.project,
             domain=execution_id.domain,
             name=execution_id.name,
             closure_uri=closure_uri,
-            inputs_uri=inputs_uri,
+            inputs_uri=self.storage.join(data_prefix, "inputs.pb"),
             data_prefix=data_prefix,
             raw_output_prefix=raw_output_prefix or self.storage.join(data_prefix, "raw"),
             phase=WorkflowPhase.QUEUED,
@@ -195,7 +226,6 @@ class Engine:
         )
         if recover_from is not None:
             state.recovery_uri = self.storage.join(data_prefix, RECOVERY_BLOB)
-            self.storage.write(state.recovery_uri, recover_from.to_bytes())
         return state
 
     def resume(self, key: str) -> Run:
