@@ -413,7 +413,7 @@ def _recorded(services: Services, kind: int) -> str | None:
     with services.context.db.session() as session:
         row = session.query(models.Execution).order_by(models.Execution.id.desc()).first()
         assert row is not None
-        uri = services.context.storage.join(row.spec_uri.rsplit("/", 1)[0], blobs.ATTRIBUTES)
+        uri = services.context.storage.join(row.inputs_uri.rsplit("/", 1)[0], blobs.ATTRIBUTES)
     if not services.context.storage.exists(uri):
         return None
     record = services.context.storage.read_proto(uri, mr.ListMatchableAttributesResponse)

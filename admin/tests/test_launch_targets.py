@@ -4,6 +4,8 @@ NOT_FOUND until it is; and the cache stays within its byte budget."""
 
 from __future__ import annotations
 
+import hashlib
+
 import execution_flows as flows
 import grpc
 import registry_flows
@@ -11,6 +13,9 @@ from execution_support import DOMAIN, PROJECT, fails, lp_id, register_flows
 from flyteidl.admin import execution_pb2, launch_plan_pb2, project_pb2
 from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_pb2
 
+from roost_admin import blobs
+from roost_admin.db import models
+from roost_admin.services.state import load_state
 from roost_admin.services.target_cache import Target, TargetCache
 
 PAIR = "execution_flows.pair"
@@ -48,6 +53,56 @@ def ran_workflow(admin, ident) -> identifier_pb2.Identifier:
     """The workflow an execution's closure says it runs (the workflow row it was created with)."""
     closure = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident)).closure
     return closure.workflow_id
+
+
+def closure_uri_of(app, ident) -> str:
+    """Where the engine's saved state says the execution's compiled closure is."""
+    with app.services.context.db.session() as session:
+        row = session.query(models.Execution).filter_by(name=ident.name).one()
+        state = load_state(session, row.id, ident.name)
+    assert state is not None
+    return state.closure_uri
+
+
+def test_executions_of_a_version_share_one_closure_stored_by_its_content(app, admin):
+    register_pair(admin, y=2, version="v1")
+    first, second = launch_pair(admin, version="v1"), launch_pair(admin, version="v1")
+    uri = closure_uri_of(app, first)
+    assert closure_uri_of(app, second) == uri, "one blob for both"
+    storage = app.services.context.storage
+    data = storage.read(uri)
+    prefix = app.settings.storage_prefix
+    assert uri == f"{prefix}/closures/{PROJECT}/{DOMAIN}/{hashlib.sha256(data).hexdigest()}.pb"
+    closure = compiler_pb2.CompiledWorkflowClosure.FromString(data)
+    assert closure.primary.template.id.name == PAIR
+    for ident in (first, second):
+        data_prefix = blobs.execution_data_prefix(prefix, PROJECT, DOMAIN, ident.name)
+        assert not storage.exists(f"{data_prefix}/closure.pb"), "no copy per execution"
+
+
+def spec_uri_of(app, ident) -> str:
+    """The execution's row's spec blob."""
+    with app.services.context.db.session() as session:
+        return session.query(models.Execution).filter_by(name=ident.name).one().spec_uri
+
+
+def test_executions_launched_with_the_same_spec_share_one_blob_stored_by_its_content(app, admin):
+    register_pair(admin, y=2, version="v1")
+    first, second = launch_pair(admin, version="v1"), launch_pair(admin, version="v1")
+    uri = spec_uri_of(app, first)
+    assert spec_uri_of(app, second) == uri, "one blob for both"
+    data = app.services.context.storage.read(uri)
+    prefix = app.settings.storage_prefix
+    assert uri == f"{prefix}/specs/{PROJECT}/{DOMAIN}/{hashlib.sha256(data).hexdigest()}.pb"
+    labelled = _request_of(PAIR, "v1", x=1)
+    labelled.spec.labels.values["team"] = "blue"
+    third = admin.CreateExecution(labelled).id
+    assert spec_uri_of(app, third) != uri, "another spec, another blob"
+    for ident, team in ((first, ""), (second, ""), (third, "blue")):
+        spec = admin.GetExecution(execution_pb2.WorkflowExecutionGetRequest(id=ident)).spec
+        assert spec.launch_plan.name == PAIR and spec.labels.values.get("team", "") == team
+        data_prefix = blobs.execution_data_prefix(prefix, PROJECT, DOMAIN, ident.name)
+        assert not app.services.context.storage.exists(f"{data_prefix}/spec.pb")
 
 
 def test_a_version_registered_after_a_launch_is_found_and_each_runs_its_own(app, admin):

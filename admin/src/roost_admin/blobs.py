@@ -1,8 +1,11 @@
 """Where the admin keeps things in the blob store, under the configured storage prefix.
 
 - registered entities: ``{prefix}/registry/{project}/{domain}/{tasks|workflows|launch_plans}/{name}/{version}.pb``
-- execution data (the engine's data prefix: inputs.pb, closure.pb, node data below it):
+- execution data (the engine's data prefix: inputs.pb, node data below it):
   ``{prefix}/executions/{project}/{domain}/{name}``
+- compiled closures and execution specs, each stored once by its content (executions that run the same closure,
+  or were launched with the same spec, share one): ``{prefix}/closures/{project}/{domain}/{sha256 hex}.pb``,
+  ``{prefix}/specs/{project}/{domain}/{sha256 hex}.pb``
 - raw outputs of an execution: ``{prefix}/raw/{project}/{domain}/{name}``
 - DataProxy uploads: ``{prefix}/uploads/{project}/{domain}/{md5 hex or filename_root}/{filename}``
 
@@ -58,6 +61,18 @@ def entity_closure_uri(prefix: str, identifier: identifier_pb2.Identifier) -> st
 def execution_data_prefix(prefix: str, project: str, domain: str, name: str) -> str:
     """The data prefix of an execution: inputs, the compiled closure and node data live below it."""
     return Storage.join(prefix, "executions", project, domain, name)
+
+
+def closure_uri(prefix: str, project: str, domain: str, digest: str) -> str:
+    """Where the compiled closure whose serialized bytes have the SHA-256 ``digest`` (hex) is stored, for the
+    executions of ``project``/``domain`` that run it."""
+    return Storage.join(prefix, "closures", project, domain, f"{digest}.pb")
+
+
+def spec_uri(prefix: str, project: str, domain: str, digest: str) -> str:
+    """Where the execution spec whose serialized bytes have the SHA-256 ``digest`` (hex) is stored, for the
+    executions of ``project``/``domain`` launched with it."""
+    return Storage.join(prefix, "specs", project, domain, f"{digest}.pb")
 
 
 def raw_output_prefix(prefix: str, project: str, domain: str, name: str) -> str:

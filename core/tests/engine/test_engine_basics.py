@@ -94,6 +94,23 @@ def test_missing_and_mistyped_inputs_are_refused_before_anything_is_written(kit)
     assert kit.memory.exists("mem://data/e1/closure.pb") is False
 
 
+def test_a_queued_state_is_built_without_writes_and_its_blobs_written_after(kit):
+    kit.storage.write_proto("mem://closures/diamond.pb", diamond())
+    ident, inputs = kit.execution_id("later"), literal_map(x=integer(3))
+    where = {"data_prefix": "mem://data/later", "closure_uri": "mem://closures/diamond.pb"}
+    state = kit.engine.queued_state(ident, diamond(), inputs, **where)
+    assert not kit.memory.exists(state.inputs_uri) and kit.store.load("p/d/later") is None, "nothing written"
+    kit.engine.write_queued(state, inputs)
+    assert kit.storage.read_proto(state.inputs_uri, type(inputs)) == inputs
+    saved = kit.engine.queue(ident, diamond(), inputs, data_prefix=where["data_prefix"])
+    assert state.to_dict() == saved.to_dict() | {
+        "updated_at": state.updated_at,
+        "closure_uri": "mem://closures/diamond.pb",
+    }, "the state queue() saves, but for the closure stored before"
+    with pytest.raises(InvalidInputsError):
+        kit.engine.queued_state(kit.execution_id("bad"), diamond(), literal_map(), **where)
+
+
 def test_a_queued_execution_is_saved_as_a_started_one_and_another_engine_runs_it(kit):
     ident = kit.execution_id("queued")
     state = kit.engine.queue(ident, diamond(), literal_map(x=integer(3)), data_prefix="mem://data/queued")

@@ -29,6 +29,11 @@ class BlobCache:
             self.put(uri, data)
         return data
 
+    def holds(self, uri: str) -> bool:
+        """Whether the blob at ``uri`` is kept (it was read from or written to the store)."""
+        with self._lock:
+            return uri in self._blobs
+
     def put(self, uri: str, data: bytes) -> None:
         """Keep ``data`` as the blob at ``uri`` (a blob larger than the whole budget is not kept)."""
         if len(data) > self._budget:

@@ -5,6 +5,7 @@ that tells engine workers there is work."""
 from __future__ import annotations
 
 import datetime
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from roost_admin.db.base import Database, utcnow
 from roost_admin.notifiers import AdminPlugins, Channel
 from roost_admin.services.blob_cache import BlobCache
 from roost_admin.services.target_cache import TargetCache
+from roost_core.engine import Engine
 from roost_core.plugins import EnginePlugins
 from roost_core.storage import Storage
 
@@ -98,6 +100,13 @@ class ServiceContext:
     """Now, as a timezone-aware UTC datetime (what the database columns hold)."""
     notifiers: AdminPlugins = field(default_factory=AdminPlugins)
     """The notification channels, built-in and from plugins."""
+
+    @functools.cached_property
+    def queuing_engine(self) -> Engine:
+        """The engine that builds new executions' first states (checking their inputs) and writes their first
+        blobs; the state goes in with the execution's row. Built once: building one checks the handler
+        settings."""
+        return Engine(self.storage, plugins=self.plugins)
 
     def channels(self) -> dict[str, Channel]:
         """The notification channels in use, built from the settings (once)."""

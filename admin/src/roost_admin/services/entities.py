@@ -161,7 +161,8 @@ def check_project_domain(
     the field names in messages."""
     validation.project_id(project, f"{what} project")
     validation.domain(domain, settings.domains, f"{what} domain")
-    state = session.scalar(_PROJECT_STATE, {"project": project})
+    # On the session's connection: a Core statement needs none of the ORM's execution path.
+    state = session.connection().execute(_PROJECT_STATE, {"project": project}).scalar()
     if state is None:
         raise NotFound(
             f"project '{project}' does not exist; create it first (roost create project {project})"

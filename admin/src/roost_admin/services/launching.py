@@ -7,13 +7,16 @@ checks them against the expected inputs, admits it under the launch plan's concu
 (:mod:`~roost_admin.services.concurrency`), settles labels, annotations, raw output prefix, max parallelism and
 the other per-execution options (the request's values win over the launch plan's, whose win over the matchable
 attributes: :mod:`~roost_admin.services.resolution`), inserts the row, writes
-the spec and inputs to the blob store and queues the engine's execution (closure, inputs and first state),
-all in the caller's transaction. The row is inserted before any blob is written, so a second execution of the
-same name fails on the unique constraint before it could overwrite the first one's blobs.
+the spec and inputs to the blob store and queues the engine's execution (inputs and first state), all in the
+caller's transaction. The compiled closure is stored once for all the executions that run it
+(:func:`stored_closure`), the spec once for all those launched with the same one. The row is inserted before any
+of the execution's own blobs is written, so a second execution of the same name fails on the unique constraint
+before it could overwrite the first one's blobs.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 from typing import TYPE_CHECKING, cast
@@ -29,7 +32,7 @@ from flyteidl.core import (
     workflow_pb2,
 )
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from sqlalchemy import Table, insert
+from sqlalchemy import Connection, Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -45,11 +48,10 @@ from roost_admin.services.rows import (
     key_text,
     workflow_phase_name,
 )
-from roost_admin.services.state import SessionStateStore
-from roost_admin.services.target_cache import Target
+from roost_admin.services.target_cache import Rules, Target
 from roost_core import literal_types
 from roost_core.compiler import CompileError, compile_workflow
-from roost_core.engine import Engine, ExecutionOptions, InvalidInputsError
+from roost_core.engine import ExecutionOptions, InvalidInputsError
 from roost_core.engine.recovery import RecoverySource
 from roost_core.storage import StorageError
 
@@ -62,12 +64,63 @@ _NAME_REST = string.ascii_lowercase + string.digits
 _NAME_LENGTH = 20
 _NODE_ID_LENGTH = 63
 _EXECUTIONS = cast("Table", models.Execution.__table__)
+_STATES = cast("Table", models.ExecutionState.__table__)
 _INSERT_EXECUTION = insert(_EXECUTIONS).returning(_EXECUTIONS.c.id)
+_INSERT_STATE = insert(_STATES)
+_NEW_EXECUTION_COLUMNS = (
+    "project",
+    "domain",
+    "name",
+    "launch_plan_id",
+    "workflow_id",
+    "task_id",
+    "phase",
+    "state",
+    "mode",
+    "principal",
+    "spec_uri",
+    "inputs_uri",
+    "user_inputs_uri",
+    "created_at",
+    "updated_at",
+    "wake_at",
+    "held_limit",
+)
+"""The columns :func:`create_execution` sets; the others get their defaults."""
+_NEW_EXECUTION = (
+    insert(_EXECUTIONS)
+    .values({name: bindparam(name, type_=_EXECUTIONS.c[name].type) for name in _NEW_EXECUTION_COLUMNS})
+    .returning(_EXECUTIONS.c.id)
+    .cte("new_execution")
+)
+_INSERT_EXECUTION_AND_STATE = insert(_STATES).from_select(
+    ["execution_id", "data", "saved_at"],
+    select(
+        _NEW_EXECUTION.c.id,
+        bindparam("first_state", type_=_STATES.c.data.type),
+        bindparam("first_state_saved_at", type_=_STATES.c.saved_at.type),
+    ),
+)
+"""PostgreSQL: the execution's row and its first state in one statement (one round trip, not two)."""
+
+
+_NAMES = len(_NAME_FIRST) * len(_NAME_REST) ** (_NAME_LENGTH - 1)
 
 
 def generate_name() -> str:
-    """An execution name as flyteadmin makes them: a letter, then 19 lowercase letters or digits."""
-    return secrets.choice(_NAME_FIRST) + "".join(secrets.choice(_NAME_REST) for _ in range(_NAME_LENGTH - 1))
+    """An execution name as flyteadmin makes them: a letter, then 19 lowercase letters or digits.
+
+    One random number below the count of such names, spelled out in their mixed radix: every name as likely as
+    with a choice per character, but one request for random bytes instead of twenty (each a system call that
+    lets go of the interpreter lock)."""
+    number = secrets.randbelow(_NAMES)
+    rest = len(_NAME_REST)
+    chars = []
+    for _ in range(_NAME_LENGTH - 1):
+        number, digit = divmod(number, rest)
+        chars.append(_NAME_REST[digit])
+    chars.append(_NAME_FIRST[number])
+    return "".join(reversed(chars))
 
 
 def _resolve_target(ctx: ServiceContext, session: Session, reference: identifier_pb2.Identifier) -> Target:
@@ -310,67 +363,28 @@ def create_execution(
     plan_name = target.launch_plan.id.name if target.launch_plan is not None else ""
     matched = resolution.match(session, project, domain, workflow_name, plan_name)
     resolution.settle_spec(stored_spec, matched)
-    closure = target.closure
     resources = resolution.task_resources(matched, _configured_task_resources(settings))
     rules = resolution.resource_rules(resources) if resources is not None else {}
-    if rules:
-        closure = resolution.apply_task_resources(closure, rules)
+    storage_prefix = settings.storage_prefix
+    closure, closure_uri = stored_closure(ctx, target, rules, storage_prefix, key)
     now = ctx.clock()
-    data_prefix = blobs.execution_data_prefix(settings.storage_prefix, project, domain, name)
+    data_prefix = blobs.execution_data_prefix(storage_prefix, project, domain, name)
     storage = ctx.storage
-    spec_uri = storage.join(data_prefix, "spec.pb")
-    inputs_uri = storage.join(data_prefix, "inputs.pb")
-    # The merged inputs are the caller's plus defaults and fixed inputs; when none was added they are the
-    # caller's, and the engine's inputs.pb serves as both (one blob fewer to write).
-    added = len(merged.literals) != len(inputs.literals)
-    user_inputs_uri = storage.join(data_prefix, "user_inputs.pb") if added else inputs_uri
-    try:
-        # One INSERT, not the ORM's unit of work: nothing else of this call is in the session. A taken name is
-        # found by the insert itself (no SELECT first): the unique constraint decides, even between two admins
-        # racing for the same name, and nothing is written to storage before it has.
-        inserted = session.connection().execute(
-            _INSERT_EXECUTION,
-            {
-                "project": project,
-                "domain": domain,
-                "name": name,
-                "launch_plan_id": target.launch_plan_id,
-                "workflow_id": target.workflow_id,
-                "task_id": target.task_id,
-                "phase": core_execution_pb2.WorkflowExecution.QUEUED,
-                "state": execution_pb2.EXECUTION_ACTIVE,
-                "mode": int(stored_spec.metadata.mode),
-                "principal": stored_spec.metadata.principal,
-                "spec_uri": spec_uri,
-                "inputs_uri": inputs_uri,
-                "user_inputs_uri": user_inputs_uri,
-                "created_at": now,
-                "updated_at": now,
-                # A held execution is not claimable until its launch plan's concurrency policy lets it start.
-                "wake_at": None if held_limit else now,
-                "held_limit": held_limit,
-            },
-        )
-    except IntegrityError as exc:
-        if violates_unique(exc, "executions", "project", "domain", "name"):
-            raise AlreadyExists(f"execution {key} already exists") from None
-        raise
-    execution_id = int(inserted.scalar_one())
+    # The spec is stored by its content: executions launched with the same spec (the same launch plan, options
+    # and caller) share one blob, written once while this admin's blob cache keeps it.
+    spec_data = stored_spec.SerializeToString(deterministic=True)
+    spec_uri = blobs.spec_uri(storage_prefix, project, domain, hashlib.sha256(spec_data).hexdigest())
     raw_prefix = stored_spec.raw_output_data_config.output_location_prefix
     raw = (
         storage.join(raw_prefix, name)
         if raw_prefix
-        else blobs.raw_output_prefix(settings.storage_prefix, project, domain, name)
+        else blobs.raw_output_prefix(storage_prefix, project, domain, name)
     )
     ident = identifier_pb2.WorkflowExecutionIdentifier(project=project, domain=domain, name=name)
-    engine = Engine(storage, plugins=ctx.plugins, state_store=SessionStateStore(session, execution_id, key))
+    engine = ctx.queuing_engine
     try:
-        storage.write_proto(spec_uri, stored_spec)
-        if added:
-            storage.write_proto(user_inputs_uri, inputs)
-        if matched.attributes:
-            storage.write_proto(storage.join(data_prefix, blobs.ATTRIBUTES), matched.record())
-        engine.queue(
+        # The engine's first state, built (and the inputs checked) before the row: it goes in with it.
+        state = engine.queued_state(
             ident,
             closure,
             merged,
@@ -378,12 +392,95 @@ def create_execution(
             raw_output_prefix=raw,
             options=_options(target, stored_spec, parent_execution, matched, rules),
             recover_from=recover_from,
+            closure_uri=closure_uri,
         )
     except InvalidInputsError as exc:
         raise InvalidArgument(f"{target.what}: {exc}") from None
+    # The merged inputs are the caller's plus defaults and fixed inputs; when none was added they are the
+    # caller's, and the engine's inputs.pb serves as both (one blob fewer to write).
+    added = len(merged.literals) != len(inputs.literals)
+    user_inputs_uri = storage.join(data_prefix, "user_inputs.pb") if added else state.inputs_uri
+    row = {
+        "project": project,
+        "domain": domain,
+        "name": name,
+        "launch_plan_id": target.launch_plan_id,
+        "workflow_id": target.workflow_id,
+        "task_id": target.task_id,
+        "phase": core_execution_pb2.WorkflowExecution.QUEUED,
+        "state": execution_pb2.EXECUTION_ACTIVE,
+        "mode": int(stored_spec.metadata.mode),
+        "principal": stored_spec.metadata.principal,
+        "spec_uri": spec_uri,
+        "inputs_uri": state.inputs_uri,
+        "user_inputs_uri": user_inputs_uri,
+        "created_at": now,
+        "updated_at": now,
+        # A held execution is not claimable until its launch plan's concurrency policy lets it start.
+        "wake_at": None if held_limit else now,
+        "held_limit": held_limit,
+    }
+    try:
+        # INSERTs, not the ORM's unit of work: nothing else of this call is in the session. A taken name is found
+        # by the insert itself (no SELECT first): the unique constraint decides, even between two admins racing
+        # for the same name, and nothing is written to storage before it has.
+        _insert(session.connection(), row, state.to_dict())
+    except IntegrityError as exc:
+        if violates_unique(exc, "executions", "project", "domain", "name"):
+            raise AlreadyExists(f"execution {key} already exists") from None
+        raise
+    try:
+        if not ctx.blobs.holds(spec_uri):
+            storage.write(spec_uri, spec_data)
+            ctx.blobs.put(spec_uri, spec_data)
+        if added:
+            storage.write_proto(user_inputs_uri, inputs)
+        if matched.attributes:
+            storage.write_proto(storage.join(data_prefix, blobs.ATTRIBUTES), matched.record())
+        engine.write_queued(state, merged, recover_from)
     except StorageError as exc:
         raise Unavailable(f"cannot store execution {key}: {exc}") from exc
     return ident
+
+
+def _insert(connection: Connection, row: dict[str, object], first_state: dict[str, object]) -> None:
+    """Insert the execution's row and its engine's first state."""
+    saved_at = utcnow()
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            _INSERT_EXECUTION_AND_STATE, {**row, "first_state": first_state, "first_state_saved_at": saved_at}
+        )
+        return
+    execution_id = connection.execute(_INSERT_EXECUTION, row).scalar_one()
+    connection.execute(
+        _INSERT_STATE, {"execution_id": execution_id, "data": first_state, "saved_at": saved_at}
+    )
+
+
+def stored_closure(
+    ctx: ServiceContext, target: Target, rules: dict[str, dict[str, str]], storage_prefix: str, key: str
+) -> tuple[compiler_pb2.CompiledWorkflowClosure, str]:
+    """The closure an execution of ``target`` runs (with the task resource ``rules`` applied) and the URI of
+    the blob holding it. The blob is named by its content (:func:`roost_admin.blobs.closure_uri`), so every
+    execution running the same closure shares one; this process writes it the first time it launches that
+    target with those rules (rewriting the same bytes if another process stored it first), not once per
+    execution. ``key`` (the execution's) is named if storing fails."""
+    variant: Rules = tuple((part, tuple(sorted(values.items()))) for part, values in sorted(rules.items()))
+    stored = target.stored_closures.get(variant)
+    if stored is not None:
+        return stored[1], stored[0]
+    closure = resolution.apply_task_resources(target.closure, rules) if rules else target.closure
+    data = closure.SerializeToString(deterministic=True)
+    template = closure.primary.template.id
+    uri = blobs.closure_uri(
+        storage_prefix, template.project, template.domain, hashlib.sha256(data).hexdigest()
+    )
+    try:
+        ctx.storage.write(uri, data)
+    except StorageError as exc:
+        raise Unavailable(f"cannot store execution {key}: {exc}") from exc
+    target.stored_closures[variant] = (uri, closure)
+    return closure, uri
 
 
 def _configured_task_resources(settings: Settings) -> matchable_resource_pb2.TaskResourceAttributes:

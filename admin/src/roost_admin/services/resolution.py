@@ -58,9 +58,15 @@ _Scope: TypeAlias = "Row[int, str, str, str, str, bytes]"
 def match(session: Session, project: str, domain: str, workflow: str, launch_plan: str) -> Matched:
     """The most specific stored attribute of each kind for an execution of ``workflow`` (launched through
     ``launch_plan``) in ``project`` and ``domain``."""
-    rows = session.execute(
-        _MATCHING, {"project": project, "domain": domain, "workflow": workflow, "launch_plan": launch_plan}
-    ).all()
+    # On the session's connection: a Core statement needs none of the ORM's execution path.
+    rows = (
+        session.connection()
+        .execute(
+            _MATCHING,
+            {"project": project, "domain": domain, "workflow": workflow, "launch_plan": launch_plan},
+        )
+        .all()
+    )
     best: dict[int, _Scope] = {}
     for row in rows:
         if row.domain == "" and (row.workflow or row.launch_plan):

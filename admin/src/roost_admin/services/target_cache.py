@@ -12,7 +12,7 @@ again every time, so it is found as soon as it is registered.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cachetools import LRUCache
 from flyteidl.admin import launch_plan_pb2
@@ -20,6 +20,10 @@ from flyteidl.core import compiler_pb2, identifier_pb2, interface_pb2, literals_
 
 CACHE_BYTES = 64 * 1024 * 1024
 """How many bytes (of the versions' serialized messages) one admin keeps."""
+
+
+Rules = tuple[tuple[str, tuple[tuple[str, str], ...]], ...]
+"""Task resource rules (``{"defaults": {...}, "limits": {...}}``) as a hashable key."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,11 @@ class Target:
     """Row ids, for the execution's row."""
     workflow_id: int | None
     task_id: int | None
+    stored_closures: dict[Rules, tuple[str, compiler_pb2.CompiledWorkflowClosure]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    """The closure with task resource rules applied, and the URI this process stored it at, by the rules
+    (:func:`roost_admin.services.launching.stored_closure`): each variant is made and written once."""
 
     @property
     def size(self) -> int:

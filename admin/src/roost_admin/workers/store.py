@@ -1,7 +1,7 @@
 """The engine workers' state store, backed by the ``execution_states`` table.
 
-:class:`ClaimedStateStore` is the engine workers' store (a new execution's first state is written by
-:class:`~roost_admin.services.state.SessionStateStore`): it saves a state only while the saving worker
+:class:`ClaimedStateStore` is the engine workers' store (a new execution's first state is written with its row,
+by :mod:`roost_admin.services.launching`): it saves a state only while the saving worker
 still holds its claim on the execution (checked in the same transaction, which also renews the lease), so a
 worker whose lease was taken over can never overwrite the state its successor saves.
 """

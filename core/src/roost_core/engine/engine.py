@@ -156,6 +156,35 @@ class Engine:
         self.state_store.save(state)
         return state
 
+    def queued_state(
+        self,
+        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
+        closure: compiler_pb2.CompiledWorkflowClosure,
+        inputs: literals_pb2.LiteralMap,
+        *,
+        data_prefix: str,
+        raw_output_prefix: str = "",
+        options: ExecutionOptions | None = None,
+        recover_from: RecoverySource | None = None,
+        closure_uri: str,
+    ) -> ExecutionState:
+        """The first state :meth:`queue` would save, after the same checks, with nothing written or saved: for
+        a caller that saves it itself (e.g. in the statement creating the execution's row), then writes the
+        blobs it refers to with :meth:`write_queued`. The closure must already be stored at ``closure_uri``."""
+        _check_inputs(closure, inputs)
+        return self._state(execution_id, data_prefix, raw_output_prefix, options, recover_from, closure_uri)
+
+    def write_queued(
+        self,
+        state: ExecutionState,
+        inputs: literals_pb2.LiteralMap,
+        recover_from: RecoverySource | None = None,
+    ) -> None:
+        """Write the inputs (and recovery source) a state from :meth:`queued_state` refers to."""
+        self.storage.write_proto(state.inputs_uri, inputs)
+        if recover_from is not None:
+            self.storage.write(state.recovery_uri, recover_from.to_bytes())
+
     def _first_state(
         self,
         execution_id: identifier_pb2.WorkflowExecutionIdentifier,
@@ -167,17 +196,28 @@ class Engine:
         recover_from: RecoverySource | None,
     ) -> ExecutionState:
         _check_inputs(closure, inputs)
-        data_prefix = data_prefix.rstrip("/")
-        closure_uri = self.storage.join(data_prefix, "closure.pb")
-        inputs_uri = self.storage.join(data_prefix, "inputs.pb")
+        closure_uri = self.storage.join(data_prefix.rstrip("/"), "closure.pb")
         self.storage.write_proto(closure_uri, closure)
-        self.storage.write_proto(inputs_uri, inputs)
+        state = self._state(execution_id, data_prefix, raw_output_prefix, options, recover_from, closure_uri)
+        self.write_queued(state, inputs, recover_from)
+        return state
+
+    def _state(
+        self,
+        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
+        data_prefix: str,
+        raw_output_prefix: str,
+        options: ExecutionOptions | None,
+        recover_from: RecoverySource | None,
+        closure_uri: str,
+    ) -> ExecutionState:
+        data_prefix = data_prefix.rstrip("/")
         state = ExecutionState(
             project=execution_id.project,
             domain=execution_id.domain,
             name=execution_id.name,
             closure_uri=closure_uri,
-            inputs_uri=inputs_uri,
+            inputs_uri=self.storage.join(data_prefix, "inputs.pb"),
             data_prefix=data_prefix,
             raw_output_prefix=raw_output_prefix or self.storage.join(data_prefix, "raw"),
             phase=WorkflowPhase.QUEUED,
@@ -186,7 +226,6 @@ class Engine:
         )
         if recover_from is not None:
             state.recovery_uri = self.storage.join(data_prefix, RECOVERY_BLOB)
-            self.storage.write(state.recovery_uri, recover_from.to_bytes())
         return state
 
     def resume(self, key: str) -> Run:

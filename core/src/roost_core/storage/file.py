@@ -6,6 +6,7 @@ import contextlib
 import errno
 import hashlib
 import hmac
+import itertools
 import os
 import secrets
 import stat
@@ -23,6 +24,10 @@ TEMP_PREFIX = ".roost-tmp-"
 """Name prefix of the temporary files a write renames into place; listings skip them."""
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 """How a write opens its temporary file: a new file, never one that exists."""
+_TEMP_TAG = secrets.token_hex(8)
+"""Random per import: with the process id and a counter it names a write's temporary file, so a write asks the
+operating system for no random bytes (a system call each, where the interpreter lock is let go)."""
+_TEMP_COUNTER = itertools.count()
 SIGNED_METHODS = ("GET", "PUT")
 _LAST_EXPIRY = 253_402_300_799
 """9999-12-31T23:59:59Z: the last expiry time a datetime can show."""
@@ -85,7 +90,8 @@ class FileStore:
         folder, name = os.path.split(path)
         if not name:
             raise StorageError(f"cannot write {uri!r}: it names a folder, not a file")
-        temp = os.path.join(folder, f"{TEMP_PREFIX}{secrets.token_hex(8)}")
+        # The process id keeps a forked child (same tag, same counter) from picking its parent's names.
+        temp = os.path.join(folder, f"{TEMP_PREFIX}{_TEMP_TAG}-{os.getpid()}-{next(_TEMP_COUNTER)}")
         try:
             # os.open with 0o666 lets the umask pick the permissions, as a plain open() would. The folders are
             # made only when missing: most writes go to a folder an earlier write made, and a makedirs there
@@ -96,8 +102,11 @@ class FileStore:
                 _make_folders(folder)
                 fd = os.open(temp, _CREATE, 0o666)
             try:
-                with os.fdopen(fd, "wb") as file:
-                    file.write(data)
+                # os.write, not a file object: os.fdopen would add an fstat, an ioctl and an lseek.
+                try:
+                    _write_all(fd, data)
+                finally:
+                    os.close(fd)
                 os.replace(temp, path)
             except BaseException:
                 _remove_quietly(temp)
@@ -291,7 +300,18 @@ def _error(action: str, uri: str, exc: OSError) -> StorageError:
     return StorageError(f"cannot {action} {uri!r}: {reason}")
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _make_folders(folder: str) -> None:
+    # Usually only the innermost folder is missing (a new execution's): one mkdir, without makedirs' stat of
+    # the parent first.
+    with contextlib.suppress(FileNotFoundError, FileExistsError):
+        os.mkdir(folder)
+        return
     try:
         os.makedirs(folder, exist_ok=True)
     except FileExistsError:
