@@ -100,34 +100,37 @@ def test_a_queued_state_is_built_without_writes_and_its_blobs_written_after(kit)
     where = {"data_prefix": "mem://data/later", "closure_uri": "mem://closures/diamond.pb"}
     state = kit.engine.queued_state(ident, diamond(), inputs, **where)
     assert not kit.memory.exists(state.inputs_uri) and kit.store.load("p/d/later") is None, "nothing written"
+    assert state.phase == WorkflowPhase.QUEUED
+    assert (state.closure_uri, state.inputs_uri) == (
+        "mem://closures/diamond.pb",
+        "mem://data/later/inputs.pb",
+    )
     kit.engine.write_queued(state, inputs)
     assert kit.storage.read_proto(state.inputs_uri, type(inputs)) == inputs
-    saved = kit.engine.queue(ident, diamond(), inputs, data_prefix=where["data_prefix"])
-    assert state.to_dict() == saved.to_dict() | {
+    started = kit.engine.start(kit.execution_id("now"), diamond(), inputs, data_prefix="mem://data/now").state
+    assert state.to_dict() == started.to_dict() | {
+        "name": "later",
         "updated_at": state.updated_at,
         "closure_uri": "mem://closures/diamond.pb",
-    }, "the state queue() saves, but for the closure stored before"
+        "inputs_uri": "mem://data/later/inputs.pb",
+        "data_prefix": "mem://data/later",
+        "raw_output_prefix": "mem://data/later/raw",
+    }, "the state start() saves, but for where its blobs are"
     with pytest.raises(InvalidInputsError):
         kit.engine.queued_state(kit.execution_id("bad"), diamond(), literal_map(), **where)
 
 
-def test_a_queued_execution_is_saved_as_a_started_one_and_another_engine_runs_it(kit):
-    ident = kit.execution_id("queued")
-    state = kit.engine.queue(ident, diamond(), literal_map(x=integer(3)), data_prefix="mem://data/queued")
-    saved = kit.store.load("p/d/queued")
-    assert saved is not None and saved.to_dict() == state.to_dict(), "the first state is saved"
-    assert state.phase == WorkflowPhase.QUEUED
-    assert (state.closure_uri, state.inputs_uri) == (
-        "mem://data/queued/closure.pb",
-        "mem://data/queued/inputs.pb",
+def test_a_queued_execution_saved_by_its_caller_is_run_by_another_engine(kit):
+    kit.storage.write_proto("mem://closures/diamond.pb", diamond())
+    ident, inputs = kit.execution_id("queued"), literal_map(x=integer(3))
+    state = kit.engine.queued_state(
+        ident, diamond(), inputs, data_prefix="mem://data/queued", closure_uri="mem://closures/diamond.pb"
     )
-    assert kit.memory.exists(state.closure_uri) and kit.memory.exists(state.inputs_uri)
+    kit.store.save(state)
+    kit.engine.write_queued(state, inputs)
     run = kit.new_engine().resume("p/d/queued")
     kit.engine.run(run, timeout=30)
     assert run.state.phase == WorkflowPhase.SUCCEEDED
-    with pytest.raises(InvalidInputsError):
-        kit.engine.queue(kit.execution_id("bad"), diamond(), literal_map(), data_prefix="mem://data/bad")
-    assert kit.store.load("p/d/bad") is None and not kit.memory.exists("mem://data/bad/closure.pb")
 
 
 def test_an_unknown_task_type_names_the_node_and_the_installed_handlers(kit):

@@ -21,6 +21,7 @@ import pytest
 
 from roost_core.errors import ConfigurationError
 from roost_core.storage import FileStore, StorageError
+from roost_core.storage import file as file_module
 from roost_core.storage.file import TEMP_PREFIX, file_store
 
 URL_BASE = "http://127.0.0.1:8089/data"
@@ -266,6 +267,20 @@ def test_writes_leave_no_temporary_files_and_listing_skips_them(tmp_path: Path) 
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a"]
     (tmp_path / "out" / f"{TEMP_PREFIX}0123-b").write_bytes(b"half a write")
     assert list(store.list(f"file://{tmp_path}/out")) == [f"file://{tmp_path}/out/a"]
+
+
+def test_a_forked_child_names_its_temporary_files_apart_from_its_parent() -> None:
+    # A fork copies the counter of written files: with the parent's tag too, a child could pick the name of a
+    # temporary file its parent left (a write that crashed) and fail to write.
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.write(write, file_module._temp_names.tag.encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    os.close(write)
+    with os.fdopen(read) as child:
+        assert child.read() not in ("", file_module._temp_names.tag)
 
 
 def test_listing_does_not_follow_folder_links(tmp_path: Path) -> None:

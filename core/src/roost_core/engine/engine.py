@@ -137,25 +137,6 @@ class Engine:
         self.state_store.save(state)
         return run
 
-    def queue(
-        self,
-        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
-        closure: compiler_pb2.CompiledWorkflowClosure,
-        inputs: literals_pb2.LiteralMap,
-        *,
-        data_prefix: str,
-        raw_output_prefix: str = "",
-        options: ExecutionOptions | None = None,
-        recover_from: RecoverySource | None = None,
-    ) -> ExecutionState:
-        """What :meth:`start` does, for an execution that engines elsewhere will resume from its saved state:
-        the same checks, blobs and first state, without the :class:`Run` this engine would run it with."""
-        state = self._first_state(
-            execution_id, closure, inputs, data_prefix, raw_output_prefix, options, recover_from
-        )
-        self.state_store.save(state)
-        return state
-
     def queued_state(
         self,
         execution_id: identifier_pb2.WorkflowExecutionIdentifier,
@@ -168,9 +149,10 @@ class Engine:
         recover_from: RecoverySource | None = None,
         closure_uri: str,
     ) -> ExecutionState:
-        """The first state :meth:`queue` would save, after the same checks, with nothing written or saved: for
-        a caller that saves it itself (e.g. in the statement creating the execution's row), then writes the
-        blobs it refers to with :meth:`write_queued`. The closure must already be stored at ``closure_uri``."""
+        """The first state of an execution that engines elsewhere will resume from its saved state, after the
+        checks of :meth:`start`, with nothing written or saved: for a caller that saves it itself (e.g. in the
+        statement creating the execution's row), then writes the blobs it refers to with :meth:`write_queued`.
+        The closure must already be stored at ``closure_uri``."""
         _check_inputs(closure, inputs)
         return self._state(execution_id, data_prefix, raw_output_prefix, options, recover_from, closure_uri)
 

@@ -24,10 +24,28 @@ TEMP_PREFIX = ".roost-tmp-"
 """Name prefix of the temporary files a write renames into place; listings skip them."""
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 """How a write opens its temporary file: a new file, never one that exists."""
-_TEMP_TAG = secrets.token_hex(8)
-"""Random per import: with the process id and a counter it names a write's temporary file, so a write asks the
-operating system for no random bytes (a system call each, where the interpreter lock is let go)."""
-_TEMP_COUNTER = itertools.count()
+
+
+class _TempNames:
+    """Names for a write's temporary file: a tag random per process (made again in a forked child, whose counter
+    is its parent's) and a counter, so a write asks the operating system for no random bytes (a system call each,
+    where the interpreter lock is let go)."""
+
+    def __init__(self) -> None:
+        self.counter = itertools.count()
+        self.renew()
+
+    def renew(self) -> None:
+        """A new tag, for a new process."""
+        self.tag = secrets.token_hex(8)
+
+    def next(self) -> str:
+        """The next name."""
+        return f"{TEMP_PREFIX}{self.tag}-{next(self.counter)}"
+
+
+_temp_names = _TempNames()
+os.register_at_fork(after_in_child=_temp_names.renew)
 SIGNED_METHODS = ("GET", "PUT")
 _LAST_EXPIRY = 253_402_300_799
 """9999-12-31T23:59:59Z: the last expiry time a datetime can show."""
@@ -90,8 +108,7 @@ class FileStore:
         folder, name = os.path.split(path)
         if not name:
             raise StorageError(f"cannot write {uri!r}: it names a folder, not a file")
-        # The process id keeps a forked child (same tag, same counter) from picking its parent's names.
-        temp = os.path.join(folder, f"{TEMP_PREFIX}{_TEMP_TAG}-{os.getpid()}-{next(_TEMP_COUNTER)}")
+        temp = os.path.join(folder, _temp_names.next())
         try:
             # os.open with 0o666 lets the umask pick the permissions, as a plain open() would. The folders are
             # made only when missing: most writes go to a folder an earlier write made, and a makedirs there
