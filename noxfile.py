@@ -70,15 +70,25 @@ def _pytest(session: nox.Session, folder: str, *options: str) -> None:
     session.run("pytest", *([] if paths else [folder]), *options, *session.posargs)
 
 
-def _tests(session: nox.Session, name: str, extras: str = "test", *also: str) -> None:
+def _tests(
+    session: nox.Session, name: str, extras: str = "test", *also: str, options: tuple[str, ...] = ()
+) -> None:
     _install(session, name, extras, *also)
-    _pytest(session, f"{PACKAGES[name][0]}/tests")
+    _pytest(session, f"{PACKAGES[name][0]}/tests", *options)
+
+
+WORKERS = ("-n", "2")
+"""Two pytest-xdist workers (CI's machine has two cores); ``nox -s X -- -n 0`` runs the tests in one process."""
+PER_MODULE = (*WORKERS, "--dist", "loadfile")
+"""Two workers, a test module each at a time: for tests whose module-scoped fixtures start servers, so that each
+server starts once."""
 
 
 @nox.session(python=PYTHON)
 def core(session: nox.Session) -> None:
-    """roost-core's tests."""
-    _tests(session, "core")
+    """roost-core's tests, on two pytest-xdist workers (the S3 server and handlers' warm servers are per worker,
+    on free ports and in each test's own folder)."""
+    _tests(session, "core", options=WORKERS)
 
 
 SAMPLE_PLUGIN = "sdk/tests/plugin_package"
@@ -125,8 +135,9 @@ def mpi(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def ray(session: nox.Session) -> None:
     """roost-ray's tests, on a real local Ray (installed only here); the end-to-end tests also install the
-    admin (`roost start`) and build a flytekit + flytekitplugins-ray virtualenv on first run."""
-    _tests(session, "ray", "test,kubernetes", "./plugins/k8s_pod[testing]")
+    admin (`roost start`) and build a flytekit + flytekitplugins-ray virtualenv on first run. Two pytest-xdist
+    workers, a module each: most of a test's time is spent waiting on Ray runtimes starting and stopping."""
+    _tests(session, "ray", "test,kubernetes", "./plugins/k8s_pod[testing]", options=PER_MODULE)
 
 
 @nox.session(python=PYTHON)
