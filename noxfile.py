@@ -106,8 +106,10 @@ def sdk(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def k8s_pod(session: nox.Session) -> None:
-    """roost-k8s-pod's tests, against its Kubernetes API test server (kubectl comes with the test extra)."""
-    _tests(session, "k8s_pod")
+    """roost-k8s-pod's tests, against its Kubernetes API test server (kubectl comes with the test extra), on two
+    pytest-xdist workers, a module each (a test's server is its own, on free ports; flytekit's side of the
+    serialization tests runs once)."""
+    _tests(session, "k8s_pod", options=PER_MODULE)
 
 
 @nox.session(python=PYTHON)
