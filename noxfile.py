@@ -4,6 +4,7 @@ nox                  # every package's tests, the examples, lint and types (what
 nox -s core          # one package's tests; arguments after -- go to pytest (paths replace the folder)
 nox -s bench -- core # benchmarks of one package
 nox -s e2e_cold      # the end-to-end tests with warm task processes off (opt-in: not in the default run)
+nox -s exhaustive    # the exhaustive variants CI leaves out, of every package that has some (opt-in)
 """
 
 from __future__ import annotations
@@ -134,12 +135,16 @@ def mpi(session: nox.Session) -> None:
     _tests(session, "mpi")
 
 
+RAY_EXTRAS = ("test,kubernetes", "./plugins/k8s_pod[testing]")
+"""The ray session's extras and the KubeRay stand-in's Kubernetes test server (also the exhaustive session's)."""
+
+
 @nox.session(python=PYTHON)
 def ray(session: nox.Session) -> None:
     """roost-ray's tests, on a real local Ray (installed only here); the end-to-end tests also install the
     admin (`roost start`) and build a flytekit + flytekitplugins-ray virtualenv on first run. Two pytest-xdist
     workers, a module each: most of a test's time is spent waiting on Ray runtimes starting and stopping."""
-    _tests(session, "ray", "test,kubernetes", "./plugins/k8s_pod[testing]", options=PER_MODULE)
+    _tests(session, "ray", *RAY_EXTRAS, options=PER_MODULE)
 
 
 @nox.session(python=PYTHON)
@@ -163,12 +168,16 @@ def duckdb_sql(session: nox.Session) -> None:
     _pytest(session, f"{folder}/tests")
 
 
+ADMIN_OPTIONS = ("-n", "3", "--ignore=admin/tests/test_browser.py")
+"""Three workers; the browser tests are the console session's."""
+
+
 @nox.session(python=PYTHON)
 def admin(session: nox.Session) -> None:
     """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432, on three pytest-xdist
     workers (most of a test's time is spent waiting on servers and task processes; `-- -n 0` runs them in one)."""
     _install(session, "admin")
-    _pytest(session, "admin/tests", "-n", "3", "--ignore=admin/tests/test_browser.py")
+    _pytest(session, "admin/tests", *ADMIN_OPTIONS)
 
 
 @nox.session(python=PYTHON)
@@ -196,6 +205,26 @@ def e2e(session: nox.Session) -> None:
     and that `roost plugin new` packages of every kind pass their own tests: they are pip-installed (uv) into one
     virtualenv of their own beside the local core, sdk, admin and k8s_pod, built once per session."""
     _e2e(session)
+
+
+EXHAUSTIVE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "admin": (("test",), ("-m", "exhaustive or crash_exhaustive", *ADMIN_OPTIONS)),
+    "ray": (RAY_EXTRAS, ("-m", "exhaustive")),
+    "spark": (("test",), ("-m", "exhaustive")),
+}
+"""Packages with exhaustive variants: what their session installs, and pytest's options selecting them."""
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("package", sorted(EXHAUSTIVE))
+def exhaustive(session: nox.Session, package: str) -> None:
+    """The exhaustive variants CI leaves out (opt-in: not in the default run), each package's in a virtualenv of
+    its own: the admin's crash test on PostgreSQL with one server and its long plan, ray-k8s's conformance suite
+    and the KubeRay failure variants, spark-kubernetes' conformance suite. ``nox -s "exhaustive(package='ray')"``
+    runs one package's."""
+    extras, options = EXHAUSTIVE[package]
+    _install(session, package, *extras)
+    _pytest(session, f"{PACKAGES[package][0]}/tests", *options)
 
 
 @nox.session(python=PYTHON)
