@@ -216,12 +216,16 @@ EXHAUSTIVE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 
 @nox.session(python=PYTHON)
-@nox.parametrize("package", sorted(EXHAUSTIVE))
+@nox.parametrize("package", [*sorted(EXHAUSTIVE), "e2e"])
 def exhaustive(session: nox.Session, package: str) -> None:
     """The exhaustive variants CI leaves out (opt-in: not in the default run), each package's in a virtualenv of
     its own: the admin's crash test on PostgreSQL with one server and its long plan, ray-k8s's conformance suite
-    and the KubeRay failure variants, spark-kubernetes' conformance suite. ``nox -s "exhaustive(package='ray')"``
+    and the KubeRay failure variants, spark-kubernetes' conformance suite, and the end-to-end run of every example
+    with warm processes off. ``nox -s "exhaustive(package='ray')"``
     runs one package's."""
+    if package == "e2e":
+        _e2e(session, "exhaustive")
+        return
     extras, options = EXHAUSTIVE[package]
     _install(session, package, *extras)
     _pytest(session, f"{PACKAGES[package][0]}/tests", *options)
@@ -235,8 +239,9 @@ def e2e_cold(session: nox.Session) -> None:
     _e2e(session)
 
 
-def _e2e(session: nox.Session) -> None:
-    """Install what the end-to-end tests need and run them (arguments after ``--`` go to pytest)."""
+def _e2e(session: nox.Session, selected: str = "not exhaustive") -> None:
+    """Install what the end-to-end tests need and run the ``selected`` ones (a marker expression; arguments
+    after ``--`` go to pytest)."""
     session.install(
         "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
     )
@@ -246,7 +251,7 @@ def _e2e(session: nox.Session) -> None:
     session.install("pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.6", "pyyaml", "uv")
     # Two workers, a test module each at a time: most of a test's time is spent waiting on servers and task
     # processes (a schedule's next minute, flytekit's imports), so two modules overlap well even on two cores.
-    _pytest(session, "tests/e2e", "-n", "2", "--dist", "loadfile")
+    _pytest(session, "tests/e2e", *PER_MODULE, "-m", selected)
 
 
 @nox.session(python=PYTHON)
