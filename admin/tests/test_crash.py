@@ -14,9 +14,7 @@ Leases are ten minutes: the test can finish only if a restarted process resumes 
 
 Variants: SQLite with one server; PostgreSQL with one server (both arm every point); PostgreSQL with a server
 and a ``roost engine`` process sharing the work (the victim alternates; the attempt-completion points and a
-claim). PostgreSQL with one server is an exhaustive variant (``pytest -m exhaustive``, the longest of the three):
-CI arms every point on SQLite and crashes PostgreSQL deployments with two processes. ``pytest -m
-crash_exhaustive`` runs a longer plan (every
+claim). ``pytest -m crash_exhaustive`` runs a longer plan (every
 point at several hit counts, more random kills); the seed of the random kills is printed and can be fixed with
 ``ROOST_CRASH_SEED``.
 """
@@ -409,9 +407,7 @@ def check_nothing_left_claimed(deployment: Deployment) -> None:
     ("database_url", "roles"),
     [
         pytest.param("sqlite", ("server",), id="sqlite"),
-        pytest.param(
-            "postgres", ("server",), marks=[pytest.mark.postgres, pytest.mark.exhaustive], id="postgres"
-        ),
+        pytest.param("postgres", ("server",), marks=pytest.mark.postgres, id="postgres"),
         pytest.param("postgres", ("server", "engine"), marks=pytest.mark.postgres, id="postgres-two-engines"),
     ],
     indirect=["database_url"],
