@@ -208,7 +208,7 @@ def e2e(session: nox.Session) -> None:
 
 
 EXHAUSTIVE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "admin": (("test",), ("-m", "exhaustive or crash_exhaustive", *ADMIN_OPTIONS)),
+    "admin": (("test",), ("-m", "crash_exhaustive", *ADMIN_OPTIONS)),
     "ray": (RAY_EXTRAS, ("-m", "exhaustive")),
     "spark": (("test",), ("-m", "exhaustive")),
 }
@@ -219,10 +219,9 @@ EXHAUSTIVE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 @nox.parametrize("package", [*sorted(EXHAUSTIVE), "e2e"])
 def exhaustive(session: nox.Session, package: str) -> None:
     """The exhaustive variants CI leaves out (opt-in: not in the default run), each package's in a virtualenv of
-    its own: the admin's crash test on PostgreSQL with one server and its long plan, ray-k8s's conformance suite
-    and the KubeRay failure variants, spark-kubernetes' conformance suite, and the end-to-end run of every example
-    with warm processes off. ``nox -s "exhaustive(package='ray')"``
-    runs one package's."""
+    its own: the admin's long crash-test plan, ray-k8s's conformance suite and the KubeRay failure variants,
+    spark-kubernetes' conformance suite, and the end-to-end run of every example with warm processes off.
+    ``nox -s "exhaustive(package='ray')"`` runs one package's."""
     if package == "e2e":
         _e2e(session, "exhaustive")
         return
