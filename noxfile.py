@@ -4,6 +4,7 @@ nox                  # every package's tests, the examples, lint and types (what
 nox -s core          # one package's tests; arguments after -- go to pytest (paths replace the folder)
 nox -s bench -- core # benchmarks of one package
 nox -s e2e_cold      # the end-to-end tests with warm task processes off (opt-in: not in the default run)
+nox -s exhaustive    # the exhaustive variants CI leaves out, of every package that has some (opt-in)
 """
 
 from __future__ import annotations
@@ -70,15 +71,25 @@ def _pytest(session: nox.Session, folder: str, *options: str) -> None:
     session.run("pytest", *([] if paths else [folder]), *options, *session.posargs)
 
 
-def _tests(session: nox.Session, name: str, extras: str = "test", *also: str) -> None:
+def _tests(
+    session: nox.Session, name: str, extras: str = "test", *also: str, options: tuple[str, ...] = ()
+) -> None:
     _install(session, name, extras, *also)
-    _pytest(session, f"{PACKAGES[name][0]}/tests")
+    _pytest(session, f"{PACKAGES[name][0]}/tests", *options)
+
+
+WORKERS = ("-n", "2")
+"""Two pytest-xdist workers (CI's machine has two cores); ``nox -s X -- -n 0`` runs the tests in one process."""
+PER_MODULE = (*WORKERS, "--dist", "loadfile")
+"""Two workers, a test module each at a time: for tests whose module-scoped fixtures start servers, so that each
+server starts once."""
 
 
 @nox.session(python=PYTHON)
 def core(session: nox.Session) -> None:
-    """roost-core's tests."""
-    _tests(session, "core")
+    """roost-core's tests, on two pytest-xdist workers (the S3 server and handlers' warm servers are per worker,
+    on free ports and in each test's own folder)."""
+    _tests(session, "core", options=WORKERS)
 
 
 SAMPLE_PLUGIN = "sdk/tests/plugin_package"
@@ -96,8 +107,10 @@ def sdk(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def k8s_pod(session: nox.Session) -> None:
-    """roost-k8s-pod's tests, against its Kubernetes API test server (kubectl comes with the test extra)."""
-    _tests(session, "k8s_pod")
+    """roost-k8s-pod's tests, against its Kubernetes API test server (kubectl comes with the test extra), on two
+    pytest-xdist workers, a module each (a test's server is its own, on free ports; flytekit's side of the
+    serialization tests runs once)."""
+    _tests(session, "k8s_pod", options=PER_MODULE)
 
 
 @nox.session(python=PYTHON)
@@ -122,11 +135,16 @@ def mpi(session: nox.Session) -> None:
     _tests(session, "mpi")
 
 
+RAY_EXTRAS = ("test,kubernetes", "./plugins/k8s_pod[testing]")
+"""The ray session's extras and the KubeRay stand-in's Kubernetes test server (also the exhaustive session's)."""
+
+
 @nox.session(python=PYTHON)
 def ray(session: nox.Session) -> None:
     """roost-ray's tests, on a real local Ray (installed only here); the end-to-end tests also install the
-    admin (`roost start`) and build a flytekit + flytekitplugins-ray virtualenv on first run."""
-    _tests(session, "ray", "test,kubernetes", "./plugins/k8s_pod[testing]")
+    admin (`roost start`) and build a flytekit + flytekitplugins-ray virtualenv on first run. Two pytest-xdist
+    workers, a module each: most of a test's time is spent waiting on Ray runtimes starting and stopping."""
+    _tests(session, "ray", *RAY_EXTRAS, options=PER_MODULE)
 
 
 @nox.session(python=PYTHON)
@@ -150,12 +168,16 @@ def duckdb_sql(session: nox.Session) -> None:
     _pytest(session, f"{folder}/tests")
 
 
+ADMIN_OPTIONS = ("-n", "3", "--ignore=admin/tests/test_browser.py")
+"""Three workers; the browser tests are the console session's."""
+
+
 @nox.session(python=PYTHON)
 def admin(session: nox.Session) -> None:
     """roost-admin's tests, against SQLite and the PostgreSQL server at 127.0.0.1:5432, on three pytest-xdist
     workers (most of a test's time is spent waiting on servers and task processes; `-- -n 0` runs them in one)."""
     _install(session, "admin")
-    _pytest(session, "admin/tests", "-n", "3", "--ignore=admin/tests/test_browser.py")
+    _pytest(session, "admin/tests", *ADMIN_OPTIONS)
 
 
 @nox.session(python=PYTHON)
@@ -185,6 +207,29 @@ def e2e(session: nox.Session) -> None:
     _e2e(session)
 
 
+EXHAUSTIVE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "admin": (("test",), ("-m", "crash_exhaustive", *ADMIN_OPTIONS)),
+    "ray": (RAY_EXTRAS, ("-m", "exhaustive")),
+    "spark": (("test",), ("-m", "exhaustive")),
+}
+"""Packages with exhaustive variants: what their session installs, and pytest's options selecting them."""
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("package", [*sorted(EXHAUSTIVE), "e2e"])
+def exhaustive(session: nox.Session, package: str) -> None:
+    """The exhaustive variants CI leaves out (opt-in: not in the default run), each package's in a virtualenv of
+    its own: the admin's long crash-test plan, ray-k8s's conformance suite and the KubeRay failure variants,
+    spark-kubernetes' conformance suite, and the end-to-end run of every example with warm processes off.
+    ``nox -s "exhaustive(package='ray')"`` runs one package's."""
+    if package == "e2e":
+        _e2e(session, "exhaustive")
+        return
+    extras, options = EXHAUSTIVE[package]
+    _install(session, package, *extras)
+    _pytest(session, f"{PACKAGES[package][0]}/tests", *options)
+
+
 @nox.session(python=PYTHON)
 def e2e_cold(session: nox.Session) -> None:
     """The end-to-end tests with warm task processes switched off (``ROOST_WARM_PROCESSES=0``, which the tests pass
@@ -193,8 +238,9 @@ def e2e_cold(session: nox.Session) -> None:
     _e2e(session)
 
 
-def _e2e(session: nox.Session) -> None:
-    """Install what the end-to-end tests need and run them (arguments after ``--`` go to pytest)."""
+def _e2e(session: nox.Session, selected: str = "not exhaustive") -> None:
+    """Install what the end-to-end tests need and run the ``selected`` ones (a marker expression; arguments
+    after ``--`` go to pytest)."""
     session.install(
         "-e", "./core", "-e", "./sdk[dataframes]", "-e", "./admin[test]", "-e", "./plugins/k8s_pod[test]"
     )
@@ -204,7 +250,7 @@ def _e2e(session: nox.Session) -> None:
     session.install("pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.6", "pyyaml", "uv")
     # Two workers, a test module each at a time: most of a test's time is spent waiting on servers and task
     # processes (a schedule's next minute, flytekit's imports), so two modules overlap well even on two cores.
-    _pytest(session, "tests/e2e", "-n", "2", "--dist", "loadfile")
+    _pytest(session, "tests/e2e", *PER_MODULE, "-m", selected)
 
 
 @nox.session(python=PYTHON)

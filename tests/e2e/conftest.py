@@ -23,6 +23,14 @@ WARM = os.environ.get("ROOST_WARM_PROCESSES") != "0"
 """Whether the servers the tests start run tasks from warm fork servers (`nox -s e2e_cold` switches them off)."""
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "exhaustive: a variant beyond the end-to-end cases CI runs; the e2e session leaves it out "
+        "(`nox -s exhaustive` runs it)",
+    )
+
+
 @pytest.fixture(scope="session")
 def seaweed() -> Iterator[Any]:
     """A real SeaweedFS S3 server with a bucket ``roost``."""

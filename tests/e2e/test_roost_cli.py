@@ -64,6 +64,9 @@ def test_examples_run_remotely(
     assert ("warm pool [roost." in server.log()) is WARM, server.log()[-6000:]
 
 
+# An exhaustive variant: CI switches warm processes off in test_warm_processes.py, and `nox -s e2e_cold` runs every
+# test, this one's embedded case included, with them off.
+@pytest.mark.exhaustive
 def test_examples_run_remotely_with_warm_processes_off(roost_server: Starter, tmp_path: Path) -> None:
     server = roost_server(env={"ROOST_WARM_PROCESSES": "0"})
     lines = run_every_example(server, server.client_env(tmp_path))

@@ -3,11 +3,15 @@ a check that no local Ray runtime outlives the tests."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import runtime_processes
 from runtime_processes import foreign_runtime_sessions
 
 from roost_core.testing.driver import wait_until
@@ -21,6 +25,21 @@ from roost_ray.runtime import session_processes, started_sessions
 
 FLYTEKIT_REQUIREMENTS = ("flytekit==1.16.31", "flytekitplugins-ray==1.16.31", "kubernetes>=30,<37")
 DEFAULT_IMAGE = "from flytekit.configuration import DefaultImages; print(DefaultImages.default_image())"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """On a pytest-xdist worker, the processes the tests start get a temporary folder of the worker's own
+    (``TMPDIR``, where local Ray runtimes put theirs), so the checks that no runtime was left running look only at
+    this worker's runtimes. The name is short: Ray's socket paths under it must stay below 108 bytes."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:
+        folder = tempfile.mkdtemp(prefix=f"{worker}-")
+        os.environ["TMPDIR"] = runtime_processes.worker_tmp = folder
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if runtime_processes.worker_tmp:
+        shutil.rmtree(runtime_processes.worker_tmp, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

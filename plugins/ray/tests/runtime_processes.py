@@ -1,4 +1,7 @@
-"""Finding local Ray runtimes that other processes (`roost start`, `roost run`) started, by their folders' prefix."""
+"""Finding local Ray runtimes that other processes (`roost start`, `roost run`) started, by their folders' prefix.
+
+On a pytest-xdist worker, the conftest gives the worker's processes a temporary folder of their own (``TMPDIR``),
+so only runtimes under it count: another worker's runtimes are not this worker's tests' to end."""
 
 from __future__ import annotations
 
@@ -7,9 +10,13 @@ from pathlib import Path
 
 from roost_ray.runtime import started_sessions
 
+worker_tmp: str | None = None
+"""The worker's ``TMPDIR`` on a pytest-xdist worker (set by the conftest), else None."""
+
 
 def foreign_runtime_sessions() -> set[int]:
     """Sessions of live local Ray runtimes (their folders' prefix) that this process did not start."""
+    marker = f"{worker_tmp}/roost-ray-".encode() if worker_tmp else b"roost-ray-"
     found = set()
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -18,6 +25,6 @@ def foreign_runtime_sessions() -> set[int]:
                 session = os.getsid(int(entry.name))
             except (OSError, ProcessLookupError):
                 continue
-            if b"roost-ray-" in command and session not in started_sessions():
+            if marker in command and session not in started_sessions():
                 found.add(session)
     return found
