@@ -65,7 +65,6 @@ _NAME_LENGTH = 20
 _NODE_ID_LENGTH = 63
 _EXECUTIONS = cast("Table", models.Execution.__table__)
 _STATES = cast("Table", models.ExecutionState.__table__)
-_INSERT_EXECUTION = insert(_EXECUTIONS).returning(_EXECUTIONS.c.id)
 _INSERT_STATE = insert(_STATES)
 _NEW_EXECUTION_COLUMNS = (
     "project",
@@ -87,12 +86,12 @@ _NEW_EXECUTION_COLUMNS = (
     "held_limit",
 )
 """The columns :func:`create_execution` sets; the others get their defaults."""
-_NEW_EXECUTION = (
+_INSERT_EXECUTION = (
     insert(_EXECUTIONS)
     .values({name: bindparam(name, type_=_EXECUTIONS.c[name].type) for name in _NEW_EXECUTION_COLUMNS})
     .returning(_EXECUTIONS.c.id)
-    .cte("new_execution")
 )
+_NEW_EXECUTION = _INSERT_EXECUTION.cte("new_execution")
 _INSERT_EXECUTION_AND_STATE = insert(_STATES).from_select(
     ["execution_id", "data", "saved_at"],
     select(

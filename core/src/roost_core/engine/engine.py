@@ -130,9 +130,11 @@ class Engine:
 
         With ``recover_from``, the execution reuses that execution's node outputs (see
         :mod:`roost_core.engine.recovery`)."""
-        state = self._first_state(
-            execution_id, closure, inputs, data_prefix, raw_output_prefix, options, recover_from
-        )
+        _check_inputs(closure, inputs)
+        closure_uri = self.storage.join(data_prefix.rstrip("/"), "closure.pb")
+        self.storage.write_proto(closure_uri, closure)
+        state = self._state(execution_id, data_prefix, raw_output_prefix, options, recover_from, closure_uri)
+        self.write_queued(state, inputs, recover_from)
         run = Run(self, state, closure)
         self.state_store.save(state)
         return run
@@ -166,23 +168,6 @@ class Engine:
         self.storage.write_proto(state.inputs_uri, inputs)
         if recover_from is not None:
             self.storage.write(state.recovery_uri, recover_from.to_bytes())
-
-    def _first_state(
-        self,
-        execution_id: identifier_pb2.WorkflowExecutionIdentifier,
-        closure: compiler_pb2.CompiledWorkflowClosure,
-        inputs: literals_pb2.LiteralMap,
-        data_prefix: str,
-        raw_output_prefix: str,
-        options: ExecutionOptions | None,
-        recover_from: RecoverySource | None,
-    ) -> ExecutionState:
-        _check_inputs(closure, inputs)
-        closure_uri = self.storage.join(data_prefix.rstrip("/"), "closure.pb")
-        self.storage.write_proto(closure_uri, closure)
-        state = self._state(execution_id, data_prefix, raw_output_prefix, options, recover_from, closure_uri)
-        self.write_queued(state, inputs, recover_from)
-        return state
 
     def _state(
         self,

@@ -24,6 +24,9 @@ TEMP_PREFIX = ".roost-tmp-"
 """Name prefix of the temporary files a write renames into place; listings skip them."""
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL
 """How a write opens its temporary file: a new file, never one that exists."""
+SIGNED_METHODS = ("GET", "PUT")
+_LAST_EXPIRY = 253_402_300_799
+"""9999-12-31T23:59:59Z: the last expiry time a datetime can show."""
 
 
 class _TempNames:
@@ -46,9 +49,6 @@ class _TempNames:
 
 _temp_names = _TempNames()
 os.register_at_fork(after_in_child=_temp_names.renew)
-SIGNED_METHODS = ("GET", "PUT")
-_LAST_EXPIRY = 253_402_300_799
-"""9999-12-31T23:59:59Z: the last expiry time a datetime can show."""
 
 
 class FileStore:

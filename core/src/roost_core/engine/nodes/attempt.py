@@ -440,9 +440,8 @@ def _after_success(
         return
     try:
         outputs = run.literal_map(ctx.outputs_uri) if storage.exists(ctx.outputs_uri) else None
-    except (
-        MalformedBlobError
-    ) as exc:  # what the task wrote, not the storage, is at fault: this attempt failed
+    except MalformedBlobError as exc:
+        # What the task wrote, not the storage, is at fault: this attempt failed (a storage error fails the node).
         _owe_cleanup(run, site, state, handler)
         _end_attempt(run, state, int(TaskPhase.RETRYABLE_FAILURE))
         message = f"{site.where}: task {site.task.id.name!r}: cannot read its outputs: {exc}"
