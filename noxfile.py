@@ -247,7 +247,8 @@ def _e2e(session: nox.Session, selected: str = "not exhaustive") -> None:
     # The light plugins' SDK sides, so that `roost register examples/` loads their examples (their own sessions
     # run them); Spark's and Ray's examples need pyspark and ray, so the tests register with --skip-errors.
     session.install("-e", "./plugins/presto", "-e", "./plugins/webapi", "-e", "./plugins/mpi")
-    session.install("pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.6", "pyyaml", "uv")
+    # py-spy: a flytekit test whose executions time out shows the stacks of the server and its task processes.
+    session.install("pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.6", "pyyaml", "uv", "py-spy")
     # Two workers, a test module each at a time: most of a test's time is spent waiting on servers and task
     # processes (a schedule's next minute, flytekit's imports), so two modules overlap well even on two cores.
     _pytest(session, "tests/e2e", *PER_MODULE, "-m", selected)

@@ -93,21 +93,26 @@ class Flytekit:
         assert result.returncode == 0, self.explain(result)
         return results
 
-    def explain(self, result: subprocess.CompletedProcess[str] | None = None) -> str:
-        """What a failure message needs: the command's output (or every command's), the tasks' error logs and
-        the server's log."""
+    def explain(self, result: subprocess.CompletedProcess[str] | None = None, focus: str = "") -> str:
+        """What a failure message needs, the most telling first (a long failure is often cut short): with a
+        ``focus``, the stacks of the server and of the task processes whose command line names it; the tasks'
+        error logs (first those whose attempt folder names ``focus``), the server's log, then the command's output
+        (or every command's)."""
+        logs = sorted(
+            (log for log in self.task_logs.glob("*/stderr.log") if log.stat().st_size),
+            key=lambda log: (not focus or focus not in log.parent.name, log.parent.name),
+        )
+        task_logs = "\n".join(
+            f"--- {log.parent.name}\n{log.read_text(errors='replace')[-2000:]}" for log in logs
+        )
         shown = [result] if result is not None else self.runs
         commands = "\n".join(
             f"$ {' '.join(map(str, run.args))}\nexit {run.returncode}\nstdout:\n{run.stdout[-4000:]}\n"
             f"stderr:\n{run.stderr[-4000:]}"
             for run in shown
         )
-        logs = "\n".join(
-            f"--- {log.parent.name}\n{log.read_text(errors='replace')[-2000:]}"
-            for log in sorted(self.task_logs.glob("*/stderr.log"))
-            if log.stat().st_size
-        )
-        return f"{commands}\ntask stderr logs:\n{logs}\nserver:\n{self.server.log()[-6000:]}"
+        stacks = f"stacks:\n{self.server.stacks(focus)}\n" if focus else ""
+        return f"{stacks}task stderr logs:\n{task_logs}\nserver:\n{self.server.log()[-6000:]}\n{commands}"
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +153,10 @@ def flytekit(
 def execution(flytekit: Flytekit, executions: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:
     """One execution's result, after checking that the driver could wait for it."""
     result = executions[key]
+    # An eager execution's children are named after the first characters of its name.
+    focus = result.get("execution", "")[:5]
     assert "exception" not in result, (
-        f"FlyteRemote failed on {key}:\n{result['exception']}\n{flytekit.explain()}"
+        f"FlyteRemote failed on {key}:\n{result['exception']}\n{flytekit.explain(focus=focus)}"
     )
     return result
 

@@ -4,6 +4,7 @@ remotely and check their outputs (embedded defaults, S3 on SeaweedFS, PostgreSQL
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import textwrap
 import time
@@ -232,8 +233,30 @@ def test_an_unreachable_admin_is_named(tmp_path: Path) -> None:
 
 def test_ctrl_c_stops_the_server_cleanly(roost_server: Starter) -> None:
     server = roost_server()
-    assert server.stop() == 0
+    assert server.stop() == 0, server.log()[-8000:]
     assert "stopping..." in server.log()
+
+
+def test_sigusr1_prints_every_threads_stack_and_the_server_goes_on(
+    roost_server: Starter, tmp_path: Path
+) -> None:
+    server = roost_server()
+    server.process.send_signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 30
+    while "in _wait_until" not in server.log():
+        assert time.monotonic() < deadline, f"no stacks printed:\n{server.log()[-4000:]}"
+        time.sleep(0.1)
+    assert "most recent call first" in server.log()
+    result = roost(server.client_env(tmp_path), "get", "projects", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert server.stop() == 0, server.log()[-8000:]
+
+
+def test_the_harness_reads_a_servers_stacks(roost_server: Starter) -> None:
+    # What a flytekit test whose executions time out prints first (flytekit_support.py).
+    stacks = roost_server().stacks("no such process")
+    assert "_wait_until (roost_admin/cli.py" in stacks, stacks
+    assert '"roost-http"' in stacks, stacks
 
 
 CALLS_LAUNCH_PLANS = """

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+import faulthandler
 import logging
 import signal
 import threading
@@ -16,6 +17,8 @@ from roost_admin.auth.cli import clients, roles, users
 from roost_admin.cli_options import database_options as _common
 from roost_admin.config import load_settings
 
+_SIGNAL_CHECK_INTERVAL = 0.5
+"""Seconds between the main thread's looks at whether Ctrl-C or SIGTERM came."""
 _WAIT_INTERVAL = 1.0
 """Seconds between looks at a backfilled execution that a serial backfill waits for."""
 
@@ -28,11 +31,20 @@ def _configure_logging() -> None:
 
 def _interrupted() -> threading.Event:
     """An event set by Ctrl-C or SIGTERM. Installed before anything starts, so a signal that comes while the
-    server starts or prints its banner still stops it cleanly (handing back its leases) instead of aborting."""
+    server starts or prints its banner still stops it cleanly (handing back its leases) instead of aborting.
+    SIGUSR1 prints every thread's stack to stderr and changes nothing else: where a stop hangs, it shows where."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     return stop
+
+
+def _wait_until(interrupted: threading.Event) -> None:
+    """Block until ``interrupted`` is set, looking again every half second: Python runs signal handlers in the main
+    thread between bytecodes, so a signal the system hands to another thread would not end an untimed wait."""
+    while not interrupted.wait(_SIGNAL_CHECK_INTERVAL):
+        pass
 
 
 @click.command("start")
@@ -82,7 +94,7 @@ def start(
         f"  storage: {settings.storage_prefix}\nPress Ctrl-C to stop."
     )
     try:
-        interrupted.wait()
+        _wait_until(interrupted)
     finally:
         click.echo("stopping...")
         app.stop()
@@ -111,7 +123,7 @@ def engine(
         f"{settings.database_url}. Press Ctrl-C to stop."
     )
     try:
-        interrupted.wait()
+        _wait_until(interrupted)
     finally:
         app.stop()
 
@@ -130,7 +142,7 @@ def scheduler(config_file: str | None, data_dir: str | None, db_url: str | None,
     app.start(serve=False, workers=0, scheduler=True)
     click.echo(f"Scheduler running against {settings.database_url}. Press Ctrl-C to stop.")
     try:
-        interrupted.wait()
+        _wait_until(interrupted)
     finally:
         app.stop()
 

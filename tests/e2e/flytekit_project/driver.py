@@ -15,7 +15,7 @@ path, which FlyteRemote uploads through the DataProxy. Every ``launch`` entry is
 ``FlyteRemote.execute``; then every execution (launched or
 attached) is waited for with ``FlyteRemote.wait`` (syncing its nodes). The last line printed is a JSON object
 mapping each key to ``{"execution", "phase", "outputs", "error", "nodes"}``, or to ``{"exception"}`` when the
-client raised; ``nodes`` maps node ids to ``{"phase", "outputs", "children", "task_executions"}``, and for the
+client raised (with ``"execution"`` when it was started); ``nodes`` maps node ids to ``{"phase", "outputs", "children", "task_executions"}``, and for the
 start and end nodes (which FlyteRemote lists but does not sync) to ``{"phase", "data"}``: their inputs and
 outputs as GetNodeExecutionData returns them, in protobuf's JSON form. Project ``flytesnacks``, domain
 ``development``.
@@ -156,7 +156,7 @@ def main(config: str, plan_path: str) -> None:
             )
             results[key] = describe(remote, done)
         except Exception:
-            results[key] = {"exception": traceback.format_exc()}
+            results[key] = {"exception": traceback.format_exc(), "execution": execution.id.name}
     print(json.dumps(results, default=repr))
 
 

@@ -11,6 +11,7 @@ for plugin packages whose tests register and run workflows on a real server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -27,6 +28,8 @@ START_TIMEOUT = 90.0
 """Seconds `roost start` may take to print that it is serving."""
 RUN_TIMEOUT = 600.0
 """Seconds a client command may take (:func:`run_roost`)."""
+_STACKS_TIMEOUT = 2.0
+"""Seconds a server that did not stop is given to print its threads' stacks before it is killed."""
 SERVER_VARIABLES = frozenset({"ROOST_WARM_PROCESSES"})
 """Variables of the test's environment that are the server's own switches, passed on whatever ``drop_env`` says
 (``nox -s e2e_cold`` runs the end-to-end tests with ``ROOST_WARM_PROCESSES=0``)."""
@@ -68,20 +71,78 @@ class RoostServer:
             "ROOST_CACHE_DIR": str(home / "cache"),
         }
 
+    def stacks(self, matching: str = "") -> str:
+        """The Python stacks of the server's descendants whose command line or working folder holds ``matching``
+        (every one when empty; a warm task process keeps its fork server's command line, but works in its attempt's
+        folder), then the server's, from ``py-spy dump``, threads with the same stack shown once: what a test that
+        timed out shows of where things wait."""
+        spy = tool("py-spy")
+        if not Path(spy).exists():
+            return "(py-spy is not installed: no stacks)\n"
+        pids = [pid for pid in _descendants(self.process.pid) if matching in _described(pid)]
+        dumps = []
+        for pid in [*pids, self.process.pid]:
+            try:
+                dump = subprocess.run(
+                    [spy, "dump", "--pid", str(pid)], capture_output=True, text=True, timeout=30, check=False
+                )
+            except subprocess.TimeoutExpired:
+                dumps.append(f"--- {pid}: py-spy timed out\n")
+                continue
+            stacks = _grouped_threads(dump.stdout) if dump.returncode == 0 else dump.stderr[-500:]
+            dumps.append(f"--- {pid} {_described(pid)[:300]}\n{stacks}")
+        return "".join(dumps)
+
     def log(self) -> str:
         """Everything the server printed so far."""
         return "".join(self.output)
 
     def stop(self, timeout: float = 30.0) -> int:
-        """Ctrl-C, as a user stops it (killed after ``timeout`` seconds); returns the exit code."""
+        """Ctrl-C, as a user stops it; returns the exit code. A server still running after ``timeout`` seconds is
+        asked for its threads' stacks (SIGUSR1, into :meth:`log`), then killed."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
+                self.process.send_signal(signal.SIGUSR1)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.process.wait(timeout=_STACKS_TIMEOUT)
                 self.process.kill()
                 self.process.wait()
         return self.process.returncode
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every living descendant of ``pid``."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        parent = pending.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                children = [int(child) for child in (task / "children").read_text().split()]
+                found += children
+                pending += children
+    return found
+
+
+def _grouped_threads(dump: str) -> str:
+    """``py-spy dump``'s threads, those with the same frames shown once under all their names."""
+    names: dict[str, list[str]] = {}
+    for block in re.split(r"\n(?=Thread )", dump)[1:]:
+        header, _, frames = block.partition("\n")
+        names.setdefault(frames, []).append(header.removeprefix("Thread ").strip())
+    return "".join(f"Thread {', '.join(threads)}\n{frames}\n" for frames, threads in names.items())
+
+
+def _described(pid: int) -> str:
+    """The process's command line and working folder."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return f"{command} (in {os.readlink(f'/proc/{pid}/cwd')})"
+    except OSError:
+        return ""
 
 
 def start_roost(
