@@ -8,17 +8,19 @@ its own launcher's variables) while ``mpirun`` starts the ranks, then serves the
 working folder with three file descriptors (its stdout, the write end of its stderr pipe, and the read end of
 a lifeline pipe whose write end only the wrapper holds); the zygote forks, answers with the child's pid, and
 once the child ended with its return code (negative for a signal). The child takes the descriptors as its
-stdout and stderr, the rank's environment and folder, and runs ``roost-execute``'s ``main``; it kills itself
-when the lifeline reads end-of-file (its wrapper died: what ``PR_SET_PDEATHSIG`` does for a child the wrapper
-started itself). A wrapper that cannot reach the zygote starts ``roost-execute`` itself.
+stdout and stderr, the rank's environment and folder, and runs ``roost-execute``'s ``main``; the kernel kills
+it when the lifeline's write end is gone (its wrapper died: what ``PR_SET_PDEATHSIG`` does for a child the wrapper
+started itself; see :func:`die_with_lifeline`). A wrapper that cannot reach the zygote starts ``roost-execute`` itself.
 """
 
 from __future__ import annotations
 
 import array
 import contextlib
+import fcntl
 import json
 import os
+import select
 import selectors
 import shutil
 import signal
@@ -88,14 +90,35 @@ def _become_rank(request: dict[str, Any], fds: list[int]) -> None:
     script = shutil.which(sys.argv[0])
     if script is not None:
         sys.path[0] = os.path.dirname(script)  # a console script's folder, as when it is run
+    die_with_lifeline(lifeline)
 
-    def watch_lifeline() -> None:
-        with contextlib.suppress(OSError):
-            while os.read(lifeline, 1):
-                pass
+
+def die_with_lifeline(lifeline: int) -> None:
+    """Have the kernel SIGKILL this process once ``lifeline`` (a pipe's read end) reaches end-of-file: when the last
+    holder of its write end closes it or dies.
+
+    The pipe's read end signals its owner (``O_ASYNC``, ``F_SETOWN``) when its writers are gone, and ``F_SETSIG``
+    makes that signal SIGKILL: no code of this process has to run, so a rank blocked in a call that holds the
+    interpreter lock (``MPI_Init`` in an import, waiting for ranks that will never come) dies too. Where the system
+    refuses, a thread watches the pipe instead."""
+    try:
+        fcntl.fcntl(lifeline, fcntl.F_SETOWN, os.getpid())
+        fcntl.fcntl(lifeline, fcntl.F_SETSIG, signal.SIGKILL)
+        fcntl.fcntl(lifeline, fcntl.F_SETFL, fcntl.fcntl(lifeline, fcntl.F_GETFL) | os.O_ASYNC)
+    except (OSError, AttributeError):
+        threading.Thread(target=_watch, args=(lifeline,), name="roost-mpi-lifeline", daemon=True).start()
+        return
+    # The writers may all have gone before O_ASYNC was set: no signal comes then, but the pipe, which nobody
+    # writes to, is ready to read (end-of-file).
+    if select.select([lifeline], [], [], 0)[0]:
         os.kill(os.getpid(), signal.SIGKILL)
 
-    threading.Thread(target=watch_lifeline, name="roost-mpi-lifeline", daemon=True).start()
+
+def _watch(lifeline: int) -> None:
+    with contextlib.suppress(OSError):
+        while os.read(lifeline, 1):
+            pass
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def serve(path: str) -> tuple[dict[str, Any], list[int]]:
