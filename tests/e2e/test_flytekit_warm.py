@@ -1,15 +1,21 @@
 """Warm flytekit tasks on `roost start` (flytekit 1.16.31): a task that crashes its process (``os._exit``, a
 segmentation fault) fails only its own node, and the flytekit tasks after it still start from the same warm
 server (cold under `nox -s e2e_cold`); a map task's indices find the task's module imported by their warm batch,
-and the fast-registered code in their own working directory."""
+and the fast-registered code in their own working directory; and a warm eager task's exit does not hang on
+flytekit's eager controller."""
 
 from __future__ import annotations
 
 import subprocess
+import textwrap
+from pathlib import Path
 
 import pytest
 from conftest import WARM
+from flytekit_env import FlytekitEnv
 from flytekit_support import Flytekit, execution, succeeded
+
+import roost_core.handlers
 
 pytest_plugins = ["flytekit_support"]
 
@@ -74,3 +80,55 @@ def test_map_indices_find_their_module_imported_by_the_batch_and_the_code_in_the
     # own copy of the bundle in its working directory, and the module was imported in a folder holding it.
     expected = "before:1:beside" if WARM else "here:1:beside"
     assert succeeded(flytekit, mapped, "origins")["outputs"] == {"o0": [expected] * len(xs)}
+
+
+EAGER_EXIT = textwrap.dedent(
+    """
+    import asyncio, atexit, importlib.util, sys, threading, time
+
+    import flytekit.bin.entrypoint
+
+    spec = importlib.util.spec_from_file_location("_roost_warm", sys.argv[1])
+    warm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(warm)
+    if sys.argv[2] == "warm":
+        warm._warm_up_flytekit(flytekit.bin.entrypoint)
+
+    from flytekit.core.worker_queue import Controller
+    from flytekit.utils.asyn import loop_manager
+
+    publishing = threading.Event()
+
+    def poll():
+        async def publish_deck():
+            publishing.set()
+            await asyncio.sleep(3600)
+
+        loop_manager.run_sync(publish_deck)
+
+    # A Controller's order: its exit handler first, then (at its first run_sync) its thread's loop runner's.
+    stop = threading.Event()
+    thread = threading.Thread(target=poll, name="controller-thread", daemon=True)
+    atexit.register(Controller._close, stopping_condition=stop, runner=thread)
+    thread.start()
+    publishing.wait(60)
+    start = time.monotonic()
+    atexit._run_exitfuncs()  # as a warm task process ends
+    print(f"exit handlers ended after {time.monotonic() - start:.0f} s", flush=True)
+    """
+)
+"""An eager task's end caught while its controller thread publishes its deck: the loop runner's exit handler stops
+the loop under the publishing coroutine, then the Controller's joins the thread that waits on it."""
+
+
+def test_a_warm_eager_tasks_exit_does_not_wait_forever_for_its_controller(flytekit_env: FlytekitEnv) -> None:
+    warm = Path(roost_core.handlers.__file__).with_name("_warm.py")
+    ended = subprocess.run(
+        [flytekit_env.python, "-c", EAGER_EXIT, str(warm), "warm"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ended.returncode == 0, ended.stderr
+    assert "exit handlers ended after 10 s" in ended.stdout, ended.stdout + ended.stderr

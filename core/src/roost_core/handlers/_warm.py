@@ -75,10 +75,39 @@ def _load_supervise() -> ModuleType:
 
 def _warm_up_flytekit(entry: ModuleType) -> None:
     """What flytekit's entry point cannot declare itself: its inner commands run in process
-    (:func:`_flytekit_inner_commands_in_process`), and its batch children fetch a fast registration's code and import
-    the task's module once (:func:`_flytekit_warm_task`)."""
+    (:func:`_flytekit_inner_commands_in_process`), an eager task's exit cannot hang on its controller
+    (:func:`_flytekit_eager_exit_bounded`), and its batch children fetch a fast registration's code and import the
+    task's module once (:func:`_flytekit_warm_task`)."""
     _flytekit_inner_commands_in_process(entry)
+    _flytekit_eager_exit_bounded()
     entry.__roost_warm_task__ = lambda argv: _flytekit_warm_task(entry, argv)  # type: ignore[attr-defined]
+
+
+_EAGER_CONTROLLER_STOP_TIMEOUT = 10.0
+"""Seconds an eager task's exit waits for its controller thread (which polls every 2 s) to stop."""
+
+
+def _flytekit_eager_exit_bounded() -> None:
+    """Make the exit handler of flytekit's eager ``Controller`` wait a bounded time for the controller's thread.
+
+    flytekit (1.16) joins that thread at exit with no timeout, in an ``atexit`` handler registered before the
+    thread's own event-loop runner, whose handler (run first: last in, first out) stops that loop. A thread caught
+    publishing its deck on the loop then waits forever, the join with it, and the finished task never exits (seen
+    once in about 150 eager executions under heavy load). The thread is a daemon: after the wait, the exit goes on
+    without it. flytekit versions without this handler are left alone."""
+    try:
+        worker_queue = importlib.import_module("flytekit.core.worker_queue")
+    except ImportError:
+        return
+    controller = getattr(worker_queue, "Controller", None)
+    if not callable(getattr(controller, "_close", None)):
+        return
+
+    def close(stopping_condition: Any, runner: Any) -> None:
+        stopping_condition.set()
+        runner.join(_EAGER_CONTROLLER_STOP_TIMEOUT)
+
+    controller._close = staticmethod(close)  # type: ignore[union-attr]
 
 
 def _flytekit_inner_commands_in_process(entry: ModuleType) -> None:
