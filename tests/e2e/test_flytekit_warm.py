@@ -132,3 +132,6 @@ def test_a_warm_eager_tasks_exit_does_not_wait_forever_for_its_controller(flytek
     )
     assert ended.returncode == 0, ended.stderr
     assert "exit handlers ended after 10 s" in ended.stdout, ended.stdout + ended.stderr
+    assert (
+        "roost: flytekit's eager controller thread did not stop within 10 s of the task's end" in ended.stderr
+    )

@@ -106,6 +106,13 @@ def _flytekit_eager_exit_bounded() -> None:
     def close(stopping_condition: Any, runner: Any) -> None:
         stopping_condition.set()
         runner.join(_EAGER_CONTROLLER_STOP_TIMEOUT)
+        if runner.is_alive():
+            print(
+                f"roost: flytekit's eager controller thread did not stop within {_EAGER_CONTROLLER_STOP_TIMEOUT:.0f} s "
+                "of the task's end (its event loop was stopped first); exiting without it",
+                file=sys.stderr,
+                flush=True,
+            )
 
     controller._close = staticmethod(close)  # type: ignore[union-attr]
 
