@@ -95,9 +95,9 @@ class Flytekit:
 
     def explain(self, result: subprocess.CompletedProcess[str] | None = None, focus: str = "") -> str:
         """What a failure message needs, the most telling first (a long failure is often cut short): with a
-        ``focus``, the stacks of the server and of the task processes whose command line names it; the tasks'
-        error logs (first those whose attempt folder names ``focus``), the server's log, then the command's output
-        (or every command's)."""
+        ``focus``, the stacks of the task processes working in a folder that names it, then the server's (see
+        :meth:`RoostServer.stacks`); the tasks' error logs (first those whose attempt folder names ``focus``), the
+        server's log, then the command's output (or every command's)."""
         logs = sorted(
             (log for log in self.task_logs.glob("*/stderr.log") if log.stat().st_size),
             key=lambda log: (not focus or focus not in log.parent.name, log.parent.name),

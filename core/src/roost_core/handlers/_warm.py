@@ -92,7 +92,7 @@ def _flytekit_eager_exit_bounded() -> None:
 
     flytekit (1.16) joins that thread at exit with no timeout, in an ``atexit`` handler registered before the
     thread's own event-loop runner, whose handler (run first: last in, first out) stops that loop. A thread caught
-    publishing its deck on the loop then waits forever, the join with it, and the finished task never exits (seen
+    publishing its deck on the loop then waits forever, so does the join, and the finished task never exits (seen
     once in about 150 eager executions under heavy load). The thread is a daemon: after the wait, the exit goes on
     without it. flytekit versions without this handler are left alone."""
     try:
