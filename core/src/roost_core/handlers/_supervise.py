@@ -9,8 +9,8 @@ this engine process or a later one) tells a live attempt from a vanished one. Th
 
 1. records its pid and start time in the spec's ``process`` file;
 2. starts the task, stdout and stderr appended to the log files, unless the attempt was aborted;
-3. on SIGTERM (an abort, sent to the whole group) lets the task stop on its own, and kills the
-   group with SIGKILL once ``kill_grace_period`` seconds passed;
+3. on SIGTERM (an abort, sent to the whole group) lets the task stop on its own, and SIGKILLs the
+   task and its descendants once ``kill_grace_period`` seconds passed;
 4. when the task ended, writes the ``result`` file atomically (``{"returncode": N}``, negative for
    a signal; ``{"start_error": ...}`` when the command could not start; ``{"aborted": true}``),
    then kills whatever the task left, as a container runtime does when the main process exits.
@@ -159,7 +159,10 @@ def supervise(spec: dict[str, Any], start: TaskStarter) -> int:
     def on_terminate(signum: int, frame: FrameType | None) -> None:
         if not terminating.is_set():
             terminating.set()
-            timer = threading.Timer(float(spec["kill_grace_period"]), _kill_group)
+            # Only the descendants: the last sweep and the group's SIGKILL are the main thread's, once it reaped the
+            # task. /proc's list of children may skip one while another thread reaps, and a sweep that missed an
+            # escaped child before the group's SIGKILL ended this process would leave that child running.
+            timer = threading.Timer(float(spec["kill_grace_period"]), kill_descendants)
             timer.daemon = True
             timer.start()
 
