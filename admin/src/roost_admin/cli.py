@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import datetime
 import faulthandler
+import gc
 import logging
 import signal
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from roost_admin.auth.cli import clients, roles, users
 from roost_admin.cli_options import database_options as _common
 from roost_admin.config import load_settings
+
+if TYPE_CHECKING:
+    from roost_admin.app import AdminApp
 
 _SIGNAL_CHECK_INTERVAL = 0.5
 """Seconds between the main thread's looks at whether Ctrl-C or SIGTERM came."""
@@ -45,6 +49,14 @@ def _wait_until(interrupted: threading.Event) -> None:
     thread between bytecodes, so a signal the system hands to another thread would not end an untimed wait."""
     while not interrupted.wait(_SIGNAL_CHECK_INTERVAL):
         pass
+
+
+def _stop(app: AdminApp) -> None:
+    """Stop ``app``, then spare this process's exit the interpreter's last garbage collections: they walk every
+    object the server made (about three quarters of a second of an idle server's stop, many seconds on a loaded
+    machine), and nothing is left for them to finalize once the app closed what it opened."""
+    app.stop()
+    gc.freeze()
 
 
 @click.command("start")
@@ -97,7 +109,7 @@ def start(
         _wait_until(interrupted)
     finally:
         click.echo("stopping...")
-        app.stop()
+        _stop(app)
 
 
 @click.command("engine")
@@ -125,7 +137,7 @@ def engine(
     try:
         _wait_until(interrupted)
     finally:
-        app.stop()
+        _stop(app)
 
 
 @click.command("scheduler")
@@ -144,7 +156,7 @@ def scheduler(config_file: str | None, data_dir: str | None, db_url: str | None,
     try:
         _wait_until(interrupted)
     finally:
-        app.stop()
+        _stop(app)
 
 
 def _moment(value: str, option: str) -> datetime.datetime:
