@@ -37,40 +37,39 @@ def index_seconds(items: int, samples: int) -> float:
     """Median seconds to fork this interpreter, run one index of the map over ``items`` in the child, and reap it."""
     sys.path.insert(0, os.getcwd())
     __import__("chain")
-    folder = Path(tempfile.mkdtemp())
     inputs = literals_pb2.LiteralMap()
     for item in range(items):
         inputs.literals["x"].collection.literals.add().scalar.primitive.integer = item
-    (folder / "inputs.pb").write_bytes(inputs.SerializeToString())
-    times = []
-    for index in range(samples):
-        start = time.perf_counter()
-        pid = os.fork()
-        if pid == 0:
-            os.environ.update({"BATCH_JOB_ARRAY_INDEX_VAR_NAME": "INDEX", "INDEX": str(index % items)})
-            args = [
-                "--inputs",
-                (folder / "inputs.pb").as_uri(),
-                "--output-prefix",
-                (folder / str(index)).as_uri(),
-            ]
-            args += [
-                "--raw-output-data-prefix",
-                (folder / "raw").as_uri(),
-                "--resolver",
-                "flytekit.core.array_node_map_task.ArrayNodeMapTaskResolver",
-                "--",
-            ]
-            try:
-                entrypoint.map_execute_task_cmd.main(args=args + RESOLVER_ARGS)
-            except SystemExit as exc:
-                os._exit(exc.code if isinstance(exc.code, int) else 1)
-            os._exit(0)
-        _pid, status = os.waitpid(pid, 0)
-        times.append(time.perf_counter() - start)
-        if status or not (folder / str(index) / "outputs.pb").exists():
-            raise SystemExit(f"index {index} failed (wait status {status})")
-    return statistics.median(times)
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        (folder / "inputs.pb").write_bytes(inputs.SerializeToString())
+        return statistics.median(_index(folder, index % items, str(index)) for index in range(samples))
+
+
+def _index(folder: Path, index: int, output: str) -> float:
+    """Seconds to run map index ``index`` in a forked child, its outputs under ``folder/output``."""
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.environ.update({"BATCH_JOB_ARRAY_INDEX_VAR_NAME": "INDEX", "INDEX": str(index)})
+        args = ["--inputs", (folder / "inputs.pb").as_uri(), "--output-prefix", (folder / output).as_uri()]
+        args += [
+            "--raw-output-data-prefix",
+            (folder / "raw").as_uri(),
+            "--resolver",
+            "flytekit.core.array_node_map_task.ArrayNodeMapTaskResolver",
+            "--",
+        ]
+        try:
+            entrypoint.map_execute_task_cmd.main(args=args + RESOLVER_ARGS)
+        except SystemExit as exc:
+            os._exit(exc.code if isinstance(exc.code, int) else 1)
+        os._exit(0)
+    _pid, status = os.waitpid(pid, 0)
+    seconds = time.perf_counter() - start
+    if status or not (folder / output / "outputs.pb").exists():
+        raise SystemExit(f"index {index} failed (wait status {status})")
+    return seconds
 
 
 if __name__ == "__main__":

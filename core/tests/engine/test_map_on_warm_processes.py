@@ -18,6 +18,7 @@ from test_map_and_dynamic import map_workflow
 from roost_core.engine import Engine, EngineConfig, NodePhase, WorkflowPhase
 from roost_core.handlers import _inline_batches
 from roost_core.handlers.local_process import INLINE_LANES
+from roost_core.testing.driver import process_gone
 
 PROGRAM = Path(__file__).with_name("container_task.py")
 CONSOLE_SCRIPT = """#!{python}
@@ -77,14 +78,6 @@ def index_phases(kit) -> dict[int, str]:
             for resource in event.metadata.external_resources:
                 last[resource.index] = execution_pb2.TaskExecution.Phase.Name(resource.phase)
     return last
-
-
-def process_gone(pid: int) -> bool:
-    """Whether ``pid`` no longer runs (absent, or a zombie)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def until(condition, what: str, seconds: float = 30) -> None:

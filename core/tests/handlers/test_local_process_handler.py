@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from conftest import MakeHandler
 from flyteidl.core import literals_pb2, tasks_pb2
-from program_tasks import PROGRAM, process_gone, program_task
+from program_tasks import PROGRAM, program_task
 
 import roost_core.builtin
 from roost_core.container import task_environment
@@ -23,7 +23,7 @@ from roost_core.errors import ErrorKind, ExecutionError, SettingsError
 from roost_core.handler import TaskContext, TaskPhase
 from roost_core.handlers._supervise import process_start_time, write_json_atomically
 from roost_core.handlers.local_process import LocalProcessHandler, _AttemptFiles
-from roost_core.testing.driver import Driver, wait_until
+from roost_core.testing.driver import Driver, process_gone, wait_until
 from roost_core.testing.harness import build_handler
 from roost_core.testing.tasks import integer, task_context, task_execution_id, task_template
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 from conftest import MakeHandler
 from flyteidl.core import literals_pb2
-from program_tasks import PROGRAM, process_gone, program_task
+from program_tasks import PROGRAM, program_task
 
 from roost_core.handler import TaskContext, TaskPhase
 from roost_core.handlers import _inline_batches, _warm_pool
 from roost_core.handlers._warm_pool import WarmEntry, warm_entry
 from roost_core.handlers.local_process import LocalProcessHandler, _AttemptFiles, _spec
-from roost_core.testing.driver import Driver, wait_until
+from roost_core.testing.driver import Driver, process_gone, wait_until
 from roost_core.testing.tasks import TASK_NAME, task_context
 
 CONSOLE_SCRIPT = """#!{python}

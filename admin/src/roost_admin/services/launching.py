@@ -16,6 +16,7 @@ before it could overwrite the first one's blobs.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import string
@@ -32,7 +33,7 @@ from flyteidl.core import (
     workflow_pb2,
 )
 from flyteidl.core import execution_pb2 as core_execution_pb2
-from sqlalchemy import Connection, Table, bindparam, insert, select
+from sqlalchemy import Connection, Insert, Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -66,41 +67,27 @@ _NODE_ID_LENGTH = 63
 _EXECUTIONS = cast("Table", models.Execution.__table__)
 _STATES = cast("Table", models.ExecutionState.__table__)
 _INSERT_STATE = insert(_STATES)
-_NEW_EXECUTION_COLUMNS = (
-    "project",
-    "domain",
-    "name",
-    "launch_plan_id",
-    "workflow_id",
-    "task_id",
-    "phase",
-    "state",
-    "mode",
-    "principal",
-    "spec_uri",
-    "inputs_uri",
-    "user_inputs_uri",
-    "created_at",
-    "updated_at",
-    "wake_at",
-    "held_limit",
-)
-"""The columns :func:`create_execution` sets; the others get their defaults."""
-_INSERT_EXECUTION = (
-    insert(_EXECUTIONS)
-    .values({name: bindparam(name, type_=_EXECUTIONS.c[name].type) for name in _NEW_EXECUTION_COLUMNS})
-    .returning(_EXECUTIONS.c.id)
-)
-_NEW_EXECUTION = _INSERT_EXECUTION.cte("new_execution")
-_INSERT_EXECUTION_AND_STATE = insert(_STATES).from_select(
-    ["execution_id", "data", "saved_at"],
-    select(
-        _NEW_EXECUTION.c.id,
-        bindparam("first_state", type_=_STATES.c.data.type),
-        bindparam("first_state_saved_at", type_=_STATES.c.saved_at.type),
-    ),
-)
-"""PostgreSQL: the execution's row and its first state in one statement (one round trip, not two)."""
+
+
+@functools.cache
+def _insert_statements(columns: tuple[str, ...]) -> tuple[Insert, Insert]:
+    """The INSERT of an execution row setting ``columns`` (the others get their defaults), returning its id; and,
+    for PostgreSQL, that INSERT and its first state's in one statement (one round trip, not two)."""
+    insert_execution = (
+        insert(_EXECUTIONS)
+        .values({name: bindparam(name, type_=_EXECUTIONS.c[name].type) for name in columns})
+        .returning(_EXECUTIONS.c.id)
+    )
+    new_execution = insert_execution.cte("new_execution")
+    with_state = insert(_STATES).from_select(
+        ["execution_id", "data", "saved_at"],
+        select(
+            new_execution.c.id,
+            bindparam("first_state", type_=_STATES.c.data.type),
+            bindparam("first_state_saved_at", type_=_STATES.c.saved_at.type),
+        ),
+    )
+    return insert_execution, with_state
 
 
 _NAMES = len(_NAME_FIRST) * len(_NAME_REST) ** (_NAME_LENGTH - 1)
@@ -365,7 +352,7 @@ def create_execution(
     resources = resolution.task_resources(matched, _configured_task_resources(settings))
     rules = resolution.resource_rules(resources) if resources is not None else {}
     storage_prefix = settings.storage_prefix
-    closure, closure_uri = stored_closure(ctx, target, rules, storage_prefix, key)
+    closure, closure_uri = stored_closure(ctx, target, rules, key)
     now = ctx.clock()
     data_prefix = blobs.execution_data_prefix(storage_prefix, project, domain, name)
     storage = ctx.storage
@@ -445,19 +432,18 @@ def create_execution(
 def _insert(connection: Connection, row: dict[str, object], first_state: dict[str, object]) -> None:
     """Insert the execution's row and its engine's first state."""
     saved_at = utcnow()
+    insert_execution, with_state = _insert_statements(tuple(row))
     if connection.dialect.name == "postgresql":
-        connection.execute(
-            _INSERT_EXECUTION_AND_STATE, {**row, "first_state": first_state, "first_state_saved_at": saved_at}
-        )
+        connection.execute(with_state, {**row, "first_state": first_state, "first_state_saved_at": saved_at})
         return
-    execution_id = connection.execute(_INSERT_EXECUTION, row).scalar_one()
+    execution_id = connection.execute(insert_execution, row).scalar_one()
     connection.execute(
         _INSERT_STATE, {"execution_id": execution_id, "data": first_state, "saved_at": saved_at}
     )
 
 
 def stored_closure(
-    ctx: ServiceContext, target: Target, rules: dict[str, dict[str, str]], storage_prefix: str, key: str
+    ctx: ServiceContext, target: Target, rules: dict[str, dict[str, str]], key: str
 ) -> tuple[compiler_pb2.CompiledWorkflowClosure, str]:
     """The closure an execution of ``target`` runs (with the task resource ``rules`` applied) and the URI of
     the blob holding it. The blob is named by its content (:func:`roost_admin.blobs.closure_uri`), so every
@@ -472,7 +458,7 @@ def stored_closure(
     data = closure.SerializeToString(deterministic=True)
     template = closure.primary.template.id
     uri = blobs.closure_uri(
-        storage_prefix, template.project, template.domain, hashlib.sha256(data).hexdigest()
+        ctx.settings.storage_prefix, template.project, template.domain, hashlib.sha256(data).hexdigest()
     )
     try:
         ctx.storage.write(uri, data)

@@ -6,7 +6,8 @@ The plugin test kit (a stable surface, see ``docs/plugins.md``):
   :func:`~roost_core.testing.tasks.container_task`) and first-round TaskContexts with their inputs written
   (:func:`~roost_core.testing.tasks.task_context`);
 - :mod:`roost_core.testing.driver`: :class:`~roost_core.testing.driver.Driver` calls a handler round by
-  round as the engine would; :func:`~roost_core.testing.driver.wait_until`;
+  round as the engine would; :func:`~roost_core.testing.driver.wait_until`,
+  :func:`~roost_core.testing.driver.process_gone`;
 - :mod:`roost_core.testing.harness`: :func:`~roost_core.testing.harness.build_handler` builds a handler
   through a plugin's hooks and settings as an engine does;
   :class:`~roost_core.testing.harness.OneTaskEngine` runs one task on a real engine, a round at a time, and

@@ -1,4 +1,5 @@
-"""Drive a handler round by round as the engine does, without an engine; wait for things with a hang guard."""
+"""Drive a handler round by round as the engine does, without an engine; wait for things (a process's end among
+them) with a hang guard."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import json
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 from roost_core.handler import TaskContext, TaskHandler, Transition
 
-__all__ = ["WAIT_SECONDS", "Driver", "wait_until"]
+__all__ = ["WAIT_SECONDS", "Driver", "process_gone", "wait_until"]
 
 WAIT_SECONDS = 60.0
 """How long a test waits for something before it fails: a hang guard, never a timing assertion."""
@@ -83,3 +85,13 @@ def wait_until(condition: Callable[[], T], what: str, *, timeout: float = WAIT_S
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+def process_gone(pid: int) -> bool:
+    """True when ``pid`` no longer runs (absent, or a zombie waiting to be reaped): what a test of a handler that
+    runs processes waits for after an abort, with :func:`wait_until`."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rpartition(")")[2].split()[0] == "Z"

@@ -404,12 +404,23 @@ def _apply(
             )
     if transition.phase.is_failure:
         assert transition.error is not None
-        _owe_cleanup(run, site, state, handler)
-        _end_attempt(run, state, int(transition.phase))
         error = replace(transition.error, message=f"{site.where}: {transition.error.message}")
-        _after_failure(
-            run, site, state, result, error, retryable=transition.phase is TaskPhase.RETRYABLE_FAILURE
-        )
+        _fail_attempt(run, site, state, handler, result, transition.phase, error)
+
+
+def _fail_attempt(
+    run: Run,
+    site: TaskSite,
+    state: NodeState,
+    handler: TaskHandler,
+    result: StepResult,
+    phase: TaskPhase,
+    error: ExecutionError,
+) -> None:
+    """End the attempt in the failure ``phase`` with ``error``: its cleanup owed, then a retry or the node's end."""
+    _owe_cleanup(run, site, state, handler)
+    _end_attempt(run, state, int(phase))
+    _after_failure(run, site, state, result, error, retryable=phase is TaskPhase.RETRYABLE_FAILURE)
 
 
 def _after_success(
@@ -442,28 +453,19 @@ def _after_success(
         outputs = run.literal_map(ctx.outputs_uri) if storage.exists(ctx.outputs_uri) else None
     except MalformedBlobError as exc:
         # What the task wrote, not the storage, is at fault: this attempt failed (a storage error fails the node).
-        _owe_cleanup(run, site, state, handler)
-        _end_attempt(run, state, int(TaskPhase.RETRYABLE_FAILURE))
         message = f"{site.where}: task {site.task.id.name!r}: cannot read its outputs: {exc}"
         error = ExecutionError("OutputsUnreadable", message, ErrorKind.SYSTEM)
-        _after_failure(run, site, state, result, error, retryable=True)
+        _fail_attempt(run, site, state, handler, result, TaskPhase.RETRYABLE_FAILURE, error)
         return
     if outputs is None:
         outputs = literals_pb2.LiteralMap()
         run.write_literal_map(ctx.outputs_uri, outputs)
     problem = check_outputs(site, outputs) if site.validate_outputs else None
-    _owe_cleanup(run, site, state, handler)
     if problem is not None:
-        _end_attempt(run, state, int(TaskPhase.PERMANENT_FAILURE))
-        _after_failure(
-            run,
-            site,
-            state,
-            result,
-            ExecutionError("OutputsMismatch", problem, ErrorKind.USER),
-            retryable=False,
-        )
+        error = ExecutionError("OutputsMismatch", problem, ErrorKind.USER)
+        _fail_attempt(run, site, state, handler, result, TaskPhase.PERMANENT_FAILURE, error)
         return
+    _owe_cleanup(run, site, state, handler)
     _end_attempt(run, state, int(TaskPhase.SUCCESS))
     complete(run, site, state, ctx.outputs_uri, outputs)
     task_state.version = transition.version
