@@ -283,7 +283,7 @@ def test_aborting_the_execution_kills_indices_still_running(kit, engine, mapped,
     engine.run(run, timeout=30)
     assert run.state.phase is WorkflowPhase.ABORTED
     assert run.state.nodes["m"].subnodes[7].phase is NodePhase.ABORTED
-    until(lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid), "the aborted index's process still runs")
+    until(lambda: process_gone(pid), "the aborted index's process still runs")
 
 
 @pytest.mark.parametrize("keep_logs", [False, True])
@@ -300,19 +300,8 @@ def test_an_aborted_index_that_ignores_sigterm_is_killed_after_the_grace_period(
     engine.abort(run, "the user asked")
     engine.run(run, timeout=30)
     assert run.state.phase is WorkflowPhase.ABORTED
-    until(
-        lambda: not Path(f"/proc/{pid}").exists() or _zombie(pid),
-        "the index that ignores SIGTERM still runs",
-        10,
-    )
+    until(lambda: process_gone(pid), "the index that ignores SIGTERM still runs", 10)
     engine.close()
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
 
 
 def test_a_mapped_task_that_turns_out_dynamic_fails_its_index_naming_it(kit, engine, mapped, tmp_path):

@@ -92,6 +92,6 @@ def process_gone(pid: int) -> bool:
     runs processes waits for after an abort, with :func:`wait_until`."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
+    except (FileNotFoundError, ProcessLookupError):  # the second while it is being reaped
         return True
     return stat.rpartition(")")[2].split()[0] == "Z"
