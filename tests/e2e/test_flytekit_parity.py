@@ -2,7 +2,8 @@
 (1.16.31, in its own virtualenv): FlyteRemote syncing node executions (start and end nodes included), an
 ``@eager`` workflow calling back into the admin from its task process, a workflow calling a launch plan that
 `pyflyte register` registered (the child inheriting the parent's environment), a checkpointed task resuming
-across retries, ``Echo`` in a conditional, and files inside a dataclass reached by attribute.
+across retries, ``Echo`` in a conditional, files inside a dataclass reached by attribute, and a map task whose
+indices read their inputs from the object store.
 
 ``flytekit_project/parity.py`` is registered with `pyflyte register`; the FlyteRemote driver
 (``flytekit_project/driver.py``) starts every execution and waits for all of them.
@@ -43,6 +44,7 @@ LAUNCHES: list[dict[str, Any]] = [
     {"key": "echo", "kind": "workflow", "name": "parity.echo_branch", "inputs": {"x": -4}},
     {"key": "no-echo", "kind": "workflow", "name": "parity.echo_branch", "inputs": {"x": 3}},
     {"key": "attribute", "kind": "workflow", "name": "parity.by_attribute", "inputs": {"size": 3}},
+    {"key": "map", "kind": "workflow", "name": "parity.squares", "inputs": {"xs": list(range(12))}},
 ]
 """What the driver starts with FlyteRemote.execute."""
 
@@ -152,3 +154,9 @@ def test_the_roost_cli_names_flytekits_nodes_by_what_they_run(
     assert shown.returncode == 0, shown.stderr
     rows = json.loads(shown.stdout)
     assert [(row["node"], row["name"]) for row in rows] == [("n0", "inner"), ("n1", "square")]
+
+
+def test_a_map_tasks_indices_read_their_inputs_from_the_object_store(
+    flytekit: Flytekit, executions: dict[str, dict[str, Any]]
+) -> None:
+    assert succeeded(flytekit, executions, "map")["outputs"] == {"o0": [x * x for x in range(12)]}

@@ -6,6 +6,7 @@ flytekit's eager controller."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import textwrap
 from pathlib import Path
@@ -135,3 +136,104 @@ def test_a_warm_eager_tasks_exit_does_not_wait_forever_for_its_controller(flytek
     assert (
         "roost: flytekit's eager controller thread did not stop within 10 s of the task's end" in ended.stderr
     )
+
+
+MAP_INPUTS = textwrap.dedent(
+    """
+    import importlib.util, json, os, sys
+    from pathlib import Path
+
+    import flytekit.bin.entrypoint as entry
+    from flyteidl.core import literals_pb2
+    from flytekit.models import literals
+
+    spec = importlib.util.spec_from_file_location("_roost_warm", sys.argv[1])
+    warm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(warm)
+    folder = Path(sys.argv[3])
+    (folder / "squares.py").write_text(
+        "from flytekit import task\\n\\n@task\\ndef square(x: int) -> int:\\n    return x * x\\n"
+    )
+    sys.path.insert(0, str(folder))
+
+    def write_inputs(items):
+        inputs = literals_pb2.LiteralMap()
+        for item in items:
+            inputs.literals["x"].collection.literals.add().scalar.primitive.integer = item
+        (folder / "inputs.pb").write_bytes(inputs.SerializeToString())
+
+    def command(output):
+        args = ["--inputs", str(folder / "inputs.pb"), "--output-prefix", str(folder / output)]
+        args += ["--raw-output-data-prefix", str(folder / "raw")]
+        args += ["--resolver", "flytekit.core.array_node_map_task.ArrayNodeMapTaskResolver", "--"]
+        return args + ["vars", "", "resolver", "flytekit.core.python_auto_container.default_task_resolver",
+                       "task-module", "squares", "task-name", "square"]
+
+    write_inputs(range(200))
+    if sys.argv[2] == "warm":  # as a batch child of flytekit's warm server, before its first index
+        warm._warm_up_flytekit(entry)
+        entry.__roost_warm_task__(["pyflyte-map-execute", *command("first")])
+
+    made = literals.Literal.from_flyte_idl
+    conversions = []
+
+    def counted(pb2_object):
+        conversions.append(1)
+        return made(pb2_object)
+
+    literals.Literal.from_flyte_idl = counted
+
+    def index(number, output):
+        # An index forked from this process, as a batch child forks them: its result, and how many literals it made.
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.environ.update({"BATCH_JOB_ARRAY_INDEX_VAR_NAME": "INDEX", "INDEX": str(number)})
+            try:
+                entry.map_execute_task_cmd.main(args=command(output), standalone_mode=False)
+            finally:
+                os.write(write, str(len(conversions)).encode())
+                os._exit(0)
+        os.close(write)
+        made_here = int(os.read(read, 64))
+        os.waitpid(pid, 0)
+        outputs = literals_pb2.LiteralMap.FromString((folder / output / "outputs.pb").read_bytes())
+        return {"o0": outputs.literals["o0"].scalar.primitive.integer, "conversions": made_here}
+
+    results = {str(number): index(number, f"index-{number}") for number in (0, 7, 199)}
+    write_inputs([5, 6, 7])  # other inputs than the batch converted
+    results["changed"] = index(1, "changed")
+    print(json.dumps(results))
+    """
+)
+"""Indices of a map over 200 integers forked from a (warm or cold) batch child, then one index after its inputs
+changed; prints each index's output and the literals it converted itself."""
+
+
+@pytest.mark.parametrize("mode", ["warm", "cold"])
+def test_a_warm_batch_converts_a_maps_inputs_once_for_all_its_indices(
+    flytekit_env: FlytekitEnv, tmp_path: Path, mode: str
+) -> None:
+    warm = Path(roost_core.handlers.__file__).with_name("_warm.py")
+    ran = subprocess.run(
+        [flytekit_env.python, "-c", MAP_INPUTS, str(warm), mode, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    results = json.loads(ran.stdout.splitlines()[-1])
+    assert {key: result["o0"] for key, result in results.items()} == {
+        "0": 0,
+        "7": 49,
+        "199": 199 * 199,
+        "changed": 36,
+    }
+    # Cold, each index converts the whole list; warm, only its own element (and the outputs it writes).
+    per_index = {key: result["conversions"] for key, result in results.items() if key != "changed"}
+    if mode == "warm":
+        assert all(conversions < 10 for conversions in per_index.values()), per_index
+    else:
+        assert all(conversions >= 200 for conversions in per_index.values()), per_index
+    assert results["changed"]["conversions"] >= 3

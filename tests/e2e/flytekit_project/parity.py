@@ -1,6 +1,6 @@
 """flytekit features whose server side Roost must match Flyte on, registered with `pyflyte register` and run on
 Roost by ``test_flytekit_parity.py``: eager workflows, launch-plan nodes, checkpoints across retries,
-``Echo`` in a conditional, and files inside dataclasses reached by attribute.
+``Echo`` in a conditional, files inside dataclasses reached by attribute, and a map task.
 
 This module is flytekit user code: it runs in flytekit's own virtualenv (on the client and in the task
 processes), never in the test environment.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flows import add, square
-from flytekit import LaunchPlan, conditional, current_context, eager, task, workflow
+from flytekit import LaunchPlan, conditional, current_context, eager, map_task, task, workflow
 from flytekit.core.task import Echo
 from flytekit.exceptions.user import FlyteRecoverableException
 from flytekit.types.directory import FlyteDirectory
@@ -133,3 +133,9 @@ def by_attribute(size: int) -> str:
     """A task fed from a dataclass's fields by attribute access."""
     made = bundle(size=size)
     return unpack(table=made.table, notes=made.notes, folder=made.folder, size=made.size)
+
+
+@workflow
+def squares(xs: list[int]) -> list[int]:
+    """A map task: every index reads the array node's whole inputs from the object store."""
+    return map_task(square)(x=xs)
