@@ -12,8 +12,6 @@ from __future__ import annotations
 import math
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -172,29 +170,6 @@ def p50(values: Sequence[float]) -> float:
 def ms(seconds: float) -> str:
     """Seconds as milliseconds, for a table cell."""
     return f"{seconds * 1000:.1f} ms"
-
-
-def warm_fork_floor(samples: int = 50) -> float:
-    """Median seconds to fork this (warm) interpreter and reap the child: the floor of a warm task process."""
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        pid = os.fork()
-        if pid == 0:
-            os._exit(0)
-        os.waitpid(pid, 0)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def cold_start_floor(samples: int = 10) -> float:
-    """Median seconds of ``python -c pass`` in a fresh interpreter: the floor of a cold task process."""
-    times = []
-    for _ in range(samples):
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "pass"], check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def print_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[str]], note: str = "") -> None:

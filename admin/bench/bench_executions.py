@@ -21,7 +21,6 @@ from pathlib import Path
 from _bench_flows import one, ten
 from _bench_support import (
     admin_stub,
-    cold_start_floor,
     create_request,
     launch,
     p50,
@@ -30,7 +29,6 @@ from _bench_support import (
     print_table,
     register,
     running_admin,
-    warm_fork_floor,
 )
 from flyteidl.admin import execution_pb2
 from flyteidl.core import execution_pb2 as core_execution_pb2
@@ -38,6 +36,7 @@ from flyteidl.core import identifier_pb2
 from flyteidl.service import admin_pb2_grpc
 
 from roost import LaunchPlan
+from roost_core.testing.floors import cold_start_seconds, warm_fork_seconds
 
 LATENCY_RUNS = 20
 CHAIN_RUNS = 10
@@ -105,7 +104,7 @@ def latency() -> list[tuple[str, str, str]]:
         register(stub, [LaunchPlan.get_or_create(one), LaunchPlan.get_or_create(ten)])
         single = latencies(stub, ONE, LATENCY_RUNS)
         chain = latencies(stub, TEN, CHAIN_RUNS)
-    fork, cold = warm_fork_floor(), cold_start_floor()
+    fork, cold = warm_fork_seconds("roost.execute"), cold_start_seconds()
     per_task = p50(chain) / 10
     what = "CreateExecution -> SUCCEEDED, SQLite"
     return [

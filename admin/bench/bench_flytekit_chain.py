@@ -26,15 +26,15 @@ from _bench_support import (
     HERE,
     PROJECT,
     admin_stub,
-    cold_start_floor,
     create_request,
     p50,
     percentile,
     print_table,
     running_admin,
-    warm_fork_floor,
 )
 from bench_executions import WORKERS, latencies, recorded_seconds, wait
+
+from roost_core.testing.floors import cold_start_seconds, warm_fork_seconds
 
 FLYTEKIT = "flytekit==1.16.31"
 VENV = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "roost" / "bench-flytekit-venv"
@@ -119,7 +119,8 @@ def main() -> None:
         index_floor = float(
             subprocess.run(floor, cwd=project, capture_output=True, text=True, check=True).stdout
         )
-    fork, cold = warm_fork_floor(), cold_start_floor()
+    python = str(venv / "bin" / "python")
+    fork, cold = warm_fork_seconds("flytekit.bin.entrypoint", python), cold_start_seconds(python)
     cores = os.cpu_count() or 1
     per_task = p50(chain) / 10
     print_table(

@@ -16,16 +16,15 @@ from pathlib import Path
 from _bench_maps import squares
 from _bench_support import (
     admin_stub,
-    cold_start_floor,
     create_request,
     print_table,
     register,
     running_admin,
-    warm_fork_floor,
 )
 from bench_executions import recorded_seconds, wait
 
 from roost import LaunchPlan
+from roost_core.testing.floors import cold_start_seconds, warm_fork_seconds
 
 ITEMS = 1000
 WORKERS = 2
@@ -59,7 +58,7 @@ def locally() -> float:
 def main() -> None:
     """Measure and print."""
     served, local = on_roost_start(), locally()
-    fork, cold = warm_fork_floor(), cold_start_floor()
+    fork, cold = warm_fork_seconds("roost.execute"), cold_start_seconds()
     per_index = served / ITEMS
     print_table(
         f"A map over {ITEMS:,} trivial items, {WORKERS} engine workers in the admin's process",

