@@ -237,3 +237,68 @@ def test_a_warm_batch_converts_a_maps_inputs_once_for_all_its_indices(
     else:
         assert all(conversions >= 200 for conversions in per_index.values()), per_index
     assert results["changed"]["conversions"] >= 3
+
+
+TASK_DEFINITION = textwrap.dedent(
+    """
+    import importlib.util, json, os, re, sys
+
+    import flytekit.bin.entrypoint as entry
+    from flytekit.core.context_manager import FlyteEntities
+
+    spec = importlib.util.spec_from_file_location("_roost_warm", sys.argv[1])
+    warm = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(warm)
+    if sys.argv[2] == "warm":
+        warm._warm_up_flytekit(entry)
+    declared_by_the_server = len(FlyteEntities.entities)
+    sys.path.insert(0, sys.argv[3])
+    read, write = os.pipe()
+    if os.fork() == 0:  # an attempt: it imports its task module
+        compiled = len(re._cache)
+        import tasks
+        os.write(write, json.dumps({"compiled": len(re._cache) - compiled, "declared": len(FlyteEntities.entities)}).encode())
+        os._exit(0)
+    os.close(write)
+    print(json.dumps({"declared_by_the_server": declared_by_the_server, **json.loads(os.read(read, 1024))}))
+    """
+)
+"""A task module imported in a process forked from a (warm or cold) server: the regular expressions it compiled
+(flytekit's docstring parsers compile theirs on the first task definition) and the entities declared."""
+TASKS = '''from flytekit import task
+
+
+@task
+def double(x: int, note: str) -> int:
+    """Twice x.
+
+    :param x: a number
+    :param note: ignored
+    """
+    return 2 * x
+'''
+"""The attempt's task module."""
+
+
+@pytest.mark.parametrize("mode", ["warm", "cold"])
+def test_an_attempt_finds_flytekits_first_task_definition_done_and_only_its_own_entities(
+    flytekit_env: FlytekitEnv, tmp_path: Path, mode: str
+) -> None:
+    warm = Path(roost_core.handlers.__file__).with_name("_warm.py")
+    (tmp_path / "tasks.py").write_text(TASKS)
+    ran = subprocess.run(
+        [flytekit_env.python, "-c", TASK_DEFINITION, str(warm), mode, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert ran.returncode == 0, ran.stderr
+    seen = json.loads(ran.stdout.splitlines()[-1])
+    # The server's own task is not among what the attempt declared.
+    assert seen["declared_by_the_server"] == 0
+    assert seen["declared"] == 1
+    if mode == "warm":
+        assert seen["compiled"] == 0, seen
+    else:
+        assert seen["compiled"] > 0, seen
