@@ -1,8 +1,10 @@
 """Warm flytekit tasks on `roost start` (flytekit 1.16.31): a task that crashes its process (``os._exit``, a
 segmentation fault) fails only its own node, and the flytekit tasks after it still start from the same warm
 server (cold under `nox -s e2e_cold`); a map task's indices find the task's module imported by their warm batch,
-and the fast-registered code in their own working directory; and a warm eager task's exit does not hang on
-flytekit's eager controller."""
+and the fast-registered code in their own working directory. Scripts run with flytekit's Python beside Roost's fork
+server module show what its warm-up does there: a warm eager task's exit does not hang on flytekit's eager
+controller, a warm batch converts a map's inputs once for all its indices, and an attempt finds flytekit's first task
+definition done."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import json
 import subprocess
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import WARM
@@ -83,17 +86,49 @@ def test_map_indices_find_their_module_imported_by_the_batch_and_the_code_in_the
     assert succeeded(flytekit, mapped, "origins")["outputs"] == {"o0": [expected] * len(xs)}
 
 
-EAGER_EXIT = textwrap.dedent(
+WARM_MODULE = textwrap.dedent(
     """
-    import asyncio, atexit, importlib.util, sys, threading, time
+    import importlib.util, sys
 
-    import flytekit.bin.entrypoint
+    import flytekit.bin.entrypoint as entry
 
     spec = importlib.util.spec_from_file_location("_roost_warm", sys.argv[1])
     warm = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(warm)
-    if sys.argv[2] == "warm":
-        warm._warm_up_flytekit(flytekit.bin.entrypoint)
+    WARM = sys.argv[2] == "warm"
+    """
+)
+"""What each script below starts with: Roost's fork server module (``_warm.py``, argv[1]) loaded as ``warm``, flytekit's
+entry point as ``entry``, and ``WARM`` when argv[2] is ``warm`` (the script then does what the warm server does)."""
+
+
+def run_script(
+    flytekit_env: FlytekitEnv, script: str, mode: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``script`` (after :data:`WARM_MODULE`) run by flytekit's interpreter with ``_warm.py``, ``mode`` and ``args``
+    as its arguments."""
+    warm = Path(roost_core.handlers.__file__).with_name("_warm.py")
+    return subprocess.run(
+        [flytekit_env.python, "-c", WARM_MODULE + textwrap.dedent(script), str(warm), mode, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def reported(ran: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """What a script that ended well printed last, as JSON."""
+    assert ran.returncode == 0, ran.stderr
+    report: dict[str, Any] = json.loads(ran.stdout.splitlines()[-1])
+    return report
+
+
+EAGER_EXIT = """
+    import asyncio, atexit, threading, time
+
+    if WARM:
+        warm._warm_up_flytekit(entry)
 
     from flytekit.core.worker_queue import Controller
     from flytekit.utils.asyn import loop_manager
@@ -116,21 +151,13 @@ EAGER_EXIT = textwrap.dedent(
     start = time.monotonic()
     atexit._run_exitfuncs()  # as a warm task process ends
     print(f"exit handlers ended after {time.monotonic() - start:.0f} s", flush=True)
-    """
-)
+"""
 """An eager task's end caught while its controller thread publishes its deck: the loop runner's exit handler stops
 the loop under the publishing coroutine, then the Controller's joins the thread that waits on it."""
 
 
 def test_a_warm_eager_tasks_exit_does_not_wait_forever_for_its_controller(flytekit_env: FlytekitEnv) -> None:
-    warm = Path(roost_core.handlers.__file__).with_name("_warm.py")
-    ended = subprocess.run(
-        [flytekit_env.python, "-c", EAGER_EXIT, str(warm), "warm"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    ended = run_script(flytekit_env, EAGER_EXIT, "warm")
     assert ended.returncode == 0, ended.stderr
     assert "exit handlers ended after 10 s" in ended.stdout, ended.stdout + ended.stderr
     assert (
@@ -138,18 +165,13 @@ def test_a_warm_eager_tasks_exit_does_not_wait_forever_for_its_controller(flytek
     )
 
 
-MAP_INPUTS = textwrap.dedent(
-    """
-    import importlib.util, json, os, sys
+MAP_INPUTS = """
+    import json, os
     from pathlib import Path
 
-    import flytekit.bin.entrypoint as entry
     from flyteidl.core import literals_pb2
     from flytekit.models import literals
 
-    spec = importlib.util.spec_from_file_location("_roost_warm", sys.argv[1])
-    warm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(warm)
     folder = Path(sys.argv[3])
     (folder / "squares.py").write_text(
         "from flytekit import task\\n\\n@task\\ndef square(x: int) -> int:\\n    return x * x\\n"
@@ -170,7 +192,7 @@ MAP_INPUTS = textwrap.dedent(
                        "task-module", "squares", "task-name", "square"]
 
     write_inputs(range(200))
-    if sys.argv[2] == "warm":  # as a batch child of flytekit's warm server, before its first index
+    if WARM:  # as the warm server, then its batch child before its first index
         warm._warm_up_flytekit(entry)
         entry.__roost_warm_task__(["pyflyte-map-execute", *command("first")])
 
@@ -204,8 +226,7 @@ MAP_INPUTS = textwrap.dedent(
     write_inputs([5, 6, 7])  # other inputs than the batch converted
     results["changed"] = index(1, "changed")
     print(json.dumps(results))
-    """
-)
+"""
 """Indices of a map over 200 integers forked from a (warm or cold) batch child, then one index after its inputs
 changed; prints each index's output and the literals it converted itself."""
 
@@ -214,16 +235,7 @@ changed; prints each index's output and the literals it converted itself."""
 def test_a_warm_batch_converts_a_maps_inputs_once_for_all_its_indices(
     flytekit_env: FlytekitEnv, tmp_path: Path, mode: str
 ) -> None:
-    warm = Path(roost_core.handlers.__file__).with_name("_warm.py")
-    ran = subprocess.run(
-        [flytekit_env.python, "-c", MAP_INPUTS, str(warm), mode, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stderr
-    results = json.loads(ran.stdout.splitlines()[-1])
+    results = reported(run_script(flytekit_env, MAP_INPUTS, mode, str(tmp_path)))
     assert {key: result["o0"] for key, result in results.items()} == {
         "0": 0,
         "7": 49,
@@ -239,19 +251,23 @@ def test_a_warm_batch_converts_a_maps_inputs_once_for_all_its_indices(
     assert results["changed"]["conversions"] >= 3
 
 
-TASK_DEFINITION = textwrap.dedent(
-    """
-    import importlib.util, json, os, re, sys
+TASK_DEFINITION = """
+    import json, os, re
 
-    import flytekit.bin.entrypoint as entry
     from flytekit.core.context_manager import FlyteEntities
 
-    spec = importlib.util.spec_from_file_location("_roost_warm", sys.argv[1])
-    warm = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(warm)
-    if sys.argv[2] == "warm":
+    class Declarations(list):
+        # flytekit's list of declared entities, remembering the name of each one ever added to it.
+        names = []
+
+        def append(self, entity):
+            self.names.append(entity.name)
+            super().append(entity)
+
+    FlyteEntities.entities = Declarations()
+    if WARM:
         warm._warm_up_flytekit(entry)
-    declared_by_the_server = len(FlyteEntities.entities)
+    server = {"defined": list(FlyteEntities.entities.names), "declared": len(FlyteEntities.entities)}
     sys.path.insert(0, sys.argv[3])
     read, write = os.pipe()
     if os.fork() == 0:  # an attempt: it imports its task module
@@ -260,11 +276,11 @@ TASK_DEFINITION = textwrap.dedent(
         os.write(write, json.dumps({"compiled": len(re._cache) - compiled, "declared": len(FlyteEntities.entities)}).encode())
         os._exit(0)
     os.close(write)
-    print(json.dumps({"declared_by_the_server": declared_by_the_server, **json.loads(os.read(read, 1024))}))
-    """
-)
-"""A task module imported in a process forked from a (warm or cold) server: the regular expressions it compiled
-(flytekit's docstring parsers compile theirs on the first task definition) and the entities declared."""
+    print(json.dumps({"server": server, "attempt": json.loads(os.read(read, 1024))}))
+"""
+"""The tasks a (warm or cold) server defined and left declared, then a task module imported in a process forked
+from it: the regular expressions it compiled (flytekit's docstring parsers compile theirs on the first task
+definition) and the entities declared."""
 TASKS = '''from flytekit import task
 
 
@@ -284,21 +300,15 @@ def double(x: int, note: str) -> int:
 def test_an_attempt_finds_flytekits_first_task_definition_done_and_only_its_own_entities(
     flytekit_env: FlytekitEnv, tmp_path: Path, mode: str
 ) -> None:
-    warm = Path(roost_core.handlers.__file__).with_name("_warm.py")
     (tmp_path / "tasks.py").write_text(TASKS)
-    ran = subprocess.run(
-        [flytekit_env.python, "-c", TASK_DEFINITION, str(warm), mode, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert ran.returncode == 0, ran.stderr
-    seen = json.loads(ran.stdout.splitlines()[-1])
-    # The server's own task is not among what the attempt declared.
-    assert seen["declared_by_the_server"] == 0
-    assert seen["declared"] == 1
+    seen = reported(run_script(flytekit_env, TASK_DEFINITION, mode, str(tmp_path)))
+    server, attempt = seen["server"], seen["attempt"]
+    # The warm server defined its task whole, and took it back: the attempt declared only its own.
+    defined = [name.rpartition(".")[2] for name in server["defined"]]
+    assert defined == (["warm_up"] if mode == "warm" else []), server
+    assert server["declared"] == 0
+    assert attempt["declared"] == 1
     if mode == "warm":
-        assert seen["compiled"] == 0, seen
+        assert attempt["compiled"] == 0, attempt
     else:
-        assert seen["compiled"] > 0, seen
+        assert attempt["compiled"] > 0, attempt

@@ -78,12 +78,20 @@ def _warm_up_flytekit(entry: ModuleType) -> None:
     """What flytekit's entry point cannot declare itself: its inner commands run in process
     (:func:`_flytekit_inner_commands_in_process`), an eager task's exit cannot hang on its controller
     (:func:`_flytekit_eager_exit_bounded`), and its batch children fetch a fast registration's code, import the
-    task's module and convert a map's inputs once (:func:`_flytekit_warm_task`); the server defines a task once,
-    so that attempts find flytekit's first-use work for defining theirs done (:func:`_flytekit_task_defined_once`)."""
+    task's module (:func:`_flytekit_warm_task`) and convert a map's inputs (:func:`_flytekit_map_inputs_once`) once;
+    the server defines a task once, so that attempts find flytekit's first-use work for defining theirs done
+    (:func:`_flytekit_task_defined_once`)."""
     _flytekit_inner_commands_in_process(entry)
     _flytekit_eager_exit_bounded()
     _flytekit_task_defined_once()
-    entry.__roost_warm_task__ = lambda argv: _flytekit_warm_task(entry, argv)  # type: ignore[attr-defined]
+
+    def warm_task(argv: list[str]) -> Callable[[], None] | None:
+        batch_ended = _flytekit_warm_task(entry, argv)
+        with contextlib.suppress(Exception):  # left to the indices, which read their inputs as always
+            _flytekit_map_inputs_once(argv)
+        return batch_ended
+
+    entry.__roost_warm_task__ = warm_task  # type: ignore[attr-defined]
 
 
 _EAGER_CONTROLLER_STOP_TIMEOUT = 10.0
@@ -210,16 +218,13 @@ def _flytekit_warm_task(entry: ModuleType, argv: list[str]) -> Callable[[], None
     folder on ``sys.path`` as a new interpreter's ``PYTHONPATH`` would, and make each attempt's fetch of the same
     bundle a copy of that folder into its ``--dest-dir`` (the files a fetch leaves there, without fetching and
     unpacking again); then import the task's module (``task-module`` of the resolver's arguments) from there, in
-    that folder as its working directory; and convert a map's inputs once for all its indices
-    (:func:`_flytekit_map_inputs_once`). Returns what removes the folder when the batch ends."""
+    that folder as its working directory. Returns what removes the folder when the batch ends."""
     distribution = (
         _option(argv, "--additional-distribution") if Path(argv[0]).name == "pyflyte-fast-execute" else None
     )
     fetch = getattr(entry, "_download_distribution", None)
     if distribution is None or fetch is None:
         _import_task_module(argv)
-        with contextlib.suppress(Exception):
-            _flytekit_map_inputs_once(argv)
         return None
     folder = tempfile.mkdtemp(prefix="roost-flytekit-code-")
     try:
@@ -243,7 +248,6 @@ def _flytekit_warm_task(entry: ModuleType, argv: list[str]) -> Callable[[], None
     try:
         with contextlib.suppress(Exception):
             _import_task_module(argv)
-            _flytekit_map_inputs_once(argv)
     finally:
         os.chdir(here)
     return lambda: shutil.rmtree(folder, ignore_errors=True)
@@ -258,8 +262,7 @@ def _flytekit_map_inputs_once(argv: list[str]) -> None:
     child reads the ``--inputs`` of an inner ``pyflyte-map-execute`` with flytekit's own data access and converts
     them; in each index forked next, the first conversion of a literal map equal to them (compared as bytes) returns
     that index's copy of the converted models instead. Conversion depends on nothing but the bytes, and the copy is
-    the index's own (a fork's), so an index sees what it would have made itself. What fails here is left to the
-    indices, which read their inputs as always."""
+    the index's own (a fork's), so an index sees what it would have made itself."""
     fast = Path(argv[0]).name == "pyflyte-fast-execute" and "--" in argv
     command = argv[argv.index("--") + 1 :] if fast else argv
     if not command or Path(command[0]).name != "pyflyte-map-execute":
