@@ -43,6 +43,8 @@ class Flytekit:
     """A copy of flytekit_project (the source root flytekit packages)."""
     config: Path
     task_logs: Path
+    temp: Path
+    """The server's temporary folder (its ``TMPDIR``), where its task attempts get theirs."""
     runs: list[subprocess.CompletedProcess[str]] = field(default_factory=list, repr=False)
 
     def command(self, *args: str) -> list[str]:
@@ -139,7 +141,11 @@ def flytekit(
     settings: dict[str, Any] = {"engine": {"handlers": {"local-process": local_process}}}
     if "storage_options" in flytekit_storage:
         settings["storage_options"] = flytekit_storage["storage_options"]
-    server = module_roost_server(storage=flytekit_storage.get("storage", ""), settings=settings)
+    temp = folder / "tmp"
+    temp.mkdir()
+    server = module_roost_server(
+        storage=flytekit_storage.get("storage", ""), settings=settings, env={"TMPDIR": str(temp)}
+    )
     config = folder / "pyflyte.yaml"
     config.write_text(
         yaml.safe_dump({"admin": {"endpoint": f"dns:///{server.grpc_endpoint}", "insecure": True}})
@@ -147,7 +153,7 @@ def flytekit(
     project = shutil.copytree(
         PROJECT_SOURCE, folder / "project", ignore=shutil.ignore_patterns("__pycache__")
     )
-    return Flytekit(server, flytekit_env, project, config, folder / "task-logs")
+    return Flytekit(server, flytekit_env, project, config, folder / "task-logs", temp)
 
 
 def execution(flytekit: Flytekit, executions: dict[str, dict[str, Any]], key: str) -> dict[str, Any]:

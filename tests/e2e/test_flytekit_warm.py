@@ -9,8 +9,10 @@ definition done."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,45 @@ def test_map_indices_find_their_module_imported_by_the_batch_and_the_code_in_the
     # own copy of the bundle in its working directory, and the module was imported in a folder holding it.
     expected = "before:1:beside" if WARM else "here:1:beside"
     assert succeeded(flytekit, mapped, "origins")["outputs"] == {"o0": [expected] * len(xs)}
+
+
+@pytest.mark.usefixtures("registered")
+def test_flytekit_attempts_leave_nothing_in_the_servers_temporary_folder(flytekit: Flytekit) -> None:
+    # flytekit makes folders in a task process's temporary folder (sandboxes at import and for each task) and never
+    # removes them, nor do tasks their scratch files: an attempt's own temporary folder goes when its node ends.
+    def run(key: str) -> list[str]:
+        origins = {
+            "key": f"{key}-map",
+            "kind": "workflow",
+            "name": "crashes.code_origins",
+            "inputs": {"xs": [1, 2]},
+        }
+        launches = [
+            origins,
+            {"key": f"{key}-scratch", "kind": "task", "name": "crashes.scratch", "inputs": {}},
+        ]
+        done = flytekit.drive({"version": VERSION, "timeout": TIMEOUT, "launch": launches}, TIMEOUT)
+        succeeded(flytekit, done, f"{key}-map")
+        scratch: list[str] = succeeded(flytekit, done, f"{key}-scratch")["outputs"]["o0"]
+        return scratch
+
+    def settled() -> set[str]:
+        """What the server's temporary folder holds once no attempt's (nor a map batch's) folder is left there."""
+        deadline = time.monotonic() + 30
+        while any(path.name.startswith("roost-") for path in flytekit.temp.iterdir()):
+            assert time.monotonic() < deadline, sorted(path.name for path in flytekit.temp.iterdir())
+            time.sleep(0.1)
+        return {path.name for path in flytekit.temp.iterdir()}
+
+    run("first")  # a warm server starting makes flytekit's import-time folders once, in the server's folder
+    before = settled()
+    scratch = run("second")
+    # The scratch files were in the attempt's own temporary folder, inside the server's, warm too (where flytekit
+    # made the working directory's sandbox in the server, before the fork).
+    attempt_folders = {Path(path).relative_to(flytekit.temp).parts[0] for path in scratch}
+    assert len(attempt_folders) == 1 and attempt_folders.pop().startswith(f"roost-{os.getuid()}-"), scratch
+    assert settled() == before
+    assert not any(Path(path).exists() for path in scratch)
 
 
 WARM_MODULE = textwrap.dedent(

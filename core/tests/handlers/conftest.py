@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +22,13 @@ MakeHandler = Callable[..., LocalProcessHandler]
 
 
 @pytest.fixture
-def make_handler(tmp_path: Path) -> Iterator[MakeHandler]:
+def make_handler(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MakeHandler]:
     """Builds local-process handlers from settings (``work_dir`` defaults to ``tmp_path/work``); whatever
-    their warm servers are stopped and whatever their attempts left running is killed after the test."""
+    their warm servers are stopped and whatever their attempts left running is killed after the test. The
+    engine's temporary folder, where attempts get theirs, is ``tmp_path/tmp``: a test that does not finalize its
+    attempts leaves nothing in the system's."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     work_dirs: list[Path] = []
     handlers: list[LocalProcessHandler] = []
 

@@ -167,6 +167,8 @@ def main() -> int:
         entry = sys.modules["warmed_program"]
         write_outputs(output_prefix, {"drawn": string(str(entry.GENERATOR.getrandbits(64)))})
     elif mode == "tempdir":
+        # What a task leaves in its temporary folder, as flytekit leaves its sandboxes.
+        tempfile.mkdtemp(prefix="left-")
         write_outputs(output_prefix, {"tempdir": string(tempfile.gettempdir())})
     elif mode == "hard-exit":
         os._exit(int(rest[0]))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -572,6 +574,40 @@ def test_finalize_deletes_discarded_folders_in_the_background_with_what_earlier_
     while any(trash.iterdir()) and time.monotonic() < deadline:
         time.sleep(0.02)
     assert list(trash.iterdir()) == []
+
+
+@pytest.mark.parametrize("keep_logs", [False, True])
+def test_each_attempt_has_a_temporary_folder_of_its_own_until_it_is_finalized(
+    tmp_path: Path, make_handler: MakeHandler, keep_logs: bool
+) -> None:
+    handler = make_handler(keep_logs=keep_logs)
+    drivers = [
+        Driver(handler, task_context(tmp_path, program_task("tempdir", outputs=["tempdir"]), attempt=attempt))
+        for attempt in (0, 1)
+    ]
+    temps = []
+    for driver in drivers:
+        assert driver.until_done().phase is TaskPhase.SUCCESS
+        temps.append(Path(strings(outputs_of(driver.ctx))["tempdir"]))
+        # The task left a folder there (flytekit leaves its sandboxes).
+        assert [path.name[:5] for path in temps[-1].iterdir()] == ["left-"]
+    # In the engine's temporary folder, not the long attempt folder: a Unix socket's path has 108 bytes at most.
+    uid = os.getuid()
+    assert [temp.parent for temp in temps] == [Path(tempfile.gettempdir())] * 2
+    assert all(re.fullmatch(rf"roost-{uid}-[0-9a-f]{{16}}", temp.name) for temp in temps), temps
+    assert temps[0] != temps[1]
+    for driver, temp in zip(drivers, temps, strict=True):
+        handler.finalize(driver.ctx)
+        assert not temp.exists()
+
+
+def test_a_temporary_folder_the_task_names_wins(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    task = program_task("tempdir", outputs=["tempdir"], env={"TMPDIR": str(chosen)})
+    driver = Driver(handler, task_context(tmp_path, task))
+    assert driver.until_done().phase is TaskPhase.SUCCESS
+    assert strings(outputs_of(driver.ctx)) == {"tempdir": str(chosen)}
 
 
 def test_keep_logs(tmp_path: Path, make_handler: MakeHandler) -> None:

@@ -297,20 +297,26 @@ def test_each_attempt_draws_fresh_randomness_from_generators_made_before_the_for
     assert len(set(drawn)) == 3, drawn
 
 
-def test_each_attempt_finds_the_temporary_folder_its_own_environment_names(
+def test_each_attempt_finds_its_own_temporary_folder_or_the_one_its_environment_names(
     tmp_path: Path, handler: LocalProcessHandler, script: Path
 ) -> None:
     first, second = tmp_path / "tmp-first", tmp_path / "tmp-second"
     first.mkdir()
     second.mkdir()
-    found = []
-    for index, folder in enumerate([first, second, first]):
-        ctx = context(tmp_path / f"a{index}", script, "tempdir", outputs=("tempdir",), TMPDIR=str(folder))
-        assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+    found, expected = [], []
+    for index, folder in enumerate([first, None, second, first, None]):
+        named = {"TMPDIR": str(folder)} if folder else {}
+        ctx = context(tmp_path / f"a{index}", script, "tempdir", outputs=("tempdir",), **named)
+        expected.append(str(folder or _AttemptFiles.for_attempt(ctx, handler.settings).temp))
+        driver = Driver(handler, ctx)
+        assert driver.until_done().phase is TaskPhase.SUCCESS
         found.append(outputs(ctx)["tempdir"])
-    # One server (started with the first attempt's environment, which found its folder once) served all three.
+        handler.finalize(driver.ctx)
+    # One server (with the engine's temporary folder, not the first attempt's) served them all; an attempt's own
+    # folder went with it.
     assert len(servers(handler)) == 1
-    assert found == [str(first), str(second), str(first)]
+    assert found == expected
+    assert not any(Path(temp).exists() for temp in found[1::3])
 
 
 def test_a_warm_up_that_fails_leaves_attempts_to_cold_starts(

@@ -1,11 +1,12 @@
-"""flytekit tasks that crash their process, one that tells how its process started, and a map task whose indices
-tell where their code came from, for the warm-process end-to-end test."""
+"""flytekit tasks that crash their process, one that tells how its process started, a map task whose indices
+tell where their code came from, and one that leaves scratch files behind, for the warm-process end-to-end test."""
 
 import ctypes
 import os
+import tempfile
 from pathlib import Path
 
-from flytekit import WorkflowFailurePolicy, map_task, task, workflow
+from flytekit import WorkflowFailurePolicy, current_context, map_task, task, workflow
 
 IMPORTED_IN = os.getpid()
 """The process that imported this module."""
@@ -58,3 +59,11 @@ def code_origin(x: int) -> str:
 def code_origins(xs: list[int]) -> list[str]:
     """A map of code_origin over xs."""
     return map_task(code_origin)(x=xs)
+
+
+@task
+def scratch() -> list[str]:
+    """Leaves a file in flytekit's working directory and a folder from ``tempfile`` behind, and says where."""
+    kept = Path(current_context().working_directory, "kept.txt")
+    kept.write_text("kept")
+    return [str(kept), tempfile.mkdtemp(prefix="kept-")]

@@ -60,11 +60,16 @@ def write_json_atomically(path: str, data: dict[str, Any], *, durable: bool = Tr
     os.replace(temporary, path)
 
 
+TEMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")
+"""The environment variables naming a process's temporary folder (Python's ``tempfile`` reads them in this order)."""
+
+
 def prepare_attempt(spec_path: str, spec: dict[str, Any]) -> None:
-    """In an attempt's folder: make its working folder and log files, and write its spec (not synced to disk: the
-    supervisor started next reads it; after a crash of the machine that supervisor is gone too, and an attempt
-    whose folder holds a spec is reported lost and retried, whatever the spec holds)."""
+    """In an attempt's folder: make its working and temporary folders and log files, and write its spec (not synced
+    to disk: the supervisor started next reads it; after a crash of the machine that supervisor is gone too, and an
+    attempt whose folder holds a spec is reported lost and retried, whatever the spec holds)."""
     os.makedirs(spec["cwd"], exist_ok=True)
+    os.makedirs(spec["temp"], mode=0o700, exist_ok=True)
     for log in (spec["stdout"], spec["stderr"]):
         os.makedirs(os.path.dirname(log), exist_ok=True)
         os.close(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))

@@ -80,10 +80,12 @@ def _warm_up_flytekit(entry: ModuleType) -> None:
     (:func:`_flytekit_eager_exit_bounded`), and its batch children fetch a fast registration's code, import the
     task's module (:func:`_flytekit_warm_task`) and convert a map's inputs (:func:`_flytekit_map_inputs_once`) once;
     the server defines a task once, so that attempts find flytekit's first-use work for defining theirs done
-    (:func:`_flytekit_task_defined_once`)."""
+    (:func:`_flytekit_task_defined_once`); each attempt gets a data sandbox of its own
+    (:func:`_flytekit_sandbox_of_attempt`)."""
     _flytekit_inner_commands_in_process(entry)
     _flytekit_eager_exit_bounded()
     _flytekit_task_defined_once()
+    _ATTEMPT_SETUPS.append(_flytekit_sandbox_of_attempt)
 
     def warm_task(argv: list[str]) -> Callable[[], None] | None:
         batch_ended = _flytekit_warm_task(entry, argv)
@@ -92,6 +94,22 @@ def _warm_up_flytekit(entry: ModuleType) -> None:
         return batch_ended
 
     entry.__roost_warm_task__ = warm_task  # type: ignore[attr-defined]
+
+
+def _flytekit_sandbox_of_attempt() -> None:
+    """Give flytekit's default data access a sandbox in the attempt's temporary folder, as a fresh interpreter's
+    import would. flytekit makes it at import, so every attempt forked from the server would share the server's,
+    and the working folder flytekit makes there for each task (``current_context().working_directory``) would pile
+    up until the server stops. A flytekit without this module-level provider is left alone."""
+    persistence = sys.modules.get("flytekit.core.data_persistence")
+    provider = getattr(persistence, "default_local_file_access_provider", None)
+    if provider is None or not hasattr(provider, "_local_sandbox_dir"):
+        return
+    folder = tempfile.mkdtemp(prefix="flyte-")
+    sandbox = Path(folder, "sandbox", "local_flytekit")
+    sandbox.mkdir(parents=True)
+    provider._local_sandbox_dir = sandbox
+    persistence.flyte_tmp_dir = folder  # type: ignore[union-attr]
 
 
 _EAGER_CONTROLLER_STOP_TIMEOUT = 10.0
@@ -339,14 +357,9 @@ _GENERATORS: list[random.Random] = []
 copies their state and every attempt would draw the same "random" names a cold start draws afresh."""
 
 
-_TEMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")
-_server_temp: list[str | None] = []
-"""The server's values of :data:`_TEMP_VARIABLES` when it found its temporary folder (``tempfile.gettempdir()``, which
-probes the folder by writing a file): an attempt whose environment gives the same values keeps the answer."""
-
-
-def _temp_environment() -> list[str | None]:
-    return [os.environ.get(name) for name in _TEMP_VARIABLES]
+_ATTEMPT_SETUPS: list[Callable[[], None]] = []
+"""What each task's forked child calls once its environment is the attempt's, before the entry point: a fresh
+interpreter's import-time state that a fork would otherwise share with every attempt (see the warm-ups)."""
 
 
 def _find_generators() -> None:
@@ -382,9 +395,11 @@ def _run_task(
         os.chdir(spec["cwd"])
         os.environ.clear()
         os.environ.update(spec["env"])
-        if _temp_environment() != _server_temp:
-            tempfile.tempdir = None
+        # The attempt's own temporary folder, which prepare_attempt made; one the task names is found afresh.
+        tempfile.tempdir = spec["temp"] if os.environ.get("TMPDIR") == spec["temp"] else None
         _reseed()
+        for setup in _ATTEMPT_SETUPS:
+            setup()
         sys.argv = [request["script"], *spec["argv"][1:]]
         sys.path[0] = str(Path(request["script"]).parent)
         target: Any = importlib.import_module(request["module"])
@@ -602,8 +617,8 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
         _send(sock, {"error": traceback.format_exc()})
         return 1
     _find_generators()
+    # Found once for the server and its batch children, whose folders (a map's code, its inputs) live there.
     tempfile.gettempdir()
-    _server_temp.extend(_temp_environment())
     # What the server imported lives as long as it does: the collector leaves it alone from now on, in every child
     # too, so that a collection in a child does not write to (and copy) every page the server filled.
     gc.collect()

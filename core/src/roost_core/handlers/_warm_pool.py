@@ -32,6 +32,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from roost_core.handlers._supervise import TEMP_VARIABLES
 from roost_core.settings import Seconds
 
 logger = logging.getLogger(__name__)
@@ -298,7 +299,7 @@ class WarmPools:
             with open(self.log_dir / log_name, "ab") as log:
                 process = subprocess.Popen(
                     [entry.interpreter, str(SERVER), str(theirs.fileno()), entry.module, entry.script],
-                    env=dict(env),
+                    env=_server_environment(env),
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=log,
@@ -364,6 +365,14 @@ class WarmPools:
 def _describe(entry: WarmEntry) -> str:
     python_path = f", PYTHONPATH {entry.python_path}" if entry.python_path else ""
     return f"[{entry.module} on {entry.interpreter}{python_path}]"
+
+
+def _server_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """A fork server's environment: the first attempt's, but with the engine's temporary folder rather than that
+    attempt's own (which goes when the attempt ends; each attempt forked sets its own again)."""
+    server = {name: value for name, value in env.items() if name not in TEMP_VARIABLES}
+    server.update({name: os.environ[name] for name in TEMP_VARIABLES if name in os.environ})
+    return server
 
 
 def handler_switch_on(environ: Mapping[str, str]) -> bool:

@@ -25,9 +25,10 @@ Settings (:class:`LocalProcessSettings`, ``engine.handlers.local-process``): ``i
 shared ``task_environment`` (:class:`~roost_core.settings.TaskEnvironment`: ``env`` and ``drop_env``), which this
 handler may override.
 
-The process environment is the engine's own environment (less ``task_environment.drop_env``), then the
-container's ``env``, then ``ctx.environment`` (the execution's identity and variables), then
-``task_environment.env``.
+The process environment is the engine's own environment (less ``task_environment.drop_env``), then ``TMPDIR``,
+``TEMP`` and ``TMP`` naming the attempt's own temporary folder (in the engine's, removed with the attempt's folder,
+as a container's ``/tmp`` goes with it), then the container's ``env``, then ``ctx.environment`` (the execution's
+identity and variables), then ``task_environment.env``.
 
 How an attempt runs: the first ``handle`` creates the attempt's folder, whose name is derived from
 the attempt's identity and output prefix, takes an exclusive lock on its ``lock`` file, and starts a
@@ -101,7 +102,12 @@ from roost_core.handler import (
     TaskLog,
     Transition,
 )
-from roost_core.handlers._supervise import prepare_attempt, process_start_time, signal_group
+from roost_core.handlers._supervise import (
+    TEMP_VARIABLES,
+    prepare_attempt,
+    process_start_time,
+    signal_group,
+)
 from roost_core.handlers._warm_pool import WarmPools, WarmSettings, handler_switch_on, warm_entry
 from roost_core.settings import HandlerSettings, Seconds, TaskEnvironment
 from roost_core.storage import StorageError
@@ -116,6 +122,8 @@ RECHECK_AFTER = 30.0
 STDERR_TAIL_LINES = 20
 _STDERR_TAIL_BYTES = 16 * 1024
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+_DIGEST_LENGTH = 16
+"""Hex digits of the attempt's digest that end its folder's name."""
 # Errors that no retry can fix: the command is missing or cannot be executed.
 _PERMANENT_START_ERRORS = {errno.ENOENT, errno.EACCES, errno.ENOEXEC, errno.ENOTDIR, errno.EISDIR}
 
@@ -172,7 +180,7 @@ class _AttemptFiles:
                 ctx.output_prefix,
             ]
         )
-        digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:_DIGEST_LENGTH]
         readable = _UNSAFE_NAME.sub("_", f"{execution.name}-{ctx.node_id}-{ctx.attempt}")[:80]
         key = f"{readable}-{digest}"
         folder = settings.work_dir / key
@@ -219,6 +227,14 @@ class _AttemptFiles:
     @property
     def cwd(self) -> Path:
         return self.folder / "work"
+
+    @property
+    def temp(self) -> Path:
+        """The process's temporary folder (``TMPDIR``), removed with the attempt's folder: in the engine's own
+        temporary folder rather than under ``folder``, whose long path would leave too little of a Unix socket
+        path's 108 bytes for sockets made there (multiprocessing's, a client library's). Named by the attempt
+        folder's digest, so that a restarted engine finds it."""
+        return Path(tempfile.gettempdir()) / f"roost-{os.getuid()}-{self.folder.name[-_DIGEST_LENGTH:]}"
 
     @property
     def input_dir(self) -> Path:
@@ -336,8 +352,10 @@ class LocalProcessHandler(TaskHandler):
         signal_group(pid, signal.SIGTERM if current is not None else signal.SIGKILL)
 
     def finalize(self, ctx: TaskContext) -> None:
-        """Remove the attempt's folder (keeping its log files when ``keep_logs`` is set)."""
+        """Remove the attempt's folder (keeping its log files when ``keep_logs`` is set) and its temporary folder."""
         files = self._files(ctx)
+        if files.temp.exists():
+            self._trash.discard(files.temp)
         if not files.folder.exists():
             return
         if self.settings.keep_logs and files.stdout.parent == files.folder:
@@ -563,8 +581,9 @@ def _spec(
             )
     return {
         "argv": _local_code_folder(argv, files.cwd),
-        "env": _process_environment(ctx, settings, source, inherited),
+        "env": _process_environment(ctx, settings, source, files.temp, inherited),
         "cwd": str(files.cwd),
+        "temp": str(files.temp),
         "stdout": str(files.stdout),
         "stderr": str(files.stderr),
         "process": str(files.process),
@@ -661,10 +680,13 @@ def _process_environment(
     ctx: TaskContext,
     settings: LocalProcessSettings,
     source: _CommandSource,
+    temp: Path,
     inherited: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     shared = settings.task_environment
     env = dict(_inherited_environment(settings) if inherited is None else inherited)
+    # The attempt's own temporary folder, unless the task or the operator names one.
+    env.update(dict.fromkeys(TEMP_VARIABLES, str(temp)))
     env.update(source.env)
     env.update(ctx.environment)
     env.update(shared.env)
@@ -753,14 +775,16 @@ class _Trash:
         self._lock = threading.Lock()
 
     def discard(self, path: Path) -> None:
-        """Take ``path`` out of the way now; it is deleted soon after."""
+        """Delete ``path`` soon: moved out of the way into the trash at once, or where it is when it cannot be moved
+        there (a temporary folder on another file system)."""
         target = self.folder / f"{path.name}-{uuid.uuid4().hex[:12]}"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
             os.rename(path, target)
-        except OSError:  # already gone, or the trash is unusable: delete it here
-            _remove(path)
+        except FileNotFoundError:
             return
+        except OSError:  # on another file system than the trash (a temporary folder), or no trash
+            target = path
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._empty, name="local-process-trash", daemon=True)
