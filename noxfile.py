@@ -116,23 +116,25 @@ def k8s_pod(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def presto(session: nox.Session) -> None:
     """roost-presto's tests, driving its Trino protocol server (DuckDB behind Trino's HTTP protocol) with the
-    real trino client, and its example with `roost run` and on `roost start`."""
-    _tests(session, "presto")
+    real trino client, and its example with `roost run` and on `roost start`; two workers, a module each."""
+    _tests(session, "presto", options=PER_MODULE)
 
 
 @nox.session(python=PYTHON)
 def webapi(session: nox.Session) -> None:
     """roost-webapi's tests: BigQuery and Snowflake handlers driven through the real clients against bqemulator and
-    fakesnow (each stand-in, and flytekit, in a virtualenv of its own built with uv on first run)."""
+    fakesnow (each stand-in, and flytekit, in a virtualenv of its own built with uv on first run); two workers, a
+    module each (each worker starts the stand-ins it needs)."""
     # examples/sql_pipeline.py starts with a Trino query: roost-presto and its test server
-    _tests(session, "webapi", "bigquery,snowflake,test", "./plugins/presto[testing]")
+    _tests(session, "webapi", "bigquery,snowflake,test", "./plugins/presto[testing]", options=PER_MODULE)
 
 
 @nox.session(python=PYTHON)
 def mpi(session: nox.Session) -> None:
     """roost-mpi's tests with a real Open MPI and mpi4py from pip (only here), its examples run with `roost run`
-    and `roost start`, and flytekit's kfmpi plugin (in its own virtualenv) to compare with."""
-    _tests(session, "mpi")
+    and `roost start`, and flytekit's kfmpi plugin (in its own virtualenv) to compare with; two workers, a module
+    each."""
+    _tests(session, "mpi", options=PER_MODULE)
 
 
 RAY_EXTRAS = ("test,kubernetes", "./plugins/k8s_pod[testing]")
@@ -150,8 +152,9 @@ def ray(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def spark(session: nox.Session) -> None:
     """roost-spark's tests: real pyspark (only here) on the machine's Java 17, `roost start` with the admin, the
-    Kubernetes test server with the spark-operator stand-in, and flytekitplugins-spark in flytekit's virtualenv."""
-    _tests(session, "spark")
+    Kubernetes test server with the spark-operator stand-in, and flytekitplugins-spark in flytekit's virtualenv; two
+    workers, a module each (most of a test's time is spent starting JVMs and servers, and waiting on them)."""
+    _tests(session, "spark", options=PER_MODULE)
 
 
 @nox.session(python=PYTHON)
@@ -168,8 +171,9 @@ def duckdb_sql(session: nox.Session) -> None:
     _pytest(session, f"{folder}/tests")
 
 
-ADMIN_OPTIONS = ("-n", "3", "--ignore=admin/tests/test_browser.py")
-"""Three workers; the browser tests are the console session's."""
+ADMIN_OPTIONS = ("-n", "3", "--dist", "worksteal", "--ignore=admin/tests/test_browser.py")
+"""Three workers, an idle one taking tests queued for a busy one (the crash test's runs take minutes each); the
+browser tests are the console session's."""
 
 
 @nox.session(python=PYTHON)
@@ -249,9 +253,9 @@ def _e2e(session: nox.Session, selected: str = "not exhaustive") -> None:
     session.install("-e", "./plugins/presto", "-e", "./plugins/webapi", "-e", "./plugins/mpi")
     # py-spy: a flytekit test whose executions time out shows the stacks of the server and its task processes.
     session.install("pytest>=8", "pytest-timeout>=2.3", "pytest-xdist>=3.6", "pyyaml", "uv", "py-spy")
-    # Two workers, a test module each at a time: most of a test's time is spent waiting on servers and task
-    # processes (a schedule's next minute, flytekit's imports), so two modules overlap well even on two cores.
-    _pytest(session, "tests/e2e", *PER_MODULE, "-m", selected)
+    # Three workers, a test module each at a time: most of a test's time is spent waiting on servers and task
+    # processes (a schedule's next minute, flytekit's imports), so three modules overlap well even on two cores.
+    _pytest(session, "tests/e2e", "-n", "3", "--dist", "loadfile", "-m", selected)
 
 
 @nox.session(python=PYTHON)

@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,7 +60,8 @@ def _flytekit(server: RoostServer, env: FlytekitEnv, folder: Path, client_id: st
     project = shutil.copytree(
         PROJECT_SOURCE, folder / "project", ignore=shutil.ignore_patterns("__pycache__")
     )
-    return Flytekit(server, env, project, config, folder / "task-logs")
+    # The server has this process's temporary folder.
+    return Flytekit(server, env, project, config, folder / "task-logs", Path(tempfile.gettempdir()))
 
 
 def _settings(env: FlytekitEnv, folder: Path, auth: dict[str, Any]) -> dict[str, Any]:

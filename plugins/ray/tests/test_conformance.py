@@ -4,7 +4,8 @@ runtimes, and ``ray-k8s`` against the Kubernetes API test server with the KubeRa
 workflow's local and `roost start` runs are test_e2e.py's.
 
 ``ray-k8s``'s suite is an exhaustive variant (over two minutes; `nox -s ray -- -m exhaustive`): CI runs its
-end-to-end tests (test_kuberay.py) and ``ray-local``'s suite."""
+end-to-end tests (test_kuberay.py) and ``ray-local``'s suite but for four checks (conftest.py's
+``LOCAL_CHECKS_LEFT_TO_EXHAUSTIVE``)."""
 
 import pytest
 
