@@ -303,8 +303,9 @@ def test_each_attempt_finds_its_own_temporary_folder_or_the_one_its_environment_
     first, second = tmp_path / "tmp-first", tmp_path / "tmp-second"
     first.mkdir()
     second.mkdir()
+    named_folders = [first, None, second, first, None]
     found, expected = [], []
-    for index, folder in enumerate([first, None, second, first, None]):
+    for index, folder in enumerate(named_folders):
         named = {"TMPDIR": str(folder)} if folder else {}
         ctx = context(tmp_path / f"a{index}", script, "tempdir", outputs=("tempdir",), **named)
         expected.append(str(folder or _AttemptFiles.for_attempt(ctx, handler.settings).temp))
@@ -316,7 +317,8 @@ def test_each_attempt_finds_its_own_temporary_folder_or_the_one_its_environment_
     # folder went with it.
     assert len(servers(handler)) == 1
     assert found == expected
-    assert not any(Path(temp).exists() for temp in found[1::3])
+    own = [temp for temp, folder in zip(found, named_folders, strict=True) if folder is None]
+    assert not any(Path(temp).exists() for temp in own)
 
 
 def test_a_warm_up_that_fails_leaves_attempts_to_cold_starts(

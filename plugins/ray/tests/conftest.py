@@ -52,12 +52,11 @@ next engine."""
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark :data:`LOCAL_CHECKS_LEFT_TO_EXHAUSTIVE` exhaustive."""
     for item in items:
-        cls = getattr(item, "cls", None)
-        name = getattr(item, "originalname", item.name)
         if (
-            cls is not None
-            and cls.__name__ == "TestRayLocalConformance"
-            and name in LOCAL_CHECKS_LEFT_TO_EXHAUSTIVE
+            isinstance(item, pytest.Function)
+            and item.cls is not None
+            and item.cls.__name__ == "TestRayLocalConformance"
+            and item.originalname in LOCAL_CHECKS_LEFT_TO_EXHAUSTIVE
         ):
             item.add_marker(pytest.mark.exhaustive)
 

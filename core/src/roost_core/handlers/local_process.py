@@ -354,8 +354,7 @@ class LocalProcessHandler(TaskHandler):
     def finalize(self, ctx: TaskContext) -> None:
         """Remove the attempt's folder (keeping its log files when ``keep_logs`` is set) and its temporary folder."""
         files = self._files(ctx)
-        if files.temp.exists():
-            self._trash.discard(files.temp)
+        self._trash.discard(files.temp)  # nothing to do when it is gone already
         if not files.folder.exists():
             return
         if self.settings.keep_logs and files.stdout.parent == files.folder:
@@ -579,11 +578,12 @@ def _spec(
                 kind=exc.kind,
                 retryable=exc.kind is ErrorKind.SYSTEM,
             )
+    temp = files.temp
     return {
         "argv": _local_code_folder(argv, files.cwd),
-        "env": _process_environment(ctx, settings, source, files.temp, inherited),
+        "env": _process_environment(ctx, settings, source, temp, inherited),
         "cwd": str(files.cwd),
-        "temp": str(files.temp),
+        "temp": str(temp),
         "stdout": str(files.stdout),
         "stderr": str(files.stderr),
         "process": str(files.process),
