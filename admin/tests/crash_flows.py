@@ -1,10 +1,12 @@
 """The workflow of the crash test. Every task run appends one line to the file ``ROOST_CRASH_LOG`` names
 (``<execution> <task> <map index or -> <attempt>``), so the test counts runs exactly: a line twice is a task
-that ran twice, a missing line a task that was lost."""
+that ran twice, a missing line a task that was lost. While the file ``ROOST_CRASH_GATE`` names exists, a task
+that recorded its run waits: a test holds executions in flight with it."""
 
 from __future__ import annotations
 
 import os
+import time
 
 from roost import map_task, task, workflow
 
@@ -20,6 +22,8 @@ def _record() -> None:
         os.write(fd, line.encode())  # one write of a short line: appends never interleave
     finally:
         os.close(fd)
+    while os.path.exists(env["ROOST_CRASH_GATE"]):
+        time.sleep(0.05)
 
 
 @task

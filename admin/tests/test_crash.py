@@ -104,6 +104,7 @@ class Deployment:
         self.db_url = db_url
         self.roles = roles
         self.run_log = folder / "runs.log"
+        self.gate = folder / "gate"
         self.config = folder / "roost.yaml"
         # With two processes, each worker holds one execution at a time, so that both always have work
         # (the server's own RPCs would otherwise hand it every new execution first).
@@ -117,7 +118,11 @@ class Deployment:
                     "engine": {
                         "poll_interval": 1.0,
                         "task_environment": {
-                            "env": {"PYTHONPATH": str(TESTS), "ROOST_CRASH_LOG": str(self.run_log)}
+                            "env": {
+                                "PYTHONPATH": str(TESTS),
+                                "ROOST_CRASH_LOG": str(self.run_log),
+                                "ROOST_CRASH_GATE": str(self.gate),
+                            }
                         },
                         "handlers": {"local-process": {"work_dir": str(folder / "work")}},
                     },
@@ -442,6 +447,8 @@ def test_stopping_the_server_hands_back_its_executions_and_a_restart_resumes_the
     try:
         server = deployment.start("server")
         register(server)
+        # Held in flight by the gate until the server has stopped: warm tasks would end them first.
+        deployment.gate.touch()
         workload.launch(server, 0)
         wait_until(lambda: deployment.run_log.exists(), what="a task's start")
         server.popen.send_signal(signum)
@@ -461,6 +468,7 @@ def test_stopping_the_server_hands_back_its_executions_and_a_restart_resumes_the
         assert [(claimed, lease, due is not None) for claimed, lease, due in rows] == [
             ("", None, True)
         ] * EXECUTIONS_PER_CYCLE
+        deployment.gate.unlink()
         check_every_execution_succeeded_once(deployment, deployment.start("server"), workload)
         deployment.stop_all()
     finally:
