@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -65,6 +66,23 @@ def outputs(ctx: TaskContext) -> dict[str, str]:
 def servers(handler: LocalProcessHandler) -> list[int]:
     assert handler._pools is not None
     return handler._pools.running()
+
+
+def server_folder(pid: int) -> Path:
+    """The temporary folder fork server ``pid`` was given."""
+    for variable in Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"):
+        name, _, value = variable.partition(b"=")
+        if name == b"TMPDIR":
+            return Path(value.decode())
+    raise AssertionError(f"server {pid} has no TMPDIR")
+
+
+def swept(folder: Path) -> bool:
+    """Whether a sweep that looks at every server folder, however recent, removed ``folder``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(_warm_pool, "_SWEEP_GRACE", 0.0)
+        _warm_pool._sweep_server_folders()
+    return not folder.exists()
 
 
 def server_memory_mb(handler: LocalProcessHandler) -> float:
@@ -313,7 +331,7 @@ def test_each_attempt_finds_its_own_temporary_folder_or_the_one_its_environment_
         assert driver.until_done().phase is TaskPhase.SUCCESS
         found.append(outputs(ctx)["tempdir"])
         handler.finalize(driver.ctx)
-    # One server (with the engine's temporary folder, not the first attempt's) served them all; an attempt's own
+    # One server (with a temporary folder of its own, not the first attempt's) served them all; an attempt's own
     # folder went with it.
     assert len(servers(handler)) == 1
     assert found == expected
@@ -416,6 +434,41 @@ def test_closing_the_handler_stops_its_servers(
     assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
     assert outputs(ctx)["grandparent"] == str(os.getpid())
     assert servers(handler) == []
+
+
+def test_a_servers_temporary_folder_goes_when_it_stopped_and_nothing_it_started_runs(
+    tmp_path: Path, handler: LocalProcessHandler, script: Path
+) -> None:
+    starts, go = tmp_path / "starts", tmp_path / "go"
+    running = Driver(handler, context(tmp_path / "running", script, "wait", str(starts), str(go)))
+    assert running.round().phase is TaskPhase.RUNNING
+    wait_until(starts.exists, "the task to start")
+    [server] = servers(handler)
+    folder = server_folder(server)
+    # Its own, in the engine's temporary folder: what it makes there (flytekit's sandboxes at import) goes with it.
+    assert folder.parent == Path(tempfile.gettempdir())
+    assert folder.name.startswith(f"roost-{os.getuid()}-warm-")
+    (folder / "made-at-import").mkdir()
+    handler.close()
+    wait_until(lambda: process_gone(server), "the server to exit")
+    # The attempt it started outlives it and may still use the folder.
+    assert not swept(folder)
+    assert (folder / "made-at-import").is_dir()
+    go.touch()
+    assert running.until_done().phase is TaskPhase.SUCCESS
+    wait_until(lambda: swept(folder), "the sweep to remove the folder once the attempt's processes ended")
+
+
+def test_a_sweep_leaves_a_server_folder_that_just_changed(tmp_path: Path) -> None:
+    # A folder is locked right after it is made: until then a sweep by another engine must not take it for dead.
+    fresh = Path(tempfile.mkdtemp(prefix=f"roost-{os.getuid()}-warm-", dir=tmp_path))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", str(tmp_path))
+        _warm_pool._sweep_server_folders()
+        assert fresh.is_dir()
+        patch.setattr(_warm_pool, "_SWEEP_GRACE", 0.0)
+        _warm_pool._sweep_server_folders()
+        assert not fresh.exists()
 
 
 def test_a_batch_child_gets_each_environment_as_the_changes_from_the_one_before(

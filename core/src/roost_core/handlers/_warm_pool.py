@@ -8,6 +8,12 @@ folder), and the task's environment does not hold ``ROOST_WARM_PROCESS=0``. Such
 the entry module once. Everything else, and everything while an environment's server cannot start (for
 :data:`START_BACKOFF` seconds after a failure), runs cold.
 
+Each server has a temporary folder of its own (``roost-<uid>-warm-*`` in the engine's), where what it makes at import
+(flytekit's sandboxes) and its batch children's folders (a map's code and inputs) go. Processes the server forks
+outlive it (attempts, a long map's batch children), and may still use that folder, so it goes only when the last
+of them ended: every one of them inherits a descriptor holding a shared lock on the folder's ``held`` file, and the
+folder is removed once an exclusive lock can be had (when its server stops, and by later sweeps).
+
 Settings (:class:`WarmSettings`, ``engine.handlers.local-process.warm``): ``enabled``, ``max_environments``,
 ``max_memory_mb``, ``idle_timeout``, ``start_timeout``. The environment variable ``ROOST_WARM_PROCESSES=0``
 switches warm processes off for the whole handler.
@@ -16,6 +22,7 @@ switches warm processes off for the whole handler.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -23,6 +30,7 @@ import re
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -49,6 +57,10 @@ _STOP_TIMEOUT = 5.0
 _SCRIPT_HEAD = 4096
 _IMPORT_LINE = re.compile(r"^from ([A-Za-z_][\w.]*) import ([A-Za-z_]\w*)\s*$", re.MULTILINE)
 _EXIT_LINE = re.compile(r"sys\.exit\(([A-Za-z_]\w*)\(\)\)")
+_HELD = "held"
+"""The file in a server's temporary folder on which the server and everything it forked hold a shared lock."""
+_SWEEP_GRACE = 60.0
+"""Seconds since a server folder last changed before a sweep looks at it (one just made is not locked yet)."""
 
 
 class WarmSettings(BaseModel):
@@ -126,6 +138,8 @@ class _Server:
     entry: WarmEntry
     process: subprocess.Popen[bytes]
     sock: socket.socket
+    folder: Path
+    """Its temporary folder."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     last_used: float = field(default_factory=time.monotonic)
 
@@ -152,13 +166,15 @@ class _Server:
         return pid
 
     def stop(self) -> None:
-        """Close its socket (it exits on that) and wait for it; kill it if it does not exit."""
+        """Close its socket (it exits on that) and wait for it; kill it if it does not exit. Its temporary folder
+        goes too, unless a process it started still runs (a later sweep removes it then)."""
         self.sock.close()
         try:
             self.process.wait(_STOP_TIMEOUT)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        _remove_unless_held(self.folder)
 
 
 class WarmPools:
@@ -293,26 +309,37 @@ class WarmPools:
 
     def _launch(self, entry: WarmEntry, env: Mapping[str, str]) -> _Server:
         self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _sweep_server_folders()
+        try:
+            folder = Path(tempfile.mkdtemp(prefix=_folder_prefix()))
+        except OSError as exc:
+            raise WarmStartError(f"cannot make its temporary folder: {exc}") from None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         log_name = f"warm-{abs(hash(entry.key)):x}.log"
         try:
-            with open(self.log_dir / log_name, "ab") as log:
-                process = subprocess.Popen(
-                    [entry.interpreter, str(SERVER), str(theirs.fileno()), entry.module, entry.script],
-                    env=_server_environment(env),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=log,
-                    cwd=self.log_dir,
-                    start_new_session=True,
-                    pass_fds=(theirs.fileno(),),
-                )
+            held = os.open(folder / _HELD, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fcntl.flock(held, fcntl.LOCK_SH)
+            try:
+                with open(self.log_dir / log_name, "ab") as log:
+                    process = subprocess.Popen(
+                        [entry.interpreter, str(SERVER), str(theirs.fileno()), entry.module, entry.script],
+                        env=_server_environment(env, folder),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        cwd=self.log_dir,
+                        start_new_session=True,
+                        pass_fds=(theirs.fileno(), held),
+                    )
+            finally:
+                os.close(held)  # the server's copy holds the lock from now on
         except OSError as exc:
             ours.close()
+            shutil.rmtree(folder, ignore_errors=True)
             raise WarmStartError(f"cannot run {entry.interpreter!r}: {exc}") from None
         finally:
             theirs.close()
-        server = _Server(entry, process, ours)
+        server = _Server(entry, process, ours, folder)
         ours.settimeout(self.settings.start_timeout)
         try:
             reply = ours.recv(_MESSAGE_SIZE)
@@ -341,6 +368,7 @@ class WarmPools:
         """Stop servers idle longer than ``idle_timeout``."""
         interval = max(0.05, min(self.settings.idle_timeout / 2, 30.0))
         while not self._closed.wait(interval):
+            _sweep_server_folders()
             now = time.monotonic()
             with self._lock:
                 idle = [
@@ -367,12 +395,41 @@ def _describe(entry: WarmEntry) -> str:
     return f"[{entry.module} on {entry.interpreter}{python_path}]"
 
 
-def _server_environment(env: Mapping[str, str]) -> dict[str, str]:
-    """A fork server's environment: the first attempt's, but with the engine's temporary folder rather than that
-    attempt's own (which goes when the attempt ends; each attempt forked sets its own again)."""
-    server = {name: value for name, value in env.items() if name not in TEMP_VARIABLES}
-    server.update({name: os.environ[name] for name in TEMP_VARIABLES if name in os.environ})
-    return server
+def _server_environment(env: Mapping[str, str], folder: Path) -> dict[str, str]:
+    """A fork server's environment: the first attempt's, but with the server's own temporary folder rather than that
+    attempt's (which goes when the attempt ends; each attempt forked sets its own again)."""
+    return {**env, **dict.fromkeys(TEMP_VARIABLES, str(folder))}
+
+
+def _folder_prefix() -> str:
+    return f"roost-{os.getuid()}-warm-"
+
+
+def _sweep_server_folders() -> None:
+    """Remove the temporary folders of fork servers (of any engine of this user) that ended along with everything
+    they started, leaving alone those that changed in the last :data:`_SWEEP_GRACE` seconds."""
+    now = time.time()
+    for folder in Path(tempfile.gettempdir()).glob(f"{_folder_prefix()}*"):
+        with contextlib.suppress(OSError):  # gone meanwhile, or not ours to read
+            if now - folder.stat().st_mtime >= _SWEEP_GRACE:
+                _remove_unless_held(folder)
+
+
+def _remove_unless_held(folder: Path) -> None:
+    """Remove a server's temporary folder unless a process holds its lock (one without the lock's file never got
+    as far as its server's start)."""
+    try:
+        held = os.open(folder / _HELD, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        shutil.rmtree(folder, ignore_errors=True)
+        return
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return
+    finally:
+        os.close(held)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def handler_switch_on(environ: Mapping[str, str]) -> bool:
