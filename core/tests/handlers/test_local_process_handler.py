@@ -601,6 +601,21 @@ def test_each_attempt_has_a_temporary_folder_of_its_own_until_it_is_finalized(
         assert not temp.exists()
 
 
+def test_finalize_finds_the_temporary_folder_after_the_engines_changed(
+    tmp_path: Path, handler: LocalProcessHandler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An engine restarted with another TMPDIR finalizes the attempts it re-attached to: their folders are where the
+    # attempt's state says, not in the new engine's temporary folder.
+    driver = Driver(handler, task_context(tmp_path, program_task("tempdir", outputs=["tempdir"])))
+    assert driver.until_done().phase is TaskPhase.SUCCESS
+    temp = Path(strings(outputs_of(driver.ctx))["tempdir"])
+    assert temp.is_dir()
+    (tmp_path / "restarted").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "restarted"))
+    handler.finalize(driver.ctx)
+    assert not temp.exists()
+
+
 def test_a_temporary_folder_the_task_names_wins(tmp_path: Path, handler: LocalProcessHandler) -> None:
     chosen = tmp_path / "chosen"
     chosen.mkdir()

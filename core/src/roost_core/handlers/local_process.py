@@ -164,6 +164,11 @@ class _AttemptFiles:
     folder: Path
     stdout: Path
     stderr: Path
+    temp: Path
+    """The process's temporary folder (``TMPDIR``), removed with the attempt's folder: in the engine's own
+    temporary folder rather than under ``folder``, whose long path would leave too little of a Unix socket path's
+    108 bytes for sockets made there (multiprocessing's, a client library's). Named by the attempt folder's digest,
+    and kept in the attempt's state, so that an engine restarted with another temporary folder still finds it."""
 
     @classmethod
     def for_attempt(cls, ctx: TaskContext, settings: LocalProcessSettings) -> _AttemptFiles:
@@ -185,17 +190,21 @@ class _AttemptFiles:
         key = f"{readable}-{digest}"
         folder = settings.work_dir / key
         logs = settings.log_dir / key if settings.log_dir else folder
-        return cls(folder, logs / "stdout.log", logs / "stderr.log")
+        return cls(folder, logs / "stdout.log", logs / "stderr.log", _temp_of(folder))
 
     @classmethod
     def from_state(cls, state: Mapping[str, Any]) -> _AttemptFiles:
-        return cls(Path(state["folder"]), Path(state["stdout"]), Path(state["stderr"]))
+        folder = Path(state["folder"])
+        # States saved before the temporary folder was kept in them name it by the engine's temporary folder.
+        temp = Path(state["temp"]) if "temp" in state else _temp_of(folder)
+        return cls(folder, Path(state["stdout"]), Path(state["stderr"]), temp)
 
     def state(self, pid: int | None, start_time: int | None) -> dict[str, Any]:
         return {
             "folder": str(self.folder),
             "stdout": str(self.stdout),
             "stderr": str(self.stderr),
+            "temp": str(self.temp),
             "pid": pid,
             "start_time": start_time,
         }
@@ -229,14 +238,6 @@ class _AttemptFiles:
         return self.folder / "work"
 
     @property
-    def temp(self) -> Path:
-        """The process's temporary folder (``TMPDIR``), removed with the attempt's folder: in the engine's own
-        temporary folder rather than under ``folder``, whose long path would leave too little of a Unix socket
-        path's 108 bytes for sockets made there (multiprocessing's, a client library's). Named by the attempt
-        folder's digest, so that a restarted engine finds it."""
-        return Path(tempfile.gettempdir()) / f"roost-{os.getuid()}-{self.folder.name[-_DIGEST_LENGTH:]}"
-
-    @property
     def input_dir(self) -> Path:
         return self.folder / "inputs"
 
@@ -253,6 +254,11 @@ class _AttemptFiles:
         except FileNotFoundError:
             return None
         return data
+
+
+def _temp_of(folder: Path) -> Path:
+    """An attempt's temporary folder, in the engine's, by its attempt folder's digest."""
+    return Path(tempfile.gettempdir()) / f"roost-{os.getuid()}-{folder.name[-_DIGEST_LENGTH:]}"
 
 
 INLINE_LANES = 8
