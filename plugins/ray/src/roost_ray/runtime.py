@@ -206,6 +206,8 @@ class RayRuntime:
                 self.dashboard = f"http://127.0.0.1:{dashboard_port}" if shape.include_dashboard else ""
                 return
             if process.poll() is not None:
+                if self._stopped:  # stop() set this before it killed the head
+                    raise RuntimeStartError("it was stopped while it started")
                 raise RuntimeStartError(
                     f"`ray start --head` exited with code {process.returncode}; {self.log_tail()}"
                 )
