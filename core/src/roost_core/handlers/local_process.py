@@ -584,12 +584,11 @@ def _spec(
                 kind=exc.kind,
                 retryable=exc.kind is ErrorKind.SYSTEM,
             )
-    temp = files.temp
     return {
         "argv": _local_code_folder(argv, files.cwd),
-        "env": _process_environment(ctx, settings, source, temp, inherited),
+        "env": _process_environment(ctx, settings, source, files.temp, inherited),
         "cwd": str(files.cwd),
-        "temp": str(temp),
+        "temp": str(files.temp),
         "stdout": str(files.stdout),
         "stderr": str(files.stderr),
         "process": str(files.process),
