@@ -389,6 +389,28 @@ def test_a_broken_environment_fails_attempts_with_its_import_error_and_the_pool_
     assert outputs(mended)["grandparent"] == str(server)
 
 
+def test_a_server_whose_temporary_folder_cannot_be_made_leaves_attempts_to_cold_starts(
+    tmp_path: Path,
+    handler: LocalProcessHandler,
+    script: Path,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def full(prefix: str) -> str:  # the engine's temporary folder's disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    ctx = context(tmp_path / "a", script, "state", outputs=STATE)
+    with caplog.at_level(logging.WARNING, logger=_warm_pool.__name__):
+        assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+    assert (
+        "could not start; its attempts start cold for 60 s: "
+        "cannot make its temporary folder: [Errno 28] No space left on device"
+    ) in caplog.text
+    assert servers(handler) == []
+    assert outputs(ctx)["grandparent"] == str(os.getpid())  # a cold supervisor's parent is the engine
+
+
 def test_switches_make_attempts_start_cold(
     tmp_path: Path, make_handler: MakeHandler, script: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
