@@ -4,7 +4,9 @@ own, on SQLite and on the PostgreSQL server at 127.0.0.1:5432 (when reachable).
 
 The 16 clients run twice: as threads of the admin's own process, and as 16 processes of their own
 (:mod:`_bench_clients`). The threads share the admin's interpreter lock, which real clients (flytekit in
-processes of their own) never do; the processes show what such clients see.
+processes of their own) never do; the processes show what such clients see. A second table splits the CPU of
+the processes' run per call between the admin, the clients and the PostgreSQL server, and divides the machine's
+cores by their sum: the highest rate this machine could carry at those costs, whatever the admin's concurrency.
 
     python admin/bench/bench_create_execution.py
 
@@ -15,11 +17,15 @@ Printed, never asserted.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from _bench_flows import one
 from _bench_support import (
@@ -73,9 +79,38 @@ def throughput(app: AdminApp, clients: int, per_client: int) -> float:
     return clients * per_client / elapsed
 
 
-def process_throughput(app: AdminApp, clients: int, per_client: int) -> float:
+@dataclass(frozen=True)
+class ProcessRun:
+    """What :func:`process_throughput` measured: the rate, and the CPU seconds each party spent per call."""
+
+    rate: float
+    admin_cpu: float
+    client_cpu: float
+    database_cpu: float | None
+    """None on SQLite, whose work is the admin's own."""
+
+    def ceiling(self) -> float:
+        """Calls a second this machine's cores could carry at these CPU costs, were nothing else waiting."""
+        per_call = self.admin_cpu + self.client_cpu + (self.database_cpu or 0.0)
+        return (os.cpu_count() or 1) / per_call
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds every PostgreSQL server process on this machine has used (``/proc``, user and system)."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            text = stat.read_text()
+            if text[text.index("(") + 1 : text.rindex(")")].startswith("postgres"):
+                fields = text.rpartition(")")[2].split()
+                ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_throughput(app: AdminApp, clients: int, per_client: int, database: bool) -> ProcessRun:
     """CreateExecutions a second with ``clients`` processes calling at once, each on a channel of its own: from
-    the moment all are told to start to the moment the last one made its last call."""
+    the moment all are told to start to the moment the last one made its last call; with the CPU the admin (this
+    process), the clients and, when ``database``, the PostgreSQL server spent per call meanwhile."""
     options = json.dumps(grpc_options(app.settings))
     command = [
         sys.executable,
@@ -94,7 +129,8 @@ def process_throughput(app: AdminApp, clients: int, per_client: int) -> float:
             assert process.stdout is not None
             if process.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"a client process failed to start (exit status {process.wait()})")
-        began = time.monotonic()
+        began, admin_cpu = time.monotonic(), time.process_time()
+        database_cpu = postgres_cpu_seconds() if database else 0.0
         for process in processes:
             assert process.stdin is not None
             process.stdin.write("go\n")
@@ -103,6 +139,8 @@ def process_throughput(app: AdminApp, clients: int, per_client: int) -> float:
         for process in processes:
             out, _ = process.communicate(timeout=600)
             reports.append(json.loads(out))
+        admin_cpu = time.process_time() - admin_cpu
+        database_cpu = postgres_cpu_seconds() - database_cpu if database else 0.0
     finally:
         for process in processes:
             if process.poll() is None:
@@ -111,37 +149,64 @@ def process_throughput(app: AdminApp, clients: int, per_client: int) -> float:
     errors = [error for report in reports for error in report["errors"]]
     if errors:
         raise RuntimeError(f"{len(errors)} of {clients * per_client} calls failed, the first: {errors[0]}")
-    return sum(report["done"] for report in reports) / (max(report["ended"] for report in reports) - began)
+    calls = sum(report["done"] for report in reports)
+    return ProcessRun(
+        rate=calls / (max(report["ended"] for report in reports) - began),
+        admin_cpu=admin_cpu / calls,
+        client_cpu=sum(report["cpu"] for report in reports) / calls,
+        database_cpu=database_cpu / calls if database else None,
+    )
 
 
-def run(label: str, url: str) -> tuple[str, ...]:
+Rows = tuple[tuple[str, ...], tuple[str, ...]]
+"""One database's row of each table: rates, and CPU per call."""
+
+
+def run(label: str, url: str) -> Rows:
     """Measure one database: sequential latency, then concurrent throughput."""
     with bench_admin(url) as (app, stub):
         register(stub, [LaunchPlan.get_or_create(one)])
         timed(stub.CreateExecution, (create_request(ONE) for _ in range(20)))  # warm-up
         seconds = timed(stub.CreateExecution, (create_request(ONE) for _ in range(SEQUENTIAL)))
         rate = throughput(app, CLIENTS, PER_CLIENT)
-        process_rate = process_throughput(app, CLIENTS, PER_CLIENT)
+        processes = process_throughput(app, CLIENTS, PER_CLIENT, database=url.startswith("postgresql"))
+    database = "(the admin's)" if processes.database_cpu is None else ms(processes.database_cpu)
     return (
-        label,
-        ms(p50(seconds)),
-        ms(percentile(seconds, 0.99)),
-        f"{1 / p50(seconds):.0f}/s",
-        f"{rate:.0f}/s",
-        f"{process_rate:.0f}/s",
+        (
+            label,
+            ms(p50(seconds)),
+            ms(percentile(seconds, 0.99)),
+            f"{1 / p50(seconds):.0f}/s",
+            f"{rate:.0f}/s",
+            f"{processes.rate:.0f}/s",
+        ),
+        (
+            label,
+            ms(processes.admin_cpu),
+            ms(processes.client_cpu),
+            database,
+            f"{processes.ceiling():.0f}/s",
+        ),
     )
 
 
 def main() -> None:
-    """Both databases, one table."""
-    skipped: tuple[str, ...] = ("PostgreSQL: skipped (no server at 127.0.0.1:5432)", "", "", "", "", "")
-    rows = on_each_database(run, skipped)
+    """Both databases: the rates, then where the CPU of the client processes' run went."""
+    skipped = "PostgreSQL: skipped (no server at 127.0.0.1:5432)"
+    rows = on_each_database(run, ((skipped, "", "", "", "", ""), (skipped, "", "", "", "")))
     print_table(
         "CreateExecution over gRPC, no engine workers",
         ["database", "p50", "p99", "one client", f"{CLIENTS} client threads", f"{CLIENTS} client processes"],
-        rows,
+        [rates for rates, _ in rows],
         note=f"{SEQUENTIAL} calls one after another; {CLIENTS} clients x {PER_CLIENT} calls at once "
         "(target on PostgreSQL: 400/s), as threads of the admin's process and as processes of their own",
+    )
+    print_table(
+        f"CPU per call, {CLIENTS} client processes",
+        ["database", "admin", "clients", "database server", f"ceiling on {os.cpu_count()} cores"],
+        [cpu for _, cpu in rows],
+        note="The ceiling is the cores divided by the CPU all three spent per call: the rate this machine could "
+        "carry with every core busy and nothing waiting.",
     )
 
 
