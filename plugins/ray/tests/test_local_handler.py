@@ -1,6 +1,7 @@
 """The ``ray-local`` handler through the plugin test kit: a Roost Ray task's driver runs on a local runtime
 bounded by the task's resources, attempts share runtimes, abort leaves no process behind, a driver running when
-its engine stops finishes on the next engine, and bad settings are refused naming the key."""
+its engine stops finishes on the next engine (which then stops that runtime and removes its folder), and bad
+settings are refused naming the key."""
 
 from __future__ import annotations
 
@@ -147,6 +148,7 @@ def test_a_driver_running_when_its_engine_stops_finishes_on_the_next_engine(tmp_
     finally:
         first.close()  # the engine stops (a restart) while the driver runs
     session = driver.ctx.state["runtime"]["session"]
+    folder = Path(driver.ctx.state["runtime"]["folder"])
     second = _handler(tmp_path)
     again = Driver(second, driver.ctx, wait=120)
     finished = False
@@ -159,6 +161,7 @@ def test_a_driver_running_when_its_engine_stops_finishes_on_the_next_engine(tmp_
         wait_until(
             lambda: not session_processes(session), "the previous engine's runtime to stop", timeout=30
         )
+        assert not folder.exists(), "the previous engine's runtime was stopped but its folder left behind"
     finally:
         if not finished:
             again.abort()  # no driver or runtime left behind by a failing run

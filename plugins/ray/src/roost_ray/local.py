@@ -17,7 +17,8 @@ Abort kills the attempt's process group; when no other attempt uses its runtime,
 
 Restart: closing the handler stops the runtimes no driver runs on, and leaves the others running with their
 drivers (as ``local-process`` leaves its tasks); the next engine re-attaches to the attempt and stops that
-runtime when the attempt ends, or at once when the attempt had not started its driver yet.
+runtime (removing its folder) when the attempt ends, or at once when the attempt had not started its driver
+yet.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -186,12 +188,17 @@ class RayLocalHandler(TaskHandler):
 
     def _stop_foreign_runtime(self, ctx: TaskContext, user: str) -> None:
         """Stop the runtime the attempt's state names when it is a previous engine's (the attempt outlived a
-        restart; a closing pool leaves the runtimes attempts run on): no new attempt joins it."""
-        session = (ctx.state.get("runtime") or {}).get("session")
+        restart; a closing pool leaves the runtimes attempts run on): no new attempt joins it. Its folder is
+        removed too, as :meth:`RayRuntime.stop` removes those of the pool's own runtimes."""
+        runtime = ctx.state.get("runtime") or {}
+        session = runtime.get("session")
         if self.pool.holder(user) is not None or not isinstance(session, int) or self._known(session):
             return
         if session_processes(session):
             kill_session(session)
+        folder = runtime.get("folder")
+        if isinstance(folder, str) and folder:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _known(self, session: int) -> bool:
         return any(r.session == session for r in self.pool.runtimes())
