@@ -130,6 +130,16 @@ class ForgetsTheEnd(JobHandler):
         return transition
 
 
+class GivesUpAfterTheFirstFailure(JobHandler):
+    """Only its first failure is retryable (the check's probe): on the engine, a failing task is not retried."""
+
+    def handle(self, ctx: TaskContext) -> Transition:
+        transition = super().handle(ctx)
+        if transition.phase is TaskPhase.RETRYABLE_FAILURE and self.service.submissions > 1:
+            return Transition.failure("ToyJobFailed", f"job {self.key(ctx)} failed for good", retryable=False)
+        return transition
+
+
 class TupleState(JobHandler):
     def handle(self, ctx: TaskContext) -> Transition:
         transition = super().handle(ctx)
@@ -212,6 +222,12 @@ SUITE = HandlerConformance()
         ),
         (GoesBack, "test_phases_move_forward", r"toy: phases went backwards: call \d+: RUNNING -> QUEUED"),
         (TupleState, "test_state_round_trips_through_json", r"toy: the plugin state changes through JSON"),
+        (
+            GivesUpAfterTheFirstFailure,
+            "test_retries_are_honoured",
+            r"toy: with 2 retries the retryable failure ran 1 attempts, expected 3; the last one ended with .*"
+            r"failed for good",
+        ),
         (BlocksInHandle, "test_handle_does_not_block", r"toy: handle\(\) blocked for more than 2 s"),
     ],
 )

@@ -648,7 +648,7 @@ class HandlerConformance:
         if node.attempt + 1 != expected:
             raise ConformanceError(
                 f"{plugin.handler}: with 2 retries the {'retryable' if retryable else 'permanent'} failure ran "
-                f"{node.attempt + 1} attempts, expected {expected}"
+                f"{node.attempt + 1} attempts, expected {expected}; the last one ended with {node.error}"
             )
         if plugin.submissions is not None and self._submissions(plugin) - before not in (0, expected):
             raise ConformanceError(
