@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 import tarfile
@@ -84,6 +85,54 @@ def test_fast_execute_unpacks_the_code_and_runs_the_command_with_it_importable(t
     assert result.returncode == 0, result.stderr
     assert result.stdout == "1 True\n"
     assert (dest / "pkg" / "flows.py").read_text() == "X = 1\n"
+
+
+WARM_CHILD = """
+import os, sys
+from roost import fast_execute
+
+archive, dest = sys.argv[1], sys.argv[2]
+argv = ["roost-fast-execute", "--additional-distribution", archive, "--dest-dir", "-", "--", "roost-execute",
+        "--inputs", "-", "--task-module", "pkg.flows", "--task-name", "t"]
+print(fast_execute.__roost_warm_code__(argv))
+print(fast_execute.__roost_warm_code__(["roost-execute", "--task-module", "pkg.flows"]))
+fast_execute.__roost_warm_task__(argv)
+print(sys.modules["pkg.flows"].X, flush=True)  # before the attempt's command replaces this process
+os.remove(archive.removeprefix("file://"))
+# An attempt forked from the child: it copies the unpacked code, then runs its command with it importable.
+fast_execute.main.main(
+    args=["--additional-distribution", archive, "--dest-dir", dest, "--", sys.executable, "-c",
+          "import pkg.flows; print(pkg.flows.__file__)"]
+)
+"""
+"""What a warm interpreter's child (``roost_core.handlers._warm``) does with a fast registration's code: name it,
+fetch and import it once, then run an attempt of it (which replaces the process)."""
+
+
+def test_a_warm_child_fetches_the_code_once_for_the_attempts_forked_from_it(tmp_path: Path) -> None:
+    make_project(tmp_path / "src")
+    archive = tmp_path / "fast0123.tar.gz"
+    archive.write_bytes(code_archive(tmp_path / "src")[1])
+    dest = tmp_path / "dest"
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", WARM_CHILD, archive.as_uri(), str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": os.environ["PATH"], "TMPDIR": str(temporary)},
+    )
+    assert result.returncode == 0, result.stderr
+    [unpacked] = temporary.iterdir()  # where the child unpacked it, once
+    assert result.stdout.splitlines() == [
+        f"{archive.as_uri()} pkg.flows",
+        "None",
+        "1",
+        str(dest / "pkg" / "flows.py"),  # the attempt's own copy, though the archive was gone
+    ]
+    assert (unpacked / "pkg" / "flows.py").read_text() == "X = 1\n"
 
 
 def test_fast_execute_names_code_it_cannot_fetch(tmp_path: Path) -> None:

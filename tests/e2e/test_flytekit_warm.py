@@ -1,7 +1,8 @@
 """Warm flytekit tasks on `roost start` (flytekit 1.16.31): a task that crashes its process (``os._exit``, a
 segmentation fault) fails only its own node, and the flytekit tasks after it still start from the same warm
 server (cold under `nox -s e2e_cold`); a map task's indices find the task's module imported by their warm batch,
-and the fast-registered code in their own working directory. Scripts run with flytekit's Python beside Roost's fork
+and the fast-registered code in their own working directory, and so do a chain's tasks after the first, from their
+code's warm child. Scripts run with flytekit's Python beside Roost's fork
 server module show what its warm-up does there: a warm eager task's exit does not hang on flytekit's eager
 controller, a warm batch converts a map's inputs once for all its indices, and an attempt finds flytekit's first task
 definition done."""
@@ -86,6 +87,23 @@ def test_map_indices_find_their_module_imported_by_the_batch_and_the_code_in_the
     # own copy of the bundle in its working directory, and the module was imported in a folder holding it.
     expected = "before:1:beside" if WARM else "here:1:beside"
     assert succeeded(flytekit, mapped, "origins")["outputs"] == {"o0": [expected] * len(xs)}
+
+
+@pytest.mark.usefixtures("registered")
+def test_a_chains_later_tasks_find_their_module_imported_by_their_codes_warm_child(
+    flytekit: Flytekit,
+) -> None:
+    launch = {"key": "chain", "kind": "workflow", "name": "crashes.code_origin_chain", "inputs": {}}
+    chained = flytekit.drive({"version": VERSION, "timeout": TIMEOUT, "launch": [launch]}, TIMEOUT)
+    origins = succeeded(flytekit, chained, "chain")["outputs"]
+    # Warm, the first task of the bundle comes from the server while a child of it fetches the bundle and imports
+    # the module (the tasks of the tests before may have started that child already); the tasks after it come from
+    # that child. Cold, each task imports the module itself. Each has its own copy of the bundle in its working
+    # directory.
+    assert origins["o3"] == ("before:1:beside" if WARM else "here:1:beside"), origins
+    assert set(origins.values()) <= ({"here:1:beside", "before:1:beside"} if WARM else {"here:1:beside"}), (
+        origins
+    )
 
 
 @pytest.mark.usefixtures("registered")

@@ -136,6 +136,16 @@ def main() -> int:
         sys.path.append("/roost-test-leak")
         LEAKS.append("leaked")  # this module is the warm server's: imported before the fork
         os.chdir("/")
+    elif mode == "code":
+        # Where the task's code (coded_program.py's) was imported, and who forked this attempt's supervisor.
+        code = sys.modules.get("code_module")
+        parent_stat = Path(f"/proc/{os.getppid()}/stat").read_text()
+        seen = {
+            "imported_in": str(code.IMPORTED_IN) if code is not None else "<not imported>",
+            "grandparent": parent_stat.rpartition(")")[2].split()[1],
+            "who": os.environ.get("WHO", "<unset>"),
+        }
+        write_outputs(output_prefix, {name: string(value) for name, value in seen.items()})
     elif mode == "segfault":
         ctypes.string_at(0)
     elif mode == "hog":

@@ -493,6 +493,107 @@ def test_a_sweep_leaves_a_server_folder_that_just_changed(tmp_path: Path) -> Non
         assert not fresh.exists()
 
 
+CODED = ("imported_in", "grandparent", "who")
+
+
+def coded(root: Path, name: str, code: str, **env: str) -> TaskContext:
+    """An attempt of coded_program.py's task of ``code`` (its code's imports logged to ``root/imports.log``)."""
+    script = write_script(root / "bin" / "coded", module="coded_program")
+    log = str(root / "imports.log")
+    return context(root / name, script, "code", "--code", code, outputs=CODED, CODE_IMPORT_LOG=log, **env)
+
+
+def imports(root: Path) -> list[int]:
+    """The pids of the processes that imported coded_program.py's code."""
+    log = root / "imports.log"
+    return [int(line) for line in log.read_text().split()] if log.exists() else []
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+
+
+def run_coded(handler: LocalProcessHandler, root: Path, name: str, code: str, **env: str) -> dict[str, str]:
+    """Run an attempt of ``code`` to its end; what it saw."""
+    ctx = coded(root, name, code, WHO=name, **env)
+    assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+    seen = outputs(ctx)
+    assert seen["who"] == name  # its own environment, whoever imported the code
+    return seen
+
+
+def code_child(handler: LocalProcessHandler, root: Path, code: str) -> int:
+    """Run attempts of ``code`` until one comes from the child that imported it; that child's pid."""
+    tried = len(list(root.glob(f"{code}-*")))  # an earlier call's attempts keep their folders
+    for index in range(tried, tried + 100):
+        seen = run_coded(handler, root, f"{code}-{index}", code)
+        if seen["imported_in"] != "<not imported>":
+            child = int(seen["imported_in"])
+            assert seen["grandparent"] == str(child)  # its supervisor was forked by that child
+            return child
+    raise AssertionError(f"no attempt of code {code!r} came from a child that imported it")
+
+
+def test_attempts_of_one_code_start_from_a_child_that_imported_it_once(
+    tmp_path: Path, handler: LocalProcessHandler
+) -> None:
+    first = run_coded(handler, tmp_path, "first", "one")
+    [server] = servers(handler)
+    # The first attempt of a code comes from the server while the code's child imports it.
+    assert first == {"imported_in": "<not imported>", "grandparent": str(server), "who": "first"}
+    child = code_child(handler, tmp_path, "one")
+    assert parent_of(child) == server
+    again = run_coded(handler, tmp_path, "again", "one")
+    assert (again["imported_in"], again["grandparent"]) == (str(child), str(child))
+    assert imports(tmp_path) == [child]  # once, with the first attempt's environment
+    # Another code gets a child of its own; attempts without a code still come from the server.
+    other = code_child(handler, tmp_path, "two")
+    assert other != child and sorted(imports(tmp_path)) == sorted([child, other])
+    plain = context(
+        tmp_path / "plain",
+        write_script(tmp_path / "bin" / "coded", module="coded_program"),
+        "code",
+        outputs=CODED,
+        CODE_IMPORT_LOG=str(tmp_path / "imports.log"),
+    )
+    assert Driver(handler, plain).until_done().phase is TaskPhase.SUCCESS
+    assert outputs(plain)["grandparent"] == str(server)
+
+
+def test_a_server_keeps_a_child_for_its_two_most_recent_codes(
+    tmp_path: Path, handler: LocalProcessHandler
+) -> None:
+    children = [code_child(handler, tmp_path, code) for code in ("one", "two", "three")]
+    wait_until(lambda: process_gone(children[0]), "the least recently used code's child to end")
+    assert not process_gone(children[1]) and not process_gone(children[2])
+
+
+@pytest.mark.parametrize(
+    "trouble", [{"CODE_IMPORT_FAIL": "1"}, {"CODE_IMPORT_MB": "300"}], ids=["import fails", "too large"]
+)
+def test_a_code_its_child_cannot_hold_leaves_its_attempts_to_the_server(
+    tmp_path: Path, make_handler: MakeHandler, trouble: dict[str, str]
+) -> None:
+    handler = make_handler(warm={"max_memory_mb": 200})
+    run_coded(handler, tmp_path, "first", "one", **trouble)
+    [server] = servers(handler)
+    wait_until(lambda: len(imports(tmp_path)) == 1, "the code's child to try its import")
+    [child] = imports(tmp_path)
+    wait_until(lambda: process_gone(child), "the code's child to give up")
+    for index in range(5):  # not tried again: each attempt comes from the server
+        seen = run_coded(handler, tmp_path, f"after-{index}", "one", **trouble)
+        assert (seen["imported_in"], seen["grandparent"]) == ("<not imported>", str(server))
+    assert imports(tmp_path) == [child]
+
+
+def test_a_killed_code_child_is_replaced(tmp_path: Path, handler: LocalProcessHandler) -> None:
+    child = code_child(handler, tmp_path, "one")
+    os.kill(child, signal.SIGKILL)
+    wait_until(lambda: process_gone(child), "the code's child to die")
+    replaced = code_child(handler, tmp_path, "one")
+    assert replaced != child and imports(tmp_path) == [child, replaced]
+
+
 def test_a_batch_child_gets_each_environment_as_the_changes_from_the_one_before(
     tmp_path: Path, handler: LocalProcessHandler, script: Path
 ) -> None:

@@ -6,16 +6,23 @@ The code archive (``file://``, a local path, ``http(s)://`` or ``s3://``) is unp
 missing), DIR goes first on ``PYTHONPATH``, and the command after ``--`` replaces this process. When that command is
 ``roost-execute`` of this very interpreter, it runs in this process instead: a second interpreter start would only
 import Roost again (and would undo a warm start of the local-process handler).
+
+For that handler's warm interpreters it declares ``roost-execute``'s warm-up, the code an attempt runs (its archive
+and task module), and how a warm child fetches that code and imports its module once for the attempts forked from
+it (``__roost_warm_up__``, ``__roost_warm_code__``, ``__roost_warm_task__``).
 """
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import shutil
 import sys
 import tarfile
+import tempfile
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -49,7 +56,11 @@ def main(distribution: str, dest_dir: str, command: tuple[str, ...]) -> None:
     """Fetch and unpack the task's code, then run COMMAND (everything after --)."""
     destination = Path(dest_dir).resolve()
     try:
-        unpack(fetch(distribution), destination)
+        unpacked = _UNPACKED.get(distribution)
+        if unpacked is not None:  # this warm child unpacked it already
+            shutil.copytree(unpacked, destination, dirs_exist_ok=True)
+        else:
+            unpack(fetch(distribution), destination)
     except (OSError, tarfile.TarError) as exc:
         click.echo(f"roost-fast-execute: cannot fetch the code from {distribution}: {exc}", err=True)
         sys.exit(2)
@@ -62,6 +73,58 @@ def main(distribution: str, dest_dir: str, command: tuple[str, ...]) -> None:
 
         execute.main(args=arguments[1:], prog_name=arguments[0])
     os.execvp(arguments[0], arguments)
+
+
+def __roost_warm_up__() -> None:
+    """``roost-execute``'s warm-up, since that command runs in this process: called once by a warm interpreter
+    (``roost_core.handlers._warm``) before it forks attempts."""
+    from roost.execute import __roost_warm_up__ as warm_up
+
+    warm_up()
+
+
+def __roost_warm_code__(argv: list[str]) -> str | None:
+    """The code the command line ``argv`` runs: its archive and task module, or None. Fast registration names an
+    archive by its content's digest (``fast<md5>.tar.gz``), so equal keys are equal code: a warm interpreter's
+    child that imported it serves every attempt of that key (``roost_core.handlers._warm``)."""
+    distribution, module = _option(argv, "--additional-distribution"), _option(argv, "--task-module")
+    return f"{distribution} {module}" if distribution and module else None
+
+
+_UNPACKED: dict[str, Path] = {}
+"""The archive a warm child unpacked once, by URI: the attempts forked from it copy that folder."""
+
+
+def __roost_warm_task__(argv: list[str]) -> Callable[[], None] | None:
+    """In a warm child, before the attempts of the command line ``argv`` are forked from it: fetch and unpack its
+    archive once into a folder of the child, put that folder on ``sys.path`` as :func:`main` does, and import the task's
+    module there (in that folder, as an attempt imports it in its working directory). The attempts then copy the
+    folder instead of fetching the archive, and find the module imported. Returns what removes the folder."""
+    distribution, module = _option(argv, "--additional-distribution"), _option(argv, "--task-module")
+    if not distribution or not module:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="roost-code-"))
+    here = os.getcwd()
+    try:
+        unpack(fetch(distribution), folder)
+        sys.path.insert(1, str(folder))
+        os.chdir(folder)
+        importlib.import_module(module)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    finally:
+        os.chdir(here)
+    _UNPACKED[distribution] = folder
+    return lambda: shutil.rmtree(folder, ignore_errors=True)
+
+
+def _option(argv: list[str], name: str) -> str | None:
+    """The value of the first option ``name`` in ``argv`` (the command's or the one after ``--``), or None."""
+    for index, arg in enumerate(argv[:-1]):
+        if arg == name:
+            return argv[index + 1]
+    return None
 
 
 def _ours(command: str) -> bool:

@@ -1,5 +1,6 @@
 """flytekit tasks that crash their process, one that tells how its process started, a map task whose indices
-tell where their code came from, and one that leaves scratch files behind, for the warm-process end-to-end test."""
+tell where their code came from (and a chain of that task), and one that leaves scratch files behind, for the
+warm-process end-to-end test."""
 
 import ctypes
 import os
@@ -59,6 +60,17 @@ def code_origin(x: int) -> str:
 def code_origins(xs: list[int]) -> list[str]:
     """A map of code_origin over xs."""
     return map_task(code_origin)(x=xs)
+
+
+@workflow
+def code_origin_chain() -> tuple[str, str, str, str]:
+    """code_origin four times, one after another (a chain of one fast-registered task)."""
+    first = code_origin(x=1)
+    second = code_origin(x=2)
+    third = code_origin(x=3)
+    fourth = code_origin(x=4)
+    first >> second >> third >> fourth
+    return first, second, third, fourth
 
 
 @task

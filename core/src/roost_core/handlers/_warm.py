@@ -8,7 +8,7 @@ point) once, calls its ``__roost_warm_up__()`` when it has one (an entry point t
 what every attempt needs, so that attempts start with it done; flytekit's entry point gets the warm-up of
 :func:`_warm_up_flytekit`), and says ``{"ready": true}`` on the socket (a
 ``SOCK_SEQPACKET`` pair), or ``{"error": ...}``. Then
-each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH}``, sent with the attempt's locked
+each request ``{"spec": PATH, "module": ..., "function": ..., "script": PATH, ...}``, sent with the attempt's locked
 ``lock`` file descriptor, is answered with ``{"pid": N}`` after a fork. The child
 
 1. claims the attempt by creating its ``claimed`` file exclusively (the handler claims it before a cold start,
@@ -33,7 +33,14 @@ what it wrote to the attempt's result and process files. An attempt whose folder
 process prepared it) or whose lock another process holds is skipped, ``{"spec": PATH}`` written back at once. The
 child exits at the end of the specs pipe.
 
-Crashes or ``os._exit`` in a task end only that forked child. The server exits when the socket is closed.
+A request for one attempt may also carry its command line (``"argv"``). When the entry module names the code of
+that command line (``__roost_warm_code__(argv)``: a key such as a fast registration's bundle and task module; flytekit's
+is :func:`_flytekit_code`) and can import it (``__roost_warm_task__``), the attempt's supervisor is forked from a
+code child that imported that code once instead of from the server (:class:`_CodeChildren`), so that its attempts
+find their task's module imported and their bundle unpacked, as a batch child's do.
+
+Crashes or ``os._exit`` in a task end only that forked child. The server exits when the socket is closed, and its
+code children with it.
 """
 
 from __future__ import annotations
@@ -86,6 +93,7 @@ def _warm_up_flytekit(entry: ModuleType) -> None:
     _flytekit_eager_exit_bounded()
     _flytekit_task_defined_once()
     _ATTEMPT_SETUPS.append(_flytekit_sandbox_of_attempt)
+    entry.__roost_warm_code__ = _flytekit_code  # type: ignore[attr-defined]
 
     def warm_task(argv: list[str]) -> Callable[[], None] | None:
         batch_ended = _flytekit_warm_task(entry, argv)
@@ -316,6 +324,15 @@ def _flytekit_map_inputs_once(argv: list[str]) -> None:
     literal_map.from_flyte_idl = classmethod(from_flyte_idl)
 
 
+def _flytekit_code(argv: list[str]) -> str | None:
+    """flytekit's ``__roost_warm_code__``: a fast-registered task's code bundle and task module (the bundle's name is
+    its content's digest, so equal keys are equal code), or None for a task whose code is not in a bundle."""
+    if not argv or Path(argv[0]).name != "pyflyte-fast-execute":
+        return None
+    distribution, module = _option(argv, "--additional-distribution"), _task_module(argv)
+    return f"{distribution} {module}" if distribution and module else None
+
+
 def _option(argv: list[str], name: str) -> str | None:
     """The value of option ``name`` in ``argv`` before its first ``--``, or None."""
     for index, arg in enumerate(argv[:-1]):
@@ -326,12 +343,19 @@ def _option(argv: list[str], name: str) -> str | None:
     return None
 
 
-def _import_task_module(argv: list[str]) -> None:
-    """Import the module the last ``task-module`` of flytekit's resolver arguments names, if any."""
+def _task_module(argv: list[str]) -> str | None:
+    """The module the last ``task-module`` of flytekit's resolver arguments names, if any."""
     for index in range(len(argv) - 2, -1, -1):
         if argv[index] == "task-module":
-            importlib.import_module(argv[index + 1])
-            return
+            return argv[index + 1]
+    return None
+
+
+def _import_task_module(argv: list[str]) -> None:
+    """Import the module the last ``task-module`` of flytekit's resolver arguments names, if any."""
+    module = _task_module(argv)
+    if module is not None:
+        importlib.import_module(module)
 
 
 _WARM_UPS: dict[str, Callable[[ModuleType], None]] = {"flytekit.bin.entrypoint": _warm_up_flytekit}
@@ -445,11 +469,11 @@ def _attempt(supervise: ModuleType, request: dict[str, Any], lock_fd: int) -> in
 
 
 def _warm_task(request: dict[str, Any], spec: dict[str, Any]) -> Callable[[], None] | None:
-    """In a batch child, before its first attempt: the entry module's ``__roost_warm_task__(argv)`` imports what the
-    task of the command line needs (its module), with the attempt's environment, so that the attempts forked next
-    start with it done; it may return what to call when the batch ends (flytekit's removes the code it fetched). A
-    failure, or an import that takes longer than ``start_timeout``, is left to the attempts: each imports the module
-    again and reports what fails as its own."""
+    """In a batch or code child, before its first attempt: the entry module's ``__roost_warm_task__(argv)`` imports
+    what the task of the command line needs (its module), with the attempt's environment, so that the attempts
+    forked next start with it done; it may return what to call when the child ends (flytekit's removes the code it
+    fetched). Raises what the import raised, TimeoutError when it took longer than ``start_timeout``: the callers
+    leave a failure to the attempts, which import the module again and report what fails as their own."""
     warm_task = getattr(sys.modules.get(request["module"]), "__roost_warm_task__", None)
     if warm_task is None:
         return None
@@ -464,8 +488,6 @@ def _warm_task(request: dict[str, Any], spec: dict[str, Any]) -> Callable[[], No
     try:
         done: Callable[[], None] | None = warm_task(spec["argv"])
         return done
-    except BaseException:  # the attempts import it again and report the failure as theirs
-        return None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -492,10 +514,13 @@ def _batch(supervise: ModuleType, request: dict[str, Any], results_fd: int, spec
                 env.pop(name, None)
             attempt = {**sent["spec"], "env": dict(env)}
             if not warmed:
-                batch_ended = _warm_task(request, attempt)
+                warmed = True
+                try:
+                    batch_ended = _warm_task(request, attempt)
+                except BaseException:  # the attempts import it again and report the failure as theirs
+                    batch_ended = None
                 if batch_ended is not None:  # after the last attempt
                     cleanups.callback(batch_ended)
-                warmed = True
             spec = sent["spec_path"]
             done = json.dumps({"spec": spec}) + "\n"
             try:
@@ -624,9 +649,17 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
     gc.collect()
     gc.freeze()
     _send(sock, {"ready": True})
-    # Supervisors are reaped by the system; each one sets the default back before forking its task.
+    # Supervisors and code children are reaped by the system; a supervisor sets the default back before forking
+    # its task.
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+    children = _CodeChildren(supervise, entry)
     while True:
+        readable = select.select([sock, *children.sockets()], [], [])[0]
+        for said in readable:
+            if said is not sock:
+                children.heard(said)
+        if sock not in readable:
+            continue
         try:
             data, fds, _flags, _address = socket.recv_fds(sock, _MESSAGE_SIZE, 2)
         except OSError:
@@ -634,25 +667,188 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
         if not data:
             return 0
         request = json.loads(data)
+        pid = None if "batch" in request else children.start(request, fds, sock)
+        if pid is None:
+            pid = _fork_child(supervise, request, fds, [sock, *children.sockets()])
+        for fd in fds:
+            os.close(fd)
+        _send(sock, {"pid": pid})
+
+
+def _fork_child(
+    supervise: ModuleType, request: dict[str, Any], fds: list[int], sockets: list[socket.socket]
+) -> int:
+    """Fork the child a request asks for: a batch child, or an attempt's supervisor; its pid. The child closes
+    ``sockets`` (its parent's)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:
+        status = 1
+        try:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            for other in sockets:
+                other.close()
+            if "batch" in request:
+                status = _batch(supervise, request, fds[0], fds[1])
+            else:
+                status = _attempt(supervise, request, fds[0])
+        except BaseException:
+            traceback.print_exc()
+        finally:
+            os._exit(status)
+    return pid
+
+
+_CODE_CHILDREN = 2
+"""Code children a server keeps at most; the least recently used one ends for a new one."""
+_FORWARD_TIMEOUT = 5.0
+"""Seconds a server waits for a ready code child to answer; then it forks the attempt itself."""
+_UNUSABLE_KEPT = 64
+"""Codes whose child could not import them that a server remembers (it forks their attempts itself)."""
+
+
+class _CodeChildren:
+    """A server's code children: per code (what the entry module's ``__roost_warm_code__(argv)`` names, such as a
+    fast registration's bundle and task module), a child forked from the server that imported that code once, as
+    a batch child does (:func:`_warm_task`), and forks the supervisors of that code's attempts.
+
+    The first attempt of a code is forked by the server, while its child imports the code with that attempt's
+    environment; the attempts after it come from the child once it said it is ready. A child whose import failed,
+    took longer than ``start_timeout`` or left it larger than ``max_memory_mb`` ends without being used, and the
+    server forks that code's attempts itself from then on. A child ends when the server closes its socket: when
+    it is evicted, and when the server itself ends."""
+
+    def __init__(self, supervise: ModuleType, entry: ModuleType) -> None:
+        self.supervise = supervise
+        self.code_of: Callable[[list[str]], str | None] | None = getattr(entry, "__roost_warm_code__", None)
+        if not hasattr(entry, "__roost_warm_task__"):
+            self.code_of = None
+        self.children: dict[str, tuple[socket.socket, bool]] = {}
+        """Per code: the server's end of its child's socket, and whether the child is ready; least recently used
+        first."""
+        self.unusable: set[str] = set()
+
+    def sockets(self) -> list[socket.socket]:
+        """The server's ends of its children's sockets."""
+        return [end for end, _ready in self.children.values()]
+
+    def heard(self, end: socket.socket) -> None:
+        """Read what a child said unasked: ready, or not usable (then it exits), or nothing (it exited)."""
+        code = next(code for code, (other, _ready) in self.children.items() if other is end)
+        with contextlib.suppress(OSError, ValueError):
+            said = end.recv(_MESSAGE_SIZE)
+            if said and json.loads(said).get("ready"):
+                self.children[code] = (end, True)
+                return
+            if said:
+                if len(self.unusable) >= _UNUSABLE_KEPT:
+                    self.unusable.clear()
+                self.unusable.add(code)
+        self._drop(code)
+
+    def start(self, request: dict[str, Any], fds: list[int], server: socket.socket) -> int | None:
+        """Start the attempt of ``request`` from its code's child: the supervisor's pid, or None when the server is
+        to fork it (no code, or its child not ready: started now if there was none)."""
+        code = self._code(request)
+        if code is None or code in self.unusable:
+            return None
+        child = self.children.pop(code, None)
+        if child is None:
+            self._fork(code, request, fds, server)
+            return None
+        self.children[code] = child
+        end, ready = child
+        if not ready:
+            return None
+        pid = None
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            end.settimeout(_FORWARD_TIMEOUT)
+            socket.send_fds(end, [json.dumps(request).encode()], fds)
+            reply = end.recv(_MESSAGE_SIZE)
+            end.settimeout(None)
+            pid = int(json.loads(reply)["pid"]) if reply else None
+        if pid is None:
+            # The server forks the attempt instead; should the child have forked it too, the attempt's claim lets
+            # only one of the two run it.
+            self._drop(code)
+        return pid
+
+    def _code(self, request: dict[str, Any]) -> str | None:
+        argv = request.get("argv")
+        if self.code_of is None or not isinstance(argv, list):
+            return None
+        try:
+            code = self.code_of(argv)
+        except Exception:  # an entry module's mistake must not stop the server: its attempts start as before
+            return None
+        return code if isinstance(code, str) and code else None
+
+    def _fork(self, code: str, request: dict[str, Any], fds: list[int], server: socket.socket) -> None:
+        while len(self.children) >= _CODE_CHILDREN:
+            self._drop(next(iter(self.children)))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:
             status = 1
             try:
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                sock.close()
-                if "batch" in request:
-                    status = _batch(supervise, request, fds[0], fds[1])
-                else:
-                    status = _attempt(supervise, request, fds[0])
+                # Not the attempt's lock: it is held as long as the attempt's own processes live.
+                for fd in fds:
+                    os.close(fd)
+                for other in (server, ours, *self.sockets()):
+                    other.close()
+                status = _code_child(self.supervise, request, theirs)
             except BaseException:
                 traceback.print_exc()
             finally:
                 os._exit(status)
-        for fd in fds:
-            os.close(fd)
-        _send(sock, {"pid": pid})
+        theirs.close()
+        self.children[code] = (ours, False)
+
+    def _drop(self, code: str) -> None:
+        end, _ready = self.children.pop(code)
+        end.close()
+
+
+def _code_child(supervise: ModuleType, request: dict[str, Any], sock: socket.socket) -> int:
+    """In a code child: import the code of the attempt ``request`` names, with that attempt's environment; say
+    whether this child is usable; then fork a supervisor for each attempt the server sends, until the server closes
+    the socket."""
+    spec = json.loads(Path(request["spec"]).read_text())
+    try:
+        done = _warm_task(request, spec)
+    except BaseException:  # the attempts import it themselves and report the failure as theirs
+        _send(sock, {"ready": False})
+        return 0
+    try:
+        if _resident_mb() > float(request["max_memory_mb"]):
+            _send(sock, {"ready": False})
+            return 0
+        _send(sock, {"ready": True})
+        while True:
+            try:
+                data, fds, _flags, _address = socket.recv_fds(sock, _MESSAGE_SIZE, 1)
+            except OSError:
+                return 0
+            if not data:
+                return 0
+            pid = _fork_child(supervise, json.loads(data), fds, [sock])
+            for fd in fds:
+                os.close(fd)
+            _send(sock, {"pid": pid})
+    finally:
+        if done is not None:
+            done()
+
+
+def _resident_mb() -> float:
+    """This process's resident memory in MB (0 when unknown)."""
+    with contextlib.suppress(OSError, StopIteration, ValueError):
+        status = Path("/proc/self/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
+    return 0.0
 
 
 if __name__ == "__main__":

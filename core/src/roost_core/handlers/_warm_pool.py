@@ -5,7 +5,8 @@ an absolute Python interpreter, then ``from MODULE import FUNCTION`` and ``sys.e
 task environment's ``PATH``, every ``PYTHONPATH`` entry is absolute (relative ones depend on the working
 folder), and the task's environment does not hold ``ROOST_WARM_PROCESS=0``. Such attempts of one environment
 (interpreter, ``PYTHONPATH``, entry module) share a fork server (:mod:`roost_core.handlers._warm`) that imported
-the entry module once. Everything else, and everything while an environment's server cannot start (for
+the entry module once; the attempts of a task whose code comes in a bundle start from a child of that server that
+imported the code once (the request carries the attempt's command line, which names it). Everything else, and everything while an environment's server cannot start (for
 :data:`START_BACKOFF` seconds after a failure), runs cold.
 
 Each server has a temporary folder of its own (``roost-<uid>-warm-*`` in the engine's), where what it makes at import
@@ -53,6 +54,9 @@ HANDLER_SWITCH = "ROOST_WARM_PROCESSES"
 TASK_SWITCH = "ROOST_WARM_PROCESS"
 """Task environment variable: ``0`` makes that task's attempts start cold."""
 _MESSAGE_SIZE = 1 << 16
+_ARGV_SENT = 1 << 15
+"""Bytes of JSON up to which an attempt's command line goes with its request (the server's message is at most
+:data:`_MESSAGE_SIZE`); a longer one is not looked at for its code."""
 _STOP_TIMEOUT = 5.0
 _SCRIPT_HEAD = 4096
 _IMPORT_LINE = re.compile(r"^from ([A-Za-z_][\w.]*) import ([A-Za-z_]\w*)\s*$", re.MULTILINE)
@@ -191,12 +195,23 @@ class WarmPools:
         self._closed = threading.Event()
         self._reaper: threading.Thread | None = None
 
-    def start(self, entry: WarmEntry, spec: Path, env: Mapping[str, str], lock_fd: int) -> int | None:
-        """Start the attempt of ``spec`` from a warm server: the supervisor's pid, or None to start it cold.
+    def start(
+        self, entry: WarmEntry, spec: Path, argv: Sequence[str], env: Mapping[str, str], lock_fd: int
+    ) -> int | None:
+        """Start the attempt of ``spec`` (its command line ``argv``) from a warm server: the supervisor's pid, or None
+        to start it cold. The server starts it from the warm child of its code when the entry module names one
+        (see :mod:`roost_core.handlers._warm`).
 
         ``lock_fd`` (the attempt's locked ``lock`` file) passes to the supervisor, which holds it while it lives.
         """
-        return self._request(entry, env, {"spec": str(spec)}, [lock_fd])
+        request: dict[str, object] = {
+            "spec": str(spec),
+            "start_timeout": self.settings.start_timeout,
+            "max_memory_mb": self.settings.max_memory_mb,
+        }
+        if len(json.dumps(list(argv))) <= _ARGV_SENT:
+            request["argv"] = list(argv)
+        return self._request(entry, env, request, [lock_fd])
 
     def start_batch(
         self, entry: WarmEntry, env: Mapping[str, str], results_fd: int, specs_fd: int

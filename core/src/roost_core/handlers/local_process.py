@@ -385,7 +385,7 @@ class LocalProcessHandler(TaskHandler):
         argv, env = spec["argv"], spec["env"]
         pid = None
         if self._pools is not None and (entry := warm_entry(argv, env)) is not None:
-            pid = self._pools.start(entry, files.spec, env, lock_fd)
+            pid = self._pools.start(entry, files.spec, argv, env, lock_fd)
         if pid is not None:
             self._watch_lock(files, ctx.notify)
             state = files.state(pid, process_start_time(pid))
