@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import io
+import itertools
 import os
 import shutil
 import sys
@@ -87,8 +88,8 @@ def __roost_warm_code__(argv: list[str]) -> str | None:
     """The code the command line ``argv`` runs: its archive and task module, or None. Fast registration names an
     archive by its content's digest (``fast<md5>.tar.gz``), so equal keys are equal code: a warm interpreter's
     child that imported it serves every attempt of that key (``roost_core.handlers._warm``)."""
-    distribution, module = _option(argv, "--additional-distribution"), _option(argv, "--task-module")
-    return f"{distribution} {module}" if distribution and module else None
+    code = _archive_and_module(argv)
+    return " ".join(code) if code is not None else None
 
 
 _UNPACKED: dict[str, Path] = {}
@@ -100,9 +101,10 @@ def __roost_warm_task__(argv: list[str]) -> Callable[[], None] | None:
     archive once into a folder of the child, put that folder on ``sys.path`` as :func:`main` does, and import the task's
     module there (in that folder, as an attempt imports it in its working directory). The attempts then copy the
     folder instead of fetching the archive, and find the module imported. Returns what removes the folder."""
-    distribution, module = _option(argv, "--additional-distribution"), _option(argv, "--task-module")
-    if not distribution or not module:
+    code = _archive_and_module(argv)
+    if code is None:
         return None
+    distribution, module = code
     folder = Path(tempfile.mkdtemp(prefix="roost-code-"))
     here = os.getcwd()
     try:
@@ -119,12 +121,14 @@ def __roost_warm_task__(argv: list[str]) -> Callable[[], None] | None:
     return lambda: shutil.rmtree(folder, ignore_errors=True)
 
 
-def _option(argv: list[str], name: str) -> str | None:
-    """The value of the first option ``name`` in ``argv`` (the command's or the one after ``--``), or None."""
-    for index, arg in enumerate(argv[:-1]):
-        if arg == name:
-            return argv[index + 1]
-    return None
+def _archive_and_module(argv: list[str]) -> tuple[str, str] | None:
+    """The code archive (``--additional-distribution``) and task module (``--task-module`` of the command after
+    ``--``) of a ``roost-fast-execute`` command line, or None without both."""
+    options: dict[str, str] = {}
+    for name, value in itertools.pairwise(argv):
+        options.setdefault(name, value)  # the first of each
+    distribution, module = options.get("--additional-distribution"), options.get("--task-module")
+    return (distribution, module) if distribution and module else None
 
 
 def _ours(command: str) -> bool:

@@ -47,6 +47,18 @@ def process_start_time(pid: int) -> int | None:
     return int(stat.rpartition(")")[2].split()[19])
 
 
+def resident_mb(pid: int) -> float:
+    """The resident memory of process ``pid`` in MB (0 when unknown: no such process)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def write_json_atomically(path: str, data: dict[str, Any], *, durable: bool = True) -> None:
     """Write ``data`` so that a reader sees the old file, no file, or the whole new one; only the owner may
     read it (a task's spec holds its environment, which may carry credentials). ``durable`` syncs it to disk

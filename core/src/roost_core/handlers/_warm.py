@@ -245,9 +245,7 @@ def _flytekit_warm_task(entry: ModuleType, argv: list[str]) -> Callable[[], None
     bundle a copy of that folder into its ``--dest-dir`` (the files a fetch leaves there, without fetching and
     unpacking again); then import the task's module (``task-module`` of the resolver's arguments) from there, in
     that folder as its working directory. Returns what removes the folder when the batch ends."""
-    distribution = (
-        _option(argv, "--additional-distribution") if Path(argv[0]).name == "pyflyte-fast-execute" else None
-    )
+    distribution = _flytekit_bundle(argv)
     fetch = getattr(entry, "_download_distribution", None)
     if distribution is None or fetch is None:
         _import_task_module(argv)
@@ -327,10 +325,15 @@ def _flytekit_map_inputs_once(argv: list[str]) -> None:
 def _flytekit_code(argv: list[str]) -> str | None:
     """flytekit's ``__roost_warm_code__``: a fast-registered task's code bundle and task module (the bundle's name is
     its content's digest, so equal keys are equal code), or None for a task whose code is not in a bundle."""
+    distribution, module = _flytekit_bundle(argv), _task_module(argv)
+    return f"{distribution} {module}" if distribution and module else None
+
+
+def _flytekit_bundle(argv: list[str]) -> str | None:
+    """The code bundle of a ``pyflyte-fast-execute`` command line (its ``--additional-distribution``), else None."""
     if not argv or Path(argv[0]).name != "pyflyte-fast-execute":
         return None
-    distribution, module = _option(argv, "--additional-distribution"), _task_module(argv)
-    return f"{distribution} {module}" if distribution and module else None
+    return _option(argv, "--additional-distribution")
 
 
 def _option(argv: list[str], name: str) -> str | None:
@@ -675,29 +678,37 @@ def serve(sock: socket.socket, module: str, script: str) -> int:
         _send(sock, {"pid": pid})
 
 
-def _fork_child(
-    supervise: ModuleType, request: dict[str, Any], fds: list[int], sockets: list[socket.socket]
-) -> int:
-    """Fork the child a request asks for: a batch child, or an attempt's supervisor; its pid. The child closes
-    ``sockets`` (its parent's)."""
+def _forked(run: Callable[[], int]) -> int:
+    """Fork a child that calls ``run`` and exits with its status (1, its traceback printed, if it raised); its pid."""
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
     if pid == 0:
         status = 1
         try:
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            for other in sockets:
-                other.close()
-            if "batch" in request:
-                status = _batch(supervise, request, fds[0], fds[1])
-            else:
-                status = _attempt(supervise, request, fds[0])
+            status = run()
         except BaseException:
             traceback.print_exc()
         finally:
             os._exit(status)
     return pid
+
+
+def _fork_child(
+    supervise: ModuleType, request: dict[str, Any], fds: list[int], sockets: list[socket.socket]
+) -> int:
+    """Fork the child a request asks for: a batch child, or an attempt's supervisor; its pid. The child closes
+    ``sockets`` (its parent's)."""
+
+    def child() -> int:
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for other in sockets:
+            other.close()
+        if "batch" in request:
+            return _batch(supervise, request, fds[0], fds[1])
+        return _attempt(supervise, request, fds[0])
+
+    return _forked(child)
 
 
 _CODE_CHILDREN = 2
@@ -721,9 +732,10 @@ class _CodeChildren:
 
     def __init__(self, supervise: ModuleType, entry: ModuleType) -> None:
         self.supervise = supervise
-        self.code_of: Callable[[list[str]], str | None] | None = getattr(entry, "__roost_warm_code__", None)
-        if not hasattr(entry, "__roost_warm_task__"):
-            self.code_of = None
+        importable = hasattr(entry, "__roost_warm_task__")
+        self.code_of: Callable[[list[str]], str | None] | None = (
+            getattr(entry, "__roost_warm_code__", None) if importable else None
+        )
         self.children: dict[str, tuple[socket.socket, bool]] = {}
         """Per code: the server's end of its child's socket, and whether the child is ready; least recently used
         first."""
@@ -788,22 +800,17 @@ class _CodeChildren:
         while len(self.children) >= _CODE_CHILDREN:
             self._drop(next(iter(self.children)))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            status = 1
-            try:
-                # Not the attempt's lock: it is held as long as the attempt's own processes live.
-                for fd in fds:
-                    os.close(fd)
-                for other in (server, ours, *self.sockets()):
-                    other.close()
-                status = _code_child(self.supervise, request, theirs)
-            except BaseException:
-                traceback.print_exc()
-            finally:
-                os._exit(status)
+        others = [server, ours, *self.sockets()]
+
+        def child() -> int:
+            # Not the attempt's lock: it is held as long as the attempt's own processes live.
+            for fd in fds:
+                os.close(fd)
+            for other in others:
+                other.close()
+            return _code_child(self.supervise, request, theirs)
+
+        _forked(child)
         theirs.close()
         self.children[code] = (ours, False)
 
@@ -823,11 +830,9 @@ def _code_child(supervise: ModuleType, request: dict[str, Any], sock: socket.soc
         _send(sock, {"ready": False})
         return 0
     try:
-        if _resident_mb() > float(request["max_memory_mb"]):
-            _send(sock, {"ready": False})
-            return 0
-        _send(sock, {"ready": True})
-        while True:
+        usable = supervise.resident_mb(os.getpid()) <= float(request["max_memory_mb"])
+        _send(sock, {"ready": usable})
+        while usable:
             try:
                 data, fds, _flags, _address = socket.recv_fds(sock, _MESSAGE_SIZE, 1)
             except OSError:
@@ -838,17 +843,10 @@ def _code_child(supervise: ModuleType, request: dict[str, Any], sock: socket.soc
             for fd in fds:
                 os.close(fd)
             _send(sock, {"pid": pid})
+        return 0
     finally:
         if done is not None:
             done()
-
-
-def _resident_mb() -> float:
-    """This process's resident memory in MB (0 when unknown)."""
-    with contextlib.suppress(OSError, StopIteration, ValueError):
-        status = Path("/proc/self/status").read_text()
-        return int(next(line for line in status.splitlines() if line.startswith("VmRSS:")).split()[1]) / 1024
-    return 0.0
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@ task environment's ``PATH``, every ``PYTHONPATH`` entry is absolute (relative on
 folder), and the task's environment does not hold ``ROOST_WARM_PROCESS=0``. Such attempts of one environment
 (interpreter, ``PYTHONPATH``, entry module) share a fork server (:mod:`roost_core.handlers._warm`) that imported
 the entry module once; the attempts of a task whose code comes in a bundle start from a child of that server that
-imported the code once (the request carries the attempt's command line, which names it). Everything else, and everything while an environment's server cannot start (for
-:data:`START_BACKOFF` seconds after a failure), runs cold.
+imported the code once (the request carries the attempt's command line, which names it). Everything else, and
+everything while an environment's server cannot start (for :data:`START_BACKOFF` seconds after a failure), runs
+cold.
 
 Each server has a temporary folder of its own (``roost-<uid>-warm-*`` in the engine's), where what it makes at import
 (flytekit's sandboxes) and its batch children's folders (a map's code and inputs) go. Processes the server forks
@@ -41,7 +42,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from roost_core.handlers._supervise import TEMP_VARIABLES
+from roost_core.handlers._supervise import TEMP_VARIABLES, resident_mb
 from roost_core.settings import Seconds
 
 logger = logging.getLogger(__name__)
@@ -149,12 +150,7 @@ class _Server:
 
     def memory_mb(self) -> float:
         """Its resident memory (0 when unknown)."""
-        try:
-            status = Path(f"/proc/{self.process.pid}/status").read_text()
-        except OSError:
-            return 0.0
-        found = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
-        return int(found.group(1)) / 1024 if found else 0.0
+        return resident_mb(self.process.pid)
 
     def request(self, message: Mapping[str, object], fds: Sequence[int], timeout: float) -> int:
         """Have the server fork a child for ``message``, passing it ``fds``; its pid."""
@@ -209,8 +205,9 @@ class WarmPools:
             "start_timeout": self.settings.start_timeout,
             "max_memory_mb": self.settings.max_memory_mb,
         }
-        if len(json.dumps(list(argv))) <= _ARGV_SENT:
-            request["argv"] = list(argv)
+        command = list(argv)
+        if len(json.dumps(command)) <= _ARGV_SENT:
+            request["argv"] = command
         return self._request(entry, env, request, [lock_fd])
 
     def start_batch(
