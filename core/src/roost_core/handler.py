@@ -259,10 +259,6 @@ class InlineBatch:
     context: Callable[[int], TaskContext]
     """The :class:`TaskContext` an ordinary first attempt of the batch's ``i``-th index would get (its
     identity, environment, inputs and output prefix), for runners that start a process per index."""
-    when_saved: Callable[[Callable[[], None]], None]
-    """Registers a function the engine calls once the state holding the batch's outcomes is saved: what a
-    restarted engine's runner would need to learn an outcome again (an index's folder) may go then, as in
-    :meth:`TaskHandler.finalize`."""
 
 
 InlineRunner = Callable[[InlineBatch], Sequence[literals_pb2.LiteralMap | Transition | None]]
@@ -312,7 +308,10 @@ class TaskHandler(abc.ABC):
         indices, and the node's later ones, run as ordinary attempts, which must then find whatever the runner
         left running (a handler whose attempts re-attach to their processes does); so must they once the
         engine stops calling the runner (slow indices, a restart). Indices left running when the node is
-        aborted get :meth:`abort` and then :meth:`finalize`, as ordinary attempts do. The engine asks only for tasks that are not cached and have no time limit; retries
+        aborted get :meth:`abort` and then :meth:`finalize`, as ordinary attempts do. Every index the runner
+        answered for gets :meth:`finalize` (with that context) once the state holding its outcome is saved: not
+        before, since a restarted engine's runner learns the outcome again from what the attempt left; and by
+        the engine that resumes, if this one died first. The engine asks only for tasks that are not cached and have no time limit; retries
         of a failed index are ordinary attempts, and the engine stops running a node's indices inline once
         they prove slow, so that it does not wait long on user code. A trivial index then costs about a
         function call (a handler running tasks in this process) or a fork (one starting warm processes), not

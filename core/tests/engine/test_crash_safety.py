@@ -5,18 +5,20 @@ admin's crash test)."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 from pathlib import Path
 
 import pytest
 from flyte import INT, compile_, integer, literal_map, ref, task, task_node, value, wf_input, workflow
-from flyteidl.core import tasks_pb2
+from flyteidl.core import tasks_pb2, workflow_pb2
 
 from roost_core.engine import EngineConfig, NodePhase, WorkflowPhase
 from roost_core.engine import engine as engine_module
 from roost_core.engine.graph import is_start_or_end
 from roost_core.engine.nodes import attempt as attempt_module
+from roost_core.engine.state import InlineCleanup
 
 PROGRAM = str(Path(__file__).with_name("container_task.py"))
 FINISHING_STEPS = [
@@ -209,3 +211,12 @@ def test_a_dynamic_task_that_ended_before_a_crash_is_not_run_again(kit, tmp_path
     )
     assert children == ["n0-0-dn0", "n0-0-dn1"]
     assert not folder.exists()
+
+
+def test_an_inline_cleanup_keeps_its_indices_as_runs_through_a_save():
+    template = task("t", "container", {"x": INT})
+    node = workflow_pb2.Node(id="m")
+    owed = InlineCleanup("local-process", template, node, "m", 1, [0, 1, 2, 5, 7, 8])
+    data = json.loads(json.dumps(owed.to_dict()))
+    assert data["indices"] == [[0, 2], [5, 5], [7, 8]]
+    assert InlineCleanup.from_dict(data) == owed

@@ -5,7 +5,9 @@ contract (outputs in order, a failure per index, aborts, restarts) unchanged."""
 from __future__ import annotations
 
 import os
+import re
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +15,11 @@ from pathlib import Path
 import pytest
 from flyte import INT, ints, literal_map, task, value
 from flyteidl.core import execution_pb2, tasks_pb2
+from test_crash_safety import Crash
 from test_map_and_dynamic import map_workflow
 
 from roost_core.engine import Engine, EngineConfig, NodePhase, WorkflowPhase
+from roost_core.engine import engine as engine_module
 from roost_core.handlers import _inline_batches
 from roost_core.handlers.local_process import INLINE_LANES
 from roost_core.testing.driver import process_gone
@@ -329,3 +333,44 @@ def test_with_warm_processes_off_indices_are_ordinary_attempts(kit, mapped, tmp_
     assert all(sub.task is not None for sub in run.state.nodes["m"].subnodes)
     # Each supervisor started cold, by the handler in this process.
     assert {grandparent for _x, _pid, _parent, grandparent in runs(tmp_path)} == {os.getpid()}
+
+
+@pytest.mark.parametrize("point", ["engine.round.after-save", "engine.cleanup.after-inline"])
+def test_indices_that_ended_inline_are_finalized_by_the_engine_that_resumes_when_this_one_died_first(
+    kit, mapped, tmp_path, monkeypatch, point
+):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))  # where the indices' temporary folders go
+    engine = kit.engine = new_engine(kit, tmp_path)
+    run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(6))), prefix=tmp_path.as_uri())
+
+    def failpoint(name: str) -> None:
+        if name == point and kit.store.load(run.key).inline_cleanups:
+            raise Crash(name)
+
+    monkeypatch.setattr(engine_module, "failpoint", failpoint)
+    try:
+        with pytest.raises(Crash):
+            engine.run(run, timeout=60)
+    finally:
+        engine.close()
+    monkeypatch.setattr(engine_module, "failpoint", lambda name: None)
+    saved = kit.store.load(run.key)
+    owed = [index for cleanup in saved.inline_cleanups for index in cleanup.indices]
+    # The saved state records the indices' outcomes and the finalize they are owed.
+    assert owed and all(saved.nodes["m"].subnodes[index].phase is NodePhase.SUCCEEDED for index in owed)
+
+    fresh = new_engine(kit, tmp_path)
+    try:
+        resumed = fresh.resume(run.key)
+        fresh.run(resumed, timeout=60)
+    finally:
+        fresh.close()
+    assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
+    assert value(fresh.outputs(resumed).literals["ys"]) == [2 * x for x in range(6)]
+    assert sorted(x for x, _pid, *_ in runs(tmp_path)) == list(range(6)), "an index ran twice, or not at all"
+    assert kit.store.load(run.key).inline_cleanups == []
+    # Nothing of any index is left: neither its attempt folder nor its temporary folder.
+    assert not [entry for entry in (tmp_path / "work").iterdir() if entry.name not in ("trash", "warm-pools")]
+    assert not [entry for entry in temp.iterdir() if re.fullmatch(r"roost-\d+-[0-9a-f]{16}", entry.name)]

@@ -22,7 +22,8 @@ def test_every_rank_runs_and_rank_zero_answers(tmp_path: Path) -> None:
     with mpi_handler(tmp_path) as handler:
         ctx = context(tmp_path, mpi_tasks.allreduce, {"n": 10})
         started = time.monotonic()
-        done = Driver(handler, ctx).until_done()
+        with Driver(handler, ctx) as driver:
+            done = driver.until_done()
         elapsed = time.monotonic() - started
         assert done.phase is TaskPhase.SUCCESS, done
         outputs = ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)
@@ -120,8 +121,11 @@ def test_abort_kills_every_process_of_the_gang(tmp_path: Path) -> None:
 
 
 def test_a_missing_mpirun_says_what_to_do(tmp_path: Path) -> None:
-    with mpi_handler(tmp_path, mpirun="no-such-mpirun") as handler:
-        done = Driver(handler, context(tmp_path, mpi_tasks.allreduce, {"n": 1})).until_done()
+    with (
+        mpi_handler(tmp_path, mpirun="no-such-mpirun") as handler,
+        Driver(handler, context(tmp_path, mpi_tasks.allreduce, {"n": 1})) as driver,
+    ):
+        done = driver.until_done()
         assert done.phase is TaskPhase.PERMANENT_FAILURE
         assert done.error is not None
         assert done.error.message == (
@@ -161,7 +165,8 @@ def test_ranks_get_one_machine_transports_unless_the_environment_names_some(
     # Open MPI's default transports include libfabric's, whose probing costs every rank about a second.
     with mpi_handler(tmp_path, task_environment={"env": environment}) as handler:
         ctx = context(tmp_path, mpi_tasks.transports, {})
-        done = Driver(handler, ctx).until_done()
+        with Driver(handler, ctx) as driver:
+            done = driver.until_done()
         assert done.phase is TaskPhase.SUCCESS, done
         outputs = ctx.storage.read_proto(ctx.outputs_uri, literals_pb2.LiteralMap)
         assert outputs.literals["o0"].scalar.primitive.string_value == expected
@@ -170,11 +175,12 @@ def test_ranks_get_one_machine_transports_unless_the_environment_names_some(
 def test_only_rank_zero_writes_outputs(tmp_path: Path) -> None:
     with mpi_handler(tmp_path) as handler:
         ctx = context(tmp_path, mpi_tasks.world, {"n": 1})
-        done = Driver(handler, ctx).until_done()
-        assert done.phase is TaskPhase.SUCCESS, done
-        written = sorted(
-            int(p.parent.parent.name) for p in (tmp_path / "work").glob("mpi-ranks/*/*/out/outputs.pb")
-        )
+        with Driver(handler, ctx) as driver:
+            done = driver.until_done()
+            assert done.phase is TaskPhase.SUCCESS, done
+            written = sorted(
+                int(p.parent.parent.name) for p in (tmp_path / "work").glob("mpi-ranks/*/*/out/outputs.pb")
+            )
         assert written == [0]
 
 

@@ -54,13 +54,15 @@ def output(ctx: object, name: str = "o0") -> literals_pb2.Literal:
 
 def test_a_spark_task_runs_in_local_mode_with_its_settings(tmp_path: Path, handler: TaskHandler) -> None:
     ctx = context(tmp_path, spark_tasks.settings_seen)
-    done = Driver(handler, ctx, wait=240).until_done()
+    with Driver(handler, ctx, wait=240) as driver:
+        done = driver.until_done()
     assert done.phase.name == "SUCCESS", done.error
     assert output(ctx).scalar.primitive.string_value == "local[2] 3 z false 6"
 
 
 def test_a_failing_spark_job_is_the_users_error(tmp_path: Path, handler: TaskHandler) -> None:
-    done = Driver(handler, context(tmp_path, spark_tasks.fails), wait=240).until_done()
+    with Driver(handler, context(tmp_path, spark_tasks.fails), wait=240) as driver:
+        done = driver.until_done()
     assert done.phase.name in {"RETRYABLE_FAILURE", "PERMANENT_FAILURE"}
     assert done.error.kind is ErrorKind.USER
     assert "ZeroDivisionError" in done.error.message

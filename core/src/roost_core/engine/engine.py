@@ -22,7 +22,7 @@ from roost_core.engine import scope as scopes
 from roost_core.engine.bindings import BindingError
 from roost_core.engine.config import EngineConfig, ExecutionOptions
 from roost_core.engine.launcher import ChildLauncher, ChildStatus
-from roost_core.engine.nodes import attempt, failure
+from roost_core.engine.nodes import array, attempt, failure
 from roost_core.engine.phases import WorkflowPhase
 from roost_core.engine.recovery import RECOVERY_BLOB, RecoverySource
 from roost_core.engine.run import Run
@@ -252,19 +252,17 @@ class Engine:
         return RoundResult(state.phase, run.next_wake, parkable, run.timer if parkable else None)
 
     def _clean_up(self, run: Run) -> bool:
-        """Run the cleanups the saved state owes, then those of inline indices; True if the state owed any."""
+        """Run the cleanups the saved state owes (attempts', then inline indices'); True if it owed any."""
         cleanups, run.state.cleanups = run.state.cleanups, []
         for cleanup in cleanups:
             failpoint("engine.cleanup.before")
             attempt.clean_up(run, cleanup)
             failpoint("engine.cleanup.after")
-        after_save, run.after_save = run.after_save, []
-        for call in after_save:
-            try:
-                call()
-            except Exception:  # handler code; a leak must not fail anything
-                log.exception("execution %s: a cleanup of inline indices failed", run.key)
-        return bool(cleanups)
+        inline, run.state.inline_cleanups = run.state.inline_cleanups, []
+        for owed in inline:
+            array.clean_up(run, owed)
+            failpoint("engine.cleanup.after-inline")
+        return bool(cleanups or inline)
 
     def _advance(self, run: Run) -> None:
         state = run.state

@@ -115,9 +115,6 @@ class Run:
         self.pending_visits = 0
         """Nodes (and map indices) still to be visited in the current round, after the one being visited."""
         self.storage_errors: dict[str, int] = {}
-        self.after_save: list[Callable[[], None]] = []
-        """Called once the state is next saved, then dropped: the cleanups of inline map indices (not kept in
-        the state: an engine that resumes finds the indices' outcomes again where they were left)."""
         self.recovery: Recovery | None = None
         """What a recovered or resumed execution may reuse; None for other executions."""
         if state.recovery_uri:
@@ -172,6 +169,7 @@ class Run:
             and not state.phase.is_terminal
             and not state.outbox
             and not state.cleanups
+            and not state.inline_cleanups
             and not self.storage_errors
             and _attempts_in_flight(state) <= self.parkable_attempts
         )

@@ -259,6 +259,55 @@ class PendingCleanup:
         return cls(AttemptRecord.from_dict(data["attempt"]), data.get("abort_reason"))
 
 
+@dataclass(slots=True)
+class InlineCleanup:
+    """``finalize`` owed to the attempts of array node indices that ran inline (see
+    :meth:`~roost_core.handler.TaskHandler.inline_runner`).
+
+    Such attempts have no :class:`AttemptRecord` of their own: one record names a batch of them, and the array node
+    derives each index's attempt from it as it named the index. Saved and run as :class:`PendingCleanup` is, so an
+    engine that died between the save and the call leaves it to the engine that resumes (whose runner never sees
+    those indices again: they ended).
+    """
+
+    handler: str
+    task: tasks_pb2.TaskTemplate
+    node: workflow_pb2.Node
+    """The array node."""
+    uid: str
+    """The array node's unique id."""
+    attempt: int
+    """The array node's attempt."""
+    indices: list[int]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data; the indices as ``[first, last]`` runs."""
+        runs: list[list[int]] = []
+        for index in self.indices:
+            if runs and runs[-1][1] == index - 1:
+                runs[-1][1] = index
+            else:
+                runs.append([index, index])
+        return {
+            "handler": self.handler,
+            "task": _proto_text(self.task),
+            "node": _proto_text(self.node),
+            "uid": self.uid,
+            "attempt": self.attempt,
+            "indices": runs,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InlineCleanup:
+        """Inverse of :meth:`to_dict`."""
+        task = tasks_pb2.TaskTemplate()
+        task.ParseFromString(base64.b64decode(data["task"]))
+        node = workflow_pb2.Node()
+        node.ParseFromString(base64.b64decode(data["node"]))
+        indices = [index for first, last in data["indices"] for index in range(first, last + 1)]
+        return cls(data["handler"], task, node, data["uid"], data["attempt"], indices)
+
+
 _EVENT_TYPES: dict[str, type[EventMessage]] = {
     "workflow": event_pb2.WorkflowExecutionEvent,
     "node": event_pb2.NodeExecutionEvent,
@@ -306,6 +355,8 @@ class ExecutionState:
     """Per sink, how many of the outbox's first events it has received."""
     cleanups: list[PendingCleanup] = field(default_factory=list)
     """Handler cleanups owed to ended attempts, run once this state is saved (see :class:`PendingCleanup`)."""
+    inline_cleanups: list[InlineCleanup] = field(default_factory=list)
+    """The same for map indices that ran inline (see :class:`InlineCleanup`)."""
     recovery_uri: str = ""
     """For a recovered or resumed execution: the blob naming what it may reuse
     (:class:`~roost_core.engine.recovery.RecoverySource`)."""
@@ -344,6 +395,8 @@ class ExecutionState:
             data["delivered"] = dict(self.delivered)
         if self.cleanups:
             data["cleanups"] = [cleanup.to_dict() for cleanup in self.cleanups]
+        if self.inline_cleanups:
+            data["inline_cleanups"] = [cleanup.to_dict() for cleanup in self.inline_cleanups]
         return data
 
     @classmethod
@@ -374,5 +427,6 @@ class ExecutionState:
             outbox=[_event_from_dict(e) for e in data.get("outbox", [])],
             delivered=dict(data.get("delivered", {})),
             cleanups=[PendingCleanup.from_dict(c) for c in data.get("cleanups", [])],
+            inline_cleanups=[InlineCleanup.from_dict(c) for c in data.get("inline_cleanups", [])],
             recovery_uri=data.get("recovery_uri", ""),
         )

@@ -151,19 +151,17 @@ class NodeRunner:
                     self._end(sent)
             self._feed(batch)
         outcomes: list[literals_pb2.LiteralMap | Transition | None] = []
-        finished: list[TaskContext] = []
+        running = False  # outcomes after an index still running wait, so that ended indices stay in order
         for node_id in ids:
             held = self.held.get(node_id)
             if held is None:
                 break
-            if isinstance(held, tuple) and len(outcomes) == len(finished):
+            if not running and isinstance(held, tuple):
                 del self.held[node_id]
                 outcomes.append(_inline_outcome(held[0].ctx, held[1]))
-                finished.append(held[0].ctx)
             else:
+                running = True
                 outcomes.append(None)
-        if finished:
-            batch.when_saved(lambda: _finalize_all(self.handler, finished))
         return outcomes
 
     def _feed(self, batch: InlineBatch) -> None:
@@ -358,11 +356,6 @@ def _inline_outcome(ctx: TaskContext, transition: Transition) -> literals_pb2.Li
         return Transition.failure(
             "OutputsUnreadable", f"task {task!r}: cannot read its outputs: {exc}", kind=ErrorKind.SYSTEM
         )
-
-
-def _finalize_all(handler: LocalProcessHandler, contexts: list[TaskContext]) -> None:
-    for ctx in contexts:
-        handler.finalize(ctx)
 
 
 def _held(lock: Path) -> bool:

@@ -26,6 +26,7 @@ class Driver:
 
     The state goes through JSON between rounds, as the engine persists it, so a handler that returns
     something the engine could not save fails here too. ``woken`` is set by the handler's ``ctx.notify``.
+    Used as a context manager, it finalizes the attempt on leaving.
     """
 
     def __init__(self, handler: TaskHandler, ctx: TaskContext, *, wait: float = WAIT_SECONDS) -> None:
@@ -73,6 +74,14 @@ class Driver:
     def finalize(self) -> None:
         """Finalize with the last state and ``exclusive`` unset, as the engine does after a save."""
         self.handler.finalize(dataclasses.replace(self.ctx, exclusive=False))
+
+    def __enter__(self) -> Driver:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        """Finalize on leaving the block, as the engine does once the attempt ended (``finalize`` is
+        idempotent), so that a test leaves nothing behind in the system's temporary folder."""
+        self.finalize()
 
 
 def wait_until(condition: Callable[[], T], what: str, *, timeout: float = WAIT_SECONDS) -> T:

@@ -25,7 +25,6 @@ to the rest of the execution.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import time
@@ -41,7 +40,7 @@ from roost_core.engine.nodes.attempt import TaskSite
 from roost_core.engine.phases import NodePhase
 from roost_core.engine.reporting import IndexRange, TaskReport, external_resource
 from roost_core.engine.run import NodeRef, Run
-from roost_core.engine.state import NodeState
+from roost_core.engine.state import InlineCleanup, NodeState
 from roost_core.errors import ErrorKind, ExecutionError, RoostError
 from roost_core.handler import InlineBatch, InlineRunner, TaskContext, TaskHandler, TaskPhase, Transition
 
@@ -131,24 +130,42 @@ def _site(
     *,
     write_inputs: bool = True,
 ) -> TaskSite:
+    site = _index_site(run, ref.node, ref.uid, state.attempt, state.inputs_uri, task, index)
+    site.inputs = _index_inputs(run, ref, state, index)
+    # An index with an inputs file of its own (INDIVIDUAL_INPUT_FILES) gets it written on first use.
+    if (
+        write_inputs
+        and site.inputs_uri != state.inputs_uri
+        and not run.engine.storage.exists(site.inputs_uri)
+    ):
+        run.engine.storage.write_proto(site.inputs_uri, site.inputs)
+    return site
+
+
+def _index_site(
+    run: Run,
+    node: workflow_pb2.Node,
+    uid: str,
+    attempt: int,
+    inputs_uri: str,
+    task: tasks_pb2.TaskTemplate,
+    index: int,
+) -> TaskSite:
+    """Index ``index`` of attempt ``attempt`` of array node ``uid``, inputs not read: how an index is named."""
     storage = run.engine.storage
-    data_dir = storage.join(run.data_dir(ref.uid), str(index))
-    index_inputs = _index_inputs(run, ref, state, index)
-    inputs_uri = state.inputs_uri
-    if ref.node.array_node.data_mode == workflow_pb2.ArrayNode.INDIVIDUAL_INPUT_FILES:
+    data_dir = storage.join(run.data_dir(uid), str(index))
+    if node.array_node.data_mode == workflow_pb2.ArrayNode.INDIVIDUAL_INPUT_FILES:
         inputs_uri = storage.join(data_dir, "inputs.pb")
-        if write_inputs and not storage.exists(inputs_uri):
-            storage.write_proto(inputs_uri, index_inputs)
     return TaskSite(
-        uid=f"{ref.uid}-{state.attempt}-n{index}",
-        node=ref.node.array_node.node,
+        uid=f"{uid}-{attempt}-n{index}",
+        node=node.array_node.node,
         task=task,
-        inputs=index_inputs,
+        inputs=literals_pb2.LiteralMap(),
         inputs_uri=inputs_uri,
         data_dir=data_dir,
-        where=f"{ref.label} index {index}",
+        where=f"node {uid!r} index {index}",
         extra_env={INDEX_VAR_NAME: INDEX_VAR, INDEX_VAR: str(index)},
-        element_outputs=not _original_interface(ref.node),
+        element_outputs=not _original_interface(node),
     )
 
 
@@ -263,7 +280,6 @@ def _run_batch(
         raw_output_prefix=f"{inline.raw_prefix}/{node_ids[0]}-b/0",
         deadline=deadline,
         context=context,
-        when_saved=run.after_save.append,
     )
     started = time.perf_counter()
     outcomes: Sequence[literals_pb2.LiteralMap | Transition | None]
@@ -296,6 +312,7 @@ def _run_batch(
     subnodes = state.subnodes or []
     now = run.now
     changed: list[event_pb2.ExternalResourceInfo | IndexRange] = []
+    finished: list[int] = []
     succeeded_from = first  # the successes since the last failure, reported as one range
     for offset, outcome in enumerate(outcomes):
         index = first + offset
@@ -308,6 +325,7 @@ def _run_batch(
             inline.running.add(index)
             continue
         inline.running.discard(index)
+        finished.append(index)
         sub = subnodes[index]
         sub.queued_at = sub.attempt_started_at = now
         if fits:
@@ -340,7 +358,46 @@ def _run_batch(
     end = first + len(outcomes)
     if succeeded_from < end:
         changed.append(IndexRange(succeeded_from, end - succeeded_from))
+    _owe_cleanup(run, ref, state, task, handler, finished)
     return len(outcomes), changed
+
+
+def _owe_cleanup(
+    run: Run,
+    ref: NodeRef,
+    state: NodeState,
+    task: tasks_pb2.TaskTemplate,
+    handler: TaskHandler,
+    indices: list[int],
+) -> None:
+    """Owe ``finalize`` to the inline attempts of ``indices``, which ended: it runs once the state saying so is
+    saved (a handler that does not override ``finalize`` has nothing to clean up)."""
+    if indices and type(handler).finalize is not TaskHandler.finalize:
+        cleanup = InlineCleanup(handler.name, task, ref.node, ref.uid, state.attempt, indices)
+        run.state.inline_cleanups.append(cleanup)
+
+
+def clean_up(run: Run, cleanup: InlineCleanup) -> None:
+    """Run the ``finalize`` owed to inline attempts; failures are logged (a leak must not fail anything)."""
+    try:
+        handler = run.engine.handlers.by_name(cleanup.handler)
+    except RoostError:
+        log.error(
+            "execution %s node %s: handler %r is not installed; the cleanup of %d inline index(es) is skipped",
+            run.key,
+            cleanup.uid,
+            cleanup.handler,
+            len(cleanup.indices),
+        )
+        return
+    inputs_uri = run.node_state(cleanup.uid).inputs_uri
+    for index in cleanup.indices:
+        site = _index_site(run, cleanup.node, cleanup.uid, cleanup.attempt, inputs_uri, cleanup.task, index)
+        ctx = attempt.task_context(run, attempt.record(run, site, NodeState(), handler))
+        try:
+            handler.finalize(ctx)
+        except Exception:  # finalize is best effort; a leak must not fail the node
+            log.exception("finalize of %s failed", ctx.task_execution_id)
 
 
 def _fits(
@@ -602,6 +659,7 @@ def stop(run: Run, ref: NodeRef, state: NodeState, cause: str) -> None:
     task = _task(run, ref)
     changed: list[event_pb2.ExternalResourceInfo | IndexRange] = []
     inline = _inline(run, ref, state, task)
+    aborted: list[int] = []
     for index in sorted(inline.running):
         sub = state.subnodes[index]
         if sub.phase is not NodePhase.NOT_YET_STARTED or inline.handler is None:
@@ -613,9 +671,11 @@ def stop(run: Run, ref: NodeRef, state: NodeState, cause: str) -> None:
             inline.handler.abort(ctx)
         except Exception:  # plugin code: the node is aborted all the same
             log.exception("%s index %d: aborting the inline attempt failed", ref.label, index)
-        run.after_save.append(functools.partial(inline.handler.finalize, ctx))
+        aborted.append(index)
         sub.phase = NodePhase.ABORTED
         changed.append(_external(index, sub, []))
+    if inline.handler is not None:
+        _owe_cleanup(run, ref, state, task, inline.handler, aborted)
     inline.running.clear()
     for index, sub in enumerate(state.subnodes):
         if sub.phase.is_terminal or sub.phase is NodePhase.NOT_YET_STARTED:
