@@ -61,6 +61,7 @@ POINTS = [
     ("engine.round.after-save", 20),
     ("engine.cleanup.before", 2),
     ("engine.cleanup.after", 4),
+    ("engine.cleanup.after-inline", 2),
     ("engine.round.after-flush", 9),
     ("worker.claimed", 2),
     ("worker.before-release", 1),
@@ -104,6 +105,9 @@ class Deployment:
         self.db_url = db_url
         self.roles = roles
         self.run_log = folder / "runs.log"
+        self.temp = folder / "tmp"
+        """The processes' temporary folder, where the attempts get theirs."""
+        self.temp.mkdir()
         self.gate = folder / "gate"
         self.config = folder / "roost.yaml"
         # With two processes, each worker holds one execution at a time, so that both always have work
@@ -158,7 +162,7 @@ class Deployment:
 
     def start(self, role: str, failpoint: str = "") -> Process:
         """Start ``role`` (armed with ``failpoint`` if given); returns once it is ready or has died."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ROOST_")} | {"TMPDIR": str(self.temp)}
         if failpoint:
             env["ROOST_FAILPOINT"] = failpoint
         popen = subprocess.Popen(
@@ -338,6 +342,7 @@ def run_crash_test(folder: Path, db_url: str, roles: tuple[str, ...], exhaustive
         check_every_execution_succeeded_once(deployment, server, workload)
         deployment.stop_all()
         check_nothing_left_claimed(deployment)
+        check_nothing_left_behind(deployment)
         print("\n".join(deployment.history))
     except BaseException:
         print("\n".join(deployment.history))
@@ -405,6 +410,19 @@ def check_nothing_left_claimed(deployment: Deployment) -> None:
     finally:
         engine.dispose()
     assert claimed == []
+
+
+def check_nothing_left_behind(deployment: Deployment) -> None:
+    """Every attempt was finalized, whatever the kills: no attempt's folder or temporary folder is left (the
+    temporary folders of killed servers' fork servers are left to later sweeps)."""
+    folders = [entry.name for entry in (deployment.folder / "work").iterdir()]
+    assert sorted(set(folders) - {"trash", "warm-pools"}) == []
+    temporary = [
+        entry.name
+        for entry in deployment.temp.iterdir()
+        if not entry.name.startswith(f"roost-{os.getuid()}-warm-")
+    ]
+    assert temporary == []
 
 
 @pytest.mark.timeout(900)

@@ -17,6 +17,8 @@ safety"):
     around the save of the round's state;
 ``engine.cleanup.before`` / ``engine.cleanup.after``
     around each handler ``abort``/``finalize`` owed to an ended attempt (run after the save);
+``engine.cleanup.after-inline``
+    after the ``finalize`` calls owed to one batch of map indices that ended inline;
 ``engine.round.after-flush``
     after the round's events went to the sinks;
 ``worker.claimed`` / ``worker.before-release``

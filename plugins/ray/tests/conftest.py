@@ -28,13 +28,15 @@ DEFAULT_IMAGE = "from flytekit.configuration import DefaultImages; print(Default
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """On a pytest-xdist worker, the processes the tests start get a temporary folder of the worker's own
-    (``TMPDIR``, where local Ray runtimes put theirs), so the checks that no runtime was left running look only at
-    this worker's runtimes. The name is short: Ray's socket paths under it must stay below 108 bytes."""
+    """On a pytest-xdist worker, the worker and the processes the tests start get a temporary folder of the
+    worker's own (``TMPDIR``, where local Ray runtimes put theirs), so the checks that no runtime was left running
+    look only at this worker's runtimes, and what is left goes with the worker. The name is short: Ray's socket
+    paths under it must stay below 108 bytes."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if worker:
         folder = tempfile.mkdtemp(prefix=f"{worker}-")
-        os.environ["TMPDIR"] = runtime_processes.worker_tmp = folder
+        # tempfile read TMPDIR once already: the runtimes this process starts go there too.
+        os.environ["TMPDIR"] = tempfile.tempdir = runtime_processes.worker_tmp = folder
 
 
 LOCAL_CHECKS_LEFT_TO_EXHAUSTIVE = {
