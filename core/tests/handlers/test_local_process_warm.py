@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -442,6 +443,41 @@ def test_only_console_scripts_with_absolute_paths_are_eligible(tmp_path: Path, s
     shell.write_text("#!/bin/sh\nexit 0\n")
     shell.chmod(0o755)
     assert warm_entry([str(shell)], env) is None
+
+
+def test_an_environments_servers_log_to_one_file_across_engine_processes_kept_under_its_limit(
+    tmp_path: Path, make_handler: MakeHandler, script: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = WarmEntry(sys.executable, str(PROGRAM.parent), "task_program", "main", str(script))
+    # Engine processes hash strings with seeds of their own: the name must not depend on the seed.
+    program = (
+        "import sys; from roost_core.handlers._warm_pool import WarmEntry, log_name; "
+        "print(log_name(WarmEntry(*sys.argv[1:])))"
+    )
+    names = {
+        subprocess.run(
+            [sys.executable, "-c", program, *dataclasses.astuple(entry)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for seed in ("1", "2")
+    }
+    assert names == {_warm_pool.log_name(entry)}
+    monkeypatch.setattr(_warm_pool, "LOG_LIMIT", 100)
+    log = tmp_path / "work" / "warm-pools" / _warm_pool.log_name(entry)
+    log.parent.mkdir(parents=True)
+    log.write_bytes(b"x" * 101)  # what earlier servers of this environment wrote, past the limit
+    for index in range(2):  # two engines, one after the other
+        handler = make_handler()
+        ctx = context(tmp_path / f"a{index}", script, "nothing")
+        assert Driver(handler, ctx).until_done().phase is TaskPhase.SUCCESS
+        assert servers(handler)
+        handler.close()
+    assert log.with_name(f"{log.name}.1").read_bytes() == b"x" * 101
+    assert log.exists() and log.stat().st_size <= 100
+    assert sorted(path.name for path in log.parent.iterdir()) == [log.name, f"{log.name}.1"]
 
 
 def test_closing_the_handler_stops_its_servers(

@@ -16,6 +16,11 @@ outlive it (attempts, a long map's batch children), and may still use that folde
 of them ended: every one of them inherits a descriptor holding a shared lock on the folder's ``held`` file, and the
 folder is removed once an exclusive lock can be had (when its server stops, and by later sweeps).
 
+A server's output (what its entry module prints at import, a crash's traceback) goes to
+``<work_dir>/warm-pools/warm-<digest>.log``, named by its environment, so that the servers an engine starts for one
+environment across restarts write to one file; one grown past :data:`LOG_LIMIT` moves to ``.1`` (replacing the one
+before) when the next server starts.
+
 Settings (:class:`WarmSettings`, ``engine.handlers.local-process.warm``): ``enabled``, ``max_environments``,
 ``max_memory_mb``, ``idle_timeout``, ``start_timeout``. The environment variable ``ROOST_WARM_PROCESSES=0``
 switches warm processes off for the whole handler.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -65,6 +71,8 @@ _EXIT_LINE = re.compile(r"sys\.exit\(([A-Za-z_]\w*)\(\)\)")
 _HELD = "held"
 """The file in a server's temporary folder on which the server and everything it forked hold a shared lock."""
 _SWEEP_GRACE = 60.0
+LOG_LIMIT = 1 << 20
+"""Bytes past which an environment's server log moves aside when its next server starts."""
 """Seconds since a server folder last changed before a sweep looks at it (one just made is not locked yet)."""
 
 
@@ -327,12 +335,15 @@ class WarmPools:
         except OSError as exc:
             raise WarmStartError(f"cannot make its temporary folder: {exc}") from None
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        log_name = f"warm-{abs(hash(entry.key)):x}.log"
+        log_path = self.log_dir / log_name(entry)
         try:
             held = os.open(folder / _HELD, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
             fcntl.flock(held, fcntl.LOCK_SH)
             try:
-                with open(self.log_dir / log_name, "ab") as log:
+                with contextlib.suppress(FileNotFoundError):
+                    if log_path.stat().st_size > LOG_LIMIT:
+                        log_path.replace(log_path.with_name(f"{log_path.name}.1"))
+                with open(log_path, "ab") as log:
                     process = subprocess.Popen(
                         [entry.interpreter, str(SERVER), str(theirs.fileno()), entry.module, entry.script],
                         env=_server_environment(env, folder),
@@ -400,6 +411,12 @@ class WarmPools:
         """The pids of the running servers (for logs and tests)."""
         with self._lock:
             return [server.process.pid for server in self._servers.values()]
+
+
+def log_name(entry: WarmEntry) -> str:
+    """The file name of the log of ``entry``'s environment's servers: the same in every engine process."""
+    digest = hashlib.sha256("\0".join(entry.key).encode()).hexdigest()[:16]
+    return f"warm-{digest}.log"
 
 
 def _describe(entry: WarmEntry) -> str:
