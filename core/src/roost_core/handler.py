@@ -311,11 +311,11 @@ class TaskHandler(abc.ABC):
         aborted get :meth:`abort` and then :meth:`finalize`, as ordinary attempts do. Every index the runner
         answered for gets :meth:`finalize` (with that context) once the state holding its outcome is saved: not
         before, since a restarted engine's runner learns the outcome again from what the attempt left; and by
-        the engine that resumes, if this one died first. The engine asks only for tasks that are not cached and have no time limit; retries
-        of a failed index are ordinary attempts, and the engine stops running a node's indices inline once
-        they prove slow, so that it does not wait long on user code. A trivial index then costs about a
-        function call (a handler running tasks in this process) or a fork (one starting warm processes), not
-        an engine attempt with its handler rounds.
+        the engine that resumes, if this one died first. The engine asks only for tasks that are not cached and
+        have no time limit; retries of a failed index are ordinary attempts, and the engine stops running a
+        node's indices inline once they prove slow, so that it does not wait long on user code. A trivial index
+        then costs about a function call (a handler running tasks in this process) or a fork (one starting warm
+        processes), not an engine attempt with its handler rounds.
         """
         return None
 
