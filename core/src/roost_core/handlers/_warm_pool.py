@@ -71,9 +71,9 @@ _EXIT_LINE = re.compile(r"sys\.exit\(([A-Za-z_]\w*)\(\)\)")
 _HELD = "held"
 """The file in a server's temporary folder on which the server and everything it forked hold a shared lock."""
 _SWEEP_GRACE = 60.0
+"""Seconds since a server folder last changed before a sweep looks at it (one just made is not locked yet)."""
 LOG_LIMIT = 1 << 20
 """Bytes past which an environment's server log moves aside when its next server starts."""
-"""Seconds since a server folder last changed before a sweep looks at it (one just made is not locked yet)."""
 
 
 class WarmSettings(BaseModel):
