@@ -120,11 +120,13 @@ def test_map_task_runs_every_item(flytekit: Flytekit, executions: dict[str, dict
     nodes = succeeded(flytekit, executions, "sum-of-squares")["nodes"]
     assert nodes["n0"]["outputs"] == {"o0": [1, 4, 9]}, nodes  # the array node
     assert nodes["n1"]["outputs"] == {"o0": 14}, nodes
-    # Its indices (pyflyte-map-execute) started in batches of warm processes, not an engine attempt each.
-    assert re.search(
+    # Its indices (pyflyte-map-execute) started in batches of warm processes, not an engine attempt each; with warm
+    # processes off, each is an ordinary attempt of its own.
+    batched = re.search(
         r"execution sum-of-squares: map task '[^']+' starts its indices in warm batches",
         flytekit.server.log(),
     )
+    assert bool(batched) is WARM, flytekit.server.log()
 
 
 def test_conditional_takes_one_branch(flytekit: Flytekit, executions: dict[str, dict[str, Any]]) -> None:
