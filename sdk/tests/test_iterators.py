@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from roost import File, task, workflow
+from roost import File, current_context, task, workflow
 from roost.errors import ExecutionFailedError
 from roost.types import to_literal_type
 
@@ -31,7 +31,7 @@ def as_list(values: list[int]) -> list[int]:
 @task
 def files(n: int) -> Iterator[File]:
     for i in range(n):
-        path = Path(f"/tmp/roost-iter-{i}.txt")
+        path = current_context().working_directory / f"iter-{i}.txt"
         path.write_text(str(i))
         yield File(str(path))
 

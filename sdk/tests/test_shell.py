@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from roost import Directory, File, OutputLocation, ShellTask, kwtypes, task, workflow
+from roost import Directory, File, OutputLocation, ShellTask, current_context, kwtypes, task, workflow
 from roost.errors import ExecutionFailedError, WorkflowDefinitionError
 from roost.serialize import SerializationSettings, Serializer
 
@@ -31,7 +31,7 @@ fails = ShellTask(name="fails", script="echo to stderr >&2; exit 3", retries=1)
 
 @task
 def write(words: str) -> File:
-    path = Path(f"/tmp/roost-shell-test-{abs(hash(words))}.txt")
+    path = current_context().working_directory / "words.txt"
     path.write_text(words)
     return File(str(path))
 
