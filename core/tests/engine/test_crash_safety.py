@@ -6,6 +6,7 @@ admin's crash test)."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -17,8 +18,9 @@ from flyteidl.core import tasks_pb2, workflow_pb2
 from roost_core.engine import EngineConfig, NodePhase, WorkflowPhase
 from roost_core.engine import engine as engine_module
 from roost_core.engine.graph import is_start_or_end
+from roost_core.engine.nodes import array as array_module
 from roost_core.engine.nodes import attempt as attempt_module
-from roost_core.engine.state import InlineCleanup
+from roost_core.engine.state import AttemptRecord, InlineCleanup, PendingCleanup
 
 PROGRAM = str(Path(__file__).with_name("container_task.py"))
 FINISHING_STEPS = [
@@ -220,3 +222,18 @@ def test_an_inline_cleanup_keeps_its_indices_as_runs_through_a_save():
     data = json.loads(json.dumps(owed.to_dict()))
     assert data["indices"] == [[0, 2], [5, 5], [7, 8]]
     assert InlineCleanup.from_dict(data) == owed
+
+
+def test_a_cleanup_owed_to_a_handler_no_longer_installed_is_skipped_naming_it(kit, tmp_path, caplog):
+    run = kit.start(container_workflow("double"), literal_map(x=integer(1)), prefix=tmp_path.as_uri())
+    template = task("t", "container", {"x": INT})
+    record = AttemptRecord("gone", template, "n0", 1, "", "", "", "")
+    with caplog.at_level(logging.ERROR, logger=attempt_module.__name__):
+        attempt_module.clean_up(run, PendingCleanup(record))
+        array_module.clean_up(
+            run, InlineCleanup("gone", template, workflow_pb2.Node(id="m"), "m", 0, [0, 1, 2])
+        )
+    assert [record.getMessage() for record in caplog.records] == [
+        f"execution {run.key} node n0 attempt 1: handler 'gone' is not installed; its cleanup is skipped",
+        f"execution {run.key} node m: handler 'gone' is not installed; the cleanup of 3 inline index(es) is skipped",
+    ]

@@ -9,7 +9,7 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -109,7 +109,12 @@ def test_indices_run_in_batches_of_warm_processes_once_each(kit, engine, mapped,
     # Each index's outputs are where its process wrote them, for an engine that resumes (not written again).
     assert all(kit.storage.exists(sub.outputs_uri) for sub in subnodes)
     # Each index's folder is gone once the state holding its outcome was saved.
-    assert not [entry for entry in (tmp_path / "work").iterdir() if entry.name not in ("trash", "warm-pools")]
+    assert not attempt_folders(tmp_path)
+
+
+def attempt_folders(tmp_path: Path) -> list[Path]:
+    """The attempt folders left in the handler's work folder."""
+    return [entry for entry in (tmp_path / "work").iterdir() if entry.name not in ("trash", "warm-pools")]
 
 
 def warm_task_log(tmp_path: Path) -> list[list[str]]:
@@ -245,6 +250,24 @@ def started(tmp_path: Path, x: int) -> bool:
     return any(ran == x for ran, _pid, *_ in runs(tmp_path))
 
 
+def resume_to_the_end(
+    kit, tmp_path: Path, run, xs: range, *, after_first_round: Callable[[], None] = lambda: None
+) -> None:
+    """A new engine resumes ``run`` and runs it to its end, calling ``after_first_round`` between its first round
+    and the rest: the map succeeds with every x doubled, each index having run once."""
+    fresh = new_engine(kit, tmp_path)
+    try:
+        resumed = fresh.resume(run.key)
+        fresh.evaluate(resumed)
+        after_first_round()
+        fresh.run(resumed, timeout=60)
+    finally:
+        fresh.close()
+    assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
+    assert value(fresh.outputs(resumed).literals["ys"]) == [2 * x for x in xs]
+    assert sorted(x for x, _pid, *_ in runs(tmp_path)) == list(xs), "an index ran twice, or not at all"
+
+
 def test_a_restarted_engine_finds_indices_still_running_and_runs_none_again(kit, engine, mapped, tmp_path):
     run = kit.start(map_workflow(mapped), literal_map(xs=ints(range(12))), prefix=tmp_path.as_uri())
     until(
@@ -253,17 +276,7 @@ def test_a_restarted_engine_finds_indices_still_running_and_runs_none_again(kit,
     assert run.state.nodes["m"].subnodes[7].phase is NodePhase.NOT_YET_STARTED
     engine.close()  # the engine stops: its batch children are let go of, index 7 runs on
 
-    fresh = new_engine(kit, tmp_path)
-    try:
-        resumed = fresh.resume(run.key)
-        fresh.evaluate(resumed)
-        (tmp_path / "go").touch()
-        fresh.run(resumed, timeout=60)
-    finally:
-        fresh.close()
-    assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
-    assert value(fresh.outputs(resumed).literals["ys"]) == [2 * x for x in range(12)]
-    assert sorted(x for x, _pid, *_ in runs(tmp_path)) == list(range(12)), "an index ran twice"
+    resume_to_the_end(kit, tmp_path, run, range(12), after_first_round=(tmp_path / "go").touch)
 
 
 def test_a_runner_let_go_of_while_idle_picks_its_indices_up_again(kit, engine, mapped, tmp_path, monkeypatch):
@@ -361,16 +374,8 @@ def test_indices_that_ended_inline_are_finalized_by_the_engine_that_resumes_when
     # The saved state records the indices' outcomes and the finalize they are owed.
     assert owed and all(saved.nodes["m"].subnodes[index].phase is NodePhase.SUCCEEDED for index in owed)
 
-    fresh = new_engine(kit, tmp_path)
-    try:
-        resumed = fresh.resume(run.key)
-        fresh.run(resumed, timeout=60)
-    finally:
-        fresh.close()
-    assert resumed.state.phase is WorkflowPhase.SUCCEEDED, resumed.state.error
-    assert value(fresh.outputs(resumed).literals["ys"]) == [2 * x for x in range(6)]
-    assert sorted(x for x, _pid, *_ in runs(tmp_path)) == list(range(6)), "an index ran twice, or not at all"
+    resume_to_the_end(kit, tmp_path, run, range(6))
     assert kit.store.load(run.key).inline_cleanups == []
     # Nothing of any index is left: neither its attempt folder nor its temporary folder.
-    assert not [entry for entry in (tmp_path / "work").iterdir() if entry.name not in ("trash", "warm-pools")]
+    assert not attempt_folders(tmp_path)
     assert not [entry for entry in temp.iterdir() if re.fullmatch(r"roost-\d+-[0-9a-f]{16}", entry.name)]

@@ -379,25 +379,14 @@ def _owe_cleanup(
 
 def clean_up(run: Run, cleanup: InlineCleanup) -> None:
     """Run the ``finalize`` owed to inline attempts; failures are logged (a leak must not fail anything)."""
-    try:
-        handler = run.engine.handlers.by_name(cleanup.handler)
-    except RoostError:
-        log.error(
-            "execution %s node %s: handler %r is not installed; the cleanup of %d inline index(es) is skipped",
-            run.key,
-            cleanup.uid,
-            cleanup.handler,
-            len(cleanup.indices),
-        )
+    skipped = f"the cleanup of {len(cleanup.indices)} inline index(es)"
+    handler = attempt.cleanup_handler(run, cleanup.handler, f"node {cleanup.uid}", skipped)
+    if handler is None:
         return
     inputs_uri = run.node_state(cleanup.uid).inputs_uri
     for index in cleanup.indices:
         site = _index_site(run, cleanup.node, cleanup.uid, cleanup.attempt, inputs_uri, cleanup.task, index)
-        ctx = attempt.task_context(run, attempt.record(run, site, NodeState(), handler))
-        try:
-            handler.finalize(ctx)
-        except Exception:  # finalize is best effort; a leak must not fail the node
-            log.exception("finalize of %s failed", ctx.task_execution_id)
+        attempt.finalize(handler, attempt.task_context(run, attempt.record(run, site, NodeState(), handler)))
 
 
 def _fits(

@@ -605,16 +605,9 @@ def _owe_cleanup(
 def clean_up(run: Run, cleanup: PendingCleanup) -> None:
     """Run a cleanup owed to an ended attempt; failures are logged (a leak must not fail anything)."""
     attempt = cleanup.attempt
-    try:
-        handler = run.engine.handlers.by_name(attempt.handler)
-    except RoostError:
-        log.error(
-            "execution %s node %s attempt %d: handler %r is not installed; its cleanup is skipped",
-            run.key,
-            attempt.node_id,
-            attempt.attempt,
-            attempt.handler,
-        )
+    owed = f"node {attempt.node_id} attempt {attempt.attempt}"
+    handler = cleanup_handler(run, attempt.handler, owed, "its cleanup")
+    if handler is None:
         return
     ctx = task_context(run, attempt)
     if cleanup.abort_reason is not None:
@@ -622,9 +615,25 @@ def clean_up(run: Run, cleanup: PendingCleanup) -> None:
             handler.abort(ctx)
         except Exception:  # abort is best effort: the attempt is over for the engine either way
             log.exception("abort of %s (%s) failed", ctx.task_execution_id, cleanup.abort_reason)
+    finalize(handler, ctx)
+
+
+def cleanup_handler(run: Run, name: str, owed: str, cleanup: str) -> TaskHandler | None:
+    """The handler a cleanup owed to ``owed`` (``node n0 attempt 1``) calls; None, logged, when no handler of that
+    name is installed (``cleanup`` says what is skipped then)."""
+    try:
+        return run.engine.handlers.by_name(name)
+    except RoostError:
+        log.error("execution %s %s: handler %r is not installed; %s is skipped", run.key, owed, name, cleanup)
+        return None
+
+
+def finalize(handler: TaskHandler, ctx: TaskContext) -> None:
+    """The handler's ``finalize`` of an ended attempt, best effort: a failure is logged (a leak must not fail the
+    node)."""
     try:
         handler.finalize(ctx)
-    except Exception:  # finalize is best effort; a leak must not fail the node
+    except Exception:  # plugin code
         log.exception("finalize of %s failed", ctx.task_execution_id)
 
 
